@@ -1,0 +1,106 @@
+"""One retry policy for every outbound HTTP call: httpx with explicit timeouts, tenacity with backoff.
+
+Retried: connection errors, timeouts, 5xx and 429 (waiting what ``Retry-After`` asks). Never retried:
+other 4xx, which are the receiver saying the request itself is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RetryableStatus(Exception):
+    """A 5xx or 429 answer, carried through tenacity so the wait can read ``Retry-After``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.request.method} {response.request.url.path} answered {response.status_code}")
+        self.response = response
+
+
+class RequestRejected(Exception):
+    """A 4xx answer other than 429: not retried; the caller decides (dead letter, refuse, report)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(
+            f"{response.request.method} {response.request.url.path} answered {response.status_code}: "
+            f"{response.text[:300]}"
+        )
+        self.response = response
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, RetryableStatus | httpx.TransportError)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class _WaitHonouringRetryAfter:
+    def __init__(self, max_wait: float) -> None:
+        self.backoff = wait_random_exponential(multiplier=0.25, max=max_wait)  # exponential with full jitter
+        self.max_wait = max_wait
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableStatus) and (asked := retry_after_seconds(exc.response)) is not None:
+            return min(asked, self.max_wait)
+        return self.backoff(state)
+
+
+def call_with_retries(
+    send: Callable[[], httpx.Response],
+    *,
+    attempts: int = 6,
+    max_wait: float = 30.0,
+    give_up_after: float = 120.0,
+) -> httpx.Response:
+    """Run ``send`` until it answers 2xx or a non-retryable 4xx; raise the last error when out of tries."""
+
+    def once() -> httpx.Response:
+        response = send()
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryableStatus(response)
+        if response.status_code >= 400:
+            raise RequestRejected(response)
+        return response
+
+    retrying = Retrying(
+        retry=retry_if_exception(is_retryable),
+        wait=_WaitHonouringRetryAfter(max_wait),
+        stop=stop_after_attempt(attempts) | stop_after_delay(give_up_after),
+        reraise=True,
+        before_sleep=lambda s: log.info("retrying after %s (attempt %d)", s.outcome.exception(), s.attempt_number),
+    )
+    return retrying(once)
+
+
+def make_client(base_url: str, timeout_seconds: float) -> httpx.Client:
+    timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
+    return httpx.Client(base_url=base_url, timeout=timeout, headers={"User-Agent": "approval-bridge/0.1"})

@@ -1,0 +1,229 @@
+"""Clients of department systems, one kind per system kind, configured per department.
+
+Every source answers ``fetch_changes(since, until)`` with the records changed in ``[since, until)``
+exactly as the source wrote them; mapping onto the canonical case happens in staging, not here.
+Times are naive Asia/Shanghai wall-clock, as department systems record them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from connectors.http import call_with_retries, make_client
+from connectors.signing import signed_headers
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    record_key: str  # the source's own id; file#line when the source gave none
+    changed_at: str | None
+    payload: dict[str, Any]
+
+
+@dataclass
+class SourceBatch:
+    records: list[RawRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a person should know about this pull
+
+    @property
+    def cursor(self) -> str | None:
+        """The highest change time seen: where an incremental pull would resume."""
+        return max((r.changed_at for r in self.records if r.changed_at), default=None)
+
+
+class DepartmentSource(ConfigurableResource, ABC):
+    """A department system the bridge pulls cases from."""
+
+    @abstractmethod
+    def fetch_changes(self, since: dt.datetime, until: dt.datetime) -> SourceBatch: ...
+
+
+def _dig(document: Any, dotted: str) -> Any:
+    for part in dotted.split(".") if dotted else []:
+        document = document.get(part) if isinstance(document, dict) else None
+    return document
+
+
+class SourceError(Exception):
+    """A source answered, but with a business-level error code."""
+
+
+class RestSource(DepartmentSource):
+    """A paged, signed REST/JSON API filtered by change time. Paging and field paths are configuration."""
+
+    base_url: str
+    path: str
+    method: Literal["GET", "POST"] = "GET"
+    paging: Literal["page", "cursor"] = "page"
+    app_key: str
+    app_secret: str = Field(description="secret shared with the department; set through an environment variable")
+    sign_method: Literal["HMAC-SHA256", "HMAC-SM3"] = "HMAC-SHA256"
+    timeout_seconds: float = 10.0
+    page_size: int = 200
+    since_param: str = "updatedFrom"
+    until_param: str = "updatedTo"
+    time_format: str = "%Y-%m-%d %H:%M:%S"
+    page_param: str = "pageNo"
+    size_param: str = "pageSize"
+    cursor_param: str = "cursor"
+    records_path: str = "data.rows"
+    total_path: str = "data.total"
+    next_cursor_path: str = "data.nextCursor"
+    code_path: str = "code"
+    success_codes: list[str] = Field(default_factory=lambda: ["200", "0"])
+    id_field: str
+    changed_field: str
+
+    def fetch_changes(self, since: dt.datetime, until: dt.datetime) -> SourceBatch:
+        window = {
+            self.since_param: since.strftime(self.time_format),
+            self.until_param: until.strftime(self.time_format),
+        }
+        batch = SourceBatch()
+        with make_client(self.base_url, self.timeout_seconds) as client:
+            page, cursor, seen = 1, None, 0
+            while True:
+                params = dict(window, **{self.size_param: str(self.page_size)})
+                if self.paging == "page":
+                    params[self.page_param] = str(page)
+                elif cursor:
+                    params[self.cursor_param] = cursor
+                document = self._request(client, params)
+                rows = _dig(document, self.records_path) or []
+                batch.records.extend(
+                    RawRecord(str(row.get(self.id_field) or f"page{page}#{i}"), row.get(self.changed_field), row)
+                    for i, row in enumerate(rows)
+                )
+                seen += len(rows)
+                if self.paging == "page":
+                    total = int(_dig(document, self.total_path) or 0)
+                    if not rows or seen >= total:
+                        break
+                    page += 1
+                else:
+                    cursor = _dig(document, self.next_cursor_path)
+                    if not cursor or not rows:
+                        break
+        return batch
+
+    def _request(self, client, params: dict[str, str]) -> dict:
+        def send():
+            if self.method == "GET":
+                headers = signed_headers(
+                    app_key=self.app_key,
+                    secret=self.app_secret,
+                    method="GET",
+                    path=self.path,
+                    query=params,
+                    algorithm=self.sign_method,
+                )
+                return client.get(self.path, params=params, headers=headers)
+            body = json.dumps(params, ensure_ascii=False).encode("utf-8")
+            headers = signed_headers(
+                app_key=self.app_key,
+                secret=self.app_secret,
+                method="POST",
+                path=self.path,
+                body=body,
+                algorithm=self.sign_method,
+            )
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            return client.post(self.path, content=body, headers=headers)
+
+        document = call_with_retries(send).json()
+        code = str(_dig(document, self.code_path))
+        if code not in self.success_codes:
+            raise SourceError(f"{self.path} answered business code {code}: {document.get('msg', '')}")
+        return document
+
+
+class SqlSource(DepartmentSource):
+    """A department's own relational database, read directly (read-only account) with SQLAlchemy."""
+
+    url: str = Field(description="SQLAlchemy URL of the department database; credentials via environment")
+    table: str
+    id_column: str
+    changed_column: str
+
+    def fetch_changes(self, since: dt.datetime, until: dt.datetime) -> SourceBatch:
+        engine = sa.create_engine(self.url, pool_pre_ping=True)
+        try:
+            table = sa.Table(self.table, sa.MetaData(), autoload_with=engine)
+            changed = table.c[self.changed_column]
+            query = sa.select(table).where(changed >= since, changed < until).order_by(changed)
+            with engine.connect() as conn:
+                rows = [dict(row._mapping) for row in conn.execute(query)]
+        finally:
+            engine.dispose()
+        records = []
+        for row in rows:
+            payload = {k: (v.isoformat(sep=" ") if isinstance(v, dt.datetime | dt.date) else v) for k, v in row.items()}
+            records.append(RawRecord(str(payload[self.id_column]), payload[self.changed_column], payload))
+        return SourceBatch(records)
+
+
+FILE_DATE = re.compile(r"(\d{8})")
+
+
+class FileDropSource(DepartmentSource):
+    """Daily Excel/CSV exports dropped into a folder; CSVs usually in GBK.
+
+    The date in a file's name says which day's changes it holds. A file that cannot be decoded becomes a
+    single record carrying the error, so staging quarantines it with a reason instead of losing it.
+    """
+
+    directory: str
+    pattern: str = "*"
+    # Tried in order; gb18030 is the strict superset of GBK.
+    encodings: list[str] = Field(default_factory=lambda: ["utf-8", "gb18030"])
+    id_field: str
+    changed_field: str
+
+    def fetch_changes(self, since: dt.datetime, until: dt.datetime) -> SourceBatch:
+        batch = SourceBatch()
+        for path in sorted(Path(self.directory).glob(self.pattern)):
+            match = FILE_DATE.search(path.name)
+            if not match or not (since.date() <= dt.datetime.strptime(match.group(1), "%Y%m%d").date() < until.date()):
+                continue
+            try:
+                frame, encoding = self._read(path)
+            except (UnicodeError, ValueError) as exc:
+                batch.records.append(RawRecord(path.name, None, {"_file": path.name, "_error": str(exc)}))
+                batch.notes.append(f"{path.name}: unreadable ({exc})")
+                continue
+            if encoding:
+                batch.notes.append(f"{path.name}: {len(frame)} rows, decoded as {encoding}")
+            for line, row in enumerate(frame.to_dict("records"), start=2):  # line 1 is the header
+                payload = {k: v for k, v in row.items() if v is not None and v == v and v != ""}
+                payload.update(_file=path.name, _line=line)
+                key = str(payload.get(self.id_field) or f"{path.name}#{line}")
+                batch.records.append(RawRecord(key, payload.get(self.changed_field), payload))
+        return batch
+
+    def _read(self, path: Path) -> tuple[pd.DataFrame, str | None]:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, dtype=str, engine="openpyxl"), None
+        raw = path.read_bytes()
+        if b"\x00" in raw:
+            raise UnicodeError("the file holds NUL bytes: not a text export (saved as UTF-16 or binary?)")
+        errors = []
+        for encoding in self.encodings:
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                errors.append(f"{encoding}: {exc.reason} at byte {exc.start}")
+                continue
+            return pd.read_csv(io.StringIO(text.lstrip("\ufeff")), dtype=str, keep_default_na=False), encoding
+        raise UnicodeError("not decodable as " + "; ".join(errors))

@@ -1,0 +1,103 @@
+"""The Dagster code location: the case pipeline from department systems to receivers, licences and marts."""
+
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    multiprocess_executor,
+    schedule,
+)
+
+from connectors.targets import ExchangeTableTarget, HttpTarget
+from pipelines import settings
+from pipelines.deliver.assets import (
+    DELIVERY_ASSETS,
+    delivery_status,
+    follow_acknowledgements_job,
+    pending_acknowledgements,
+)
+from pipelines.licences.assets import licence_repository
+from pipelines.marts.assets import daily_volume_mart, delivery_status_mart
+from pipelines.partitions import DAILY
+from pipelines.pull.assets import RAW_ASSETS
+from pipelines.pull.sources import source_resources
+from pipelines.resolve.assets import case_resolution
+from pipelines.stage.assets import stage
+from pipelines.stage.checks import staged_cases_expectations
+from pipelines.warehouse import Warehouse
+from schemas.case import LOCAL_TZ
+
+DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, licence_repository]
+UNPARTITIONED_ASSETS = [delivery_status, daily_volume_mart, delivery_status_mart]
+
+daily_cases_job = define_asset_job(
+    "daily_cases",
+    selection=AssetSelection.assets(*DAILY_ASSETS),
+    partitions_def=DAILY,
+    description="One day of cases: pull every department, stage, resolve, deliver, build licences.",
+    tags={"dagster/max_retries": "1"},
+)
+refresh_marts_job = define_asset_job(
+    "refresh_marts",
+    selection=AssetSelection.assets(*UNPARTITIONED_ASSETS),
+    description="Follow acknowledgements, reconcile receivers, rebuild the marts.",
+)
+
+
+@schedule(
+    job=daily_cases_job,
+    cron_schedule="30 1 * * *",
+    execution_timezone=LOCAL_TZ,
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def daily_cases_schedule(context: ScheduleEvaluationContext):
+    """01:30 every day: yesterday's partition, and the day before again to catch late changes and re-entries."""
+    keys = DAILY.get_partition_keys(current_time=context.scheduled_execution_time)[-2:]
+    for key in keys:
+        yield RunRequest(run_key=f"{key}@{context.scheduled_execution_time:%Y%m%d}", partition_key=key)
+
+
+marts_automation = AutomationConditionSensorDefinition(
+    "marts_automation",
+    target=AssetSelection.assets(*UNPARTITIONED_ASSETS),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Reconcile and rebuild the marts whenever a day's load finishes.",
+)
+
+
+def build_resources() -> dict:
+    one_network_url = settings.setting(
+        "ONE_NETWORK_DB_URL", f"sqlite:///{settings.sandbox_dir() / 'one_network.sqlite'}"
+    )
+    municipal_key, municipal_secret = settings.credentials("municipal")
+    return {
+        "warehouse": Warehouse(url=settings.warehouse_url()),
+        **source_resources(),
+        "one_network": ExchangeTableTarget(url=one_network_url),
+        "municipal": HttpTarget(
+            base_url=settings.setting("MUNICIPAL_BASE_URL", settings.sandbox_url("municipal")),
+            app_key=municipal_key,
+            app_secret=municipal_secret,
+            sign_method=settings.setting("MUNICIPAL_SIGN_METHOD", "HMAC-SHA256"),
+        ),
+    }
+
+
+def build_definitions() -> Definitions:
+    return Definitions(
+        assets=[*DAILY_ASSETS, *UNPARTITIONED_ASSETS],
+        asset_checks=[staged_cases_expectations],
+        jobs=[daily_cases_job, refresh_marts_job, follow_acknowledgements_job],
+        schedules=[daily_cases_schedule],
+        sensors=[pending_acknowledgements, marts_automation],
+        resources=build_resources(),
+        executor=multiprocess_executor.configured({"max_concurrent": 2}),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,187 @@
+"""Draining the outbox toward one receiver and following its acknowledgements.
+
+At-least-once sending plus a stable idempotency key per (target, golden case, version) gives exactly-once
+effect: each batch's outcome is committed before the next batch is sent, so a crash re-sends at most one
+batch, under the same keys, which the receivers recognise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+
+import pandas as pd
+import sqlalchemy as sa
+
+from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
+from pipelines.warehouse import Warehouse, insert_frame
+from schemas.case import CODES_DIR
+from schemas.warehouse import dead_letters, outbox
+
+SEND_BATCH = 200
+PENDING_STATUSES = ("queued", "sent")
+
+
+@cache
+def clerk_messages() -> dict[tuple[str, str], str]:
+    table = pd.read_csv(CODES_DIR / "receiver_errors.csv", dtype=str)
+    return {(r.target, r.code): r.clerk_message for r in table.itertuples()}
+
+
+def clerk_message(target: str, code: str | None, reason: str | None) -> str:
+    return clerk_messages().get(
+        (target, code or ""),
+        f"接收方拒收（{code or '无代码'}：{reason or '无说明'}）：请核对后在承办部门系统中修正。",
+    )
+
+
+def _messages(rows: pd.DataFrame) -> list[OutboxMessage]:
+    return [
+        OutboxMessage(
+            r.idempotency_key,
+            r.golden_case_id,
+            int(r.version),
+            json.loads(r.payload),
+            r.payload_hash,
+            r.receipt_id if isinstance(r.receipt_id, str) else None,
+        )
+        for r in rows.itertuples()
+    ]
+
+
+def _when(value) -> dt.datetime | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: list[Delivery]) -> dict[str, int]:
+    """Write each delivery's outcome to the outbox (and dead letters) inside the caller's transaction."""
+    now = dt.datetime.now().replace(microsecond=0)
+    by_key = rows.set_index("idempotency_key")
+    counts = {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
+    updates, letters = [], []
+    for d in deliveries:
+        row = by_key.loc[d.idempotency_key]
+        receipt = d.receipt_id or (row.receipt_id if isinstance(row.receipt_id, str) else None)
+        sent_at = _when(row.sent_at) or now
+        if d.outcome == "sent":
+            update = {"status": "sent", "sent_at": now, "acked_at": None, "error": None, "bump": 1}
+            counts["sent"] += 1
+        elif d.outcome == "acknowledged":
+            update = {"status": "acknowledged", "sent_at": sent_at, "acked_at": now, "error": None, "bump": 0}
+            counts["acknowledged"] += 1
+        elif d.outcome == "rejected":
+            update = {
+                "status": "dead_lettered",
+                "sent_at": sent_at,
+                "acked_at": now,
+                "error": f"{d.code}: {d.reason}",
+                "bump": 0,
+            }
+            letters.append(
+                {
+                    "target": target,
+                    "idempotency_key": d.idempotency_key,
+                    "golden_case_id": row.golden_case_id,
+                    "version": int(row.version),
+                    "reason_code": d.code,
+                    "target_reason": d.reason,
+                    "clerk_message": clerk_message(target, d.code, d.reason),
+                    "created_at": now,
+                }
+            )
+            counts["dead_lettered"] += 1
+        else:
+            update = {"status": "queued", "sent_at": None, "acked_at": None, "error": d.reason, "bump": 1}
+            counts["failed"] += 1
+        updates.append({"k": d.idempotency_key, "receipt": receipt, **update})
+    if updates:
+        t = outbox.c
+        conn.execute(
+            outbox.update()
+            .where((t.target == target) & (t.idempotency_key == sa.bindparam("k")))
+            .values(
+                status=sa.bindparam("status"),
+                receipt_id=sa.bindparam("receipt"),
+                sent_at=sa.bindparam("sent_at"),
+                acked_at=sa.bindparam("acked_at"),
+                last_error=sa.bindparam("error"),
+                attempts=t.attempts + sa.bindparam("bump"),
+            ),
+            updates,
+        )
+    if letters:
+        keys = [letter["idempotency_key"] for letter in letters]
+        conn.execute(
+            dead_letters.delete().where((dead_letters.c.target == target) & dead_letters.c.idempotency_key.in_(keys))
+        )
+        insert_frame(conn, dead_letters, pd.DataFrame(letters))
+    return counts
+
+
+def drain(warehouse: Warehouse, target_name: str, target: DeliveryTarget, partition: dt.date | None = None) -> dict:
+    """Send queued versions (oldest first, one batch per transaction), then follow up on sent ones."""
+    totals = {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
+    condition = (outbox.c.target == target_name) & (outbox.c.status == "queued")
+    if partition is not None:
+        condition &= outbox.c.partition_date == partition
+    queued = warehouse.read(
+        sa.select(outbox).where(condition).order_by(outbox.c.created_at, outbox.c.version, outbox.c.idempotency_key)
+    )
+    for start in range(0, len(queued), SEND_BATCH):
+        rows = queued.iloc[start : start + SEND_BATCH]
+        deliveries = target.send(_messages(rows))
+        with warehouse.begin() as conn:
+            for key, value in _record(conn, target_name, rows, deliveries).items():
+                totals[key] += value
+        if len(deliveries) < len(rows):
+            break  # the circuit breaker opened: the receiver is down, the rest waits for the next run
+    for key, value in follow_up(warehouse, target_name, target, partition).items():
+        totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def follow_up(warehouse: Warehouse, target_name: str, target: DeliveryTarget, partition: dt.date | None = None) -> dict:
+    condition = (outbox.c.target == target_name) & (outbox.c.status == "sent")
+    if partition is not None:
+        condition &= outbox.c.partition_date == partition
+    sent = warehouse.read(sa.select(outbox).where(condition))
+    if sent.empty:
+        return {}
+    answers = [d for d in target.follow_up(_messages(sent)) if d.outcome in ("acknowledged", "rejected")]
+    with warehouse.begin() as conn:
+        counts = _record(conn, target_name, sent, answers)
+    return {"acknowledged_later": counts["acknowledged"], "dead_lettered_later": counts["dead_lettered"]}
+
+
+def status_counts(warehouse: Warehouse) -> pd.DataFrame:
+    """Per target: golden-case versions, acknowledged, pending (queued + sent), dead-lettered."""
+    frame = warehouse.read(
+        sa.select(
+            outbox.c.target,
+            outbox.c.status,
+            sa.func.count().label("n"),
+            sa.func.count(sa.distinct(outbox.c.golden_case_id)).label("cases"),
+        ).group_by(outbox.c.target, outbox.c.status)
+    )
+    table = frame.pivot_table(index="target", columns="status", values="n", aggfunc="sum", fill_value=0)
+    table = table.reindex(columns=["queued", "sent", "acknowledged", "dead_lettered"], fill_value=0)
+    result = pd.DataFrame(
+        {
+            "case_versions": table.sum(axis=1),
+            "acknowledged": table["acknowledged"],
+            "pending": table["queued"] + table["sent"],
+            "dead_lettered": table["dead_lettered"],
+        }
+    )
+    return result.astype(int).rename_axis("target").reset_index()
+
+
+def acknowledged_cases(warehouse: Warehouse, target_name: str) -> int:
+    return int(
+        warehouse.read(
+            sa.select(sa.func.count(sa.distinct(outbox.c.golden_case_id)).label("n")).where(
+                (outbox.c.target == target_name) & (outbox.c.status == "acknowledged")
+            )
+        )["n"].iloc[0]
+    )

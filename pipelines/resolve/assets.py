@@ -1,0 +1,272 @@
+"""``case_resolution``: link each day's staged records to golden cases, rebuild what changed, fill the outbox.
+
+A day is linked against the golden cases of the days around it (incremental linking, no re-clustering of
+history), so golden ids stay stable across reruns and backfills in any order. The links, the golden
+cases and the outbox rows for new golden-case versions are written in one transaction.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines.partitions import DAILY
+from pipelines.pull.assets import partition_window
+from pipelines.resolve.rules import (
+    WINDOW_DAYS,
+    assign_golden_ids,
+    build_golden_cases,
+    cluster,
+    payload_json,
+    roles,
+)
+from pipelines.warehouse import Warehouse, insert_frame
+from schemas.warehouse import case_links, golden_cases, outbox, staged_cases
+
+#: How far around the day linking looks: the window plus the lag of a clerk's re-entry.
+LOOKBACK_DAYS = WINDOW_DAYS + 4
+TARGETS = ("one_network", "municipal")
+IDENTITY = "staged_equals_golden_plus_duplicates"
+CHUNK = 500
+
+
+def _linked_records(conn: sa.Connection, condition) -> pd.DataFrame:
+    join = staged_cases.join(
+        case_links,
+        (staged_cases.c.source_system == case_links.c.source_system)
+        & (staged_cases.c.partition_date == case_links.c.partition_date)
+        & (staged_cases.c.record_key == case_links.c.record_key),
+    )
+    query = sa.select(staged_cases, case_links.c.golden_case_id).select_from(join).where(condition)
+    result = conn.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
+    """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures."""
+    now = dt.datetime.now().replace(microsecond=0)
+    new = _typed(
+        pd.DataFrame(
+            conn.execute(sa.select(staged_cases).where(staged_cases.c.partition_date == partition)).mappings().all(),
+            columns=[c.name for c in staged_cases.columns],
+        )
+    )
+    lo, hi = partition - dt.timedelta(days=LOOKBACK_DAYS), partition + dt.timedelta(days=LOOKBACK_DAYS)
+    neighbours = _typed(
+        _linked_records(
+            conn, staged_cases.c.partition_date.between(lo, hi) & (staged_cases.c.partition_date != partition)
+        )
+    )
+    before = {
+        row.golden_case_id
+        for row in conn.execute(sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition))
+    }
+    conn.execute(case_links.delete().where(case_links.c.partition_date == partition))
+
+    pool = pd.concat([neighbours, new.assign(golden_case_id=pd.NA)], ignore_index=True)
+    clusters = cluster(pool)
+    pool["golden_case_id"] = assign_golden_ids(pool, clusters)
+    is_new = pool.index >= len(neighbours)
+    links = pool.loc[is_new, ["source_system", "partition_date", "record_key", "golden_case_id"]].assign(
+        match_rule=clusters.loc[is_new, "match_rule"].to_numpy(), role="duplicate", linked_at=now
+    )
+    insert_frame(conn, case_links, links)
+
+    touched = sorted(before | set(links["golden_case_id"]))
+    linked = pd.concat(
+        [_typed(_linked_records(conn, case_links.c.golden_case_id.in_(chunk))) for chunk in _chunks(touched)]
+        or [pd.DataFrame(columns=[*[c.name for c in staged_cases.columns], "golden_case_id"])],
+        ignore_index=True,
+    )
+    linked["role"] = roles(linked) if len(linked) else pd.Series(dtype="string")
+    if len(linked):
+        conn.execute(
+            case_links.update()
+            .where(
+                (case_links.c.source_system == sa.bindparam("s"))
+                & (case_links.c.partition_date == sa.bindparam("p"))
+                & (case_links.c.record_key == sa.bindparam("k"))
+            )
+            .values(role=sa.bindparam("r")),
+            [
+                {"s": r.source_system, "p": r.partition_date, "k": r.record_key, "r": r.role}
+                for r in linked[["source_system", "partition_date", "record_key", "role"]].itertuples()
+            ],
+        )
+
+    rebuilt = build_golden_cases(linked) if len(linked) else pd.DataFrame(columns=["golden_case_id"])
+    previous = pd.concat(
+        [
+            pd.DataFrame(
+                conn.execute(
+                    sa.select(
+                        golden_cases.c.golden_case_id,
+                        golden_cases.c.version,
+                        golden_cases.c.content_hash,
+                        golden_cases.c.first_partition,
+                        golden_cases.c.updated_partition,
+                        golden_cases.c.updated_at,
+                    ).where(golden_cases.c.golden_case_id.in_(chunk))
+                )
+                .mappings()
+                .all()
+            )
+            for chunk in _chunks(touched)
+        ]
+        or [pd.DataFrame()],
+        ignore_index=True,
+    )
+    if previous.empty:
+        previous = pd.DataFrame(
+            columns=["golden_case_id", "version", "content_hash", "first_partition", "updated_partition", "updated_at"]
+        )
+    merged = rebuilt.merge(previous, on="golden_case_id", how="left", suffixes=("", "_before"))
+    unchanged = merged["content_hash"] == merged["content_hash_before"]
+    merged["version"] = merged["version"].fillna(0).astype(int) + (~unchanged).astype(int)
+    merged["first_partition"] = merged["first_partition"].fillna(partition)
+    merged["updated_partition"] = merged["updated_partition"].where(unchanged, partition)
+    merged["updated_at"] = merged["updated_at"].where(unchanged, now)
+
+    orphans = sorted(set(previous["golden_case_id"]) - set(rebuilt["golden_case_id"]))
+    for chunk in _chunks(touched):
+        conn.execute(golden_cases.delete().where(golden_cases.c.golden_case_id.in_(chunk)))
+    for chunk in _chunks(orphans):  # a rerun moved every record away: drop what was never sent
+        conn.execute(outbox.delete().where(outbox.c.golden_case_id.in_(chunk) & (outbox.c.status == "queued")))
+    insert_frame(conn, golden_cases, merged)
+
+    changed = merged[~unchanged].reset_index(drop=True)
+    queued = queue_versions(conn, changed, partition, now)
+    role_counts = (
+        linked.loc[pd.to_datetime(linked["partition_date"]).dt.date == partition, "role"].value_counts()
+        if len(linked)
+        else pd.Series(dtype=int)
+    )
+    return {
+        "staged": len(new),
+        "golden_in_partition": int(role_counts.get("golden", 0)),
+        "duplicates_in_partition": int(role_counts.get("duplicate", 0)),
+        "linked_to_earlier_days": int(links["golden_case_id"].isin(neighbours["golden_case_id"]).sum()),
+        "new_golden_cases": int(merged["content_hash_before"].isna().sum()),
+        "golden_versions_queued": queued,
+        "rules": links["match_rule"].value_counts().to_dict(),
+        "orphaned_golden_cases": len(orphans),
+    }
+
+
+def queue_versions(conn: sa.Connection, changed: pd.DataFrame, partition: dt.date, now: dt.datetime) -> int:
+    """One outbox row per target for every new golden-case version; an existing key is left alone."""
+    if changed.empty:
+        return 0
+    payloads = payload_json(changed)
+    rows = []
+    for target in TARGETS:
+        rows.append(
+            pd.DataFrame(
+                {
+                    "target": target,
+                    "idempotency_key": target + ":" + changed["golden_case_id"] + ":v" + changed["version"].astype(str),
+                    "golden_case_id": changed["golden_case_id"],
+                    "version": changed["version"],
+                    "partition_date": partition,
+                    "payload": payloads,
+                    "payload_hash": changed["content_hash"],
+                    "status": "queued",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+            )
+        )
+    frame = pd.concat(rows, ignore_index=True)
+    existing = set()
+    for chunk in _chunks(frame["idempotency_key"].tolist()):
+        existing |= {
+            r[0] for r in conn.execute(sa.select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk)))
+        }
+    fresh = frame[~frame["idempotency_key"].isin(existing)]
+    return insert_frame(conn, outbox, fresh)
+
+
+def identity_counts(conn: sa.Connection, partition: dt.date) -> dict[str, int]:
+    def count(query) -> int:
+        return int(conn.execute(query).scalar_one())
+
+    return {
+        "staged_in_partition": count(
+            sa.select(sa.func.count()).select_from(staged_cases).where(staged_cases.c.partition_date == partition)
+        ),
+        "links_in_partition": count(
+            sa.select(sa.func.count()).select_from(case_links).where(case_links.c.partition_date == partition)
+        ),
+        "staged_total": count(sa.select(sa.func.count()).select_from(staged_cases)),
+        "links_total": count(sa.select(sa.func.count()).select_from(case_links)),
+        "golden_links_total": count(
+            sa.select(sa.func.count()).select_from(case_links).where(case_links.c.role == "golden")
+        ),
+        "golden_cases_total": count(sa.select(sa.func.count()).select_from(golden_cases)),
+    }
+
+
+@asset(
+    deps=["staged_cases"],
+    partitions_def=DAILY,
+    group_name="resolve",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    pool="case_resolution",  # days link against each other: one resolution at a time
+    check_specs=[
+        AssetCheckSpec(
+            IDENTITY,
+            asset="case_resolution",
+            blocking=True,
+            description="staged = golden cases + duplicates linked to them, for the day and in total; "
+            "every golden case has exactly one winning record.",
+        ),
+    ],
+    description="Finds records that describe the same case (a clerk's re-entry, a case typed twice), keeps the "
+    "link table record → golden case, builds golden cases by survivorship (department systems win over re-typed "
+    "copies) and queues every new golden-case version for both receivers.",
+)
+def case_resolution(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    _, _, partition = partition_window(context)
+    with warehouse.begin() as conn:
+        figures = resolve_partition(conn, partition)
+        counts = identity_counts(conn, partition)
+    passed = (
+        counts["staged_in_partition"] == counts["links_in_partition"]
+        and counts["staged_total"] == counts["links_total"]
+        and counts["golden_links_total"] == counts["golden_cases_total"]
+    )
+    rules = pd.Series(figures["rules"], name="records").rename_axis("match_rule").reset_index()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": figures["staged"],
+            "golden_in_partition": figures["golden_in_partition"],
+            "duplicates_found": figures["duplicates_in_partition"],
+            "linked_to_earlier_days": figures["linked_to_earlier_days"],
+            "new_golden_cases": figures["new_golden_cases"],
+            "golden_versions_queued": figures["golden_versions_queued"],
+            "orphaned_golden_cases": figures["orphaned_golden_cases"],
+            "match_rules": MetadataValue.md(rules.to_markdown(index=False) if len(rules) else "none"),
+        },
+        check_results=[AssetCheckResult(check_name=IDENTITY, passed=passed, metadata=counts)],
+    )

@@ -1,0 +1,39 @@
+"""The Great Expectations gate on each day's staged cases."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
+
+from pipelines.partitions import DAILY
+from pipelines.warehouse import Warehouse
+from schemas.expectations import validate_staged
+from schemas.warehouse import staged_cases
+
+
+@asset_check(
+    asset="staged_cases",
+    partitions_def=DAILY,
+    blocking=True,
+    description="Great Expectations suite `staged_cases` (schemas/expectations.py) on the partition's staged rows.",
+)
+def staged_cases_expectations(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    partition = dt.date.fromisoformat(context.partition_key)
+    frame = warehouse.read(sa.select(staged_cases).where(staged_cases.c.partition_date == partition))
+    success, results = validate_staged(frame)
+    failed = results[~results["success"]]
+    return AssetCheckResult(
+        passed=success,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rows": len(frame),
+            "expectations": len(results),
+            "failed": MetadataValue.md(failed.to_markdown(index=False) if len(failed) else "none"),
+        },
+    )

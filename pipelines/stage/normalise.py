@@ -1,0 +1,237 @@
+"""Map raw records onto the canonical case, normalise them, and decide per record: staged or quarantined.
+
+All of it is column-wise pandas: one pass per rule over the whole partition, no per-record Python.
+Each quarantined record gets one reason, the first rule it fails, written for the clerk who fixes it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from pipelines.stage.mappings import MAPPINGS, SourceMapping
+from schemas.case import (
+    CASE_COLUMNS,
+    LEGAL_PERSON,
+    NATURAL_PERSON,
+    TIMESTAMP_COLUMNS,
+    item_name_index,
+    items,
+    local_item_codes,
+)
+from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers
+
+TEXT_COLUMNS = [c for c in CASE_COLUMNS if c not in (*TIMESTAMP_COLUMNS, "promised_days", "statutory_days")]
+SYSTEM_NAMES = {
+    "market_regulation": "市场监管系统",
+    "housing": "住建业务库",
+    "health": "卫健导出文件",
+    "approval_platform": "审批局平台",
+}
+
+
+def map_source(raw: pd.DataFrame, mapping: SourceMapping) -> pd.DataFrame:
+    """Source fields → canonical columns (still as the source wrote the values). ``raw`` has record_key, payload."""
+    payloads = pd.DataFrame([json.loads(p) for p in raw["payload"]], index=raw.index)
+    mapped = pd.DataFrame(index=raw.index)
+    for column in CASE_COLUMNS:
+        source_field = mapping.fields.get(column)
+        if source_field is not None and source_field in payloads:
+            mapped[column] = payloads[source_field].astype("string")
+        else:
+            mapped[column] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    mapped["source_system"] = mapping.source_system
+    mapped["record_key"] = raw["record_key"].to_numpy()
+    mapped["file_error"] = payloads["_error"].astype("string") if "_error" in payloads else pd.NA
+    return mapped
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.normalize("NFKC").str.strip()
+    return text.mask(text.isin(["", "nan", "None", "NULL", "null"]))
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Dates as clerks type them: 2025-03-05 10:00[:00], 2025/3/5, 20250305, 2025年3月5日, 2025.03.05, ISO."""
+    text = _clean_text(values)
+    text = text.str.replace(r"(\+08:?00|Z)$", "", regex=True).str.replace("T", " ", regex=False)
+    text = text.str.replace(r"[年月/.]", "-", regex=True).str.replace("日", "", regex=False)
+    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})", r"\1-\2-\3", regex=True)
+    parts = text.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+    two = {i: parts[i].fillna("0").str.zfill(2) for i in (1, 2, 3, 4, 5)}
+    canonical = parts[0] + "-" + two[1] + "-" + two[2] + " " + two[3] + ":" + two[4] + ":" + two[5]
+    stamp = pd.to_datetime(canonical, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    return stamp.astype("datetime64[us]")
+
+
+def company_name_key(names: pd.Series) -> pd.Series:
+    """A company name without region prefixes and with one spelling of the legal-form suffix."""
+    key = names.str.replace(r"\s", "", regex=True).str.replace("（", "(").str.replace("）", ")")
+    key = key.str.replace(r"^(江苏省?|常州市?|武进区?)+", "", regex=True)
+    return key.str.replace("有限责任公司", "有限公司", regex=False)
+
+
+def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
+    """Canonical values plus the evidence the validation needs (``_`` columns)."""
+    out = mapped.copy()
+    for column in (
+        "case_no",
+        "source_record_id",
+        "item_code",
+        "item_name",
+        "applicant_name",
+        "address",
+        "status",
+    ):
+        out[column] = _clean_text(out[column])
+    out["applicant_name"] = out["applicant_name"].str.replace(r"\s+", "", regex=True)
+    out["address"] = out["address"].str.replace(r"\s+", "", regex=True)
+    phone = _clean_text(out["contact_phone"]).str.replace(r"[^\d\-]", "", regex=True)
+    out["contact_phone"] = phone.mask(phone == "")
+
+    ids = classify_identifiers(out["applicant_id"])
+    out["_raw_id"] = _clean_text(mapped["applicant_id"])
+    out["applicant_id"] = ids["id"]
+    out["applicant_id_kind"] = ids["kind"]
+    out["applicant_id_checksum_ok"] = ids["checksum_ok"].where(ids["id"].notna())
+    out["_id_well_formed"] = ids["well_formed"]
+
+    for column in TIMESTAMP_COLUMNS:
+        out[f"_raw_{column}"] = _clean_text(mapped[column])
+        out[column] = parse_timestamps(mapped[column])
+
+    out["_raw_item_code"] = out["item_code"]
+    out["_raw_status"] = out["status"]
+    out["item_code"], out["_item_from_name"] = _provincial_item_codes(out)
+    catalogue = items().set_index("item_code")
+    known = out["item_code"].isin(catalogue.index)
+    out["item_name"] = out["item_code"].map(catalogue["item_name"]).where(known, out["item_name"])
+    out["promised_days"] = out["item_code"].map(catalogue["promised_days"]).astype("Int64")
+    out["statutory_days"] = out["item_code"].map(catalogue["statutory_days"]).astype("Int64")
+    out["handling_dept"] = out["item_code"].map(catalogue["handling_dept"]).astype("string")
+    out["status"], out["applicant_type"] = _codes(out)
+    return out
+
+
+def _provincial_item_codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    local = local_item_codes()
+    local_map = pd.Series(
+        local["item_code"].to_numpy(),
+        index=pd.MultiIndex.from_frame(local[["source_system", "local_item_code"]]),
+    )
+    code = frame["item_code"].str.upper()
+    keyed = pd.MultiIndex.from_arrays([frame["source_system"], code.fillna("")])
+    from_local = pd.Series(local_map.reindex(keyed).to_numpy(), index=frame.index, dtype="string")
+    is_local = frame["source_system"].map({k: m.item_codes_are_local for k, m in MAPPINGS.items()}).astype(bool)
+    provincial = code.where(~is_local, from_local)
+    provincial = provincial.where(provincial.isin(items()["item_code"]))
+    names = frame["item_name"].str.replace(r"\s", "", regex=True).str.replace("(", "（").str.replace(")", "）")
+    from_name = names.map(item_name_index()).astype("string")
+    # A clerk may leave the code blank and type only a name (or a name variant): the catalogue resolves it.
+    use_name = provincial.isna() & code.isna() & from_name.notna()
+    return provincial.where(~use_name, from_name), use_name
+
+
+def _codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    status = pd.Series(pd.NA, index=frame.index, dtype="string")
+    applicant_type = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for source, mapping in MAPPINGS.items():
+        rows = frame["source_system"] == source
+        if not rows.any():
+            continue
+        status[rows] = frame.loc[rows, "status"].map(mapping.statuses).astype("string")
+        given = frame.loc[rows, "applicant_type"].fillna("")
+        applicant_type[rows] = given.map(mapping.applicant_types).astype("string")
+    inferred = frame["applicant_id_kind"].map({ID_KIND_USCC: LEGAL_PERSON, ID_KIND_RIC: NATURAL_PERSON})
+    return status, applicant_type.fillna(inferred.astype("string"))
+
+
+def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(reason_code, reason) per row; NA where the record may be staged. The first failing rule wins."""
+    system = frame["source_system"].map(SYSTEM_NAMES).fillna(frame["source_system"])
+    rules = [
+        (
+            frame["file_error"].notna(),
+            "unreadable_file",
+            "文件无法读取（"
+            + frame["file_error"].fillna("")
+            + "）。请部门重新导出为 GBK 或 UTF-8 编码的 CSV 或 Excel 后重新投放。",
+        ),
+        (frame["source_record_id"].isna(), "missing_source_id", "缺少办件编号，无法追溯到" + system + "中的原始记录。"),
+        (frame["applicant_name"].isna(), "missing_applicant_name", "申请人名称为空，请在" + system + "中补全。"),
+        (
+            frame["item_code"].isna(),
+            "unknown_item",
+            "事项编码“"
+            + frame["_raw_item_code"].fillna("（空）")
+            + "”、事项名称“"
+            + frame["item_name"].fillna("（空）")
+            + "”不在事项目录中：请核对事项，或在 schemas/codes/item_code_map.csv 中补充编码对照。",
+        ),
+        (
+            frame["_raw_id"].notna() & ~frame["_id_well_formed"].astype(bool),
+            "invalid_applicant_id",
+            "申请人证件号码格式无效（"
+            + frame["_raw_id"].fillna("").str.len().astype("string")
+            + "位）：应为18位统一社会信用代码或18位/15位居民身份证号码。",
+        ),
+        (
+            frame["submitted_at"].isna(),
+            "invalid_submitted_at",
+            "申报时间“" + frame["_raw_submitted_at"].fillna("（空）") + "”无法识别，请按 yyyy-MM-dd HH:mm 格式补正。",
+        ),
+        (
+            frame["status"].isna(),
+            "unknown_status",
+            "办件状态“" + frame["_raw_status"].fillna("（空）") + "”无法对应到标准办件状态。",
+        ),
+    ]
+    conditions = [condition.fillna(False).astype(bool).to_numpy() for condition, _, _ in rules]
+    codes = np.select(conditions, [code for _, code, _ in rules], default="")
+    reasons = np.select(conditions, [reason.astype(object).to_numpy() for _, _, reason in rules], default="")
+    code_series = pd.Series(codes, index=frame.index, dtype="string")
+    return code_series.mask(code_series == ""), pd.Series(reasons, index=frame.index, dtype="string")
+
+
+def quality_flags(frame: pd.DataFrame) -> pd.Series:
+    """Warnings on staged records: kept, but visible (a failed check digit is flagged, never dropped)."""
+    flags = {
+        "id_checksum_failed": frame["applicant_id_checksum_ok"].eq(False).fillna(False),
+        "id_missing": frame["applicant_id"].isna(),
+        "phone_missing": frame["contact_phone"].isna(),
+        "item_from_name": frame["_item_from_name"].astype(bool),
+    }
+    for column in ("accepted_at", "decided_at", "completed_at"):
+        flags[f"{column}_unparsed"] = frame[f"_raw_{column}"].notna() & frame[column].isna()
+    text = pd.Series("", index=frame.index, dtype="string")
+    for name, mask in flags.items():
+        text = text.where(~mask.to_numpy(), text + name + ";")
+    return text.str.rstrip(";").mask(text == "")
+
+
+def stage_partition(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``raw``: source_system, record_key, payload (JSON). Returns (staged, quarantined) frames."""
+    mapped = [
+        map_source(rows, MAPPINGS[source]) for source, rows in raw.groupby("source_system", sort=True) if len(rows)
+    ]
+    if not mapped:
+        return pd.DataFrame(), pd.DataFrame()
+    frame = normalise(pd.concat(mapped, ignore_index=True))
+    reason_code, reason = validate(frame)
+    bad = reason_code.notna()
+    quarantined = frame.loc[bad, ["source_system", "record_key", "source_record_id"]].assign(
+        reason_code=reason_code[bad], reason=reason[bad]
+    )
+    staged = frame.loc[~bad].copy()
+    staged["quality_flags"] = quality_flags(staged)
+    keep = [
+        "source_system",
+        "record_key",
+        *CASE_COLUMNS[1:],
+        "applicant_id_kind",
+        "applicant_id_checksum_ok",
+        "quality_flags",
+    ]
+    return staged[keep].reset_index(drop=True), quarantined.reset_index(drop=True)

@@ -1,0 +1,403 @@
+"""Seeded, labelled synthetic cases for the sandbox department systems.
+
+Each department system gets its cases in its own shape (field names, codes, date formats); the bureau's
+approval platform gets most of them a second time, re-typed by a clerk with the errors hand re-entry
+makes, a few typed twice, plus cases of its own. ``truth`` says which records describe the same case.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sandbox import typos
+from sandbox.people import Applicant, ApplicantFactory
+from schemas.case import departments, items, local_item_codes
+
+SOURCES = ("market_regulation", "housing", "health", "approval_platform")
+# What a department system calls each canonical status.
+MARKET_STATUS = {
+    "申报": "01",
+    "受理": "02",
+    "审查": "03",
+    "决定": "04",
+    "办结": "05",
+    "退件": "07",
+    "不予受理": "08",
+}
+HOUSING_STATUS = {
+    "申报": "已申报",
+    "受理": "已受理",
+    "审查": "审查中",
+    "决定": "已决定",
+    "办结": "已办结",
+    "退件": "已退件",
+    "不予受理": "不予受理",
+}
+HEALTH_STATUS = {
+    "申报": "申报",
+    "受理": "受理",
+    "审查": "审核中",
+    "决定": "审批",
+    "办结": "办结",
+    "退件": "退回",
+    "不予受理": "不予受理",
+}
+PLATFORM_STATUS = {
+    "申报": "10",
+    "受理": "20",
+    "审查": "30",
+    "决定": "40",
+    "办结": "50",
+    "退件": "70",
+    "不予受理": "80",
+}
+
+# Items each department handles, with relative weights of how often they are filed.
+ITEM_WEIGHTS = {
+    "000102001000": 14,
+    "000102002000": 12,
+    "000105001000": 8,
+    "000105002000": 8,
+    "000130001000": 6,
+    "000130002000": 3,
+    "000140001000": 5,
+    "000140002000": 4,
+    "000190001000": 5,
+}
+# 套餐: items a new restaurant files together on one day (the hard negative for resolution).
+RESTAURANT_PACKAGE = ("000102002000", "000105001000", "000105002000")
+BAD_KINDS = ("missing_name", "unknown_item", "malformed_id", "bad_date")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    start: date
+    days: int = 7
+    cases_per_day: int = 60
+    seed: int = 20170915  # the day the bureau was founded
+    reentry_rate: float = 0.8  # department cases a clerk re-types into the approval platform
+    double_entry_rate: float = 0.04  # platform entries typed twice
+    package_rate: float = 0.06  # applicants filing the restaurant package on one day
+    namesake_rate: float = 0.03
+    sibling_rate: float = 0.02  # sister companies filing the same item at one address on one day
+    renewal_rate: float = 0.02  # the same applicant filing the same item again months later
+    blank_item_code_rate: float = 0.12  # re-entries with only an item name
+    bad_record_rate: float = 0.01
+    dept_missing_phone_rate: float = 0.02  # department systems have gaps of their own
+    dept_bad_check_rate: float = 0.005  # identifiers in circulation that fail their check character
+    undecodable_health_file: bool = True
+
+
+@dataclass
+class Case:
+    case_id: str
+    item_code: str
+    applicant: Applicant
+    submitted_at: datetime
+    accepted_at: datetime | None
+    decided_at: datetime | None
+    completed_at: datetime | None
+    status: str
+    bad: str | None = None
+
+    @property
+    def changed_at(self) -> datetime:
+        stamps = [self.submitted_at, self.accepted_at, self.decided_at, self.completed_at]
+        return max(s for s in stamps if s is not None)
+
+
+@dataclass
+class Dataset:
+    config: GeneratorConfig
+    as_of: datetime
+    market_regulation: list[dict] = field(default_factory=list)
+    housing: list[dict] = field(default_factory=list)
+    health: list[dict] = field(default_factory=list)  # rows carry "_file" (the drop they belong to)
+    approval_platform: list[dict] = field(default_factory=list)
+    undecodable_files: dict[str, bytes] = field(default_factory=dict)
+    truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
+
+    def records(self, source: str) -> list[dict]:
+        return getattr(self, source)
+
+
+class CaseGenerator:
+    def __init__(self, config: GeneratorConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.people = ApplicantFactory(self.rng)
+        self.items = items().set_index("item_code")
+        self.local_codes = {
+            (row.source_system, row.item_code): row.local_item_code for row in local_item_codes().itertuples()
+        }
+        self.dept_uscc = dict(zip(departments()["department_code"], departments()["issuer_uscc"], strict=True))
+        self.dept_name = dict(zip(departments()["department_code"], departments()["department_name"], strict=True))
+        self._serials: dict[tuple[str, date], int] = {}
+        self._case_counter = 0
+        self.as_of = datetime.combine(config.start + timedelta(days=config.days), time())
+
+    # ------------------------------------------------------------------ cases
+    def generate(self) -> Dataset:
+        data = Dataset(config=self.config, as_of=self.as_of)
+        cases = list(self._cases())
+        for case in cases:
+            dept = self.items.loc[case.item_code, "handling_dept"]
+            if dept == "approval_bureau":
+                self._platform_entry(data, case, typed_by_clerk=False)
+                continue
+            self._department_record(data, dept, case)
+            if case.bad is None and self.rng.random() < self.config.reentry_rate:
+                typed = self._platform_entry(data, case, typed_by_clerk=True)
+                if typed and self.rng.random() < self.config.double_entry_rate:
+                    self._platform_entry(data, case, typed_by_clerk=True, after=typed)
+        if self.config.undecodable_health_file:
+            self._undecodable_file(data)
+        return data
+
+    def _cases(self) -> Iterator[Case]:
+        cfg = self.config
+        codes, weights = list(ITEM_WEIGHTS), list(ITEM_WEIGHTS.values())
+        renewals: list[tuple[date, Case]] = []
+        for offset in range(cfg.days):
+            day = cfg.start + timedelta(days=offset)
+            for _ in range(cfg.cases_per_day):
+                item_code = self.rng.choices(codes, weights)[0]
+                applicant = self._applicant_for(item_code)
+                case = self._case(item_code, applicant, day)
+                yield case
+                roll = self.rng.random()
+                if roll < cfg.package_rate:
+                    yield from (self._case(code, applicant, day) for code in RESTAURANT_PACKAGE if code != item_code)
+                elif roll < cfg.package_rate + cfg.namesake_rate and applicant.kind == "person":
+                    namesake = self.people.person()
+                    namesake = Applicant(
+                        namesake.applicant_type,
+                        applicant.name,
+                        namesake.identifier,
+                        namesake.phone,
+                        namesake.address,
+                        "person",
+                    )
+                    yield self._case(item_code, namesake, day)
+                elif roll < cfg.package_rate + cfg.namesake_rate + cfg.sibling_rate and applicant.kind == "company":
+                    yield self._case(item_code, self.people.sibling_company(applicant), day)
+                elif self.rng.random() < cfg.renewal_rate:
+                    renewals.append((day + timedelta(days=self.rng.randrange(60, 200)), case))
+            for _due, earlier in [r for r in renewals if r[0] == day]:
+                yield self._case(earlier.item_code, earlier.applicant, day)
+            if self.rng.random() < cfg.bad_record_rate * cfg.cases_per_day:
+                case = self._case(self.rng.choices(codes, weights)[0], self.people.company(), day)
+                case.bad = self.rng.choice(BAD_KINDS)
+                yield case
+
+    def _applicant_for(self, item_code: str) -> Applicant:
+        if item_code in ("000130001000", "000130002000", "000190001000", "000102001000"):
+            return self.people.company()
+        if item_code == "000102002000":
+            return self.people.shop()
+        if item_code == "000140002000":
+            return self.people.person() if self.rng.random() < 0.7 else self.people.company()
+        return self.people.company() if self.rng.random() < 0.6 else self.people.shop()
+
+    def _case(self, item_code: str, applicant: Applicant, day: date) -> Case:
+        self._case_counter += 1
+        submitted = datetime.combine(day, time(8, 30)) + timedelta(minutes=self.rng.randrange(0, 510))
+        accepted = submitted + timedelta(minutes=self.rng.randrange(5, 240))
+        promised = int(self.items.loc[item_code, "promised_days"])
+        # Most cases finish within the promise; some run late. Calendar days approximate working days here.
+        days_taken = self.rng.randrange(0, promised + 1) if self.rng.random() < 0.9 else promised + 3
+        completed = datetime.combine((accepted + timedelta(days=days_taken)).date(), time(9)) + timedelta(
+            minutes=self.rng.randrange(0, 480)
+        )
+        completed = max(completed, accepted + timedelta(minutes=30))
+        decided = completed - timedelta(minutes=self.rng.randrange(10, 60))
+        status = "办结"
+        roll = self.rng.random()
+        if roll < 0.02:
+            status, accepted, decided, completed = "不予受理", None, None, submitted + timedelta(hours=2)
+        elif roll < 0.04:
+            status, decided = "退件", None
+        if completed is not None and completed >= self.as_of:
+            status, completed = ("决定", None) if decided and decided < self.as_of else ("审查", None)
+            if status == "审查":
+                decided = None
+        return Case(f"C{self._case_counter:07d}", item_code, applicant, submitted, accepted, decided, completed, status)
+
+    # ------------------------------------------------------------------ department systems
+    def _serial(self, system: str, day: date) -> int:
+        key = (system, day)
+        self._serials[key] = self._serials.get(key, 0) + 1
+        return self._serials[key]
+
+    def _national_case_no(self, dept: str, item_code: str, day: date) -> str:
+        """办件编号: 实施编码 (implementing body USCC + level 4 + 基本编码) + yyyyMMdd + 4-digit serial."""
+        return f"{self.dept_uscc[dept]}4{item_code}{day:%Y%m%d}{self._serial(dept, day):04d}"
+
+    def _department_record(self, data: Dataset, dept: str, case: Case) -> None:
+        a, day = case.applicant, case.submitted_at.date()
+        local_code = self.local_codes[(dept, case.item_code)]
+        name, ident, submitted = a.name, a.identifier, case.submitted_at.strftime("%Y-%m-%d %H:%M:%S")
+        if case.bad == "missing_name":
+            name = ""
+        elif case.bad == "unknown_item":
+            local_code = "XX-9999"
+        elif case.bad == "malformed_id":
+            ident = ident[:9]
+        elif case.bad == "bad_date":
+            submitted = f"{day.year}-13-45 09:00:00"
+        phone = "" if self.rng.random() < self.config.dept_missing_phone_rate else a.phone
+        if case.bad is None and self.rng.random() < self.config.dept_bad_check_rate:
+            ident = ident[:17] + ("0" if ident[17] != "0" else "1")
+        fmt = "%Y-%m-%d %H:%M:%S"
+        if dept == "market_regulation":
+            record = {
+                "SBLSH": self._national_case_no(dept, case.item_code, day),
+                "SXBM": local_code,
+                "SXMC": self.items.loc[case.item_code, "item_name"],
+                "SQRLX": "1" if a.applicant_type == "legal_person" else "2",
+                "SQRMC": name,
+                "SQRZJLX": "001" if a.applicant_type == "legal_person" else "111",
+                "SQRZJHM": ident,
+                "LXDH": phone,
+                "DZ": a.address,
+                "SBSJ": submitted,
+                "SLSJ": _fmt(case.accepted_at, fmt),
+                "JDSJ": _fmt(case.decided_at, fmt),
+                "BJSJ": _fmt(case.completed_at, fmt),
+                "BLZT": MARKET_STATUS[case.status],
+                "GXSJ": case.changed_at.strftime(fmt),
+            }
+            key = record["SBLSH"]
+        elif dept == "housing":
+            record = {
+                "ywh": f"WJJS{day:%Y%m%d}{self._serial(dept, day):05d}",
+                "sxbm": local_code,
+                "sxmc": self.items.loc[case.item_code, "item_name"],
+                "jsdw": name,
+                "tyshxydm": ident,
+                "lxr": self.people.person_name(),
+                "lxdh": phone,
+                "xmdz": a.address,
+                "sqrq": case.submitted_at if case.bad != "bad_date" else None,
+                "slrq": case.accepted_at,
+                "jdrq": case.decided_at,
+                "bjrq": case.completed_at,
+                "zt": HOUSING_STATUS[case.status],
+                "gxsj": case.changed_at,
+            }
+            key = record["ywh"]
+        else:
+            hfmt = "%Y/%m/%d %H:%M"
+            record = {
+                "办件编号": f"WJWS-{day:%Y%m%d}-{self._serial(dept, day):04d}",
+                "事项编码": local_code,
+                "事项名称": self.items.loc[case.item_code, "item_name"],
+                "申请人类型": "单位" if a.applicant_type == "legal_person" else "个人",
+                "申请人": name,
+                "证件号码": ident,
+                "联系电话": phone,
+                "地址": a.address,
+                "申请日期": submitted if case.bad == "bad_date" else case.submitted_at.strftime(hfmt),
+                "受理日期": _fmt(case.accepted_at, hfmt),
+                "决定日期": _fmt(case.decided_at, hfmt),
+                "办结日期": _fmt(case.completed_at, hfmt),
+                "办理状态": HEALTH_STATUS[case.status],
+                "更新时间": case.changed_at.strftime(fmt),
+            }
+            fmt_kind = "xlsx" if case.changed_at.toordinal() % 2 else "csv"
+            record["_file"] = f"health_cases_{case.changed_at:%Y%m%d}.{fmt_kind}"
+            key = record["办件编号"]
+        data.records(dept).append(record)
+        data.truth.append((dept, key, case.case_id))
+
+    # ------------------------------------------------------------------ the bureau's approval platform
+    def _platform_entry(
+        self, data: Dataset, case: Case, *, typed_by_clerk: bool, after: datetime | None = None
+    ) -> datetime | None:
+        rng, a = self.rng, case.applicant
+        if typed_by_clerk:
+            base = after or case.changed_at
+            typed_at = base + timedelta(minutes=rng.randrange(10, 30 * 60 if after is None else 300))
+            if typed_at >= self.as_of:
+                return None  # not re-typed yet
+        else:
+            typed_at = case.changed_at
+        name, ident, phone, address = a.name, a.identifier, a.phone, a.address
+        item_code = case.item_code
+        item_name = self.items.loc[item_code, "item_name"]
+        submitted = case.submitted_at
+        if typed_by_clerk:
+            if a.applicant_type == "legal_person":
+                name = typos.company_name_variant(rng, name)
+            if rng.random() < 0.10:
+                name = typos.homophone_typo(rng, name)
+            roll = rng.random()
+            if roll < 0.08:
+                ident = typos.to_fullwidth(ident)
+            elif roll < 0.12:
+                ident = typos.transpose_digits(rng, ident)
+            elif roll < 0.15:
+                ident = typos.mistype_digit(rng, ident)
+            elif roll < 0.19:
+                ident = ""
+            if rng.random() < 0.15:
+                phone = ""
+            address = typos.address_variant(rng, address)
+            if rng.random() < self.config.blank_item_code_rate:
+                item_code = ""
+                aliases = self.items.loc[case.item_code, "aliases"].split("|")
+                item_name = rng.choice([item_name, *aliases])
+            if rng.random() < 0.15:
+                submitted = submitted + timedelta(days=1)  # typed the day the clerk entered it
+            applied = typos.clerk_datetime(rng, submitted)
+            accepted, finished = (
+                typos.clerk_datetime(rng, case.accepted_at),
+                typos.clerk_datetime(rng, case.completed_at),
+            )
+        else:
+            fmt = "%Y-%m-%d %H:%M:%S"
+            applied, accepted, finished = (
+                _fmt(submitted, fmt),
+                _fmt(case.accepted_at, fmt),
+                _fmt(case.completed_at, fmt),
+            )
+        dept = self.items.loc[case.item_code, "handling_dept"]
+        case_no = f"WJSP{typed_at:%Y%m%d}{self._serial('approval_platform', typed_at.date()):05d}"
+        record = {
+            "caseNo": case_no,
+            "itemCode": item_code,
+            "itemName": item_name,
+            "applicantType": "法人" if a.applicant_type == "legal_person" else "自然人",
+            "applicantName": name,
+            "certNo": ident,
+            "mobile": phone,
+            "address": address,
+            "applyTime": applied,
+            "acceptTime": accepted,
+            "finishTime": finished,
+            "status": PLATFORM_STATUS[case.status],
+            "deptName": self.dept_name[dept],
+            "updateTime": typed_at.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "remark": "窗口补录" if typed_by_clerk else "",
+        }
+        data.approval_platform.append(record)
+        data.truth.append(("approval_platform", case_no, case.case_id))
+        return typed_at
+
+    def _undecodable_file(self, data: Dataset) -> None:
+        """A late re-submission saved as UTF-16 by a spreadsheet: the pipeline must quarantine, not crash."""
+        day = self.config.start
+        text = "办件编号,事项编码,申请人\r\nWJWS-补报-0001,WJ-GGWS,常州补报餐饮有限公司\r\n"
+        name = f"health_cases_{day:%Y%m%d}_补报.csv"
+        data.undecodable_files[name] = text.encode("utf-16")
+
+
+def _fmt(value: datetime | None, fmt: str) -> str:
+    return value.strftime(fmt) if value else ""
+
+
+def generate(config: GeneratorConfig) -> Dataset:
+    return CaseGenerator(config).generate()

@@ -1,0 +1,226 @@
+"""Start the stand-in systems on loopback: REST departments, the housing database, the health file drop,
+the one network's front-end database with its exchange process, and the municipal intake.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+import uvicorn
+
+from sandbox import faults as fault_kit
+from sandbox.apps import MunicipalState, department_app, municipal_app
+from sandbox.generator import Dataset, GeneratorConfig, generate
+from sandbox.one_network import ExchangeProcessor
+
+# Credentials the stand-ins accept; production gets real ones through environment variables.
+CREDENTIALS = {
+    "market_regulation": ("wj-bridge-scjg", "sandbox-secret-market-regulation"),
+    "approval_platform": ("wj-bridge-spj", "sandbox-secret-approval-platform"),
+    "municipal": ("wj-bridge-czs", "sandbox-secret-municipal"),
+}
+DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103}
+HOUSING_TABLE = "t_sgxk_bj"
+
+
+@dataclass
+class SandboxSettings:
+    root: Path
+    start: date
+    days: int = 7
+    cases_per_day: int = 60
+    fault_level: str = "mild"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))  # 0 = any free port
+    housing_url: str | None = None  # default: SQLite file under root
+    exchange_url: str | None = None  # default: SQLite file under root
+    seed: int = 20170915
+
+
+class _ServerThread:
+    def __init__(self, app, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.time() + 10
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError(f"sandbox server on port {self.port} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+class Sandbox:
+    """The stand-ins, seeded from one :class:`GeneratorConfig`. Use as a context manager or start/stop."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.root = settings.root
+        self.data: Dataset = generate(
+            GeneratorConfig(
+                start=settings.start,
+                days=settings.days,
+                cases_per_day=settings.cases_per_day,
+                seed=settings.seed,
+            )
+        )
+        self.housing_url = settings.housing_url or f"sqlite:///{self.root / 'housing.sqlite'}"
+        self.exchange_url = settings.exchange_url or f"sqlite:///{self.root / 'one_network.sqlite'}"
+        self.health_dir = self.root / "health_drop"
+        self.faults = {name: fault_kit.profile(settings.fault_level) for name in (*DEFAULT_PORTS, "one_network")}
+        self.municipal = MunicipalState(self.faults["municipal"], seed=settings.seed)
+        self.exchange: ExchangeProcessor | None = None
+        self.servers: dict[str, _ServerThread] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Sandbox:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_housing_database()
+        self._write_health_drops()
+        self._write_truth()
+        self._reset_exchange_database()
+        self.exchange = ExchangeProcessor(self.exchange_url, self.faults["one_network"], seed=self.settings.seed)
+        self.exchange.start()
+        apps = {
+            "market_regulation": department_app(
+                "market_regulation",
+                self.data.market_regulation,
+                style="page",
+                app_key=CREDENTIALS["market_regulation"][0],
+                app_secret=CREDENTIALS["market_regulation"][1],
+                changed_field="GXSJ",
+                faults=self.faults["market_regulation"],
+                seed=self.settings.seed,
+            ),
+            "approval_platform": department_app(
+                "approval_platform",
+                self.data.approval_platform,
+                style="cursor",
+                app_key=CREDENTIALS["approval_platform"][0],
+                app_secret=CREDENTIALS["approval_platform"][1],
+                changed_field="updateTime",
+                faults=self.faults["approval_platform"],
+                seed=self.settings.seed + 1,
+            ),
+            "municipal": municipal_app(
+                self.municipal,
+                app_key=CREDENTIALS["municipal"][0],
+                app_secret=CREDENTIALS["municipal"][1],
+                seed=self.settings.seed + 2,
+            ),
+        }
+        for name, app in apps.items():
+            self.servers[name] = _ServerThread(app, self.settings.ports.get(name, 0))
+            self.servers[name].start()
+        (self.root / "endpoints.json").write_text(json.dumps(self.endpoints(), indent=2, ensure_ascii=False))
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        if self.exchange:
+            self.exchange.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.servers[name].port}"
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "market_regulation": self.url("market_regulation"),
+            "approval_platform": self.url("approval_platform"),
+            "municipal": self.url("municipal"),
+            "housing_db": self.housing_url,
+            "health_drop": str(self.health_dir),
+            "one_network_db": self.exchange_url,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point the pipeline's resources at this sandbox."""
+        env = {
+            "MARKET_REGULATION_BASE_URL": self.url("market_regulation"),
+            "APPROVAL_PLATFORM_BASE_URL": self.url("approval_platform"),
+            "MUNICIPAL_BASE_URL": self.url("municipal"),
+            "HOUSING_DB_URL": self.housing_url,
+            "HEALTH_DROP_DIR": str(self.health_dir),
+            "ONE_NETWORK_DB_URL": self.exchange_url,
+        }
+        for name, (key, secret) in CREDENTIALS.items():
+            env[f"{name.upper()}_APP_KEY"], env[f"{name.upper()}_APP_SECRET"] = key, secret
+        return env
+
+    def truth(self) -> pd.DataFrame:
+        return pd.DataFrame(self.data.truth, columns=["source_system", "source_record_id", "true_case_id"])
+
+    # ------------------------------------------------------------------ the department systems' storage
+    def _write_housing_database(self) -> None:
+        engine = sa.create_engine(self.housing_url)
+        meta = sa.MetaData()
+        text = sa.String(256)
+        table = sa.Table(
+            HOUSING_TABLE,
+            meta,
+            sa.Column("ywh", sa.String(32), primary_key=True, comment="业务号"),
+            *(sa.Column(c, text) for c in ("sxbm", "sxmc", "jsdw", "tyshxydm", "lxr", "lxdh", "xmdz")),
+            *(sa.Column(c, sa.DateTime) for c in ("sqrq", "slrq", "jdrq", "bjrq")),
+            sa.Column("zt", sa.String(16)),
+            sa.Column("gxsj", sa.DateTime, index=True, comment="更新时间"),
+            comment="施工许可/预售许可办件",
+            mysql_charset="utf8mb4",
+        )
+        with engine.begin() as conn:
+            meta.drop_all(conn)
+            meta.create_all(conn)
+            conn.execute(table.insert(), self.data.housing)
+        engine.dispose()
+
+    def _write_health_drops(self) -> None:
+        self.health_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.health_dir.iterdir():
+            stale.unlink()
+        frame = pd.DataFrame(self.data.health)
+        for name, rows in frame.groupby("_file"):
+            rows = rows.drop(columns="_file")
+            if name.endswith(".xlsx"):
+                rows.to_excel(self.health_dir / name, index=False, engine="openpyxl")
+            else:
+                rows.to_csv(self.health_dir / name, index=False, encoding="gbk", lineterminator="\r\n")
+        for name, content in self.data.undecodable_files.items():
+            (self.health_dir / name).write_bytes(content)
+
+    def _write_truth(self) -> None:
+        with open(self.root / "truth.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["source_system", "source_record_id", "true_case_id"])
+            writer.writerows(self.data.truth)
+
+    def _reset_exchange_database(self) -> None:
+        from connectors.exchange import exchange_metadata
+
+        engine = sa.create_engine(self.exchange_url)
+        exchange_metadata.drop_all(engine)
+        exchange_metadata.create_all(engine)
+        engine.dispose()

@@ -1,0 +1,206 @@
+"""Warehouse tables (SQLAlchemy Core): the same definitions create them on SQLite and PostgreSQL.
+
+Timestamps are naive wall-clock times in Asia/Shanghai, as every source and receiver here records
+them; ``partition_date`` is the Dagster daily partition (Asia/Shanghai) a row was loaded under.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+_CASE_FIELDS = (
+    Column("case_no", String(64)),
+    Column("item_code", String(32)),
+    Column("item_name", String(128)),
+    Column("applicant_type", String(16)),
+    Column("applicant_name", String(256)),
+    Column("applicant_id", String(32)),
+    Column("contact_phone", String(32)),
+    Column("address", String(512)),
+    Column("submitted_at", DateTime),
+    Column("accepted_at", DateTime),
+    Column("decided_at", DateTime),
+    Column("completed_at", DateTime),
+    Column("status", String(16)),
+    Column("promised_days", Integer),
+    Column("statutory_days", Integer),
+    Column("handling_dept", String(64)),
+)
+
+
+def _case_fields() -> list[Column]:
+    return [column._copy() for column in _CASE_FIELDS]
+
+
+raw_records = Table(
+    "raw_records",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("record_key", String(128), primary_key=True),  # the source's id, or file#line when it has none
+    Column("changed_at", String(32)),  # as the source wrote it
+    Column("payload", Text, nullable=False),  # the source's record, untouched, as JSON
+    Column("batch_id", String(64), nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+source_loads = Table(
+    "source_loads",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("batch_id", String(64), nullable=False),
+    Column("window_start", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("cursor", String(128)),  # the highest change time seen: where an incremental pull would resume
+    Column("rows_pulled", Integer, nullable=False),
+    Column("rows_collapsed", Integer, nullable=False),  # the same record returned twice in one window
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+staged_cases = Table(
+    "staged_cases",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("record_key", String(128), primary_key=True),
+    Column("source_record_id", String(128), nullable=False),
+    *_case_fields(),
+    Column("applicant_id_kind", String(8)),  # uscc / ric
+    Column("applicant_id_checksum_ok", Boolean),
+    Column("quality_flags", String(256)),  # ';'-separated warnings that did not justify quarantine
+    Index("ix_staged_cases_applicant", "applicant_id"),
+)
+
+quarantined_records = Table(
+    "quarantined_records",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("record_key", String(128), primary_key=True),
+    Column("source_record_id", String(128)),
+    Column("reason_code", String(64), nullable=False),
+    Column("reason", Text, nullable=False),  # for a clerk; personal data masked
+    Column("quarantined_at", DateTime, nullable=False),
+)
+
+case_links = Table(
+    "case_links",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("record_key", String(128), primary_key=True),
+    Column("golden_case_id", String(32), nullable=False),
+    Column("role", String(16), nullable=False),  # golden (the survivorship winner) / duplicate
+    Column("match_rule", String(64), nullable=False),
+    Column("linked_at", DateTime, nullable=False),
+    Index("ix_case_links_golden", "golden_case_id"),
+)
+
+golden_cases = Table(
+    "golden_cases",
+    metadata,
+    Column("golden_case_id", String(32), primary_key=True),
+    Column("source_system", String(32)),  # of the winning record
+    Column("source_record_id", String(128)),
+    *_case_fields(),
+    Column("applicant_id_kind", String(8)),
+    Column("record_count", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("first_partition", Date, nullable=False),
+    Column("updated_partition", Date, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("target", String(32), primary_key=True),
+    Column("idempotency_key", String(96), primary_key=True),  # target:golden_case_id:version
+    Column("golden_case_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("partition_date", Date, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # queued / sent / acknowledged / dead_lettered
+    Column("attempts", Integer, nullable=False),
+    Column("receipt_id", String(64)),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("acked_at", DateTime),
+    Index("ix_outbox_status", "target", "status"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("target", String(32), primary_key=True),
+    Column("idempotency_key", String(96), primary_key=True),
+    Column("golden_case_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("reason_code", String(32)),
+    Column("target_reason", Text),  # the receiver's own words
+    Column("clerk_message", Text),  # what to fix, in the bureau's words
+    Column("created_at", DateTime, nullable=False),
+    Column("closed_at", DateTime),
+)
+
+licences = Table(
+    "licences",
+    metadata,
+    Column("licence_id", String(160), primary_key=True),  # 证照标识 (GB/T 36904)
+    Column("licence_type_code", String(32), nullable=False),
+    Column("licence_name", String(64), nullable=False),
+    Column("licence_no", String(64), nullable=False),
+    Column("holder_name", String(256), nullable=False),
+    Column("holder_id", String(32)),
+    Column("holder_id_kind", String(8)),
+    Column("issuer_name", String(64), nullable=False),
+    Column("issuer_code", String(32), nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),  # NULL = 长期有效
+    Column("status", String(16), nullable=False),
+    Column("golden_case_id", String(32), nullable=False),
+    Column("partition_date", Date, nullable=False),
+    Index("ix_licences_holder", "holder_id"),
+)
+
+mart_daily_volume = Table(
+    "mart_daily_volume",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("handling_dept", String(64), primary_key=True),
+    Column("item_code", String(32), primary_key=True),
+    Column("item_name", String(128)),
+    Column("cases", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("duplicates_found", Integer, nullable=False),
+)
+
+mart_delivery_status = Table(
+    "mart_delivery_status",
+    metadata,
+    Column("target", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("case_versions", Integer, nullable=False),
+    Column("acknowledged", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("dead_lettered", Integer, nullable=False),
+)
