@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import sqlite3
 import threading
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from fastapi import FastAPI, Request
@@ -108,45 +110,106 @@ REQUIRED_FIELDS = ("caseId", "version", "itemCode", "itemName", "applicantName",
 
 
 class MunicipalState:
-    """What the municipal platform holds: receipts, idempotency keys and the cases it accepted."""
+    """What the municipal platform holds (receipts, idempotency keys, accepted cases), in a SQLite file so a
+    restarted sandbox still knows what it received."""
 
-    def __init__(self, faults: fault_kit.FaultProfile, seed: int) -> None:
+    def __init__(self, path: Path, faults: fault_kit.FaultProfile, seed: int, *, resume: bool = False) -> None:
         self.lock = threading.Lock()
-        self.receipts: dict[str, dict] = {}
-        self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (payload hash, receipt id)
-        self.cases: dict[str, int] = {}  # caseId -> latest accepted version
-        self.applied: dict[tuple[str, int], int] = {}  # (caseId, version) -> times applied
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        if not resume:
+            self.db.executescript("DROP TABLE IF EXISTS receipts; DROP TABLE IF EXISTS applied;")
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS receipts (
+                receipt_id TEXT PRIMARY KEY, idem_key TEXT UNIQUE NOT NULL, digest TEXT NOT NULL,
+                case_id TEXT NOT NULL, version INTEGER NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
+                code TEXT, message TEXT, ready_at REAL NOT NULL, acked_at TEXT);
+            CREATE INDEX IF NOT EXISTS receipts_pending ON receipts (status, ready_at);
+            CREATE TABLE IF NOT EXISTS applied (
+                case_id TEXT NOT NULL, version INTEGER NOT NULL, times INTEGER NOT NULL,
+                PRIMARY KEY (case_id, version));
+            """
+        )
         self.rng = random.Random(seed)
         self.faults = faults
 
+    def receive(self, key: str, digest: str, payload: dict, ack_delay: tuple[float, float]) -> tuple[int, dict]:
+        with self.lock:
+            known = self.db.execute("SELECT digest, receipt_id FROM receipts WHERE idem_key = ?", (key,)).fetchone()
+            if known:
+                if known[0] != digest:
+                    return 422, {"code": "E1009", "msg": "同一幂等键的报文内容不一致"}
+                return 200, {"code": "0", "msg": "重复提交，返回原回执", "receiptId": known[1]}
+            receipt_id = uuid.uuid4().hex[:20]
+            self.db.execute(
+                "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, NULL)",
+                (
+                    receipt_id,
+                    key,
+                    digest,
+                    payload["caseId"],
+                    int(payload["version"]),
+                    json.dumps(payload, ensure_ascii=False),
+                    time.time() + self.rng.uniform(*ack_delay),
+                ),
+            )
+        return 200, {"code": "0", "msg": "已接收", "receiptId": receipt_id}
+
     def settle(self) -> None:
         """Decide receipts whose acknowledgement time has come (the platform's own batch check)."""
-        now = time.time()
         with self.lock:
-            for receipt in self.receipts.values():
-                if receipt["status"] != "pending" or receipt["ready_at"] > now:
-                    continue
-                problem = _municipal_business_check(receipt["payload"])
+            due = self.db.execute(
+                "SELECT receipt_id, payload FROM receipts WHERE status = 'pending' AND ready_at <= ?", (time.time(),)
+            ).fetchall()
+            if not due:
+                return
+            acked_at = datetime.now().isoformat(timespec="seconds")
+            self.db.execute("BEGIN")
+            for receipt_id, text in due:
+                payload = json.loads(text)
+                problem = _municipal_business_check(payload)
                 if problem:
-                    receipt.update(status="rejected", code=problem[0], message=problem[1])
-                else:
-                    case_id, version = receipt["payload"]["caseId"], int(receipt["payload"]["version"])
-                    self.applied[(case_id, version)] = self.applied.get((case_id, version), 0) + 1
-                    self.cases[case_id] = max(self.cases.get(case_id, 0), version)
-                    receipt.update(status="accepted", code="0", message="接收成功")
-                receipt["acked_at"] = datetime.now().isoformat(timespec="seconds")
+                    self.db.execute(
+                        "UPDATE receipts SET status='rejected', code=?, message=?, acked_at=? WHERE receipt_id=?",
+                        (*problem, acked_at, receipt_id),
+                    )
+                    continue
+                self.db.execute(
+                    "INSERT INTO applied VALUES (?, ?, 1) "
+                    "ON CONFLICT (case_id, version) DO UPDATE SET times = times + 1",
+                    (payload["caseId"], int(payload["version"])),
+                )
+                self.db.execute(
+                    "UPDATE receipts SET status='accepted', code='0', message='接收成功', acked_at=? "
+                    "WHERE receipt_id=?",
+                    (acked_at, receipt_id),
+                )
+            self.db.execute("COMMIT")
+
+    def receipts(self, ids: list[str]) -> list[dict]:
+        self.settle()
+        marks = ",".join("?" * len(ids))
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT receipt_id, status, code, message, acked_at FROM receipts WHERE receipt_id IN ({marks})", ids
+            ).fetchall()
+        return [{"receiptId": r[0], "status": r[1], "code": r[2], "message": r[3], "ackedAt": r[4]} for r in rows]
 
     def stats(self) -> dict:
         self.settle()
         with self.lock:
-            statuses = [r["status"] for r in self.receipts.values()]
-            return {
-                "received_cases": len(self.cases),
-                "duplicate_effects": sum(n - 1 for n in self.applied.values()),
-                "accepted": statuses.count("accepted"),
-                "rejected": statuses.count("rejected"),
-                "pending": statuses.count("pending"),
-            }
+            statuses = dict(self.db.execute("SELECT status, COUNT(*) FROM receipts GROUP BY status").fetchall())
+            received, duplicates = self.db.execute(
+                "SELECT COUNT(DISTINCT case_id), COALESCE(SUM(times - 1), 0) FROM applied"
+            ).fetchone()
+        return {
+            "received_cases": received,
+            "duplicate_effects": duplicates,
+            "accepted": statuses.get("accepted", 0),
+            "rejected": statuses.get("rejected", 0),
+            "pending": statuses.get("pending", 0),
+        }
 
 
 def _municipal_business_check(payload: dict) -> tuple[str, str] | None:
@@ -177,43 +240,14 @@ def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed:
         if missing:
             return JSONResponse({"code": "E1001", "msg": "必填字段缺失: " + ",".join(missing)}, status_code=400)
         digest = hashlib.sha256(body).hexdigest()
-        with state.lock:
-            if key in state.keys:
-                known_digest, receipt_id = state.keys[key]
-                if known_digest != digest:
-                    return JSONResponse({"code": "E1009", "msg": "同一幂等键的报文内容不一致"}, status_code=422)
-                return {"code": "0", "msg": "重复提交，返回原回执", "receiptId": receipt_id}
-            receipt_id = uuid.uuid4().hex[:20]
-            low, high = app.state.faults.ack_delay_seconds
-            state.receipts[receipt_id] = {
-                "status": "pending",
-                "payload": payload,
-                "code": None,
-                "message": None,
-                "ready_at": time.time() + state.rng.uniform(low, high),
-                "acked_at": None,
-            }
-            state.keys[key] = (digest, receipt_id)
-        return {"code": "0", "msg": "已接收", "receiptId": receipt_id}
+        status, answer = state.receive(key, digest, payload, app.state.faults.ack_delay_seconds)
+        return JSONResponse(answer, status_code=status)
 
     @app.get("/gateway/v1/receipts")
     async def receipts(request: Request, ids: str):
         if reason := await _check_signature(request, secrets, nonces):
             return _refuse(reason)
-        state.settle()
-        with state.lock:
-            found = [
-                {
-                    "receiptId": rid,
-                    "status": r["status"],
-                    "code": r["code"],
-                    "message": r["message"],
-                    "ackedAt": r["acked_at"],
-                }
-                for rid in ids.split(",")
-                if (r := state.receipts.get(rid))
-            ]
-        return {"code": "0", "data": found}
+        return {"code": "0", "data": state.receipts(ids.split(","))}
 
     @app.get("/_sandbox/stats")
     async def stats() -> dict:

@@ -43,6 +43,7 @@ class SandboxSettings:
     housing_url: str | None = None  # default: SQLite file under root
     exchange_url: str | None = None  # default: SQLite file under root
     seed: int = 20170915
+    resume: bool = False  # keep what the receivers already hold (for the UI after a demo)
 
 
 class _ServerThread:
@@ -86,17 +87,20 @@ class Sandbox:
         self.exchange_url = settings.exchange_url or f"sqlite:///{self.root / 'one_network.sqlite'}"
         self.health_dir = self.root / "health_drop"
         self.faults = {name: fault_kit.profile(settings.fault_level) for name in (*DEFAULT_PORTS, "one_network")}
-        self.municipal = MunicipalState(self.faults["municipal"], seed=settings.seed)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.municipal = MunicipalState(
+            self.root / "municipal.sqlite", self.faults["municipal"], seed=settings.seed, resume=settings.resume
+        )
         self.exchange: ExchangeProcessor | None = None
         self.servers: dict[str, _ServerThread] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:
-        self.root.mkdir(parents=True, exist_ok=True)
         self._write_housing_database()
         self._write_health_drops()
         self._write_truth()
-        self._reset_exchange_database()
+        if not self.settings.resume:
+            self._reset_exchange_database()
         self.exchange = ExchangeProcessor(self.exchange_url, self.faults["one_network"], seed=self.settings.seed)
         self.exchange.start()
         apps = {

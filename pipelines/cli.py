@@ -1,0 +1,106 @@
+"""``approval-bridge``: the commands IT staff run."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from pipelines import settings
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import DemoOptions, identities, run_demo
+
+    figures = run_demo(
+        DemoOptions(days=args.days, cases_per_day=args.cases_per_day, fault_level=args.faults,
+                    ack_timeout_seconds=args.ack_timeout)
+    )  # fmt: skip
+    return 0 if all(ok for _, ok in identities(figures)) else 1
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from pipelines.demo import DemoOptions, demo_window
+    from sandbox.runtime import Sandbox, SandboxSettings
+
+    keys = demo_window(DemoOptions(days=args.days))
+    sandbox = Sandbox(
+        SandboxSettings(root=settings.sandbox_dir(), start=dt.date.fromisoformat(keys[0]), days=args.days,
+                        cases_per_day=args.cases_per_day, fault_level=args.faults, resume=not args.fresh)
+    ).start()  # fmt: skip
+    print(f"sandbox serving {keys[0]} … {keys[-1]} ({args.faults} faults); Ctrl-C stops it")
+    for name, where in sandbox.endpoints().items():
+        print(f"  {name:<18} {where}")
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """The sandbox in the background and the Dagster UI (webserver + daemon) on the same DAGSTER_HOME."""
+    home = settings.dagster_home()
+    env = dict(os.environ, DAGSTER_HOME=str(home))
+    bin_dir = os.path.dirname(sys.executable)
+    sandbox = subprocess.Popen([os.path.join(bin_dir, "approval-bridge"), "sandbox", "--days", str(args.days)], env=env)
+    try:
+        return subprocess.call(
+            [
+                os.path.join(bin_dir, "dagster"),
+                "dev",
+                "-m",
+                "pipelines.definitions",
+                "-h",
+                args.host,
+                "-p",
+                str(args.port),
+            ],
+            env=env,
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="approval-bridge", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline end to end on the embedded default")
+    demo.add_argument("--days", type=int, default=7, help="days of cases, ending yesterday (default 7)")
+    demo.add_argument("--cases-per-day", type=int, default=60)
+    demo.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild", help="how the stand-ins misbehave")
+    demo.add_argument("--ack-timeout", type=float, default=60.0, help="seconds to wait for late acknowledgements")
+    demo.set_defaults(run=_demo)
+
+    sandbox = commands.add_parser("sandbox", help="start the stand-in systems on loopback and keep them running")
+    sandbox.add_argument("--days", type=int, default=7)
+    sandbox.add_argument("--cases-per-day", type=int, default=60)
+    sandbox.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild")
+    sandbox.add_argument("--fresh", action="store_true", help="forget what the receivers already hold")
+    sandbox.set_defaults(run=_sandbox)
+
+    dev = commands.add_parser("dev", help="the sandbox plus the Dagster UI on the demo's instance")
+    dev.add_argument("--days", type=int, default=7)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(run=_dev)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
