@@ -112,7 +112,8 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
 
     from dagster import DagsterInstance, build_resources
 
-    from pipelines.definitions import build_definitions, build_resources as resource_defs
+    from pipelines.definitions import build_definitions
+    from pipelines.definitions import build_resources as resource_defs
     from pipelines.deliver.outbox import drain
     from sandbox.runtime import Sandbox, SandboxSettings
     from schemas.warehouse import metadata

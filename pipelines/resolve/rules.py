@@ -137,7 +137,7 @@ def payload_json(golden: pd.DataFrame) -> list[str]:
     """The canonical golden case as receivers get it (timestamps ISO, blanks null), stable key order."""
     frame = golden[GOLDEN_FIELDS].copy()
     for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
-        frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     frame = frame.astype(object).where(frame.notna(), None)
     return [json.dumps(row, ensure_ascii=False, sort_keys=True, default=int) for row in frame.to_dict("records")]
 

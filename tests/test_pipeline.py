@@ -1,0 +1,136 @@
+"""The whole pipeline, materialised partition by partition against the sandbox over loopback.
+
+Runs on the embedded default (SQLite files) and on the servers (PostgreSQL warehouse and exchange
+database, MariaDB department database).
+"""
+
+import datetime as dt
+import time
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import DagsterInstance, build_resources, instance_for_test
+
+from pipelines.definitions import build_definitions
+from pipelines.definitions import build_resources as resource_defs
+from pipelines.deliver.outbox import drain
+from pipelines.demo import identities, pairwise_scores, summary
+from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
+
+DAYS = 3
+KEYS = [str(SANDBOX_START + dt.timedelta(days=i)) for i in range(DAYS)]
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _materialise(defs, instance: DagsterInstance, keys) -> None:
+    job = defs.resolve_job_def("daily_cases")
+    for key in keys:
+        result = job.execute_in_process(partition_key=key, instance=instance, run_config=QUIET)
+        assert result.success
+        for check in result.get_asset_check_evaluations():
+            assert check.passed, f"{key}: check {check.check_name} failed: {check.metadata}"
+
+
+def _settle(resources, seconds: float = 30.0) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for name in ("one_network", "municipal"):
+            drain(resources.warehouse, name, getattr(resources, name))
+        if not resources.warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sent')"):
+            return
+        time.sleep(0.5)
+
+
+def _links(warehouse) -> pd.DataFrame:
+    return warehouse.read(
+        "SELECT s.source_system, s.source_record_id, l.golden_case_id, l.role FROM case_links l JOIN staged_cases s "
+        "ON s.source_system = l.source_system AND s.partition_date = l.partition_date AND s.record_key = l.record_key"
+    )
+
+
+def run_pipeline(tmp_path, monkeypatch, **sandbox_overrides):
+    warehouse_url = sandbox_overrides.pop("warehouse_url", f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    sandbox = start_sandbox(tmp_path / "sandbox", days=DAYS, cases_per_day=30, fault_level="mild", **sandbox_overrides)
+    for name, value in pipeline_environment(sandbox, warehouse_url).items():
+        monkeypatch.setenv(name, value)
+    return sandbox
+
+
+def _check_everything(tmp_path, monkeypatch, **overrides):
+    sandbox = run_pipeline(tmp_path, monkeypatch, **overrides)
+    try:
+        defs = build_definitions()
+        with instance_for_test() as instance, build_resources(resource_defs()) as resources:
+            _materialise(defs, instance, KEYS)
+            _settle(resources)
+            marts = defs.resolve_job_def("refresh_marts").execute_in_process(instance=instance, run_config=QUIET)
+            assert marts.success
+            assert all(c.passed for c in marts.get_asset_check_evaluations())
+
+            figures = summary(resources.warehouse)
+            assert all(ok for _, ok in identities(figures)), figures
+            assert figures["quarantined"] >= 1 and figures["duplicates"] > 0
+            for name in ("one_network", "municipal"):
+                t = figures["targets"][name]
+                assert t["case_versions"] >= figures["golden"]  # a later re-entry can complete a golden case
+                assert t["pending"] == 0
+                sent_cases = resources.warehouse.scalar(
+                    f"SELECT COUNT(DISTINCT golden_case_id) FROM outbox WHERE target = '{name}'"
+                )
+                assert sent_cases == figures["golden"]
+                acknowledged_cases = resources.warehouse.scalar(
+                    f"SELECT COUNT(DISTINCT golden_case_id) FROM outbox WHERE target = '{name}' AND status = 'acknowledged'"
+                )
+                held = getattr(resources, name).counts()
+                assert held == {"received_cases": acknowledged_cases, "duplicate_effects": 0}
+
+            # Duplicates found against the sandbox's ground truth.
+            scores = pairwise_scores(_links(resources.warehouse), sandbox.truth())
+            assert scores["true_pairs"] > 50
+            assert scores["precision"] >= 0.98 and scores["recall"] >= 0.95, scores
+
+            reasons = set(resources.warehouse.read("SELECT reason_code FROM quarantined_records")["reason_code"])
+            assert "unreadable_file" in reasons  # the UTF-16 drop on the first day
+
+            volume = resources.warehouse.read(
+                "SELECT SUM(cases) AS cases, SUM(duplicates_found) AS d FROM mart_daily_volume"
+            )
+            assert int(volume["cases"].iloc[0]) == figures["golden"]
+            assert int(volume["d"].iloc[0]) == figures["duplicates"]
+
+            # Re-running a day replaces exactly that day: same counts, same golden ids, nothing re-queued.
+            before = (
+                _links(resources.warehouse).sort_values(["source_system", "source_record_id"]).reset_index(drop=True)
+            )
+            versions = resources.warehouse.scalar("SELECT COUNT(*) FROM outbox")
+            _materialise(defs, instance, [KEYS[1]])
+            after = (
+                _links(resources.warehouse).sort_values(["source_system", "source_record_id"]).reset_index(drop=True)
+            )
+            pd.testing.assert_frame_equal(before, after)
+            assert resources.warehouse.scalar("SELECT COUNT(*) FROM outbox") == versions
+            assert summary(resources.warehouse)["pulled"] == figures["pulled"]
+            resources.warehouse.dispose()
+    finally:
+        sandbox.stop()
+
+
+def test_pipeline_on_embedded_default(tmp_path, monkeypatch):
+    _check_everything(tmp_path, monkeypatch)
+
+
+def test_pipeline_on_postgres_and_mariadb(tmp_path, monkeypatch, postgres_url, mariadb_url):
+    exchange = sa.make_url(postgres_url)
+    engine = sa.create_engine(exchange, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # the province's front-end database: a second PostgreSQL database
+        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS exchange"))
+    engine.dispose()
+    _check_everything(
+        tmp_path,
+        monkeypatch,
+        warehouse_url=postgres_url,
+        housing_url=mariadb_url,
+        exchange_url=exchange.update_query_dict({"options": "-csearch_path=exchange"}).render_as_string(
+            hide_password=False
+        ),
+    )
