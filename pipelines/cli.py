@@ -49,12 +49,11 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def _dev(args: argparse.Namespace) -> int:
     """The sandbox in the background and the Dagster UI (webserver + daemon) on the same DAGSTER_HOME."""
-    home = settings.dagster_home()
-    env = dict(os.environ, DAGSTER_HOME=str(home))
+    env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
     bin_dir = os.path.dirname(sys.executable)
-    sandbox = subprocess.Popen([os.path.join(bin_dir, "approval-bridge"), "sandbox", "--days", str(args.days)], env=env)
-    try:
-        return subprocess.call(
+    children = [
+        subprocess.Popen([os.path.join(bin_dir, "approval-bridge"), "sandbox", "--days", str(args.days)], env=env),
+        subprocess.Popen(
             [
                 os.path.join(bin_dir, "dagster"),
                 "dev",
@@ -66,12 +65,22 @@ def _dev(args: argparse.Namespace) -> int:
                 str(args.port),
             ],
             env=env,
-        )
+        ),
+    ]
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        return children[1].wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)  # dagster dev shuts its webserver, daemon and code server down
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

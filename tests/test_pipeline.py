@@ -79,7 +79,8 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
                 )
                 assert sent_cases == figures["golden"]
                 acknowledged_cases = resources.warehouse.scalar(
-                    f"SELECT COUNT(DISTINCT golden_case_id) FROM outbox WHERE target = '{name}' AND status = 'acknowledged'"
+                    "SELECT COUNT(DISTINCT golden_case_id) FROM outbox "
+                    f"WHERE target = '{name}' AND status = 'acknowledged'"
                 )
                 held = getattr(resources, name).counts()
                 assert held == {"received_cases": acknowledged_cases, "duplicate_effects": 0}
