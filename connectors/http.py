@@ -21,6 +21,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from connectors.signing import signed_headers
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -99,6 +101,28 @@ def call_with_retries(
         before_sleep=lambda s: log.info("retrying after %s (attempt %d)", s.outcome.exception(), s.attempt_number),
     )
     return retrying(once)
+
+
+def signed_send(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    app_key: str,
+    secret: str,
+    algorithm: str,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One request signed afresh (timestamp, nonce) with the app key and secret."""
+    signed = signed_headers(
+        app_key=app_key, secret=secret, method=method, path=path, query=params, body=body, algorithm=algorithm
+    )
+    if body:
+        signed["Content-Type"] = "application/json; charset=utf-8"
+    signed.update(headers or {})
+    return client.request(method, path, params=params, content=body or None, headers=signed)
 
 
 def make_client(base_url: str, timeout_seconds: float) -> httpx.Client:

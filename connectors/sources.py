@@ -21,8 +21,7 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from connectors.http import call_with_retries, make_client
-from connectors.signing import signed_headers
+from connectors.http import call_with_retries, make_client, signed_send
 
 
 @dataclass(frozen=True)
@@ -119,29 +118,12 @@ class RestSource(DepartmentSource):
         return batch
 
     def _request(self, client, params: dict[str, str]) -> dict:
-        def send():
-            if self.method == "GET":
-                headers = signed_headers(
-                    app_key=self.app_key,
-                    secret=self.app_secret,
-                    method="GET",
-                    path=self.path,
-                    query=params,
-                    algorithm=self.sign_method,
-                )
-                return client.get(self.path, params=params, headers=headers)
+        signing = {"app_key": self.app_key, "secret": self.app_secret, "algorithm": self.sign_method}
+        if self.method == "GET":
+            send = lambda: signed_send(client, "GET", self.path, params=params, **signing)  # noqa: E731
+        else:
             body = json.dumps(params, ensure_ascii=False).encode("utf-8")
-            headers = signed_headers(
-                app_key=self.app_key,
-                secret=self.app_secret,
-                method="POST",
-                path=self.path,
-                body=body,
-                algorithm=self.sign_method,
-            )
-            headers["Content-Type"] = "application/json; charset=utf-8"
-            return client.post(self.path, content=body, headers=headers)
-
+            send = lambda: signed_send(client, "POST", self.path, body=body, **signing)  # noqa: E731
         document = call_with_retries(send).json()
         code = str(_dig(document, self.code_path))
         if code not in self.success_codes:

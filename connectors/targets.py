@@ -20,9 +20,8 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-from connectors.exchange import EX_CASE_INFO, FAILED, PENDING, SUCCEEDED, exchange_metadata
-from connectors.http import RequestRejected, RetryableStatus, call_with_retries, make_client
-from connectors.signing import signed_headers
+from connectors.exchange import EX_CASE_INFO, FAILED, PENDING, SUCCEEDED
+from connectors.http import RequestRejected, RetryableStatus, call_with_retries, make_client, signed_send
 
 Outcome = Literal["sent", "acknowledged", "rejected", "failed", "pending"]
 
@@ -89,10 +88,13 @@ class ExchangeTableTarget(DeliveryTarget):
     url: str = Field(description="SQLAlchemy URL of the front-end database; credentials via environment")
     batch_size: int = 500
 
+    _engine_cache: sa.Engine | None = PrivateAttr(default=None)
+
     def _engine(self) -> sa.Engine:
-        engine = sa.create_engine(self.url, pool_pre_ping=True)
-        exchange_metadata.create_all(engine)  # the province creates it; harmless where it exists
-        return engine
+        # The province owns the front-end database and its tables; the bridge only reads and writes rows.
+        if self._engine_cache is None:
+            self._engine_cache = sa.create_engine(self.url, pool_pre_ping=True)
+        return self._engine_cache
 
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
         results: list[Delivery] = []
@@ -215,10 +217,14 @@ class HttpTarget(DeliveryTarget):
     receipts_path: str = "/gateway/v1/receipts"
     _throttle: _Throttle | None = PrivateAttr(default=None)
 
-    def _wait_turn(self) -> None:
+    def _signed(self, client: httpx.Client, method: str, path: str, **request) -> httpx.Response:
+        """Wait for the rate limit's next slot, then send one freshly signed request."""
         if self._throttle is None:
             self._throttle = _Throttle(self.max_requests_per_second)
         self._throttle.wait()
+        return signed_send(
+            client, method, path, app_key=self.app_key, secret=self.app_secret, algorithm=self.sign_method, **request
+        )
 
     @staticmethod
     def wire_format(message: OutboxMessage) -> dict[str, Any]:
@@ -259,19 +265,9 @@ class HttpTarget(DeliveryTarget):
         body = json.dumps(self.wire_format(message), ensure_ascii=False, sort_keys=True).encode("utf-8")
 
         def post() -> httpx.Response:
-            self._wait_turn()
-            headers = signed_headers(
-                app_key=self.app_key,
-                secret=self.app_secret,
-                method="POST",
-                path=self.cases_path,
-                body=body,
-                algorithm=self.sign_method,
+            return self._signed(
+                client, "POST", self.cases_path, body=body, headers={"Idempotency-Key": message.idempotency_key}
             )
-            headers.update(
-                {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": message.idempotency_key}
-            )
-            return client.post(self.cases_path, content=body, headers=headers)
 
         try:
             answer = call_with_retries(post, attempts=5, max_wait=10.0, give_up_after=60.0).json()
@@ -291,16 +287,7 @@ class HttpTarget(DeliveryTarget):
                 query = {"ids": ",".join(receipts[start : start + 100])}
 
                 def get(query=query) -> httpx.Response:
-                    self._wait_turn()
-                    headers = signed_headers(
-                        app_key=self.app_key,
-                        secret=self.app_secret,
-                        method="GET",
-                        path=self.receipts_path,
-                        query=query,
-                        algorithm=self.sign_method,
-                    )
-                    return client.get(self.receipts_path, params=query, headers=headers)
+                    return self._signed(client, "GET", self.receipts_path, params=query)
 
                 try:
                     answer = call_with_retries(get, attempts=5, max_wait=10.0, give_up_after=60.0).json()

@@ -18,8 +18,8 @@ from pipelines import settings
 from pipelines.deliver.assets import (
     DELIVERY_ASSETS,
     delivery_status,
-    follow_acknowledgements_job,
-    pending_acknowledgements,
+    follow_deliveries_job,
+    outstanding_deliveries,
 )
 from pipelines.licences.assets import licence_repository
 from pipelines.marts.assets import daily_volume_mart, delivery_status_mart
@@ -92,9 +92,9 @@ def build_definitions() -> Definitions:
     return Definitions(
         assets=[*DAILY_ASSETS, *UNPARTITIONED_ASSETS],
         asset_checks=[staged_cases_expectations],
-        jobs=[daily_cases_job, refresh_marts_job, follow_acknowledgements_job],
+        jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
         schedules=[daily_cases_schedule],
-        sensors=[pending_acknowledgements, marts_automation],
+        sensors=[outstanding_deliveries, marts_automation],
         resources=build_resources(),
         executor=multiprocess_executor.configured({"max_concurrent": 2}),
     )

@@ -45,12 +45,19 @@ def _case_fields() -> list[Column]:
     return [column._copy() for column in _CASE_FIELDS]
 
 
+def _record_key() -> list[Column]:
+    """A record's key as loaded: the source, the partition it was loaded under, and its key there."""
+    return [
+        Column("source_system", String(32), primary_key=True),
+        Column("partition_date", Date, primary_key=True),
+        Column("record_key", String(128), primary_key=True),  # the source's id, or file#line when it has none
+    ]
+
+
 raw_records = Table(
     "raw_records",
     metadata,
-    Column("source_system", String(32), primary_key=True),
-    Column("partition_date", Date, primary_key=True),
-    Column("record_key", String(128), primary_key=True),  # the source's id, or file#line when it has none
+    *_record_key(),
     Column("changed_at", String(32)),  # as the source wrote it
     Column("payload", Text, nullable=False),  # the source's record, untouched, as JSON
     Column("batch_id", String(64), nullable=False),
@@ -74,9 +81,7 @@ source_loads = Table(
 staged_cases = Table(
     "staged_cases",
     metadata,
-    Column("source_system", String(32), primary_key=True),
-    Column("partition_date", Date, primary_key=True),
-    Column("record_key", String(128), primary_key=True),
+    *_record_key(),
     Column("source_record_id", String(128), nullable=False),
     *_case_fields(),
     Column("applicant_id_kind", String(8)),  # uscc / ric
@@ -88,9 +93,7 @@ staged_cases = Table(
 quarantined_records = Table(
     "quarantined_records",
     metadata,
-    Column("source_system", String(32), primary_key=True),
-    Column("partition_date", Date, primary_key=True),
-    Column("record_key", String(128), primary_key=True),
+    *_record_key(),
     Column("source_record_id", String(128)),
     Column("reason_code", String(64), nullable=False),
     Column("reason", Text, nullable=False),  # for a clerk; personal data masked
@@ -100,9 +103,7 @@ quarantined_records = Table(
 case_links = Table(
     "case_links",
     metadata,
-    Column("source_system", String(32), primary_key=True),
-    Column("partition_date", Date, primary_key=True),
-    Column("record_key", String(128), primary_key=True),
+    *_record_key(),
     Column("golden_case_id", String(32), nullable=False),
     Column("role", String(16), nullable=False),  # golden (the survivorship winner) / duplicate
     Column("match_rule", String(64), nullable=False),

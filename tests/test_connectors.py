@@ -8,9 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from dagster import build_resources
 
 from connectors.http import RequestRejected, call_with_retries, make_client
 from connectors.sources import FileDropSource, RestSource, SqlSource
+from pipelines.pull.sources import source_resources
 from sandbox.runtime import CREDENTIALS, HOUSING_TABLE
 from tests.conftest import SANDBOX_START, start_sandbox
 
@@ -127,30 +129,23 @@ def test_rest_source_pages_through_a_signed_api(quiet_sandbox):
     assert batch.cursor.startswith(str(SANDBOX_START))
 
 
-def test_rest_source_cursor_paging(quiet_sandbox):
-    key, secret = CREDENTIALS["approval_platform"]
-    source = RestSource(
-        base_url=quiet_sandbox.url("approval_platform"),
-        path="/openapi/banjian/list",
-        method="POST",
-        paging="cursor",
-        app_key=key,
-        app_secret=secret,
-        since_param="startTime",
-        until_param="endTime",
-        time_format="%Y-%m-%dT%H:%M:%S",
-        size_param="size",
-        records_path="data.list",
-        id_field="caseNo",
-        changed_field="updateTime",
-        page_size=5,
-    )
+def test_configured_sources_pull_through_the_real_wiring(quiet_sandbox, monkeypatch):
+    """The department wiring of the code location (cursor paging on the platform, SQL, files) against the sandbox."""
+    for name, value in quiet_sandbox.environment().items():
+        monkeypatch.setenv(name, value)
     start, end = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
-    batch = source.fetch_changes(start, end)
-    assert sorted(r.record_key for r in batch.records) == _expected(
-        quiet_sandbox, "approval_platform", "caseNo", start, end
-    )
-    assert len(batch.records) > 5
+    with build_resources(source_resources()) as sources:
+        paged = sources.approval_platform.model_copy(update={"page_size": 5})  # several cursor pages
+        platform = paged.fetch_changes(start, end)
+        housing = sources.housing.fetch_changes(start, end)
+        health = sources.health.fetch_changes(start, end)
+    expected = _expected(quiet_sandbox, "approval_platform", "caseNo", start, end)
+    assert sorted(r.record_key for r in platform.records) == expected
+    assert len(expected) > 5
+    assert sorted(r.record_key for r in housing.records) == _housing_keys(quiet_sandbox, start, end)
+    assert {r.payload["_file"] for r in health.records} == {
+        f"health_cases_{start:%Y%m%d}.{ext}" for ext in ("csv", "xlsx")
+    } & {p.name for p in quiet_sandbox.health_dir.iterdir()}
 
 
 def test_wrong_secret_is_refused_without_retry(quiet_sandbox):

@@ -7,9 +7,19 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dagster import AssetKey, Definitions, build_schedule_context, instance_for_test
+from dagster import (
+    AssetKey,
+    Definitions,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
 
-from pipelines.definitions import daily_cases_schedule, defs
+from pipelines.definitions import daily_cases_schedule, defs, outstanding_deliveries
+from pipelines.warehouse import Warehouse
+from schemas.warehouse import outbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,3 +77,29 @@ def test_daily_schedule_loads_yesterday_and_the_day_before():
     with instance_for_test() as instance:
         requests = list(daily_cases_schedule(build_schedule_context(instance=instance, scheduled_execution_time=tick)))
     assert [r.partition_key for r in requests] == ["2026-11-25", "2026-11-26"]
+
+
+def test_outstanding_deliveries_sensor_follows_up_only_while_something_waits(tmp_path):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with instance_for_test() as instance:
+        context = build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+        assert isinstance(outstanding_deliveries(context), SkipReason)
+        with warehouse.begin() as conn:
+            conn.execute(
+                outbox.insert(),
+                {
+                    "target": "municipal",
+                    "idempotency_key": "municipal:GC1:v1",
+                    "golden_case_id": "GC1",
+                    "version": 1,
+                    "partition_date": dt.date(2026, 11, 16),
+                    "payload": "{}",
+                    "payload_hash": "h",
+                    "status": "sent",
+                    "attempts": 1,
+                    "created_at": dt.datetime(2026, 11, 16, 9),
+                },
+            )
+        request = outstanding_deliveries(build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        assert isinstance(request, RunRequest) and request.tags["outstanding_versions"] == "1"
+    warehouse.dispose()

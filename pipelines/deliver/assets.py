@@ -23,8 +23,7 @@ from dagster import (
 
 from connectors.targets import DeliveryTarget
 from pipelines.deliver.outbox import acknowledged_cases, drain, follow_up, status_counts
-from pipelines.partitions import DAILY
-from pipelines.pull.assets import partition_window
+from pipelines.partitions import DAILY, partition_window
 from pipelines.warehouse import Warehouse
 from schemas.warehouse import outbox
 
@@ -93,15 +92,16 @@ DELIVERY_ASSETS = [build_delivery_asset(name) for name in TARGET_TITLES]
             description="The cases each receiver says it holds equal the cases it acknowledged to us.",
         ),
     ],
-    description="Reconciliation across all days: follows outstanding acknowledgements, then counts per receiver "
-    "what was queued, acknowledged, pending and dead-lettered, and compares with what the receiver itself holds.",
+    description="Reconciliation across all days: re-sends what faults left queued, follows outstanding "
+    "acknowledgements, then counts per receiver what was queued, acknowledged, pending and dead-lettered, and "
+    "compares with what the receiver itself holds.",
 )
 def delivery_status(context: AssetExecutionContext) -> MaterializeResult:
     warehouse: Warehouse = context.resources.warehouse
     agreement, checks = [], []
     for name in TARGET_TITLES:
         target: DeliveryTarget = getattr(context.resources, name)
-        follow_up(warehouse, name, target)
+        drain(warehouse, name, target)  # what a fault or an open circuit left queued, then acknowledgements
         before = target.counts()
         follow_up(warehouse, name, target)  # acknowledgements that arrived while we counted
         ours = acknowledged_cases(warehouse, name)
@@ -143,24 +143,18 @@ def delivery_status(context: AssetExecutionContext) -> MaterializeResult:
     return MaterializeResult(metadata=metadata, check_results=checks)
 
 
-follow_acknowledgements_job = define_asset_job(
+follow_deliveries_job = define_asset_job(
     "follow_acknowledgements",
     selection=["delivery_status"],
     description="Ask receivers about sent case versions.",
 )
 
 
-@sensor(
-    job=follow_acknowledgements_job,
-    minimum_interval_seconds=60,
-    default_status=DefaultSensorStatus.RUNNING,
-    required_resource_keys={"warehouse"},
-)
-def pending_acknowledgements(context: SensorEvaluationContext):
-    """Receivers acknowledge late: while anything is sent but not acknowledged, follow up every minute."""
-    warehouse: Warehouse = context.resources.warehouse
-    waiting = warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
+@sensor(job=follow_deliveries_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
+def outstanding_deliveries(context: SensorEvaluationContext, warehouse: Warehouse):
+    """Receivers acknowledge late and go down: while anything is queued or unacknowledged, follow up every minute."""
+    waiting = warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sent')")
     if not waiting:
-        return SkipReason("no case versions are waiting for an acknowledgement")
+        return SkipReason("every case version is acknowledged or dead-lettered")
     bucket = dt.datetime.now().strftime("%Y%m%d%H%M")
-    return RunRequest(run_key=f"acks-{bucket}", tags={"waiting_acknowledgements": str(waiting)})
+    return RunRequest(run_key=f"deliveries-{bucket}", tags={"outstanding_versions": str(waiting)})

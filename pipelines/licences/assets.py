@@ -14,8 +14,7 @@ from dagster import (
     asset,
 )
 
-from pipelines.partitions import DAILY
-from pipelines.pull.assets import partition_window
+from pipelines.partitions import DAILY, partition_window
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.case import COMPLETED_STATUSES, departments, items
 from schemas.identifiers import ID_KIND_USCC, is_valid_licence_identifier, make_licence_identifier

@@ -17,17 +17,10 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
-from pipelines.partitions import DAILY
+from pipelines.partitions import DAILY, partition_window
 from pipelines.pull.sources import SOURCES, SourceSpec
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import raw_records, source_loads
-
-
-def partition_window(context: AssetExecutionContext) -> tuple[dt.datetime, dt.datetime, dt.date]:
-    """The partition's [start, end) as naive Asia/Shanghai wall-clock times, and its date."""
-    window = context.partition_time_window
-    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
-    return start, end, start.date()
 
 
 def land(warehouse: Warehouse, source: str, partition: dt.date, window: tuple[dt.datetime, dt.datetime], batch) -> dict:

@@ -19,8 +19,7 @@ from dagster import (
     asset,
 )
 
-from pipelines.partitions import DAILY
-from pipelines.pull.assets import partition_window
+from pipelines.partitions import DAILY, partition_window
 from pipelines.resolve.rules import (
     WINDOW_DAYS,
     assign_golden_ids,

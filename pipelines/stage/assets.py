@@ -15,8 +15,7 @@ from dagster import (
     multi_asset,
 )
 
-from pipelines.partitions import DAILY
-from pipelines.pull.assets import partition_window
+from pipelines.partitions import DAILY, partition_window
 from pipelines.pull.sources import SOURCES
 from pipelines.stage.normalise import stage_partition
 from pipelines.warehouse import Warehouse
