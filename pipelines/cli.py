@@ -83,6 +83,15 @@ def _dev(args: argparse.Namespace) -> int:
                 child.kill()
 
 
+def _dedup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipelines.resolve.dedup import run
+
+    run(Path(args.input), Path(args.output))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="approval-bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(run=_dev)
+
+    dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")
+    dedup.add_argument("--input", required=True, help="UTF-8 CSV with the canonical case columns")
+    dedup.add_argument("--output", required=True, help="CSV: source_system, source_record_id, cluster_id, …")
+    dedup.set_defaults(run=_dedup)
 
     args = parser.parse_args(argv)
     return args.run(args)

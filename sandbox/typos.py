@@ -95,8 +95,9 @@ def mistype_digit(rng: random.Random, text: str) -> str:
 def company_name_variant(rng: random.Random, name: str) -> str:
     """What a clerk types for a company: region prefix dropped, 有限责任公司 shortened, brackets swapped."""
     for prefix in ("常州市", "常州", "江苏"):
-        if name.startswith(prefix) and rng.random() < 0.5:
-            name = name[len(prefix) :]
+        if name.startswith(prefix):
+            if rng.random() < 0.5:
+                name = name[len(prefix) :]
             break
     if "有限责任公司" in name and rng.random() < 0.5:
         name = name.replace("有限责任公司", "有限公司")

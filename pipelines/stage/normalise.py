@@ -57,9 +57,13 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     """Dates as clerks type them: 2025-03-05 10:00[:00], 2025/3/5, 20250305, 2025年3月5日, 2025.03.05, ISO."""
     text = _clean_text(values)
     text = text.str.replace(r"(\+08:?00|Z)$", "", regex=True).str.replace("T", " ", regex=False)
-    text = text.str.replace(r"[年月/.]", "-", regex=True).str.replace("日", "", regex=False)
-    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})", r"\1-\2-\3", regex=True)
-    parts = text.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+    text = text.str.replace(r"[年月/.]", "-", regex=True).str.replace(r"[日秒]", "", regex=True)
+    text = text.str.replace(r"[时分点]", ":", regex=True).str.rstrip(":")
+    # Compact forms: 20250305, 202503051030, 20250305103000.
+    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6", regex=True)
+    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5", regex=True)
+    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
+    parts = text.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})-?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
     two = {i: parts[i].fillna("0").str.zfill(2) for i in (1, 2, 3, 4, 5)}
     canonical = parts[0] + "-" + two[1] + "-" + two[2] + " " + two[3] + ":" + two[4] + ":" + two[5]
     stamp = pd.to_datetime(canonical, format="%Y-%m-%d %H:%M:%S", errors="coerce")
@@ -70,6 +74,7 @@ def company_name_key(names: pd.Series) -> pd.Series:
     """A company name without region prefixes and with one spelling of the legal-form suffix."""
     key = names.str.replace(r"\s", "", regex=True).str.replace("（", "(").str.replace("）", ")")
     key = key.str.replace(r"^(江苏省?|常州市?|武进区?)+", "", regex=True)
+    key = key.str.replace(r"\((江苏|常州|武进)[^)]*\)", "", regex=True)  # 恒达(常州)科技有限公司
     return key.str.replace("有限责任公司", "有限公司", regex=False)
 
 
