@@ -30,7 +30,7 @@ from pipelines.resolve.features import prepare  # noqa: E402
 from sandbox.canonical import DEDUP_COLUMNS, canonical_cases  # noqa: E402
 from sandbox.generator import GeneratorConfig, generate  # noqa: E402
 
-RECORDS_PER_CASE = 1.25  # measured on the generator: department records, re-entries, double typing
+RECORDS_PER_CASE = 2.1  # measured on the generator: packages add cases; department records, re-entries, double typing
 
 
 def labelled_cases(records: int, seed: int = 11) -> pd.DataFrame:

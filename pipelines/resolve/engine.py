@@ -13,6 +13,7 @@ columns prepared in SQL (``features.py``), so they move with it.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from splink.internals.duckdb.database_api import DuckDBAPI
 from pipelines.resolve.features import load_features, prepare
 
 MODEL_PATH = Path(__file__).parent / "model" / "case_model.json"
+DUCKDB_MEMORY_LIMIT = "3GB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
 MATCH_THRESHOLD = 0.95  # link at or above
 REVIEW_THRESHOLD = 0.30  # below the match threshold and at or above this: a person decides
 
@@ -59,9 +61,9 @@ def char_jaccard(column: str) -> str:
 
 # Each character's readings intersect: homophone typos (张伟/张玮) and heteronyms (曾 céng/zēng) agree by sound.
 SAME_SOUND = (
-    "(len({l.name_readings}) = len({r.name_readings}) AND list_bool_and(list_transform("
-    "range(1, len({l.name_readings}) + 1), "
-    "lambda i: len(list_intersect({l.name_readings}[i], {r.name_readings}[i])) > 0)))"
+    "(len(string_split({l.name_sounds}, ' ')) = len(string_split({r.name_sounds}, ' ')) AND list_bool_and("
+    "list_transform(list_zip(string_split({l.name_sounds}, ' '), string_split({r.name_sounds}, ' ')), "
+    "lambda p: len(list_intersect(string_split(p[1], '|'), string_split(p[2], '|'))) > 0)))"
 )
 BOTH_ITEMS_KNOWN = "({l.item_known} AND {r.item_known})"
 LEVELS = {
@@ -295,12 +297,18 @@ def resolve(
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": os.cpu_count() or 2, "memory_limit": DUCKDB_MEMORY_LIMIT,
+                                 "preserve_insertion_order": False})  # fmt: skip
     prepared = prepare(cases)
     table = load_features(con, prepared)
     timings["features"] = time.perf_counter() - started
     linker = _linker(con, table, model or load_model())
-    scored = linker.inference.predict(threshold_match_probability=review_threshold).as_pandas_dataframe()
+    predictions = linker.inference.predict(threshold_match_probability=review_threshold, warning_mode="never")
+    # Only the numbers leave DuckDB: pair ids, probability, weight, and per field its level and match weight.
+    names = [r[0] for r in con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()]
+    wanted = ["uid_l", "uid_r", "match_probability", "match_weight"]
+    wanted += [n for n in names if n.startswith(("gamma_", "mw_")) and not n.startswith("mw_tf_")]
+    scored = con.execute(f"SELECT {', '.join(wanted)} FROM {predictions.physical_name}").df()
     timings["predict"] = time.perf_counter() - started - timings["features"]
     con.close()
     scored = scored[within_case_definition(scored)]

@@ -45,21 +45,28 @@ ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
 
 
 @cache
-def pinyin_table() -> pd.DataFrame:
-    """Every character pypinyin knows → its readings without tones (first = most common)."""
+def pinyin_tables() -> tuple[dict[int, str], dict[int, str]]:
+    """``str.translate`` tables: character → its most common reading, and → all its readings ("ceng|zeng ")."""
     from pypinyin.pinyin_dict import pinyin_dict
 
     def toneless(reading: str) -> str:
         stripped = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
         return stripped.replace("ü", "v")
 
-    chars, primary, readings = [], [], []
+    primary, readings = {}, {}
     for code, text in pinyin_dict.items():
         options = list(dict.fromkeys(toneless(r) for r in text.split(",")))
-        chars.append(chr(code))
-        primary.append(options[0])
-        readings.append(options)
-    return pd.DataFrame({"ch": chars, "py": primary, "readings": readings})
+        primary[code] = options[0]
+        readings[code] = "|".join(sorted(options)) + " "
+    return primary, readings
+
+
+def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(primary pinyin, per-character reading groups) for each name; characters without a reading stand for
+    themselves. Both are plain strings, computed in C by ``str.translate``."""
+    primary, readings = pinyin_tables()
+    spaced = names.str.replace(r"([^\u3400-\u9fff])", r"\1 ", regex=True)  # non-Han characters: one group each
+    return names.str.translate(primary).str.lower(), spaced.str.translate(readings).str.strip()
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -112,6 +119,7 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     phone = _text(cases["contact_phone"]).str.replace(r"\D", "", regex=True)
     phone = phone.str.replace(r"^0?86(1\d{10})$", r"\1", regex=True)  # +86 138…
     address = _text(cases["address"]).str.replace(r"\s+", "", regex=True).str.replace(ADDRESS_PREFIX, "", regex=True)
+    name_py, name_sounds = sounds(name_norm)
     return pd.DataFrame(
         {
             "uid": range(len(cases)),
@@ -121,6 +129,8 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
             "id_valid": ids["checksum_ok"].astype(bool),
             "applicant_kind": kind,
             "name_norm": name_norm,
+        "name_py": name_py,
+        "name_sounds": name_sounds,
             "item_key": item_key,
             "item_known": item_key.isin(catalogue).to_numpy(),
             "item_name_norm": item_names,
@@ -132,33 +142,15 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table: str = "case_features") -> str:
-    """Materialise the features in DuckDB, adding what SQL does best: pinyin by a join, sorted identifiers."""
+    """Materialise the features in DuckDB, adding the identifier with its characters sorted."""
     con.register("prepared_cases", prepared)
-    if "pinyin_chars" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
-        con.register("pinyin_frame", pinyin_table())
-        con.execute("CREATE TABLE pinyin_chars AS SELECT * FROM pinyin_frame")
-        con.unregister("pinyin_frame")
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        WITH chars AS (
-            SELECT uid, unnest(string_split(name_norm, '')) AS ch,
-                   unnest(range(1, length(name_norm) + 1)) AS pos
-            FROM prepared_cases WHERE name_norm IS NOT NULL
-        ), spoken AS (
-            SELECT c.uid,
-                   string_agg(coalesce(p.py, lower(c.ch)), '' ORDER BY c.pos) AS name_py,
-                   list(coalesce(p.readings, [lower(c.ch)]) ORDER BY c.pos) AS name_readings
-            FROM chars c LEFT JOIN pinyin_chars p ON p.ch = c.ch
-            GROUP BY c.uid
-        )
-        SELECT b.uid, b.source_system, b.source_record_id, b.id_norm, b.id_valid,
-               CASE WHEN b.id_norm IS NOT NULL THEN array_to_string(list_sort(string_split(b.id_norm, '')), '') END
-                   AS id_sorted,
-               b.applicant_kind, b.name_norm, s.name_py, s.name_readings, b.item_key, b.item_known, b.item_name_norm,
-               CAST(b.submitted_date AS DATE) AS submitted_date, b.phone_norm, b.address_norm
-        FROM prepared_cases b LEFT JOIN spoken s USING (uid)
-        ORDER BY b.uid
+        SELECT * EXCLUDE (submitted_date), CAST(submitted_date AS DATE) AS submitted_date,
+               CASE WHEN id_norm IS NOT NULL THEN array_to_string(list_sort(string_split(id_norm, '')), '') END
+                   AS id_sorted
+        FROM prepared_cases
         """
     )
     con.unregister("prepared_cases")
