@@ -13,6 +13,8 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from schemas.text import nfkc
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
 ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
@@ -42,7 +44,7 @@ def normalize_code(value: object) -> str | None:
 
 def normalize_code_series(values: pd.Series) -> pd.Series:
     """Vectorised :func:`normalize_code`."""
-    text = values.astype("string").str.normalize("NFKC").str.replace(r"[\s\-]", "", regex=True).str.upper()
+    text = nfkc(values).str.replace(r"[\s\-]", "", regex=True).str.upper()
     return text.mask(text == "")
 
 

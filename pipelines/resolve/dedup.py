@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.resolve.engine import resolve
+from pipelines.resolve.engine import Engine
 from pipelines.resolve.rules import golden_id_for
 
 REQUIRED = ("source_system", "source_record_id")
@@ -45,22 +45,29 @@ def cluster_ids(cases: pd.DataFrame, component) -> pd.Series:
 def run(input_path: Path, output_path: Path, *, log=print) -> dict:
     started = time.perf_counter()
     cases = read_cases(input_path)
-    result = resolve(cases)
-    clusters = cluster_ids(cases, result.cluster)
+    keys = cases[list(REQUIRED)].copy()
+    engine = Engine()
+    engine.load(cases)
+    del cases  # the features live in DuckDB now; a million rows of text need not be held twice
+    try:
+        result = engine.resolve()
+    finally:
+        engine.close()
+    clusters = cluster_ids(keys, result.cluster)
     best = pd.concat([
         result.links[["uid_l", "match_probability"]].rename(columns={"uid_l": "uid"}),
         result.links[["uid_r", "match_probability"]].rename(columns={"uid_r": "uid"}),
     ]).groupby("uid")["match_probability"].max()  # fmt: skip
     in_review = pd.Index(pd.concat([result.review["uid_l"], result.review["uid_r"]]).unique())
     output = pd.DataFrame({
-        "source_system": cases["source_system"], "source_record_id": cases["source_record_id"],
+        "source_system": keys["source_system"], "source_record_id": keys["source_record_id"],
         "cluster_id": clusters.to_numpy(),
-        "best_match_probability": best.reindex(range(len(cases))).round(6).to_numpy(),
-        "in_review": pd.RangeIndex(len(cases)).isin(in_review),
+        "best_match_probability": best.reindex(range(len(keys))).round(6).to_numpy(),
+        "in_review": pd.RangeIndex(len(keys)).isin(in_review),
     })  # fmt: skip
     output.to_csv(output_path, index=False, encoding="utf-8")
     summary = {
-        "records": len(cases),
+        "records": len(keys),
         "clusters": int(clusters.nunique()),
         "pairs_linked": len(result.links),
         "pairs_to_review": len(result.review),

@@ -31,7 +31,7 @@ from splink.internals.duckdb.database_api import DuckDBAPI
 from pipelines.resolve.features import load_features, prepare
 
 MODEL_PATH = Path(__file__).parent / "model" / "case_model.json"
-DUCKDB_MEMORY_LIMIT = "3GB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
+DUCKDB_MEMORY_LIMIT = "1500MB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
 MATCH_THRESHOLD = 0.95  # link at or above
 REVIEW_THRESHOLD = 0.30  # below the match threshold and at or above this: a person decides
 
@@ -282,6 +282,81 @@ class Resolution:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+class Engine:
+    """One resolution run: load records once (the caller may then drop its copy), score, cluster."""
+
+    def __init__(self, model: dict | None = None) -> None:
+        self.model = model or load_model()
+        self.con = duckdb.connect(config={"threads": os.cpu_count() or 2, "memory_limit": DUCKDB_MEMORY_LIMIT,
+                                          "preserve_insertion_order": False})  # fmt: skip
+        self.keys = pd.DataFrame(columns=["source_system", "source_record_id"])
+        self.seconds: dict[str, float] = {}
+
+    def load(self, cases: pd.DataFrame) -> None:
+        started = time.perf_counter()
+        prepared = prepare(cases)
+        self.keys = prepared[["source_system", "source_record_id"]].copy()
+        self.table = load_features(self.con, prepared)
+        self.seconds["features"] = time.perf_counter() - started
+
+    def score(self, review_threshold: float = REVIEW_THRESHOLD) -> pd.DataFrame:
+        """Candidate pairs inside the case definition with probability ≥ ``review_threshold``."""
+        started = time.perf_counter()
+        linker = _linker(self.con, self.table, self.model)
+        predictions = linker.inference.predict(threshold_match_probability=review_threshold, warning_mode="never")
+        # Only numbers leave DuckDB: pair ids, probability, weight, and per field its level and match weight.
+        names = [r[0] for r in self.con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()]
+        wanted = ["uid_l", "uid_r", "match_probability", "match_weight"]
+        wanted += [n for n in names if n.startswith(("gamma_", "mw_")) and not n.startswith("mw_tf_")]
+        scored = self.con.execute(f"SELECT {', '.join(wanted)} FROM {predictions.physical_name}").df()
+        predictions.drop_table_from_database_and_remove_from_cache()
+        self.seconds["predict"] = time.perf_counter() - started
+        return scored[within_case_definition(scored)].reset_index(drop=True)
+
+    def resolve(
+        self,
+        *,
+        decisions: pd.DataFrame | None = None,
+        match_threshold: float = MATCH_THRESHOLD,
+        review_threshold: float = REVIEW_THRESHOLD,
+    ) -> Resolution:
+        scored = self._apply_decisions(self.score(review_threshold), decisions)
+        started = time.perf_counter()
+        linked = scored[scored["match_probability"] >= match_threshold].reset_index(drop=True)
+        review = scored[scored["match_probability"] < match_threshold].reset_index(drop=True)
+        n = len(self.keys)
+        graph = coo_matrix((np.ones(len(linked)), (linked["uid_l"].to_numpy(), linked["uid_r"].to_numpy())),
+                           shape=(n, n))  # fmt: skip
+        _, component = connected_components(graph, directed=False)
+        self.seconds["cluster"] = time.perf_counter() - started
+        return Resolution(component, linked, review, dict(self.seconds))
+
+    def _apply_decisions(self, scored: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
+        """A reviewer's ``same`` links a pair whatever its score; ``different`` keeps it apart."""
+        if decisions is None or decisions.empty:
+            return scored
+        uid = self.keys.reset_index(names="uid")
+        pairs = decisions.merge(
+            uid, left_on=["source_system_l", "source_record_id_l"], right_on=["source_system", "source_record_id"]
+        )[["uid", "source_system_r", "source_record_id_r", "decision"]]
+        pairs = pairs.rename(columns={"uid": "a"}).merge(
+            uid, left_on=["source_system_r", "source_record_id_r"], right_on=["source_system", "source_record_id"]
+        ).rename(columns={"uid": "b"})  # fmt: skip
+        pairs = pairs.assign(uid_l=pairs[["a", "b"]].min(axis=1), uid_r=pairs[["a", "b"]].max(axis=1))
+        decided = pairs.drop_duplicates(["uid_l", "uid_r"], keep="last").set_index(["uid_l", "uid_r"])["decision"]
+        key = pd.MultiIndex.from_arrays([scored["uid_l"], scored["uid_r"]])
+        verdict = decided.reindex(key).to_numpy()
+        scored = scored.loc[verdict != "different"].copy()
+        scored.loc[verdict[verdict != "different"] == "same", "match_probability"] = 1.0
+        forced = decided[decided == "same"].index.difference(key)
+        extra = pd.DataFrame({"uid_l": forced.get_level_values(0), "uid_r": forced.get_level_values(1),
+                              "match_probability": 1.0})  # fmt: skip
+        return pd.concat([scored, extra], ignore_index=True) if len(extra) else scored
+
+    def close(self) -> None:
+        self.con.close()
+
+
 def resolve(
     cases: pd.DataFrame,
     *,
@@ -293,53 +368,11 @@ def resolve(
     """Score candidate pairs, link the confident ones, set aside the uncertain ones, cluster.
 
     ``decisions`` (source_system_l, source_record_id_l, source_system_r, source_record_id_r, decision) are a
-    reviewer's verdicts: ``same`` links a pair whatever its score, ``different`` keeps it apart.
+    reviewer's verdicts (``same`` / ``different``), respected over the model.
     """
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    con = duckdb.connect(config={"threads": os.cpu_count() or 2, "memory_limit": DUCKDB_MEMORY_LIMIT,
-                                 "preserve_insertion_order": False})  # fmt: skip
-    prepared = prepare(cases)
-    table = load_features(con, prepared)
-    timings["features"] = time.perf_counter() - started
-    linker = _linker(con, table, model or load_model())
-    predictions = linker.inference.predict(threshold_match_probability=review_threshold, warning_mode="never")
-    # Only the numbers leave DuckDB: pair ids, probability, weight, and per field its level and match weight.
-    names = [r[0] for r in con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()]
-    wanted = ["uid_l", "uid_r", "match_probability", "match_weight"]
-    wanted += [n for n in names if n.startswith(("gamma_", "mw_")) and not n.startswith("mw_tf_")]
-    scored = con.execute(f"SELECT {', '.join(wanted)} FROM {predictions.physical_name}").df()
-    timings["predict"] = time.perf_counter() - started - timings["features"]
-    con.close()
-    scored = scored[within_case_definition(scored)]
-    scored = _apply_decisions(scored, decisions)
-    linked = scored[scored["match_probability"] >= match_threshold]
-    review = scored[(scored["match_probability"] < match_threshold)]
-    n = len(prepared)
-    graph = coo_matrix((np.ones(len(linked)), (linked["uid_l"].to_numpy(), linked["uid_r"].to_numpy())), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    timings["cluster"] = time.perf_counter() - started - timings["features"] - timings["predict"]
-    return Resolution(component, linked.reset_index(drop=True), review.reset_index(drop=True), timings)
-
-
-def _apply_decisions(scored: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
-    if decisions is None or decisions.empty:
-        return scored
-    keys = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r"]
-    both_ways = pd.concat(
-        [
-            decisions,
-            decisions.rename(
-                columns={
-                    "source_system_l": "source_system_r",
-                    "source_record_id_l": "source_record_id_r",
-                    "source_system_r": "source_system_l",
-                    "source_record_id_r": "source_record_id_l",
-                }
-            ),
-        ]
-    )[[*keys, "decision"]].drop_duplicates(keys)
-    scored = scored.merge(both_ways, on=keys, how="left")
-    scored.loc[scored["decision"] == "same", "match_probability"] = 1.0
-    scored.loc[scored["decision"] == "different", "match_probability"] = 0.0
-    return scored[scored["match_probability"] >= REVIEW_THRESHOLD].drop(columns="decision")
+    engine = Engine(model)
+    try:
+        engine.load(cases)
+        return engine.resolve(decisions=decisions, match_threshold=match_threshold, review_threshold=review_threshold)
+    finally:
+        engine.close()

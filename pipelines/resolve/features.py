@@ -19,9 +19,10 @@ from functools import cache
 import duckdb
 import pandas as pd
 
-from pipelines.stage.normalise import company_name_key, parse_timestamps
+from pipelines.stage.normalise import clean_text, company_name_key, parse_timestamps
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, item_name_index, items, local_item_codes
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
+from schemas.text import sub
 
 FEATURE_COLUMNS = (
     "uid",
@@ -65,13 +66,8 @@ def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(primary pinyin, per-character reading groups) for each name; characters without a reading stand for
     themselves. Both are plain strings, computed in C by ``str.translate``."""
     primary, readings = pinyin_tables()
-    spaced = names.str.replace(r"([^\u3400-\u9fff])", r"\1 ", regex=True)  # non-Han characters: one group each
+    spaced = sub(names, r"([^\x{3400}-\x{9fff}])", r"\1 ")  # a non-Han character is a group of its own
     return names.str.translate(primary).str.lower(), spaced.str.translate(readings).str.strip()
-
-
-def _text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.normalize("NFKC").str.strip()
-    return text.mask(text.isin(["", "nan", "None", "NULL", "null"]))
 
 
 def _item_keys(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.Series:
@@ -94,8 +90,8 @@ def _item_keys(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.Ser
 def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     """Canonical cases (values as messy as re-entry makes them) → one row of comparison features per record."""
     ids = classify_identifiers(cases["applicant_id"])
-    names = _text(cases["applicant_name"]).str.replace(r"\s+", "", regex=True)
-    given_type = _text(cases["applicant_type"]).replace(
+    names = clean_text(cases["applicant_name"]).str.replace(r"\s+", "", regex=True)
+    given_type = clean_text(cases["applicant_type"]).replace(
         {
             "法人": LEGAL_PERSON,
             "企业": LEGAL_PERSON,
@@ -112,25 +108,27 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     kind = kind.fillna(ids["kind"].map({ID_KIND_USCC: LEGAL_PERSON}).astype("string"))
     kind = kind.fillna(pd.Series(NATURAL_PERSON, index=kind.index).where(~looks_company, LEGAL_PERSON))
     name_norm = names.where(kind != LEGAL_PERSON, company_name_key(names))
-    item_names = _text(cases["item_name"]).str.replace(r"\s+", "", regex=True)
-    sources = _text(cases["source_system"]).fillna("")
-    item_key = _item_keys(_text(cases["item_code"]), item_names, sources)
+    item_names = clean_text(cases["item_name"]).str.replace(r"\s+", "", regex=True)
+    sources = clean_text(cases["source_system"]).fillna("")
+    item_key = _item_keys(clean_text(cases["item_code"]), item_names, sources)
     catalogue = set(items()["item_code"])
-    phone = _text(cases["contact_phone"]).str.replace(r"\D", "", regex=True)
-    phone = phone.str.replace(r"^0?86(1\d{10})$", r"\1", regex=True)  # +86 138…
-    address = _text(cases["address"]).str.replace(r"\s+", "", regex=True).str.replace(ADDRESS_PREFIX, "", regex=True)
+    phone = clean_text(cases["contact_phone"]).str.replace(r"\D", "", regex=True)
+    phone = sub(phone, r"^0?86(1\d{10})$", r"\1")  # +86 138…
+    address = (
+        clean_text(cases["address"]).str.replace(r"\s+", "", regex=True).str.replace(ADDRESS_PREFIX, "", regex=True)
+    )
     name_py, name_sounds = sounds(name_norm)
     return pd.DataFrame(
         {
             "uid": range(len(cases)),
             "source_system": sources,
-            "source_record_id": _text(cases["source_record_id"]).fillna("").to_numpy(),
+            "source_record_id": clean_text(cases["source_record_id"]).fillna("").to_numpy(),
             "id_norm": ids["id"].where(ids["well_formed"]),
             "id_valid": ids["checksum_ok"].astype(bool),
             "applicant_kind": kind,
             "name_norm": name_norm,
-        "name_py": name_py,
-        "name_sounds": name_sounds,
+            "name_py": name_py,
+            "name_sounds": name_sounds,
             "item_key": item_key,
             "item_known": item_key.isin(catalogue).to_numpy(),
             "item_name_norm": item_names,

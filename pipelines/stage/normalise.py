@@ -22,6 +22,7 @@ from schemas.case import (
     local_item_codes,
 )
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers
+from schemas.text import extract, nfkc, sub
 
 TEXT_COLUMNS = [c for c in CASE_COLUMNS if c not in (*TIMESTAMP_COLUMNS, "promised_days", "statutory_days")]
 SYSTEM_NAMES = {
@@ -48,24 +49,27 @@ def map_source(raw: pd.DataFrame, mapping: SourceMapping) -> pd.DataFrame:
     return mapped
 
 
-def _clean_text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.normalize("NFKC").str.strip()
+def clean_text(values: pd.Series) -> pd.Series:
+    """NFKC, trimmed; blanks and the spellings of "nothing" become missing."""
+    text = nfkc(values).str.strip()
     return text.mask(text.isin(["", "nan", "None", "NULL", "null"]))
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:
     """Dates as clerks type them: 2025-03-05 10:00[:00], 2025/3/5, 20250305, 2025年3月5日, 2025.03.05, ISO."""
-    text = _clean_text(values)
+    text = clean_text(values)
     text = text.str.replace(r"(\+08:?00|Z)$", "", regex=True).str.replace("T", " ", regex=False)
     text = text.str.replace(r"[年月/.]", "-", regex=True).str.replace(r"[日秒]", "", regex=True)
     text = text.str.replace(r"[时分点]", ":", regex=True).str.rstrip(":")
     # Compact forms: 20250305, 202503051030, 20250305103000.
-    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6", regex=True)
-    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5", regex=True)
-    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
-    parts = text.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})-?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
-    two = {i: parts[i].fillna("0").str.zfill(2) for i in (1, 2, 3, 4, 5)}
-    canonical = parts[0] + "-" + two[1] + "-" + two[2] + " " + two[3] + ":" + two[4] + ":" + two[5]
+    text = sub(text, r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6")
+    text = sub(text, r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5")
+    text = sub(text, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+    parts = extract(
+        text, r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})-?(?:\s*(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?$"
+    )
+    two = {c: parts[c].mask(parts[c] == "").fillna("0").str.zfill(2) for c in ("mo", "d", "h", "mi", "s")}
+    canonical = parts["y"] + "-" + two["mo"] + "-" + two["d"] + " " + two["h"] + ":" + two["mi"] + ":" + two["s"]
     stamp = pd.to_datetime(canonical, format="%Y-%m-%d %H:%M:%S", errors="coerce")
     return stamp.astype("datetime64[us]")
 
@@ -90,21 +94,21 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
         "address",
         "status",
     ):
-        out[column] = _clean_text(out[column])
+        out[column] = clean_text(out[column])
     out["applicant_name"] = out["applicant_name"].str.replace(r"\s+", "", regex=True)
     out["address"] = out["address"].str.replace(r"\s+", "", regex=True)
-    phone = _clean_text(out["contact_phone"]).str.replace(r"[^\d\-]", "", regex=True)
+    phone = clean_text(out["contact_phone"]).str.replace(r"[^\d\-]", "", regex=True)
     out["contact_phone"] = phone.mask(phone == "")
 
     ids = classify_identifiers(out["applicant_id"])
-    out["_raw_id"] = _clean_text(mapped["applicant_id"])
+    out["_raw_id"] = clean_text(mapped["applicant_id"])
     out["applicant_id"] = ids["id"]
     out["applicant_id_kind"] = ids["kind"]
     out["applicant_id_checksum_ok"] = ids["checksum_ok"].where(ids["id"].notna())
     out["_id_well_formed"] = ids["well_formed"]
 
     for column in TIMESTAMP_COLUMNS:
-        out[f"_raw_{column}"] = _clean_text(mapped[column])
+        out[f"_raw_{column}"] = clean_text(mapped[column])
         out[column] = parse_timestamps(mapped[column])
 
     out["_raw_item_code"] = out["item_code"]
