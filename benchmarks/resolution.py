@@ -36,8 +36,9 @@ RECORDS_PER_CASE = 2.1  # measured on the generator: packages add cases; departm
 def labelled_cases(records: int, seed: int = 11) -> pd.DataFrame:
     days = max(30, min(365, records // 2500))
     per_day = int(records / RECORDS_PER_CASE / days)
-    config = GeneratorConfig(start=dt.date(2025, 1, 1), days=days, cases_per_day=per_day, seed=seed,
-                             undecodable_health_file=False)  # fmt: skip
+    config = GeneratorConfig(
+        start=dt.date(2025, 1, 1), days=days, cases_per_day=per_day, seed=seed, undecodable_health_file=False
+    )
     return canonical_cases(generate(config))
 
 
@@ -59,14 +60,25 @@ def exact_key_baseline(cases: pd.DataFrame) -> tuple[np.ndarray, float]:
     """What a hand-written rule does: same normalised identifier, same item code, same submission day."""
     started = time.perf_counter()
     features = prepare(cases)
-    key = features["id_norm"].fillna("uid:" + features["uid"].astype(str)) + "|" + features["item_key"].fillna("?") \
-        + "|" + features["submitted_date"].astype(str)  # fmt: skip
+    key = (
+        features["id_norm"].fillna("uid:" + features["uid"].astype(str))
+        + "|"
+        + features["item_key"].fillna("?")
+        + "|"
+        + features["submitted_date"].astype(str)
+    )
     return pd.factorize(key)[0], time.perf_counter() - started
 
 
 def run_command(input_path: Path, output_path: Path) -> tuple[float, float]:
-    command = [str(Path(sys.executable).parent / "approval-bridge"), "dedup", "--input", str(input_path),
-               "--output", str(output_path)]  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "approval-bridge"),
+        "dedup",
+        "--input",
+        str(input_path),
+        "--output",
+        str(output_path),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)
@@ -89,9 +101,14 @@ def benchmark(records: int) -> list[dict]:
     baseline = pair_scores(cases, baseline_clusters, truth)
     return [
         {"records": len(cases), "method": "engine (dedup command)", **engine, "seconds": seconds, "peak_mb": peak_mb},
-        {"records": len(cases), "method": "exact-key baseline", **baseline, "seconds": baseline_seconds,
-         "peak_mb": float("nan")},
-    ]  # fmt: skip
+        {
+            "records": len(cases),
+            "method": "exact-key baseline",
+            **baseline,
+            "seconds": baseline_seconds,
+            "peak_mb": float("nan"),
+        },
+    ]
 
 
 def main(sizes: list[int]) -> None:

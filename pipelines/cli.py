@@ -17,9 +17,13 @@ def _demo(args: argparse.Namespace) -> int:
     from pipelines.demo import DemoOptions, identities, run_demo
 
     figures = run_demo(
-        DemoOptions(days=args.days, cases_per_day=args.cases_per_day, fault_level=args.faults,
-                    ack_timeout_seconds=args.ack_timeout)
-    )  # fmt: skip
+        DemoOptions(
+            days=args.days,
+            cases_per_day=args.cases_per_day,
+            fault_level=args.faults,
+            ack_timeout_seconds=args.ack_timeout,
+        )
+    )
     return 0 if all(ok for _, ok in identities(figures)) else 1
 
 
@@ -29,9 +33,15 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     keys = demo_window(DemoOptions(days=args.days))
     sandbox = Sandbox(
-        SandboxSettings(root=settings.sandbox_dir(), start=dt.date.fromisoformat(keys[0]), days=args.days,
-                        cases_per_day=args.cases_per_day, fault_level=args.faults, resume=not args.fresh)
-    ).start()  # fmt: skip
+        SandboxSettings(
+            root=settings.sandbox_dir(),
+            start=dt.date.fromisoformat(keys[0]),
+            days=args.days,
+            cases_per_day=args.cases_per_day,
+            fault_level=args.faults,
+            resume=not args.fresh,
+        )
+    ).start()
     print(f"sandbox serving {keys[0]} … {keys[-1]} ({args.faults} faults); Ctrl-C stops it")
     for name, where in sandbox.endpoints().items():
         print(f"  {name:<18} {where}")
@@ -92,6 +102,69 @@ def _dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warehouse():
+    from pipelines.warehouse import Warehouse
+
+    return Warehouse(
+        url=os.environ.get("BRIDGE_WAREHOUSE_URL") or f"sqlite:///{settings.dagster_home() / 'warehouse.sqlite'}"
+    )
+
+
+def _review(args: argparse.Namespace) -> int:
+    from pipelines.resolve.review import decide, open_pairs
+
+    warehouse = _warehouse()
+    if args.action == "list":
+        pairs = open_pairs(warehouse, args.limit)
+        if pairs.empty:
+            print("the review queue is empty")
+        for pair in pairs.itertuples():
+            print(
+                f"p={pair.match_probability:.3f}  {pair.source_system_l}:{pair.source_record_id_l}  "
+                f"{pair.source_system_r}:{pair.source_record_id_r}\n  {pair.summary.replace(chr(10), chr(10) + '  ')}"
+            )
+        return 0
+    if not (args.left and args.right and args.decision and args.by):
+        raise SystemExit("review decide needs --left, --right, --decision and --by")
+    decide(warehouse, args.left, args.right, args.decision, args.by, args.note)
+    print(f"recorded: {args.left} and {args.right} are {args.decision}; re-run case_resolution for their days")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from pipelines.resolve.review import explain
+
+    links = explain(_warehouse(), args.golden_case_id)
+    if links.empty:
+        print(f"{args.golden_case_id}: no links (a golden case of one record, or an unknown id)")
+        return 0
+    print(links.to_string(index=False))
+    return 0
+
+
+def _model(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipelines.resolve.dedup import read_cases
+    from pipelines.resolve.engine import MODEL_PATH, load_model, model_summary, train
+
+    if args.action == "train":
+        if args.input:
+            cases = read_cases(Path(args.input))
+        else:  # reproducible default: a month of sandbox cases, unlabelled as far as training knows
+            import datetime as dt
+
+            from sandbox.canonical import DEDUP_COLUMNS, canonical_cases
+            from sandbox.generator import GeneratorConfig, generate
+
+            config = GeneratorConfig(start=dt.date(2026, 1, 1), days=30, cases_per_day=300)
+            cases = canonical_cases(generate(config))[DEDUP_COLUMNS]
+        train(cases, path=MODEL_PATH)
+        print(f"model trained on {len(cases)} records and written to {MODEL_PATH}")
+    print(model_summary(load_model()).round(4).to_string(index=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="approval-bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +193,27 @@ def main(argv: list[str] | None = None) -> int:
     dedup.add_argument("--input", required=True, help="UTF-8 CSV with the canonical case columns")
     dedup.add_argument("--output", required=True, help="CSV: source_system, source_record_id, cluster_id, …")
     dedup.set_defaults(run=_dedup)
+
+    review = commands.add_parser("review", help="list uncertain pairs, or record a decision on one")
+    review.add_argument("action", choices=["list", "decide"])
+    review.add_argument("--limit", type=int, default=20)
+    review.add_argument("--left", help="SOURCE:RECORD_ID")
+    review.add_argument("--right", help="SOURCE:RECORD_ID")
+    review.add_argument("--decision", choices=["same", "different"])
+    review.add_argument("--by", help="who decided")
+    review.add_argument("--note")
+    review.set_defaults(run=_review)
+
+    explain = commands.add_parser("explain", help="why the records of a golden case were linked, field by field")
+    explain.add_argument("golden_case_id")
+    explain.set_defaults(run=_explain)
+
+    model = commands.add_parser(
+        "model", help="show the resolution model, or train it (on --input cases.csv, default a month of sandbox cases)"
+    )
+    model.add_argument("action", choices=["show", "train"])
+    model.add_argument("--input")
+    model.set_defaults(run=_model)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -18,8 +18,9 @@ def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
 
 
 def _series(array, index: pd.Index) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([array]) if isinstance(array, pa.Array) else array),
-                     index=index)  # fmt: skip
+    return pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array([array]) if isinstance(array, pa.Array) else array), index=index
+    )
 
 
 def nfkc(values: pd.Series) -> pd.Series:

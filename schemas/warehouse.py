@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -106,9 +107,50 @@ case_links = Table(
     *_record_key(),
     Column("golden_case_id", String(32), nullable=False),
     Column("role", String(16), nullable=False),  # golden (the survivorship winner) / duplicate
-    Column("match_rule", String(64), nullable=False),
+    Column("match_rule", String(64), nullable=False),  # model / reviewer / same_source_record / new
+    Column("match_probability", Float),  # the strongest link that brought the record in
     Column("linked_at", DateTime, nullable=False),
     Index("ix_case_links_golden", "golden_case_id"),
+)
+
+link_evidence = Table(
+    "link_evidence",
+    metadata,
+    Column("source_system_l", String(32), primary_key=True),
+    Column("source_record_id_l", String(128), primary_key=True),
+    Column("source_system_r", String(32), primary_key=True),
+    Column("source_record_id_r", String(128), primary_key=True),
+    Column("partition_date", Date, nullable=False),  # the day whose resolution made the link
+    Column("match_probability", Float, nullable=False),
+    Column("match_weight", Float),
+    Column("evidence", Text, nullable=False),  # JSON: per field, the level reached and its match weight
+)
+
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("source_system_l", String(32), primary_key=True),
+    Column("source_record_id_l", String(128), primary_key=True),
+    Column("source_system_r", String(32), primary_key=True),
+    Column("source_record_id_r", String(128), primary_key=True),
+    Column("partition_date", Date, nullable=False),
+    Column("match_probability", Float, nullable=False),
+    Column("summary", Text, nullable=False),  # both records side by side, identifiers and phones masked
+    Column("evidence", Text, nullable=False),
+    Column("queued_at", DateTime, nullable=False),
+)
+
+review_decisions = Table(
+    "review_decisions",
+    metadata,
+    Column("source_system_l", String(32), primary_key=True),
+    Column("source_record_id_l", String(128), primary_key=True),
+    Column("source_system_r", String(32), primary_key=True),
+    Column("source_record_id_r", String(128), primary_key=True),
+    Column("decision", String(16), nullable=False),  # same / different
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+    Column("note", Text),
 )
 
 golden_cases = Table(

@@ -8,6 +8,7 @@ cases and the outbox rows for new golden-case versions are written in one transa
 import datetime as dt
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from dagster import (
@@ -20,19 +21,23 @@ from dagster import (
 )
 
 from pipelines.partitions import DAILY, partition_window
-from pipelines.resolve.rules import (
-    WINDOW_DAYS,
-    assign_golden_ids,
-    build_golden_cases,
-    cluster,
-    payload_json,
-    roles,
-)
+from pipelines.resolve.engine import CASE_WINDOW_DAYS, Engine, evidence, load_model, model_summary
+from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, payload_json, roles
 from pipelines.warehouse import Warehouse, insert_frame
-from schemas.warehouse import case_links, golden_cases, outbox, staged_cases
+from schemas.identifiers import mask_identifier_series, mask_phone_series
+from schemas.warehouse import (
+    case_links,
+    golden_cases,
+    link_evidence,
+    outbox,
+    review_decisions,
+    review_queue,
+    staged_cases,
+)
 
-#: How far around the day linking looks: the window plus the lag of a clerk's re-entry.
-LOOKBACK_DAYS = WINDOW_DAYS + 4
+#: How far around the day linking looks: the case window plus the lag of a clerk's re-entry.
+LOOKBACK_DAYS = CASE_WINDOW_DAYS + 2
+PAIR_KEYS = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r"]
 TARGETS = ("one_network", "municipal")
 IDENTITY = "staged_equals_golden_plus_duplicates"
 CHUNK = 500
@@ -61,6 +66,125 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _decisions(conn: sa.Connection) -> pd.DataFrame:
+    return pd.DataFrame(
+        conn.execute(sa.select(*(review_decisions.c[k] for k in PAIR_KEYS), review_decisions.c.decision)).fetchall(),
+        columns=[*PAIR_KEYS, "decision"],
+    )
+
+
+def _same_source_records(pool: pd.DataFrame) -> pd.DataFrame:
+    """One source record seen on two days (it changed) is one record: linked without asking the model."""
+    keyed = pool[["source_system", "source_record_id"]].reset_index()
+    pairs = keyed.merge(keyed, on=["source_system", "source_record_id"], suffixes=("_l", "_r"))
+    pairs = pairs[pairs["index_l"] < pairs["index_r"]]
+    return pd.DataFrame(
+        {
+            "source_system_l": pairs["source_system"],
+            "source_record_id_l": pairs["source_record_id"],
+            "source_system_r": pairs["source_system"],
+            "source_record_id_r": pairs["source_record_id"],
+            "decision": "same",
+        }
+    )
+
+
+def _how_linked(result, n: int, decisions: pd.DataFrame, pool: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per record: how its strongest link was made (model / reviewer / same_source_record, or new) and its
+    probability."""
+    rule = np.full(n, "new", dtype=object)
+    probability = np.full(n, np.nan)
+    if result is None or result.links.empty:
+        return rule, probability
+    ends = pd.concat(
+        [
+            result.links[["uid_l", "match_probability"]].rename(columns={"uid_l": "uid"}),
+            result.links[["uid_r", "match_probability"]].rename(columns={"uid_r": "uid"}),
+        ]
+    )
+    best = ends.groupby("uid")["match_probability"].max()
+    probability[best.index.to_numpy()] = best.to_numpy()
+    rule[best.index.to_numpy()] = "model"
+    key = pool["source_system"] + "|" + pool["source_record_id"]
+    repeated = key.duplicated(keep=False).to_numpy()
+    rule[repeated] = "same_source_record"
+    decided = set(
+        decisions.loc[decisions["decision"] == "same", "source_system_l"]
+        + "|"
+        + decisions.loc[decisions["decision"] == "same", "source_record_id_l"]
+    ) | set(
+        decisions.loc[decisions["decision"] == "same", "source_system_r"]
+        + "|"
+        + decisions.loc[decisions["decision"] == "same", "source_record_id_r"]
+    )
+    rule[key.isin(decided).to_numpy() & (rule != "same_source_record")] = "reviewer"
+    return rule, probability
+
+
+def _pair_frame(pool: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    left = pool.iloc[pairs["uid_l"].to_numpy()].reset_index(drop=True)
+    right = pool.iloc[pairs["uid_r"].to_numpy()].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "source_system_l": left["source_system"],
+            "source_record_id_l": left["source_record_id"],
+            "source_system_r": right["source_system"],
+            "source_record_id_r": right["source_record_id"],
+        }
+    )
+
+
+def _side(records: pd.DataFrame) -> pd.Series:
+    """One record for a reviewer's eyes: identifiers and phones masked."""
+    ident = mask_identifier_series(records["applicant_id"].fillna(""), records["applicant_id_kind"].fillna("ric"))
+    phone = mask_phone_series(records["contact_phone"].fillna(""))
+    day = pd.to_datetime(records["submitted_at"]).dt.strftime("%Y-%m-%d")
+    return (
+        records["source_system"]
+        + " "
+        + records["source_record_id"]
+        + "｜"
+        + records["applicant_name"].fillna("")
+        + "｜"
+        + ident
+        + "｜"
+        + phone
+        + "｜"
+        + records["item_name"].fillna("")
+        + "｜"
+        + day.fillna("")
+    )
+
+
+def _record_evidence(conn, pool, result, is_new, partition, now) -> None:
+    """Why each new link was made, and the uncertain pairs a person must decide, for pairs touching the day."""
+    model = load_model()
+    for table, pairs in ((link_evidence, result.links), (review_queue, result.review)):
+        touching = pairs[is_new[pairs["uid_l"].to_numpy()] | is_new[pairs["uid_r"].to_numpy()]].reset_index(drop=True)
+        conn.execute(table.delete().where(table.c.partition_date == partition))
+        if touching.empty:
+            continue
+        frame = _pair_frame(pool, touching).assign(
+            partition_date=partition,
+            match_probability=touching["match_probability"].to_numpy(),
+            evidence=evidence(touching, model),
+        )
+        if table is link_evidence:
+            frame["match_weight"] = touching["match_weight"].to_numpy() if "match_weight" in touching else None
+        else:
+            left = _side(pool.iloc[touching["uid_l"].to_numpy()].reset_index(drop=True))
+            right = _side(pool.iloc[touching["uid_r"].to_numpy()].reset_index(drop=True))
+            frame["summary"] = (left + "\n" + right).to_numpy()
+            frame["queued_at"] = now
+            decided = _decisions(conn)
+            frame = frame.merge(decided[PAIR_KEYS], on=PAIR_KEYS, how="left", indicator=True)
+            frame = frame[frame["_merge"] == "left_only"].drop(columns="_merge")
+        frame = frame.drop_duplicates(PAIR_KEYS)
+        existing = pd.DataFrame(conn.execute(sa.select(*(table.c[k] for k in PAIR_KEYS))).fetchall(), columns=PAIR_KEYS)
+        frame = frame.merge(existing, on=PAIR_KEYS, how="left", indicator=True)
+        insert_frame(conn, table, frame[frame["_merge"] == "left_only"].drop(columns="_merge"))
+
+
 def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures."""
     now = dt.datetime.now().replace(microsecond=0)
@@ -83,13 +207,23 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     conn.execute(case_links.delete().where(case_links.c.partition_date == partition))
 
     pool = pd.concat([neighbours, new.assign(golden_case_id=pd.NA)], ignore_index=True)
-    clusters = cluster(pool)
-    pool["golden_case_id"] = assign_golden_ids(pool, clusters)
-    is_new = pool.index >= len(neighbours)
+    is_new = (pool.index >= len(neighbours)).astype(bool)
+    decisions = pd.concat([_decisions(conn), _same_source_records(pool)], ignore_index=True)
+    engine = Engine()
+    try:
+        engine.load(pool)
+        result = engine.resolve(decisions=decisions) if len(pool) else None
+    finally:
+        engine.close()
+    component = result.cluster if result is not None else []
+    pool["golden_case_id"] = assign_golden_ids(pool, component)
+    rule, probability = _how_linked(result, len(pool), decisions, pool)
     links = pool.loc[is_new, ["source_system", "partition_date", "record_key", "golden_case_id"]].assign(
-        match_rule=clusters.loc[is_new, "match_rule"].to_numpy(), role="duplicate", linked_at=now
+        match_rule=rule[is_new], match_probability=probability[is_new], role="duplicate", linked_at=now
     )
     insert_frame(conn, case_links, links)
+    if result is not None:
+        _record_evidence(conn, pool, result, is_new, partition, now)
 
     touched = sorted(before | set(links["golden_case_id"]))
     linked = pd.concat(
@@ -161,6 +295,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         else pd.Series(dtype=int)
     )
     return {
+        "review_queue": len(result.review) if result is not None else 0,
         "staged": len(new),
         "golden_in_partition": int(role_counts.get("golden", 0)),
         "duplicates_in_partition": int(role_counts.get("duplicate", 0)),
@@ -265,6 +400,8 @@ def case_resolution(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
             "new_golden_cases": figures["new_golden_cases"],
             "golden_versions_queued": figures["golden_versions_queued"],
             "orphaned_golden_cases": figures["orphaned_golden_cases"],
+            "pairs_to_review": figures["review_queue"],
+            "resolution_model": MetadataValue.md(model_summary(load_model()).round(4).to_markdown(index=False)),
             "match_rules": MetadataValue.md(rules.to_markdown(index=False) if len(rules) else "none"),
         },
         check_results=[AssetCheckResult(check_name=IDENTITY, passed=passed, metadata=counts)],

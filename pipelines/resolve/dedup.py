@@ -12,13 +12,23 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.resolve.engine import Engine
-from pipelines.resolve.rules import golden_id_for
+from pipelines.resolve.golden import golden_id_for
 
 REQUIRED = ("source_system", "source_record_id")
 CANONICAL = (
-    "source_system", "source_record_id", "case_no", "item_code", "item_name", "applicant_type", "applicant_name",
-    "applicant_id", "contact_phone", "address", "submitted_at", "status",
-)  # fmt: skip
+    "source_system",
+    "source_record_id",
+    "case_no",
+    "item_code",
+    "item_name",
+    "applicant_type",
+    "applicant_name",
+    "applicant_id",
+    "contact_phone",
+    "address",
+    "submitted_at",
+    "status",
+)
 
 
 def read_cases(path: Path) -> pd.DataFrame:
@@ -34,11 +44,17 @@ def read_cases(path: Path) -> pd.DataFrame:
 
 def cluster_ids(cases: pd.DataFrame, component) -> pd.Series:
     """Each cluster is named after its first record (by source and id), so reruns give the same ids."""
-    frame = pd.DataFrame({"component": component, "source_system": cases["source_system"].to_numpy(),
-                          "source_record_id": cases["source_record_id"].to_numpy()})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "component": component,
+            "source_system": cases["source_system"].to_numpy(),
+            "source_record_id": cases["source_record_id"].to_numpy(),
+        }
+    )
     first = frame.sort_values(["source_system", "source_record_id"], kind="stable").drop_duplicates("component")
-    names = pd.Series(golden_id_for(first["source_system"], first["source_record_id"]).to_numpy(),
-                      index=first["component"].to_numpy())  # fmt: skip
+    names = pd.Series(
+        golden_id_for(first["source_system"], first["source_record_id"]).to_numpy(), index=first["component"].to_numpy()
+    )
     return frame["component"].map(names)
 
 
@@ -54,17 +70,26 @@ def run(input_path: Path, output_path: Path, *, log=print) -> dict:
     finally:
         engine.close()
     clusters = cluster_ids(keys, result.cluster)
-    best = pd.concat([
-        result.links[["uid_l", "match_probability"]].rename(columns={"uid_l": "uid"}),
-        result.links[["uid_r", "match_probability"]].rename(columns={"uid_r": "uid"}),
-    ]).groupby("uid")["match_probability"].max()  # fmt: skip
+    best = (
+        pd.concat(
+            [
+                result.links[["uid_l", "match_probability"]].rename(columns={"uid_l": "uid"}),
+                result.links[["uid_r", "match_probability"]].rename(columns={"uid_r": "uid"}),
+            ]
+        )
+        .groupby("uid")["match_probability"]
+        .max()
+    )
     in_review = pd.Index(pd.concat([result.review["uid_l"], result.review["uid_r"]]).unique())
-    output = pd.DataFrame({
-        "source_system": keys["source_system"], "source_record_id": keys["source_record_id"],
-        "cluster_id": clusters.to_numpy(),
-        "best_match_probability": best.reindex(range(len(keys))).round(6).to_numpy(),
-        "in_review": pd.RangeIndex(len(keys)).isin(in_review),
-    })  # fmt: skip
+    output = pd.DataFrame(
+        {
+            "source_system": keys["source_system"],
+            "source_record_id": keys["source_record_id"],
+            "cluster_id": clusters.to_numpy(),
+            "best_match_probability": best.reindex(range(len(keys))).round(6).to_numpy(),
+            "in_review": pd.RangeIndex(len(keys)).isin(in_review),
+        }
+    )
     output.to_csv(output_path, index=False, encoding="utf-8")
     summary = {
         "records": len(keys),

@@ -37,8 +37,9 @@ REVIEW_THRESHOLD = 0.30  # below the match threshold and at or above this: a per
 
 
 def _pair(template: str, style: str) -> str:
-    """A SQL snippet over a pair, written with {l}/{r}: ``level`` style (col_l) for comparisons, ``block`` (l.col)."""
-    left, right = ("{}_l", "{}_r") if style == "level" else ("l.{}", "r.{}")
+    """A SQL snippet over a pair, written with {l}/{r}: ``level`` style (col_l) for comparisons, ``block`` (l.col),
+    ``gate`` (l.gate_col: the training copies of the columns, see :func:`train`)."""
+    left, right = {"level": ("{}_l", "{}_r"), "block": ("l.{}", "r.{}"), "gate": ("l.gate_{}", "r.gate_{}")}[style]
 
     class Side(dict):
         def __init__(self, pattern: str) -> None:
@@ -195,9 +196,23 @@ CASE_GATE = (
 )
 
 
+GATE_COLUMNS = (
+    "item_key",
+    "item_known",
+    "item_name_norm",
+    "submitted_date",
+    "id_norm",
+    "id_valid",
+    "name_norm",
+    "name_sounds",
+)
+
+
 def _gated(*columns: str) -> str:
-    """A blocking rule restricted to pairs inside the case definition (the EM training blocks)."""
-    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), _pair(CASE_GATE, "block")])
+    """An EM training block restricted to pairs inside the case definition. The gate reads copies of the columns
+    (``gate_*``): Splink holds every comparison whose columns a training block names fixed, and only the equi-join
+    column should be."""
+    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), _pair(CASE_GATE, "gate")])
 
 
 BLOCKING_RULES = [
@@ -231,15 +246,17 @@ def train(cases: pd.DataFrame, *, max_pairs: float = 1e6, path: Path | None = MO
     """Estimate the model from unlabelled cases and (optionally) write it to the versioned model file."""
     con = duckdb.connect()
     table = load_features(con, prepare(cases))
-    linker = _linker(con, table, settings())
+    copies = ", ".join(f"{c} AS gate_{c}" for c in GATE_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TABLE training_features AS SELECT *, {copies} FROM {table}")
+    linker = _linker(con, "training_features", settings())
     linker.training.estimate_probability_two_random_records_match(
-        [_gated("id_norm") + " AND abs(date_diff('day', l.submitted_date, r.submitted_date)) <= 3"],
+        [_gated("id_norm") + " AND abs(date_diff('day', l.gate_submitted_date, r.gate_submitted_date)) <= 3"],
         recall=0.8,
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=7)
     # Each EM session holds one field fixed by its blocking and learns the others. Every session sees only pairs
     # inside the case definition, so the latent "match" class is "same case", not "same applicant".
-    for rule in (_gated("id_norm"), _gated("name_norm")):
+    for rule in (_gated("id_norm"), _gated("name_norm"), _gated("phone_norm")):
         linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=max_pairs)
     model = smooth(linker.misc.save_model_to_json(None, overwrite=True))
     con.close()
@@ -253,17 +270,29 @@ M_FLOOR = 1e-3
 
 
 def smooth(model: dict) -> dict:
-    """Floor every learned m at 0.1 %: a level the training data never showed (a re-entry three days late)
-    must count against a link, not veto it with a weight of -60."""
+    """Make every level usable on data unlike the training data.
+
+    A level the training never observed among matches gets a neutral weight (m = u): no evidence either way;
+    the else level, which the case definition keeps out of training, gets the floor instead. A learned m is
+    floored at 0.1 %: a level that matches never showed (a re-entry three days late) counts against a link but
+    does not veto it with a weight of -60.
+    """
     for comparison in model["comparisons"]:
         levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
-        trained = [lvl for lvl in levels if lvl.get("m_probability") is not None]
-        if not trained:
-            continue
-        for lvl in trained:
-            lvl["m_probability"] = max(lvl["m_probability"], M_FLOOR)
-        total = sum(lvl["m_probability"] for lvl in trained)
-        for lvl in trained:
+        for lvl in levels:
+            m, u = lvl.get("m_probability"), lvl.get("u_probability")
+            if m is None and lvl["sql_condition"].strip().upper() == "ELSE":
+                lvl["m_probability"] = M_FLOOR
+            elif m is None and u is None:
+                lvl["m_probability"] = lvl["u_probability"] = M_FLOOR
+            elif m is None:
+                lvl["m_probability"] = u
+            elif u is None:
+                lvl["u_probability"] = m
+            else:
+                lvl["m_probability"] = max(m, M_FLOOR)
+        total = sum(lvl["m_probability"] for lvl in levels)
+        for lvl in levels:
             lvl["m_probability"] /= total
     return model
 
@@ -287,8 +316,13 @@ class Engine:
 
     def __init__(self, model: dict | None = None) -> None:
         self.model = model or load_model()
-        self.con = duckdb.connect(config={"threads": os.cpu_count() or 2, "memory_limit": DUCKDB_MEMORY_LIMIT,
-                                          "preserve_insertion_order": False})  # fmt: skip
+        self.con = duckdb.connect(
+            config={
+                "threads": os.cpu_count() or 2,
+                "memory_limit": DUCKDB_MEMORY_LIMIT,
+                "preserve_insertion_order": False,
+            }
+        )
         self.keys = pd.DataFrame(columns=["source_system", "source_record_id"])
         self.seconds: dict[str, float] = {}
 
@@ -325,8 +359,9 @@ class Engine:
         linked = scored[scored["match_probability"] >= match_threshold].reset_index(drop=True)
         review = scored[scored["match_probability"] < match_threshold].reset_index(drop=True)
         n = len(self.keys)
-        graph = coo_matrix((np.ones(len(linked)), (linked["uid_l"].to_numpy(), linked["uid_r"].to_numpy())),
-                           shape=(n, n))  # fmt: skip
+        graph = coo_matrix(
+            (np.ones(len(linked)), (linked["uid_l"].to_numpy(), linked["uid_r"].to_numpy())), shape=(n, n)
+        )
         _, component = connected_components(graph, directed=False)
         self.seconds["cluster"] = time.perf_counter() - started
         return Resolution(component, linked, review, dict(self.seconds))
@@ -339,9 +374,13 @@ class Engine:
         pairs = decisions.merge(
             uid, left_on=["source_system_l", "source_record_id_l"], right_on=["source_system", "source_record_id"]
         )[["uid", "source_system_r", "source_record_id_r", "decision"]]
-        pairs = pairs.rename(columns={"uid": "a"}).merge(
-            uid, left_on=["source_system_r", "source_record_id_r"], right_on=["source_system", "source_record_id"]
-        ).rename(columns={"uid": "b"})  # fmt: skip
+        pairs = (
+            pairs.rename(columns={"uid": "a"})
+            .merge(
+                uid, left_on=["source_system_r", "source_record_id_r"], right_on=["source_system", "source_record_id"]
+            )
+            .rename(columns={"uid": "b"})
+        )
         pairs = pairs.assign(uid_l=pairs[["a", "b"]].min(axis=1), uid_r=pairs[["a", "b"]].max(axis=1))
         decided = pairs.drop_duplicates(["uid_l", "uid_r"], keep="last").set_index(["uid_l", "uid_r"])["decision"]
         key = pd.MultiIndex.from_arrays([scored["uid_l"], scored["uid_r"]])
@@ -349,8 +388,9 @@ class Engine:
         scored = scored.loc[verdict != "different"].copy()
         scored.loc[verdict[verdict != "different"] == "same", "match_probability"] = 1.0
         forced = decided[decided == "same"].index.difference(key)
-        extra = pd.DataFrame({"uid_l": forced.get_level_values(0), "uid_r": forced.get_level_values(1),
-                              "match_probability": 1.0})  # fmt: skip
+        extra = pd.DataFrame(
+            {"uid_l": forced.get_level_values(0), "uid_r": forced.get_level_values(1), "match_probability": 1.0}
+        )
         return pd.concat([scored, extra], ignore_index=True) if len(extra) else scored
 
     def close(self) -> None:
@@ -376,3 +416,54 @@ def resolve(
         return engine.resolve(decisions=decisions, match_threshold=match_threshold, review_threshold=review_threshold)
     finally:
         engine.close()
+
+
+def level_labels(model: dict) -> dict[str, dict[int, str]]:
+    """Per comparison, gamma value → the level's label (-1 is the null level, 0 the else level)."""
+    labels: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        real = [lvl for lvl in levels if not lvl.get("is_null_level")]
+        mapping = {len(real) - 1 - i: lvl.get("label_for_charts", lvl["sql_condition"]) for i, lvl in enumerate(real)}
+        mapping[-1] = "missing on one side"
+        labels[comparison["output_column_name"]] = mapping
+    return labels
+
+
+def evidence(pairs: pd.DataFrame, model: dict) -> list[str]:
+    """Per pair, the per-field story of its score as JSON: the level each field reached and its match weight."""
+    labels = level_labels(model)
+    fields = [name for name in labels if f"gamma_{name}" in pairs.columns]
+    columns = {}
+    for name in fields:
+        level = pairs[f"gamma_{name}"].map(labels[name])
+        weight = pairs[f"mw_{name}"].round(2) if f"mw_{name}" in pairs.columns else pd.Series(None, index=pairs.index)
+        columns[name] = list(zip(level, weight, strict=True))
+    return [
+        json.dumps(
+            {name: {"level": columns[name][i][0], "weight": columns[name][i][1]} for name in fields},
+            ensure_ascii=False,
+            default=float,
+        )
+        for i in range(len(pairs))
+    ]
+
+
+def model_summary(model: dict) -> pd.DataFrame:
+    """The trained model as a table: comparison, level, m, u and the match weight log2(m/u) it contributes."""
+    rows = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            rows.append(
+                {
+                    "comparison": comparison["output_column_name"],
+                    "level": level.get("label_for_charts", level["sql_condition"])[:60],
+                    "m": m,
+                    "u": u,
+                    "match_weight": float(np.log2(m / u)) if m and u else None,
+                }
+            )
+    return pd.DataFrame(rows)

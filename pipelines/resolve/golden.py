@@ -1,0 +1,84 @@
+"""Golden cases: stable ids for clusters of records, and survivorship (which record wins which field).
+
+The engine (``engine.py``) decides which records are the same case; this module names and builds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from schemas.case import CASE_COLUMNS
+
+#: Department systems are authoritative for their own cases; the platform's re-typed copy ranks below.
+SOURCE_PRIORITY = {"market_regulation": 0, "housing": 0, "health": 0, "approval_platform": 1}
+GOLDEN_FIELDS = [c for c in CASE_COLUMNS if c not in ("source_system", "source_record_id")] + ["applicant_id_kind"]
+
+
+def golden_id_for(source_system: pd.Series, source_record_id: pd.Series) -> pd.Series:
+    """A stable id from the record that founded the golden case: reruns and backfills give the same id."""
+    keys = (source_system + "|" + source_record_id).astype(str)
+    return pd.Series(["GC" + hashlib.sha1(k.encode()).hexdigest()[:14].upper() for k in keys], index=keys.index)
+
+
+def survivorship_order(records: pd.DataFrame) -> pd.DataFrame:
+    """Records sorted best first: authoritative source, valid identifier, most complete, earliest."""
+    ranked = records.assign(
+        _source_rank=records["source_system"].map(SOURCE_PRIORITY).fillna(9),
+        _id_rank=(~records["applicant_id_checksum_ok"].eq(True).fillna(False).astype(bool)).astype(int),
+        _completeness=-records[GOLDEN_FIELDS].notna().sum(axis=1),
+    )
+    ranked = ranked.sort_values(
+        ["_source_rank", "_id_rank", "_completeness", "submitted_at", "source_system", "source_record_id"],
+        kind="stable",
+    )
+    return ranked.drop(columns=["_source_rank", "_id_rank", "_completeness"])
+
+
+def assign_golden_ids(pool: pd.DataFrame, component: np.ndarray) -> pd.Series:
+    """Keep the golden id a cluster already has; a new cluster takes the id of its best record."""
+    frame = pool.assign(component=component)
+    existing = frame.dropna(subset=["golden_case_id"]).groupby("component")["golden_case_id"].min()
+    best = survivorship_order(frame).drop_duplicates("component")
+    fresh = pd.Series(
+        golden_id_for(best["source_system"], best["source_record_id"]).to_numpy(), index=best["component"].to_numpy()
+    )
+    chosen = fresh.copy()
+    chosen.loc[existing.index] = existing
+    return frame["component"].map(chosen)
+
+
+def build_golden_cases(linked: pd.DataFrame) -> pd.DataFrame:
+    """One row per golden case: each field from the best record that has it (survivorship)."""
+    ordered = survivorship_order(linked)
+    golden = ordered.groupby("golden_case_id", sort=True)[GOLDEN_FIELDS].first()
+    winners = ordered.drop_duplicates("golden_case_id").set_index("golden_case_id")
+    golden["source_system"] = winners["source_system"]
+    golden["source_record_id"] = winners["source_record_id"]
+    golden["record_count"] = ordered.groupby("golden_case_id").size()
+    golden["content_hash"] = content_hashes(golden)
+    return golden.reset_index()
+
+
+def content_hashes(golden: pd.DataFrame) -> pd.Series:
+    payloads = payload_json(golden)
+    return pd.Series([hashlib.sha256(p.encode()).hexdigest() for p in payloads], index=golden.index)
+
+
+def payload_json(golden: pd.DataFrame) -> list[str]:
+    """The canonical golden case as receivers get it (timestamps ISO, blanks null), stable key order."""
+    frame = golden[GOLDEN_FIELDS].copy()
+    for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
+        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [json.dumps(row, ensure_ascii=False, sort_keys=True, default=int) for row in frame.to_dict("records")]
+
+
+def roles(linked: pd.DataFrame) -> pd.Series:
+    """``golden`` for the survivorship winner of each golden case, ``duplicate`` for the others."""
+    ordered = survivorship_order(linked)
+    winner = ~ordered.duplicated("golden_case_id")
+    return pd.Series(np.where(winner, "golden", "duplicate"), index=ordered.index).reindex(linked.index)

@@ -1,0 +1,308 @@
+"""The resolution engine on small, hand-made Chinese examples, and the review round trip."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.resolve.engine import Engine, resolve
+from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, roles
+from pipelines.resolve.review import decide, explain
+from pipelines.warehouse import Warehouse
+from schemas.warehouse import case_links, staged_cases
+
+COLUMNS = [
+    "source_system",
+    "source_record_id",
+    "item_code",
+    "item_name",
+    "applicant_type",
+    "applicant_name",
+    "applicant_id",
+    "contact_phone",
+    "address",
+    "submitted_at",
+]
+CO, CO_ID = "常州恒达科技有限公司", "9132041258558635XF"
+ZHANG_WEI_ID = "11010519491231002X"
+ADDR = "江苏省常州市武进区湖塘镇人民中路1号"
+
+
+def cases(*rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype(object)
+    return frame.assign(case_no=frame["source_record_id"], status="受理")
+
+
+def dept(
+    record, item, name, ident, when, *, kind="legal_person", phone="13812345678", address=ADDR, item_name=None
+) -> tuple:
+    return ("market_regulation", record, item, item_name or "", kind, name, ident, phone, address, when)
+
+
+def clerk(
+    record, item, name, ident, when, *, kind="legal_person", phone="", address="武进区湖塘镇人民中路1号", item_name=""
+) -> tuple:
+    return ("approval_platform", record, item, item_name, kind, name, ident, phone, address, when)
+
+
+def groups(frame: pd.DataFrame, **kwargs) -> set[frozenset[str]]:
+    result = resolve(frame, **kwargs)
+    labels = pd.Series(result.cluster)
+    return {frozenset(frame.loc[labels == c, "source_record_id"]) for c in labels.unique()}
+
+
+def test_duckdb_distances_count_characters_not_bytes():
+    # DuckDB 1.x compared UTF-8 bytes (levenshtein('张伟','张玮') = 3); the engine relies on 2.0's characters.
+    assert duckdb.sql("SELECT levenshtein('张伟', '张玮'), jaro_winkler_similarity('张伟', '李强')").fetchall()[0] == (
+        1,
+        0,
+    )
+
+
+def test_homophone_name_typo_without_identifier_is_one_case():
+    frame = cases(
+        dept(
+            "MR-1",
+            "SCJG-ZSBA",
+            "张伟",
+            ZHANG_WEI_ID,
+            "2026-11-16 09:00",
+            kind="natural_person",
+            item_name="诊所执业备案",
+        ),
+        clerk("AP-1", "000140002000", "张玮", "", "2026/11/16", kind="natural_person", phone="13812345678"),
+    )
+    assert groups(frame) == {frozenset({"MR-1", "AP-1"})}
+
+
+@pytest.mark.parametrize(
+    "typed_id",
+    ["９１３２０４１２５８５５８６３５ＸＦ", "9132041258558653XF", "9132041258558636XF", "91320412 58558635xf"],
+    ids=["full-width", "transposed digits", "one digit mistyped", "space and lower case"],
+)
+def test_identifier_typos_are_one_case(typed_id):
+    frame = cases(
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "000102001000", "恒达科技有限公司", typed_id, "20261117"),
+    )
+    assert groups(frame) == {frozenset({"MR-1", "AP-1"})}
+
+
+def test_blank_item_code_with_an_item_name_variant_is_one_case():
+    frame = cases(
+        dept("MR-1", "SCJG-SPJY", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "", "常州恒达科技有限责任公司", CO_ID, "2026年11月17日", item_name="食品经营许可证核发"),
+    )
+    assert groups(frame) == {frozenset({"MR-1", "AP-1"})}
+
+
+def test_package_applications_on_one_day_stay_apart():
+    shop, operator = "武进区湖塘镇张伟小吃店", ZHANG_WEI_ID
+    frame = cases(
+        dept("MR-1", "SCJG-GTSL", shop, operator, "2026-11-16 09:00", kind="natural_person"),
+        dept("MR-2", "SCJG-SPJY", shop, operator, "2026-11-16 09:05", kind="natural_person"),
+        dept("MR-3", "SCJG-XCYB", shop, operator, "2026-11-16 09:10", kind="natural_person"),
+        clerk("AP-1", "000102002000", shop, operator, "2026-11-16", kind="natural_person"),
+        clerk("AP-2", "", shop, operator, "2026-11-16", kind="natural_person", item_name="食品经营许可"),
+        clerk("AP-3", "", shop, operator, "2026-11-17", kind="natural_person", item_name="小餐饮备案"),
+    )
+    assert groups(frame) == {frozenset({"MR-1", "AP-1"}), frozenset({"MR-2", "AP-2"}), frozenset({"MR-3", "AP-3"})}
+
+
+def test_the_same_item_again_months_later_is_a_new_case():
+    frame = cases(
+        dept("MR-1", "SCJG-SPJY", CO, CO_ID, "2026-05-16 09:00"),
+        dept("MR-2", "SCJG-SPJY", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-2", "000105001000", CO, CO_ID, "2026-11-16"),
+    )
+    assert groups(frame) == {frozenset({"MR-1"}), frozenset({"MR-2", "AP-2"})}
+
+
+def test_namesakes_stay_apart():
+    frame = cases(
+        dept(
+            "H-1",
+            "SCJG-ZSBA",
+            "张伟",
+            ZHANG_WEI_ID,
+            "2026-11-16 09:00",
+            kind="natural_person",
+            item_name="诊所执业备案",
+        ),
+        dept(
+            "H-2",
+            "SCJG-ZSBA",
+            "张伟",
+            "440524188001010014",
+            "2026-11-16 10:00",
+            kind="natural_person",
+            phone="13900000000",
+            item_name="诊所执业备案",
+        ),
+    )
+    assert len(groups(frame)) == 2
+
+
+def test_sister_companies_at_one_address_stay_apart():
+    sister_id = "91320412MA1MGBN10R"
+    frame = cases(
+        dept("MR-1", "SCJG-QYSL", "常州恒达环保科技有限公司", CO_ID, "2026-11-16 09:00"),
+        dept("MR-2", "SCJG-QYSL", "常州恒达环保物流有限公司", sister_id, "2026-11-16 09:30"),
+        # the clerk's copy of the second, identifier not typed: one sister's name, not the other's
+        clerk("AP-2", "000102001000", "恒达环保物流有限公司", "", "2026-11-16", phone="13812345678"),
+    )
+    assert groups(frame) == {frozenset({"MR-1"}), frozenset({"MR-2", "AP-2"})}
+
+
+def test_golden_ids_do_not_depend_on_row_order():
+    rows = [
+        clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-17"),
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+        dept("MR-9", "SCJG-QYSL", "常州华联贸易有限公司", "91320412MA1MGBN10R", "2026-11-16 10:00"),
+    ]
+    ids = []
+    for ordered in (rows, rows[::-1]):
+        frame = cases(*ordered)
+        frame["golden_case_id"] = pd.NA
+        for column in (
+            "accepted_at",
+            "decided_at",
+            "completed_at",
+            "promised_days",
+            "statutory_days",
+            "handling_dept",
+            "applicant_id_kind",
+            "applicant_id_checksum_ok",
+        ):
+            frame[column] = pd.NA
+        frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], format="mixed")
+        frame["golden_case_id"] = assign_golden_ids(frame, resolve(frame).cluster)
+        ids.append(dict(zip(frame["source_record_id"], frame["golden_case_id"], strict=True)))
+    assert ids[0] == ids[1]
+    assert ids[0]["AP-1"] == ids[0]["MR-1"] != ids[0]["MR-9"]
+
+
+def test_reviewer_decisions_override_the_model():
+    frame = cases(
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-17"),
+        dept("MR-2", "SCJG-QYSL", "常州华联贸易有限公司", "91320412MA1MGBN10R", "2026-11-16 10:00"),
+    )
+    keys = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r", "decision"]
+    decisions = pd.DataFrame(
+        [
+            ("approval_platform", "AP-1", "market_regulation", "MR-1", "different"),
+            ("market_regulation", "MR-2", "market_regulation", "MR-1", "same"),
+        ],
+        columns=keys,
+    )
+    assert groups(frame, decisions=decisions) == {frozenset({"AP-1"}), frozenset({"MR-1", "MR-2"})}
+
+
+def test_uncertain_pairs_go_to_review_with_per_field_evidence():
+    frame = cases(
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-17"),
+    )
+    engine = Engine()
+    try:
+        engine.load(frame)
+        result = engine.resolve(match_threshold=1.01)  # nothing is certain enough: everything goes to review
+    finally:
+        engine.close()
+    assert len(result.review) == 1 and result.links.empty
+    assert {"gamma_applicant_id", "mw_applicant_id", "mw_submitted_date"} <= set(result.review.columns)
+
+
+def test_review_round_trip_through_the_warehouse(tmp_path):
+    """A decision recorded by a clerk is read back and respected when the day is resolved again."""
+    from pipelines.resolve.assets import resolve_partition
+
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    day = dt.date(2026, 11, 16)
+    staged = cases(
+        dept("MR-1", "000102001000", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-16 00:00"),
+    )
+    staged = staged.assign(
+        partition_date=day,
+        record_key=staged["source_record_id"],
+        applicant_id_kind="uscc",
+        applicant_id_checksum_ok=True,
+        submitted_at=pd.to_datetime(staged["submitted_at"]),
+    )
+    from pipelines.warehouse import insert_frame
+
+    with warehouse.begin() as conn:
+        insert_frame(conn, staged_cases, staged)
+        resolve_partition(conn, day)
+    assert warehouse.read(sa_select_golden()).nunique().iloc[0] == 1
+    golden = warehouse.scalar("SELECT golden_case_id FROM case_links LIMIT 1")
+    why = explain(warehouse, golden)
+    assert set(why["field"]) >= {"applicant_id", "applicant_name", "item", "submitted_date"}
+
+    decide(warehouse, "market_regulation:MR-1", "approval_platform:AP-1", "different", "clerk-wang", "two filings")
+    with warehouse.begin() as conn:
+        resolve_partition(conn, day)
+    assert warehouse.read(sa_select_golden()).nunique().iloc[0] == 2
+    assert warehouse.scalar("SELECT COUNT(*) FROM golden_cases") == 2
+    warehouse.dispose()
+
+
+def sa_select_golden():
+    import sqlalchemy as sa
+
+    return sa.select(case_links.c.golden_case_id)
+
+
+def test_survivorship_prefers_the_department_record():
+    frame = cases(
+        clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-17"),
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+    )
+    for column in (
+        "accepted_at",
+        "decided_at",
+        "completed_at",
+        "promised_days",
+        "statutory_days",
+        "handling_dept",
+        "applicant_id_kind",
+    ):
+        frame[column] = pd.NA
+    frame["applicant_id_checksum_ok"] = True
+    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], format="mixed")
+    frame["golden_case_id"] = "GC1"
+    golden = build_golden_cases(frame)
+    assert golden.loc[0, "applicant_name"] == CO and golden.loc[0, "contact_phone"] == "13812345678"
+    assert dict(zip(frame["source_record_id"], roles(frame), strict=True)) == {"AP-1": "duplicate", "MR-1": "golden"}
+
+
+def test_dedup_command_keeps_every_row(tmp_path):
+    frame = cases(
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "", "恒达科技有限公司", "9132041258558653XF", "2026/11/17", item_name="企业开办"),
+        clerk("AP-2", "", "", "", "", item_name=""),  # almost nothing known: still one output row
+        dept("MR-2", "SCJG-SPJY", CO, CO_ID, "2026-11-16 09:05"),
+    )
+    source = tmp_path / "cases.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "clusters.csv"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "approval-bridge"), "dedup", "--input", str(source), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "4 records → 3 clusters; 1 pairs linked" in result.stdout
+    clusters = pd.read_csv(out, dtype=str)
+    assert clusters["source_record_id"].tolist() == ["MR-1", "AP-1", "AP-2", "MR-2"]
+    by_id = dict(zip(clusters["source_record_id"], clusters["cluster_id"], strict=True))
+    assert by_id["MR-1"] == by_id["AP-1"] and len({by_id["MR-1"], by_id["AP-2"], by_id["MR-2"]}) == 3
