@@ -37,6 +37,16 @@ from schemas.warehouse import (
 
 #: How far around the day linking looks: the case window plus the lag of a clerk's re-entry.
 LOOKBACK_DAYS = CASE_WINDOW_DAYS + 2
+FIGURES = (
+    "review_queue",
+    "staged",
+    "golden_in_partition",
+    "duplicates_in_partition",
+    "linked_to_earlier_days",
+    "new_golden_cases",
+    "golden_versions_queued",
+    "orphaned_golden_cases",
+)
 PAIR_KEYS = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r"]
 TARGETS = ("one_network", "municipal")
 IDENTITY = "staged_equals_golden_plus_duplicates"
@@ -205,6 +215,8 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         for row in conn.execute(sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition))
     }
     conn.execute(case_links.delete().where(case_links.c.partition_date == partition))
+    if new.empty and not before:
+        return dict.fromkeys(FIGURES, 0) | {"rules": {}}
 
     pool = pd.concat([neighbours, new.assign(golden_case_id=pd.NA)], ignore_index=True)
     is_new = (pool.index >= len(neighbours)).astype(bool)
@@ -247,7 +259,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
             ],
         )
 
-    rebuilt = build_golden_cases(linked) if len(linked) else pd.DataFrame(columns=["golden_case_id"])
+    rebuilt = build_golden_cases(linked)
     previous = pd.concat(
         [
             pd.DataFrame(

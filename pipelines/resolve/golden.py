@@ -53,6 +53,17 @@ def assign_golden_ids(pool: pd.DataFrame, component: np.ndarray) -> pd.Series:
 
 def build_golden_cases(linked: pd.DataFrame) -> pd.DataFrame:
     """One row per golden case: each field from the best record that has it (survivorship)."""
+    if linked.empty:
+        return pd.DataFrame(
+            columns=[
+                "golden_case_id",
+                *GOLDEN_FIELDS,
+                "source_system",
+                "source_record_id",
+                "record_count",
+                "content_hash",
+            ]
+        )
     ordered = survivorship_order(linked)
     golden = ordered.groupby("golden_case_id", sort=True)[GOLDEN_FIELDS].first()
     winners = ordered.drop_duplicates("golden_case_id").set_index("golden_case_id")
