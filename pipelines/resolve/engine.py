@@ -75,11 +75,16 @@ LEVELS = {
     # A clerk's typo changes one character (or keeps the sound): 环保科技 → 环保物流 is a sister company.
     "name_one_char": "levenshtein({l.name_norm}, {r.name_norm}) <= 1",
     "item_same_name": f"NOT {BOTH_ITEMS_KNOWN} AND {{l.item_name_norm}} = {{r.item_name_norm}}",
+    # Spellings the data shows to be one item (see features.learn_item_classes).
+    "item_same_class": f"NOT {BOTH_ITEMS_KNOWN} AND {{l.item_class}} = {{r.item_class}}",
     "item_similar_name": (
         f"NOT {BOTH_ITEMS_KNOWN} AND ({char_jaccard('item_name_norm')} >= 0.5 "
         "OR contains({l.item_name_norm}, {r.item_name_norm}) OR contains({r.item_name_norm}, {l.item_name_norm}))"
     ),
-    "address_close": char_jaccard("address_norm") + " >= 0.8",
+    "address_close": (
+        char_jaccard("address_norm") + " >= 0.8 OR starts_with({l.address_norm}, {r.address_norm}) "
+        "OR starts_with({r.address_norm}, {l.address_norm})"
+    ),
 }
 DAY_GAP = "abs(date_diff('day', {l.submitted_date}, {r.submitted_date}))"
 #: The outer bound of "submitted within a few days"; how much each day apart counts is learned.
@@ -129,6 +134,7 @@ def _comparisons() -> list[cl.CustomComparison]:
                 cll.And(cll.NullLevel("item_key"), cll.NullLevel("item_name_norm")),
                 cll.ExactMatchLevel("item_key"),
                 _level("item_same_name", "same item name, code missing or unknown"),
+                _level("item_same_class", "spellings seen for one item elsewhere in the data"),
                 _level("item_similar_name", "similar item names, code missing or unknown"),
                 cll.ElseLevel().configure(label_for_charts="different items"),
             ],
@@ -144,13 +150,21 @@ def _comparisons() -> list[cl.CustomComparison]:
                 cll.ElseLevel().configure(label_for_charts="outside the window"),
             ],
         ),
-        comparison("contact_phone", [cll.NullLevel("phone_norm"), cll.ExactMatchLevel("phone_norm"), cll.ElseLevel()]),
+        comparison(
+            "contact_phone",
+            [
+                cll.NullLevel("phone_norm"),
+                cll.ExactMatchLevel("phone_norm"),
+                cll.CustomLevel("levenshtein(phone_norm_l, phone_norm_r) <= 1", "one digit apart"),
+                cll.ElseLevel(),
+            ],
+        ),
         comparison(
             "address",
             [
                 cll.NullLevel("address_norm"),
                 cll.ExactMatchLevel("address_norm"),
-                _level("address_close", "most characters shared"),
+                _level("address_close", "most characters shared, or one is the other without its unit"),
                 cll.ElseLevel(),
             ],
         ),
@@ -180,7 +194,11 @@ def within_case_definition(scored: pd.DataFrame) -> pd.Series:
 
 
 CASE_GATE = (
-    "(({l.item_key} = {r.item_key}) OR (" + LEVELS["item_similar_name"] + ") OR ({l.item_key} IS NULL AND "
+    "(({l.item_key} = {r.item_key}) OR ("
+    + LEVELS["item_same_class"]
+    + ") OR ("
+    + LEVELS["item_similar_name"]
+    + ") OR ({l.item_key} IS NULL AND "
     "{r.item_key} IS NULL AND {l.item_name_norm} IS NULL AND {r.item_name_norm} IS NULL))"
     f" AND coalesce({DAY_GAP} <= {CASE_WINDOW_DAYS}, true)"
     " AND coalesce("
@@ -199,6 +217,7 @@ CASE_GATE = (
 GATE_COLUMNS = (
     "item_key",
     "item_known",
+    "item_class",
     "item_name_norm",
     "submitted_date",
     "id_norm",
@@ -217,11 +236,13 @@ def _gated(*columns: str) -> str:
 
 BLOCKING_RULES = [
     block_on("id_sorted"),  # same identifier, or one with two characters swapped
-    block_on("name_norm", "item_key"),
-    block_on("name_py", "item_key"),  # homophone typos with the identifier missing or mistyped
-    block_on("name_norm", "submitted_date"),  # item code blank and its name unknown to the catalogue
+    block_on("name_norm", "item_class"),
+    block_on("name_py", "item_class"),  # homophone typos with the identifier missing or mistyped
+    block_on("name_norm", "submitted_date"),  # item spelt in a way nothing else in the data explains
     block_on("name_py", "submitted_date"),
     block_on("phone_norm", "submitted_date"),
+    block_on("phone_norm", "item_class"),
+    block_on("name_norm", "phone_norm"),
 ]
 
 
@@ -266,7 +287,7 @@ def train(cases: pd.DataFrame, *, max_pairs: float = 1e6, path: Path | None = MO
     return model
 
 
-M_FLOOR = 1e-3
+M_FLOOR = 0.01
 
 
 def smooth(model: dict) -> dict:
@@ -274,8 +295,8 @@ def smooth(model: dict) -> dict:
 
     A level the training never observed among matches gets a neutral weight (m = u): no evidence either way;
     the else level, which the case definition keeps out of training, gets the floor instead. A learned m is
-    floored at 0.1 %: a level that matches never showed (a re-entry three days late) counts against a link but
-    does not veto it with a weight of -60.
+    floored at 1 %: a level that matches never showed in training (a re-entry three days late, a phone typed
+    differently) counts against a link but does not veto it with a weight of -60.
     """
     for comparison in model["comparisons"]:
         levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]

@@ -17,7 +17,10 @@ import unicodedata
 from functools import cache
 
 import duckdb
+import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from pipelines.stage.normalise import clean_text, company_name_key, parse_timestamps
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, item_name_index, items, local_item_codes
@@ -152,4 +155,68 @@ def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table:
         """
     )
     con.unregister("prepared_cases")
+    classes = learn_item_classes(con, table)
+    con.register("item_classes", classes)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT f.*, coalesce(c.item_class, f.item_token) AS item_class
+        FROM (SELECT *, coalesce(item_key, 'name:' || item_name_norm) AS item_token FROM {table}) f
+        LEFT JOIN item_classes c ON c.item_token = f.item_token
+        """
+    )
+    con.unregister("item_classes")
     return table
+
+
+#: How often two item spellings must be seen on the same case before they count as one item.
+MIN_ITEM_SUPPORT = 2
+MIN_ITEM_PURITY = 0.5
+
+
+def learn_item_classes(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """Learn which item codes and names the systems use for the same item, from the data itself.
+
+    Department systems number items their own way and clerks type names the catalogue does not know
+    (环评审批 for 建设项目环境影响评价文件审批). Evidence that two spellings are one item: an applicant with a
+    valid identifier has exactly one item around a day in one system and exactly one in another. Days with
+    several items in a system (packages) teach nothing. A spelling joins a class when the pairing recurs
+    (support) and accounts for at least half of that spelling's such pairings (purity).
+    """
+    pairs = con.execute(
+        f"""
+        WITH tokens AS (
+            SELECT uid, source_system, id_norm, submitted_date,
+                   coalesce(item_key, 'name:' || item_name_norm) AS token
+            FROM {table}
+            WHERE id_valid AND id_norm IS NOT NULL AND submitted_date IS NOT NULL
+              AND coalesce(item_key, item_name_norm) IS NOT NULL
+        ), lonely AS (  -- records whose system holds no other item of the applicant within a day
+            SELECT a.* FROM tokens a
+            WHERE NOT EXISTS (
+                SELECT 1 FROM tokens b
+                WHERE b.id_norm = a.id_norm AND b.source_system = a.source_system AND b.token <> a.token
+                  AND abs(date_diff('day', a.submitted_date, b.submitted_date)) <= 1)
+        ), anchored AS (
+            SELECT a.token AS token_a, b.token AS token_b
+            FROM lonely a JOIN lonely b
+              ON a.id_norm = b.id_norm AND a.source_system < b.source_system
+             AND abs(date_diff('day', a.submitted_date, b.submitted_date)) <= 1
+        ), both_ways AS (
+            SELECT token_a, token_b FROM anchored UNION ALL SELECT token_b, token_a FROM anchored
+        ), totals AS (SELECT token_a, count(*) AS total FROM both_ways GROUP BY token_a)
+        SELECT w.token_a, w.token_b, count(*) AS support, any_value(t.total) AS total
+        FROM both_ways w JOIN totals t USING (token_a)
+        WHERE w.token_a <> w.token_b
+        GROUP BY w.token_a, w.token_b
+        HAVING count(*) >= {MIN_ITEM_SUPPORT} AND count(*) >= {MIN_ITEM_PURITY} * any_value(t.total)
+        """
+    ).df()
+    if pairs.empty:
+        return pd.DataFrame({"item_token": pd.Series(dtype=str), "item_class": pd.Series(dtype=str)})
+    tokens = pd.Index(sorted(set(pairs["token_a"]) | set(pairs["token_b"])))
+    a, b = tokens.get_indexer(pairs["token_a"]), tokens.get_indexer(pairs["token_b"])
+    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(tokens),) * 2), directed=False)
+    # A class is named after its smallest spelling, so the same data always gives the same classes.
+    names = pd.Series(tokens, dtype=str).groupby(component).transform("min")
+    return pd.DataFrame({"item_token": tokens.astype(str), "item_class": "class:" + names.to_numpy()})
