@@ -5,8 +5,10 @@ codes, double typing, packages on one day, renewals months later, namesakes, sis
 command runs in a fresh process; its wall time and peak memory (max RSS) are measured, and both it and the
 baseline are scored by pairwise precision, recall and F1 against the ground truth.
 
-    .venv/bin/python benchmarks/resolution.py            # 20k, 100k and 1M records
-    .venv/bin/python benchmarks/resolution.py 20000      # one size
+    .venv/bin/python benchmarks/resolution.py                  # 20k, 100k and 1M records
+    .venv/bin/python benchmarks/resolution.py 20000            # one size
+    .venv/bin/python benchmarks/resolution.py --independent    # data from benchmarks/independent_cases.py, a
+                                                               # generator written without sight of the sandbox's
 """
 
 from __future__ import annotations
@@ -87,8 +89,34 @@ def run_command(input_path: Path, output_path: Path) -> tuple[float, float]:
     return seconds, max(peak_kb, before) / 1024
 
 
-def benchmark(records: int) -> list[dict]:
-    cases = labelled_cases(records)
+def independent_cases(records: int, seed: int = 3) -> pd.DataFrame:
+    """Labelled cases from the independently written generator (its own systems, items, codes and typos)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cases_path, truth_path = Path(tmp) / "cases.csv", Path(tmp) / "truth.csv"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "independent_cases.py"),
+                "--records",
+                str(records),
+                "--seed",
+                str(seed),
+                "--output",
+                str(cases_path),
+                "--truth",
+                str(truth_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        cases = pd.read_csv(cases_path, dtype=str, keep_default_na=False)
+        truth = pd.read_csv(truth_path, dtype=str)
+    return cases.merge(truth, on=["source_system", "source_record_id"])
+
+
+def benchmark(records: int, independent: bool = False) -> list[dict]:
+    cases = independent_cases(records) if independent else labelled_cases(records)
+    data = "independent" if independent else "sandbox"
     with tempfile.TemporaryDirectory() as tmp:
         input_path, output_path = Path(tmp) / "cases.csv", Path(tmp) / "clusters.csv"
         cases[DEDUP_COLUMNS].to_csv(input_path, index=False)
@@ -100,8 +128,16 @@ def benchmark(records: int) -> list[dict]:
     baseline_clusters, baseline_seconds = exact_key_baseline(cases)
     baseline = pair_scores(cases, baseline_clusters, truth)
     return [
-        {"records": len(cases), "method": "engine (dedup command)", **engine, "seconds": seconds, "peak_mb": peak_mb},
         {
+            "data": data,
+            "records": len(cases),
+            "method": "engine (dedup command)",
+            **engine,
+            "seconds": seconds,
+            "peak_mb": peak_mb,
+        },
+        {
+            "data": data,
             "records": len(cases),
             "method": "exact-key baseline",
             **baseline,
@@ -111,14 +147,16 @@ def benchmark(records: int) -> list[dict]:
     ]
 
 
-def main(sizes: list[int]) -> None:
+def main(argv: list[str]) -> None:
+    independent = "--independent" in argv
+    sizes = [int(a) for a in argv if a.isdigit()] or [20_000, 100_000, 1_000_000]
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
     rows = []
     for size in sizes:
-        rows.extend(benchmark(size))
+        rows.extend(benchmark(size, independent))
         frame = pd.DataFrame(rows)
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [20_000, 100_000, 1_000_000])
+    main(sys.argv[1:])

@@ -350,6 +350,8 @@ class CaseGenerator:
                 item_code = ""
                 aliases = self.items.loc[case.item_code, "aliases"].split("|")
                 item_name = rng.choice([item_name, *aliases])
+                if rng.random() < 0.3:  # a spelling no catalogue lists
+                    item_name += rng.choice(("申请", "（新办）", "办理", "（首次）"))
             if rng.random() < 0.15:
                 submitted = submitted + timedelta(days=1)  # typed the day the clerk entered it
             applied = typos.clerk_datetime(rng, submitted)

@@ -306,3 +306,67 @@ def test_dedup_command_keeps_every_row(tmp_path):
     assert clusters["source_record_id"].tolist() == ["MR-1", "AP-1", "AP-2", "MR-2"]
     by_id = dict(zip(clusters["source_record_id"], clusters["cluster_id"], strict=True))
     assert by_id["MR-1"] == by_id["AP-1"] and len({by_id["MR-1"], by_id["AP-2"], by_id["MR-2"]}) == 3
+
+
+def test_item_spellings_unknown_to_the_catalogue_are_learned_from_the_data():
+    """A department's own code and the clerk's abbreviation, seen together on other cases, mean one item."""
+    companies = [
+        ("常州信聚环保科技有限公司", "91320412MA1MGBN10R"),
+        ("江苏康奥精密机械有限公司", "9132041258558635XF"),
+        ("常州博远装饰工程有限公司", "91320412MACUC3CG71"),
+    ]
+    rows = []
+    for i, (name, ident) in enumerate(companies):
+        day = f"2026-11-{16 + i} 09:00"
+        rows.append(
+            (
+                "wj_sthj",
+                f"HB-{i}",
+                "HB-HP-01",
+                "建设项目环境影响评价文件审批",
+                "企业",
+                name,
+                ident,
+                "13812345678",
+                ADDR,
+                day,
+            )
+        )
+        rows.append(("wj_platform", f"ZW-{i}", "", "环评审批", "法人", name, "" if i == 2 else ident, "", "", day[:10]))
+    frame = cases(*rows)
+    assert groups(frame) == {frozenset({f"HB-{i}", f"ZW-{i}"}) for i in range(3)}  # the last one without an id
+
+
+def test_learned_item_spellings_do_not_merge_a_package():
+    shop, operator = "武进区湖塘镇张伟小吃店", ZHANG_WEI_ID
+    rows = [
+        (
+            "wj_scjg",
+            "SC-1",
+            "SC-DJ-002",
+            "个体工商户登记",
+            "个体工商户",
+            shop,
+            operator,
+            "13812345678",
+            ADDR,
+            "2026-11-16 09:00",
+        ),
+        (
+            "wj_scjg",
+            "SC-2",
+            "SC-SP-015",
+            "小餐饮备案",
+            "个体工商户",
+            shop,
+            operator,
+            "13812345678",
+            ADDR,
+            "2026-11-16 09:10",
+        ),
+        ("wj_platform", "ZW-1", "", "个体户开业", "个体工商户", shop, operator, "", "", "2026-11-16"),
+        ("wj_platform", "ZW-2", "", "小餐饮店备案", "个体工商户", shop, operator, "", "", "2026-11-16"),
+    ]
+    found = groups(cases(*rows))
+    assert frozenset({"SC-1", "SC-2"}) not in found and not any({"SC-1", "SC-2"} <= g for g in found)
+    assert frozenset({"SC-2", "ZW-2"}) in found

@@ -25,7 +25,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from splink import Linker, SettingsCreator, block_on
+from splink import Linker, SettingsCreator
 from splink.internals.duckdb.database_api import DuckDBAPI
 
 from pipelines.resolve.features import load_features, prepare
@@ -122,7 +122,7 @@ def _comparisons() -> list[cl.CustomComparison]:
             "applicant_name",
             [
                 cll.NullLevel("name_norm"),
-                cll.ExactMatchLevel("name_norm", term_frequency_adjustments=True),
+                cll.ExactMatchLevel("name_norm"),
                 _level("name_sound", "same sound (homophone typo)"),
                 _level("name_one_char", "one character apart"),
                 cll.ElseLevel().configure(label_for_charts="different names"),
@@ -234,15 +234,22 @@ def _gated(*columns: str) -> str:
     return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), _pair(CASE_GATE, "gate")])
 
 
+def _candidates(*columns: str) -> str:
+    """A blocking rule: equal on the columns and inside the case window (a year of one common name is millions
+    of pairs; within ten days, a few)."""
+    window = f"coalesce({_pair(DAY_GAP, 'block')} <= {CASE_WINDOW_DAYS}, true)"
+    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), window])
+
+
 BLOCKING_RULES = [
-    block_on("id_sorted"),  # same identifier, or one with two characters swapped
-    block_on("name_norm", "item_class"),
-    block_on("name_py", "item_class"),  # homophone typos with the identifier missing or mistyped
-    block_on("name_norm", "submitted_date"),  # item spelt in a way nothing else in the data explains
-    block_on("name_py", "submitted_date"),
-    block_on("phone_norm", "submitted_date"),
-    block_on("phone_norm", "item_class"),
-    block_on("name_norm", "phone_norm"),
+    _candidates("id_sorted"),  # same identifier, or one with two characters swapped
+    _candidates("name_norm", "item_class"),
+    _candidates("name_py", "item_class"),  # homophone typos with the identifier missing or mistyped
+    _candidates("name_norm", "submitted_date"),  # item spelt in a way nothing else in the data explains
+    _candidates("name_py", "submitted_date"),
+    _candidates("phone_norm", "submitted_date"),
+    _candidates("phone_norm", "item_class"),
+    _candidates("name_norm", "phone_norm"),
 ]
 
 
@@ -259,6 +266,14 @@ def settings() -> SettingsCreator:
 
 
 def _linker(con: duckdb.DuckDBPyConnection, table: str, model: dict | SettingsCreator) -> Linker:
+    if isinstance(model, dict):
+        # Blocking is how candidates are found, not something learned: the code's rules win over the file's.
+        model = {
+            **model,
+            "blocking_rules_to_generate_predictions": [
+                {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
+            ],
+        }
     db_api = DuckDBAPI(connection=con)
     return Linker(db_api.register(table, dataset_display_name="cases"), model, log_level=30)
 
