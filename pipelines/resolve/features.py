@@ -73,6 +73,14 @@ def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     return names.str.translate(primary).str.lower(), spaced.str.translate(readings).str.strip()
 
 
+def item_core(names: pd.Series) -> pd.Series:
+    """An item name without spaces, qualifiers in brackets and request words: 卫生许可证（首次）→ 卫生许可证,
+    公司设立登记申请 → 公司设立登记."""
+    core = sub(names.str.replace(r"\s+", "", regex=True), r"\([^)]*\)", "")
+    core = sub(core, r"(申请|办理|申报)$", "")
+    return core.mask(core == "")
+
+
 def _item_keys(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.Series:
     """Provincial item code from the code itself, a department's local code, or the item's name; else NA."""
     catalogue = set(items()["item_code"])
@@ -111,7 +119,7 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     kind = kind.fillna(ids["kind"].map({ID_KIND_USCC: LEGAL_PERSON}).astype("string"))
     kind = kind.fillna(pd.Series(NATURAL_PERSON, index=kind.index).where(~looks_company, LEGAL_PERSON))
     name_norm = names.where(kind != LEGAL_PERSON, company_name_key(names))
-    item_names = clean_text(cases["item_name"]).str.replace(r"\s+", "", regex=True)
+    item_names = item_core(clean_text(cases["item_name"]))
     sources = clean_text(cases["source_system"]).fillna("")
     item_key = _item_keys(clean_text(cases["item_code"]), item_names, sources)
     catalogue = set(items()["item_code"])
