@@ -240,10 +240,11 @@ class CaseGenerator:
         a, day = case.applicant, case.submitted_at.date()
         local_code = self.local_codes[(dept, case.item_code)]
         name, ident, submitted = a.name, a.identifier, case.submitted_at.strftime("%Y-%m-%d %H:%M:%S")
+        item_name = self.items.loc[case.item_code, "item_name"]
         if case.bad == "missing_name":
             name = ""
         elif case.bad == "unknown_item":
-            local_code = "XX-9999"
+            local_code, item_name = "XX-9999", "其他临时事项"
         elif case.bad == "malformed_id":
             ident = ident[:9]
         elif case.bad == "bad_date":
@@ -256,7 +257,7 @@ class CaseGenerator:
             record = {
                 "SBLSH": self._national_case_no(dept, case.item_code, day),
                 "SXBM": local_code,
-                "SXMC": self.items.loc[case.item_code, "item_name"],
+                "SXMC": item_name,
                 "SQRLX": "1" if a.applicant_type == "legal_person" else "2",
                 "SQRMC": name,
                 "SQRZJLX": "001" if a.applicant_type == "legal_person" else "111",
@@ -275,7 +276,7 @@ class CaseGenerator:
             record = {
                 "ywh": f"WJJS{day:%Y%m%d}{self._serial(dept, day):05d}",
                 "sxbm": local_code,
-                "sxmc": self.items.loc[case.item_code, "item_name"],
+                "sxmc": item_name,
                 "jsdw": name,
                 "tyshxydm": ident,
                 "lxr": self.people.person_name(),
@@ -294,7 +295,7 @@ class CaseGenerator:
             record = {
                 "办件编号": f"WJWS-{day:%Y%m%d}-{self._serial(dept, day):04d}",
                 "事项编码": local_code,
-                "事项名称": self.items.loc[case.item_code, "item_name"],
+                "事项名称": item_name,
                 "申请人类型": "单位" if a.applicant_type == "legal_person" else "个人",
                 "申请人": name,
                 "证件号码": ident,

@@ -22,8 +22,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.stage.normalise import clean_text, company_name_key, parse_timestamps
-from schemas.case import LEGAL_PERSON, NATURAL_PERSON, item_name_index, items, local_item_codes
+from pipelines.stage.normalise import clean_text, company_name_key, item_core, parse_timestamps, provincial_item_codes
+from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
 from schemas.text import sub
 
@@ -73,31 +73,6 @@ def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     return names.str.translate(primary).str.lower(), spaced.str.translate(readings).str.strip()
 
 
-def item_core(names: pd.Series) -> pd.Series:
-    """An item name without spaces, qualifiers in brackets and request words: 卫生许可证（首次）→ 卫生许可证,
-    公司设立登记申请 → 公司设立登记."""
-    core = sub(names.str.replace(r"\s+", "", regex=True), r"\([^)]*\)", "")
-    core = sub(core, r"(申请|办理|申报)$", "")
-    return core.mask(core == "")
-
-
-def _item_keys(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.Series:
-    """Provincial item code from the code itself, a department's local code, or the item's name; else NA."""
-    catalogue = set(items()["item_code"])
-    code = codes.str.upper()
-    local = local_item_codes().rename(columns={"local_item_code": "code", "item_code": "mapped"})
-    pairs = pd.DataFrame({"source_system": sources.fillna("").to_numpy(), "code": code.fillna("").to_numpy()})
-    from_local = pd.Series(
-        pairs.merge(local, how="left", on=["source_system", "code"])["mapped"].to_numpy(),
-        index=code.index,
-        dtype="string",
-    )
-    key = code.where(code.isin(catalogue), from_local)
-    from_name = names.str.replace("(", "（").str.replace(")", "）").map(item_name_index()).astype("string")
-    # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
-    return key.fillna(from_name).fillna(code.where(code.notna() & ~code.isin(catalogue)))
-
-
 def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     """Canonical cases (values as messy as re-entry makes them) → one row of comparison features per record."""
     ids = classify_identifiers(cases["applicant_id"])
@@ -121,8 +96,11 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     name_norm = names.where(kind != LEGAL_PERSON, company_name_key(names))
     item_names = item_core(clean_text(cases["item_name"]))
     sources = clean_text(cases["source_system"]).fillna("")
-    item_key = _item_keys(clean_text(cases["item_code"]), item_names, sources)
+    codes = clean_text(cases["item_code"]).str.upper()
     catalogue = set(items()["item_code"])
+    item_key, _ = provincial_item_codes(codes, item_names, sources)
+    # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
+    item_key = item_key.fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
     phone = clean_text(cases["contact_phone"]).str.replace(r"\D", "", regex=True)
     phone = sub(phone, r"^0?86(1\d{10})$", r"\1")  # +86 138…
     address = (

@@ -113,7 +113,9 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
 
     out["_raw_item_code"] = out["item_code"]
     out["_raw_status"] = out["status"]
-    out["item_code"], out["_item_from_name"] = _provincial_item_codes(out)
+    out["item_code"], out["_item_from_name"] = provincial_item_codes(
+        out["item_code"], out["item_name"], out["source_system"]
+    )
     catalogue = items().set_index("item_code")
     known = out["item_code"].isin(catalogue.index)
     out["item_name"] = out["item_code"].map(catalogue["item_name"]).where(known, out["item_name"])
@@ -124,23 +126,27 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _provincial_item_codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    local = local_item_codes()
-    local_map = pd.Series(
-        local["item_code"].to_numpy(),
-        index=pd.MultiIndex.from_frame(local[["source_system", "local_item_code"]]),
-    )
-    code = frame["item_code"].str.upper()
-    keyed = pd.MultiIndex.from_arrays([frame["source_system"], code.fillna("")])
-    from_local = pd.Series(local_map.reindex(keyed).to_numpy(), index=frame.index, dtype="string")
-    is_local = frame["source_system"].map({k: m.item_codes_are_local for k, m in MAPPINGS.items()}).astype(bool)
-    provincial = code.where(~is_local, from_local)
-    provincial = provincial.where(provincial.isin(items()["item_code"]))
-    names = frame["item_name"].str.replace(r"\s", "", regex=True).str.replace("(", "（").str.replace(")", "）")
-    from_name = names.map(item_name_index()).astype("string")
-    # A clerk may leave the code blank and type only a name (or a name variant): the catalogue resolves it.
-    use_name = provincial.isna() & code.isna() & from_name.notna()
-    return provincial.where(~use_name, from_name), use_name
+def item_core(names: pd.Series) -> pd.Series:
+    """An item name without spaces, qualifiers in brackets and request words: 卫生许可证（首次）→ 卫生许可证,
+    公司设立登记申请 → 公司设立登记."""
+    core = sub(names.str.replace(r"\s+", "", regex=True), r"[(（][^)）]*[)）]", "")
+    core = sub(core, r"(申请|办理|申报)$", "")
+    return core.mask(core == "")
+
+
+def provincial_item_codes(codes: pd.Series, names: pd.Series, sources: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The provincial item code (基本编码) from the code itself, a department's local code (item_code_map.csv),
+    or, failing both, the item's name or a variant clerks type; NA when nothing identifies it. Also returns
+    which rows were identified by name."""
+    catalogue = set(items()["item_code"])
+    code = codes.str.upper()
+    local = local_item_codes().rename(columns={"local_item_code": "code", "item_code": "mapped"})
+    pairs = pd.DataFrame({"source_system": sources.fillna("").to_numpy(), "code": code.fillna("").to_numpy()})
+    mapped = pairs.merge(local, how="left", on=["source_system", "code"])["mapped"].to_numpy()
+    key = code.where(code.isin(catalogue), pd.Series(mapped, index=code.index, dtype="string"))
+    from_name = item_core(names).map(item_name_index()).astype("string")
+    use_name = key.isna() & from_name.notna()
+    return key.where(~use_name, from_name), use_name
 
 
 def _codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
