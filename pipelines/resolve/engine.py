@@ -171,6 +171,7 @@ def _comparisons() -> list[cl.CustomComparison]:
         comparison(
             "source_pair",
             [
+                cll.NullLevel("source_system"),
                 cll.CustomLevel("source_system_l <> source_system_r", "two systems (re-entry)"),
                 cll.ElseLevel().configure(label_for_charts="one system (typed twice?)"),
             ],
