@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines.resolve.features import prepare  # noqa: E402
-from sandbox.canonical import DEDUP_COLUMNS, canonical_cases  # noqa: E402
+from sandbox.canonical import canonical_cases  # noqa: E402
 from sandbox.generator import GeneratorConfig, generate  # noqa: E402
+from schemas.case import DEDUP_COLUMNS  # noqa: E402
 
 RECORDS_PER_CASE = 2.1  # measured on the generator: packages add cases; department records, re-entries, double typing
 
@@ -119,7 +120,7 @@ def benchmark(records: int, independent: bool = False) -> list[dict]:
     data = "independent" if independent else "sandbox"
     with tempfile.TemporaryDirectory() as tmp:
         input_path, output_path = Path(tmp) / "cases.csv", Path(tmp) / "clusters.csv"
-        cases[DEDUP_COLUMNS].to_csv(input_path, index=False)
+        cases[list(DEDUP_COLUMNS)].to_csv(input_path, index=False)
         seconds, peak_mb = run_command(input_path, output_path)
         clusters = pd.read_csv(output_path, dtype=str)
     assert len(clusters) == len(cases), "the command dropped rows"

@@ -154,11 +154,12 @@ def _model(args: argparse.Namespace) -> int:
         else:  # reproducible default: a month of sandbox cases, unlabelled as far as training knows
             import datetime as dt
 
-            from sandbox.canonical import DEDUP_COLUMNS, canonical_cases
+            from sandbox.canonical import canonical_cases
             from sandbox.generator import GeneratorConfig, generate
+            from schemas.case import DEDUP_COLUMNS
 
             config = GeneratorConfig(start=dt.date(2026, 1, 1), days=30, cases_per_day=300)
-            cases = canonical_cases(generate(config))[DEDUP_COLUMNS]
+            cases = canonical_cases(generate(config))[list(DEDUP_COLUMNS)]
         train(cases, path=MODEL_PATH)
         print(f"model trained on {len(cases)} records and written to {MODEL_PATH}")
     print(model_summary(load_model()).round(4).to_string(index=False))

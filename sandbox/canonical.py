@@ -11,22 +11,7 @@ import pandas as pd
 
 from pipelines.stage.mappings import MAPPINGS
 from sandbox.generator import SOURCES, Dataset
-from schemas.case import CASE_COLUMNS
-
-DEDUP_COLUMNS = [
-    "source_system",
-    "source_record_id",
-    "case_no",
-    "item_code",
-    "item_name",
-    "applicant_type",
-    "applicant_name",
-    "applicant_id",
-    "contact_phone",
-    "address",
-    "submitted_at",
-    "status",
-]
+from schemas.case import CASE_COLUMNS, DEDUP_COLUMNS
 
 
 def canonical_cases(data: Dataset) -> pd.DataFrame:
@@ -45,7 +30,7 @@ def canonical_cases(data: Dataset) -> pd.DataFrame:
             frame[column] = values.astype("string")
         frame["source_system"] = source
         frame["status"] = frame["status"].map(mapping.statuses).fillna(frame["status"])
-        frames.append(frame[DEDUP_COLUMNS])
+        frames.append(frame[list(DEDUP_COLUMNS)])
     cases = pd.concat(frames, ignore_index=True)
     truth = pd.DataFrame(data.truth, columns=["source_system", "source_record_id", "true_case_id"])
     return cases.merge(truth, on=["source_system", "source_record_id"], how="left")

@@ -31,6 +31,21 @@ CASE_COLUMNS: tuple[str, ...] = (
     "statutory_days",  # 法定时限 (working days)
     "handling_dept",  # 承办部门
 )
+#: What ``approval-bridge dedup`` reads: the canonical columns record resolution looks at.
+DEDUP_COLUMNS: tuple[str, ...] = (
+    "source_system",
+    "source_record_id",
+    "case_no",
+    "item_code",
+    "item_name",
+    "applicant_type",
+    "applicant_name",
+    "applicant_id",
+    "contact_phone",
+    "address",
+    "submitted_at",
+    "status",
+)
 TIMESTAMP_COLUMNS: tuple[str, ...] = ("submitted_at", "accepted_at", "decided_at", "completed_at")
 
 LEGAL_PERSON = "legal_person"  # 法人

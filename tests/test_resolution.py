@@ -50,6 +50,25 @@ def clerk(
     return ("approval_platform", record, item, item_name, kind, name, ident, phone, address, when)
 
 
+def staged(frame: pd.DataFrame, checksum_ok=pd.NA) -> pd.DataFrame:
+    """The hand-made cases as staged records: the columns survivorship reads, blank unless given."""
+    extra = (
+        "accepted_at",
+        "decided_at",
+        "completed_at",
+        "promised_days",
+        "statutory_days",
+        "handling_dept",
+        "applicant_id_kind",
+    )
+    return frame.assign(
+        **dict.fromkeys(extra, pd.NA),
+        applicant_id_checksum_ok=checksum_ok,
+        golden_case_id=pd.NA,
+        submitted_at=pd.to_datetime(frame["submitted_at"], format="mixed"),
+    )
+
+
 def groups(frame: pd.DataFrame, **kwargs) -> set[frozenset[str]]:
     result = resolve(frame, **kwargs)
     labels = pd.Series(result.cluster)
@@ -167,20 +186,7 @@ def test_golden_ids_do_not_depend_on_row_order():
     ]
     ids = []
     for ordered in (rows, rows[::-1]):
-        frame = cases(*ordered)
-        frame["golden_case_id"] = pd.NA
-        for column in (
-            "accepted_at",
-            "decided_at",
-            "completed_at",
-            "promised_days",
-            "statutory_days",
-            "handling_dept",
-            "applicant_id_kind",
-            "applicant_id_checksum_ok",
-        ):
-            frame[column] = pd.NA
-        frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], format="mixed")
+        frame = staged(cases(*ordered))
         frame["golden_case_id"] = assign_golden_ids(frame, resolve(frame).cluster)
         ids.append(dict(zip(frame["source_record_id"], frame["golden_case_id"], strict=True)))
     assert ids[0] == ids[1]
@@ -265,19 +271,7 @@ def test_survivorship_prefers_the_department_record():
         clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-17"),
         dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
     )
-    for column in (
-        "accepted_at",
-        "decided_at",
-        "completed_at",
-        "promised_days",
-        "statutory_days",
-        "handling_dept",
-        "applicant_id_kind",
-    ):
-        frame[column] = pd.NA
-    frame["applicant_id_checksum_ok"] = True
-    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], format="mixed")
-    frame["golden_case_id"] = "GC1"
+    frame = staged(frame, checksum_ok=True).assign(golden_case_id="GC1")
     golden = build_golden_cases(frame)
     assert golden.loc[0, "applicant_name"] == CO and golden.loc[0, "contact_phone"] == "13812345678"
     assert dict(zip(frame["source_record_id"], roles(frame), strict=True)) == {"AP-1": "duplicate", "MR-1": "golden"}

@@ -13,30 +13,17 @@ import pandas as pd
 
 from pipelines.resolve.engine import Engine
 from pipelines.resolve.golden import golden_id_for
+from schemas.case import DEDUP_COLUMNS
 
 REQUIRED = ("source_system", "source_record_id")
-CANONICAL = (
-    "source_system",
-    "source_record_id",
-    "case_no",
-    "item_code",
-    "item_name",
-    "applicant_type",
-    "applicant_name",
-    "applicant_id",
-    "contact_phone",
-    "address",
-    "submitted_at",
-    "status",
-)
 
 
 def read_cases(path: Path) -> pd.DataFrame:
     cases = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     missing = [c for c in REQUIRED if c not in cases.columns]
     if missing:
-        raise SystemExit(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(CANONICAL)}")
-    for column in CANONICAL:
+        raise SystemExit(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(DEDUP_COLUMNS)}")
+    for column in DEDUP_COLUMNS:
         if column not in cases.columns:
             cases[column] = ""
     return cases
