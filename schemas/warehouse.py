@@ -113,13 +113,21 @@ case_links = Table(
     Index("ix_case_links_golden", "golden_case_id"),
 )
 
+
+def _pair_key() -> list[Column]:
+    """Two records, each by its source and id: the key of a link, a queued pair and a decision."""
+    return [
+        Column("source_system_l", String(32), primary_key=True),
+        Column("source_record_id_l", String(128), primary_key=True),
+        Column("source_system_r", String(32), primary_key=True),
+        Column("source_record_id_r", String(128), primary_key=True),
+    ]
+
+
 link_evidence = Table(
     "link_evidence",
     metadata,
-    Column("source_system_l", String(32), primary_key=True),
-    Column("source_record_id_l", String(128), primary_key=True),
-    Column("source_system_r", String(32), primary_key=True),
-    Column("source_record_id_r", String(128), primary_key=True),
+    *_pair_key(),
     Column("partition_date", Date, nullable=False),  # the day whose resolution made the link
     Column("match_probability", Float, nullable=False),
     Column("match_weight", Float),
@@ -129,10 +137,7 @@ link_evidence = Table(
 review_queue = Table(
     "review_queue",
     metadata,
-    Column("source_system_l", String(32), primary_key=True),
-    Column("source_record_id_l", String(128), primary_key=True),
-    Column("source_system_r", String(32), primary_key=True),
-    Column("source_record_id_r", String(128), primary_key=True),
+    *_pair_key(),
     Column("partition_date", Date, nullable=False),
     Column("match_probability", Float, nullable=False),
     Column("summary", Text, nullable=False),  # both records side by side, identifiers and phones masked
@@ -143,10 +148,7 @@ review_queue = Table(
 review_decisions = Table(
     "review_decisions",
     metadata,
-    Column("source_system_l", String(32), primary_key=True),
-    Column("source_record_id_l", String(128), primary_key=True),
-    Column("source_system_r", String(32), primary_key=True),
-    Column("source_record_id_r", String(128), primary_key=True),
+    *_pair_key(),
     Column("decision", String(16), nullable=False),  # same / different
     Column("decided_by", String(64), nullable=False),
     Column("decided_at", DateTime, nullable=False),

@@ -14,20 +14,10 @@ from pipelines.resolve.engine import Engine, resolve
 from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, roles
 from pipelines.resolve.review import decide, explain
 from pipelines.warehouse import Warehouse
+from schemas.case import DEDUP_COLUMNS
 from schemas.warehouse import case_links, staged_cases
 
-COLUMNS = [
-    "source_system",
-    "source_record_id",
-    "item_code",
-    "item_name",
-    "applicant_type",
-    "applicant_name",
-    "applicant_id",
-    "contact_phone",
-    "address",
-    "submitted_at",
-]
+COLUMNS = [c for c in DEDUP_COLUMNS if c not in ("case_no", "status")]
 CO, CO_ID = "常州恒达科技有限公司", "9132041258558635XF"
 ZHANG_WEI_ID = "11010519491231002X"
 ADDR = "江苏省常州市武进区湖塘镇人民中路1号"
