@@ -36,7 +36,7 @@ lint: install
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) dagster_home/storage dagster_home/history dagster_home/logs dagster_home/schedules \

@@ -98,7 +98,7 @@ def _dedup(args: argparse.Namespace) -> int:
 
     from pipelines.resolve.dedup import run
 
-    run(Path(args.input), Path(args.output))
+    run(Path(args.input), Path(args.output), backend=args.backend)
     return 0
 
 
@@ -193,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")
     dedup.add_argument("--input", required=True, help="UTF-8 CSV with the canonical case columns")
     dedup.add_argument("--output", required=True, help="CSV: source_system, source_record_id, cluster_id, …")
+    dedup.add_argument(
+        "--backend",
+        choices=["duckdb", "spark"],
+        help="where pairs are scored (default: BRIDGE_RESOLUTION_BACKEND, else duckdb)",
+    )
     dedup.set_defaults(run=_dedup)
 
     review = commands.add_parser("review", help="list uncertain pairs, or record a decision on one")

@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from pipelines.partitions import DAILY, partition_window
-from pipelines.resolve.engine import CASE_WINDOW_DAYS, Engine, evidence, load_model, model_summary
+from pipelines.resolve.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
 from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, payload_json, roles
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.identifiers import mask_identifier_series, mask_phone_series
@@ -221,7 +221,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     pool = pd.concat([neighbours, new.assign(golden_case_id=pd.NA)], ignore_index=True)
     is_new = (pool.index >= len(neighbours)).astype(bool)
     decisions = pd.concat([_decisions(conn), _same_source_records(pool)], ignore_index=True)
-    engine = Engine()
+    engine = make_engine()
     try:
         engine.load(pool)
         result = engine.resolve(decisions=decisions) if len(pool) else None

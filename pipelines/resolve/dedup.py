@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.resolve.engine import Engine
+from pipelines.resolve.engine import make_engine
 from pipelines.resolve.golden import golden_id_for
 from schemas.case import DEDUP_COLUMNS
 
@@ -45,11 +45,11 @@ def cluster_ids(cases: pd.DataFrame, component) -> pd.Series:
     return frame["component"].map(names)
 
 
-def run(input_path: Path, output_path: Path, *, log=print) -> dict:
+def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=print) -> dict:
     started = time.perf_counter()
     cases = read_cases(input_path)
     keys = cases[list(REQUIRED)].copy()
-    engine = Engine()
+    engine = make_engine(backend=backend)
     engine.load(cases)
     del cases  # the features live in DuckDB now; a million rows of text need not be held twice
     try:

@@ -434,6 +434,21 @@ class Engine:
         self.con.close()
 
 
+BACKENDS = ("duckdb", "spark")
+
+
+def make_engine(model: dict | None = None, backend: str | None = None) -> Engine:
+    """The engine on the configured backend: ``BRIDGE_RESOLUTION_BACKEND`` = duckdb (default) or spark."""
+    backend = backend or os.environ.get("BRIDGE_RESOLUTION_BACKEND") or "duckdb"
+    if backend == "spark":
+        from pipelines.resolve.spark import SparkEngine
+
+        return SparkEngine(model)
+    if backend != "duckdb":
+        raise ValueError(f"unknown resolution backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    return Engine(model)
+
+
 def resolve(
     cases: pd.DataFrame,
     *,
@@ -441,13 +456,14 @@ def resolve(
     decisions: pd.DataFrame | None = None,
     match_threshold: float = MATCH_THRESHOLD,
     review_threshold: float = REVIEW_THRESHOLD,
+    backend: str | None = None,
 ) -> Resolution:
     """Score candidate pairs, link the confident ones, set aside the uncertain ones, cluster.
 
     ``decisions`` (source_system_l, source_record_id_l, source_system_r, source_record_id_r, decision) are a
     reviewer's verdicts (``same`` / ``different``), respected over the model.
     """
-    engine = Engine(model)
+    engine = make_engine(model, backend)
     try:
         engine.load(cases)
         return engine.resolve(decisions=decisions, match_threshold=match_threshold, review_threshold=review_threshold)

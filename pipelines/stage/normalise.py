@@ -144,7 +144,9 @@ def provincial_item_codes(codes: pd.Series, names: pd.Series, sources: pd.Series
     pairs = pd.DataFrame({"source_system": sources.fillna("").to_numpy(), "code": code.fillna("").to_numpy()})
     mapped = pairs.merge(local, how="left", on=["source_system", "code"])["mapped"].to_numpy()
     key = code.where(code.isin(catalogue), pd.Series(mapped, index=code.index, dtype="string"))
-    from_name = item_core(names).map(item_name_index()).astype("string")
+    index = item_name_index()
+    whole = names.str.replace(r"\s+", "", regex=True).str.replace("(", "（").str.replace(")", "）")
+    from_name = whole.map(index).astype("string").fillna(item_core(names).map(index).astype("string"))
     use_name = key.isna() & from_name.notna()
     return key.where(~use_name, from_name), use_name
 
