@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
 from pipelines import settings
 from schemas.case import LOCAL_TZ
@@ -163,18 +162,6 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
     log(render(figures))
     log(f"\n{len(keys)} days in {figures['seconds']}s; figures written to {home / 'demo-summary.json'}")
     return figures
-
-
-def truth_pairs_recall(warehouse_url: str, truth: pd.DataFrame) -> dict:
-    """Pairwise precision/recall of the golden cases against the sandbox's ground truth."""
-    engine = sa.create_engine(warehouse_url)
-    links = pd.read_sql(
-        "SELECT s.source_system, s.source_record_id, l.golden_case_id FROM case_links l JOIN staged_cases s "
-        "ON s.source_system = l.source_system AND s.partition_date = l.partition_date AND s.record_key = l.record_key",
-        engine,
-    )
-    engine.dispose()
-    return pairwise_scores(links, truth)
 
 
 def _pairs(frame: pd.DataFrame, cluster: str) -> set[tuple[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import unicodedata
 from datetime import datetime
 
 # Characters clerks confuse: same reading (homophones from the pinyin input method) or similar shape.
@@ -119,7 +118,3 @@ def clerk_datetime(rng: random.Random, value: datetime | None) -> str:
     if value is None:
         return ""
     return value.strftime(rng.choice(DATE_FORMATS))
-
-
-def nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)

@@ -27,24 +27,6 @@ from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
 from schemas.text import sub
 
-FEATURE_COLUMNS = (
-    "uid",
-    "source_system",
-    "source_record_id",
-    "id_norm",
-    "id_valid",
-    "id_sorted",
-    "applicant_kind",
-    "name_norm",
-    "name_py",
-    "name_readings",
-    "item_key",
-    "item_known",
-    "item_name_norm",
-    "submitted_date",
-    "phone_norm",
-    "address_norm",
-)
 ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
 
 
