@@ -13,11 +13,9 @@ import tempfile
 import time
 import uuid
 
-import duckdb
 import pandas as pd
 
-from pipelines.resolve.engine import BLOCKING_RULES, SAME_SOUND, Engine, _pair, load_model, within_case_definition
-from pipelines.resolve.features import load_features, prepare
+from pipelines.resolve.engine import BLOCKING_RULES, SAME_SOUND, Engine, _pair, within_case_definition
 
 # Every reading group of one name intersects the other's, position by position (see engine.SAME_SOUND).
 SPARK_SAME_SOUND = (
@@ -83,20 +81,16 @@ class SparkEngine(Engine):
     """:class:`Engine` with scoring on Spark."""
 
     def __init__(self, model: dict | None = None, session=None) -> None:
-        self.model = spark_model(model or load_model())
+        super().__init__(model)  # its DuckDB connection prepares the features, learned item classes included
+        self.model = spark_model(self.model)
         self.spark = session or spark_session()
-        self.keys = pd.DataFrame(columns=["source_system", "source_record_id"])
-        self.seconds: dict[str, float] = {}
 
     def load(self, cases: pd.DataFrame) -> None:
+        super().load(cases)
         started = time.perf_counter()
-        prepared = prepare(cases)
-        self.keys = prepared[["source_system", "source_record_id"]].copy()
-        with duckdb.connect() as con:  # the same column-wise features, learned item classes included
-            table = load_features(con, prepared)
-            features = con.execute(f"SELECT * FROM {table} ORDER BY uid").df()
+        features = self.con.execute(f"SELECT * FROM {self.table} ORDER BY uid").df()
         self.frame = self.spark.createDataFrame(features.astype(object).where(features.notna(), None))
-        self.seconds["features"] = time.perf_counter() - started
+        self.seconds["features"] += time.perf_counter() - started
 
     def score(self, review_threshold: float) -> pd.DataFrame:
         from splink import Linker
@@ -115,4 +109,5 @@ class SparkEngine(Engine):
         return scored[within_case_definition(scored)].reset_index(drop=True)
 
     def close(self) -> None:
-        """The session is shared (``getOrCreate``); stopping it is the caller's business."""
+        """Closes the DuckDB side; the Spark session is shared (``getOrCreate``): stopping it is the caller's."""
+        super().close()
