@@ -198,14 +198,15 @@ class Sandbox:
         with engine.begin() as conn:
             meta.drop_all(conn)
             meta.create_all(conn)
-            conn.execute(table.insert(), self.data.housing)
+            if self.data.housing:  # an empty list would insert one row of defaults
+                conn.execute(table.insert(), self.data.housing)
         engine.dispose()
 
     def _write_health_drops(self) -> None:
         self.health_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.health_dir.iterdir():
             stale.unlink()
-        frame = pd.DataFrame(self.data.health)
+        frame = pd.DataFrame(self.data.health, columns=["_file"] if not self.data.health else None)
         for name, rows in frame.groupby("_file"):
             rows = rows.drop(columns="_file")
             if name.endswith(".xlsx"):

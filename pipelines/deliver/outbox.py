@@ -59,7 +59,7 @@ def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: li
     now = dt.datetime.now().replace(microsecond=0)
     by_key = rows.set_index("idempotency_key")
     counts = {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
-    updates, letters = [], []
+    updates, letters, corrected = [], [], []
     for d in deliveries:
         row = by_key.loc[d.idempotency_key]
         receipt = d.receipt_id or (row.receipt_id if isinstance(row.receipt_id, str) else None)
@@ -69,6 +69,7 @@ def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: li
             counts["sent"] += 1
         elif d.outcome == "acknowledged":
             update = {"status": "acknowledged", "sent_at": sent_at, "acked_at": now, "error": None, "bump": 0}
+            corrected.append({"g": row.golden_case_id, "v": int(row.version), "closed": now})
             counts["acknowledged"] += 1
         elif d.outcome == "rejected":
             update = {
@@ -109,6 +110,19 @@ def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: li
                 attempts=t.attempts + sa.bindparam("bump"),
             ),
             updates,
+        )
+    if corrected:  # a later version of the case got through: the earlier rejection has been dealt with
+        d = dead_letters.c
+        conn.execute(
+            dead_letters.update()
+            .where(
+                (d.target == target)
+                & (d.golden_case_id == sa.bindparam("g"))
+                & (d.version < sa.bindparam("v"))
+                & d.closed_at.is_(None)
+            )
+            .values(closed_at=sa.bindparam("closed")),
+            corrected,
         )
     if letters:
         keys = [letter["idempotency_key"] for letter in letters]
