@@ -166,9 +166,10 @@ class MunicipalState:
                 return
             acked_at = datetime.now().isoformat(timespec="seconds")
             self.db.execute("BEGIN")
-            for receipt_id, text in due:
-                payload = json.loads(text)
-                problem = _municipal_business_check(payload)
+            payloads = [json.loads(text) for _, text in due]
+            for (receipt_id, _), payload, problem in zip(
+                due, payloads, _municipal_business_checks(payloads), strict=True
+            ):
                 if problem:
                     self.db.execute(
                         "UPDATE receipts SET status='rejected', code=?, message=?, acked_at=? WHERE receipt_id=?",
@@ -212,14 +213,19 @@ class MunicipalState:
         }
 
 
-def _municipal_business_check(payload: dict) -> tuple[str, str] | None:
-    if not payload.get("contactPhone"):
-        return "E2011", "联系电话不能为空"
-    ident = payload.get("applicantId") or ""
-    classified = classify_identifiers(pd.Series([ident], dtype="string")).iloc[0]
-    if not ident or not bool(classified["checksum_ok"]):
-        return "E2003", "申请人证件号码缺失或校验不通过"
-    return None
+def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | None]:
+    """The platform's batch check: (code, message) per rejected payload, None where it is accepted."""
+    ids = pd.Series([p.get("applicantId") for p in payloads], dtype="string")
+    checksum_ok = classify_identifiers(ids)["checksum_ok"].to_numpy()
+    problems: list[tuple[str, str] | None] = []
+    for payload, ok in zip(payloads, checksum_ok, strict=True):
+        if not payload.get("contactPhone"):
+            problems.append(("E2011", "联系电话不能为空"))
+        elif not ok:
+            problems.append(("E2003", "申请人证件号码缺失或校验不通过"))
+        else:
+            problems.append(None)
+    return problems
 
 
 def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed: int = 0) -> FastAPI:

@@ -69,7 +69,7 @@ def test_failed_check_digit_is_flagged_not_quarantined():
     staged, quarantined = stage_partition(_raw(("market_regulation", record)))
     assert quarantined.empty
     assert staged.loc[0, "quality_flags"] == "id_checksum_failed"
-    assert staged.loc[0, "applicant_id_checksum_ok"] is False or staged.loc[0, "applicant_id_checksum_ok"] == False  # noqa: E712
+    assert not staged.loc[0, "applicant_id_checksum_ok"]
 
 
 def test_bad_input_ends_in_quarantine_with_a_reason():

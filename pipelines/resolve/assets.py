@@ -118,14 +118,9 @@ def _how_linked(result, n: int, decisions: pd.DataFrame, pool: pd.DataFrame) -> 
     key = pool["source_system"] + "|" + pool["source_record_id"]
     repeated = key.duplicated(keep=False).to_numpy()
     rule[repeated] = "same_source_record"
-    decided = set(
-        decisions.loc[decisions["decision"] == "same", "source_system_l"]
-        + "|"
-        + decisions.loc[decisions["decision"] == "same", "source_record_id_l"]
-    ) | set(
-        decisions.loc[decisions["decision"] == "same", "source_system_r"]
-        + "|"
-        + decisions.loc[decisions["decision"] == "same", "source_record_id_r"]
+    same = decisions[decisions["decision"] == "same"]
+    decided = set(same["source_system_l"] + "|" + same["source_record_id_l"]) | set(
+        same["source_system_r"] + "|" + same["source_record_id_r"]
     )
     rule[key.isin(decided).to_numpy() & (rule != "same_source_record")] = "reviewer"
     return rule, probability
