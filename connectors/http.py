@@ -7,6 +7,8 @@ other 4xx, which are the receiver saying the request itself is wrong.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -46,6 +48,54 @@ class RequestRejected(Exception):
         self.response = response
 
 
+class CircuitOpen(Exception):
+    """The receiver failed too often in a row: stop calling it until the cool-down has passed."""
+
+
+class CircuitBreaker:
+    """Counts consecutive failed calls (5xx, 429, timeouts, refused connections) toward one receiver.
+
+    After ``failures`` in a row the circuit opens: calls raise :class:`CircuitOpen` at once instead of waiting
+    through retries, so an outage costs a run a handful of attempts, not its whole time budget. After
+    ``cooldown_seconds`` one probe is let through (half-open); its success closes the circuit again.
+    """
+
+    def __init__(self, failures: int = 8, cooldown_seconds: float = 30.0) -> None:
+        self.failures = failures
+        self.cooldown_seconds = cooldown_seconds
+        self.consecutive = 0
+        self.opened_at: float | None = None
+        self.times_opened = 0
+        self.lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        with self.lock:
+            if self.opened_at is None:
+                return False
+            if time.monotonic() - self.opened_at >= self.cooldown_seconds:
+                self.opened_at = None  # half-open: the next call is the probe
+                self.consecutive = self.failures - 1
+                return False
+            return True
+
+    def before_call(self) -> None:
+        if self.is_open:
+            raise CircuitOpen(f"circuit open after {self.consecutive} consecutive failures")
+
+    def succeeded(self) -> None:
+        with self.lock:
+            self.consecutive = 0
+            self.opened_at = None
+
+    def failed(self) -> None:
+        with self.lock:
+            self.consecutive += 1
+            if self.consecutive >= self.failures and self.opened_at is None:
+                self.opened_at = time.monotonic()
+                self.times_opened += 1
+
+
 def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, RetryableStatus | httpx.TransportError)
 
@@ -82,13 +132,29 @@ def call_with_retries(
     attempts: int = 6,
     max_wait: float = 30.0,
     give_up_after: float = 120.0,
+    breaker: CircuitBreaker | None = None,
 ) -> httpx.Response:
-    """Run ``send`` until it answers 2xx or a non-retryable 4xx; raise the last error when out of tries."""
+    """Run ``send`` until it answers 2xx or a non-retryable 4xx; raise the last error when out of tries.
+
+    With a ``breaker``, every retryable failure counts toward opening it, and an open circuit ends the
+    retries at once with :class:`CircuitOpen`.
+    """
 
     def once() -> httpx.Response:
-        response = send()
+        if breaker is not None:
+            breaker.before_call()
+        try:
+            response = send()
+        except httpx.TransportError:
+            if breaker is not None:
+                breaker.failed()
+            raise
         if response.status_code == 429 or response.status_code >= 500:
+            if breaker is not None:
+                breaker.failed()
             raise RetryableStatus(response)
+        if breaker is not None:
+            breaker.succeeded()  # the receiver answered: it is up, even when it refuses this request
         if response.status_code >= 400:
             raise RequestRejected(response)
         return response

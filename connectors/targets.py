@@ -16,12 +16,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+import pandas as pd
 import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
 from connectors.exchange import EX_CASE_INFO, FAILED, PENDING, SUCCEEDED
-from connectors.http import RequestRejected, RetryableStatus, call_with_retries, make_client, signed_send
+from connectors.http import (
+    CircuitBreaker,
+    CircuitOpen,
+    RequestRejected,
+    RetryableStatus,
+    call_with_retries,
+    make_client,
+    signed_send,
+)
 
 Outcome = Literal["sent", "acknowledged", "rejected", "failed", "pending"]
 
@@ -46,36 +55,70 @@ class Delivery:
 
 
 class DeliveryTarget(ConfigurableResource, ABC):
-    """A receiver of golden cases."""
+    """A receiver of golden cases.
 
-    max_requests_per_second: float = Field(default=50.0, description="client-side rate limit toward the receiver")
-    circuit_breaker_failures: int = Field(default=5, description="consecutive failures that stop a sending run")
+    ``send`` returns one :class:`Delivery` per message it dealt with, in order. When the circuit breaker opens
+    (the receiver is down) it returns early: the messages it did not reach stay queued for the next run.
+    """
+
+    rate_limit_per_second: float = Field(
+        default=50.0, description="client-side limit: requests per second (HTTP) or rows per second (exchange table)"
+    )
+    circuit_breaker_failures: int = Field(default=8, description="consecutive failed calls that open the circuit")
+    circuit_breaker_cooldown_seconds: float = Field(default=30.0, description="how long an open circuit stays open")
+
+    _breaker: CircuitBreaker | None = PrivateAttr(default=None)
+    _throttle: Throttle | None = PrivateAttr(default=None)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        if self._breaker is None:
+            self._breaker = CircuitBreaker(self.circuit_breaker_failures, self.circuit_breaker_cooldown_seconds)
+        return self._breaker
+
+    @property
+    def throttle(self) -> Throttle:
+        if self._throttle is None:
+            self._throttle = Throttle(self.rate_limit_per_second)
+        return self._throttle
 
     @abstractmethod
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]: ...
 
     @abstractmethod
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        """Ask the receiver what became of messages already sent."""
+        """Ask the receiver what became of messages already sent (one answer per message at most)."""
 
-    def counts(self) -> dict[str, int] | None:
-        """What the receiver says it holds, where it can tell (the sandbox receivers can)."""
+    def holdings(self) -> pd.DataFrame | None:
+        """What the receiver itself holds: one row per case (``golden_case_id``, the ``version`` in effect,
+        ``duplicate_effects``), where it can tell; None where it cannot."""
         return None
 
+    def counts(self) -> dict[str, int] | None:
+        held = self.holdings()
+        if held is None:
+            return None
+        return {"received_cases": len(held), "duplicate_effects": int(held["duplicate_effects"].sum())}
 
-class _Throttle:
+
+class Throttle:
+    """A client-side rate limit: ``wait(n)`` blocks until n more units fit under ``per_second``."""
+
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.next_at = 0.0
         self.lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, units: int = 1) -> None:
         with self.lock:
             now = time.monotonic()
-            delay = self.next_at - now
-            self.next_at = max(now, self.next_at) + self.interval
-        if delay > 0:
-            time.sleep(delay)
+            start = max(now, self.next_at)
+            self.next_at = start + self.interval * units
+        if start > now:
+            time.sleep(start - now)
+
+
+HOLDINGS_COLUMNS = ["golden_case_id", "version", "duplicate_effects"]
 
 
 def _parse_ts(value: str | None) -> dt.datetime | None:
@@ -101,7 +144,16 @@ class ExchangeTableTarget(DeliveryTarget):
         engine = self._engine()
         try:
             for start in range(0, len(messages), self.batch_size):
-                results.extend(self._send_batch(engine, messages[start : start + self.batch_size]))
+                batch = messages[start : start + self.batch_size]
+                if self.breaker.is_open:
+                    break  # the front-end database is unreachable: the rest stays queued
+                self.throttle.wait(len(batch))
+                try:
+                    results.extend(self._send_batch(engine, batch))
+                except sa.exc.OperationalError:
+                    self.breaker.failed()  # nothing of this batch was committed; it is sent again later
+                    continue
+                self.breaker.succeeded()
         finally:
             engine.dispose()
         return results
@@ -191,40 +243,65 @@ class ExchangeTableTarget(DeliveryTarget):
             engine.dispose()
         return results
 
-    def counts(self) -> dict[str, int] | None:
+    def holdings(self) -> pd.DataFrame | None:
+        """Per case, the newest version the province took in (S). PROJID + DATAVERSION is the table's key, so
+        one version cannot take effect twice; a duplicate effect is one department case number (CASENO) held
+        under two PROJIDs, which is what a missed duplicate looks like to the province."""
         t = EX_CASE_INFO
+        accepted = (
+            sa.select(t.c.PROJID, sa.func.max(t.c.DATAVERSION).label("version"), sa.func.max(t.c.CASENO).label("c"))
+            .where(t.c.SYNC_STATUS == SUCCEEDED)
+            .group_by(t.c.PROJID)
+            .subquery()
+        )
         engine = self._engine()
         try:
             with engine.connect() as conn:
-                received = conn.execute(
-                    sa.select(sa.func.count(sa.distinct(t.c.PROJID))).where(t.c.SYNC_STATUS == SUCCEEDED)
-                ).scalar_one()
+                frame = pd.DataFrame(
+                    conn.execute(sa.select(accepted)).fetchall(), columns=["golden_case_id", "version", "c"]
+                )
         finally:
             engine.dispose()
-        # (PROJID, DATAVERSION) is the table's key, so the same version cannot take effect twice.
-        return {"received_cases": int(received), "duplicate_effects": 0}
+        same_case_no = frame.groupby("c", dropna=True)["golden_case_id"].transform("size")
+        rank = frame.groupby("c", dropna=True)["golden_case_id"].rank(method="first")
+        frame["duplicate_effects"] = ((same_case_no > 1) & (rank > 1)).astype(int)
+        return frame[HOLDINGS_COLUMNS]
 
 
 class HttpTarget(DeliveryTarget):
-    """常州市一体化平台: signed JSON intake that answers with a receipt id and acknowledges later."""
+    """常州市一体化平台: signed JSON intake that answers with a receipt id and acknowledges later.
+
+    With ``batch_size`` 1 each version is one POST carrying its ``Idempotency-Key`` header; above 1, versions go
+    in batches to the batch intake, each item carrying its own key and answered with its own receipt or code.
+    Either way the rate limit counts requests.
+    """
 
     base_url: str
     app_key: str
     app_secret: str = Field(description="secret issued by the platform; set through an environment variable")
     sign_method: Literal["HMAC-SHA256", "HMAC-SM3"] = "HMAC-SHA256"
     timeout_seconds: float = 10.0
+    batch_size: int = Field(default=1, description="case versions per request (1 = one request per version)")
     cases_path: str = "/gateway/v1/cases"
+    batch_path: str = "/gateway/v1/cases/batch"
     receipts_path: str = "/gateway/v1/receipts"
-    _throttle: _Throttle | None = PrivateAttr(default=None)
 
-    def _signed(self, client: httpx.Client, method: str, path: str, **request) -> httpx.Response:
-        """Wait for the rate limit's next slot, then send one freshly signed request."""
-        if self._throttle is None:
-            self._throttle = _Throttle(self.max_requests_per_second)
-        self._throttle.wait()
-        return signed_send(
-            client, method, path, app_key=self.app_key, secret=self.app_secret, algorithm=self.sign_method, **request
-        )
+    def _call(self, client: httpx.Client, method: str, path: str, **request) -> httpx.Response:
+        """One call with retries; each attempt waits for the rate limit's next slot and is signed afresh."""
+
+        def attempt() -> httpx.Response:
+            self.throttle.wait()
+            return signed_send(
+                client,
+                method,
+                path,
+                app_key=self.app_key,
+                secret=self.app_secret,
+                algorithm=self.sign_method,
+                **request,
+            )
+
+        return call_with_retries(attempt, attempts=5, max_wait=10.0, give_up_after=60.0, breaker=self.breaker)
 
     @staticmethod
     def wire_format(message: OutboxMessage) -> dict[str, Any]:
@@ -251,68 +328,87 @@ class HttpTarget(DeliveryTarget):
 
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
         results: list[Delivery] = []
-        consecutive_failures = 0
+        size = max(1, self.batch_size)
         with make_client(self.base_url, self.timeout_seconds) as client:
-            for message in messages:
-                if consecutive_failures >= self.circuit_breaker_failures:
-                    break  # the receiver is down: leave the rest queued for the next run
-                delivery = self._send_one(client, message)
-                consecutive_failures = consecutive_failures + 1 if delivery.outcome == "failed" else 0
-                results.append(delivery)
+            for start in range(0, len(messages), size):
+                chunk = messages[start : start + size]
+                try:
+                    results.extend(self._send_one(client, chunk[0]) if size == 1 else self._send_batch(client, chunk))
+                except CircuitOpen:
+                    break  # the receiver is down: what is left stays queued for the next run
         return results
 
-    def _send_one(self, client: httpx.Client, message: OutboxMessage) -> Delivery:
-        body = json.dumps(self.wire_format(message), ensure_ascii=False, sort_keys=True).encode("utf-8")
-
-        def post() -> httpx.Response:
-            return self._signed(
-                client, "POST", self.cases_path, body=body, headers={"Idempotency-Key": message.idempotency_key}
-            )
-
+    def _send_one(self, client: httpx.Client, message: OutboxMessage) -> list[Delivery]:
+        body = _canonical(self.wire_format(message))
+        headers = {"Idempotency-Key": message.idempotency_key}
         try:
-            answer = call_with_retries(post, attempts=5, max_wait=10.0, give_up_after=60.0).json()
+            answer = self._call(client, "POST", self.cases_path, body=body, headers=headers).json()
         except RequestRejected as exc:
             document = _json_or_empty(exc.response)
-            return Delivery(message.idempotency_key, "rejected", None, document.get("code"), document.get("msg"))
+            return [Delivery(message.idempotency_key, "rejected", None, document.get("code"), document.get("msg"))]
         except (RetryableStatus, httpx.TransportError) as exc:
-            return Delivery(message.idempotency_key, "failed", None, None, str(exc)[:300])
-        return Delivery(message.idempotency_key, "sent", answer["receiptId"])
+            return [Delivery(message.idempotency_key, "failed", None, None, str(exc)[:300])]
+        return [Delivery(message.idempotency_key, "sent", answer["receiptId"])]
+
+    def _send_batch(self, client: httpx.Client, chunk: list[OutboxMessage]) -> list[Delivery]:
+        items = [{"idempotencyKey": m.idempotency_key, **self.wire_format(m)} for m in chunk]
+        try:
+            answer = self._call(client, "POST", self.batch_path, body=_canonical({"cases": items})).json()
+        except RequestRejected as exc:  # the batch as a whole was refused (malformed): each version says why
+            document = _json_or_empty(exc.response)
+            code, reason = document.get("code"), document.get("msg")
+            return [Delivery(m.idempotency_key, "rejected", None, code, reason) for m in chunk]
+        except (RetryableStatus, httpx.TransportError) as exc:
+            return [Delivery(m.idempotency_key, "failed", None, None, str(exc)[:300]) for m in chunk]
+        by_key = {item["idempotencyKey"]: item for item in answer.get("data", [])}
+        results = []
+        for m in chunk:
+            item = by_key.get(m.idempotency_key)
+            if item is None:
+                results.append(Delivery(m.idempotency_key, "failed", None, None, "no answer for this item"))
+            elif item.get("receiptId"):
+                results.append(Delivery(m.idempotency_key, "sent", item["receiptId"]))
+            else:
+                results.append(Delivery(m.idempotency_key, "rejected", None, item.get("code"), item.get("msg")))
+        return results
 
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
         by_receipt = {m.receipt_id: m for m in messages if m.receipt_id}
         receipts = list(by_receipt)
-        results = []
+        answers: dict[str, Delivery] = {}  # a receipt acknowledged twice is one answer
         with make_client(self.base_url, self.timeout_seconds) as client:
             for start in range(0, len(receipts), 100):
                 query = {"ids": ",".join(receipts[start : start + 100])}
-
-                def get(query=query) -> httpx.Response:
-                    return self._signed(client, "GET", self.receipts_path, params=query)
-
                 try:
-                    answer = call_with_retries(get, attempts=5, max_wait=10.0, give_up_after=60.0).json()
-                except (RetryableStatus, httpx.TransportError):
+                    answer = self._call(client, "GET", self.receipts_path, params=query).json()
+                except (RetryableStatus, httpx.TransportError, CircuitOpen):
                     break  # acknowledgements will be asked for again on the next follow-up
                 for item in answer.get("data", []):
-                    message = by_receipt[item["receiptId"]]
+                    message = by_receipt.get(item["receiptId"])
+                    if message is None:
+                        continue
                     outcome = {"accepted": "acknowledged", "rejected": "rejected"}.get(item["status"], "pending")
-                    results.append(
-                        Delivery(
-                            message.idempotency_key, outcome, item["receiptId"], item.get("code"), item.get("message")
-                        )
+                    answers[message.idempotency_key] = Delivery(
+                        message.idempotency_key, outcome, item["receiptId"], item.get("code"), item.get("message")
                     )
-        return results
+        return list(answers.values())
 
-    def counts(self) -> dict[str, int] | None:
+    def holdings(self) -> pd.DataFrame | None:
+        """The sandbox platform lists what it holds; a production platform without such a listing gives None."""
         try:
             with make_client(self.base_url, self.timeout_seconds) as client:
-                answer = client.get("/_sandbox/stats")
+                answer = client.get("/_sandbox/holdings")
         except httpx.HTTPError:
             return None
         if answer.status_code != 200:
             return None
-        stats = answer.json()
-        return {"received_cases": stats["received_cases"], "duplicate_effects": stats["duplicate_effects"]}
+        rows = answer.json()["data"]
+        frame = pd.DataFrame(rows, columns=["caseId", "version", "duplicateEffects"])
+        return frame.set_axis(HOLDINGS_COLUMNS, axis=1).astype({"version": int, "duplicate_effects": int})
+
+
+def _canonical(document: dict) -> bytes:
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def _json_or_empty(response: httpx.Response) -> dict:

@@ -41,3 +41,13 @@ def sandbox_url(name: str) -> str:
 def credentials(name: str) -> tuple[str | EnvVar, str | EnvVar]:
     key, secret = CREDENTIALS[name]
     return setting(f"{name.upper()}_APP_KEY", key), setting(f"{name.upper()}_APP_SECRET", secret)
+
+
+def number(name: str, default: float) -> float:
+    """A tuning knob (rate limits, batch sizes, ages): not secret, so read when definitions load and shown
+    in the resource's configuration in the UI."""
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None

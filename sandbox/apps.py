@@ -134,27 +134,41 @@ class MunicipalState:
         self.rng = random.Random(seed)
         self.faults = faults
 
-    def receive(self, key: str, digest: str, payload: dict, ack_delay: tuple[float, float]) -> tuple[int, dict]:
+    def receive(self, items: list[tuple[str, dict]], ack_delay: tuple[float, float]) -> list[dict]:
+        """Take (idempotency key, payload) pairs in; answer each with its receipt or the reason it was refused.
+
+        A key seen before with the same content answers with the original receipt (nothing happens twice);
+        the same key with different content is refused."""
+        answers = []
         with self.lock:
-            known = self.db.execute("SELECT digest, receipt_id FROM receipts WHERE idem_key = ?", (key,)).fetchone()
-            if known:
-                if known[0] != digest:
-                    return 422, {"code": "E1009", "msg": "同一幂等键的报文内容不一致"}
-                return 200, {"code": "0", "msg": "重复提交，返回原回执", "receiptId": known[1]}
-            receipt_id = uuid.uuid4().hex[:20]
-            self.db.execute(
-                "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, NULL)",
-                (
-                    receipt_id,
-                    key,
-                    digest,
-                    payload["caseId"],
-                    int(payload["version"]),
-                    json.dumps(payload, ensure_ascii=False),
-                    time.time() + self.rng.uniform(*ack_delay),
-                ),
-            )
-        return 200, {"code": "0", "msg": "已接收", "receiptId": receipt_id}
+            self.db.execute("BEGIN")
+            for key, payload in items:
+                digest = hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+                known = self.db.execute("SELECT digest, receipt_id FROM receipts WHERE idem_key = ?", (key,)).fetchone()
+                if known:
+                    if known[0] != digest:
+                        answers.append({"idempotencyKey": key, "code": "E1009", "msg": "同一幂等键的报文内容不一致"})
+                    else:
+                        answers.append(
+                            {"idempotencyKey": key, "code": "0", "msg": "重复提交，返回原回执", "receiptId": known[1]}
+                        )
+                    continue
+                receipt_id = uuid.uuid4().hex[:20]
+                self.db.execute(
+                    "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, NULL)",
+                    (
+                        receipt_id,
+                        key,
+                        digest,
+                        payload["caseId"],
+                        int(payload["version"]),
+                        json.dumps(payload, ensure_ascii=False),
+                        time.time() + self.rng.uniform(*ack_delay),
+                    ),
+                )
+                answers.append({"idempotencyKey": key, "code": "0", "msg": "已接收", "receiptId": receipt_id})
+            self.db.execute("COMMIT")
+        return answers
 
     def settle(self) -> None:
         """Decide receipts whose acknowledgement time has come (the platform's own batch check)."""
@@ -188,14 +202,26 @@ class MunicipalState:
                 )
             self.db.execute("COMMIT")
 
-    def receipts(self, ids: list[str]) -> list[dict]:
+    def receipts(self, ids: list[str], duplicate_rate: float = 0.0) -> list[dict]:
         self.settle()
         marks = ",".join("?" * len(ids))
         with self.lock:
             rows = self.db.execute(
                 f"SELECT receipt_id, status, code, message, acked_at FROM receipts WHERE receipt_id IN ({marks})", ids
             ).fetchall()
-        return [{"receiptId": r[0], "status": r[1], "code": r[2], "message": r[3], "ackedAt": r[4]} for r in rows]
+            twice = [r for r in rows if r[1] != "pending" and self.rng.random() < duplicate_rate]
+        return [
+            {"receiptId": r[0], "status": r[1], "code": r[2], "message": r[3], "ackedAt": r[4]} for r in rows + twice
+        ]
+
+    def holdings(self) -> list[dict]:
+        """Per case the version in effect (the newest applied) and how many applications were repeats."""
+        self.settle()
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT case_id, MAX(version), SUM(times - 1) FROM applied GROUP BY case_id ORDER BY case_id"
+            ).fetchall()
+        return [{"caseId": r[0], "version": r[1], "duplicateEffects": r[2]} for r in rows]
 
     def stats(self) -> dict:
         self.settle()
@@ -228,6 +254,11 @@ def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | N
     return problems
 
 
+def _missing_fields(payload: dict) -> str | None:
+    missing = [f for f in REQUIRED_FIELDS if payload.get(f) in (None, "")]
+    return "必填字段缺失: " + ",".join(missing) if missing else None
+
+
 def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed: int = 0) -> FastAPI:
     app = FastAPI(title="sandbox municipal integrated platform (常州市一体化平台)")
     fault_kit.install(app, state.faults, random.Random(seed))
@@ -240,20 +271,40 @@ def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed:
         key = request.headers.get("Idempotency-Key")
         if not key:
             return JSONResponse({"code": "E1000", "msg": "缺少 Idempotency-Key"}, status_code=400)
-        body = await request.body()
-        payload = json.loads(body)
-        missing = [f for f in REQUIRED_FIELDS if payload.get(f) in (None, "")]
-        if missing:
-            return JSONResponse({"code": "E1001", "msg": "必填字段缺失: " + ",".join(missing)}, status_code=400)
-        digest = hashlib.sha256(body).hexdigest()
-        status, answer = state.receive(key, digest, payload, app.state.faults.ack_delay_seconds)
-        return JSONResponse(answer, status_code=status)
+        payload = json.loads(await request.body())
+        if refusal := _missing_fields(payload):
+            return JSONResponse({"code": "E1001", "msg": refusal}, status_code=400)
+        (answer,) = state.receive([(key, payload)], app.state.faults.ack_delay_seconds)
+        answer.pop("idempotencyKey")
+        return JSONResponse(answer, status_code=200 if answer["code"] == "0" else 422)
+
+    @app.post("/gateway/v1/cases/batch")
+    async def receive_batch(request: Request):
+        """Up to 500 cases; each item carries its own idempotency key and is answered on its own."""
+        if reason := await _check_signature(request, secrets, nonces):
+            return _refuse(reason)
+        cases = json.loads(await request.body()).get("cases") or []
+        if len(cases) > 500 or any(not c.get("idempotencyKey") for c in cases):
+            return JSONResponse({"code": "E1000", "msg": "批量报文超过 500 条或缺少 idempotencyKey"}, status_code=400)
+        answers, accepted = [], []
+        for case in cases:
+            key = case.pop("idempotencyKey")
+            if refusal := _missing_fields(case):
+                answers.append({"idempotencyKey": key, "code": "E1001", "msg": refusal})
+            else:
+                accepted.append((key, case))
+        answers += state.receive(accepted, app.state.faults.ack_delay_seconds)
+        return {"code": "0", "data": answers}
 
     @app.get("/gateway/v1/receipts")
     async def receipts(request: Request, ids: str):
         if reason := await _check_signature(request, secrets, nonces):
             return _refuse(reason)
-        return {"code": "0", "data": state.receipts(ids.split(","))}
+        return {"code": "0", "data": state.receipts(ids.split(","), app.state.faults.duplicate_ack_rate)}
+
+    @app.get("/_sandbox/holdings")
+    async def holdings() -> dict:
+        return {"data": state.holdings()}
 
     @app.get("/_sandbox/stats")
     async def stats() -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,10 @@ class FaultProfile:
     slow_seconds: float = 0.0
     outage_until: float = 0.0  # epoch seconds; every request fails with 503 until then
     ack_delay_seconds: tuple[float, float] = (0.0, 0.0)  # receivers: how late acknowledgements come
+    duplicate_ack_rate: float = 0.0  # receivers: an acknowledgement answered twice in one listing
+    outage_after_requests: int = 0  # go down once, after this many business requests (0 = never)
+    outage_seconds: float = 0.0  # ... for this long
+    rate_limit_per_second: float = 0.0  # receivers: answer 429 above this many requests per second (0 = no limit)
 
     def with_outage(self, seconds: float) -> FaultProfile:
         return replace(self, outage_until=time.time() + seconds)
@@ -38,6 +43,9 @@ LEVELS = {
         slow_rate=0.03,
         slow_seconds=6.0,
         ack_delay_seconds=(1.0, 5.0),
+        duplicate_ack_rate=0.1,
+        outage_after_requests=150,
+        outage_seconds=15.0,
     ),
 }
 
@@ -49,16 +57,42 @@ def profile(level: str) -> FaultProfile:
         raise ValueError(f"unknown fault level {level!r}; use one of {sorted(LEVELS)}") from None
 
 
+class RateGate:
+    """The receiver's own rate limit: a one-second sliding window of request times."""
+
+    def __init__(self) -> None:
+        self.times: deque[float] = deque()
+
+    def admit(self, per_second: float) -> bool:
+        if per_second <= 0:
+            return True
+        now = time.monotonic()
+        while self.times and now - self.times[0] >= 1.0:
+            self.times.popleft()
+        if len(self.times) >= per_second:
+            return False
+        self.times.append(now)
+        return True
+
+
 def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
     """Wrap every business endpoint (not ``/_sandbox``) in the app's current fault profile."""
+    gate = RateGate()
+    served = {"requests": 0, "outages": 0}
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next):
         if request.url.path.startswith("/_sandbox"):
             return await call_next(request)
         current = app.state.faults
+        served["requests"] += 1
+        if current.outage_after_requests and served["requests"] == current.outage_after_requests:
+            app.state.faults = current = current.with_outage(current.outage_seconds)  # down for a stretch
+            served["outages"] += 1
         if time.time() < current.outage_until:
             return JSONResponse({"code": "503", "msg": "系统维护中"}, status_code=503)
+        if not gate.admit(current.rate_limit_per_second):
+            return JSONResponse({"code": "429", "msg": "超过限流阈值"}, status_code=429, headers={"Retry-After": "1"})
         roll = rng.random()
         if roll < current.server_error_rate:
             return JSONResponse({"code": "503", "msg": "服务暂不可用"}, status_code=503)
@@ -83,8 +117,12 @@ def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
     async def set_faults(settings: dict) -> dict:
         level = settings.pop("level", None)
         updated = profile(level) if level else replace(app.state.faults)
-        outage = settings.pop("outage_seconds", None)
+        outage = settings.pop("down_for_seconds", None)  # go down now, for this long
         for key, value in settings.items():
             setattr(updated, key, tuple(value) if key == "ack_delay_seconds" else value)
         app.state.faults = updated.with_outage(outage) if outage else updated
         return {"ok": True}
+
+    @app.get("/_sandbox/served")
+    async def served_counts() -> dict:
+        return dict(served)

@@ -311,8 +311,30 @@ class CaseGenerator:
             fmt_kind = "xlsx" if case.changed_at.toordinal() % 2 else "csv"
             record["_file"] = f"health_cases_{case.changed_at:%Y%m%d}.{fmt_kind}"
             key = record["办件编号"]
-        data.records(dept).append(record)
+        data.records(dept).extend([*self._earlier_states(dept, case, record), record])
         data.truth.append((dept, key, case.case_id))
+
+    @staticmethod
+    def _earlier_states(dept: str, case: Case, record: dict) -> list[dict]:
+        """The record as the department's change feed showed it on the day it was accepted, when the case moved
+        on (decided, completed) on a later day: a daily pull sees 受理 first and the final state later. The
+        housing database keeps only the current row, so it has no earlier states."""
+        if case.accepted_at is None or case.changed_at.date() <= case.accepted_at.date() or dept == "housing":
+            return []
+        if dept == "market_regulation":
+            stamp = case.accepted_at.strftime("%Y-%m-%d %H:%M:%S")
+            return [{**record, "JDSJ": "", "BJSJ": "", "BLZT": MARKET_STATUS["受理"], "GXSJ": stamp}]
+        fmt_kind = "xlsx" if case.accepted_at.toordinal() % 2 else "csv"
+        return [
+            {
+                **record,
+                "决定日期": "",
+                "办结日期": "",
+                "办理状态": HEALTH_STATUS["受理"],
+                "更新时间": case.accepted_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "_file": f"health_cases_{case.accepted_at:%Y%m%d}.{fmt_kind}",
+            }
+        ]
 
     # ------------------------------------------------------------------ the bureau's approval platform
     def _platform_entry(

@@ -1,7 +1,8 @@
 """Stand-in for the province's exchange process on the front-end database.
 
 It picks up rows the bridge inserted (SYNC_STATUS = I), validates them after a delay, and writes back
-S or E with an error message in the province's words.
+S or E with an error message in the province's words. Under heavy faults it stops for a stretch once, as the
+province's exchange does during maintenance: rows wait in I until it comes back.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+import time
 
 import pandas as pd
 import sqlalchemy as sa
@@ -35,11 +37,15 @@ class ExchangeProcessor:
         self.faults = faults
         self.rng = random.Random(seed)
         self.interval = interval
+        self.processed = 0
+        self.paused_until = 0.0  # the province's exchange process stops for a stretch (heavy faults)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def process_once(self) -> int:
         t = EX_CASE_INFO
+        if time.time() < max(self.paused_until, self.faults.outage_until):
+            return 0
         low, high = self.faults.ack_delay_seconds
         cutoff = dt.datetime.now() - dt.timedelta(seconds=self.rng.uniform(low, high))
         with self.engine.begin() as conn:
@@ -72,6 +78,10 @@ class ExchangeProcessor:
                 .values(SYNC_STATUS=sa.bindparam("s"), SYNC_ERROR=sa.bindparam("e"), SYNC_TIME=now),
                 updates,
             )
+        threshold = self.faults.outage_after_requests
+        if threshold and self.processed < threshold <= self.processed + len(updates):
+            self.paused_until = time.time() + self.faults.outage_seconds
+        self.processed += len(updates)
         return len(updates)
 
     def start(self) -> None:

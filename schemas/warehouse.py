@@ -239,6 +239,23 @@ mart_daily_volume = Table(
     Column("duplicates_found", Integer, nullable=False),
 )
 
+delivery_reconciliation = Table(
+    "delivery_reconciliation",
+    metadata,
+    Column("target", String(32), nullable=False),
+    Column("day", Date),  # partition on which the versions were queued; NULL: the receiver holds a case we never sent
+    Column("case_versions", Integer, nullable=False),
+    Column("acknowledged", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("dead_lettered", Integer, nullable=False),
+    Column("stale_pending", Integer, nullable=False),  # pending longer than BRIDGE_PENDING_MAX_AGE_HOURS
+    Column("acknowledged_cases", Integer, nullable=False),  # cases whose newest acknowledged version is this day's
+    Column("receiver_cases", Integer, nullable=False),  # of the receiver's own listing, cases placed on this day
+    Column("in_flight", Integer, nullable=False),  # taken in by the receiver, acknowledgement not yet fetched
+    Column("differences", Integer, nullable=False),  # cases where the receiver and we disagree
+    Column("reconciled_at", DateTime, nullable=False),
+    Index("ix_delivery_reconciliation", "target", "day"),
+)
 mart_delivery_status = Table(
     "mart_delivery_status",
     metadata,

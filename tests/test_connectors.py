@@ -157,7 +157,7 @@ def test_wrong_secret_is_refused_without_retry(quiet_sandbox):
 def test_rest_source_rides_out_a_short_outage(tmp_path):
     sandbox = start_sandbox(tmp_path, days=1, cases_per_day=20, fault_level="none")
     try:
-        httpx.post(sandbox.url("market_regulation") + "/_sandbox/faults", json={"outage_seconds": 1.0})
+        httpx.post(sandbox.url("market_regulation") + "/_sandbox/faults", json={"down_for_seconds": 1.0})
         started = time.monotonic()
         batch = _market_regulation(sandbox).fetch_changes(DAY, DAY + dt.timedelta(days=1))
         assert time.monotonic() - started >= 0.9

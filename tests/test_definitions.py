@@ -66,8 +66,9 @@ def test_asset_graph_reads_as_the_design():
         "pulled_equals_staged_plus_quarantined",
         "staged_cases_expectations",
         "staged_equals_golden_plus_duplicates",
-        "versions_equal_acknowledged_pending_dead_lettered",
-        "receiver_counts_agree",
+        "every_version_accounted_for",
+        "receiver_holds_what_it_acknowledged",
+        "no_stale_pending",
         "licence_identifiers_valid",
     } <= checks
 

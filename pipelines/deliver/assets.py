@@ -6,6 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -22,17 +23,20 @@ from dagster import (
 )
 
 from connectors.targets import DeliveryTarget
-from pipelines.deliver.outbox import acknowledged_cases, drain, follow_up, status_counts
+from pipelines import settings
+from pipelines.deliver.outbox import drain, unaccounted_versions
+from pipelines.deliver.reconcile import compare_cases, outbox_rows, per_day
 from pipelines.partitions import DAILY, partition_window
-from pipelines.warehouse import Warehouse
-from schemas.warehouse import outbox
+from pipelines.warehouse import Warehouse, insert_frame
+from schemas.warehouse import delivery_reconciliation, outbox
 
 TARGET_TITLES = {
     "one_network": "江苏政务服务网 (一张网): exchange table on the front-end database",
     "municipal": "常州市一体化平台: signed HTTP intake, receipts acknowledged later",
 }
-IDENTITY = "versions_equal_acknowledged_pending_dead_lettered"
-RECEIVER_AGREES = "receiver_counts_agree"
+ACCOUNTED = "every_version_accounted_for"
+RECEIVER_AGREES = "receiver_holds_what_it_acknowledged"
+NO_STALE_PENDING = "no_stale_pending"
 
 
 def build_delivery_asset(target_name: str) -> AssetsDefinition:
@@ -81,66 +85,80 @@ DELIVERY_ASSETS = [build_delivery_asset(name) for name in TARGET_TITLES]
     automation_condition=AutomationCondition.eager(),
     check_specs=[
         AssetCheckSpec(
-            IDENTITY,
+            ACCOUNTED,
             asset="delivery_status",
             blocking=True,
-            description="For each receiver: golden-case versions = acknowledged + pending + dead-lettered.",
+            description="Every version of every golden case is in the outbox of each receiver, as queued, sent, "
+            "acknowledged or dead-lettered: nothing unaccounted.",
         ),
         AssetCheckSpec(
             RECEIVER_AGREES,
             asset="delivery_status",
-            description="The cases each receiver says it holds equal the cases it acknowledged to us.",
+            description="Per receiver and day, the receiver holds exactly the newest version it acknowledged to "
+            "us for every case, and nothing took effect twice.",
+        ),
+        AssetCheckSpec(
+            NO_STALE_PENDING,
+            asset="delivery_status",
+            description="No case version has waited for delivery or acknowledgement longer than "
+            "BRIDGE_PENDING_MAX_AGE_HOURS (default 24).",
         ),
     ],
     description="Reconciliation across all days: re-sends what faults left queued, follows outstanding "
-    "acknowledgements, then counts per receiver what was queued, acknowledged, pending and dead-lettered, and "
-    "compares with what the receiver itself holds.",
+    "acknowledgements, then compares per receiver and day what was queued, acknowledged, pending and "
+    "dead-lettered with what the receiver itself holds. The table is kept in `delivery_reconciliation`.",
 )
 def delivery_status(context: AssetExecutionContext) -> MaterializeResult:
     warehouse: Warehouse = context.resources.warehouse
-    agreement, checks = [], []
+    now = dt.datetime.now().replace(microsecond=0)
+    stale_before = now - dt.timedelta(hours=settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24))
+    days, unaccounted = [], []
     for name in TARGET_TITLES:
         target: DeliveryTarget = getattr(context.resources, name)
         drain(warehouse, name, target)  # what a fault or an open circuit left queued, then acknowledgements
-        before = target.counts()
-        follow_up(warehouse, name, target)  # acknowledgements that arrived while we counted
-        ours = acknowledged_cases(warehouse, name)
-        after = target.counts()
-        if before is None or after is None:
-            agreement.append({"target": name, "ours": ours, "receiver": "unknown", "agrees": True})
-            continue
-        agrees = before["received_cases"] <= ours <= after["received_cases"]
-        agreement.append(
-            {
-                "target": name,
-                "ours": ours,
-                "receiver": after["received_cases"],
-                "duplicate_effects": after["duplicate_effects"],
-                "agrees": agrees,
-            }
-        )
-    counts = status_counts(warehouse)
-    balanced = bool(
-        (counts["case_versions"] == counts["acknowledged"] + counts["pending"] + counts["dead_lettered"]).all()
-    )
-    agree_frame = pd.DataFrame(agreement)
-    checks.append(
+        rows = outbox_rows(warehouse, name)
+        days.append(per_day(name, rows, compare_cases(rows, target.holdings()), stale_before))
+        unaccounted.append({"target": name, "unaccounted_versions": unaccounted_versions(warehouse, name)})
+    table = pd.concat(days, ignore_index=True).assign(reconciled_at=now)
+    with warehouse.begin() as conn:
+        conn.execute(delivery_reconciliation.delete())
+        insert_frame(conn, delivery_reconciliation, table)
+    totals = table.drop(columns=["day", "reconciled_at"]).groupby("target").sum().reset_index()
+    missing = pd.DataFrame(unaccounted)
+    differing = table[table["differences"] > 0]
+    stale = table[table["stale_pending"] > 0]
+    checks = [
         AssetCheckResult(
-            check_name=IDENTITY, passed=balanced, metadata={"counts": MetadataValue.md(counts.to_markdown(index=False))}
-        )
-    )
-    checks.append(
+            check_name=ACCOUNTED,
+            passed=bool((missing["unaccounted_versions"] == 0).all()),
+            metadata={"by_target": MetadataValue.md(missing.to_markdown(index=False))},
+        ),
         AssetCheckResult(
             check_name=RECEIVER_AGREES,
-            passed=bool(agree_frame["agrees"].all()),
-            metadata={"receivers": MetadataValue.md(agree_frame.to_markdown(index=False))},
-        )
-    )
-    metadata = {"by_target": MetadataValue.md(counts.to_markdown(index=False))}
-    for row in counts.itertuples():
+            passed=differing.empty,
+            metadata={
+                "totals": MetadataValue.md(totals.to_markdown(index=False)),
+                "days_that_differ": MetadataValue.md(_md(differing)),
+            },
+        ),
+        AssetCheckResult(
+            check_name=NO_STALE_PENDING,
+            passed=stale.empty,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"stale_pending": int(table["stale_pending"].sum()), "days": MetadataValue.md(_md(stale))},
+        ),
+    ]
+    metadata: dict = {"by_target": MetadataValue.md(totals.to_markdown(index=False))}
+    for row in totals.itertuples():
         metadata[f"{row.target}_pending"] = int(row.pending)
         metadata[f"{row.target}_dead_lettered"] = int(row.dead_lettered)
+        metadata[f"{row.target}_differences"] = int(row.differences)
+    metadata["by_day"] = MetadataValue.md(_md(table.drop(columns="reconciled_at").sort_values(["target", "day"])))
     return MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def _md(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False) if len(frame) else "none"
 
 
 follow_deliveries_job = define_asset_job(

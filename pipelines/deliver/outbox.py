@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.case import CODES_DIR
-from schemas.warehouse import dead_letters, outbox
+from schemas.warehouse import dead_letters, golden_cases, outbox
 
 SEND_BATCH = 200
 PENDING_STATUSES = ("queued", "sent")
+STATUSES = (*PENDING_STATUSES, "acknowledged", "dead_lettered")
 
 
 @cache
@@ -191,11 +192,14 @@ def status_counts(warehouse: Warehouse) -> pd.DataFrame:
     return result.astype(int).rename_axis("target").reset_index()
 
 
-def acknowledged_cases(warehouse: Warehouse, target_name: str) -> int:
-    return int(
-        warehouse.read(
-            sa.select(sa.func.count(sa.distinct(outbox.c.golden_case_id)).label("n")).where(
-                (outbox.c.target == target_name) & (outbox.c.status == "acknowledged")
-            )
-        )["n"].iloc[0]
+def unaccounted_versions(warehouse: Warehouse, target_name: str) -> int:
+    """Golden-case versions (1 … the current version of each case) with no outbox row for the target."""
+    held = (
+        sa.select(sa.func.count())
+        .select_from(outbox.join(golden_cases, outbox.c.golden_case_id == golden_cases.c.golden_case_id))
+        .where((outbox.c.target == target_name) & (outbox.c.version <= golden_cases.c.version))
+        .where(outbox.c.status.in_(STATUSES))
+        .scalar_subquery()
     )
+    expected = sa.select(sa.func.coalesce(sa.func.sum(golden_cases.c.version), 0)).scalar_subquery()
+    return int(warehouse.read(sa.select((expected - held).label("n")))["n"].iloc[0])

@@ -24,18 +24,37 @@ def golden_id_for(source_system: pd.Series, source_record_id: pd.Series) -> pd.S
     return pd.Series(["GC" + hashlib.sha1(k.encode()).hexdigest()[:14].upper() for k in keys], index=keys.index)
 
 
+def superseded(records: pd.DataFrame) -> pd.Series:
+    """True for a record's earlier states: the same source record pulled again on a later day (受理, then 办结)
+    is the department's newer word on the case, so the older state loses every field."""
+    if "partition_date" not in records:
+        return pd.Series(False, index=records.index)
+    newest = records.groupby(["source_system", "source_record_id"])["partition_date"].transform("max")
+    return records["partition_date"] < newest
+
+
 def survivorship_order(records: pd.DataFrame) -> pd.DataFrame:
-    """Records sorted best first: authoritative source, valid identifier, most complete, earliest."""
+    """Records sorted best first: current state before earlier states of the same source record, then
+    authoritative source, valid identifier, most complete, earliest."""
     ranked = records.assign(
+        _superseded=superseded(records).astype(int),
         _source_rank=records["source_system"].map(SOURCE_PRIORITY).fillna(9),
         _id_rank=(~records["applicant_id_checksum_ok"].eq(True).fillna(False).astype(bool)).astype(int),
         _completeness=-records[GOLDEN_FIELDS].notna().sum(axis=1),
     )
     ranked = ranked.sort_values(
-        ["_source_rank", "_id_rank", "_completeness", "submitted_at", "source_system", "source_record_id"],
+        [
+            "_superseded",
+            "_source_rank",
+            "_id_rank",
+            "_completeness",
+            "submitted_at",
+            "source_system",
+            "source_record_id",
+        ],
         kind="stable",
     )
-    return ranked.drop(columns=["_source_rank", "_id_rank", "_completeness"])
+    return ranked.drop(columns=["_superseded", "_source_rank", "_id_rank", "_completeness"])
 
 
 def assign_golden_ids(pool: pd.DataFrame, component: np.ndarray) -> pd.Series:
