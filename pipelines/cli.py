@@ -131,6 +131,36 @@ def _review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deliver(args: argparse.Namespace) -> int:
+    """Drain the outbox toward the receivers (after an outage, say) and follow acknowledgements until nothing is
+    pending or the time is up. Safe to interrupt and run again: every version goes under its idempotency key."""
+    from dagster import build_resources
+
+    from pipelines.definitions import build_resources as resource_defs
+    from pipelines.deliver.outbox import PENDING_STATUSES, drain
+
+    names = [args.target] if args.target else ["one_network", "municipal"]
+    deadline = time.monotonic() + args.wait
+    with build_resources({k: v for k, v in resource_defs().items() if k in {"warehouse", *names}}) as resources:
+        warehouse = resources.warehouse
+        while True:
+            for name in names:
+                figures = drain(warehouse, name, getattr(resources, name))
+                print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in figures.items() if v), flush=True)
+            waiting = warehouse.read(
+                "SELECT target, COUNT(*) AS n FROM outbox WHERE status IN "
+                f"({', '.join(repr(s) for s in PENDING_STATUSES)}) GROUP BY target"
+            )
+            waiting = waiting[waiting["target"].isin(names)]
+            if waiting.empty or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+        for row in waiting.itertuples():
+            print(f"{row.target}: {row.n} versions still pending")
+        warehouse.dispose()
+    return 0 if waiting.empty else 3
+
+
 def _explain(args: argparse.Namespace) -> int:
     from pipelines.resolve.review import explain
 
@@ -209,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     review.add_argument("--by", help="who decided")
     review.add_argument("--note")
     review.set_defaults(run=_review)
+
+    deliver = commands.add_parser(
+        "deliver", help="send what is queued in the outbox and follow acknowledgements (after an outage, say)"
+    )
+    deliver.add_argument("--target", choices=["one_network", "municipal"], help="one receiver (default both)")
+    deliver.add_argument("--wait", type=float, default=0.0, help="seconds to keep following until nothing is pending")
+    deliver.set_defaults(run=_deliver)
 
     explain = commands.add_parser("explain", help="why the records of a golden case were linked, field by field")
     explain.add_argument("golden_case_id")

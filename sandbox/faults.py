@@ -78,7 +78,7 @@ class RateGate:
 def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
     """Wrap every business endpoint (not ``/_sandbox``) in the app's current fault profile."""
     gate = RateGate()
-    served = {"requests": 0, "outages": 0}
+    served = {"requests": 0, "outages": 0, "over_rate_limit": 0}
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next):
@@ -92,6 +92,7 @@ def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
         if time.time() < current.outage_until:
             return JSONResponse({"code": "503", "msg": "系统维护中"}, status_code=503)
         if not gate.admit(current.rate_limit_per_second):
+            served["over_rate_limit"] += 1
             return JSONResponse({"code": "429", "msg": "超过限流阈值"}, status_code=429, headers={"Retry-After": "1"})
         roll = rng.random()
         if roll < current.server_error_rate:

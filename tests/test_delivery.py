@@ -1,61 +1,313 @@
-"""Delivery against the municipal stand-in over loopback: rejection, correction, and the dead letter closing."""
+"""Delivery under faults, over real HTTP on loopback and against a real exchange database.
+
+Each scenario queues golden-case versions in a real warehouse, drains them to a sandbox receiver that
+misbehaves in one way, and then asks the receiver itself what it holds: every case once, at the newest
+version it acknowledged, and every version accounted for on our side.
+"""
 
 import datetime as dt
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
+import httpx
 import pandas as pd
+import pytest
 
-from connectors.targets import HttpTarget
-from pipelines.deliver.outbox import drain
+from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget
+from pipelines.deliver.outbox import PENDING_STATUSES, drain, status_counts
+from pipelines.deliver.reconcile import compare_cases, outbox_rows, per_day
 from pipelines.warehouse import Warehouse, insert_frame
 from sandbox.runtime import CREDENTIALS
-from schemas.warehouse import outbox
-from tests.conftest import start_sandbox
+from schemas.identifiers import make_uscc
+from schemas.warehouse import metadata, outbox
+from tests.conftest import pipeline_environment, start_sandbox
 
 CASE = {"case_no": "MR-1", "item_code": "000102001000", "item_name": "企业设立登记", "applicant_type": "legal_person",
         "applicant_name": "常州恒达科技有限公司", "applicant_id": "9132041258558635XF", "status": "受理",
-        "submitted_at": "2026-11-16T09:00:00"}  # fmt: skip
+        "contact_phone": "13812345678", "submitted_at": "2026-11-16T09:00:00"}  # fmt: skip
+DAY = dt.date(2026, 11, 16)
 
 
-def _queue(warehouse: Warehouse, version: int, payload: dict) -> None:
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-    with warehouse.begin() as conn:
-        insert_frame(conn, outbox, pd.DataFrame([{
-            "target": "municipal", "idempotency_key": f"municipal:GC1:v{version}", "golden_case_id": "GC1",
-            "version": version, "partition_date": dt.date(2026, 11, 16), "payload": text,
+def _uscc(n: int) -> str:
+    return make_uscc("91320412", f"{n + 10000000:08d}")
+
+
+def _case(n: int, **changes) -> dict:
+    return {
+        **CASE,
+        "case_no": f"MR-{n}",
+        "applicant_name": f"常州测试{n}号有限公司",
+        "applicant_id": _uscc(n),
+        **changes,
+    }
+
+
+def _queue(warehouse: Warehouse, target: str, versions: list[tuple[str, int, dict]]) -> None:
+    """Outbox rows as case_resolution writes them: (golden case id, version, canonical payload)."""
+    rows = []
+    for golden_case_id, version, payload in versions:
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        rows.append({
+            "target": target, "idempotency_key": f"{target}:{golden_case_id}:v{version}",
+            "golden_case_id": golden_case_id, "version": version, "partition_date": DAY, "payload": text,
             "payload_hash": hashlib.sha256(text.encode()).hexdigest(), "status": "queued", "attempts": 0,
-            "created_at": dt.datetime(2026, 11, 16, 9, version),
-        }]))  # fmt: skip
+            "created_at": dt.datetime(2026, 11, 16, 9) + dt.timedelta(seconds=len(rows)),
+        })  # fmt: skip
+    with warehouse.begin() as conn:
+        insert_frame(conn, outbox, pd.DataFrame(rows))
 
 
-def _settle(warehouse: Warehouse, target: HttpTarget) -> None:
-    for _ in range(40):
-        drain(warehouse, "municipal", target)
-        if not warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sent')"):
+def _pending(warehouse: Warehouse) -> int:
+    marks = ", ".join(f"'{s}'" for s in PENDING_STATUSES)
+    return int(warehouse.scalar(f"SELECT COUNT(*) FROM outbox WHERE status IN ({marks})"))
+
+
+def _settle(warehouse: Warehouse, name: str, target: DeliveryTarget, seconds: float = 40.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        drain(warehouse, name, target)
+        if not _pending(warehouse):
             return
         time.sleep(0.25)
-    raise AssertionError("the receiver never answered")
+    raise AssertionError(f"{_pending(warehouse)} versions still pending after {seconds}s")
 
 
-def test_rejection_then_correction_closes_the_dead_letter(tmp_path):
-    sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
-    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+def _assert_exactly_once(warehouse: Warehouse, name: str, target: DeliveryTarget) -> pd.DataFrame:
+    """The receiver holds each acknowledged case once, at the newest version it acknowledged."""
+    rows = outbox_rows(warehouse, name)
+    cases = compare_cases(rows, target.holdings())
+    assert set(cases["verdict"]) <= {"agrees"}, cases[cases["verdict"] != "agrees"]
+    assert target.counts()["duplicate_effects"] == 0
+    counts = status_counts(warehouse).set_index("target").loc[name]
+    assert counts["case_versions"] == counts["acknowledged"] + counts["dead_lettered"]
+    return cases
+
+
+def _municipal(sandbox, **overrides) -> HttpTarget:
     key, secret = CREDENTIALS["municipal"]
-    target = HttpTarget(base_url=sandbox.url("municipal"), app_key=key, app_secret=secret)
-    try:
-        _queue(warehouse, 1, CASE)  # no contact phone: the platform rejects it
-        _settle(warehouse, target)
-        letter = warehouse.read("SELECT reason_code, clerk_message, closed_at FROM dead_letters")
-        assert letter["reason_code"].tolist() == ["E2011"] and "联系电话" in letter["clerk_message"].iloc[0]
-        assert letter["closed_at"].isna().all()
+    return HttpTarget(**{"base_url": sandbox.url("municipal"), "app_key": key, "app_secret": secret, **overrides})
 
-        _queue(warehouse, 2, {**CASE, "contact_phone": "13812345678"})  # the clerk fixed the source record
-        _settle(warehouse, target)
-        assert warehouse.scalar("SELECT status FROM outbox WHERE version = 2") == "acknowledged"
-        assert warehouse.read("SELECT closed_at FROM dead_letters")["closed_at"].notna().all()
-        assert target.counts() == {"received_cases": 1, "duplicate_effects": 0}
+
+def _faults(sandbox, **settings) -> None:
+    httpx.post(sandbox.url("municipal") + "/_sandbox/faults", json=settings, timeout=5).raise_for_status()
+
+
+def _served(sandbox) -> dict:
+    return httpx.get(sandbox.url("municipal") + "/_sandbox/served", timeout=5).json()
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    yield warehouse
+    warehouse.dispose()
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
+    yield sandbox
+    sandbox.stop()
+
+
+def test_rejection_then_correction_closes_the_dead_letter(warehouse, sandbox):
+    target = _municipal(sandbox)
+    _queue(warehouse, "municipal", [("GC1", 1, {**CASE, "contact_phone": None})])  # the platform rejects it
+    _settle(warehouse, "municipal", target)
+    letter = warehouse.read("SELECT reason_code, clerk_message, closed_at FROM dead_letters")
+    assert letter["reason_code"].tolist() == ["E2011"] and "联系电话" in letter["clerk_message"].iloc[0]
+    assert letter["closed_at"].isna().all()
+
+    _queue(warehouse, "municipal", [("GC1", 2, CASE)])  # the clerk fixed the source record
+    _settle(warehouse, "municipal", target)
+    assert warehouse.scalar("SELECT status FROM outbox WHERE version = 2") == "acknowledged"
+    assert warehouse.read("SELECT closed_at FROM dead_letters")["closed_at"].notna().all()
+    assert target.counts() == {"received_cases": 1, "duplicate_effects": 0}
+
+
+def test_status_update_is_a_new_version_and_the_receiver_ends_with_it(warehouse, sandbox):
+    target = _municipal(sandbox, batch_size=10)
+    _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(5)])
+    _settle(warehouse, "municipal", target)
+    completed = {"status": "办结", "completed_at": "2026-11-18T10:00:00"}
+    _queue(warehouse, "municipal", [(f"GC{n}", 2, _case(n, **completed)) for n in range(3)])
+    _settle(warehouse, "municipal", target)
+    cases = _assert_exactly_once(warehouse, "municipal", target).set_index("golden_case_id")
+    assert cases["receiver_version"].astype(int).to_dict() == {"GC0": 2, "GC1": 2, "GC2": 2, "GC3": 1, "GC4": 1}
+    assert target.counts()["received_cases"] == 5
+
+
+def test_lost_responses_late_and_doubled_acknowledgements_take_effect_once(warehouse, sandbox):
+    # Half the answers are lost after the work is done (502), acknowledgements come late and twice.
+    _faults(sandbox, lost_response_rate=0.5, ack_delay_seconds=[0.2, 1.0], duplicate_ack_rate=1.0)
+    target = _municipal(sandbox)
+    _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(20)])
+    _settle(warehouse, "municipal", target)
+    _assert_exactly_once(warehouse, "municipal", target)
+    assert target.counts()["received_cases"] == 20
+    # A resend under a known key answered with the original receipt: more requests than cases, one effect each.
+    assert _served(sandbox)["requests"] > 20
+
+
+def test_outage_opens_the_circuit_and_sending_resumes_where_it_stopped(warehouse, sandbox):
+    target = _municipal(sandbox, circuit_breaker_failures=4, circuit_breaker_cooldown_seconds=3)
+    _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(30)])
+    _faults(sandbox, down_for_seconds=600)
+    drain(warehouse, "municipal", target)
+    assert target.breaker.times_opened == 1
+    # The open circuit stopped the run after a handful of calls instead of retrying every version.
+    assert _served(sandbox)["requests"] <= 6
+    assert warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'queued'") == 30
+
+    _faults(sandbox, down_for_seconds=0.01)  # the platform is back
+    time.sleep(3.1)  # the cool-down passes; the next call is the probe
+    _settle(warehouse, "municipal", target)
+    _assert_exactly_once(warehouse, "municipal", target)
+    assert target.counts()["received_cases"] == 30
+
+
+def test_client_rate_limit_keeps_under_the_receivers_limit_and_retry_after_is_honoured(warehouse, sandbox):
+    _faults(sandbox, rate_limit_per_second=10)
+    _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(25)])
+    polite = _municipal(sandbox, rate_limit_per_second=8)
+    drain(warehouse, "municipal", polite)
+    assert _served(sandbox)["over_rate_limit"] == 0  # the configured limit kept every request under the receiver's
+
+    _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(25, 50)])
+    eager = _municipal(sandbox, rate_limit_per_second=0)  # no client limit: the receiver answers 429 + Retry-After
+    _settle(warehouse, "municipal", eager)
+    assert _served(sandbox)["over_rate_limit"] > 0
+    _settle(warehouse, "municipal", polite)
+    _assert_exactly_once(warehouse, "municipal", polite)
+    assert polite.counts()["received_cases"] == 50
+
+
+def test_hmac_sm3_signing_is_chosen_by_configuration(warehouse, sandbox):
+    target = _municipal(sandbox, sign_method="HMAC-SM3", batch_size=5)
+    _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(6)])
+    _settle(warehouse, "municipal", target)
+    _assert_exactly_once(warehouse, "municipal", target)
+    wrong = _municipal(sandbox, sign_method="HMAC-SM3", app_secret="not-the-secret")
+    _queue(warehouse, "municipal", [("GC9", 1, _case(9))])
+    drain(warehouse, "municipal", wrong)
+    assert warehouse.scalar("SELECT status FROM outbox WHERE golden_case_id = 'GC9'") == "dead_lettered"
+    assert "签名" in warehouse.scalar("SELECT target_reason FROM dead_letters WHERE golden_case_id = 'GC9'")
+
+
+def _exchange_scenario(warehouse: Warehouse, target: ExchangeTableTarget) -> None:
+    valid = _uscc(99)
+    bad_id = {"applicant_id": valid[:-1] + ("0" if valid[-1] != "0" else "1")}  # the province refuses it
+    _queue(warehouse, "one_network", [(f"GC{n}", 1, _case(n)) for n in range(8)] + [("GCX", 1, _case(99, **bad_id))])
+    _settle(warehouse, "one_network", target)
+    assert warehouse.scalar("SELECT reason_code FROM dead_letters WHERE golden_case_id = 'GCX'") == "E0301"
+    completed = {"status": "办结", "completed_at": "2026-11-18T10:00:00"}
+    _queue(warehouse, "one_network", [("GC0", 2, _case(0, **completed)), ("GCX", 2, _case(99))])
+    _settle(warehouse, "one_network", target)
+    cases = _assert_exactly_once(warehouse, "one_network", target).set_index("golden_case_id")
+    assert cases.loc["GC0", "receiver_version"] == 2 and cases.loc["GCX", "receiver_version"] == 2
+    assert warehouse.read("SELECT closed_at FROM dead_letters")["closed_at"].notna().all()
+
+    # Sending the same versions again changes nothing at the province; other content under a key is refused.
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("UPDATE outbox SET status = 'queued' WHERE golden_case_id IN ('GC1', 'GC2')")
+        conn.exec_driver_sql("UPDATE outbox SET payload_hash = 'changed' WHERE golden_case_id = 'GC2'")
+    drain(warehouse, "one_network", target)
+    assert warehouse.scalar("SELECT status FROM outbox WHERE golden_case_id = 'GC1'") in ("sent", "acknowledged")
+    assert warehouse.scalar("SELECT reason_code FROM dead_letters WHERE golden_case_id = 'GC2'") == "HASH_CONFLICT"
+    assert target.counts() == {"received_cases": 9, "duplicate_effects": 0}
+
+
+def test_exchange_table_on_sqlite(tmp_path, warehouse):
+    sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
+    try:
+        _exchange_scenario(warehouse, ExchangeTableTarget(url=sandbox.exchange_url))
+    finally:
+        sandbox.stop()
+
+
+def test_exchange_table_on_postgresql(tmp_path, postgres_url):
+    sandbox = start_sandbox(
+        tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none", exchange_url=postgres_url
+    )
+    warehouse = Warehouse(url=postgres_url)
+    metadata.create_all(warehouse.engine)
+    try:
+        _exchange_scenario(warehouse, ExchangeTableTarget(url=postgres_url))
     finally:
         warehouse.dispose()
         sandbox.stop()
+
+
+def test_sigkill_in_the_middle_of_sending_then_rerun(tmp_path, warehouse):
+    """The pipeline process dies (SIGKILL) while a batch is on the wire: what the receivers took in has no
+    record on our side yet. The rerun sends the same versions under the same keys; nothing lands twice."""
+    sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
+    env = {
+        **os.environ,
+        **pipeline_environment(sandbox, str(warehouse.engine.url)),
+        "MUNICIPAL_REQUESTS_PER_SECOND": "25",  # slow enough that the kill lands mid-batch
+        "ONE_NETWORK_ROWS_PER_SECOND": "25",
+    }
+    versions = [(f"GC{n}", 1, _case(n)) for n in range(120)]
+    _queue(warehouse, "municipal", versions)
+    _queue(warehouse, "one_network", versions)
+    command = [sys.executable, "-m", "pipelines.cli", "deliver"]
+    try:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while _served(sandbox)["requests"] < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        received_before_rerun = _served(sandbox)["requests"]
+        assert 0 < received_before_rerun < 120, "the kill must land in the middle of sending"
+        assert warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'queued'") > 0
+
+        rerun = subprocess.run([*command, "--wait", "60"], env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        for name, target in (
+            ("municipal", _municipal(sandbox)),
+            ("one_network", ExchangeTableTarget(url=sandbox.exchange_url)),
+        ):
+            _assert_exactly_once(warehouse, name, target)
+            assert target.counts() == {"received_cases": 120, "duplicate_effects": 0}
+    finally:
+        sandbox.stop()
+
+
+def test_reconciliation_finds_what_a_receiver_lost_and_flags_stale_pending():
+    rows = pd.DataFrame(
+        {
+            "golden_case_id": ["A", "A", "B", "C", "D", "E"],
+            "version": [1, 2, 1, 1, 1, 1],
+            "partition_date": [DAY, DAY + dt.timedelta(days=1), DAY, DAY, DAY, DAY],
+            "status": ["acknowledged", "acknowledged", "acknowledged", "sent", "queued", "dead_lettered"],
+            "created_at": [dt.datetime(2026, 11, 16, 9)] * 4
+            + [dt.datetime(2026, 11, 10, 9), dt.datetime(2026, 11, 16)],
+        }
+    )
+    held = pd.DataFrame(
+        {"golden_case_id": ["A", "C", "Z"], "version": [1, 1, 1], "duplicate_effects": [0, 0, 1]}
+    )  # A is a version behind, B is lost, C is in flight, Z was never ours and took effect twice
+    cases = compare_cases(rows, held).set_index("golden_case_id")["verdict"].to_dict()
+    assert cases == {
+        "A": "version_differs",
+        "B": "missing_at_receiver",
+        "C": "in_flight",
+        "Z": "duplicate_effect",
+    }
+    table = per_day("municipal", rows, compare_cases(rows, held), stale_before=dt.datetime(2026, 11, 15))
+    first = table[table["day"] == DAY].iloc[0]
+    assert (first["case_versions"], first["acknowledged"], first["pending"], first["dead_lettered"]) == (5, 2, 2, 1)
+    assert first["stale_pending"] == 1 and first["in_flight"] == 1 and first["differences"] == 1  # B
+    second = table[table["day"] == DAY + dt.timedelta(days=1)].iloc[0]
+    assert second["differences"] == 1  # A's newest acknowledged version is this day's
+    assert table[table["day"].isna()]["differences"].tolist() == [1]  # Z
+    agreeing = compare_cases(rows[rows["golden_case_id"] == "B"], held[held["golden_case_id"] == "nobody"])
+    assert agreeing["verdict"].tolist() == ["missing_at_receiver"]
