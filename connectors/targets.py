@@ -268,6 +268,10 @@ class ExchangeTableTarget(DeliveryTarget):
         return frame[HOLDINGS_COLUMNS]
 
 
+class CredentialsRefused(RuntimeError):
+    """The receiver refused who we are (401/403): a configuration fault that stops sending, not a rejection."""
+
+
 class HttpTarget(DeliveryTarget):
     """常州市一体化平台: signed JSON intake that answers with a receipt id and acknowledges later.
 
@@ -301,7 +305,15 @@ class HttpTarget(DeliveryTarget):
                 **request,
             )
 
-        return call_with_retries(attempt, attempts=5, max_wait=10.0, give_up_after=60.0, breaker=self.breaker)
+        try:
+            return call_with_retries(attempt, attempts=5, max_wait=10.0, give_up_after=60.0, breaker=self.breaker)
+        except RequestRejected as exc:
+            if exc.response.status_code in (401, 403):  # our credentials, not the case: nothing is dead-lettered
+                raise CredentialsRefused(
+                    f"{self.base_url} refused the bridge's credentials ({exc.response.status_code}): check the app "
+                    "key, secret and sign method; every version stays queued"
+                ) from exc
+            raise
 
     @staticmethod
     def wire_format(message: OutboxMessage) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from functools import cache
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -37,13 +38,14 @@ def clerk_message(target: str, code: str | None, reason: str | None) -> str:
     )
 
 
-def _messages(rows: pd.DataFrame) -> list[OutboxMessage]:
+def _messages(rows: pd.DataFrame, *, with_payload: bool = True) -> list[OutboxMessage]:
+    """Outbox rows as messages; following up on sent versions needs only keys and receipts, not payloads."""
     return [
         OutboxMessage(
             r.idempotency_key,
             r.golden_case_id,
             int(r.version),
-            json.loads(r.payload),
+            json.loads(r.payload) if with_payload else {},
             r.payload_hash,
             r.receipt_id if isinstance(r.receipt_id, str) else None,
         )
@@ -51,68 +53,57 @@ def _messages(rows: pd.DataFrame) -> list[OutboxMessage]:
     ]
 
 
-def _when(value) -> dt.datetime | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
-
-
 def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: list[Delivery]) -> dict[str, int]:
     """Write each delivery's outcome to the outbox (and dead letters) inside the caller's transaction."""
+    if not deliveries:
+        return {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
     now = dt.datetime.now().replace(microsecond=0)
-    by_key = rows.set_index("idempotency_key")
-    counts = {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
-    updates, letters, corrected = [], [], []
-    for d in deliveries:
-        row = by_key.loc[d.idempotency_key]
-        receipt = d.receipt_id or (row.receipt_id if isinstance(row.receipt_id, str) else None)
-        sent_at = _when(row.sent_at) or now
-        if d.outcome == "sent":
-            update = {"status": "sent", "sent_at": now, "acked_at": None, "error": None, "bump": 1}
-            counts["sent"] += 1
-        elif d.outcome == "acknowledged":
-            update = {"status": "acknowledged", "sent_at": sent_at, "acked_at": now, "error": None, "bump": 0}
-            corrected.append({"g": row.golden_case_id, "v": int(row.version), "closed": now})
-            counts["acknowledged"] += 1
-        elif d.outcome == "rejected":
-            update = {
-                "status": "dead_lettered",
-                "sent_at": sent_at,
-                "acked_at": now,
-                "error": f"{d.code}: {d.reason}",
-                "bump": 0,
-            }
-            letters.append(
-                {
-                    "target": target,
-                    "idempotency_key": d.idempotency_key,
-                    "golden_case_id": row.golden_case_id,
-                    "version": int(row.version),
-                    "reason_code": d.code,
-                    "target_reason": d.reason,
-                    "clerk_message": clerk_message(target, d.code, d.reason),
-                    "created_at": now,
-                }
-            )
-            counts["dead_lettered"] += 1
-        else:
-            update = {"status": "queued", "sent_at": None, "acked_at": None, "error": d.reason, "bump": 1}
-            counts["failed"] += 1
-        updates.append({"k": d.idempotency_key, "receipt": receipt, **update})
-    if updates:
-        t = outbox.c
-        conn.execute(
-            outbox.update()
-            .where((t.target == target) & (t.idempotency_key == sa.bindparam("k")))
-            .values(
-                status=sa.bindparam("status"),
-                receipt_id=sa.bindparam("receipt"),
-                sent_at=sa.bindparam("sent_at"),
-                acked_at=sa.bindparam("acked_at"),
-                last_error=sa.bindparam("error"),
-                attempts=t.attempts + sa.bindparam("bump"),
-            ),
-            updates,
-        )
-    if corrected:  # a later version of the case got through: the earlier rejection has been dealt with
+    answers = pd.DataFrame(
+        [(d.idempotency_key, d.outcome, d.receipt_id, d.code, d.reason) for d in deliveries],
+        columns=["idempotency_key", "outcome", "receipt_id", "code", "reason"],
+    )
+    answers = answers.drop_duplicates("idempotency_key", keep="last")
+    frame = answers.merge(
+        rows[["idempotency_key", "golden_case_id", "version", "receipt_id", "sent_at"]],
+        on="idempotency_key",
+        suffixes=("", "_before"),
+        validate="one_to_one",
+    )
+    outcome = frame["outcome"].map({"sent": "sent", "acknowledged": "acknowledged", "rejected": "dead_lettered"})
+    frame["status"] = outcome.fillna("queued")  # failed (or no answer): queued again for the next run
+    frame["receipt"] = frame["receipt_id"].where(frame["receipt_id"].notna(), frame["receipt_id_before"])
+    answered = frame["status"].isin(["acknowledged", "dead_lettered"])
+    frame["sent_at"] = np.where(
+        frame["status"] == "sent",
+        now,
+        np.where(answered, pd.to_datetime(frame["sent_at"]).fillna(now).astype(object), None),
+    )
+    frame["acked_at"] = np.where(answered, now, None)
+    frame["error"] = np.where(
+        frame["status"] == "dead_lettered",
+        frame["code"].fillna("").astype(str) + ": " + frame["reason"].fillna("").astype(str),
+        np.where(frame["status"] == "queued", frame["reason"], None),
+    )
+    frame["bump"] = frame["status"].isin(["sent", "queued"]).astype(int)
+    updates = frame.rename(columns={"idempotency_key": "k"})[
+        ["k", "receipt", "status", "sent_at", "acked_at", "error", "bump"]
+    ]
+    t = outbox.c
+    conn.execute(
+        outbox.update()
+        .where((t.target == target) & (t.idempotency_key == sa.bindparam("k")))
+        .values(
+            status=sa.bindparam("status"),
+            receipt_id=sa.bindparam("receipt"),
+            sent_at=sa.bindparam("sent_at"),
+            acked_at=sa.bindparam("acked_at"),
+            last_error=sa.bindparam("error"),
+            attempts=t.attempts + sa.bindparam("bump"),
+        ),
+        _records(updates),
+    )
+    acknowledged = frame[frame["status"] == "acknowledged"]
+    if len(acknowledged):  # a later version of the case got through: the earlier rejection has been dealt with
         d = dead_letters.c
         conn.execute(
             dead_letters.update()
@@ -122,16 +113,39 @@ def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: li
                 & (d.version < sa.bindparam("v"))
                 & d.closed_at.is_(None)
             )
-            .values(closed_at=sa.bindparam("closed")),
-            corrected,
+            .values(closed_at=now),
+            _records(pd.DataFrame({"g": acknowledged["golden_case_id"], "v": acknowledged["version"].astype(int)})),
         )
-    if letters:
-        keys = [letter["idempotency_key"] for letter in letters]
+    rejected = frame[frame["status"] == "dead_lettered"]
+    if len(rejected):
         conn.execute(
-            dead_letters.delete().where((dead_letters.c.target == target) & dead_letters.c.idempotency_key.in_(keys))
+            dead_letters.delete().where(
+                (dead_letters.c.target == target)
+                & dead_letters.c.idempotency_key.in_(rejected["idempotency_key"].tolist())
+            )
         )
-        insert_frame(conn, dead_letters, pd.DataFrame(letters))
-    return counts
+        letters = pd.DataFrame(
+            {
+                "target": target,
+                "idempotency_key": rejected["idempotency_key"],
+                "golden_case_id": rejected["golden_case_id"],
+                "version": rejected["version"].astype(int),
+                "reason_code": rejected["code"],
+                "target_reason": rejected["reason"],
+                "clerk_message": [
+                    clerk_message(target, c, r) for c, r in zip(rejected["code"], rejected["reason"], strict=True)
+                ],
+                "created_at": now,
+            }
+        )
+        insert_frame(conn, dead_letters, letters)
+    counts = frame["outcome"].replace({"rejected": "dead_lettered", "pending": "failed"}).value_counts()
+    return {key: int(counts.get(key, 0)) for key in ("sent", "acknowledged", "dead_lettered", "failed")}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Parameter rows for executemany: NaN and NaT become NULL, numpy scalars plain Python."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def drain(warehouse: Warehouse, target_name: str, target: DeliveryTarget, partition: dt.date | None = None) -> dict:
@@ -160,10 +174,14 @@ def follow_up(warehouse: Warehouse, target_name: str, target: DeliveryTarget, pa
     condition = (outbox.c.target == target_name) & (outbox.c.status == "sent")
     if partition is not None:
         condition &= outbox.c.partition_date == partition
-    sent = warehouse.read(sa.select(outbox).where(condition))
+    t = outbox.c
+    columns = (t.idempotency_key, t.golden_case_id, t.version, t.payload_hash, t.receipt_id, t.sent_at)
+    sent = warehouse.read(sa.select(*columns).where(condition))
     if sent.empty:
         return {}
-    answers = [d for d in target.follow_up(_messages(sent)) if d.outcome in ("acknowledged", "rejected")]
+    answers = [
+        d for d in target.follow_up(_messages(sent, with_payload=False)) if d.outcome in ("acknowledged", "rejected")
+    ]
     with warehouse.begin() as conn:
         counts = _record(conn, target_name, sent, answers)
     return {"acknowledged_later": counts["acknowledged"], "dead_lettered_later": counts["dead_lettered"]}
