@@ -82,7 +82,7 @@ def build_resources() -> dict:
             url=one_network_url,
             rate_limit_per_second=settings.number("ONE_NETWORK_ROWS_PER_SECOND", 500),
             circuit_breaker_failures=int(settings.number("ONE_NETWORK_BREAKER_FAILURES", 3)),
-            circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 30),
+            circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 15),
         ),
         "municipal": HttpTarget(
             base_url=settings.setting("MUNICIPAL_BASE_URL", settings.sandbox_url("municipal")),
@@ -90,9 +90,9 @@ def build_resources() -> dict:
             app_secret=municipal_secret,
             sign_method=settings.setting("MUNICIPAL_SIGN_METHOD", "HMAC-SHA256"),
             rate_limit_per_second=settings.number("MUNICIPAL_REQUESTS_PER_SECOND", 20),
-            batch_size=int(settings.number("MUNICIPAL_BATCH_SIZE", 1)),
+            batch_size=int(settings.number("MUNICIPAL_BATCH_SIZE", 20)),
             circuit_breaker_failures=int(settings.number("MUNICIPAL_BREAKER_FAILURES", 8)),
-            circuit_breaker_cooldown_seconds=settings.number("MUNICIPAL_BREAKER_COOLDOWN_SECONDS", 30),
+            circuit_breaker_cooldown_seconds=settings.number("MUNICIPAL_BREAKER_COOLDOWN_SECONDS", 15),
         ),
     }
 
