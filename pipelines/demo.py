@@ -105,6 +105,11 @@ def render(figures: dict) -> str:
             f"  {name:<12} {t['case_versions']:>8} {t['acknowledged']:>12} {t['pending']:>8} {t['dead_lettered']:>13}"
             f" {t.get('received_cases', '?'):>14} {t.get('duplicate_effects', '?'):>6}"
         )
+    if figures.get("faults_injected"):
+        lines.append("")
+        for name, served in figures["faults_injected"].items():
+            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in served.items() if v)
+            lines.append(f"  faults the {name} stand-in showed: {shown or 'none'}")
     lines.append("")
     for label, ok in identities(figures):
         lines.append(f"  [{'ok' if ok else 'FAILED'}] {label}")
@@ -166,6 +171,7 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
             instance=instance, raise_on_error=False, run_config=QUIET
         )
         figures = summary(warehouse, {name: getattr(resources, name) for name in TARGETS})
+        figures["faults_injected"] = sandbox.faults_served()
         figures["seconds"] = round(time.perf_counter() - started, 1)
         figures["partitions"] = keys
         figures["marts_refreshed"] = marts.success

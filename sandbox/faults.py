@@ -44,7 +44,7 @@ LEVELS = {
         slow_seconds=6.0,
         ack_delay_seconds=(1.0, 5.0),
         duplicate_ack_rate=0.1,
-        outage_after_requests=150,
+        outage_after_requests=40,
         outage_seconds=15.0,
     ),
 }
@@ -78,7 +78,11 @@ class RateGate:
 def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
     """Wrap every business endpoint (not ``/_sandbox``) in the app's current fault profile."""
     gate = RateGate()
-    served = {"requests": 0, "outages": 0, "over_rate_limit": 0}
+    served = dict.fromkeys(
+        ("requests", "outages", "refused_while_down", "over_rate_limit", "server_errors", "too_many_requests", "slow",
+         "lost_responses"),
+        0,
+    )  # fmt: skip
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next):
@@ -90,15 +94,18 @@ def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
             app.state.faults = current = current.with_outage(current.outage_seconds)  # down for a stretch
             served["outages"] += 1
         if time.time() < current.outage_until:
+            served["refused_while_down"] += 1
             return JSONResponse({"code": "503", "msg": "系统维护中"}, status_code=503)
         if not gate.admit(current.rate_limit_per_second):
             served["over_rate_limit"] += 1
             return JSONResponse({"code": "429", "msg": "超过限流阈值"}, status_code=429, headers={"Retry-After": "1"})
         roll = rng.random()
         if roll < current.server_error_rate:
+            served["server_errors"] += 1
             return JSONResponse({"code": "503", "msg": "服务暂不可用"}, status_code=503)
         roll -= current.server_error_rate
         if roll < current.rate_limit_rate:
+            served["too_many_requests"] += 1
             return JSONResponse(
                 {"code": "429", "msg": "请求过于频繁"},
                 status_code=429,
@@ -106,9 +113,11 @@ def install(app: FastAPI, faults: FaultProfile, rng: random.Random) -> None:
             )
         roll -= current.rate_limit_rate
         if roll < current.slow_rate:
+            served["slow"] += 1
             await asyncio.sleep(current.slow_seconds)
         response = await call_next(request)
         if request.method == "POST" and rng.random() < current.lost_response_rate:
+            served["lost_responses"] += 1
             return JSONResponse({"code": "502", "msg": "网关错误"}, status_code=502)
         return response
 

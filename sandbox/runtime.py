@@ -176,6 +176,14 @@ class Sandbox:
             env[f"{name.upper()}_APP_KEY"], env[f"{name.upper()}_APP_SECRET"] = key, secret
         return env
 
+    def faults_served(self) -> dict[str, dict[str, int]]:
+        """What misbehaviour the receivers actually showed (requests refused, answers lost, outages)."""
+        import httpx
+
+        municipal = httpx.get(self.url("municipal") + "/_sandbox/served", timeout=5).json()
+        exchange = {"rows_processed": self.exchange.processed, "outages": int(self.exchange.paused_until > 0)}
+        return {"municipal": municipal, "one_network": exchange}
+
     def truth(self) -> pd.DataFrame:
         return pd.DataFrame(self.data.truth, columns=["source_system", "source_record_id", "true_case_id"])
 

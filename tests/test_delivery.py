@@ -224,6 +224,16 @@ def _exchange_scenario(warehouse: Warehouse, target: ExchangeTableTarget) -> Non
     assert target.counts() == {"received_cases": 9, "duplicate_effects": 0}
 
 
+def test_unreachable_front_end_database_opens_the_circuit(tmp_path, warehouse):
+    target = ExchangeTableTarget(
+        url=f"sqlite:///{tmp_path / 'gone' / 'front.sqlite'}", batch_size=10, circuit_breaker_failures=3
+    )
+    _queue(warehouse, "one_network", [(f"GC{n}", 1, _case(n)) for n in range(100)])
+    drain(warehouse, "one_network", target)
+    assert target.breaker.times_opened == 1
+    assert warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'queued'") == 100
+
+
 def test_exchange_table_on_sqlite(tmp_path, warehouse):
     sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
     try:

@@ -28,7 +28,7 @@ from pipelines.deliver.outbox import drain, unaccounted_versions
 from pipelines.deliver.reconcile import compare_cases, outbox_rows, per_day
 from pipelines.partitions import DAILY, partition_window
 from pipelines.warehouse import Warehouse, insert_frame
-from schemas.warehouse import delivery_reconciliation, outbox
+from schemas.warehouse import dead_letters, delivery_reconciliation, outbox
 
 TARGET_TITLES = {
     "one_network": "江苏政务服务网 (一张网): exchange table on the front-end database",
@@ -153,6 +153,19 @@ def delivery_status(context: AssetExecutionContext) -> MaterializeResult:
         metadata[f"{row.target}_pending"] = int(row.pending)
         metadata[f"{row.target}_dead_lettered"] = int(row.dead_lettered)
         metadata[f"{row.target}_differences"] = int(row.differences)
+    letters = warehouse.read(
+        sa.select(
+            dead_letters.c.target,
+            dead_letters.c.reason_code,
+            dead_letters.c.clerk_message,
+            sa.func.count().label("open"),
+        )
+        .where(dead_letters.c.closed_at.is_(None))
+        .group_by(dead_letters.c.target, dead_letters.c.reason_code, dead_letters.c.clerk_message)
+    )
+    for name in TARGET_TITLES:
+        metadata[f"{name}_open_dead_letters"] = int(letters.loc[letters["target"] == name, "open"].sum())
+    metadata["open_dead_letters"] = MetadataValue.md(_md(letters))
     metadata["by_day"] = MetadataValue.md(_md(table.drop(columns="reconciled_at").sort_values(["target", "day"])))
     return MaterializeResult(metadata=metadata, check_results=checks)
 
