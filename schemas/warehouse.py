@@ -205,25 +205,84 @@ dead_letters = Table(
     Column("closed_at", DateTime),
 )
 
+holders = Table(
+    "holders",
+    metadata,
+    Column("holder_id", String(32), primary_key=True),  # HD + hash of the holder's identifier: stable
+    Column("holder_code", String(32), nullable=False, unique=True),  # 持证主体代码: a valid USCC or 身份证号
+    Column("holder_code_type", String(3), nullable=False),  # GB/T 36903 Annex A: 001 USCC, 111 公民身份号码
+    Column("holder_name", String(256), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+holder_codes = Table(
+    "holder_codes",
+    metadata,
+    Column("code", String(32), primary_key=True),  # an identifier as some source wrote it (normalised)
+    Column("holder_id", String(32), nullable=False, index=True),
+    Column("how", String(16), nullable=False),  # identifier (valid, the holder's own) / resolved (a mistyped one)
+)
 licences = Table(
     "licences",
     metadata,
-    Column("licence_id", String(160), primary_key=True),  # 证照标识 (GB/T 36904)
-    Column("licence_type_code", String(32), nullable=False),
+    Column("licence_key", String(32), primary_key=True),  # LC + hash of type code and number: one per licence
+    Column("licence_id", String(160), nullable=False, unique=True),  # 证照标识 (GB/T 36904)
+    Column("licence_type_code", String(32), nullable=False),  # 证照类型代码 (GB/T 36902)
     Column("licence_name", String(64), nullable=False),
-    Column("licence_no", String(64), nullable=False),
-    Column("holder_name", String(256), nullable=False),
-    Column("holder_id", String(32)),
-    Column("holder_id_kind", String(8)),
+    Column("licence_no", String(64), nullable=False),  # 证照编号, as printed
+    Column("holder_id", String(32), nullable=False, index=True),
+    Column("holder_name", String(256), nullable=False),  # 持证主体
+    Column("holder_code", String(32)),  # 持证主体代码
+    Column("holder_code_type", String(3)),
     Column("issuer_name", String(64), nullable=False),
     Column("issuer_code", String(32), nullable=False),
     Column("issue_date", Date, nullable=False),
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date),  # NULL = 长期有效
-    Column("status", String(16), nullable=False),
-    Column("golden_case_id", String(32), nullable=False),
-    Column("partition_date", Date, nullable=False),
-    Index("ix_licences_holder", "holder_id"),
+    Column("status", String(16), nullable=False),  # 有效 / 暂扣 / 撤销 / 注销 / 吊销 / 过期失效
+    Column("area_code", String(6), nullable=False),  # 证照所属管辖属地编码
+    Column("supervising_dept", String(32)),  # who supervises holders of this type (审管互动)
+    Column("sources", String(64), nullable=False),  # which systems reported it: case, market_regulation
+    Column("golden_case_id", String(32)),  # the case that produced it, when one did
+    Column("version", Integer, nullable=False),  # grows with every change: what the supervision feed is sent
+    Column("content_hash", String(64), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_licences_holder_status", "holder_id", "status"),
+)
+licence_events = Table(
+    "licence_events",
+    metadata,
+    Column("licence_key", String(32), primary_key=True),
+    Column("event", String(16), primary_key=True),  # issued, changed, renewed, suspended, revoked, cancelled, expired
+    Column("effective_date", Date, primary_key=True),
+    Column("source", String(32), primary_key=True),  # case, market_regulation, expiry
+    Column("source_ref", String(64), primary_key=True),  # golden case id, feed record key, or the day checked
+    Column("partition_date", Date, nullable=False, index=True),
+    Column("details", Text, nullable=False),  # the fields this event states, JSON
+    Column("recorded_at", DateTime, nullable=False),
+)
+raw_licence_feed = Table(
+    "raw_licence_feed",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("record_key", String(96), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+)
+licence_access_log = Table(
+    "licence_access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("caller", String(64), nullable=False),  # the department the key belongs to, or "unknown"
+    Column("purpose", String(64)),
+    Column("action", String(16), nullable=False),  # lookup / fetch / verify
+    Column("case_no", String(64)),  # the case the read is for
+    Column("licence_key", String(32)),
+    Column("holder", String(32)),  # masked
+    Column("outcome", String(16), nullable=False),  # allowed / refused
+    Column("reason", String(128)),
+    Column("client", String(64)),
 )
 
 mart_daily_volume = Table(
