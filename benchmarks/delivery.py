@@ -163,7 +163,7 @@ SERVE = """
 import datetime as dt, sys, time
 from pathlib import Path
 from sandbox.runtime import Sandbox, SandboxSettings
-ports = {"market_regulation": 0, "approval_platform": 0, "municipal": 0}
+ports = {"market_regulation": 0, "approval_platform": 0, "municipal": 0, "supervision": 0}
 settings = SandboxSettings(
     root=Path(sys.argv[1]), start=dt.date(2026, 11, 16), days=1, cases_per_day=5, ports=ports, fault_level="none"
 )

@@ -415,8 +415,39 @@ class HttpTarget(DeliveryTarget):
         if answer.status_code != 200:
             return None
         rows = answer.json()["data"]
-        frame = pd.DataFrame(rows, columns=["caseId", "version", "duplicateEffects"])
+        frame = pd.DataFrame(rows, columns=["entityId", "version", "duplicateEffects"])
         return frame.set_axis(HOLDINGS_COLUMNS, axis=1).astype({"version": int, "duplicate_effects": int})
+
+
+class SupervisionTarget(HttpTarget):
+    """审管互动: every new or changed licence to the department that supervises its type, through the supervision
+    platform's signed intake (same guarantees as the case receivers: idempotency key per licence and version)."""
+
+    cases_path: str = "/gateway/v1/cases"
+    batch_path: str = "/gateway/v1/cases/batch"
+
+    @staticmethod
+    def wire_format(message: OutboxMessage) -> dict[str, Any]:
+        p = message.payload
+        return {
+            "licenceKey": message.golden_case_id,  # the outbox's entity id: here the licence key
+            "version": message.version,
+            "licenceId": p.get("licence_id"),
+            "licenceName": p.get("licence_name"),
+            "licenceTypeCode": p.get("licence_type_code"),
+            "licenceNo": p.get("licence_no"),
+            "holderName": p.get("holder_name"),
+            "holderCode": p.get("holder_code"),
+            "holderCodeType": p.get("holder_code_type"),
+            "issuerName": p.get("issuer_name"),
+            "issuerCode": p.get("issuer_code"),
+            "issueDate": p.get("issue_date"),
+            "validFrom": p.get("valid_from"),
+            "validTo": p.get("valid_to"),
+            "status": p.get("status"),
+            "supervisingDept": p.get("supervising_dept"),
+            "areaCode": p.get("area_code"),
+        }
 
 
 def _canonical(document: dict) -> bytes:

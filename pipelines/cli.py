@@ -139,7 +139,7 @@ def _deliver(args: argparse.Namespace) -> int:
     from pipelines.definitions import build_resources as resource_defs
     from pipelines.deliver.outbox import PENDING_STATUSES, drain
 
-    names = [args.target] if args.target else ["one_network", "municipal"]
+    names = [args.target] if args.target else ["one_network", "municipal", "supervision"]
     deadline = time.monotonic() + args.wait
     with build_resources({k: v for k, v in resource_defs().items() if k in {"warehouse", *names}}) as resources:
         warehouse = resources.warehouse
@@ -243,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     deliver = commands.add_parser(
         "deliver", help="send what is queued in the outbox and follow acknowledgements (after an outage, say)"
     )
-    deliver.add_argument("--target", choices=["one_network", "municipal"], help="one receiver (default both)")
+    deliver.add_argument(
+        "--target", choices=["one_network", "municipal", "supervision"], help="one receiver (default all)"
+    )
     deliver.add_argument("--wait", type=float, default=0.0, help="seconds to keep following until nothing is pending")
     deliver.set_defaults(run=_deliver)
 

@@ -13,7 +13,7 @@ from dagster import (
     schedule,
 )
 
-from connectors.targets import ExchangeTableTarget, HttpTarget
+from connectors.targets import ExchangeTableTarget, HttpTarget, SupervisionTarget
 from pipelines import settings
 from pipelines.deliver.assets import (
     DELIVERY_ASSETS,
@@ -21,8 +21,8 @@ from pipelines.deliver.assets import (
     follow_deliveries_job,
     outstanding_deliveries,
 )
-from pipelines.licences.assets import licence_repository
-from pipelines.marts.assets import daily_volume_mart, delivery_status_mart
+from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
+from pipelines.marts.assets import daily_volume_mart, delivery_status_mart, licence_reuse_mart
 from pipelines.partitions import DAILY
 from pipelines.pull.assets import RAW_ASSETS
 from pipelines.pull.sources import source_resources
@@ -32,8 +32,8 @@ from pipelines.stage.checks import staged_cases_expectations
 from pipelines.warehouse import Warehouse
 from schemas.case import LOCAL_TZ
 
-DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, licence_repository]
-UNPARTITIONED_ASSETS = [delivery_status, daily_volume_mart, delivery_status_mart]
+DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, pull_licence_feed, licence_repository]
+UNPARTITIONED_ASSETS = [delivery_status, licence_expiry, daily_volume_mart, delivery_status_mart, licence_reuse_mart]
 
 daily_cases_job = define_asset_job(
     "daily_cases",
@@ -75,6 +75,7 @@ def build_resources() -> dict:
         "ONE_NETWORK_DB_URL", f"sqlite:///{settings.sandbox_dir() / 'one_network.sqlite'}"
     )
     municipal_key, municipal_secret = settings.credentials("municipal")
+    supervision_key, supervision_secret = settings.credentials("supervision")
     return {
         "warehouse": Warehouse(url=settings.warehouse_url()),
         **source_resources(),
@@ -93,6 +94,16 @@ def build_resources() -> dict:
             batch_size=int(settings.number("MUNICIPAL_BATCH_SIZE", 20)),
             circuit_breaker_failures=int(settings.number("MUNICIPAL_BREAKER_FAILURES", 8)),
             circuit_breaker_cooldown_seconds=settings.number("MUNICIPAL_BREAKER_COOLDOWN_SECONDS", 15),
+        ),
+        "supervision": SupervisionTarget(
+            base_url=settings.setting("SUPERVISION_BASE_URL", settings.sandbox_url("supervision")),
+            app_key=supervision_key,
+            app_secret=supervision_secret,
+            sign_method=settings.setting("SUPERVISION_SIGN_METHOD", "HMAC-SHA256"),
+            rate_limit_per_second=settings.number("SUPERVISION_REQUESTS_PER_SECOND", 20),
+            batch_size=int(settings.number("SUPERVISION_BATCH_SIZE", 20)),
+            circuit_breaker_failures=int(settings.number("SUPERVISION_BREAKER_FAILURES", 8)),
+            circuit_breaker_cooldown_seconds=settings.number("SUPERVISION_BREAKER_COOLDOWN_SECONDS", 15),
         ),
     }
 

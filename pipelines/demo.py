@@ -17,7 +17,7 @@ import pandas as pd
 from pipelines import settings
 from schemas.case import LOCAL_TZ
 
-TARGETS = ("one_network", "municipal")
+TARGETS = ("one_network", "municipal", "supervision")
 # Step-by-step logs stay in the instance (make dev shows them); the terminal gets warnings and the summary.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -62,6 +62,11 @@ def summary(warehouse, receivers: dict | None = None) -> dict:
         "duplicates": count("SELECT COUNT(*) FROM case_links WHERE role = 'duplicate'"),
         "status_updates": count("SELECT COUNT(*) FROM case_links WHERE match_rule = 'same_source_record'"),
         "golden_versions": count("SELECT COALESCE(SUM(version), 0) FROM golden_cases"),
+        "licences": count("SELECT COUNT(*) FROM licences"),
+        "licences_valid": count("SELECT COUNT(*) FROM licences WHERE status = '有效'"),
+        "licences_from_both_sources": count("SELECT COUNT(*) FROM licences WHERE sources = 'case,market_regulation'"),
+        "holders": count("SELECT COUNT(*) FROM holders"),
+        "licence_events": count("SELECT COUNT(*) FROM licence_events"),
         "targets": targets,
     }
 
@@ -96,6 +101,9 @@ def render(figures: dict) -> str:
         f"  quarantined  {figures['quarantined']:>7}",
         f"  golden cases {figures['golden']:>7}  ({figures['golden_versions']} versions)",
         f"  duplicates   {figures['duplicates']:>7}  (of which {figures['status_updates']} later states of a record)",
+        f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "
+        f"{figures['licences_from_both_sources']} reported by a case and the registry alike; "
+        f"{figures['holders']} holders, {figures['licence_events']} events)",
         "",
         f"  {'receiver':<12} {'versions':>8} {'acknowledged':>12} {'pending':>8} {'dead-lettered':>13}"
         f" {'receiver holds':>14} {'twice':>6}",

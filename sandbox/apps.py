@@ -13,6 +13,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -56,8 +58,10 @@ def department_app(
     changed_field: str,
     faults: fault_kit.FaultProfile,
     seed: int = 0,
+    licences: list[dict] | None = None,
 ) -> FastAPI:
-    """``style="page"``: GET with pageNo/pageSize and a total; ``style="cursor"``: POST with a cursor."""
+    """``style="page"``: GET with pageNo/pageSize and a total; ``style="cursor"``: POST with a cursor.
+    ``licences``: the registry's licence events, served page-style at ``/api/v1/licences`` (changed field GXSJ)."""
     app = FastAPI(title=f"sandbox {name}")
     fault_kit.install(app, faults, random.Random(seed))
     ordered = sorted(records, key=lambda r: (_parse_time(r[changed_field]), json.dumps(r, ensure_ascii=False)))
@@ -98,6 +102,19 @@ def department_app(
             next_cursor = str(offset + size) if offset + size < len(rows) else None
             return {"code": "0", "message": "ok", "data": {"list": page, "nextCursor": next_cursor}}
 
+    if licences is not None:
+        events = sorted(licences, key=lambda r: (r["GXSJ"], r["JLBH"]))
+
+        @app.get("/api/v1/licences")
+        async def list_licences(
+            request: Request, updatedFrom: str, updatedTo: str, pageNo: int = 1, pageSize: int = 100
+        ):
+            if reason := await _check_signature(request, secrets, nonces):
+                return _refuse(reason)
+            rows = [r for r in events if updatedFrom <= r["GXSJ"] < updatedTo]
+            page = rows[(pageNo - 1) * pageSize : pageNo * pageSize]
+            return {"code": "200", "msg": "成功", "data": {"total": len(rows), "pageNo": pageNo, "rows": page}}
+
     @app.get("/_sandbox/health")
     async def health() -> dict:
         return {"ok": True, "records": len(records)}
@@ -105,15 +122,31 @@ def department_app(
     return app
 
 
-# ---------------------------------------------------------------- municipal integrated platform
-REQUIRED_FIELDS = ("caseId", "version", "itemCode", "itemName", "applicantName", "status")
+# ---------------------------------------------------------------- receivers: municipal platform, supervision intake
+@dataclass(frozen=True)
+class IntakeKind:
+    """What one receiver takes in: the field naming the entity, the fields it requires, its batch check."""
+
+    title: str
+    id_field: str
+    required: tuple[str, ...]
+    check: Callable[[list[dict]], list[tuple[str, str] | None]]
 
 
 class MunicipalState:
-    """What the municipal platform holds (receipts, idempotency keys, accepted cases), in a SQLite file so a
-    restarted sandbox still knows what it received."""
+    """What a receiver holds (receipts, idempotency keys, accepted versions), in a SQLite file so a restarted
+    sandbox still knows what it received."""
 
-    def __init__(self, path: Path, faults: fault_kit.FaultProfile, seed: int, *, resume: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        faults: fault_kit.FaultProfile,
+        seed: int,
+        *,
+        resume: bool = False,
+        kind: IntakeKind | None = None,
+    ) -> None:
+        self.kind = kind or MUNICIPAL
         self.lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -160,7 +193,7 @@ class MunicipalState:
                         receipt_id,
                         key,
                         digest,
-                        payload["caseId"],
+                        payload[self.kind.id_field],
                         int(payload["version"]),
                         json.dumps(payload, ensure_ascii=False),
                         time.time() + self.rng.uniform(*ack_delay),
@@ -181,9 +214,7 @@ class MunicipalState:
             acked_at = datetime.now().isoformat(timespec="seconds")
             self.db.execute("BEGIN")
             payloads = [json.loads(text) for _, text in due]
-            for (receipt_id, _), payload, problem in zip(
-                due, payloads, _municipal_business_checks(payloads), strict=True
-            ):
+            for (receipt_id, _), payload, problem in zip(due, payloads, self.kind.check(payloads), strict=True):
                 if problem:
                     self.db.execute(
                         "UPDATE receipts SET status='rejected', code=?, message=?, acked_at=? WHERE receipt_id=?",
@@ -193,7 +224,7 @@ class MunicipalState:
                 self.db.execute(
                     "INSERT INTO applied VALUES (?, ?, 1) "
                     "ON CONFLICT (case_id, version) DO UPDATE SET times = times + 1",
-                    (payload["caseId"], int(payload["version"])),
+                    (payload[self.kind.id_field], int(payload["version"])),
                 )
                 self.db.execute(
                     "UPDATE receipts SET status='accepted', code='0', message='接收成功', acked_at=? "
@@ -221,7 +252,7 @@ class MunicipalState:
             rows = self.db.execute(
                 "SELECT case_id, MAX(version), SUM(times - 1) FROM applied GROUP BY case_id ORDER BY case_id"
             ).fetchall()
-        return [{"caseId": r[0], "version": r[1], "duplicateEffects": r[2]} for r in rows]
+        return [{"entityId": r[0], "version": r[1], "duplicateEffects": r[2]} for r in rows]
 
     def stats(self) -> dict:
         self.settle()
@@ -254,13 +285,34 @@ def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | N
     return problems
 
 
-def _missing_fields(payload: dict) -> str | None:
-    missing = [f for f in REQUIRED_FIELDS if payload.get(f) in (None, "")]
-    return "必填字段缺失: " + ",".join(missing) if missing else None
+def _supervision_checks(payloads: list[dict]) -> list[tuple[str, str] | None]:
+    """The supervision intake refuses a licence it cannot route to a supervising department."""
+    return [None if p.get("supervisingDept") else ("E3001", "无法确定监管部门") for p in payloads]
+
+
+MUNICIPAL = IntakeKind(
+    "sandbox municipal integrated platform (常州市一体化平台)",
+    "caseId",
+    ("caseId", "version", "itemCode", "itemName", "applicantName", "status"),
+    _municipal_business_checks,
+)
+SUPERVISION = IntakeKind(
+    "sandbox approval–supervision intake (审管互动平台)",
+    "licenceKey",
+    ("licenceKey", "version", "licenceId", "licenceNo", "licenceName", "holderName", "status"),
+    _supervision_checks,
+)
 
 
 def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed: int = 0) -> FastAPI:
-    app = FastAPI(title="sandbox municipal integrated platform (常州市一体化平台)")
+    """A signed intake with idempotency keys, receipts acknowledged later and a batch endpoint; what it requires
+    and checks comes from the state's :class:`IntakeKind`."""
+    app = FastAPI(title=state.kind.title)
+
+    def _missing_fields(payload: dict) -> str | None:
+        missing = [f for f in state.kind.required if payload.get(f) in (None, "")]
+        return "必填字段缺失: " + ",".join(missing) if missing else None
+
     fault_kit.install(app, state.faults, random.Random(seed))
     secrets, nonces = {app_key: app_secret}, set()
 

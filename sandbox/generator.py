@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta
 from sandbox import typos
 from sandbox.people import Applicant, ApplicantFactory
 from schemas.case import departments, items, local_item_codes
+from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC
+from schemas.licences import HOLDER_CODE_TYPES, business_licence_number
 
 SOURCES = ("market_regulation", "housing", "health", "approval_platform")
 # What a department system calls each canonical status.
@@ -118,6 +120,7 @@ class Dataset:
     health: list[dict] = field(default_factory=list)  # rows carry "_file" (the drop they belong to)
     approval_platform: list[dict] = field(default_factory=list)
     undecodable_files: dict[str, bytes] = field(default_factory=dict)
+    licence_feed: list[dict] = field(default_factory=list)  # the market-regulation registry's licence events
     truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
 
     def records(self, source: str) -> list[dict]:
@@ -155,6 +158,7 @@ class CaseGenerator:
                     self._platform_entry(data, case, typed_by_clerk=True, after=typed)
         if self.config.undecodable_health_file:
             self._undecodable_file(data)
+        data.licence_feed = LicenceFeed(self, random.Random(self.config.seed + 7)).events(cases)
         return data
 
     def _cases(self) -> Iterator[Case]:
@@ -418,6 +422,86 @@ class CaseGenerator:
         text = "办件编号,事项编码,申请人\r\nWJWS-补报-0001,WJ-GGWS,常州补报餐饮有限公司\r\n"
         name = f"health_cases_{day:%Y%m%d}_补报.csv"
         data.undecodable_files[name] = text.encode("utf-16")
+
+
+# The registry's codes: operation (操作类型) and status (证照状态), after the 住建部 electronic-licence interface.
+LICENCE_OPERATIONS = {"issued": "01", "renewed": "02", "suspended": "03", "cancelled": "05", "changed": "09",
+                      "revoked": "07"}  # fmt: skip
+LICENCE_STATUS = {"有效": "01", "暂扣": "02", "注销": "04", "吊销": "07"}
+BUSINESS_LICENCE = {"000102001000": "11100000MB0143028R001", "000102002000": "11100000MB0143028R002"}
+
+
+class LicenceFeed:
+    """The market-regulation registry's list of business-licence events (营业执照), as its API reports them.
+
+    - a licence for every business registration (企业设立, 个体工商户设立) completed in the window;
+    - the stock: the business licence every company or shop applying for anything else already holds, listed
+      once on the first morning, when the registry began feeding the bridge (存量证照推送);
+    - later events on some of them: a change of name (变更), a suspension, a cancellation (注销), a revocation.
+
+    Holder codes are typed by the registry's clerks: a few fail their check character (the licence number,
+    which is the USCC itself, is right).
+    """
+
+    def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:
+        self.g, self.rng = generator, rng
+        self.counter = 0
+
+    def events(self, cases: list[Case]) -> list[dict]:
+        start = datetime.combine(self.g.config.start, time(0, 5))
+        rows, held = [], {}
+        for case in cases:
+            a = case.applicant
+            if a.kind == "person" or case.bad or a.identifier in held:
+                continue
+            if case.item_code in BUSINESS_LICENCE:
+                if case.status == "办结" and case.completed_at is not None:
+                    held[a.identifier] = (case.completed_at, BUSINESS_LICENCE[case.item_code], a)
+            else:  # applying for a permit: the business licence was issued years ago
+                issued = datetime(self.rng.randrange(2012, 2025), self.rng.randrange(1, 13), self.rng.randrange(1, 29))
+                code = BUSINESS_LICENCE["000102001000" if a.kind == "company" else "000102002000"]
+                held[a.identifier] = (issued, code, a)
+        for issued, type_code, a in held.values():
+            listed = issued if issued >= start else start + timedelta(minutes=self.rng.randrange(0, 30))
+            name = a.name
+            rows.append(self._row("issued", type_code, a, name, issued, listed, "有效"))
+            later = listed + timedelta(hours=self.rng.randrange(6, 24 * 6))
+            if later >= self.g.as_of:
+                continue
+            roll = self.rng.random()
+            if roll < 0.05:
+                name = name.replace("有限公司", "集团有限公司") if "有限公司" in name else name + "（变更）"
+                rows.append(self._row("changed", type_code, a, name, issued, later, "有效"))
+            elif roll < 0.07:
+                rows.append(self._row("suspended", type_code, a, name, issued, later, "暂扣"))
+            elif roll < 0.09:
+                rows.append(self._row("cancelled", type_code, a, name, issued, later, "注销"))
+            elif roll < 0.10:
+                rows.append(self._row("revoked", type_code, a, name, issued, later, "吊销"))
+        return rows
+
+    def _row(self, event: str, type_code: str, a, name: str, issued: datetime, at: datetime, status: str) -> dict:
+        self.counter += 1
+        code, kind = a.identifier, ID_KIND_USCC if a.applicant_type == "legal_person" else ID_KIND_RIC
+        if self.rng.random() < 0.03:
+            code = typos.mistype_digit(self.rng, code)
+        fmt = "%Y-%m-%d %H:%M:%S"
+        return {
+            "JLBH": f"SCJG-ZZ-{at:%Y%m%d}-{self.counter:06d}",  # 记录编号
+            "ZZMC": "营业执照",
+            "ZZLXDM": type_code,
+            "ZZBH": business_licence_number(a.identifier, kind),  # 证照编号: the USCC (三证合一)
+            "CZZT": name,
+            "CZZTDM": code,
+            "CZZTDMLX": HOLDER_CODE_TYPES[kind],
+            "FZRQ": issued.strftime("%Y-%m-%d"),
+            "YXQQ": issued.strftime("%Y-%m-%d"),
+            "YXQZ": "",  # 长期有效
+            "ZZZT": LICENCE_STATUS[status],
+            "CZLX": LICENCE_OPERATIONS[event],
+            "CZSJ": at.strftime(fmt),
+            "GXSJ": at.strftime(fmt),
+        }
 
 
 def _fmt(value: datetime | None, fmt: str) -> str:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from sandbox import faults as fault_kit
-from sandbox.apps import MunicipalState, department_app, municipal_app
+from sandbox.apps import SUPERVISION, MunicipalState, department_app, municipal_app
 from sandbox.generator import Dataset, GeneratorConfig, generate
 from sandbox.one_network import ExchangeProcessor
 
@@ -27,8 +27,9 @@ CREDENTIALS = {
     "market_regulation": ("wj-bridge-scjg", "sandbox-secret-market-regulation"),
     "approval_platform": ("wj-bridge-spj", "sandbox-secret-approval-platform"),
     "municipal": ("wj-bridge-czs", "sandbox-secret-municipal"),
+    "supervision": ("wj-bridge-sghd", "sandbox-secret-supervision"),
 }
-DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103}
+DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104}
 HOUSING_TABLE = "t_sgxk_bj"
 
 
@@ -91,6 +92,13 @@ class Sandbox:
         self.municipal = MunicipalState(
             self.root / "municipal.sqlite", self.faults["municipal"], seed=settings.seed, resume=settings.resume
         )
+        self.supervision = MunicipalState(
+            self.root / "supervision.sqlite",
+            self.faults["supervision"],
+            seed=settings.seed + 3,
+            resume=settings.resume,
+            kind=SUPERVISION,
+        )
         self.exchange: ExchangeProcessor | None = None
         self.servers: dict[str, _ServerThread] = {}
 
@@ -113,6 +121,7 @@ class Sandbox:
                 changed_field="GXSJ",
                 faults=self.faults["market_regulation"],
                 seed=self.settings.seed,
+                licences=self.data.licence_feed,
             ),
             "approval_platform": department_app(
                 "approval_platform",
@@ -129,6 +138,12 @@ class Sandbox:
                 app_key=CREDENTIALS["municipal"][0],
                 app_secret=CREDENTIALS["municipal"][1],
                 seed=self.settings.seed + 2,
+            ),
+            "supervision": municipal_app(
+                self.supervision,
+                app_key=CREDENTIALS["supervision"][0],
+                app_secret=CREDENTIALS["supervision"][1],
+                seed=self.settings.seed + 3,
             ),
         }
         for name, app in apps.items():
@@ -157,6 +172,7 @@ class Sandbox:
             "market_regulation": self.url("market_regulation"),
             "approval_platform": self.url("approval_platform"),
             "municipal": self.url("municipal"),
+            "supervision": self.url("supervision"),
             "housing_db": self.housing_url,
             "health_drop": str(self.health_dir),
             "one_network_db": self.exchange_url,
@@ -168,6 +184,7 @@ class Sandbox:
             "MARKET_REGULATION_BASE_URL": self.url("market_regulation"),
             "APPROVAL_PLATFORM_BASE_URL": self.url("approval_platform"),
             "MUNICIPAL_BASE_URL": self.url("municipal"),
+            "SUPERVISION_BASE_URL": self.url("supervision"),
             "HOUSING_DB_URL": self.housing_url,
             "HEALTH_DROP_DIR": str(self.health_dir),
             "ONE_NETWORK_DB_URL": self.exchange_url,

@@ -298,6 +298,32 @@ mart_daily_volume = Table(
     Column("duplicates_found", Integer, nullable=False),
 )
 
+mart_material_reuse = Table(
+    "mart_material_reuse",
+    metadata,
+    Column("golden_case_id", String(32), primary_key=True),  # the application (no personal data here)
+    Column("material_no", Integer, primary_key=True),
+    Column("item_code", String(32), nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM of submission
+    Column("submitted_on", Date, nullable=False),
+    Column("material_name", String(128), nullable=False),
+    Column("is_licence", Boolean, nullable=False),  # a licence the government issued (电子证照) could stand in
+    Column("available", Boolean, nullable=False),  # a valid licence of that type was in the repository that day
+    Column("licence_key", String(32)),  # which one
+)
+mart_licence_reuse = Table(
+    "mart_licence_reuse",
+    metadata,
+    Column("item_code", String(32), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("item_name", String(128)),
+    Column("applications", Integer, nullable=False),
+    Column("materials_required", Integer, nullable=False),
+    Column("licence_materials", Integer, nullable=False),
+    Column("materials_not_needed", Integer, nullable=False),  # available in the repository: need not be submitted
+    Column("applications_saved_a_material", Integer, nullable=False),
+    Column("share_not_needed", Float, nullable=False),  # materials_not_needed / materials_required
+)
 delivery_reconciliation = Table(
     "delivery_reconciliation",
     metadata,

@@ -21,7 +21,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 POSTGRES_ADMIN_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN_URL = os.environ.get("BRIDGE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 SANDBOX_START = dt.date(2026, 11, 16)
-EPHEMERAL_PORTS = {"market_regulation": 0, "approval_platform": 0, "municipal": 0}
+EPHEMERAL_PORTS = {"market_regulation": 0, "approval_platform": 0, "municipal": 0, "supervision": 0}
 
 
 def _unavailable(what: str, exc: Exception):

@@ -15,6 +15,7 @@ from pipelines.definitions import build_definitions
 from pipelines.definitions import build_resources as resource_defs
 from pipelines.deliver.outbox import drain
 from pipelines.demo import identities, pairwise_scores, summary
+from schemas.identifiers import is_valid_licence_identifier
 from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
 
 DAYS = 3
@@ -34,7 +35,7 @@ def _materialise(defs, instance: DagsterInstance, keys) -> None:
 def _settle(resources, seconds: float = 30.0) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
-        for name in ("one_network", "municipal"):
+        for name in ("one_network", "municipal", "supervision"):
             drain(resources.warehouse, name, getattr(resources, name))
         if not resources.warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sent')"):
             return
@@ -68,14 +69,16 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             assert marts.success
             assert all(c.passed for c in marts.get_asset_check_evaluations())
 
-            receivers = {name: getattr(resources, name) for name in ("one_network", "municipal")}
+            receivers = {name: getattr(resources, name) for name in ("one_network", "municipal", "supervision")}
             figures = summary(resources.warehouse, receivers)
             assert all(ok for _, ok in identities(figures)), figures
             assert figures["quarantined"] >= 1 and figures["duplicates"] > 0
             assert figures["status_updates"] > 0  # cases accepted one day and completed on a later one
             for name in receivers:
                 t = figures["targets"][name]
-                assert t["case_versions"] == figures["golden_versions"] and t["pending"] == 0
+                assert t["pending"] == 0 and t["unaccounted"] == 0
+                if name != "supervision":
+                    assert t["case_versions"] == figures["golden_versions"]
                 assert t["received_cases"] == t["acknowledged_cases"] and t["duplicate_effects"] == 0
                 held = receivers[name].holdings().set_index("golden_case_id")["version"]
                 newest = resources.warehouse.read(
@@ -83,6 +86,14 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
                     f"WHERE target = '{name}' AND status = 'acknowledged' GROUP BY golden_case_id"
                 ).set_index("golden_case_id")["v"]
                 assert held.sort_index().astype(int).tolist() == newest.reindex(held.sort_index().index).tolist()
+
+            # One licence per issued licence: a case's business licence and the registry's entry are one row.
+            repo = resources.warehouse.read("SELECT licence_name, licence_no, sources, licence_id FROM licences")
+            assert len(repo) == figures["licences"] > 0 and not repo.duplicated(["licence_name", "licence_no"]).any()
+            assert (repo["sources"] == "case,market_regulation").sum() > 0
+            assert repo["licence_id"].map(is_valid_licence_identifier).all()
+            reuse = resources.warehouse.read("SELECT SUM(materials_not_needed) AS n FROM mart_licence_reuse")
+            assert int(reuse["n"].iloc[0]) > 0  # permits applied for by holders of a business licence
 
             # Duplicates found against the sandbox's ground truth.
             scores = pairwise_scores(_links(resources.warehouse), sandbox.truth())

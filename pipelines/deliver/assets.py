@@ -33,7 +33,10 @@ from schemas.warehouse import dead_letters, delivery_reconciliation, outbox
 TARGET_TITLES = {
     "one_network": "江苏政务服务网 (一张网): exchange table on the front-end database",
     "municipal": "常州市一体化平台: signed HTTP intake, receipts acknowledged later",
+    "supervision": "审管互动: new and changed licences to the supervising departments' signed intake",
 }
+#: What each receiver is sent versions of: the entity table and the asset that queues them.
+ENTITY = {"one_network": "case_resolution", "municipal": "case_resolution", "supervision": "licence_repository"}
 ACCOUNTED = "every_version_accounted_for"
 RECEIVER_AGREES = "receiver_holds_what_it_acknowledged"
 NO_STALE_PENDING = "no_stale_pending"
@@ -42,7 +45,7 @@ NO_STALE_PENDING = "no_stale_pending"
 def build_delivery_asset(target_name: str) -> AssetsDefinition:
     @asset(
         name=f"{target_name}_delivery",
-        deps=["case_resolution"],
+        deps=[ENTITY[target_name]],
         partitions_def=DAILY,
         group_name="deliver",
         kinds={"sqlalchemy"} if target_name == "one_network" else {"api"},

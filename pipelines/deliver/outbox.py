@@ -8,6 +8,7 @@ batch, under the same keys, which the receivers recognise.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from functools import cache
 
@@ -18,17 +19,62 @@ import sqlalchemy as sa
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.case import CODES_DIR
-from schemas.warehouse import dead_letters, golden_cases, outbox
+from schemas.warehouse import dead_letters, golden_cases, licences, outbox
 
 SEND_BATCH = 200
 PENDING_STATUSES = ("queued", "sent")
 STATUSES = (*PENDING_STATUSES, "acknowledged", "dead_lettered")
+LICENCE_TARGETS = ("supervision",)  # the outbox's entity id is a licence key for these
 
 
 @cache
 def clerk_messages() -> dict[tuple[str, str], str]:
     table = pd.read_csv(CODES_DIR / "receiver_errors.csv", dtype=str)
     return {(r.target, r.code): r.clerk_message for r in table.itertuples()}
+
+
+def queue(
+    conn: sa.Connection,
+    targets: tuple[str, ...],
+    entity_ids: pd.Series,
+    versions: pd.Series,
+    payloads: list[str],
+    partition: dt.date,
+    now: dt.datetime,
+) -> int:
+    """One outbox row per target for every new version of an entity (a golden case, a licence), written in the
+    caller's transaction; a key already queued is left alone (re-runs queue nothing twice)."""
+    if not len(entity_ids):
+        return 0
+    hashes = [hashlib.sha256(p.encode()).hexdigest() for p in payloads]
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "target": target,
+                    "idempotency_key": target + ":" + entity_ids.to_numpy() + ":v" + versions.astype(str).to_numpy(),
+                    "golden_case_id": entity_ids.to_numpy(),
+                    "version": versions.astype(int).to_numpy(),
+                    "partition_date": partition,
+                    "payload": payloads,
+                    "payload_hash": hashes,
+                    "status": "queued",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+            )
+            for target in targets
+        ],
+        ignore_index=True,
+    )
+    keys = frame["idempotency_key"].tolist()
+    existing = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        existing |= {
+            r[0] for r in conn.execute(sa.select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk)))
+        }
+    return insert_frame(conn, outbox, frame[~frame["idempotency_key"].isin(existing)])
 
 
 def clerk_message(target: str, code: str | None, reason: str | None) -> str:
@@ -211,13 +257,15 @@ def status_counts(warehouse: Warehouse) -> pd.DataFrame:
 
 
 def unaccounted_versions(warehouse: Warehouse, target_name: str) -> int:
-    """Golden-case versions (1 … the current version of each case) with no outbox row for the target."""
+    """Versions (1 … the current version of each golden case, or of each licence for the supervision feed)
+    with no outbox row for the target."""
+    table, key = (licences, "licence_key") if target_name in LICENCE_TARGETS else (golden_cases, "golden_case_id")
     held = (
         sa.select(sa.func.count())
-        .select_from(outbox.join(golden_cases, outbox.c.golden_case_id == golden_cases.c.golden_case_id))
-        .where((outbox.c.target == target_name) & (outbox.c.version <= golden_cases.c.version))
+        .select_from(outbox.join(table, outbox.c.golden_case_id == table.c[key]))
+        .where((outbox.c.target == target_name) & (outbox.c.version <= table.c.version))
         .where(outbox.c.status.in_(STATUSES))
         .scalar_subquery()
     )
-    expected = sa.select(sa.func.coalesce(sa.func.sum(golden_cases.c.version), 0)).scalar_subquery()
+    expected = sa.select(sa.func.coalesce(sa.func.sum(table.c.version), 0)).scalar_subquery()
     return int(warehouse.read(sa.select((expected - held).label("n")))["n"].iloc[0])

@@ -1,7 +1,10 @@
-"""``licence_repository`` (电子证照库): the licences completed golden cases produced, keyed by holder."""
+"""电子证照库: the licences completed cases produced and the market-regulation registry reports, one licence per
+licence whichever system reports it, with full history, holders linked across sources, daily expiry, and the
+approval–supervision feed (审管互动) to the department that supervises each licence type."""
 
 import datetime as dt
-import hashlib
+import json
+import uuid
 
 import pandas as pd
 import sqlalchemy as sa
@@ -9,124 +12,255 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
+    AutomationCondition,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from connectors.sources import DepartmentSource
+from pipelines.deliver.outbox import queue
+from pipelines.licences.repository import (
+    FIELDS,
+    case_events,
+    event_rows,
+    feed_events,
+    link_holders,
+    number_licences,
+    refold,
+)
 from pipelines.partitions import DAILY, partition_window
 from pipelines.warehouse import Warehouse, insert_frame
-from schemas.case import COMPLETED_STATUSES, departments, items
-from schemas.identifiers import ID_KIND_USCC, is_valid_licence_identifier, make_licence_identifier
-from schemas.warehouse import case_links, golden_cases, licences
+from schemas.case import LOCAL_TZ
+from schemas.identifiers import is_valid_licence_identifier
+from schemas.licences import VALID
+from schemas.warehouse import case_links, golden_cases, holders, licence_events, licences, raw_licence_feed
 
-ISSUER = "approval_bureau"  # after 相对集中行政许可权 the bureau issues in its own name
+FEED_SOURCE = "market_regulation"
+STATED = (*FIELDS, "holder_id", "golden_case_id")  # what an event may state
+SUPERVISION = ("supervision",)
 IDENTIFIERS_VALID = "licence_identifiers_valid"
+NONE_VALID_PAST_END = "no_licence_valid_past_its_end_date"
+ONE_HOLDER_PER_CODE = "one_holder_per_identifier"
 
 
-def _serial(golden_ids: pd.Series) -> pd.Series:
-    return golden_ids.map(lambda g: str(int(hashlib.sha1(g.encode()).hexdigest()[:10], 16) % 10**6).zfill(6))
+def _today() -> dt.date:
+    return pd.Timestamp.now(tz=LOCAL_TZ).date()
 
 
-def licence_numbers(cases: pd.DataFrame) -> pd.Series:
-    """The number printed on each licence, in the format its type uses (see docs on licence numbers)."""
-    serial, issued = _serial(cases["golden_case_id"]), cases["completed_at"].dt.strftime("%Y%m%d")
-    name = cases["licence_name"]
-    numbers = "WJ" + cases["item_code"].str.slice(-6) + issued + serial
-    # 营业执照: the number is the holder's 统一社会信用代码 (三证合一).
-    numbers = numbers.where(
-        ~((name == "营业执照") & (cases["applicant_id_kind"] == ID_KIND_USCC)), cases["applicant_id"]
-    )
-    # 食品经营许可证: JY + 主体业态 (2 餐饮服务) + region 320412 + serial; the check digit is unpublished: 0 stands in.
-    numbers = numbers.where(name != "食品经营许可证", "JY2320412" + serial + "0")
-    # 建筑工程施工许可证: region + date + 2-digit same-day serial + 专业分类 01.
-    numbers = numbers.where(name != "建筑工程施工许可证", "320412" + issued + serial.str.slice(-2) + "01")
-    return numbers
-
-
-def build_licences(cases: pd.DataFrame, partition: dt.date) -> pd.DataFrame:
-    catalogue = items().set_index("item_code")
-    cases = cases[cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()].copy()
-    cases["licence_type_code"] = cases["item_code"].map(catalogue["licence_type_code"])
-    cases = cases[cases["licence_type_code"].fillna("") != ""]
-    if cases.empty:
-        return pd.DataFrame(columns=[c.name for c in licences.columns])
-    cases["licence_name"] = cases["item_code"].map(catalogue["licence_name"])
-    issuer = departments().set_index("department_code").loc[ISSUER]
-    numbers = licence_numbers(cases)
-    # 流水号: the golden case id, upper-case alphanumeric and unique per issued licence.
-    identifiers = [
-        make_licence_identifier(t, issuer["issuer_uscc"], s)
-        for t, s in zip(cases["licence_type_code"], cases["golden_case_id"], strict=True)
-    ]
-    issue_date = cases["completed_at"].dt.normalize()
-    years = pd.to_numeric(cases["item_code"].map(catalogue["validity_years"]), errors="coerce")
-    valid_to = pd.Series(
-        [
-            d + pd.DateOffset(years=int(y)) - pd.Timedelta(days=1) if pd.notna(y) else pd.NaT
-            for d, y in zip(issue_date, years, strict=True)
-        ],
-        index=cases.index,
-    )
-    today = pd.Timestamp(dt.date.today())
-    return pd.DataFrame(
+@asset(
+    name="raw_licence_feed",
+    partitions_def=DAILY,
+    group_name="licences",
+    kinds={"rest"},
+    owners=["team:market-regulation"],
+    required_resource_keys={"licence_feed", "warehouse"},
+    pool="source_market_regulation",
+    description="区市场监督管理局 登记系统's licence events of the day (营业执照 issued, changed, suspended, "
+    "cancelled, revoked), landed untouched; re-running a day replaces exactly that day.",
+)
+def pull_licence_feed(context: AssetExecutionContext) -> MaterializeResult:
+    start, end, partition = partition_window(context)
+    source: DepartmentSource = context.resources.licence_feed
+    batch = source.fetch_changes(start, end)
+    fetched_at = dt.datetime.now().replace(microsecond=0)
+    frame = pd.DataFrame(
         {
-            "licence_id": identifiers,
-            "licence_type_code": cases["licence_type_code"],
-            "licence_name": cases["licence_name"],
-            "licence_no": numbers,
-            "holder_name": cases["applicant_name"],
-            "holder_id": cases["applicant_id"],
-            "holder_id_kind": cases["applicant_id_kind"],
-            "issuer_name": issuer["department_name"],
-            "issuer_code": issuer["issuer_uscc"],
-            "issue_date": issue_date.dt.date,
-            "valid_from": issue_date.dt.date,
-            "valid_to": pd.to_datetime(valid_to).dt.date,
-            "status": ["过期失效" if pd.notna(v) and v < today else "有效" for v in valid_to],
-            "golden_case_id": cases["golden_case_id"],
+            "source_system": FEED_SOURCE,
             "partition_date": partition,
+            "record_key": [r.record_key for r in batch.records],
+            "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True) for r in batch.records],
+            "fetched_at": fetched_at,
+        }
+    ).drop_duplicates("record_key", keep="last")
+    warehouse: Warehouse = context.resources.warehouse
+    with warehouse.begin() as conn:
+        warehouse.replace_partition(conn, raw_licence_feed, partition, frame, source_system=FEED_SOURCE)
+    operations = pd.Series([r.payload.get("CZLX") for r in batch.records], dtype="string").value_counts()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "by_operation_code": MetadataValue.md(
+                operations.rename("events").to_markdown() if len(operations) else "none"
+            ),
+            "batch": f"{FEED_SOURCE}-licences-{partition:%Y%m%d}-{uuid.uuid4().hex[:8]}",
         }
     )
 
 
+def _queue_supervision(conn: sa.Connection, changed: pd.DataFrame, partition: dt.date, now: dt.datetime) -> int:
+    """Every new or changed licence to the department that supervises its type, as a new version."""
+    if changed.empty:
+        return 0
+    fields = changed.drop(columns=["content_hash", "updated_at"]).astype(object)
+    payloads = [
+        json.dumps(r, ensure_ascii=False, sort_keys=True, default=str)
+        for r in fields.where(fields.notna(), None).to_dict("records")
+    ]
+    return queue(conn, SUPERVISION, changed["licence_key"], changed["version"], payloads, partition, now)
+
+
+def repository_checks(conn: sa.Connection, today: dt.date) -> list[AssetCheckResult]:
+    """The repository-wide quality gates: identifiers, validity against end dates, one holder per identifier."""
+    t = licences.c
+    ids = pd.Series([r[0] for r in conn.execute(sa.select(t.licence_id))], dtype=object)
+    bad_ids = int((~ids.map(is_valid_licence_identifier)).sum()) if len(ids) else 0
+    past_end = conn.execute(
+        sa.select(sa.func.count()).where((t.status == VALID) & t.valid_to.is_not(None) & (t.valid_to < today))
+    ).scalar_one()
+    shared = conn.execute(
+        sa.select(sa.func.count()).select_from(
+            sa.select(holders.c.holder_code).group_by(holders.c.holder_code).having(sa.func.count() > 1).subquery()
+        )
+    ).scalar_one()
+    return [
+        AssetCheckResult(
+            check_name=IDENTIFIERS_VALID,
+            passed=bad_ids == 0,
+            metadata={"licences_checked": len(ids), "invalid_identifiers": bad_ids},
+        ),
+        AssetCheckResult(
+            check_name=NONE_VALID_PAST_END, passed=past_end == 0, metadata={"valid_past_end_date": int(past_end)}
+        ),
+        AssetCheckResult(
+            check_name=ONE_HOLDER_PER_CODE, passed=shared == 0, metadata={"identifiers_with_two_holders": int(shared)}
+        ),
+    ]
+
+
+CHECK_SPECS = [
+    AssetCheckSpec(
+        IDENTIFIERS_VALID,
+        asset="licence_repository",
+        description="Every 证照标识 has the GB/T 36904 layout and a correct MOD 37,36 check character.",
+    ),
+    AssetCheckSpec(
+        NONE_VALID_PAST_END,
+        asset="licence_repository",
+        description="No licence is shown as 有效 after its end date (expiry is applied daily).",
+    ),
+    AssetCheckSpec(
+        ONE_HOLDER_PER_CODE,
+        asset="licence_repository",
+        description="Each holder identifier belongs to one holder, so a holder's licences are one lookup.",
+    ),
+]
+
+
+def _summary(conn: sa.Connection, today: dt.date) -> dict:
+    t = licences.c
+    by_status = pd.DataFrame(
+        conn.execute(
+            sa.select(t.licence_name, t.status, sa.func.count()).group_by(t.licence_name, t.status)
+        ).fetchall(),
+        columns=["licence", "status", "n"],
+    )
+    table = by_status.pivot_table(index="licence", columns="status", values="n", fill_value=0, aggfunc="sum")
+    soon = today + dt.timedelta(days=30)
+    expiring = conn.execute(
+        sa.select(sa.func.count()).where((t.status == VALID) & t.valid_to.between(today, soon))
+    ).scalar_one()
+    total = int(by_status["n"].sum()) if len(by_status) else 0
+    return {
+        "dagster/row_count": total,
+        "holders": int(conn.execute(sa.select(sa.func.count()).select_from(holders)).scalar_one()),
+        "valid": int(by_status.loc[by_status["status"] == VALID, "n"].sum()),
+        "expiring_within_30_days": int(expiring),
+        "revoked_or_cancelled": int(by_status.loc[by_status["status"].isin(["吊销", "撤销", "注销"]), "n"].sum()),
+        "by_type_and_status": MetadataValue.md(table.to_markdown() if total else "empty"),
+    }
+
+
 @asset(
-    deps=["case_resolution"],
+    deps=["case_resolution", "raw_licence_feed"],
     partitions_def=DAILY,
     group_name="licences",
     kinds={"sqlalchemy"},
     owners=["team:data-platform"],
-    check_specs=[
-        AssetCheckSpec(
-            IDENTIFIERS_VALID,
-            asset="licence_repository",
-            description="Every 证照标识 has the GB/T 36904 layout and a correct MOD 37,36 check character.",
-        ),
-    ],
-    description="电子证照库: one licence per completed golden case whose item issues one (营业执照, 食品经营许可证, "
-    "施工许可证 …), with 证照标识 (GB/T 36904), number, issuer, validity, and the holder's identifier as the key "
-    "every department can look up.",
+    check_specs=CHECK_SPECS,
+    description="电子证照库: one licence per licence (its type and printed number), from completed golden cases and "
+    "the market-regulation registry, with 证照标识 (GB/T 36904), metadata after GB/T 36903, the holder linked "
+    "across sources, and full history in `licence_events`. New and changed licences are queued for the "
+    "supervising department (审管互动).",
 )
 def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     _, _, partition = partition_window(context)
+    now, today = dt.datetime.now().replace(microsecond=0), _today()
     with warehouse.begin() as conn:
-        touched = sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition)
+        touched = sorted(
+            {
+                r[0]
+                for r in conn.execute(
+                    sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition)
+                )
+            }
+        )
         cases = warehouse.read(sa.select(golden_cases).where(golden_cases.c.golden_case_id.in_(touched)), conn)
-        for column in ("submitted_at", "completed_at"):
-            cases[column] = pd.to_datetime(cases[column])
-        built = build_licences(cases, partition)
-        conn.execute(licences.delete().where(licences.c.golden_case_id.in_(touched)))
-        insert_frame(conn, licences, built)
-        total = conn.execute(sa.select(sa.func.count()).select_from(licences)).scalar_one()
-    valid_ids = bool(pd.Series(built["licence_id"]).map(is_valid_licence_identifier).all()) if len(built) else True
-    by_type = built.groupby("licence_name").size().rename("licences").reset_index() if len(built) else pd.DataFrame()
+        raw = warehouse.read(
+            sa.select(raw_licence_feed.c.payload).where(
+                (raw_licence_feed.c.source_system == FEED_SOURCE) & (raw_licence_feed.c.partition_date == partition)
+            ),
+            conn,
+        )
+        e = licence_events.c
+        replaced = (e.source == "case") & e.source_ref.in_(touched) | (e.source == FEED_SOURCE) & (
+            e.partition_date == partition
+        )
+        before = {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
+        conn.execute(licence_events.delete().where(replaced))
+        new = pd.concat([case_events(cases), feed_events(raw, FEED_SOURCE)], ignore_index=True)
+        new = number_licences(link_holders(conn, new, now))
+        insert_frame(conn, licence_events, event_rows(new, partition, now))
+        changed = refold(conn, sorted(before | set(new["licence_key"])), today, now)
+        queued = _queue_supervision(conn, changed, partition, now)
+        checks = repository_checks(conn, today)
+        summary = _summary(conn, today)
+    sources = new.groupby(["source", "event"]).size().rename("events").reset_index() if len(new) else pd.DataFrame()
     return MaterializeResult(
         metadata={
-            "dagster/row_count": int(total),
-            "licences_from_day": len(built),
-            "by_type": MetadataValue.md(by_type.to_markdown(index=False) if len(by_type) else "none"),
+            **summary,
+            "events_of_the_day": len(new),
+            "licences_changed": len(changed),
+            "new_licences": int((changed["version"] == 1).sum()) if len(changed) else 0,
+            "supervision_versions_queued": queued,
+            "events_by_source": MetadataValue.md(sources.to_markdown(index=False) if len(sources) else "none"),
         },
-        check_results=[
-            AssetCheckResult(check_name=IDENTIFIERS_VALID, passed=valid_ids, metadata={"checked": len(built)})
-        ],
+        check_results=checks,
     )
+
+
+@asset(
+    deps=["licence_repository"],
+    group_name="licences",
+    kinds={"sqlalchemy"},
+    owners=["team:data-platform"],
+    automation_condition=AutomationCondition.on_cron("15 0 * * *", cron_timezone=LOCAL_TZ),
+    description="Daily expiry: every licence still 有效 past its end date gets an `expired` event and becomes "
+    "过期失效; the change goes to the supervising department like any other.",
+)
+def licence_expiry(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    now, today = dt.datetime.now().replace(microsecond=0), _today()
+    t = licences.c
+    with warehouse.begin() as conn:
+        due = warehouse.read(
+            sa.select(t.licence_key, t.valid_to).where(
+                (t.status == VALID) & t.valid_to.is_not(None) & (t.valid_to < today)
+            ),
+            conn,
+        )
+        if len(due):
+            ended = pd.to_datetime(due["valid_to"])
+            events = pd.DataFrame(
+                {
+                    "licence_key": due["licence_key"],
+                    "event": "expired",
+                    "effective_date": (ended + pd.Timedelta(days=1)).dt.date,
+                    "source": "expiry",
+                    "source_ref": ended.dt.strftime("%Y-%m-%d"),
+                    **dict.fromkeys(STATED, None),
+                }
+            )
+            insert_frame(conn, licence_events, event_rows(events, today, now))
+        changed = refold(conn, due["licence_key"].tolist(), today, now)
+        queued = _queue_supervision(conn, changed, today, now)
+    return MaterializeResult(metadata={"expired_today": len(due), "supervision_versions_queued": queued})

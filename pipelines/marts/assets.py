@@ -3,9 +3,21 @@
 import sqlalchemy as sa
 from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, MetadataValue, asset
 
-from pipelines.warehouse import Warehouse
-from schemas.case import COMPLETED_STATUSES
-from schemas.warehouse import golden_cases, mart_daily_volume, mart_delivery_status, outbox
+from pipelines.marts.reuse import availability, licence_reuse, material_reuse
+from pipelines.warehouse import Warehouse, insert_frame
+from schemas.case import COMPLETED_STATUSES, items
+from schemas.licences import required_materials
+from schemas.warehouse import (
+    golden_cases,
+    holder_codes,
+    licence_events,
+    licences,
+    mart_daily_volume,
+    mart_delivery_status,
+    mart_licence_reuse,
+    mart_material_reuse,
+    outbox,
+)
 
 
 def rebuild(conn: sa.Connection, table: sa.Table, select: sa.Select) -> int:
@@ -86,3 +98,40 @@ def delivery_status_mart(context: AssetExecutionContext, warehouse: Warehouse) -
     with warehouse.begin() as conn:
         rows = rebuild(conn, mart_delivery_status, delivery_status_select())
     return MaterializeResult(metadata={"dagster/row_count": rows})
+
+
+@asset(
+    deps=["licence_repository", "case_resolution"],
+    group_name="marts",
+    kinds={"pandas", "sql"},
+    owners=["team:data-platform"],
+    automation_condition=AutomationCondition.eager(),
+    description="Licence reuse (一次录入，全程共享): for each application, which required materials were already "
+    "in the licence repository as the applicant's valid licence that day, so need not be submitted; per item "
+    "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + MART_DESCRIPTION,
+)
+def licence_reuse_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    with warehouse.begin() as conn:
+        g = golden_cases.c
+        cases = warehouse.read(sa.select(g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at), conn)
+        codes = warehouse.read(sa.select(holder_codes.c.code, holder_codes.c.holder_id), conn)
+        spans = availability(
+            warehouse.read(sa.select(licences), conn),
+            warehouse.read(
+                sa.select(licence_events.c.licence_key, licence_events.c.event, licence_events.c.effective_date), conn
+            ),
+        )
+        detail = material_reuse(cases, codes, spans, required_materials())
+        monthly = licence_reuse(detail, items().set_index("item_code")["item_name"])
+        conn.execute(mart_material_reuse.delete())
+        conn.execute(mart_licence_reuse.delete())
+        insert_frame(conn, mart_material_reuse, detail)
+        insert_frame(conn, mart_licence_reuse, monthly)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(monthly),
+            "applications": int(detail["golden_case_id"].nunique()),
+            "materials_not_needed": int(detail["available"].sum()),
+            "by_item_and_month": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "none"),
+        }
+    )

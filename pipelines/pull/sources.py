@@ -52,6 +52,14 @@ def source_resources() -> dict[str, DepartmentSource]:
             id_field="SBLSH",
             changed_field="GXSJ",
         ),
+        "licence_feed": RestSource(  # the same registry's licence events
+            base_url=settings.setting("MARKET_REGULATION_BASE_URL", settings.sandbox_url("market_regulation")),
+            path="/api/v1/licences",
+            app_key=mr_key,
+            app_secret=mr_secret,
+            id_field="JLBH",
+            changed_field="GXSJ",
+        ),
         "approval_platform": RestSource(
             base_url=settings.setting("APPROVAL_PLATFORM_BASE_URL", settings.sandbox_url("approval_platform")),
             path="/openapi/banjian/list",

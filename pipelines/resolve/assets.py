@@ -20,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.deliver.outbox import queue
 from pipelines.partitions import DAILY, partition_window
 from pipelines.resolve.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
 from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, payload_json, roles
@@ -315,36 +316,10 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
 
 
 def queue_versions(conn: sa.Connection, changed: pd.DataFrame, partition: dt.date, now: dt.datetime) -> int:
-    """One outbox row per target for every new golden-case version; an existing key is left alone."""
+    """One outbox row per receiver for every new golden-case version."""
     if changed.empty:
         return 0
-    payloads = payload_json(changed)
-    rows = []
-    for target in TARGETS:
-        rows.append(
-            pd.DataFrame(
-                {
-                    "target": target,
-                    "idempotency_key": target + ":" + changed["golden_case_id"] + ":v" + changed["version"].astype(str),
-                    "golden_case_id": changed["golden_case_id"],
-                    "version": changed["version"],
-                    "partition_date": partition,
-                    "payload": payloads,
-                    "payload_hash": changed["content_hash"],
-                    "status": "queued",
-                    "attempts": 0,
-                    "created_at": now,
-                }
-            )
-        )
-    frame = pd.concat(rows, ignore_index=True)
-    existing = set()
-    for chunk in _chunks(frame["idempotency_key"].tolist()):
-        existing |= {
-            r[0] for r in conn.execute(sa.select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk)))
-        }
-    fresh = frame[~frame["idempotency_key"].isin(existing)]
-    return insert_frame(conn, outbox, fresh)
+    return queue(conn, TARGETS, changed["golden_case_id"], changed["version"], payload_json(changed), partition, now)
 
 
 def identity_counts(conn: sa.Connection, partition: dt.date) -> dict[str, int]:

@@ -1,0 +1,352 @@
+"""The licence repository's logic: events from each source, holders linked across sources, and the fold of a
+licence's history into its current row.
+
+History is the record: ``licence_events`` holds what every source said happened to a licence (issued,
+changed, renewed, suspended, revoked, cancelled, expired), and the current row in ``licences`` is the fold of
+those events in date order. A licence is one licence whichever system reports it: its key is its type and
+the number printed on it. Re-running a day replaces that day's events and re-folds the licences they touch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from pipelines.stage.normalise import company_name_key
+from pipelines.warehouse import insert_frame
+from schemas.case import COMPLETED_STATUSES, departments, items
+from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, make_licence_identifier
+from schemas.licences import (
+    AREA_CODE,
+    EVENT_ORDER,
+    EVENT_STATUS,
+    HOLDER_CODE_TYPES,
+    OPERATION_EVENTS,
+    VALID,
+    business_licence_number,
+    holder_id,
+    licence_key,
+)
+from schemas.warehouse import holder_codes, holders, licence_events, licences
+
+ISSUER = "approval_bureau"  # after 相对集中行政许可权 the bureau issues in its own name
+BUSINESS_LICENCE_TYPES = ("11100000MB0143028R001", "11100000MB0143028R002")
+#: What an event may state about a licence; the fold keeps the latest stated value of each.
+FIELDS = ["licence_type_code", "licence_name", "licence_no", "holder_name", "holder_code", "holder_code_type",
+          "issue_date", "valid_from", "valid_to"]  # fmt: skip
+EVENT_COLUMNS = ["event", "effective_date", "source", "source_ref", "golden_case_id", *FIELDS]
+CURRENT = [c.name for c in licences.columns]
+SOURCE_RANK = {"case": 0, "market_regulation": 1, "expiry": 2}  # on the same day, a department's word comes later
+
+
+def licence_types() -> pd.DataFrame:
+    """Per licence type: its name, validity and the department that supervises holders (审管互动)."""
+    catalogue = items()
+    typed = catalogue[catalogue["licence_type_code"].fillna("") != ""]
+    return typed.drop_duplicates("licence_type_code").set_index("licence_type_code")[
+        ["licence_name", "validity_years", "handling_dept"]
+    ]
+
+
+def _serial(keys: pd.Series) -> pd.Series:
+    return keys.map(lambda g: str(int(hashlib.sha1(g.encode()).hexdigest()[:10], 16) % 10**6).zfill(6))
+
+
+# ---------------------------------------------------------------- events from each source
+def case_events(cases: pd.DataFrame) -> pd.DataFrame:
+    """An ``issued`` event for every completed golden case whose item issues a licence."""
+    catalogue = items().set_index("item_code")
+    done = cases[cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()].copy()
+    done["licence_type_code"] = done["item_code"].map(catalogue["licence_type_code"]).fillna("")
+    done = done[done["licence_type_code"] != ""]
+    if done.empty:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    issued = pd.to_datetime(done["completed_at"]).dt.normalize()
+    years = pd.to_numeric(done["item_code"].map(catalogue["validity_years"]), errors="coerce")
+    valid_to = pd.Series(
+        [
+            d + pd.DateOffset(years=int(y)) - pd.Timedelta(days=1) if pd.notna(y) else pd.NaT
+            for d, y in zip(issued, years, strict=True)
+        ],
+        index=done.index,
+    )
+    return pd.DataFrame(
+        {
+            "event": "issued",
+            "effective_date": issued.dt.date,
+            "source": "case",
+            "source_ref": done["golden_case_id"],
+            "golden_case_id": done["golden_case_id"],
+            "licence_type_code": done["licence_type_code"],
+            "licence_name": done["item_code"].map(catalogue["licence_name"]),
+            "licence_no": None,  # numbered once the holder is known (a business licence carries the USCC)
+            "holder_name": done["applicant_name"],
+            "holder_code": done["applicant_id"],
+            "holder_code_type": None,
+            "issue_date": issued.dt.date,
+            "valid_from": issued.dt.date,
+            "valid_to": pd.to_datetime(valid_to).dt.date,
+        }
+    ).reset_index(drop=True)
+
+
+def feed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The registry's licence events (its operation codes mapped onto history events)."""
+    if raw.empty:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    rows = pd.DataFrame([json.loads(p) for p in raw["payload"]])
+    event = rows["CZLX"].map(OPERATION_EVENTS)
+
+    def day(column: str) -> pd.Series:
+        return pd.to_datetime(rows[column].replace("", None), errors="coerce").dt.date
+
+    return pd.DataFrame(
+        {
+            "event": event.fillna("changed"),
+            "effective_date": day("CZSJ"),
+            "source": source,
+            "source_ref": rows["JLBH"],
+            "golden_case_id": None,
+            "licence_type_code": rows["ZZLXDM"],
+            "licence_name": rows["ZZMC"],
+            "licence_no": rows["ZZBH"],
+            "holder_name": rows["CZZT"],
+            "holder_code": rows["CZZTDM"],
+            "holder_code_type": rows["CZZTDMLX"],
+            "issue_date": day("FZRQ"),
+            "valid_from": day("YXQQ"),
+            "valid_to": day("YXQZ"),
+        }
+    )
+
+
+# ---------------------------------------------------------------- holders
+def link_holders(conn: sa.Connection, events: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
+    """Give every event's holder a ``holder_id``: by its identifier when the identifier is valid; a mistyped one
+    through a known spelling, else the holder of the same name whose valid identifier is one or two characters
+    away. Holders and the spellings seen are upserted."""
+    if events.empty:
+        return events.assign(holder_id=pd.Series(dtype="string"))
+    ids = classify_identifiers(events["holder_code"].astype("string"))
+    events = events.assign(
+        _code=ids["id"].fillna(events["holder_code"].astype("string")),
+        _kind=ids["kind"],
+        _ok=ids["checksum_ok"].to_numpy(),
+        _name_key=company_name_key(events["holder_name"].astype("string")),
+    )
+    valid = events[events["_ok"]].drop_duplicates("_code")
+    known = pd.DataFrame(
+        conn.execute(sa.select(holders.c.holder_code, holders.c.holder_name)).fetchall(),
+        columns=["holder_code", "holder_name"],
+    )
+    candidates = pd.concat(
+        [known, valid[["_code", "holder_name"]].rename(columns={"_code": "holder_code"})], ignore_index=True
+    ).drop_duplicates("holder_code")
+    candidates["name_key"] = company_name_key(candidates["holder_name"].astype("string"))
+    mistyped = events.loc[~events["_ok"], ["_code", "_name_key"]].drop_duplicates("_code")
+    spelled = pd.DataFrame(
+        conn.execute(
+            sa.select(holder_codes.c.code, holder_codes.c.holder_id).where(
+                holder_codes.c.code.in_(mistyped["_code"].dropna().tolist())
+            )
+        ).fetchall(),
+        columns=["_code", "holder_id"],
+    )
+    near = _near_codes(mistyped[~mistyped["_code"].isin(spelled["_code"])], candidates)
+    events["holder_id"] = holder_id(events["_code"].fillna(""))  # valid: the identifier's own holder
+    resolved = pd.concat([spelled, near], ignore_index=True).set_index("_code")["holder_id"].astype(object)
+    mapped = events["_code"].map(resolved)
+    events["holder_id"] = events["holder_id"].where(events["_ok"] | mapped.isna(), mapped)
+    own = events["holder_id"] == holder_id(events["_code"].fillna(""))
+    kind = events["_kind"].fillna(ID_KIND_USCC)
+    # (assign before filtering: a Series assigned to an empty frame would bring its own index along)
+    new_holders = events.assign(
+        holder_code=events["_code"], holder_code_type=kind.map(HOLDER_CODE_TYPES), updated_at=now
+    )
+    new_holders = new_holders[own].sort_values("effective_date").drop_duplicates("holder_id", keep="last")
+    _upsert(conn, holders, new_holders[["holder_id", "holder_code", "holder_code_type", "holder_name", "updated_at"]])
+    how = np.where(events["_ok"], "identifier", np.where(own, "unverified", "resolved"))
+    spellings = pd.DataFrame({"code": events["_code"], "holder_id": events["holder_id"], "how": how}).dropna()
+    _upsert(conn, holder_codes, spellings.drop_duplicates("code"), key="code")
+    # The licence names its holder by the holder's own identifier, whatever the source typed.
+    canonical = pd.DataFrame(
+        conn.execute(
+            sa.select(holders.c.holder_id, holders.c.holder_code, holders.c.holder_code_type).where(
+                holders.c.holder_id.in_(events["holder_id"].unique().tolist())
+            )
+        ).fetchall(),
+        columns=["holder_id", "canonical_code", "canonical_type"],
+    ).set_index("holder_id")
+    events["holder_code"] = events["holder_id"].map(canonical["canonical_code"])
+    events["holder_code_type"] = events["holder_id"].map(canonical["canonical_type"])
+    return events.drop(columns=["_code", "_kind", "_ok", "_name_key"])
+
+
+def _near_codes(mistyped: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """Mistyped identifiers matched to exactly one valid identifier of a holder with the same name."""
+    if mistyped.empty or candidates.empty:
+        return pd.DataFrame(columns=["_code", "holder_id"])
+    with duckdb.connect() as db:
+        db.register("m", mistyped)
+        db.register("c", candidates[["holder_code", "name_key"]])
+        pairs = db.execute(
+            """
+            SELECT m._code, any_value(c.holder_code) AS holder_code
+            FROM m JOIN c ON m._name_key = c.name_key
+            WHERE levenshtein(m._code, c.holder_code) <= 2
+            GROUP BY m._code HAVING COUNT(*) = 1
+            """
+        ).df()
+    return pd.DataFrame({"_code": pairs["_code"], "holder_id": holder_id(pairs["holder_code"])})
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, key: str | None = None) -> None:
+    key = key or table.primary_key.columns.keys()[0]
+    values = frame[key].tolist()
+    for start in range(0, len(values), 500):
+        conn.execute(table.delete().where(table.c[key].in_(values[start : start + 500])))
+    insert_frame(conn, table, frame)
+
+
+# ---------------------------------------------------------------- numbering and the fold
+def number_licences(events: pd.DataFrame) -> pd.DataFrame:
+    """Number what a case produced (the registry's events carry their number), then key every event."""
+    missing = events["licence_no"].isna()
+    if missing.any():
+        cases = events[missing]
+        serial = _serial(cases["golden_case_id"].astype(str))
+        issued = pd.to_datetime(cases["issue_date"]).dt.strftime("%Y%m%d")
+        kinds = cases["holder_code_type"].map({v: k for k, v in HOLDER_CODE_TYPES.items()}).fillna(ID_KIND_RIC)
+        business = pd.Series(
+            [business_licence_number(c, k) for c, k in zip(cases["holder_code"], kinds, strict=True)], index=cases.index
+        )
+        number = "WJ" + cases["licence_name"].map(lambda n: hashlib.sha1(n.encode()).hexdigest()[:4].upper()) + issued
+        number = (number + serial).where(~cases["licence_type_code"].isin(BUSINESS_LICENCE_TYPES), business)
+        # 食品经营许可证: JY + 主体业态 (2 餐饮) + region + serial; the check digit is unpublished: 0 stands in.
+        number = number.where(cases["licence_name"] != "食品经营许可证", "JY2" + AREA_CODE + serial + "0")
+        # 建筑工程施工许可证: region + date + 2-digit same-day serial + 专业分类 01.
+        number = number.where(
+            cases["licence_name"] != "建筑工程施工许可证", AREA_CODE + issued + serial.str[-2:] + "01"
+        )
+        events.loc[missing, "licence_no"] = number
+    # Keyed by the licence's name, not its type code: a business licence is one licence whether the registry
+    # files it under the enterprise or the individual-business type.
+    events["licence_key"] = licence_key(events["licence_name"], events["licence_no"])
+    return events
+
+
+def fold(events: pd.DataFrame, previous: pd.DataFrame, today: dt.date, now: dt.datetime) -> pd.DataFrame:
+    """The current row of each licence: the latest stated value of every field, the status its events leave it
+    in (past its end date a valid licence has expired), its sources, and a version that grows on change."""
+    if events.empty:
+        return pd.DataFrame(columns=CURRENT)
+    ordered = events.assign(
+        _order=events["event"].map(EVENT_ORDER), _rank=events["source"].map(SOURCE_RANK).fillna(9)
+    ).sort_values(["licence_key", "effective_date", "_order", "_rank", "source_ref"], kind="stable")
+    ordered["_status"] = ordered["event"].map(EVENT_STATUS)
+    grouped = ordered.groupby("licence_key", sort=True)
+    current = grouped[[*FIELDS, "golden_case_id", "holder_id", "_status"]].last()  # last non-null of each
+    current["issue_date"] = grouped["issue_date"].first()  # the first issuance stands; renewals move validity
+    current["sources"] = grouped["source"].agg(lambda s: ",".join(sorted(set(s) - {"expiry"})))
+    valid_to = pd.to_datetime(current["valid_to"])
+    expired = (current["_status"] == VALID) & valid_to.notna() & (valid_to < pd.Timestamp(today))
+    current["status"] = current["_status"].where(~expired, "过期失效")
+    types = licence_types()
+    current["supervising_dept"] = current["licence_type_code"].map(types["handling_dept"])
+    issuer = departments().set_index("department_code").loc[ISSUER]
+    current["issuer_name"], current["issuer_code"], current["area_code"] = (
+        issuer["department_name"],
+        issuer["issuer_uscc"],
+        AREA_CODE,
+    )
+    current = current.reset_index()
+    current["licence_id"] = [
+        make_licence_identifier(t, issuer["issuer_uscc"], k[2:])
+        for t, k in zip(current["licence_type_code"], current["licence_key"], strict=True)
+    ]
+    for column in ("issue_date", "valid_from", "valid_to"):
+        current[column] = pd.to_datetime(current[column]).dt.date
+    current["valid_from"] = current["valid_from"].fillna(current["issue_date"])
+    hashed = current[[c for c in CURRENT if c not in ("version", "content_hash", "updated_at")]]
+    current["content_hash"] = [
+        hashlib.sha256(json.dumps(r, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
+        for r in hashed.astype(object).where(hashed.notna(), None).to_dict("records")
+    ]
+    before = previous.set_index("licence_key") if len(previous) else pd.DataFrame(columns=["version", "content_hash"])
+    old_hash = current["licence_key"].map(before["content_hash"])
+    old_version = current["licence_key"].map(before["version"]).fillna(0).astype(int)
+    changed = old_hash != current["content_hash"]
+    current["version"] = old_version + changed.astype(int)
+    current["updated_at"] = np.where(changed, now, current["licence_key"].map(before.get("updated_at", {})))
+    current["updated_at"] = pd.to_datetime(current["updated_at"]).fillna(now)
+    return current[CURRENT].assign(_changed=changed.to_numpy())
+
+
+def read_events(conn: sa.Connection, keys: list[str]) -> pd.DataFrame:
+    frames = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        result = conn.execute(sa.select(licence_events).where(licence_events.c.licence_key.in_(chunk)))
+        frames.append(pd.DataFrame(result.fetchall(), columns=list(result.keys())))
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=[c.name for c in licence_events.columns])
+    )
+    details = pd.DataFrame(
+        [json.loads(d) for d in frame["details"]], index=frame.index, columns=[*FIELDS, "holder_id", "golden_case_id"]
+    )
+    return pd.concat([frame.drop(columns="details"), details], axis=1)
+
+
+def event_rows(events: pd.DataFrame, partition: dt.date, now: dt.datetime) -> pd.DataFrame:
+    """Events as stored: their key columns, and what they state as JSON."""
+    stated = events[[*FIELDS, "holder_id", "golden_case_id"]].astype(object)
+    stated = stated.where(stated.notna(), None)
+    return pd.DataFrame(
+        {
+            "licence_key": events["licence_key"],
+            "event": events["event"],
+            "effective_date": events["effective_date"],
+            "source": events["source"],
+            "source_ref": events["source_ref"],
+            "partition_date": partition,
+            "details": [
+                json.dumps(r, ensure_ascii=False, sort_keys=True, default=str) for r in stated.to_dict("records")
+            ],
+            "recorded_at": now,
+        }
+    ).drop_duplicates(["licence_key", "event", "effective_date", "source", "source_ref"])
+
+
+def refold(conn: sa.Connection, keys: list[str], today: dt.date, now: dt.datetime) -> pd.DataFrame:
+    """Rebuild the current rows of ``keys`` from their whole history; returns the rows whose content changed."""
+    keys = sorted(set(keys))
+    if not keys:
+        return pd.DataFrame(columns=CURRENT)
+    history = read_events(conn, keys)
+    previous = pd.concat(
+        [
+            pd.DataFrame(
+                conn.execute(
+                    sa.select(
+                        licences.c.licence_key, licences.c.version, licences.c.content_hash, licences.c.updated_at
+                    ).where(licences.c.licence_key.in_(keys[start : start + 500]))
+                ).fetchall(),
+                columns=["licence_key", "version", "content_hash", "updated_at"],
+            )
+            for start in range(0, len(keys), 500)
+        ],
+        ignore_index=True,
+    )
+    current = fold(history, previous, today, now)
+    for start in range(0, len(keys), 500):
+        conn.execute(licences.delete().where(licences.c.licence_key.in_(keys[start : start + 500])))
+    insert_frame(conn, licences, current.drop(columns="_changed"))
+    return current[current["_changed"]].drop(columns="_changed")
