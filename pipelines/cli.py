@@ -196,6 +196,18 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
+def main_serve(args: argparse.Namespace) -> int:
+    from sharing.server import main_serve as serve
+
+    return serve(args)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    from sharing.server import add_arguments
+
+    add_arguments(parser)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="approval-bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -248,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     deliver.add_argument("--wait", type=float, default=0.0, help="seconds to keep following until nothing is pending")
     deliver.set_defaults(run=_deliver)
+
+    serve = commands.add_parser(
+        "serve", help="the licence sharing API for departments (keys, purposes, masking, audit log; OpenAPI at /docs)"
+    )
+    add_serve_arguments(serve)
+    serve.set_defaults(run=main_serve)
 
     explain = commands.add_parser("explain", help="why the records of a golden case were linked, field by field")
     explain.add_argument("golden_case_id")

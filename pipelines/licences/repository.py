@@ -164,7 +164,11 @@ def link_holders(conn: sa.Connection, events: pd.DataFrame, now: dt.datetime) ->
     mapped = events["_code"].map(resolved)
     events["holder_id"] = events["holder_id"].where(events["_ok"] | mapped.isna(), mapped)
     own = events["holder_id"] == holder_id(events["_code"].fillna(""))
-    kind = events["_kind"].fillna(ID_KIND_USCC)
+    # A code that classifies as neither (a 身份证号 with an impossible birth date) keeps the type its source
+    # stated, else the type its shape suggests: never a legal person's by default.
+    stated = events["holder_code_type"].map({v: k for k, v in HOLDER_CODE_TYPES.items()})
+    shaped = np.where(events["_code"].fillna("").str.fullmatch(r"\d{17}[\dX]"), ID_KIND_RIC, ID_KIND_USCC)
+    kind = events["_kind"].fillna(stated).fillna(pd.Series(shaped, index=events.index))
     # (assign before filtering: a Series assigned to an empty frame would bring its own index along)
     new_holders = events.assign(
         holder_code=events["_code"], holder_code_type=kind.map(HOLDER_CODE_TYPES), updated_at=now
