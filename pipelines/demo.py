@@ -79,7 +79,7 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
     for name, t in figures["targets"].items():
         checks.append(
             (
-                f"{name}: every golden-case version acknowledged, pending or dead-lettered",
+                f"{name}: every version acknowledged, pending or dead-lettered",
                 t["unaccounted"] == 0 and t["case_versions"] == t["acknowledged"] + t["pending"] + t["dead_lettered"],
             )
         )
