@@ -22,7 +22,14 @@ from pipelines.deliver.assets import (
     outstanding_deliveries,
 )
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
-from pipelines.marts.assets import daily_volume_mart, delivery_status_mart, licence_reuse_mart
+from pipelines.marts.assets import (
+    daily_volume_mart,
+    deadlines_mart,
+    delivery_status_mart,
+    licence_reuse_mart,
+    resolution_backlog_mart,
+    working_calendar_table,
+)
 from pipelines.partitions import DAILY
 from pipelines.pull.assets import RAW_ASSETS
 from pipelines.pull.sources import source_resources
@@ -33,7 +40,16 @@ from pipelines.warehouse import Warehouse
 from schemas.case import LOCAL_TZ
 
 DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, pull_licence_feed, licence_repository]
-UNPARTITIONED_ASSETS = [delivery_status, licence_expiry, daily_volume_mart, delivery_status_mart, licence_reuse_mart]
+UNPARTITIONED_ASSETS = [
+    delivery_status,
+    licence_expiry,
+    working_calendar_table,
+    daily_volume_mart,
+    deadlines_mart,
+    delivery_status_mart,
+    resolution_backlog_mart,
+    licence_reuse_mart,
+]
 
 daily_cases_job = define_asset_job(
     "daily_cases",

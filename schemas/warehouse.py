@@ -291,6 +291,7 @@ mart_daily_volume = Table(
     Column("day", Date, primary_key=True),
     Column("handling_dept", String(64), primary_key=True),
     Column("item_code", String(32), primary_key=True),
+    Column("channel", String(32), primary_key=True),  # department_system / one_stop_window
     Column("item_name", String(128)),
     Column("cases", Integer, nullable=False),
     Column("completed", Integer, nullable=False),
@@ -298,6 +299,63 @@ mart_daily_volume = Table(
     Column("duplicates_found", Integer, nullable=False),
 )
 
+working_calendar = Table(
+    "working_calendar",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_working_day", Boolean, nullable=False),
+    Column("kind", String(16), nullable=False),  # workday / weekend / holiday / make_up_workday
+    Column("holiday_name", String(64)),
+    Column("published", Boolean, nullable=False),  # False: past the last published year, weekends only
+)
+mart_case_deadlines = Table(
+    "mart_case_deadlines",
+    metadata,
+    Column("golden_case_id", String(32), primary_key=True),
+    Column("case_no", String(64)),  # the handling department's case number (no personal data)
+    Column("submitted_on", Date),
+    Column("handling_dept", String(64)),
+    Column("item_code", String(32)),
+    Column("item_name", String(128)),
+    Column("channel", String(32), nullable=False),  # department_system / one_stop_window
+    Column("status", String(16)),
+    Column("accepted_on", Date),
+    Column("completed_on", Date),
+    Column("promised_days", Integer),
+    Column("statutory_days", Integer),
+    Column("promised_deadline", Date),
+    Column("statutory_deadline", Date),
+    Column("deadline_provisional", Boolean, nullable=False),
+    Column("working_days_taken", Integer),  # acceptance to completion, or to today while running
+    Column("promise_result", String(16), nullable=False),  # on_time / late / running / overdue / not_accepted
+    Column("statutory_result", String(16), nullable=False),
+    Column("target_2345", String(16)),
+    Column("target_days", Integer),
+    Column("within_target", Boolean),  # NULL while running or when the item counts toward no target
+    Column("month_completed", String(7)),
+)
+mart_2345_monthly = Table(
+    "mart_2345_monthly",
+    metadata,
+    Column("target", String(16), primary_key=True),
+    Column("month", String(7), primary_key=True),  # month of completion
+    Column("target_name", String(64), nullable=False),
+    Column("target_days", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("within_target", Integer, nullable=False),
+    Column("share_within_target", Float, nullable=False),
+    Column("average_working_days", Float, nullable=False),
+)
+mart_resolution_backlog = Table(
+    "mart_resolution_backlog",
+    metadata,
+    Column("day", Date, primary_key=True),  # partition day
+    Column("records", Integer, nullable=False),
+    Column("duplicates_found", Integer, nullable=False),
+    Column("status_updates", Integer, nullable=False),  # later states of one record, not re-entries
+    Column("review_open", Integer, nullable=False),  # uncertain pairs waiting for a person
+    Column("review_decided", Integer, nullable=False),
+)
 mart_material_reuse = Table(
     "mart_material_reuse",
     metadata,

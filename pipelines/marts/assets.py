@@ -1,23 +1,44 @@
 """Marts for dashboards, rebuilt in SQL from the golden cases and the outbox (no personal data in them)."""
 
-import sqlalchemy as sa
-from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, MetadataValue, asset
+import datetime as dt
 
+import pandas as pd
+import sqlalchemy as sa
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AutomationCondition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines.marts.deadlines import DEPARTMENT_SYSTEMS, calendar_rows, case_deadlines, monthly_2345
 from pipelines.marts.reuse import availability, licence_reuse, material_reuse
 from pipelines.warehouse import Warehouse, insert_frame
-from schemas.case import COMPLETED_STATUSES, items
+from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
 from schemas.warehouse import (
+    case_links,
     golden_cases,
     holder_codes,
     licence_events,
     licences,
+    mart_2345_monthly,
+    mart_case_deadlines,
     mart_daily_volume,
     mart_delivery_status,
     mart_licence_reuse,
     mart_material_reuse,
+    mart_resolution_backlog,
     outbox,
+    review_decisions,
+    review_queue,
+    working_calendar,
 )
+from schemas.workdays import calendar
 
 
 def rebuild(conn: sa.Connection, table: sa.Table, select: sa.Select) -> int:
@@ -30,16 +51,20 @@ def daily_volume_select() -> sa.Select:
     g = golden_cases.c
     day = sa.func.date(g.submitted_at)
     completed = sa.func.sum(sa.case((g.status.in_(COMPLETED_STATUSES), 1), else_=0))
+    channel = sa.case(
+        (g.source_system.in_(DEPARTMENT_SYSTEMS), "department_system"), else_="one_stop_window"
+    )  # as deadlines.channel
     return sa.select(
         day.label("day"),
         g.handling_dept.label("handling_dept"),
         g.item_code.label("item_code"),
+        channel.label("channel"),
         sa.func.max(g.item_name).label("item_name"),
         sa.func.count().label("cases"),
         completed.label("completed"),
         sa.func.sum(g.record_count).label("records"),
         sa.func.sum(g.record_count - 1).label("duplicates_found"),
-    ).group_by(day, g.handling_dept, g.item_code)
+    ).group_by(day, g.handling_dept, g.item_code, channel)
 
 
 def delivery_status_select() -> sa.Select:
@@ -135,3 +160,142 @@ def licence_reuse_mart(context: AssetExecutionContext, warehouse: Warehouse) -> 
             "by_item_and_month": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "none"),
         }
     )
+
+
+NEXT_YEAR = "next_year_calendar_published"
+
+
+def _today() -> dt.date:
+    return pd.Timestamp.now(tz=LOCAL_TZ).date()
+
+
+@asset(
+    name="working_calendar",
+    group_name="marts",
+    kinds={"csv", "sql"},
+    owners=["team:data-platform"],
+    automation_condition=AutomationCondition.on_cron("0 1 * * *", cron_timezone=LOCAL_TZ),
+    check_specs=[
+        AssetCheckSpec(
+            NEXT_YEAR,
+            asset="working_calendar",
+            description="Next year's holiday schedule (schemas/calendar/YYYY.csv) is in: until it is, deadlines "
+            "reaching into that year are provisional.",
+        )
+    ],
+    description="The working-day calendar (法定节假日 and 调休) from schemas/calendar/, one row per day from the "
+    "first published year to two years ahead, for deadlines and for BI tools to join to.",
+)
+def working_calendar_table(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    cal, today = calendar(), _today()
+    rows = calendar_rows(cal, dt.date(cal.first_year, 1, 1), dt.date(today.year + 2, 12, 31))
+    with warehouse.begin() as conn:
+        conn.execute(working_calendar.delete())
+        insert_frame(conn, working_calendar, rows)
+    missing = cal.next_year_missing(today)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "last_published_year": cal.last_published_year,
+            "published_rows": len(cal.published),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=NEXT_YEAR,
+                passed=not missing,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "last_published_year": cal.last_published_year,
+                    "what_to_do": f"add schemas/calendar/{today.year + 1}.csv from the State Council's notice"
+                    if missing
+                    else "nothing",
+                },
+            )
+        ],
+    )
+
+
+@asset(
+    deps=["case_resolution", "working_calendar"],
+    group_name="marts",
+    kinds={"pandas", "sql"},
+    owners=["team:data-platform"],
+    automation_condition=AutomationCondition.eager(),
+    description="Each golden case's working-day duration from acceptance to completion against its promised and "
+    "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
+    "2345 targets per month in `mart_2345_monthly`." + MART_DESCRIPTION,
+)
+def deadlines_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    today = _today()
+    with warehouse.begin() as conn:
+        golden = warehouse.read(sa.select(golden_cases), conn)
+        deadlines = case_deadlines(golden, calendar(), today)
+        monthly = monthly_2345(deadlines)
+        for table in (mart_case_deadlines, mart_2345_monthly):
+            conn.execute(table.delete())
+        insert_frame(conn, mart_case_deadlines, deadlines)
+        insert_frame(conn, mart_2345_monthly, monthly)
+    results = deadlines["promise_result"].value_counts().rename("cases").reset_index()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(deadlines),
+            "against_promised_limit": MetadataValue.md(results.to_markdown(index=False) if len(results) else "none"),
+            "targets_2345": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "no cases yet"),
+            "provisional_deadlines": int(deadlines["deadline_provisional"].sum()),
+        }
+    )
+
+
+def resolution_backlog_select() -> sa.Select:
+    """Per partition day: records staged, duplicates found (status updates apart), review queue open and decided."""
+    links = (
+        sa.select(
+            case_links.c.partition_date.label("day"),
+            sa.func.count().label("records"),
+            sa.func.sum(sa.case((case_links.c.role == "duplicate", 1), else_=0)).label("duplicates"),
+            sa.func.sum(sa.case((case_links.c.match_rule == "same_source_record", 1), else_=0)).label("updates"),
+        )
+        .group_by(case_links.c.partition_date)
+        .subquery()
+    )
+    q, d = review_queue.c, review_decisions.c
+    pair = (
+        (d.source_system_l == q.source_system_l)
+        & (d.source_record_id_l == q.source_record_id_l)
+        & (d.source_system_r == q.source_system_r)
+        & (d.source_record_id_r == q.source_record_id_r)
+    )
+    decided = sa.exists().where(pair)
+    reviews = (
+        sa.select(
+            q.partition_date.label("day"),
+            sa.func.sum(sa.case((decided, 0), else_=1)).label("open"),
+            sa.func.sum(sa.case((decided, 1), else_=0)).label("decided"),
+        )
+        .group_by(q.partition_date)
+        .subquery()
+    )
+    return sa.select(
+        links.c.day,
+        links.c.records,
+        (links.c.duplicates - links.c.updates).label("duplicates_found"),
+        links.c.updates.label("status_updates"),
+        sa.func.coalesce(reviews.c.open, 0).label("review_open"),
+        sa.func.coalesce(reviews.c.decided, 0).label("review_decided"),
+    ).select_from(links.outerjoin(reviews, links.c.day == reviews.c.day))
+
+
+@asset(
+    deps=["case_resolution"],
+    group_name="marts",
+    kinds={"sql"},
+    owners=["team:data-platform"],
+    automation_condition=AutomationCondition.eager(),
+    description="Duplicates found per day (re-entries and double typing, status updates apart) and the review "
+    "queue's backlog." + MART_DESCRIPTION,
+)
+def resolution_backlog_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    with warehouse.begin() as conn:
+        rows = rebuild(conn, mart_resolution_backlog, resolution_backlog_select())
+    open_pairs = int(warehouse.scalar("SELECT COALESCE(SUM(review_open), 0) FROM mart_resolution_backlog") or 0)
+    return MaterializeResult(metadata={"dagster/row_count": rows, "review_open": open_pairs})

@@ -1,0 +1,128 @@
+"""Working-day durations of golden cases against their promised and statutory limits, and the 2345 targets.
+
+Counted after 行政许可法 Art. 82 on the published calendar (``schemas/workdays.py``): from the day after
+acceptance, statutory holidays out, make-up Saturdays in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from schemas.case import CODES_DIR, COMPLETED_STATUSES, items
+from schemas.workdays import WorkingCalendar
+
+DEPARTMENT_SYSTEMS = ("market_regulation", "housing", "health")
+
+
+@cache
+def targets_2345() -> pd.DataFrame:
+    return pd.read_csv(CODES_DIR / "targets_2345.csv", dtype={"working_days": int}).set_index("target")
+
+
+def channel(source_system: pd.Series) -> pd.Series:
+    """Where the case was recorded by whoever handled it: a department's own system on its private network, or
+    only the bureau's one-stop window (综合窗口) platform."""
+    return pd.Series(
+        np.where(source_system.isin(DEPARTMENT_SYSTEMS), "department_system", "one_stop_window"),
+        index=source_system.index,
+    )
+
+
+def _result(accepted: pd.Series, completed: pd.Series, deadline: pd.Series, today: dt.date) -> np.ndarray:
+    done = completed.notna()
+    late = done & (completed > deadline)
+    running_late = ~done & deadline.notna() & (pd.Timestamp(today) > deadline)
+    return np.select(
+        [accepted.isna(), done & ~late, late, running_late],
+        ["not_accepted", "on_time", "late", "overdue"],
+        default="running",
+    )
+
+
+def case_deadlines(golden: pd.DataFrame, cal: WorkingCalendar, today: dt.date) -> pd.DataFrame:
+    """One row per golden case: deadlines, working days taken, and the verdicts against each limit."""
+    accepted = pd.to_datetime(golden["accepted_at"]).dt.normalize()
+    finished = golden["status"].isin(COMPLETED_STATUSES) & golden["completed_at"].notna()
+    completed = pd.to_datetime(golden["completed_at"]).dt.normalize().where(finished)
+    promised = cal.add_working_days(accepted, golden["promised_days"])
+    statutory = cal.add_working_days(accepted, golden["statutory_days"])
+    until = completed.fillna(pd.Timestamp(today)).where(accepted.notna())
+    taken = cal.working_days_between(accepted, until)
+    promised_deadline = pd.to_datetime(promised["deadline"])
+    statutory_deadline = pd.to_datetime(statutory["deadline"])
+    target = golden["item_code"].map(items().set_index("item_code")["target_2345"]).replace("", None)
+    target_days = target.map(targets_2345()["working_days"])
+    within = (taken <= target_days).where(finished & target_days.notna())
+    return pd.DataFrame(
+        {
+            "golden_case_id": golden["golden_case_id"],
+            "case_no": golden["case_no"],
+            "submitted_on": pd.to_datetime(golden["submitted_at"]).dt.date,
+            "handling_dept": golden["handling_dept"],
+            "item_code": golden["item_code"],
+            "item_name": golden["item_name"],
+            "channel": channel(golden["source_system"]),
+            "status": golden["status"],
+            "accepted_on": accepted.dt.date,
+            "completed_on": completed.dt.date,
+            "promised_days": pd.to_numeric(golden["promised_days"], errors="coerce").astype("Int64"),
+            "statutory_days": pd.to_numeric(golden["statutory_days"], errors="coerce").astype("Int64"),
+            "promised_deadline": promised_deadline.dt.date,
+            "statutory_deadline": statutory_deadline.dt.date,
+            "deadline_provisional": (promised["provisional"] | statutory["provisional"]).astype(bool),
+            "working_days_taken": taken,
+            "promise_result": _result(accepted, completed, promised_deadline, today),
+            "statutory_result": _result(accepted, completed, statutory_deadline, today),
+            "target_2345": target,
+            "target_days": target_days.astype("Int64"),
+            "within_target": within.astype("boolean"),
+            "month_completed": completed.dt.strftime("%Y-%m"),
+        }
+    )
+
+
+def monthly_2345(deadlines: pd.DataFrame) -> pd.DataFrame:
+    """Per target and month of completion: completed cases, how many within the target, the share."""
+    counted = deadlines[deadlines["within_target"].notna()]
+    columns = ["target", "month", "target_name", "target_days", "completed", "within_target",
+               "share_within_target", "average_working_days"]  # fmt: skip
+    if counted.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = counted.groupby(["target_2345", "month_completed"])
+    table = pd.DataFrame(
+        {
+            "completed": grouped.size(),
+            "within_target": grouped["within_target"].sum().astype(int),
+            "average_working_days": grouped["working_days_taken"].mean().astype(float).round(2),
+        }
+    ).reset_index(names=["target", "month"])
+    targets = targets_2345()
+    table["target_name"] = table["target"].map(targets["target_name"])
+    table["target_days"] = table["target"].map(targets["working_days"])
+    table["share_within_target"] = (table["within_target"] / table["completed"]).round(4)
+    return table[columns]
+
+
+def calendar_rows(cal: WorkingCalendar, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """The calendar as a table dashboards and BI tools can join to (one row per day)."""
+    days = pd.Series(pd.date_range(first, last, freq="D"))
+    published = cal.published.set_index("date")
+    named = days.dt.date.map(published["name"])
+    kinds = days.dt.date.map(published["kind"])
+    weekend = days.dt.dayofweek >= 5
+    kind = np.select(
+        [kinds == "holiday", kinds == "workday", weekend], ["holiday", "make_up_workday", "weekend"], "workday"
+    )
+    return pd.DataFrame(
+        {
+            "day": days.dt.date,
+            "is_working_day": cal.is_working_day(days).to_numpy(),
+            "kind": kind,
+            "holiday_name": named,
+            "published": (days.dt.year <= cal.last_published_year).to_numpy(),
+        }
+    )
