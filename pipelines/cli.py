@@ -161,6 +161,28 @@ def _deliver(args: argparse.Namespace) -> int:
     return 0 if waiting.empty else 3
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    """Build the dashboard page from the marts, then serve it on loopback (or only write it with --no-serve)."""
+    import contextlib
+    import functools
+    import http.server
+    from pathlib import Path
+
+    from dashboard.build import build
+    from sharing.server import default_warehouse_url
+
+    page = build(default_warehouse_url(), Path(args.output or settings.dagster_home() / "dashboard" / "index.html"))
+    print(f"dashboard written to {page}")
+    if args.no_serve:
+        return 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(page.parent))
+    with http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
+        print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    return 0
+
+
 def _explain(args: argparse.Namespace) -> int:
     from pipelines.resolve.review import explain
 
@@ -266,6 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_serve_arguments(serve)
     serve.set_defaults(run=main_serve)
+
+    dashboard = commands.add_parser("dashboard", help="build the dashboard from the marts and open it on loopback")
+    dashboard.add_argument("--output", help="where to write the page (default dagster_home/dashboard/index.html)")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8701)
+    dashboard.add_argument("--no-serve", action="store_true", help="only write the page")
+    dashboard.set_defaults(run=_dashboard)
 
     explain = commands.add_parser("explain", help="why the records of a golden case were linked, field by field")
     explain.add_argument("golden_case_id")

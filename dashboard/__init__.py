@@ -1,0 +1,1 @@
+"""The dashboard dashboards users open: a static page built from the marts."""
