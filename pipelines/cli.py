@@ -161,6 +161,35 @@ def _deliver(args: argparse.Namespace) -> int:
     return 0 if waiting.empty else 3
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    """Launch an asset backfill of the daily assets in the running instance and follow it to the end."""
+    from pipelines.backfill import BackfillError, InstanceClient, days, selection
+    from pipelines.definitions import DAILY_ASSETS
+    from pipelines.pull.sources import SOURCES
+
+    keys = days(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end))
+    assets = selection(_asset_names(DAILY_ASSETS), args.source, [s.name for s in SOURCES])
+    client = InstanceClient(args.url)
+    try:
+        title = f"{keys[0]} … {keys[-1]}" + (f" ({args.source})" if args.source else "")
+        backfill_id = client.launch(keys, assets, title)
+        print(f"backfill {backfill_id}: {len(keys)} days × {len(assets)} assets, in {args.url}/runs/b/{backfill_id}")
+        if args.no_wait:
+            return 0
+        done = client.follow(backfill_id, every=args.every, timeout=args.timeout)
+        print(f"backfill {backfill_id} finished: {done.materialized} of {done.partitions} days materialized")
+        return 0
+    except BackfillError as exc:
+        print(f"backfill failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+
+
+def _asset_names(assets) -> list[str]:
+    return [key.to_user_string() for a in assets for key in a.keys]
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     """Build the dashboard page from the marts, then serve it on loopback (or only write it with --no-serve)."""
     import contextlib
@@ -235,21 +264,21 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the whole pipeline end to end on the embedded default")
-    demo.add_argument("--days", type=int, default=7, help="days of cases, ending yesterday (default 7)")
-    demo.add_argument("--cases-per-day", type=int, default=60)
+    demo.add_argument("--days", type=int, default=35, help="days of cases, ending yesterday (default 35)")
+    demo.add_argument("--cases-per-day", type=int, default=20)
     demo.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild", help="how the stand-ins misbehave")
     demo.add_argument("--ack-timeout", type=float, default=60.0, help="seconds to wait for late acknowledgements")
     demo.set_defaults(run=_demo)
 
     sandbox = commands.add_parser("sandbox", help="start the stand-in systems on loopback and keep them running")
-    sandbox.add_argument("--days", type=int, default=7)
-    sandbox.add_argument("--cases-per-day", type=int, default=60)
+    sandbox.add_argument("--days", type=int, default=35)
+    sandbox.add_argument("--cases-per-day", type=int, default=20)
     sandbox.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild")
     sandbox.add_argument("--fresh", action="store_true", help="forget what the receivers already hold")
     sandbox.set_defaults(run=_sandbox)
 
     dev = commands.add_parser("dev", help="the sandbox plus the Dagster UI on the demo's instance")
-    dev.add_argument("--days", type=int, default=7)
+    dev.add_argument("--days", type=int, default=35)
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(run=_dev)
@@ -288,6 +317,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_serve_arguments(serve)
     serve.set_defaults(run=main_serve)
+
+    backfill = commands.add_parser(
+        "backfill", help="launch a backfill of the daily assets in the running instance (make dev) and follow it"
+    )
+    backfill.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    backfill.add_argument("--source", help="one department system: its pull and everything downstream")
+    backfill.add_argument(
+        "--url",
+        default=os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"),
+        help="the instance's webserver (default DAGSTER_WEBSERVER_URL, else http://127.0.0.1:3000)",
+    )
+    backfill.add_argument("--every", type=float, default=5.0, help="seconds between progress reports")
+    backfill.add_argument("--timeout", type=float, help="give up following after this many seconds")
+    backfill.add_argument("--no-wait", action="store_true", help="launch and return")
+    backfill.set_defaults(run=_backfill)
 
     dashboard = commands.add_parser("dashboard", help="build the dashboard from the marts and open it on loopback")
     dashboard.add_argument("--output", help="where to write the page (default dagster_home/dashboard/index.html)")

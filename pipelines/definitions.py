@@ -9,7 +9,7 @@ from dagster import (
     RunRequest,
     ScheduleEvaluationContext,
     define_asset_job,
-    multiprocess_executor,
+    in_process_executor,
     schedule,
 )
 
@@ -132,7 +132,7 @@ def build_definitions() -> Definitions:
         schedules=[daily_cases_schedule],
         sensors=[outstanding_deliveries, marts_automation],
         resources=build_resources(),
-        executor=multiprocess_executor.configured({"max_concurrent": 2}),
+        executor=in_process_executor,  # one process per run: on two cores, step processes cost more than they give
     )
 
 

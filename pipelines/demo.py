@@ -24,8 +24,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 @dataclass
 class DemoOptions:
-    days: int = 7
-    cases_per_day: int = 60
+    days: int = 35  # five weeks ending yesterday: last month whole, for the monthly marts
+    cases_per_day: int = 20
     fault_level: str = "mild"
     ack_timeout_seconds: float = 60.0
     end: dt.date | None = None  # last day loaded; default yesterday (Asia/Shanghai)

@@ -36,6 +36,7 @@ from schemas.warehouse import (
     outbox,
     review_decisions,
     review_queue,
+    staged_cases,
     working_calendar,
 )
 from schemas.workdays import calendar
@@ -285,17 +286,41 @@ def resolution_backlog_select() -> sa.Select:
     ).select_from(links.outerjoin(reviews, links.c.day == reviews.c.day))
 
 
+ALL_LINKED = "every_staged_record_linked_once"
+
+
 @asset(
     deps=["case_resolution"],
     group_name="marts",
     kinds={"sql"},
     owners=["team:data-platform"],
     automation_condition=AutomationCondition.eager(),
+    check_specs=[
+        AssetCheckSpec(
+            ALL_LINKED,
+            asset="resolution_backlog_mart",
+            description="Across all days: staged records = golden cases + duplicates (each staged record has one "
+            "link). A warning while a backfill is under way: a day can be staged before it is linked.",
+        )
+    ],
     description="Duplicates found per day (re-entries and double typing, status updates apart) and the review "
     "queue's backlog." + MART_DESCRIPTION,
 )
 def resolution_backlog_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     with warehouse.begin() as conn:
         rows = rebuild(conn, mart_resolution_backlog, resolution_backlog_select())
+        staged = conn.execute(sa.select(sa.func.count()).select_from(staged_cases)).scalar_one()
+        linked = conn.execute(sa.select(sa.func.count()).select_from(case_links)).scalar_one()
+        golden = conn.execute(sa.select(sa.func.count()).select_from(golden_cases)).scalar_one()
     open_pairs = int(warehouse.scalar("SELECT COALESCE(SUM(review_open), 0) FROM mart_resolution_backlog") or 0)
-    return MaterializeResult(metadata={"dagster/row_count": rows, "review_open": open_pairs})
+    return MaterializeResult(
+        metadata={"dagster/row_count": rows, "review_open": open_pairs},
+        check_results=[
+            AssetCheckResult(
+                check_name=ALL_LINKED,
+                passed=bool(staged == linked),
+                severity=AssetCheckSeverity.WARN,
+                metadata={"staged": int(staged), "links": int(linked), "golden_cases": int(golden)},
+            )
+        ],
+    )

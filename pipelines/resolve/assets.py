@@ -191,6 +191,44 @@ def _record_evidence(conn, pool, result, is_new, partition, now) -> None:
         insert_frame(conn, table, frame[frame["_merge"] == "left_only"].drop(columns="_merge"))
 
 
+RULE_RANK = {"new": 0, "model": 1, "same_source_record": 2, "reviewer": 3}
+
+
+def _strengthen_neighbours(conn: sa.Connection, neighbours: pd.DataFrame, rule: np.ndarray, probability) -> None:
+    """A record of another day that this day's records link to keeps the strongest way it was ever linked, so
+    the order in which days are resolved (a backfill runs them in any order) does not change how links read."""
+    frame = neighbours[["source_system", "partition_date", "record_key"]].assign(rule=rule, p=probability)
+    frame = frame[frame["rule"] != "new"]
+    if frame.empty:
+        return
+    c = case_links.c
+    rank = sa.case(*((c.match_rule == name, value) for name, value in RULE_RANK.items()), else_=0)
+    keyed = (c.source_system == sa.bindparam("s")) & (c.partition_date == sa.bindparam("d"))
+    keyed &= c.record_key == sa.bindparam("k")
+    conn.execute(
+        case_links.update()
+        .where(keyed)
+        .values(
+            match_rule=sa.case((rank < sa.bindparam("rank"), sa.bindparam("rule")), else_=c.match_rule),
+            match_probability=sa.case(
+                (c.match_probability.is_(None) | (c.match_probability < sa.bindparam("p")), sa.bindparam("p")),
+                else_=c.match_probability,
+            ),
+        ),
+        [
+            {
+                "s": r.source_system,
+                "d": r.partition_date,
+                "k": r.record_key,
+                "rule": r.rule,
+                "rank": RULE_RANK[r.rule],
+                "p": None if pd.isna(r.p) else float(r.p),
+            }
+            for r in frame.itertuples()
+        ],
+    )
+
+
 def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures."""
     now = dt.datetime.now().replace(microsecond=0)
@@ -230,6 +268,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         match_rule=rule[is_new], match_probability=probability[is_new], role="duplicate", linked_at=now
     )
     insert_frame(conn, case_links, links)
+    _strengthen_neighbours(conn, pool.loc[~is_new], rule[~is_new], probability[~is_new])
     if result is not None:
         _record_evidence(conn, pool, result, is_new, partition, now)
 
@@ -367,9 +406,10 @@ def case_resolution(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
     with warehouse.begin() as conn:
         figures = resolve_partition(conn, partition)
         counts = identity_counts(conn, partition)
+    # The day's records are each linked once, and each golden case has one golden record. Totals across days are
+    # reconciled after loads (resolution_backlog_mart): during a backfill another day may be staged, not linked yet.
     passed = (
         counts["staged_in_partition"] == counts["links_in_partition"]
-        and counts["staged_total"] == counts["links_total"]
         and counts["golden_links_total"] == counts["golden_cases_total"]
     )
     rules = pd.Series(figures["rules"], name="records").rename_axis("match_rule").reset_index()
