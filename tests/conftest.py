@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -78,3 +80,20 @@ def quiet_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
 
 def pipeline_environment(sandbox: Sandbox, warehouse_url: str) -> dict[str, str]:
     return {**sandbox.environment(), "BRIDGE_WAREHOUSE_URL": warehouse_url}
+
+
+def headless_dom(url: str, budget_ms: int = 10000) -> str:
+    """The page's DOM after its scripts ran, from Debian's Chromium in headless mode (skips without it, unless
+    BRIDGE_REQUIRE_SERVICES=1)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1":
+            pytest.fail("chromium is not installed but BRIDGE_REQUIRE_SERVICES=1")
+        pytest.skip("chromium is not installed (Debian package `chromium`)")
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,2000",
+         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout

@@ -2,13 +2,9 @@
 marts hold, and the page reads nothing but the marts."""
 
 import datetime as dt
-import os
 import re
-import shutil
-import subprocess
 
 import pandas as pd
-import pytest
 
 from dashboard.build import QUERIES, build
 from pipelines.warehouse import Warehouse, insert_frame
@@ -20,22 +16,7 @@ from schemas.warehouse import (
     mart_resolution_backlog,
     metadata,
 )
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _render(page) -> str:
-    if CHROMIUM is None:
-        if os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1":
-            pytest.fail("chromium is not installed but BRIDGE_REQUIRE_SERVICES=1")
-        pytest.skip("chromium is not installed (Debian package `chromium`)")
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom",
-         page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+from tests.conftest import headless_dom
 
 
 def _marts(warehouse: Warehouse) -> None:
@@ -75,7 +56,7 @@ def test_dashboard_draws_the_marts_figures(tmp_path):
     _marts(warehouse)
     page = build(str(warehouse.engine.url), tmp_path / "dashboard" / "index.html", today=dt.date(2026, 11, 28))
     warehouse.dispose()
-    dom = _render(page)
+    dom = headless_dom(page.as_uri())
 
     kpi = dict(re.findall(r'id="kpi-([a-z]+)">([^<]*)<', dom))
     # Last month's 2345 answer, straight from mart_2345_monthly: 30 of 40 start-ups within 2 working days.

@@ -17,6 +17,7 @@ from dagster import (
 
 from pipelines.marts.deadlines import DEPARTMENT_SYSTEMS, calendar_rows, case_deadlines, monthly_2345
 from pipelines.marts.reuse import availability, licence_reuse, material_reuse
+from pipelines.partitions import MART_REFRESH
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
@@ -93,6 +94,7 @@ MART_DESCRIPTION = " Rebuilt whole after every load; columns documented in docs/
     kinds={"sql"},
     owners=["team:data-platform"],
     automation_condition=AutomationCondition.eager(),
+    freshness_policy=MART_REFRESH,
     description="Daily case volumes by handling department and item: golden cases, completed, records pulled "
     "for them and duplicates found." + MART_DESCRIPTION,
 )
@@ -117,6 +119,7 @@ def daily_volume_mart(context: AssetExecutionContext, warehouse: Warehouse) -> M
     kinds={"sql"},
     owners=["team:data-platform"],
     automation_condition=AutomationCondition.eager(),
+    freshness_policy=MART_REFRESH,
     description="Delivery status per receiver and day: case versions, acknowledged, pending, dead-lettered."
     + MART_DESCRIPTION,
 )
@@ -132,6 +135,7 @@ def delivery_status_mart(context: AssetExecutionContext, warehouse: Warehouse) -
     kinds={"pandas", "sql"},
     owners=["team:data-platform"],
     automation_condition=AutomationCondition.eager(),
+    freshness_policy=MART_REFRESH,
     description="Licence reuse (一次录入，全程共享): for each application, which required materials were already "
     "in the licence repository as the applicant's valid licence that day, so need not be submitted; per item "
     "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + MART_DESCRIPTION,
@@ -222,6 +226,7 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: Warehouse)
     kinds={"pandas", "sql"},
     owners=["team:data-platform"],
     automation_condition=AutomationCondition.eager(),
+    freshness_policy=MART_REFRESH,
     description="Each golden case's working-day duration from acceptance to completion against its promised and "
     "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
     "2345 targets per month in `mart_2345_monthly`." + MART_DESCRIPTION,
@@ -295,6 +300,7 @@ ALL_LINKED = "every_staged_record_linked_once"
     kinds={"sql"},
     owners=["team:data-platform"],
     automation_condition=AutomationCondition.eager(),
+    freshness_policy=MART_REFRESH,
     check_specs=[
         AssetCheckSpec(
             ALL_LINKED,

@@ -6,6 +6,9 @@ import uuid
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
     Backoff,
@@ -17,10 +20,13 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
-from pipelines.partitions import DAILY, partition_window
+from pipelines.partitions import DAILY, DAILY_LOAD, partition_window
 from pipelines.pull.sources import SOURCES, SourceSpec
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import raw_records, source_loads
+from schemas.workdays import calendar
+
+SENT_RECORDS = "department_sent_records"
 
 
 def land(warehouse: Warehouse, source: str, partition: dt.date, window: tuple[dt.datetime, dt.datetime], batch) -> dict:
@@ -73,6 +79,15 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
         required_resource_keys={spec.name, "warehouse"},
         pool=f"source_{spec.name}",
         retry_policy=RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
+        freshness_policy=DAILY_LOAD,
+        check_specs=[
+            AssetCheckSpec(
+                SENT_RECORDS,
+                asset=spec.asset_name,
+                description="On a working day the department sent records: none means its system or export "
+                "stopped (a warning, so the day can be re-pulled once it sends).",
+            )
+        ],
         description=f"{spec.title}: records changed on the partition's day, exactly as the source sent them, "
         "with batch id, fetch time and cursor. Re-running a day replaces that day.",
     )
@@ -84,14 +99,23 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
         load = land(warehouse, spec.name, partition, (start, end), batch)
         for note in batch.notes:
             context.log.info(note)
+        working = bool(calendar().is_working_day(pd.Series([partition])).iloc[0])
         return MaterializeResult(
+            check_results=[
+                AssetCheckResult(
+                    check_name=SENT_RECORDS,
+                    passed=load["rows_pulled"] > 0 or not working,
+                    severity=AssetCheckSeverity.WARN,
+                    metadata={"rows_pulled": load["rows_pulled"], "working_day": working},
+                )
+            ],
             metadata={
                 "dagster/row_count": load["rows_pulled"],
                 "rows_collapsed": load["rows_collapsed"],
                 "cursor": load["cursor"] or "",
                 "batch_id": load["batch_id"],
                 "notes": MetadataValue.md("\n".join(f"- {n}" for n in batch.notes) or "none"),
-            }
+            },
         )
 
     return raw_source
