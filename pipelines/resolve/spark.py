@@ -8,6 +8,7 @@ Spark as a DataFrame; scoring, the costly part, runs on the Spark cluster (``loc
 from __future__ import annotations
 
 import copy
+import os
 import re
 import tempfile
 import time
@@ -61,17 +62,18 @@ def spark_session():
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
-    session = (
-        SparkSession.builder.master("local[*]")
+    master = os.environ.get("BRIDGE_SPARK_MASTER", "local[*]")  # spark://host:7077, yarn, k8s://… for a cluster
+    builder = (
+        SparkSession.builder.master(master)
         .appName("approval-bridge-resolution")
         .config("spark.jars", similarity_jar_location())  # damerau_levenshtein and friends as Scala UDFs
         .config("spark.driver.memory", "2g")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")  # local mode talks to itself on loopback only
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
     )
+    if master.startswith("local"):  # local mode talks to itself on loopback only
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    session = builder.getOrCreate()
     if not session.sparkContext.getCheckpointDir():  # Splink checkpoints to cut long lineages
         session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="splink-checkpoints-"))
     return session
