@@ -60,7 +60,9 @@ def summary(warehouse, receivers: dict | None = None) -> dict:
         "quarantined": count("SELECT COUNT(*) FROM quarantined_records"),
         "golden": count("SELECT COUNT(*) FROM golden_cases"),
         "duplicates": count("SELECT COUNT(*) FROM case_links WHERE role = 'duplicate'"),
-        "status_updates": count("SELECT COUNT(*) FROM case_links WHERE match_rule = 'same_source_record'"),
+        "status_updates": count(  # earlier states of a record seen again later: duplicates of it, not re-entries
+            "SELECT COUNT(*) FROM case_links WHERE match_rule = 'same_source_record' AND role = 'duplicate'"
+        ),
         "golden_versions": count("SELECT COALESCE(SUM(version), 0) FROM golden_cases"),
         "licences": count("SELECT COUNT(*) FROM licences"),
         "licences_valid": count("SELECT COUNT(*) FROM licences WHERE status = '有效'"),

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from pipelines.definitions import build_definitions
+from sandbox.instance import free_port
 from tests.conftest import headless_dom
-from tests.test_backfill import _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -25,7 +25,7 @@ GROUPS = ("pull", "stage", "resolve", "deliver", "licences", "marts")
 def webserver(tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
         cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, stdout=subprocess.DEVNULL,

@@ -259,7 +259,12 @@ def resolution_backlog_select() -> sa.Select:
             case_links.c.partition_date.label("day"),
             sa.func.count().label("records"),
             sa.func.sum(sa.case((case_links.c.role == "duplicate", 1), else_=0)).label("duplicates"),
-            sa.func.sum(sa.case((case_links.c.match_rule == "same_source_record", 1), else_=0)).label("updates"),
+            sa.func.sum(
+                sa.case(
+                    ((case_links.c.match_rule == "same_source_record") & (case_links.c.role == "duplicate"), 1),
+                    else_=0,
+                )
+            ).label("updates"),
         )
         .group_by(case_links.c.partition_date)
         .subquery()
