@@ -137,6 +137,33 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             pd.testing.assert_frame_equal(before, after)
             assert resources.warehouse.scalar("SELECT COUNT(*) FROM outbox") == versions
             assert summary(resources.warehouse)["pulled"] == figures["pulled"]
+
+            # A department corrected a record of that day: re-running the day updates exactly that case.
+            housing = sa.create_engine(sandbox.housing_url)
+            day = dt.datetime.fromisoformat(KEYS[1])
+            with housing.begin() as conn:
+                ywh = conn.execute(
+                    sa.text("SELECT ywh FROM t_sgxk_bj WHERE gxsj >= :a AND gxsj < :b ORDER BY ywh LIMIT 1"),
+                    {"a": day, "b": day + dt.timedelta(days=1)},
+                ).scalar_one()
+                conn.execute(
+                    sa.text("UPDATE t_sgxk_bj SET xmdz = '常州市武进区湖塘镇更正路1号' WHERE ywh = :k"), {"k": ywh}
+                )
+            housing.dispose()
+            golden_before = resources.warehouse.read("SELECT golden_case_id, version, content_hash FROM golden_cases")
+            _materialise(defs, instance, [KEYS[1]])
+            golden_after = resources.warehouse.read("SELECT golden_case_id, version, content_hash FROM golden_cases")
+            moved = golden_before.merge(golden_after, on="golden_case_id", suffixes=("", "_now"))
+            moved = moved[moved["content_hash"] != moved["content_hash_now"]]
+            corrected = after[(after["source_system"] == "housing") & (after["source_record_id"] == ywh)]
+            assert moved["golden_case_id"].tolist() == corrected["golden_case_id"].unique().tolist()
+            assert (moved["version_now"] == moved["version"] + 1).all() and len(golden_after) == len(golden_before)
+            new_rows = resources.warehouse.read(
+                "SELECT golden_case_id, version, target FROM outbox WHERE golden_case_id = "
+                f"'{moved['golden_case_id'].iloc[0]}' AND version = {int(moved['version_now'].iloc[0])}"
+            )
+            assert sorted(new_rows["target"]) == ["municipal", "one_network"]  # the corrected version, to both
+            assert resources.warehouse.scalar("SELECT COUNT(*) FROM outbox") == versions + 2  # and nothing else
             resources.warehouse.dispose()
     finally:
         sandbox.stop()
