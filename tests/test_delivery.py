@@ -62,19 +62,20 @@ def _queue(warehouse: Warehouse, target: str, versions: list[tuple[str, int, dic
         insert_frame(conn, outbox, pd.DataFrame(rows))
 
 
-def _pending(warehouse: Warehouse) -> int:
+def _pending(warehouse: Warehouse, target: str | None = None) -> int:
     marks = ", ".join(f"'{s}'" for s in PENDING_STATUSES)
-    return int(warehouse.scalar(f"SELECT COUNT(*) FROM outbox WHERE status IN ({marks})"))
+    only = f" AND target = '{target}'" if target else ""
+    return int(warehouse.scalar(f"SELECT COUNT(*) FROM outbox WHERE status IN ({marks}){only}"))
 
 
 def _settle(warehouse: Warehouse, name: str, target: DeliveryTarget, seconds: float = 40.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         drain(warehouse, name, target)
-        if not _pending(warehouse):
+        if not _pending(warehouse, name):
             return
         time.sleep(0.25)
-    raise AssertionError(f"{_pending(warehouse)} versions still pending after {seconds}s")
+    raise AssertionError(f"{name}: {_pending(warehouse, name)} versions still pending after {seconds}s")
 
 
 def _assert_exactly_once(warehouse: Warehouse, name: str, target: DeliveryTarget) -> pd.DataFrame:
