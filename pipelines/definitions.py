@@ -86,12 +86,26 @@ marts_automation = AutomationConditionSensorDefinition(
 )
 
 
+def _signed_intake(kind: type[HttpTarget], name: str) -> HttpTarget:
+    """A receiver's signed HTTP intake, configured from ``<NAME>_*`` environment variables (sandbox by default)."""
+    prefix = name.upper()
+    key, secret = settings.credentials(name)
+    return kind(
+        base_url=settings.setting(f"{prefix}_BASE_URL", settings.sandbox_url(name)),
+        app_key=key,
+        app_secret=secret,
+        sign_method=settings.setting(f"{prefix}_SIGN_METHOD", "HMAC-SHA256"),
+        rate_limit_per_second=settings.number(f"{prefix}_REQUESTS_PER_SECOND", 20),
+        batch_size=int(settings.number(f"{prefix}_BATCH_SIZE", 20)),
+        circuit_breaker_failures=int(settings.number(f"{prefix}_BREAKER_FAILURES", 8)),
+        circuit_breaker_cooldown_seconds=settings.number(f"{prefix}_BREAKER_COOLDOWN_SECONDS", 15),
+    )
+
+
 def build_resources() -> dict:
     one_network_url = settings.setting(
         "ONE_NETWORK_DB_URL", f"sqlite:///{settings.sandbox_dir() / 'one_network.sqlite'}"
     )
-    municipal_key, municipal_secret = settings.credentials("municipal")
-    supervision_key, supervision_secret = settings.credentials("supervision")
     return {
         "warehouse": Warehouse(url=settings.warehouse_url()),
         **source_resources(),
@@ -101,26 +115,8 @@ def build_resources() -> dict:
             circuit_breaker_failures=int(settings.number("ONE_NETWORK_BREAKER_FAILURES", 3)),
             circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 15),
         ),
-        "municipal": HttpTarget(
-            base_url=settings.setting("MUNICIPAL_BASE_URL", settings.sandbox_url("municipal")),
-            app_key=municipal_key,
-            app_secret=municipal_secret,
-            sign_method=settings.setting("MUNICIPAL_SIGN_METHOD", "HMAC-SHA256"),
-            rate_limit_per_second=settings.number("MUNICIPAL_REQUESTS_PER_SECOND", 20),
-            batch_size=int(settings.number("MUNICIPAL_BATCH_SIZE", 20)),
-            circuit_breaker_failures=int(settings.number("MUNICIPAL_BREAKER_FAILURES", 8)),
-            circuit_breaker_cooldown_seconds=settings.number("MUNICIPAL_BREAKER_COOLDOWN_SECONDS", 15),
-        ),
-        "supervision": SupervisionTarget(
-            base_url=settings.setting("SUPERVISION_BASE_URL", settings.sandbox_url("supervision")),
-            app_key=supervision_key,
-            app_secret=supervision_secret,
-            sign_method=settings.setting("SUPERVISION_SIGN_METHOD", "HMAC-SHA256"),
-            rate_limit_per_second=settings.number("SUPERVISION_REQUESTS_PER_SECOND", 20),
-            batch_size=int(settings.number("SUPERVISION_BATCH_SIZE", 20)),
-            circuit_breaker_failures=int(settings.number("SUPERVISION_BREAKER_FAILURES", 8)),
-            circuit_breaker_cooldown_seconds=settings.number("SUPERVISION_BREAKER_COOLDOWN_SECONDS", 15),
-        ),
+        "municipal": _signed_intake(HttpTarget, "municipal"),
+        "supervision": _signed_intake(SupervisionTarget, "supervision"),
     }
 
 

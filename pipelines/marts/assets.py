@@ -86,15 +86,19 @@ def delivery_status_select() -> sa.Select:
 
 
 MART_DESCRIPTION = " Rebuilt whole after every load; columns documented in docs/marts.md."
+#: What every mart shares: its group and owner, a rebuild after each load, and how fresh dashboards expect it.
+MART = {
+    "group_name": "marts",
+    "owners": ["team:data-platform"],
+    "automation_condition": AutomationCondition.eager(),
+    "freshness_policy": MART_REFRESH,
+}
 
 
 @asset(
     deps=["case_resolution"],
-    group_name="marts",
     kinds={"sql"},
-    owners=["team:data-platform"],
-    automation_condition=AutomationCondition.eager(),
-    freshness_policy=MART_REFRESH,
+    **MART,
     description="Daily case volumes by handling department and item: golden cases, completed, records pulled "
     "for them and duplicates found." + MART_DESCRIPTION,
 )
@@ -115,11 +119,8 @@ def daily_volume_mart(context: AssetExecutionContext, warehouse: Warehouse) -> M
 
 @asset(
     deps=["delivery_status"],
-    group_name="marts",
     kinds={"sql"},
-    owners=["team:data-platform"],
-    automation_condition=AutomationCondition.eager(),
-    freshness_policy=MART_REFRESH,
+    **MART,
     description="Delivery status per receiver and day: case versions, acknowledged, pending, dead-lettered."
     + MART_DESCRIPTION,
 )
@@ -131,11 +132,8 @@ def delivery_status_mart(context: AssetExecutionContext, warehouse: Warehouse) -
 
 @asset(
     deps=["licence_repository", "case_resolution"],
-    group_name="marts",
     kinds={"pandas", "sql"},
-    owners=["team:data-platform"],
-    automation_condition=AutomationCondition.eager(),
-    freshness_policy=MART_REFRESH,
+    **MART,
     description="Licence reuse (一次录入，全程共享): for each application, which required materials were already "
     "in the licence repository as the applicant's valid licence that day, so need not be submitted; per item "
     "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + MART_DESCRIPTION,
@@ -222,11 +220,8 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: Warehouse)
 
 @asset(
     deps=["case_resolution", "working_calendar"],
-    group_name="marts",
     kinds={"pandas", "sql"},
-    owners=["team:data-platform"],
-    automation_condition=AutomationCondition.eager(),
-    freshness_policy=MART_REFRESH,
+    **MART,
     description="Each golden case's working-day duration from acceptance to completion against its promised and "
     "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
     "2345 targets per month in `mart_2345_monthly`." + MART_DESCRIPTION,
@@ -301,11 +296,8 @@ ALL_LINKED = "every_staged_record_linked_once"
 
 @asset(
     deps=["case_resolution"],
-    group_name="marts",
     kinds={"sql"},
-    owners=["team:data-platform"],
-    automation_condition=AutomationCondition.eager(),
-    freshness_policy=MART_REFRESH,
+    **MART,
     check_specs=[
         AssetCheckSpec(
             ALL_LINKED,
