@@ -16,7 +16,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from pipelines.warehouse import Warehouse
 from sandbox.runtime import Sandbox, SandboxSettings
+from schemas.warehouse import metadata
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -76,6 +78,15 @@ def quiet_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     sandbox = start_sandbox(tmp_path_factory.mktemp("sandbox"), days=3, cases_per_day=40, fault_level="none")
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Iterator[Warehouse]:
+    """An empty warehouse (every table created) in a SQLite file of the test's own."""
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    yield warehouse
+    warehouse.dispose()
 
 
 def pipeline_environment(sandbox: Sandbox, warehouse_url: str) -> dict[str, str]:

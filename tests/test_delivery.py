@@ -103,14 +103,6 @@ def _served(sandbox) -> dict:
 
 
 @pytest.fixture
-def warehouse(tmp_path):
-    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
-    metadata.create_all(warehouse.engine)
-    yield warehouse
-    warehouse.dispose()
-
-
-@pytest.fixture
 def sandbox(tmp_path):
     sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
     yield sandbox

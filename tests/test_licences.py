@@ -20,7 +20,7 @@ from pipelines.marts.reuse import availability, licence_reuse, material_reuse
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.identifiers import is_valid_licence_identifier, make_uscc, ric_check_char
 from schemas.licences import required_materials
-from schemas.warehouse import holder_codes, holders, licence_events, licences, metadata
+from schemas.warehouse import holder_codes, holders, licence_events, licences
 
 COMPANY = make_uscc("91320412", "10000001")
 BUSINESS = "11100000MB0143028R001"
@@ -46,14 +46,6 @@ def _case(golden: str, item: str, completed: str | None, applicant_id: str = COM
     return {"golden_case_id": golden, "item_code": item, "applicant_name": "常州恒达科技有限公司",
             "applicant_id": applicant_id, "status": "办结" if completed else "受理",
             "submitted_at": pd.Timestamp("2026-11-16 09:00"), "completed_at": done, **extra}  # fmt: skip
-
-
-@pytest.fixture
-def warehouse(tmp_path):
-    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
-    metadata.create_all(warehouse.engine)
-    yield warehouse
-    warehouse.dispose()
 
 
 def _load(warehouse: Warehouse, events: pd.DataFrame, partition: dt.date, today: dt.date = TODAY) -> pd.DataFrame:
