@@ -3,10 +3,12 @@
 import sys
 import warnings
 
-from dagster import PreviewWarning
+from dagster import BetaWarning, PreviewWarning
 
-# Partitioned asset checks are a preview in Dagster 1.13; this code location uses them on purpose.
+# Partitioned asset checks (preview) and backfill policies (beta) in Dagster 1.13: this code location uses them
+# on purpose.
 warnings.filterwarnings("ignore", category=PreviewWarning)
+warnings.filterwarnings("ignore", category=BetaWarning)
 
 # Dagster starts some run workers with `python -c`, whose __main__ has neither a spec nor a file. PySpark (which
 # Great Expectations imports when it is installed) takes such a process for its own doctest runner and calls

@@ -1,8 +1,16 @@
 """The one daily partitioning every case asset shares, so a backfill of "failed and missing" spans the spine."""
 
 import datetime as dt
+from dataclasses import dataclass
 
-from dagster import AssetExecutionContext, DailyPartitionsDefinition, FreshnessPolicy
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    FreshnessPolicy,
+)
 
 from schemas.case import LOCAL_TZ
 
@@ -16,9 +24,34 @@ DAILY_LOAD = FreshnessPolicy.cron(deadline_cron="0 4 * * *", lower_bound_delta=d
 #: Marts rebuild after every load; a day without one means dashboards show yesterday's figures.
 MART_REFRESH = FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26))
 
+#: A backfill runs a week of days per run: the daily assets loop over the run's days, oldest first, each day
+#: replaced on its own exactly as the daily schedule's one-day run would. Per-day runs would spend most of a
+#: 90-day backfill starting run workers; larger chunks would re-run more days when one fails.
+WEEKLY_CHUNKS = BackfillPolicy.multi_run(max_partitions_per_run=7)
 
-def partition_window(context: AssetExecutionContext) -> tuple[dt.datetime, dt.datetime, dt.date]:
-    """The partition's [start, end) as naive Asia/Shanghai wall-clock times, and its date."""
+
+@dataclass(frozen=True)
+class Day:
+    """One partition: its date and its [start, end) as naive Asia/Shanghai wall-clock times."""
+
+    date: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+
+def partition_days(context: AssetExecutionContext | AssetCheckExecutionContext) -> list[Day]:
+    """The run's days, oldest first: one for a scheduled run, up to a week for a backfill run."""
     window = context.partition_time_window
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
-    return start, end, start.date()
+    starts = pd.date_range(start, end, freq="D", inclusive="left").to_pydatetime()
+    return [Day(s.date(), s, s + dt.timedelta(days=1)) for s in starts]
+
+
+def per_day(rows: list[dict]) -> str:
+    """A markdown table with one row per day of the run, for metadata a person reads in the UI."""
+    return pd.DataFrame(rows).to_markdown(index=False) if rows else "none"
+
+
+def partition_range_tags(keys: list[str]) -> dict[str, str]:
+    """The tags that make one run of a job cover the days from keys[0] to keys[-1]."""
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}

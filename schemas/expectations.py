@@ -23,7 +23,7 @@ def staged_case_suite():
     return gx.ExpectationSuite(
         name="staged_cases",
         expectations=[
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_system", "record_key"]),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["partition_date", "source_system", "record_key"]),
             *(
                 gxe.ExpectColumnValuesToNotBeNull(column=c)
                 for c in (

@@ -26,7 +26,7 @@ from connectors.targets import DeliveryTarget
 from pipelines import settings
 from pipelines.deliver.outbox import drain, unaccounted_versions
 from pipelines.deliver.reconcile import compare_cases, outbox_rows, per_day
-from pipelines.partitions import DAILY, partition_window
+from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import dead_letters, delivery_reconciliation, outbox
 
@@ -52,24 +52,28 @@ def build_delivery_asset(target_name: str) -> AssetsDefinition:
         owners=["team:data-platform"],
         required_resource_keys={target_name, "warehouse"},
         pool=f"target_{target_name}",  # backfills cannot flood a receiver
+        backfill_policy=WEEKLY_CHUNKS,
         description=f"{TARGET_TITLES[target_name]}. Sends the day's queued golden-case versions (idempotency key per "
         "target, case and version), records each outcome, and follows acknowledgements; rejections go to the "
         "dead-letter table with the receiver's reason and what the clerk should fix.",
     )
     def delivery(context: AssetExecutionContext) -> MaterializeResult:
-        _, _, partition = partition_window(context)
+        days = partition_days(context)
+        first, last = days[0].date, days[-1].date
         target: DeliveryTarget = getattr(context.resources, target_name)
         warehouse: Warehouse = context.resources.warehouse
-        figures = drain(warehouse, target_name, target, partition)
-        day = warehouse.read(
-            sa.select(outbox.c.status, sa.func.count().label("versions"))
-            .where((outbox.c.target == target_name) & (outbox.c.partition_date == partition))
-            .group_by(outbox.c.status)
+        figures = drain(warehouse, target_name, target, (first, last))
+        t = outbox.c
+        by_status = warehouse.read(
+            sa.select(t.partition_date, t.status, sa.func.count().label("versions"))
+            .where((t.target == target_name) & t.partition_date.between(first, last))
+            .group_by(t.partition_date, t.status)
         )
+        table = by_status.pivot_table(index="partition_date", columns="status", values="versions", fill_value=0)
         return MaterializeResult(
             metadata={
                 **{k: int(v) for k, v in figures.items()},
-                "day_by_status": MetadataValue.md(day.to_markdown(index=False) if len(day) else "nothing queued"),
+                "by_day_and_status": MetadataValue.md(table.to_markdown() if len(table) else "nothing queued"),
             }
         )
 

@@ -194,12 +194,16 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def drain(warehouse: Warehouse, target_name: str, target: DeliveryTarget, partition: dt.date | None = None) -> dict:
-    """Send queued versions (oldest first, one batch per transaction), then follow up on sent ones."""
+Days = tuple[dt.date, dt.date]
+
+
+def drain(warehouse: Warehouse, target_name: str, target: DeliveryTarget, days: Days | None = None) -> dict:
+    """Send queued versions (of the days from first to last, or all), oldest first, one batch per transaction;
+    then follow up on sent ones."""
     totals = {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
     condition = (outbox.c.target == target_name) & (outbox.c.status == "queued")
-    if partition is not None:
-        condition &= outbox.c.partition_date == partition
+    if days is not None:
+        condition &= outbox.c.partition_date.between(*days)
     queued = warehouse.read(
         sa.select(outbox).where(condition).order_by(outbox.c.created_at, outbox.c.version, outbox.c.idempotency_key)
     )
@@ -211,15 +215,15 @@ def drain(warehouse: Warehouse, target_name: str, target: DeliveryTarget, partit
                 totals[key] += value
         if len(deliveries) < len(rows):
             break  # the circuit breaker opened: the receiver is down, the rest waits for the next run
-    for key, value in follow_up(warehouse, target_name, target, partition).items():
+    for key, value in follow_up(warehouse, target_name, target, days).items():
         totals[key] = totals.get(key, 0) + value
     return totals
 
 
-def follow_up(warehouse: Warehouse, target_name: str, target: DeliveryTarget, partition: dt.date | None = None) -> dict:
+def follow_up(warehouse: Warehouse, target_name: str, target: DeliveryTarget, days: Days | None = None) -> dict:
     condition = (outbox.c.target == target_name) & (outbox.c.status == "sent")
-    if partition is not None:
-        condition &= outbox.c.partition_date == partition
+    if days is not None:
+        condition &= outbox.c.partition_date.between(*days)
     t = outbox.c
     columns = (t.idempotency_key, t.golden_case_id, t.version, t.payload_hash, t.receipt_id, t.sent_at)
     sent = warehouse.read(sa.select(*columns).where(condition))

@@ -4,7 +4,6 @@ approval–supervision feed (审管互动) to the department that supervises eac
 
 import datetime as dt
 import json
-import uuid
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,12 +28,20 @@ from pipelines.licences.repository import (
     number_licences,
     refold,
 )
-from pipelines.partitions import DAILY, partition_window
+from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.warehouse import Warehouse, insert_frame
-from schemas.case import LOCAL_TZ
+from schemas.case import COMPLETED_STATUSES, LOCAL_TZ
 from schemas.identifiers import is_valid_licence_identifier
 from schemas.licences import VALID
-from schemas.warehouse import case_links, golden_cases, holders, licence_events, licences, raw_licence_feed
+from schemas.warehouse import (
+    case_links,
+    golden_cases,
+    holders,
+    licence_events,
+    licences,
+    raw_licence_feed,
+    staged_cases,
+)
 
 FEED_SOURCE = "market_regulation"
 STATED = (*FIELDS, "holder_id", "golden_case_id")  # what an event may state
@@ -56,34 +63,37 @@ def _today() -> dt.date:
     owners=["team:market-regulation"],
     required_resource_keys={"licence_feed", "warehouse"},
     pool="source_market_regulation",
+    backfill_policy=WEEKLY_CHUNKS,
     description="区市场监督管理局 登记系统's licence events of the day (营业执照 issued, changed, suspended, "
     "cancelled, revoked), landed untouched; re-running a day replaces exactly that day.",
 )
 def pull_licence_feed(context: AssetExecutionContext) -> MaterializeResult:
-    start, end, partition = partition_window(context)
     source: DepartmentSource = context.resources.licence_feed
-    batch = source.fetch_changes(start, end)
-    fetched_at = dt.datetime.now().replace(microsecond=0)
-    frame = pd.DataFrame(
-        {
-            "source_system": FEED_SOURCE,
-            "partition_date": partition,
-            "record_key": [r.record_key for r in batch.records],
-            "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True) for r in batch.records],
-            "fetched_at": fetched_at,
-        }
-    ).drop_duplicates("record_key", keep="last")
     warehouse: Warehouse = context.resources.warehouse
-    with warehouse.begin() as conn:
-        warehouse.replace_partition(conn, raw_licence_feed, partition, frame, source_system=FEED_SOURCE)
-    operations = pd.Series([r.payload.get("CZLX") for r in batch.records], dtype="string").value_counts()
+    days, operations = [], []
+    for day in partition_days(context):
+        batch = source.fetch_changes(day.start, day.end)
+        frame = pd.DataFrame(
+            {
+                "source_system": FEED_SOURCE,
+                "partition_date": day.date,
+                "record_key": [r.record_key for r in batch.records],
+                "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True) for r in batch.records],
+                "fetched_at": dt.datetime.now().replace(microsecond=0),
+            }
+        ).drop_duplicates("record_key", keep="last")
+        with warehouse.begin() as conn:
+            warehouse.replace_partition(conn, raw_licence_feed, day.date, frame, source_system=FEED_SOURCE)
+        operations += [r.payload.get("CZLX") for r in batch.records]
+        days.append({"partition_date": day.date, "events": len(frame)})
+    by_operation = pd.Series(operations, dtype="string").value_counts()
     return MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            "dagster/row_count": sum(d["events"] for d in days),
+            "by_day": MetadataValue.md(per_day(days)),
             "by_operation_code": MetadataValue.md(
-                operations.rename("events").to_markdown() if len(operations) else "none"
+                by_operation.rename("events").to_markdown() if len(by_operation) else "none"
             ),
-            "batch": f"{FEED_SOURCE}-licences-{partition:%Y%m%d}-{uuid.uuid4().hex[:8]}",
         }
     )
 
@@ -177,6 +187,8 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
     group_name="licences",
     kinds={"sqlalchemy"},
     owners=["team:data-platform"],
+    pool="licence_repository",  # days share holders and licences: one day's load at a time
+    backfill_policy=WEEKLY_CHUNKS,
     check_specs=CHECK_SPECS,
     description="电子证照库: one licence per licence (its type and printed number), from completed golden cases and "
     "the market-regulation registry, with 证照标识 (GB/T 36904), metadata after GB/T 36903, the holder linked "
@@ -184,49 +196,81 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
     "supervising department (审管互动).",
 )
 def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    _, _, partition = partition_window(context)
     now, today = dt.datetime.now().replace(microsecond=0), _today()
-    with warehouse.begin() as conn:
-        touched = sorted(
+    days, events = [], []
+    for day in partition_days(context):
+        with warehouse.begin() as conn:
+            new, changed, queued = _load_day(warehouse, conn, day.date, today, now)
+        events.append(new[["source", "event"]])
+        days.append(
             {
-                r[0]
-                for r in conn.execute(
-                    sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition)
-                )
+                "partition_date": day.date,
+                "events": len(new),
+                "licences_changed": len(changed),
+                "new_licences": int((changed["version"] == 1).sum()) if len(changed) else 0,
+                "supervision_versions_queued": queued,
             }
         )
-        cases = warehouse.read(sa.select(golden_cases).where(golden_cases.c.golden_case_id.in_(touched)), conn)
-        raw = warehouse.read(
-            sa.select(raw_licence_feed.c.payload).where(
-                (raw_licence_feed.c.source_system == FEED_SOURCE) & (raw_licence_feed.c.partition_date == partition)
-            ),
-            conn,
-        )
-        e = licence_events.c
-        replaced = (e.source == "case") & e.source_ref.in_(touched) | (e.source == FEED_SOURCE) & (
-            e.partition_date == partition
-        )
-        before = {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
-        conn.execute(licence_events.delete().where(replaced))
-        new = pd.concat([case_events(cases), feed_events(raw, FEED_SOURCE)], ignore_index=True)
-        new = number_licences(link_holders(conn, new, now))
-        insert_frame(conn, licence_events, event_rows(new, partition, now))
-        changed = refold(conn, sorted(before | set(new["licence_key"])), today, now)
-        queued = _queue_supervision(conn, changed, partition, now)
+    with warehouse.begin() as conn:
         checks = repository_checks(conn, today)
         summary = _summary(conn, today)
-    sources = new.groupby(["source", "event"]).size().rename("events").reset_index() if len(new) else pd.DataFrame()
+    events = pd.concat(events)
+    sources = events.groupby(["source", "event"]).size().rename("events").reset_index()
     return MaterializeResult(
         metadata={
             **summary,
-            "events_of_the_day": len(new),
-            "licences_changed": len(changed),
-            "new_licences": int((changed["version"] == 1).sum()) if len(changed) else 0,
-            "supervision_versions_queued": queued,
+            **{k: sum(d[k] for d in days) for k in ("events", "licences_changed", "new_licences")},
+            "supervision_versions_queued": sum(d["supervision_versions_queued"] for d in days),
+            "by_day": MetadataValue.md(per_day(days)),
             "events_by_source": MetadataValue.md(sources.to_markdown(index=False) if len(sources) else "none"),
         },
         check_results=checks,
     )
+
+
+def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, today: dt.date, now: dt.datetime):
+    """Replace the day's licence events, refold every licence they touch, and queue the changed ones for
+    supervision. Returns (the day's events, changed licences, versions queued).
+
+    The day's events are its registry feed and the licences of the golden cases it touched. A case's licence
+    belongs to the day its completion was loaded: a run that covers a week, or re-runs an earlier day, sees
+    golden cases as they are now, and must not issue a licence before the day the daily run would have."""
+    link, st = case_links.c, staged_cases.c
+    touched = sorted(
+        {r[0] for r in conn.execute(sa.select(link.golden_case_id).where(link.partition_date == partition))}
+    )
+    completion = (
+        sa.select(link.golden_case_id, sa.func.min(link.partition_date))
+        .join(
+            staged_cases,
+            (st.source_system == link.source_system)
+            & (st.partition_date == link.partition_date)
+            & (st.record_key == link.record_key),
+        )
+        .where(link.golden_case_id.in_(touched) & st.status.in_(COMPLETED_STATUSES))
+        .group_by(link.golden_case_id)
+    )
+    completed_on = dict(conn.execute(completion).fetchall())
+    mine = sorted(g for g in touched if completed_on.get(g, partition) <= partition)  # incl. no longer completed
+    cases = warehouse.read(sa.select(golden_cases).where(golden_cases.c.golden_case_id.in_(mine)), conn)
+    raw = warehouse.read(
+        sa.select(raw_licence_feed.c.payload).where(
+            (raw_licence_feed.c.source_system == FEED_SOURCE) & (raw_licence_feed.c.partition_date == partition)
+        ),
+        conn,
+    )
+    e = licence_events.c
+    replaced = (e.source == "case") & e.source_ref.in_(mine) | (e.source == FEED_SOURCE) & (
+        e.partition_date == partition
+    )
+    before = {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
+    conn.execute(licence_events.delete().where(replaced))
+    new = pd.concat([case_events(cases), feed_events(raw, FEED_SOURCE)], ignore_index=True)
+    new = number_licences(link_holders(conn, new, now))
+    owner = new["source_ref"].map(completed_on).where(new["source"] == "case").fillna(partition)
+    insert_frame(conn, licence_events, event_rows(new, owner.to_numpy(), now))
+    changed = refold(conn, sorted(before | set(new["licence_key"])), today, now)
+    return new, changed, _queue_supervision(conn, changed, partition, now)
 
 
 @asset(

@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
-from pipelines.partitions import DAILY, DAILY_LOAD, partition_window
+from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.sources import SOURCES, SourceSpec
 from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import raw_records, source_loads
@@ -80,6 +80,7 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
         pool=f"source_{spec.name}",
         retry_policy=RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
         freshness_policy=DAILY_LOAD,
+        backfill_policy=WEEKLY_CHUNKS,
         check_specs=[
             AssetCheckSpec(
                 SENT_RECORDS,
@@ -94,27 +95,41 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
     def raw_source(context: AssetExecutionContext) -> MaterializeResult:
         source: DepartmentSource = getattr(context.resources, spec.name)
         warehouse: Warehouse = context.resources.warehouse
-        start, end, partition = partition_window(context)
-        batch = source.fetch_changes(start, end)
-        load = land(warehouse, spec.name, partition, (start, end), batch)
-        for note in batch.notes:
+        days = partition_days(context)
+        loads, notes = [], []
+        for day in days:
+            batch = source.fetch_changes(day.start, day.end)
+            loads.append(land(warehouse, spec.name, day.date, (day.start, day.end), batch))
+            notes += batch.notes
+        for note in notes:
             context.log.info(note)
-        working = bool(calendar().is_working_day(pd.Series([partition])).iloc[0])
+        frame = pd.DataFrame(loads)
+        frame["working_day"] = calendar().is_working_day(frame["partition_date"]).to_numpy()
+        silent = frame.loc[frame["working_day"] & (frame["rows_pulled"] == 0), "partition_date"]
         return MaterializeResult(
             check_results=[
                 AssetCheckResult(
                     check_name=SENT_RECORDS,
-                    passed=load["rows_pulled"] > 0 or not working,
+                    passed=silent.empty,
                     severity=AssetCheckSeverity.WARN,
-                    metadata={"rows_pulled": load["rows_pulled"], "working_day": working},
+                    metadata={
+                        "rows_pulled": int(frame["rows_pulled"].sum()),
+                        "working_days": int(frame["working_day"].sum()),
+                        "silent_working_days": ", ".join(map(str, silent)) or "none",
+                    },
                 )
             ],
             metadata={
-                "dagster/row_count": load["rows_pulled"],
-                "rows_collapsed": load["rows_collapsed"],
-                "cursor": load["cursor"] or "",
-                "batch_id": load["batch_id"],
-                "notes": MetadataValue.md("\n".join(f"- {n}" for n in batch.notes) or "none"),
+                "dagster/row_count": int(frame["rows_pulled"].sum()),
+                "rows_collapsed": int(frame["rows_collapsed"].sum()),
+                "cursor": loads[-1]["cursor"] or "",
+                "batch_id": ", ".join(frame["batch_id"]),
+                "by_day": MetadataValue.md(
+                    per_day(
+                        frame[["partition_date", "rows_pulled", "rows_collapsed", "working_day"]].to_dict("records")
+                    )
+                ),
+                "notes": MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
             },
         )
 

@@ -5,6 +5,7 @@ history), so golden ids stay stable across reruns and backfills in any order. Th
 cases and the outbox rows for new golden-case versions are written in one transaction.
 """
 
+import collections
 import datetime as dt
 from collections.abc import Iterable
 
@@ -21,7 +22,7 @@ from dagster import (
 )
 
 from pipelines.deliver.outbox import queue
-from pipelines.partitions import DAILY, partition_window
+from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.resolve.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
 from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, payload_json, roles
 from pipelines.warehouse import Warehouse, insert_frame
@@ -388,6 +389,7 @@ def identity_counts(conn: sa.Connection, partition: dt.date) -> dict[str, int]:
     kinds={"pandas", "sqlalchemy"},
     owners=["team:data-platform"],
     pool="case_resolution",  # days link against each other: one resolution at a time
+    backfill_policy=WEEKLY_CHUNKS,
     check_specs=[
         AssetCheckSpec(
             IDENTITY,
@@ -402,29 +404,45 @@ def identity_counts(conn: sa.Connection, partition: dt.date) -> dict[str, int]:
     "copies) and queues every new golden-case version for both receivers.",
 )
 def case_resolution(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    _, _, partition = partition_window(context)
-    with warehouse.begin() as conn:
-        figures = resolve_partition(conn, partition)
-        counts = identity_counts(conn, partition)
-    # The day's records are each linked once, and each golden case has one golden record. Totals across days are
+    days, rules, unlinked = [], collections.Counter(), []
+    for day in partition_days(context):  # oldest first: a day links against the days before it
+        with warehouse.begin() as conn:
+            figures = resolve_partition(conn, day.date)
+            counts = identity_counts(conn, day.date)
+        rules.update(figures.pop("rules"))
+        days.append({"partition_date": day.date, **figures})
+        if counts["staged_in_partition"] != counts["links_in_partition"]:
+            unlinked.append(
+                f"{day.date}: {counts['staged_in_partition']} staged, {counts['links_in_partition']} linked"
+            )
+    # The days' records are each linked once, and each golden case has one golden record. Totals across days are
     # reconciled after loads (resolution_backlog_mart): during a backfill another day may be staged, not linked yet.
-    passed = (
-        counts["staged_in_partition"] == counts["links_in_partition"]
-        and counts["golden_links_total"] == counts["golden_cases_total"]
-    )
-    rules = pd.Series(figures["rules"], name="records").rename_axis("match_rule").reset_index()
+    passed = not unlinked and counts["golden_links_total"] == counts["golden_cases_total"]
+    total = pd.DataFrame(days).drop(columns="partition_date").sum()
+    rules = pd.Series(rules, name="records").rename_axis("match_rule").reset_index()
     return MaterializeResult(
         metadata={
-            "dagster/row_count": figures["staged"],
-            "golden_in_partition": figures["golden_in_partition"],
-            "duplicates_found": figures["duplicates_in_partition"],
-            "linked_to_earlier_days": figures["linked_to_earlier_days"],
-            "new_golden_cases": figures["new_golden_cases"],
-            "golden_versions_queued": figures["golden_versions_queued"],
-            "orphaned_golden_cases": figures["orphaned_golden_cases"],
-            "pairs_to_review": figures["review_queue"],
+            "dagster/row_count": int(total["staged"]),
+            "golden_in_partition": int(total["golden_in_partition"]),
+            "duplicates_found": int(total["duplicates_in_partition"]),
+            "linked_to_earlier_days": int(total["linked_to_earlier_days"]),
+            "new_golden_cases": int(total["new_golden_cases"]),
+            "golden_versions_queued": int(total["golden_versions_queued"]),
+            "orphaned_golden_cases": int(total["orphaned_golden_cases"]),
+            "pairs_to_review": int(total["review_queue"]),
+            "by_day": MetadataValue.md(per_day(days)),
             "resolution_model": MetadataValue.md(model_summary(load_model()).round(4).to_markdown(index=False)),
             "match_rules": MetadataValue.md(rules.to_markdown(index=False) if len(rules) else "none"),
         },
-        check_results=[AssetCheckResult(check_name=IDENTITY, passed=passed, metadata=counts)],
+        check_results=[
+            AssetCheckResult(
+                check_name=IDENTITY,
+                passed=passed,
+                metadata={
+                    **{k: v for k, v in counts.items() if k.endswith("_total")},
+                    "days_checked": len(days),
+                    "days_not_fully_linked": "; ".join(unlinked) or "none",
+                },
+            )
+        ],
     )

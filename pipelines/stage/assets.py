@@ -15,7 +15,7 @@ from dagster import (
     multi_asset,
 )
 
-from pipelines.partitions import DAILY, partition_window
+from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.sources import SOURCES
 from pipelines.stage.normalise import stage_partition
 from pipelines.warehouse import Warehouse
@@ -25,8 +25,8 @@ RAW_KEYS = [AssetKey(spec.asset_name) for spec in SOURCES]
 RECONCILED = "pulled_equals_staged_plus_quarantined"
 
 
-def partition_counts(warehouse: Warehouse, partition: dt.date) -> pd.DataFrame:
-    """Per source: pulled, staged, quarantined for one partition, read back from the warehouse."""
+def partition_counts(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Per day and source: pulled, staged, quarantined, read back from the warehouse."""
     frames = []
     for name, table in (
         ("pulled", raw_records),
@@ -34,13 +34,16 @@ def partition_counts(warehouse: Warehouse, partition: dt.date) -> pd.DataFrame:
         ("quarantined", quarantined_records),
     ):
         query = (
-            sa.select(table.c.source_system, sa.func.count().label(name))
-            .where(table.c.partition_date == partition)
-            .group_by(table.c.source_system)
+            sa.select(table.c.partition_date, table.c.source_system, sa.func.count().label(name))
+            .where(table.c.partition_date.between(first, last))
+            .group_by(table.c.partition_date, table.c.source_system)
         )
-        frames.append(warehouse.read(query).set_index("source_system"))
-    counts = pd.concat(frames, axis=1).reindex([s.name for s in SOURCES]).fillna(0).astype(int)
-    return counts.rename_axis("source_system").reset_index()
+        frames.append(warehouse.read(query).set_index(["partition_date", "source_system"]))
+    every = pd.MultiIndex.from_product(
+        [pd.date_range(first, last).date, [s.name for s in SOURCES]], names=["partition_date", "source_system"]
+    )
+    counts = pd.concat(frames, axis=1).reindex(every).fillna(0).astype(int)
+    return counts.reset_index()
 
 
 @multi_asset(
@@ -67,6 +70,7 @@ def partition_counts(warehouse: Warehouse, partition: dt.date) -> pd.DataFrame:
             "(unreadable file, missing name, unknown item, malformed identifier, unreadable date…).",
         ),
     ],
+    backfill_policy=WEEKLY_CHUNKS,
     check_specs=[
         AssetCheckSpec(
             RECONCILED,
@@ -77,7 +81,56 @@ def partition_counts(warehouse: Warehouse, partition: dt.date) -> pd.DataFrame:
     ],
 )
 def stage(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    _, _, partition = partition_window(context)
+    days = partition_days(context)
+    staged_days, quarantined_days = [], []
+    for day in days:
+        staged, quarantined = stage_day(warehouse, day.date)
+        staged_days.append(staged)
+        quarantined_days.append(quarantined)
+    staged, quarantined = pd.concat(staged_days), pd.concat(quarantined_days)
+    counts = partition_counts(warehouse, days[0].date, days[-1].date)
+    unbalanced = counts[counts["pulled"] != counts["staged"] + counts["quarantined"]]
+    by_source = counts.groupby("source_system", sort=False)[["pulled", "staged", "quarantined"]].sum().reset_index()
+    reasons = (
+        quarantined.groupby(["source_system", "reason_code"]).size().rename("records").reset_index()
+        if len(quarantined)
+        else pd.DataFrame(columns=["source_system", "reason_code", "records"])
+    )
+    flags = staged["quality_flags"].dropna().str.split(";").explode().value_counts() if len(staged) else pd.Series()
+    daily = counts.groupby("partition_date")[["pulled", "staged", "quarantined"]].sum().reset_index()
+    yield MaterializeResult(
+        asset_key="staged_cases",
+        metadata={
+            "dagster/row_count": len(staged),
+            "by_source": MetadataValue.md(by_source.to_markdown(index=False)),
+            "by_day": MetadataValue.md(per_day(daily.to_dict("records"))),
+            "quality_flags": MetadataValue.md(
+                flags.rename("records").to_frame().to_markdown() if len(flags) else "none"
+            ),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=RECONCILED,
+                asset_key="staged_cases",
+                passed=unbalanced.empty,
+                metadata={
+                    "counts": MetadataValue.md(by_source.to_markdown(index=False)),
+                    "unbalanced": MetadataValue.md(unbalanced.to_markdown(index=False) if len(unbalanced) else "none"),
+                },
+            )
+        ],
+    )
+    yield MaterializeResult(
+        asset_key="quarantined_records",
+        metadata={
+            "dagster/row_count": len(quarantined),
+            "reasons": MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
+        },
+    )
+
+
+def stage_day(warehouse: Warehouse, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage one day's raw records, replacing exactly that day's staged and quarantined rows."""
     raw = warehouse.read(
         sa.select(raw_records.c.source_system, raw_records.c.record_key, raw_records.c.payload).where(
             raw_records.c.partition_date == partition
@@ -93,36 +146,4 @@ def stage(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
             partition,
             quarantined.assign(partition_date=partition, quarantined_at=now),
         )
-    counts = partition_counts(warehouse, partition)
-    balanced = bool((counts["pulled"] == counts["staged"] + counts["quarantined"]).all())
-    reasons = (
-        quarantined.groupby(["source_system", "reason_code"]).size().rename("records").reset_index()
-        if len(quarantined)
-        else pd.DataFrame(columns=["source_system", "reason_code", "records"])
-    )
-    flags = staged["quality_flags"].dropna().str.split(";").explode().value_counts() if len(staged) else pd.Series()
-    yield MaterializeResult(
-        asset_key="staged_cases",
-        metadata={
-            "dagster/row_count": len(staged),
-            "by_source": MetadataValue.md(counts.to_markdown(index=False)),
-            "quality_flags": MetadataValue.md(
-                flags.rename("records").to_frame().to_markdown() if len(flags) else "none"
-            ),
-        },
-        check_results=[
-            AssetCheckResult(
-                check_name=RECONCILED,
-                asset_key="staged_cases",
-                passed=balanced,
-                metadata={"counts": MetadataValue.md(counts.to_markdown(index=False))},
-            )
-        ],
-    )
-    yield MaterializeResult(
-        asset_key="quarantined_records",
-        metadata={
-            "dagster/row_count": len(quarantined),
-            "reasons": MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
-        },
-    )
+    return staged, quarantined

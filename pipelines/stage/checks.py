@@ -1,7 +1,5 @@
 """The Great Expectations gate on each day's staged cases."""
 
-import datetime as dt
-
 import sqlalchemy as sa
 from dagster import (
     AssetCheckExecutionContext,
@@ -11,7 +9,7 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.partitions import DAILY
+from pipelines.partitions import DAILY, partition_days
 from pipelines.warehouse import Warehouse
 from schemas.expectations import validate_staged
 from schemas.warehouse import staged_cases
@@ -21,17 +19,20 @@ from schemas.warehouse import staged_cases
     asset="staged_cases",
     partitions_def=DAILY,
     blocking=True,
-    description="Great Expectations suite `staged_cases` (schemas/expectations.py) on the partition's staged rows.",
+    description="Great Expectations suite `staged_cases` (schemas/expectations.py) on the run's days' staged rows.",
 )
 def staged_cases_expectations(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-    partition = dt.date.fromisoformat(context.partition_key)
-    frame = warehouse.read(sa.select(staged_cases).where(staged_cases.c.partition_date == partition))
+    days = partition_days(context)
+    frame = warehouse.read(
+        sa.select(staged_cases).where(staged_cases.c.partition_date.between(days[0].date, days[-1].date))
+    )
     success, results = validate_staged(frame)
     failed = results[~results["success"]]
     return AssetCheckResult(
         passed=success,
         severity=AssetCheckSeverity.ERROR,
         metadata={
+            "days": len(days),
             "rows": len(frame),
             "expectations": len(results),
             "failed": MetadataValue.md(failed.to_markdown(index=False) if len(failed) else "none"),
