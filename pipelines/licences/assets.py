@@ -25,6 +25,7 @@ from pipelines.licences.repository import (
     event_rows,
     feed_events,
     link_holders,
+    name_holders,
     number_licences,
     refold,
 )
@@ -270,6 +271,7 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
     owner = new["source_ref"].map(completed_on).where(new["source"] == "case").fillna(partition)
     insert_frame(conn, licence_events, event_rows(new, owner.to_numpy(), now))
     changed = refold(conn, sorted(before | set(new["licence_key"])), today, now)
+    name_holders(conn, [*new["holder_id"].dropna(), *changed["holder_id"].dropna()])
     return new, changed, _queue_supervision(conn, changed, partition, now)
 
 

@@ -218,6 +218,30 @@ def _upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, key: str 
     insert_frame(conn, table, frame)
 
 
+def name_holders(conn: sa.Connection, holder_ids: list[str]) -> None:
+    """Each holder is named as its newest licence event names it (an 更名 changes the name from its effective
+    date), whichever order the days were loaded in."""
+    ids = sorted(set(holder_ids))
+    keys = [
+        r[0]
+        for start in range(0, len(ids), 500)
+        for r in conn.execute(
+            sa.select(licences.c.licence_key).where(licences.c.holder_id.in_(ids[start : start + 500]))
+        )
+    ]
+    history = read_events(conn, keys)
+    history = history[history["holder_id"].isin(ids) & history["holder_name"].notna()]
+    if history.empty:
+        return
+    newest = history.sort_values(["effective_date", "event", "source", "source_ref"]).drop_duplicates(
+        "holder_id", keep="last"
+    )
+    conn.execute(
+        holders.update().where(holders.c.holder_id == sa.bindparam("h")).values(holder_name=sa.bindparam("n")),
+        [{"h": h, "n": n} for h, n in zip(newest["holder_id"], newest["holder_name"], strict=True)],
+    )
+
+
 # ---------------------------------------------------------------- numbering and the fold
 def number_licences(events: pd.DataFrame) -> pd.DataFrame:
     """Number what a case produced (the registry's events carry their number), then key every event."""

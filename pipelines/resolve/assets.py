@@ -106,17 +106,18 @@ def _how_linked(result, n: int, decisions: pd.DataFrame, pool: pd.DataFrame) -> 
     probability."""
     rule = np.full(n, "new", dtype=object)
     probability = np.full(n, np.nan)
-    if result is None or result.links.empty:
+    if result is None:
         return rule, probability
-    ends = pd.concat(
-        [
-            result.links[["uid_l", "match_probability"]].rename(columns={"uid_l": "uid"}),
-            result.links[["uid_r", "match_probability"]].rename(columns={"uid_r": "uid"}),
-        ]
-    )
-    best = ends.groupby("uid")["match_probability"].max()
-    probability[best.index.to_numpy()] = best.to_numpy()
-    rule[best.index.to_numpy()] = "model"
+    if not result.links.empty:
+        ends = pd.concat(
+            [
+                result.links[["uid_l", "match_probability"]].rename(columns={"uid_l": "uid"}),
+                result.links[["uid_r", "match_probability"]].rename(columns={"uid_r": "uid"}),
+            ]
+        )
+        best = ends.groupby("uid")["match_probability"].max()
+        probability[best.index.to_numpy()] = best.to_numpy()
+        rule[best.index.to_numpy()] = "model"
     key = pool["source_system"] + "|" + pool["source_record_id"]
     repeated = key.duplicated(keep=False).to_numpy()
     rule[repeated] = "same_source_record"
@@ -280,18 +281,26 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         ignore_index=True,
     )
     linked["role"] = roles(linked) if len(linked) else pd.Series(dtype="string")
+    # A source record seen on several days is one record, however the days were resolved: each of its states
+    # reads as such, from the golden case's whole membership rather than from the day's neighbourhood.
+    linked["repeated"] = linked.duplicated(["golden_case_id", "source_system", "source_record_id"], keep=False)
     if len(linked):
+        c = case_links.c
         conn.execute(
             case_links.update()
             .where(
-                (case_links.c.source_system == sa.bindparam("s"))
-                & (case_links.c.partition_date == sa.bindparam("p"))
-                & (case_links.c.record_key == sa.bindparam("k"))
+                (c.source_system == sa.bindparam("s"))
+                & (c.partition_date == sa.bindparam("p"))
+                & (c.record_key == sa.bindparam("k"))
             )
-            .values(role=sa.bindparam("r")),
+            .values(
+                role=sa.bindparam("r"),
+                match_rule=sa.case((sa.bindparam("same"), "same_source_record"), else_=c.match_rule),
+                match_probability=sa.case((sa.bindparam("same"), 1.0), else_=c.match_probability),
+            ),
             [
-                {"s": r.source_system, "p": r.partition_date, "k": r.record_key, "r": r.role}
-                for r in linked[["source_system", "partition_date", "record_key", "role"]].itertuples()
+                {"s": r.source_system, "p": r.partition_date, "k": r.record_key, "r": r.role, "same": r.repeated}
+                for r in linked[["source_system", "partition_date", "record_key", "role", "repeated"]].itertuples()
             ],
         )
 
