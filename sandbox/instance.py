@@ -64,6 +64,12 @@ class DevInstance:
             raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
         return result.stdout
 
+    def runs(self) -> list[dict]:
+        """Every run of the instance: id, status, start and end (epoch seconds) and tags."""
+        query = "{ runsOrError { ... on Runs { results { runId status startTime endTime tags { key value } } } } }"
+        answer = httpx.post(self.url + "/graphql", json={"query": query}, timeout=30).json()
+        return answer["data"]["runsOrError"]["results"]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)

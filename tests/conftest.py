@@ -68,7 +68,7 @@ def mariadb_url() -> Iterator[str]:
 
 
 def start_sandbox(root, **overrides) -> Sandbox:
-    settings = SandboxSettings(root=root, start=SANDBOX_START, ports=dict(EPHEMERAL_PORTS), **overrides)
+    settings = SandboxSettings(**{"root": root, "start": SANDBOX_START, "ports": dict(EPHEMERAL_PORTS), **overrides})
     return Sandbox(settings).start()
 
 

@@ -1,6 +1,7 @@
-"""``approval-bridge backfill`` against a running instance (``dagster dev``: webserver, daemon, code server), on
-the embedded default (SQLite) and on the production instance configuration (PostgreSQL storage, warehouse on
-PostgreSQL). A second identical backfill changes no row of what the days hold."""
+"""Backfills. ``approval-bridge backfill`` over 90 days against a running instance (``dagster dev``: webserver,
+daemon, code server), on the embedded default (SQLite) and on the production instance configuration (PostgreSQL
+storage, warehouse on PostgreSQL): it completes, and a second identical backfill changes no row of what the days
+hold. And the backfill's unit, a week of days in one run, leaves exactly the rows seven daily runs leave."""
 
 import datetime as dt
 import os
@@ -9,20 +10,25 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dagster import DagsterInstance, instance_for_test
 
+from pipelines.definitions import build_definitions
+from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
 from sandbox.instance import DAY_TABLES, ROOT, DevInstance, day_contents
-from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
+from tests.conftest import pipeline_environment, start_sandbox
 
-DAYS = 3
+DAYS = 90
+FIRST = dt.date(2026, 6, 1)  # 90 days that are all past: the daily partitions end yesterday
+LAST = FIRST + dt.timedelta(days=DAYS - 1)
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _backfill(instance: DevInstance, env: dict[str, str], *extra: str) -> str:
-    last = SANDBOX_START + dt.timedelta(days=DAYS - 1)
-    return instance.backfill(env, str(SANDBOX_START), str(last), *extra, timeout=600)
+def _backfill(instance: DevInstance, env: dict[str, str]) -> str:
+    return instance.backfill(env, str(FIRST), str(LAST), timeout=1800)
 
 
 def _run(tmp_path: Path, instance_yaml: Path, warehouse_url: str, extra_env: dict[str, str]) -> None:
-    sandbox = start_sandbox(tmp_path / "sandbox", days=DAYS, cases_per_day=6, fault_level="none")
+    sandbox = start_sandbox(tmp_path / "sandbox", start=FIRST, days=DAYS, cases_per_day=4, fault_level="none")
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(instance_yaml, home / "dagster.yaml")
@@ -35,12 +41,14 @@ def _run(tmp_path: Path, instance_yaml: Path, warehouse_url: str, extra_env: dic
         pulled, staged, quarantined = (len(first[t]) for t in ("raw_records", "staged_cases", "quarantined_records"))
         assert pulled == staged + quarantined > 0
         assert first["staged_cases"]["partition_date"].nunique() == DAYS
+        runs = instance.runs()
+        assert len(runs) == -(-DAYS // WEEKLY_CHUNKS.max_partitions_per_run), runs  # a week of days per run
 
-        _backfill(instance, env)  # the same days again: nothing may change
+        output = _backfill(instance, env)  # the same days again: nothing may change
+        assert f"{DAYS} of {DAYS} days materialized" in output, output
         second = day_contents(warehouse_url)
         for table in DAY_TABLES:
             pd.testing.assert_frame_equal(first[table], second[table], obj=table)
-
     finally:
         instance.stop()
         sandbox.stop()
@@ -54,6 +62,40 @@ def test_backfill_on_postgresql(tmp_path, postgres_url):
     # Instance storage and warehouse on PostgreSQL, with the production instance configuration.
     production = ROOT / "dagster_home" / "production" / "dagster.yaml"
     _run(tmp_path, production, postgres_url, {"DAGSTER_POSTGRES_URL": postgres_url})
+
+
+def _load(tmp_path: Path, monkeypatch, name: str, runs: list[list[str]]) -> dict[str, pd.DataFrame]:
+    """Two weeks of the sandbox through the daily job, one run per entry of ``runs``."""
+    sandbox = start_sandbox(tmp_path / name, start=FIRST, days=14, cases_per_day=12, fault_level="none")
+    url = f"sqlite:///{tmp_path / name / 'warehouse.sqlite'}"
+    try:
+        for key, value in pipeline_environment(sandbox, url).items():
+            monkeypatch.setenv(key, value)
+        job = build_definitions().resolve_job_def("daily_cases")
+        with instance_for_test() as instance:
+            for keys in runs:
+                _execute(job, instance, keys)
+        return day_contents(url)
+    finally:
+        sandbox.stop()
+
+
+def _execute(job, instance: DagsterInstance, keys: list[str]) -> None:
+    # One day as the daily schedule runs it (a partition key); several as a backfill run does (a key range).
+    chosen = {"partition_key": keys[0]} if len(keys) == 1 else {"tags": partition_range_tags(keys)}
+    result = job.execute_in_process(instance=instance, run_config=QUIET, **chosen)
+    assert result.success
+    failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    assert not failed, f"{keys[0]}…{keys[-1]}: {failed}"
+
+
+def test_a_week_in_one_run_leaves_the_rows_of_seven_daily_runs(tmp_path, monkeypatch):
+    keys = [str(FIRST + dt.timedelta(days=i)) for i in range(14)]
+    daily = _load(tmp_path, monkeypatch, "daily", [[k] for k in keys])
+    weekly = _load(tmp_path, monkeypatch, "weekly", [keys[:7], keys[7:]])
+    assert len(daily["golden_cases"]) and len(daily["licences"])
+    for table in DAY_TABLES:
+        pd.testing.assert_frame_equal(daily[table], weekly[table], obj=table)
 
 
 @pytest.mark.parametrize("source", [None, "housing", "market_regulation"])
