@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.licences.repository import (
+    awaiting_holder,
     case_events,
     event_rows,
     feed_events,
@@ -118,6 +119,15 @@ def test_one_licence_across_sources_with_a_mistyped_holder_code(warehouse):
     assert spellings == {COMPANY: "identifier", _mistyped(COMPANY): "resolved"}
     assert warehouse.scalar("SELECT COUNT(*) FROM holders") == 1
     assert warehouse.read(sa.select(holders))["holder_code"].tolist() == [COMPANY]
+
+
+def test_a_completed_case_without_the_holders_identifier_waits_for_it():
+    # A clerk re-typed a completed case without the applicant's identifier, before the department's record came.
+    cases = pd.DataFrame([_case("GC1", "000102001000", "2026-11-16 15:00", applicant_id=None)])
+    assert case_events(cases).empty and awaiting_holder(cases) == 1
+    # The department's record links: the golden case has the identifier, and the licence is issued.
+    cases["applicant_id"] = COMPANY
+    assert len(case_events(cases)) == 1 and awaiting_holder(cases) == 0
 
 
 def test_individual_business_licence_carries_its_own_uscc(warehouse):

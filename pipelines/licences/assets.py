@@ -21,6 +21,7 @@ from connectors.sources import DepartmentSource
 from pipelines.deliver.outbox import queue
 from pipelines.licences.repository import (
     FIELDS,
+    awaiting_holder,
     case_events,
     event_rows,
     feed_events,
@@ -201,7 +202,7 @@ def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> 
     days, events = [], []
     for day in partition_days(context):
         with warehouse.begin() as conn:
-            new, changed, queued = _load_day(warehouse, conn, day.date, today, now)
+            new, changed, queued, awaiting = _load_day(warehouse, conn, day.date, today, now)
         events.append(new[["source", "event"]])
         days.append(
             {
@@ -210,6 +211,7 @@ def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> 
                 "licences_changed": len(changed),
                 "new_licences": int((changed["version"] == 1).sum()) if len(changed) else 0,
                 "supervision_versions_queued": queued,
+                "completed_awaiting_holder_id": awaiting,
             }
         )
     with warehouse.begin() as conn:
@@ -222,6 +224,7 @@ def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> 
             **summary,
             **{k: sum(d[k] for d in days) for k in ("events", "licences_changed", "new_licences")},
             "supervision_versions_queued": sum(d["supervision_versions_queued"] for d in days),
+            "completed_awaiting_holder_id": sum(d["completed_awaiting_holder_id"] for d in days),
             "by_day": MetadataValue.md(per_day(days)),
             "events_by_source": MetadataValue.md(sources.to_markdown(index=False) if len(sources) else "none"),
         },
@@ -231,7 +234,8 @@ def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> 
 
 def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, today: dt.date, now: dt.datetime):
     """Replace the day's licence events, refold every licence they touch, and queue the changed ones for
-    supervision. Returns (the day's events, changed licences, versions queued).
+    supervision. Returns (the day's events, changed licences, versions queued, completed cases whose licence
+    waits for the holder's identifier).
 
     The day's events are its registry feed and the licences of the golden cases it touched. A case's licence
     belongs to the day its completion was loaded: a run that covers a week, or re-runs an earlier day, sees
@@ -272,7 +276,7 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
     insert_frame(conn, licence_events, event_rows(new, owner.to_numpy(), now))
     changed = refold(conn, sorted(before | set(new["licence_key"])), today, now)
     name_holders(conn, [*new["holder_id"].dropna(), *changed["holder_id"].dropna()])
-    return new, changed, _queue_supervision(conn, changed, partition, now)
+    return new, changed, _queue_supervision(conn, changed, partition, now), awaiting_holder(cases)
 
 
 @asset(

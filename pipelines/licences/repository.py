@@ -59,10 +59,25 @@ def _serial(keys: pd.Series) -> pd.Series:
 
 
 # ---------------------------------------------------------------- events from each source
+def _completed(cases: pd.DataFrame) -> pd.Series:
+    return cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()
+
+
+def _issuable(cases: pd.DataFrame) -> pd.Series:
+    return _completed(cases) & cases["applicant_id"].fillna("").ne("")
+
+
+def awaiting_holder(cases: pd.DataFrame) -> int:
+    """Completed golden cases whose licence waits for the holder's identifier."""
+    return int((_completed(cases) & ~_issuable(cases)).sum())
+
+
 def case_events(cases: pd.DataFrame) -> pd.DataFrame:
-    """An ``issued`` event for every completed golden case whose item issues a licence."""
+    """An ``issued`` event for every completed golden case whose item issues a licence, once its holder is
+    identified: a clerk's re-entry without the applicant's identifier waits for the department's record (the
+    golden case is rebuilt, and its licence issued, when that record links)."""
     catalogue = items().set_index("item_code")
-    done = cases[cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()].copy()
+    done = cases[_issuable(cases)].copy()
     done["licence_type_code"] = done["item_code"].map(catalogue["licence_type_code"]).fillna("")
     done = done[done["licence_type_code"] != ""]
     if done.empty:
