@@ -121,6 +121,18 @@ def test_one_licence_across_sources_with_a_mistyped_holder_code(warehouse):
     assert warehouse.read(sa.select(holders))["holder_code"].tolist() == [COMPANY]
 
 
+def test_a_change_loaded_before_the_issuance_leaves_a_licence_in_force(warehouse):
+    # A backfill's weeks may load out of order: the rename arrives before the issuance it changes.
+    change = {"JLBH": "R2", "CZLX": "09", "CZSJ": "2026-11-17 10:00:00", "CZZT": RENAMED}
+    first = _load(warehouse, feed_events(_feed(change), "market_regulation"), dt.date(2026, 11, 17))
+    assert first["status"].tolist() == ["有效"] and first["holder_name"].tolist() == [RENAMED]
+    issuance = {"JLBH": "R1", "CZLX": "01", "CZSJ": "2026-11-16 10:00:00"}
+    _load(warehouse, feed_events(_feed(issuance), "market_regulation"), dt.date(2026, 11, 16))
+    current = warehouse.read(sa.select(licences))
+    assert current["status"].tolist() == ["有效"] and current["holder_name"].tolist() == [RENAMED]  # later wins
+    assert warehouse.scalar("SELECT COUNT(*) FROM licence_events") == 2
+
+
 def test_a_completed_case_without_the_holders_identifier_waits_for_it():
     # A clerk re-typed a completed case without the applicant's identifier, before the department's record came.
     cases = pd.DataFrame([_case("GC1", "000102001000", "2026-11-16 15:00", applicant_id=None)])

@@ -297,6 +297,9 @@ def fold(events: pd.DataFrame, previous: pd.DataFrame, today: dt.date, now: dt.d
     current = grouped[[*FIELDS, "golden_case_id", "holder_id", "_status"]].last()  # last non-null of each
     current["issue_date"] = grouped["issue_date"].first()  # the first issuance stands; renewals move validity
     current["sources"] = grouped["source"].agg(lambda s: ",".join(sorted(set(s) - {"expiry"})))
+    # A licence known so far only by a change (a backfill loaded the week of its change before the week it was
+    # issued in) is one in force: its issuance, once loaded, orders before the change.
+    current["_status"] = current["_status"].fillna(VALID)
     valid_to = pd.to_datetime(current["valid_to"])
     expired = (current["_status"] == VALID) & valid_to.notna() & (valid_to < pd.Timestamp(today))
     current["status"] = current["_status"].where(~expired, "过期失效")
