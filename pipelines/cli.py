@@ -57,9 +57,36 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def pool_names() -> list[str]:
+    """Every pool the assets name: each department system, each receiver, resolution and the licence load."""
+    from pipelines.definitions import DAILY_ASSETS, UNPARTITIONED_ASSETS
+
+    return sorted({a.op.pool for a in [*DAILY_ASSETS, *UNPARTITIONED_ASSETS] if a.op.pool})
+
+
+def set_pools(limit: int = 1) -> list[str]:
+    """Give every pool its limit in the instance at DAGSTER_HOME. Dagster otherwise creates a pool's row when a
+    step first claims it, and two runs starting at once on PostgreSQL can race at that (one fails)."""
+    from dagster import DagsterInstance
+
+    names = pool_names()
+    with DagsterInstance.get() as instance:
+        for name in names:
+            instance.event_log_storage.set_concurrency_slots(name, limit)
+    return names
+
+
+def _pools(args: argparse.Namespace) -> int:
+    names = set_pools(args.limit)
+    print(f"{len(names)} pools at {args.limit} step(s) each: {', '.join(names)}")
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     """The sandbox in the background and the Dagster UI (webserver + daemon) on the same DAGSTER_HOME."""
     env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    set_pools()
     bin_dir = os.path.dirname(sys.executable)
     children = [
         subprocess.Popen([os.path.join(bin_dir, "approval-bridge"), "sandbox", "--days", str(args.days)], env=env),
@@ -333,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--timeout", type=float, help="give up following after this many seconds")
     backfill.add_argument("--no-wait", action="store_true", help="launch and return")
     backfill.set_defaults(run=_backfill)
+
+    pools = commands.add_parser(
+        "pools", help="set every pool's step limit in the instance (once per deployment, and after adding a source)"
+    )
+    pools.add_argument("--limit", type=int, default=1, help="steps at a time in each pool (default 1)")
+    pools.set_defaults(run=_pools)
 
     dashboard = commands.add_parser("dashboard", help="build the dashboard from the marts and open it on loopback")
     dashboard.add_argument("--output", help="where to write the page (default dagster_home/dashboard/index.html)")

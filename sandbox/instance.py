@@ -37,6 +37,9 @@ class DevInstance:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home / "dagster-dev.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        # As a deployment does: every pool's limit set before the daemon launches runs that claim them.
+        subprocess.run([str(BIN / "approval-bridge"), "pools"], cwd=ROOT, env={**env, "DAGSTER_HOME": str(home)},
+                       stdout=self.log, stderr=subprocess.STDOUT, check=True, timeout=120)  # fmt: skip
         self.process = subprocess.Popen(
             [str(BIN / "dagster"), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=ROOT, env={**env, "DAGSTER_HOME": str(home)}, stdout=self.log, stderr=subprocess.STDOUT,
