@@ -2,12 +2,11 @@
 through the webserver's GraphQL API, exactly as "Materialize → backfill" in the UI would.
 
 The daemon turns the backfill into one run per week of days (the daily assets' backfill policy; each asset
-loops over its run's days, oldest first), one run after another, oldest week first (the ``dagster/backfill``
-tag limit in ``dagster.yaml``); each receiver, department system, resolution and licence load takes one step at
-a time (pools).
-Every asset replaces exactly its days, so a backfill over days already loaded changes nothing, and one over a
-day whose source data was corrected updates exactly those cases. A failed week is re-run whole by "backfill
-only failed and missing".
+loops over its run's days, oldest first), queued oldest week first and run two at a time (the
+``dagster/backfill`` tag limit in ``dagster.yaml``); each receiver, department system, resolution and licence
+load takes one step at a time (pools). Every asset replaces exactly its days, so a backfill over days already
+loaded changes nothing, and one over a day whose source data was corrected updates exactly those cases. A
+failed week is re-run whole by "backfill only failed and missing".
 """
 
 from __future__ import annotations
