@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, instance_for_test
+from dagster import AssetCheckSeverity, DagsterInstance, instance_for_test
 
 from pipelines.definitions import build_definitions
 from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
@@ -20,6 +20,7 @@ from tests.conftest import pipeline_environment, start_sandbox
 DAYS = 90
 FIRST = dt.date(2026, 6, 1)  # 90 days that are all past: the daily partitions end yesterday
 LAST = FIRST + dt.timedelta(days=DAYS - 1)
+ERROR = AssetCheckSeverity.ERROR
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -86,7 +87,8 @@ def _execute(job, instance: DagsterInstance, keys: list[str]) -> None:
     chosen = {"partition_key": keys[0]} if len(keys) == 1 else {"tags": partition_range_tags(keys)}
     result = job.execute_in_process(instance=instance, run_config=QUIET, **chosen)
     assert result.success
-    failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    # Warnings may fire (a department with no case on a working day of the small sandbox); errors may not.
+    failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed and c.severity == ERROR]
     assert not failed, f"{keys[0]}…{keys[-1]}: {failed}"
 
 
@@ -95,8 +97,9 @@ def test_a_week_in_one_run_leaves_the_rows_of_seven_daily_runs(tmp_path, monkeyp
     daily = _load(tmp_path, monkeypatch, "daily", [[k] for k in keys])
     weekly = _load(tmp_path, monkeypatch, "weekly", [keys[:7], keys[7:]])
     assert len(daily["golden_cases"]) and len(daily["licences"])
-    for table in DAY_TABLES:
-        pd.testing.assert_frame_equal(daily[table], weekly[table], obj=table)
+    for table in DAY_TABLES:  # two loads at different times: when an outbox row was created differs, nothing else
+        left, right = (frame.drop(columns=["created_at"], errors="ignore") for frame in (daily[table], weekly[table]))
+        pd.testing.assert_frame_equal(left, right, obj=table)
 
 
 @pytest.mark.parametrize("source", [None, "housing", "market_regulation"])
