@@ -13,6 +13,7 @@ import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, instance_for_test
 
 from pipelines.definitions import build_definitions
+from pipelines.demo import QUIET
 from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
 from sandbox.instance import DAY_TABLES, ROOT, DevInstance, day_contents
 from tests.conftest import pipeline_environment, start_sandbox
@@ -21,7 +22,6 @@ DAYS = 90
 FIRST = dt.date(2026, 6, 1)  # 90 days that are all past: the daily partitions end yesterday
 LAST = FIRST + dt.timedelta(days=DAYS - 1)
 ERROR = AssetCheckSeverity.ERROR
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _backfill(instance: DevInstance, env: dict[str, str]) -> str:

@@ -14,13 +14,12 @@ from dagster import DagsterInstance, build_resources, instance_for_test
 from pipelines.definitions import build_definitions
 from pipelines.definitions import build_resources as resource_defs
 from pipelines.deliver.outbox import drain
-from pipelines.demo import identities, pairwise_scores, summary
+from pipelines.demo import QUIET, identities, pairwise_scores, summary
 from schemas.identifiers import is_valid_licence_identifier
 from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
 
 DAYS = 3
 KEYS = [str(SANDBOX_START + dt.timedelta(days=i)) for i in range(DAYS)]
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _materialise(defs, instance: DagsterInstance, keys) -> None:
