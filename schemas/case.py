@@ -57,6 +57,12 @@ STATUSES: tuple[str, ...] = ("申报", "受理", "审查", "决定", "办结", "
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUSES)}
 COMPLETED_STATUSES = ("办结", "送达")
 
+
+def is_completed(cases: pd.DataFrame) -> pd.Series:
+    """Cases that are finished: a completed status (办结, 送达) and a completion time."""
+    return cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()
+
+
 LOCAL_TZ = "Asia/Shanghai"
 
 

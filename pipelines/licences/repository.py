@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from pipelines.stage.normalise import company_name_key
 from pipelines.warehouse import insert_frame
-from schemas.case import COMPLETED_STATUSES, departments, items
+from schemas.case import departments, is_completed, items
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, make_licence_identifier
 from schemas.licences import (
     AREA_CODE,
@@ -59,17 +59,13 @@ def _serial(keys: pd.Series) -> pd.Series:
 
 
 # ---------------------------------------------------------------- events from each source
-def _completed(cases: pd.DataFrame) -> pd.Series:
-    return cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()
-
-
 def _issuable(cases: pd.DataFrame) -> pd.Series:
-    return _completed(cases) & cases["applicant_id"].fillna("").ne("")
+    return is_completed(cases) & cases["applicant_id"].fillna("").ne("")
 
 
 def awaiting_holder(cases: pd.DataFrame) -> int:
     """Completed golden cases whose licence waits for the holder's identifier."""
-    return int((_completed(cases) & ~_issuable(cases)).sum())
+    return int((is_completed(cases) & ~_issuable(cases)).sum())
 
 
 def case_events(cases: pd.DataFrame) -> pd.DataFrame:

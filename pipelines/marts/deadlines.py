@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from schemas.case import CODES_DIR, COMPLETED_STATUSES, items
+from schemas.case import CODES_DIR, is_completed, items
 from schemas.workdays import WorkingCalendar
 
 DEPARTMENT_SYSTEMS = ("market_regulation", "housing", "health")
@@ -46,7 +46,7 @@ def _result(accepted: pd.Series, completed: pd.Series, deadline: pd.Series, toda
 def case_deadlines(golden: pd.DataFrame, cal: WorkingCalendar, today: dt.date) -> pd.DataFrame:
     """One row per golden case: deadlines, working days taken, and the verdicts against each limit."""
     accepted = pd.to_datetime(golden["accepted_at"]).dt.normalize()
-    finished = golden["status"].isin(COMPLETED_STATUSES) & golden["completed_at"].notna()
+    finished = is_completed(golden)
     completed = pd.to_datetime(golden["completed_at"]).dt.normalize().where(finished)
     promised = cal.add_working_days(accepted, golden["promised_days"])
     statutory = cal.add_working_days(accepted, golden["statutory_days"])
