@@ -347,7 +347,7 @@ def read_events(conn: sa.Connection, keys: list[str]) -> pd.DataFrame:
     return pd.concat([frame.drop(columns="details"), details], axis=1)
 
 
-def event_rows(events: pd.DataFrame, partition, now: dt.datetime) -> pd.DataFrame:
+def event_rows(events: pd.DataFrame, partition: dt.date | np.ndarray, now: dt.datetime) -> pd.DataFrame:
     """Events as stored: their key columns, the day that owns each (one date, or one per event), and what they
     state as JSON."""
     stated = events[[*FIELDS, "holder_id", "golden_case_id"]].astype(object)
