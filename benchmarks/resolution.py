@@ -9,6 +9,10 @@ baseline are scored by pairwise precision, recall and F1 against the ground trut
     .venv/bin/python benchmarks/resolution.py 20000            # one size
     .venv/bin/python benchmarks/resolution.py --independent    # data from benchmarks/independent_cases.py, a
                                                                # generator written without sight of the sandbox's
+    .venv/bin/python benchmarks/resolution.py --hard 20000     # data from benchmarks/hard_cases.py: the hard
+                                                               # negatives (packages, change after establishment,
+                                                               # cancellations, renewals, namesakes, siblings),
+                                                               # scored per shape as well
 """
 
 from __future__ import annotations
@@ -90,14 +94,55 @@ def run_command(input_path: Path, output_path: Path) -> tuple[float, float]:
     return seconds, max(peak_kb, before) / 1024
 
 
+def by_shape(shape: pd.Series, predicted: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
+    """Pairwise precision and recall per shape of case (the generator's tag): recall over the true pairs of cases
+    of that shape; precision over the predicted pairs that touch a record of that shape (a false merge of a package
+    item with a single case counts against both shapes)."""
+    frame = pd.DataFrame({"cluster": pd.factorize(predicted)[0], "truth": truth, "shape": shape.to_numpy()})
+    frame["row"] = np.arange(len(frame))
+    sizes = frame.groupby("cluster")["row"].transform("size")
+    linked = frame[sizes > 1]
+    pairs = linked.merge(linked, on="cluster", suffixes=("_l", "_r"))
+    pairs = pairs[pairs["row_l"] < pairs["row_r"]]
+    pairs = pairs.assign(correct=pairs["truth_l"] == pairs["truth_r"])
+    true_sizes = frame.groupby(["truth", "shape"]).size()
+    true_pairs = (true_sizes * (true_sizes - 1) // 2).groupby(level="shape").sum()
+    rows = []
+    for name in sorted(frame["shape"].dropna().unique()):
+        touching = pairs[(pairs["shape_l"] == name) | (pairs["shape_r"] == name)]
+        found_true = int((touching["correct"] & (touching["shape_l"] == name)).sum())
+        rows.append(
+            {
+                "shape": name,
+                "cases": int(frame.loc[frame["shape"] == name, "truth"].nunique()),
+                "true_pairs": int(true_pairs.get(name, 0)),
+                "predicted_pairs": len(touching),
+                "false_merges": int((~touching["correct"]).sum()),
+                "precision": touching["correct"].mean() if len(touching) else 1.0,
+                "recall": found_true / true_pairs[name] if true_pairs.get(name, 0) else 1.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def hard_cases(records: int, seed: int = 17) -> pd.DataFrame:
+    """Labelled cases with a shape per case from ``benchmarks/hard_cases.py`` (written without sight of the
+    engine): packages, change after establishment, cancellations, renewals, namesakes, siblings."""
+    return generated_cases("hard_cases.py", records, seed)
+
+
 def independent_cases(records: int, seed: int = 3) -> pd.DataFrame:
     """Labelled cases from the independently written generator (its own systems, items, codes and typos)."""
+    return generated_cases("independent_cases.py", records, seed)
+
+
+def generated_cases(script: str, records: int, seed: int) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, truth_path = Path(tmp) / "cases.csv", Path(tmp) / "truth.csv"
         subprocess.run(
             [
                 sys.executable,
-                str(ROOT / "benchmarks" / "independent_cases.py"),
+                str(ROOT / "benchmarks" / script),
                 "--records",
                 str(records),
                 "--seed",
@@ -115,9 +160,8 @@ def independent_cases(records: int, seed: int = 3) -> pd.DataFrame:
     return cases.merge(truth, on=["source_system", "source_record_id"])
 
 
-def benchmark(records: int, independent: bool = False) -> list[dict]:
-    cases = independent_cases(records) if independent else labelled_cases(records)
-    data = "independent" if independent else "sandbox"
+def benchmark(records: int, data: str = "sandbox") -> tuple[list[dict], pd.DataFrame | None]:
+    cases = {"independent": independent_cases, "hard": hard_cases, "sandbox": labelled_cases}[data](records)
     with tempfile.TemporaryDirectory() as tmp:
         input_path, output_path = Path(tmp) / "cases.csv", Path(tmp) / "clusters.csv"
         cases[list(DEDUP_COLUMNS)].to_csv(input_path, index=False)
@@ -128,6 +172,9 @@ def benchmark(records: int, independent: bool = False) -> list[dict]:
     engine = pair_scores(cases, clusters["cluster_id"].to_numpy(), truth)
     baseline_clusters, baseline_seconds = exact_key_baseline(cases)
     baseline = pair_scores(cases, baseline_clusters, truth)
+    shapes = None
+    if "shape" in cases:
+        shapes = by_shape(cases["shape"], clusters["cluster_id"].to_numpy(), truth).assign(records=len(cases))
     return [
         {
             "data": data,
@@ -145,18 +192,23 @@ def benchmark(records: int, independent: bool = False) -> list[dict]:
             "seconds": baseline_seconds,
             "peak_mb": float("nan"),
         },
-    ]
+    ], shapes
 
 
 def main(argv: list[str]) -> None:
-    independent = "--independent" in argv
+    data = "hard" if "--hard" in argv else "independent" if "--independent" in argv else "sandbox"
     sizes = [int(a) for a in argv if a.isdigit()] or [20_000, 100_000, 1_000_000]
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
-    rows = []
+    rows, shapes = [], []
     for size in sizes:
-        rows.extend(benchmark(size, independent))
-        frame = pd.DataFrame(rows)
-        print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+        found, per_shape = benchmark(size, data)
+        rows.extend(found)
+        if per_shape is not None:
+            shapes.append(per_shape)
+        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+        if shapes:
+            print("\nby shape of case (engine):")
+            print(pd.concat(shapes).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,10 @@ import numpy as np
 import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from splink import Linker, SettingsCreator
 from splink.internals.duckdb.database_api import DuckDBAPI
 
+from pipelines.resolve.clusters import ATTRIBUTES, cluster, pair_conflicts
 from pipelines.resolve.features import load_features, prepare
 
 MODEL_PATH = Path(__file__).parent / "model" / "case_model.json"
@@ -67,6 +66,11 @@ SAME_SOUND = (
     "lambda p: len(list_intersect(string_split(p[1], '|'), string_split(p[2], '|'))) > 0)))"
 )
 BOTH_ITEMS_KNOWN = "({l.item_known} AND {r.item_known})"
+#: Item names that state actions agree on them, or one states none (a bare 营业执照 is any of its items).
+ACTIONS_AGREE = "coalesce({l.item_action} = {r.item_action}, true)"
+#: Neither applicant filed several items that day: outside a package, an item name is good evidence.
+NO_PACKAGE = "NOT ({l.package_day} OR {r.package_day})"
+BY_NAME = f"NOT {BOTH_ITEMS_KNOWN} AND {ACTIONS_AGREE}"
 LEVELS = {
     "id_same_valid": "{l.id_norm} = {r.id_norm} AND {l.id_valid} AND {r.id_valid}",
     "id_one_edit": "damerau_levenshtein({l.id_norm}, {r.id_norm}) <= 1",
@@ -74,11 +78,16 @@ LEVELS = {
     "name_sound": SAME_SOUND,
     # A clerk's typo changes one character (or keeps the sound): 环保科技 → 环保物流 is a sister company.
     "name_one_char": "levenshtein({l.name_norm}, {r.name_norm}) <= 1",
-    "item_same_name": f"NOT {BOTH_ITEMS_KNOWN} AND {{l.item_name_norm}} = {{r.item_name_norm}}",
+    "item_same_name": f"{BY_NAME} AND {{l.item_name_norm}} = {{r.item_name_norm}}",
     # Spellings the data shows to be one item (see features.learn_item_classes).
-    "item_same_class": f"NOT {BOTH_ITEMS_KNOWN} AND {{l.item_class}} = {{r.item_class}}",
+    "item_same_class": f"{BY_NAME} AND {{l.item_class}} = {{r.item_class}}",
+    # One object named both ways (营业执照 is how 企业设立登记 is also known; see schemas.items).
+    "item_same_object": (
+        f"{BY_NAME} AND len(list_intersect(string_split({{l.item_objects}}, '|'), "
+        "string_split({r.item_objects}, '|'))) > 0"
+    ),
     "item_similar_name": (
-        f"NOT {BOTH_ITEMS_KNOWN} AND ({char_jaccard('item_name_norm')} >= 0.5 "
+        f"{BY_NAME} AND ({char_jaccard('item_name_norm')} >= 0.5 "
         "OR contains({l.item_name_norm}, {r.item_name_norm}) OR contains({r.item_name_norm}, {l.item_name_norm}))"
     ),
     "address_close": (
@@ -91,8 +100,16 @@ DAY_GAP = "abs(date_diff('day', {l.submitted_date}, {r.submitted_date}))"
 CASE_WINDOW_DAYS = 10
 
 
-def _level(name: str, label: str) -> cll.CustomLevel:
-    return cll.CustomLevel(_pair(LEVELS[name], "level"), label)
+def _level(name: str, label: str, *, package: bool | None = None) -> cll.CustomLevel:
+    """A level from :data:`LEVELS`; ``package`` False/True restricts it to pairs outside/inside a package day."""
+    sql = LEVELS[name] if package is None else f"({LEVELS[name]}) AND " + ("NOT " if package else "") + NO_PACKAGE
+    return cll.CustomLevel(_pair(sql, "level"), label)
+
+
+#: Any match of items by name (not by catalogue code), for the package level.
+ITEM_BY_NAME_ANY = " OR ".join(
+    f"({LEVELS[name]})" for name in ("item_same_name", "item_same_class", "item_same_object", "item_similar_name")
+)
 
 
 def _days(limit: int, label: str) -> cll.CustomLevel:
@@ -133,9 +150,14 @@ def _comparisons() -> list[cl.CustomComparison]:
             [
                 cll.And(cll.NullLevel("item_key"), cll.NullLevel("item_name_norm")),
                 cll.ExactMatchLevel("item_key"),
-                _level("item_same_name", "same item name, code missing or unknown"),
-                _level("item_same_class", "spellings seen for one item elsewhere in the data"),
-                _level("item_similar_name", "similar item names, code missing or unknown"),
+                _level("item_same_name", "same item name, code missing or unknown", package=False),
+                _level("item_same_class", "spellings seen for one item elsewhere in the data", package=False),
+                _level("item_same_object", "one object named both ways, actions agree", package=False),
+                _level("item_similar_name", "similar item names, code missing or unknown", package=False),
+                cll.CustomLevel(
+                    _pair(f"({ITEM_BY_NAME_ANY}) AND NOT {NO_PACKAGE}", "level"),
+                    "item matched by name only, on a day the applicant filed several items (a package)",
+                ),
                 cll.ElseLevel().configure(label_for_charts="different items"),
             ],
         ),
@@ -198,6 +220,8 @@ CASE_GATE = (
     "(({l.item_key} = {r.item_key}) OR ("
     + LEVELS["item_same_class"]
     + ") OR ("
+    + LEVELS["item_same_object"]
+    + ") OR ("
     + LEVELS["item_similar_name"]
     + ") OR ({l.item_key} IS NULL AND "
     "{r.item_key} IS NULL AND {l.item_name_norm} IS NULL AND {r.item_name_norm} IS NULL))"
@@ -219,6 +243,8 @@ GATE_COLUMNS = (
     "item_key",
     "item_known",
     "item_class",
+    "item_action",
+    "item_objects",
     "item_name_norm",
     "submitted_date",
     "id_norm",
@@ -342,10 +368,25 @@ def load_model(path: Path = MODEL_PATH) -> dict:
 class Resolution:
     """What the engine found for a set of records (row order of the input)."""
 
-    cluster: np.ndarray  # component number per input row
-    links: pd.DataFrame  # uid_l, uid_r, match_probability, match_weight, mw_* per field (linked pairs)
-    review: pd.DataFrame  # the uncertain pairs, same columns
+    cluster: np.ndarray  # cluster number per input row
+    links: pd.DataFrame  # uid_l, uid_r, match_probability, match_weight, gamma_*/mw_* per field (links taken)
+    review: pd.DataFrame  # the uncertain pairs and the rejected links (``constraint`` says why), same columns
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Links above the match threshold that a cannot-link constraint kept out of a cluster: uid_l, uid_r,
+    #: match_probability and ``constraint`` (see ``clusters.CONSTRAINTS``), plus the per-field columns.
+    splits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Scored pairs dropped because the two records break a constraint themselves, by constraint.
+    vetoed: dict[str, int] = field(default_factory=dict)
+
+
+#: Node attributes for the constraints, from the features table (``item_known_key``: the catalogue item, if any).
+NODE_SQL = ", ".join(
+    [
+        "CASE WHEN item_known THEN item_key END AS item_known_key",
+        *(a for a in ATTRIBUTES if a != "item_known_key"),
+        "state_rank",
+    ]
+)
 
 
 class Engine:
@@ -368,6 +409,7 @@ class Engine:
         prepared = prepare(cases)
         self.keys = prepared[["source_system", "source_record_id"]].copy()
         self.table = load_features(self.con, prepared)
+        self.nodes = self.con.execute(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").df()
         self.seconds["features"] = time.perf_counter() - started
 
     def score(self, review_threshold: float = REVIEW_THRESHOLD) -> pd.DataFrame:
@@ -391,22 +433,41 @@ class Engine:
         match_threshold: float = MATCH_THRESHOLD,
         review_threshold: float = REVIEW_THRESHOLD,
     ) -> Resolution:
-        scored = self._apply_decisions(self.score(review_threshold), decisions)
+        scored = self.score(review_threshold)
         started = time.perf_counter()
+        # Two records that cannot be one case are never a pair, whatever the model says of them.
+        conflict = pair_conflicts(scored, self.nodes, CASE_WINDOW_DAYS)
+        vetoed = conflict.value_counts().to_dict()
+        scored = scored[conflict.isna().to_numpy()].reset_index(drop=True)
+        scored, apart = self._apply_decisions(scored, decisions)
         linked = scored[scored["match_probability"] >= match_threshold].reset_index(drop=True)
         review = scored[scored["match_probability"] < match_threshold].reset_index(drop=True)
-        n = len(self.keys)
-        graph = coo_matrix(
-            (np.ones(len(linked)), (linked["uid_l"].to_numpy(), linked["uid_r"].to_numpy())), shape=(n, n)
-        )
-        _, component = connected_components(graph, directed=False)
+        clustering = cluster(len(self.keys), linked, self.nodes, cannot=apart, window_days=CASE_WINDOW_DAYS)
+        pair = ["uid_l", "uid_r"]
+        splits = linked.merge(clustering.rejected[[*pair, "constraint"]], on=pair)
+        if len(splits):
+            taken = linked.merge(splits[pair], on=pair, how="left", indicator=True)["_merge"].eq("left_only")
+            linked = linked[taken.to_numpy()].reset_index(drop=True)
+            # A split is a judgement: both candidates go to a person, with the constraint that decided it.
+            review = pd.concat([review, splits], ignore_index=True)
         self.seconds["cluster"] = time.perf_counter() - started
-        return Resolution(component, linked, review, dict(self.seconds))
+        return Resolution(
+            clustering.cluster,
+            linked,
+            review,
+            dict(self.seconds),
+            splits=splits,
+            vetoed={str(k): int(v) for k, v in vetoed.items()},
+        )
 
-    def _apply_decisions(self, scored: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
-        """A reviewer's ``same`` links a pair whatever its score; ``different`` keeps it apart."""
+    def _apply_decisions(
+        self, scored: pd.DataFrame, decisions: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A reviewer's ``same`` links a pair whatever its score (constraints still hold); ``different`` keeps the
+        two apart, also through any chain of other links. Returns the scored pairs and the pairs kept apart."""
+        apart = pd.DataFrame({"uid_l": pd.Series(dtype=int), "uid_r": pd.Series(dtype=int)})
         if decisions is None or decisions.empty:
-            return scored
+            return scored, apart
         uid = self.keys.reset_index(names="uid")
         pairs = decisions.merge(
             uid, left_on=["source_system_l", "source_record_id_l"], right_on=["source_system", "source_record_id"]
@@ -420,15 +481,24 @@ class Engine:
         )
         pairs = pairs.assign(uid_l=pairs[["a", "b"]].min(axis=1), uid_r=pairs[["a", "b"]].max(axis=1))
         decided = pairs.drop_duplicates(["uid_l", "uid_r"], keep="last").set_index(["uid_l", "uid_r"])["decision"]
+        different = decided[decided == "different"].index
+        apart = pd.DataFrame({"uid_l": different.get_level_values(0), "uid_r": different.get_level_values(1)})
         key = pd.MultiIndex.from_arrays([scored["uid_l"], scored["uid_r"]])
         verdict = decided.reindex(key).to_numpy()
         scored = scored.loc[verdict != "different"].copy()
-        scored.loc[verdict[verdict != "different"] == "same", "match_probability"] = 1.0
+        same = verdict[verdict != "different"] == "same"
+        scored.loc[same, "match_probability"] = 1.0
+        scored["forced"] = same
         forced = decided[decided == "same"].index.difference(key)
         extra = pd.DataFrame(
-            {"uid_l": forced.get_level_values(0), "uid_r": forced.get_level_values(1), "match_probability": 1.0}
+            {
+                "uid_l": forced.get_level_values(0),
+                "uid_r": forced.get_level_values(1),
+                "match_probability": 1.0,
+                "forced": True,
+            }
         )
-        return pd.concat([scored, extra], ignore_index=True) if len(extra) else scored
+        return (pd.concat([scored, extra], ignore_index=True) if len(extra) else scored), apart
 
     def close(self) -> None:
         self.con.close()

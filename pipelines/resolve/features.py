@@ -7,7 +7,9 @@ Every feature is a column, so the same model runs on DuckDB here and on Spark be
   legal form; each character's pinyin readings (heteronyms such as 曾 céng/zēng keep all), so homophone typos
   (张伟/张玮) compare equal by sound;
 - addresses without the province/city/district prefix; phones as digits;
-- items by provincial code, mapped from local codes and from the names clerks type when the code is blank;
+- items by provincial code, mapped from local codes and from the names clerks type when the code is blank
+  (``schemas.items``), with the action a name states (设立, 变更, 延续, 注销) and the object it is about;
+- whether the applicant filed several items that day (a package: 套餐), which makes a match by item name weak;
 - dates parsed from the forms clerks type.
 """
 
@@ -19,12 +21,11 @@ from functools import cache
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from pipelines.stage.normalise import clean_text, company_name_key, item_core, parse_timestamps, provincial_item_codes
+from pipelines.stage.normalise import clean_text, company_name_key, parse_timestamps
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
+from schemas.items import catalogue_entries, identify_items, item_core
 from schemas.text import sub
 
 ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
@@ -81,15 +82,25 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     sources = clean_text(cases["source_system"]).fillna("")
     codes = clean_text(cases["item_code"]).str.upper()
     catalogue = set(items()["item_code"])
-    item_key, _ = provincial_item_codes(codes, typed_item_names, sources)
+    identified = identify_items(codes, typed_item_names, sources)
     # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
-    item_key = item_key.fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
+    item_key = identified["item_code"].fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
+    by_code = identify_items(codes, pd.Series(pd.NA, index=codes.index, dtype="string"), sources)["item_code"]
+    # Every object a catalogue item is known by (企业设立登记: 企业, 营业执照), else the object the name is about.
+    objects = catalogue_entries().groupby("item_code")["object"].agg(lambda o: "|".join(sorted(set(o))))
+    item_objects = item_key.map(objects).astype("string").fillna(identified["object"])
     phone = clean_text(cases["contact_phone"]).str.replace(r"\D", "", regex=True)
     phone = sub(phone, r"^0?86(1\d{10})$", r"\1")  # +86 138…
     address = (
         clean_text(cases["address"]).str.replace(r"\s+", "", regex=True).str.replace(ADDRESS_PREFIX, "", regex=True)
     )
     name_py, name_sounds = sounds(name_norm)
+    # Which state of a source record is newest (a record pulled again on a later day changed): the pipeline
+    # passes the partition day; a file of cases has one state per record.
+    if "partition_date" in cases:
+        state_rank = pd.to_datetime(cases["partition_date"]).rank(method="dense").fillna(0).astype(int).to_numpy()
+    else:
+        state_rank = np.zeros(len(cases), dtype=int)
     return pd.DataFrame(
         {
             "uid": range(len(cases)),
@@ -97,6 +108,7 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
             "source_record_id": clean_text(cases["source_record_id"]).fillna("").to_numpy(),
             "id_norm": ids["id"].where(ids["well_formed"]),
             "id_valid": ids["checksum_ok"].astype(bool),
+            "id_kind": ids["kind"],
             "applicant_kind": kind,
             "name_norm": name_norm,
             "name_py": name_py,
@@ -104,9 +116,15 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
             "item_key": item_key,
             "item_known": item_key.isin(catalogue).to_numpy(),
             "item_name_norm": item_names,
+            # The item as the record's own code says (a catalogue code, or the system's own): one system never
+            # files one case under two codes.
+            "item_code_id": by_code.fillna(codes),
+            "item_action": identified["action"],
+            "item_objects": item_objects,
             "submitted_date": parse_timestamps(cases["submitted_at"]).dt.floor("D"),
             "phone_norm": phone.mask(phone.str.len() < 7),
             "address_norm": address.mask(address == ""),
+            "state_rank": state_rank,
         }
     ).reset_index(drop=True)
 
@@ -135,7 +153,38 @@ def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table:
         """
     )
     con.unregister("item_classes")
+    mark_packages(con, table)
     return table
+
+
+def mark_packages(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """``package_day``: the applicant (by valid identifier, or by name) filed two or more different items in one
+    system on the record's day. Several items on one day are a package (套餐) of several cases, so there a match
+    on the item's name alone is weak evidence of one case."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH applicants AS (
+            SELECT source_system, submitted_date, item_class, id_norm AS applicant FROM {table}
+            WHERE id_valid AND id_norm IS NOT NULL
+            UNION ALL
+            SELECT source_system, submitted_date, item_class, 'name:' || name_norm FROM {table}
+            WHERE name_norm IS NOT NULL
+        ), per_system AS (
+            SELECT applicant, submitted_date, count(DISTINCT item_class) AS items FROM applicants
+            WHERE submitted_date IS NOT NULL AND item_class IS NOT NULL
+            GROUP BY applicant, submitted_date, source_system
+        ), day_items AS (
+            SELECT applicant, submitted_date, max(items) AS items FROM per_system GROUP BY ALL HAVING max(items) >= 2
+        )
+        SELECT f.*, (by_id.items IS NOT NULL OR by_name.items IS NOT NULL) AS package_day
+        FROM {table} f
+        LEFT JOIN day_items by_id ON f.id_valid AND by_id.applicant = f.id_norm
+                                 AND by_id.submitted_date = f.submitted_date
+        LEFT JOIN day_items by_name ON by_name.applicant = 'name:' || f.name_norm
+                                   AND by_name.submitted_date = f.submitted_date
+        """
+    )
 
 
 #: How often two item spellings must be seen on the same case before they count as one item.
@@ -183,9 +232,53 @@ def learn_item_classes(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFra
     ).df()
     if pairs.empty:
         return pd.DataFrame({"item_token": pd.Series(dtype=str), "item_class": pd.Series(dtype=str)})
-    tokens = pd.Index(sorted(set(pairs["token_a"]) | set(pairs["token_b"])))
-    a, b = tokens.get_indexer(pairs["token_a"]), tokens.get_indexer(pairs["token_b"])
-    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(tokens),) * 2), directed=False)
+    tokens = con.execute(
+        f"""
+        SELECT coalesce(item_key, 'name:' || item_name_norm) AS token, bool_or(item_known) AS known,
+               mode(item_action) AS action
+        FROM {table} WHERE coalesce(item_key, item_name_norm) IS NOT NULL GROUP BY ALL
+        """
+    ).df()
+    return _constrained_classes(pairs, tokens.set_index("token"))
+
+
+def _constrained_classes(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
+    """Join spellings into classes, strongest evidence first, never joining two catalogue items or two actions.
+
+    Connected components would let a chain (企业设立登记 ↔ a department's own code ↔ 企业变更登记) make one item of
+    two; here a pair whose classes already hold different catalogue items or actions stays apart. The pairs are
+    spellings, not records (a few hundred), so this loop is small whatever the number of records.
+    """
+    parent: dict[str, str] = {}
+    known: dict[str, set[str]] = {}
+    actions: dict[str, set[str]] = {}
+
+    def root(token: str) -> str:
+        if token not in parent:
+            parent[token] = token
+            is_known = token in tokens.index and bool(tokens.at[token, "known"])
+            action = tokens.at[token, "action"] if token in tokens.index else None
+            known[token] = {token} if is_known else set()
+            actions[token] = {action} if isinstance(action, str) else set()
+        while parent[token] != token:
+            parent[token] = parent[parent[token]]
+            token = parent[token]
+        return token
+
+    ordered = pairs.assign(
+        first=pairs[["token_a", "token_b"]].min(axis=1), second=pairs[["token_a", "token_b"]].max(axis=1)
+    )
+    ordered = ordered.sort_values(["support", "first", "second"], ascending=[False, True, True])
+    for a, b in zip(ordered["first"], ordered["second"], strict=True):
+        ra, rb = root(a), root(b)
+        if ra == rb or len(known[ra] | known[rb]) > 1 or len(actions[ra] | actions[rb]) > 1:
+            continue
+        small, large = sorted((ra, rb))
+        parent[large] = small
+        known[small] |= known.pop(large)
+        actions[small] |= actions.pop(large)
+    classes = pd.DataFrame({"item_token": list(parent)}, dtype=str)
+    classes["root"] = [root(token) for token in classes["item_token"]]
     # A class is named after its smallest spelling, so the same data always gives the same classes.
-    names = pd.Series(tokens, dtype=str).groupby(component).transform("min")
-    return pd.DataFrame({"item_token": tokens.astype(str), "item_class": "class:" + names.to_numpy()})
+    classes["item_class"] = "class:" + classes.groupby("root")["item_token"].transform("min")
+    return classes[["item_token", "item_class"]]

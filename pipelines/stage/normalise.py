@@ -17,11 +17,10 @@ from schemas.case import (
     LEGAL_PERSON,
     NATURAL_PERSON,
     TIMESTAMP_COLUMNS,
-    item_name_index,
     items,
-    local_item_codes,
 )
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers
+from schemas.items import identify_items
 from schemas.text import extract, nfkc, sub
 
 TEXT_COLUMNS = [c for c in CASE_COLUMNS if c not in (*TIMESTAMP_COLUMNS, "promised_days", "statutory_days")]
@@ -113,9 +112,8 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
 
     out["_raw_item_code"] = out["item_code"]
     out["_raw_status"] = out["status"]
-    out["item_code"], out["_item_from_name"] = provincial_item_codes(
-        out["item_code"], out["item_name"], out["source_system"]
-    )
+    identified = identify_items(out["item_code"], out["item_name"], out["source_system"])
+    out["item_code"], out["_item_from_name"] = identified["item_code"], identified["from_name"]
     catalogue = items().set_index("item_code")
     known = out["item_code"].isin(catalogue.index)
     out["item_name"] = out["item_code"].map(catalogue["item_name"]).where(known, out["item_name"])
@@ -124,31 +122,6 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
     out["handling_dept"] = out["item_code"].map(catalogue["handling_dept"]).astype("string")
     out["status"], out["applicant_type"] = _codes(out)
     return out
-
-
-def item_core(names: pd.Series) -> pd.Series:
-    """An item name without spaces, qualifiers in brackets and request words: 卫生许可证（首次）→ 卫生许可证,
-    公司设立登记申请 → 公司设立登记."""
-    core = sub(names.str.replace(r"\s+", "", regex=True), r"[(（][^)）]*[)）]", "")
-    core = sub(core, r"(申请|办理|申报)$", "")
-    return core.mask(core == "")
-
-
-def provincial_item_codes(codes: pd.Series, names: pd.Series, sources: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """The provincial item code (基本编码) from the code itself, a department's local code (item_code_map.csv),
-    or, failing both, the item's name or a variant clerks type; NA when nothing identifies it. Also returns
-    which rows were identified by name."""
-    catalogue = set(items()["item_code"])
-    code = codes.str.upper()
-    local = local_item_codes().rename(columns={"local_item_code": "code", "item_code": "mapped"})
-    pairs = pd.DataFrame({"source_system": sources.fillna("").to_numpy(), "code": code.fillna("").to_numpy()})
-    mapped = pairs.merge(local, how="left", on=["source_system", "code"])["mapped"].to_numpy()
-    key = code.where(code.isin(catalogue), pd.Series(mapped, index=code.index, dtype="string"))
-    index = item_name_index()
-    whole = names.str.replace(r"\s+", "", regex=True).str.replace("(", "（").str.replace(")", "）")
-    from_name = whole.map(index).astype("string").fillna(item_core(names).map(index).astype("string"))
-    use_name = key.isna() & from_name.notna()
-    return key.where(~use_name, from_name), use_name
 
 
 def _codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -1,0 +1,271 @@
+"""Clusters of linked records that never hold two records which cannot be one case (cannot-link constraints).
+
+Connected components of the links would chain: a clerk's re-entry with a blank item code links to a company's
+establishment registration and to its change registration nine days later, and the two become one case. Here
+links are taken strongest first, and a link whose two clusters together would break a constraint is not taken
+(it is *rejected*, with the constraint's name). Only components that break a constraint are walked link by link;
+every other component is final as it is, so the Python loop runs over a small share of the links.
+
+A constraint is a property of two records, not of a score:
+
+- ``different_items``: two different catalogue items (aliases of one item are one item);
+- ``different_item_codes``: one system filed them under two codes that no learned spelling class joins;
+- ``different_actions``: the names state different actions (设立 / 变更 / 延续 / 注销 / 补办);
+- ``different_identifiers``: two valid identifiers of one kind (a check character catches every single typo);
+- ``outside_window``: submitted further apart than the case window;
+- ``reviewer_different``: a reviewer said the two are different cases.
+
+All states of one source record (it changed between pulls) are one node, described by its newest state.
+A reviewer's ``same`` is taken first and outranks the identifier and window constraints (a person looked at
+both records); it never joins two items, or two cases a reviewer kept apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+#: Node attributes a constraint reads, from the features table.
+ATTRIBUTES = (
+    "source_system",
+    "source_record_id",
+    "item_known_key",
+    "item_code_id",
+    "item_class",
+    "item_action",
+    "id_norm",
+    "id_valid",
+    "id_kind",
+    "submitted_date",
+)
+#: Constraints a reviewer's ``same`` cannot override.
+ITEM_CONSTRAINTS = ("different_items", "different_item_codes", "different_actions", "reviewer_different")
+CONSTRAINTS = {
+    "different_items": "two different catalogue items",
+    "different_item_codes": "one system, two item codes",
+    "different_actions": "different actions (设立/变更/延续/注销/补办)",
+    "different_identifiers": "two different valid identifiers of one kind",
+    "outside_window": "submitted further apart than the case window",
+    "reviewer_different": "a reviewer said these are different cases",
+}
+
+
+@dataclass
+class Clustering:
+    cluster: np.ndarray  # cluster number per input row
+    rejected: pd.DataFrame  # uid_l, uid_r, match_probability, constraint: links not taken, and why
+
+
+def pair_conflicts(pairs: pd.DataFrame, nodes: pd.DataFrame, window_days: int) -> pd.Series:
+    """Per pair (uid_l, uid_r), the first constraint the two records break, or NA: vectorised, for scored pairs."""
+    left = nodes.iloc[pairs["uid_l"].to_numpy()].reset_index(drop=True)
+    right = nodes.iloc[pairs["uid_r"].to_numpy()].reset_index(drop=True)
+    checks = _pair_checks(left, right, window_days)
+    reason = pd.Series(pd.NA, index=range(len(pairs)), dtype="string")
+    for name, broken in reversed(list(checks.items())):
+        reason = reason.mask(broken.to_numpy(), name)
+    return pd.Series(reason.to_numpy(), index=pairs.index, dtype="string")
+
+
+def _pair_checks(left: pd.DataFrame, right: pd.DataFrame, window_days: int) -> dict[str, pd.Series]:
+    def both(column: str) -> pd.Series:
+        return (left[column].notna() & right[column].notna()).fillna(False).astype(bool)
+
+    def differ(column: str) -> pd.Series:
+        return both(column) & (left[column].astype(str) != right[column].astype(str)).to_numpy()
+
+    same_system = left["source_system"].to_numpy() == right["source_system"].to_numpy()
+    valid = left["id_valid"].fillna(False).to_numpy(bool) & right["id_valid"].fillna(False).to_numpy(bool)
+    gap = (left["submitted_date"] - right["submitted_date"]).abs()
+    return {
+        "different_items": differ("item_known_key"),
+        "different_item_codes": differ("item_code_id") & same_system & differ("item_class"),
+        "different_actions": differ("item_action"),
+        "different_identifiers": differ("id_norm") & valid & ~differ("id_kind") & both("id_kind"),
+        "outside_window": (gap > pd.Timedelta(days=window_days)).fillna(False).astype(bool),
+    }
+
+
+def cluster(
+    n: int,
+    links: pd.DataFrame,
+    nodes: pd.DataFrame,
+    *,
+    cannot: pd.DataFrame | None = None,
+    window_days: int,
+) -> Clustering:
+    """Cluster ``n`` rows from ``links`` (uid_l, uid_r, match_probability) without breaking a constraint.
+
+    ``nodes`` holds :data:`ATTRIBUTES` per row (row order = uid) plus ``state_rank`` (higher = newer state of a
+    source record); ``cannot`` holds pairs (uid_l, uid_r) a reviewer kept apart.
+    """
+    key = nodes["source_system"].astype(str) + "\x1f" + nodes["source_record_id"].astype(str)
+    node, unique_keys = pd.factorize(key)
+    newest = (
+        nodes.assign(node=node, uid=np.arange(n))
+        .sort_values(["state_rank", "uid"])
+        .drop_duplicates("node", keep="last")
+    )
+    attributes = newest.set_index("node").sort_index()
+    attributes["key"] = np.asarray(unique_keys)
+    m = len(attributes)
+    edges = pd.DataFrame(
+        {
+            "a": node[links["uid_l"].to_numpy()] if len(links) else np.empty(0, int),
+            "b": node[links["uid_r"].to_numpy()] if len(links) else np.empty(0, int),
+            "p": links["match_probability"].to_numpy(float) if len(links) else np.empty(0),
+            "uid_l": links["uid_l"].to_numpy() if len(links) else np.empty(0, int),
+            "uid_r": links["uid_r"].to_numpy() if len(links) else np.empty(0, int),
+            "forced": links["forced"].fillna(False).to_numpy(bool) if "forced" in links else False,
+        }
+    )
+    edges = edges[edges["a"] != edges["b"]].reset_index(drop=True)
+    vetoes = pd.DataFrame({"a": np.empty(0, int), "b": np.empty(0, int)})
+    if cannot is not None and len(cannot):
+        vetoes = pd.DataFrame({"a": node[cannot["uid_l"].to_numpy()], "b": node[cannot["uid_r"].to_numpy()]})
+        vetoes = vetoes[vetoes["a"] != vetoes["b"]]
+    graph = coo_matrix((np.ones(len(edges)), (edges["a"], edges["b"])), shape=(m, m))
+    _, component = connected_components(graph, directed=False)
+
+    broken = _broken_components(component, attributes, vetoes, window_days)
+    rejected = []
+    if broken.size:
+        walk = edges[np.isin(component[edges["a"].to_numpy()], broken)]
+        split, rejected = _greedy(walk, attributes, vetoes, window_days)
+        offset = component.max() + 1
+        relabel = np.flatnonzero(np.isin(component, broken))
+        component[relabel] = offset + split.reindex(relabel).to_numpy()
+    rows = component[node]
+    rejected_frame = pd.DataFrame(rejected, columns=["uid_l", "uid_r", "match_probability", "constraint"])
+    return Clustering(pd.factorize(rows)[0], rejected_frame)
+
+
+def _broken_components(
+    component: np.ndarray, attributes: pd.DataFrame, vetoes: pd.DataFrame, window_days: int
+) -> np.ndarray:
+    """Components in which some two nodes break a constraint, found with group counts (no pairs listed)."""
+    frame = attributes.assign(component=component)
+    sizes = frame.groupby("component").size()
+    frame = frame[frame["component"].isin(sizes[sizes > 1].index)]
+    if frame.empty:
+        return np.empty(0, int)
+    found = [
+        frame.groupby("component")["item_known_key"].nunique(),
+        frame.groupby("component")["item_action"].nunique(),
+        frame.dropna(subset=["item_code_id"])
+        .groupby(["component", "source_system"])["item_code_id"]
+        .nunique()
+        .groupby(level=0)
+        .max(),
+        frame[frame["id_valid"].fillna(False).astype(bool)]
+        .groupby(["component", "id_kind"])["id_norm"]
+        .nunique()
+        .groupby(level=0)
+        .max(),
+    ]
+    bad = set()
+    for counts in found:
+        bad.update(counts[counts > 1].index)
+    dates = frame.groupby("component")["submitted_date"].agg(["min", "max"])
+    bad.update(dates.index[(dates["max"] - dates["min"]) > pd.Timedelta(days=window_days)])
+    if len(vetoes):
+        same = component[vetoes["a"].to_numpy()] == component[vetoes["b"].to_numpy()]
+        bad.update(component[vetoes["a"].to_numpy()][same])
+    return np.array(sorted(bad), dtype=int)
+
+
+def _greedy(
+    edges: pd.DataFrame, attributes: pd.DataFrame, vetoes: pd.DataFrame, window_days: int
+) -> tuple[pd.Series, list[tuple]]:
+    """Take the links of broken components strongest first (ties by the records' keys, so row order does not
+    matter), joining two clusters only when no two of their nodes break a constraint."""
+    keys = attributes["key"].to_numpy()
+    ordered = edges.assign(ka=keys[edges["a"]], kb=keys[edges["b"]])
+    ordered = ordered.sort_values(["forced", "p", "ka", "kb"], ascending=[False, False, True, True], kind="stable")
+    involved = np.unique(np.concatenate([edges["a"].to_numpy(), edges["b"].to_numpy()]))
+    facts = _facts(attributes.loc[involved])
+    forbidden: dict[int, set[int]] = {}
+    for a, b in zip(vetoes["a"], vetoes["b"], strict=True):
+        forbidden.setdefault(int(a), set()).add(int(b))
+        forbidden.setdefault(int(b), set()).add(int(a))
+    members = {int(v): [int(v)] for v in involved}
+    owner = {int(v): int(v) for v in involved}
+    rejected = []
+    for a, b, p, uid_l, uid_r, forced in ordered[["a", "b", "p", "uid_l", "uid_r", "forced"]].itertuples(index=False):
+        ra, rb = owner[a], owner[b]
+        if ra == rb:
+            continue
+        reason = _clash(members[ra], members[rb], facts, forbidden, window_days, items_only=forced)
+        if reason is not None:
+            rejected.append((int(uid_l), int(uid_r), float(p), reason))
+            continue
+        if len(members[ra]) < len(members[rb]):
+            ra, rb = rb, ra
+        for v in members[rb]:
+            owner[v] = ra
+        members[ra].extend(members.pop(rb))
+    cluster_of = pd.Series(owner)
+    return pd.Series(pd.factorize(cluster_of)[0], index=cluster_of.index), rejected
+
+
+def _facts(rows: pd.DataFrame) -> dict[int, tuple]:
+    """Per node, the attributes a constraint compares, as plain values (None for missing)."""
+    frame = rows.astype(object).where(rows.notna(), None)
+    frame["id_valid"] = rows["id_valid"].fillna(False).astype(bool)
+    return {
+        int(node): values
+        for node, values in zip(
+            rows.index,
+            frame[
+                [
+                    "item_known_key",
+                    "source_system",
+                    "item_code_id",
+                    "item_class",
+                    "item_action",
+                    "id_norm",
+                    "id_valid",
+                    "id_kind",
+                    "submitted_date",
+                ]
+            ].itertuples(index=False, name=None),
+            strict=True,
+        )
+    }
+
+
+def _clash(
+    left: list[int],
+    right: list[int],
+    facts: dict,
+    forbidden: dict[int, set[int]],
+    window_days: int,
+    *,
+    items_only: bool = False,
+) -> str | None:
+    """The first constraint two clusters would break together, or None (clusters are a few records each).
+    ``items_only``: only :data:`ITEM_CONSTRAINTS` (for a reviewer's ``same``)."""
+    window = pd.Timedelta(days=window_days)
+    for u in left:
+        if forbidden.get(u) and forbidden[u].intersection(right):
+            return "reviewer_different"
+        item_u, system_u, code_u, class_u, action_u, id_u, valid_u, kind_u, date_u = facts[u]
+        for v in right:
+            item_v, system_v, code_v, class_v, action_v, id_v, valid_v, kind_v, date_v = facts[v]
+            if item_u and item_v and item_u != item_v:
+                return "different_items"
+            if system_u == system_v and code_u and code_v and code_u != code_v and class_u != class_v:
+                return "different_item_codes"
+            if action_u and action_v and action_u != action_v:
+                return "different_actions"
+            if items_only:
+                continue
+            if valid_u and valid_v and kind_u and kind_u == kind_v and id_u != id_v:
+                return "different_identifiers"
+            if date_u is not None and date_v is not None and abs(date_u - date_v) > window:
+                return "outside_window"
+    return None
