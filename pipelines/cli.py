@@ -240,13 +240,18 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from pipelines.resolve.review import explain
+    from pipelines.resolve.review import explain, splits
 
-    links = explain(_warehouse(), args.golden_case_id)
+    warehouse = _warehouse()
+    links = explain(warehouse, args.golden_case_id)
+    apart = splits(warehouse, args.golden_case_id)
     if links.empty:
         print(f"{args.golden_case_id}: no links (a golden case of one record, or an unknown id)")
-        return 0
-    print(links.to_string(index=False))
+    else:
+        print(links.to_string(index=False))
+    if not apart.empty:
+        print("\nNot merged: links the model made that a cannot-link constraint did not take")
+        print(apart.to_string(index=False))
     return 0
 
 

@@ -34,6 +34,7 @@ from pipelines.partitions import DAILY
 from pipelines.pull.assets import RAW_ASSETS
 from pipelines.pull.sources import source_resources
 from pipelines.resolve.assets import case_resolution
+from pipelines.resolve.checks import one_item_per_golden_case
 from pipelines.stage.assets import stage
 from pipelines.stage.checks import staged_cases_expectations
 from pipelines.warehouse import Warehouse
@@ -123,7 +124,7 @@ def build_resources() -> dict:
 def build_definitions() -> Definitions:
     return Definitions(
         assets=[*DAILY_ASSETS, *UNPARTITIONED_ASSETS],
-        asset_checks=[staged_cases_expectations],
+        asset_checks=[staged_cases_expectations, one_item_per_golden_case],
         jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
         schedules=[daily_cases_schedule],
         sensors=[outstanding_deliveries, marts_automation],

@@ -145,6 +145,19 @@ review_queue = Table(
     Column("queued_at", DateTime, nullable=False),
 )
 
+#: Links the model made that a cannot-link constraint kept out of a golden case (pipelines.resolve.clusters):
+#: the two records, the day whose resolution found the split, and the constraint that decided it.
+resolution_splits = Table(
+    "resolution_splits",
+    metadata,
+    *_pair_key(),
+    Column("partition_date", Date, nullable=False),
+    Column("match_probability", Float, nullable=False),
+    Column("constraint_name", String(32), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("split_at", DateTime, nullable=False),
+)
+
 review_decisions = Table(
     "review_decisions",
     metadata,

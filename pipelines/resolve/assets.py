@@ -7,6 +7,7 @@ cases and the outbox rows for new golden-case versions are written in one transa
 
 import collections
 import datetime as dt
+import json
 from collections.abc import Iterable
 
 import numpy as np
@@ -23,6 +24,7 @@ from dagster import (
 
 from pipelines.deliver.outbox import queue
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
+from pipelines.resolve.clusters import CONSTRAINTS
 from pipelines.resolve.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
 from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, payload_json, roles
 from pipelines.warehouse import Warehouse, insert_frame
@@ -32,6 +34,7 @@ from schemas.warehouse import (
     golden_cases,
     link_evidence,
     outbox,
+    resolution_splits,
     review_decisions,
     review_queue,
     staged_cases,
@@ -48,6 +51,7 @@ FIGURES = (
     "new_golden_cases",
     "golden_versions_queued",
     "orphaned_golden_cases",
+    "links_split",
 )
 PAIR_KEYS = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r"]
 TARGETS = ("one_network", "municipal")
@@ -164,25 +168,50 @@ def _side(records: pd.DataFrame) -> pd.Series:
     )
 
 
+def _with_constraint(pairs: pd.DataFrame, evidence_json: list[str]) -> list[str]:
+    """The evidence of a pair a constraint kept apart names the constraint (``not_merged``) beside the fields."""
+    if "constraint" not in pairs:
+        return evidence_json
+    out = []
+    for text, constraint in zip(evidence_json, pairs["constraint"], strict=True):
+        if isinstance(constraint, str):
+            detail = json.loads(text)
+            detail["not_merged"] = {"constraint": constraint, "reason": CONSTRAINTS[constraint]}
+            text = json.dumps(detail, ensure_ascii=False)
+        out.append(text)
+    return out
+
+
 def _record_evidence(conn, pool, result, is_new, partition, now) -> None:
-    """Why each new link was made, and the uncertain pairs a person must decide, for pairs touching the day."""
+    """Why each new link was made, the links a constraint split, and the uncertain pairs a person must decide,
+    for pairs touching the day."""
     model = load_model()
-    for table, pairs in ((link_evidence, result.links), (review_queue, result.review)):
-        touching = pairs[is_new[pairs["uid_l"].to_numpy()] | is_new[pairs["uid_r"].to_numpy()]].reset_index(drop=True)
+    tables = ((link_evidence, result.links), (review_queue, result.review), (resolution_splits, result.splits))
+    for table, pairs in tables:
         conn.execute(table.delete().where(table.c.partition_date == partition))
+        if pairs.empty:
+            continue
+        touching = pairs[is_new[pairs["uid_l"].to_numpy()] | is_new[pairs["uid_r"].to_numpy()]].reset_index(drop=True)
         if touching.empty:
             continue
         frame = _pair_frame(pool, touching).assign(
             partition_date=partition,
             match_probability=touching["match_probability"].to_numpy(),
-            evidence=evidence(touching, model),
+            evidence=_with_constraint(touching, evidence(touching, model)),
         )
         if table is link_evidence:
             frame["match_weight"] = touching["match_weight"].to_numpy() if "match_weight" in touching else None
+        elif table is resolution_splits:
+            frame["constraint_name"] = touching["constraint"].to_numpy()
+            frame["split_at"] = now
         else:
             left = _side(pool.iloc[touching["uid_l"].to_numpy()].reset_index(drop=True))
             right = _side(pool.iloc[touching["uid_r"].to_numpy()].reset_index(drop=True))
             frame["summary"] = (left + "\n" + right).to_numpy()
+            if "constraint" in touching:
+                why = touching["constraint"].map(CONSTRAINTS)
+                note = ("\n不合并（" + why + "）：each is kept with a stronger match; decide which is right").fillna("")
+                frame["summary"] = frame["summary"] + note.to_numpy()
             frame["queued_at"] = now
             decided = _decisions(conn)
             frame = frame.merge(decided[PAIR_KEYS], on=PAIR_KEYS, how="left", indicator=True)
@@ -361,6 +390,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         "golden_versions_queued": queued,
         "rules": links["match_rule"].value_counts().to_dict(),
         "orphaned_golden_cases": len(orphans),
+        "links_split": len(result.splits) if result is not None else 0,
     }
 
 
@@ -439,6 +469,7 @@ def case_resolution(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
             "golden_versions_queued": int(total["golden_versions_queued"]),
             "orphaned_golden_cases": int(total["orphaned_golden_cases"]),
             "pairs_to_review": int(total["review_queue"]),
+            "links_split_by_constraints": int(total["links_split"]),
             "by_day": MetadataValue.md(per_day(days)),
             "resolution_model": MetadataValue.md(model_summary(load_model()).round(4).to_markdown(index=False)),
             "match_rules": MetadataValue.md(rules.to_markdown(index=False) if len(rules) else "none"),

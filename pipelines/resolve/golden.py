@@ -58,10 +58,27 @@ def survivorship_order(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def assign_golden_ids(pool: pd.DataFrame, component: np.ndarray) -> pd.Series:
-    """Keep the golden id a cluster already has; a new cluster takes the id of its best record."""
+    """Keep the golden id a cluster already has; a new cluster takes the id of its best record.
+
+    When a constraint splits a golden case, its id is in two clusters: it stays with the one holding the record
+    that founded it (else the one with most of its records), and the other part becomes a new golden case named
+    after its own best record. A cluster holding several existing ids keeps the smallest it owns.
+    """
     frame = pool.assign(component=component)
-    existing = frame.dropna(subset=["golden_case_id"]).groupby("component")["golden_case_id"].min()
-    best = survivorship_order(frame).drop_duplicates("component")
+    founded = golden_id_for(frame["source_system"].astype(str), frame["source_record_id"].astype(str)).to_numpy()
+    frame["_key"] = (frame["source_system"].astype(str) + "|" + frame["source_record_id"].astype(str)).to_numpy()
+    first_key = frame.groupby("component")["_key"].min()
+    carriers = frame.dropna(subset=["golden_case_id"])
+    claims = carriers.groupby(["golden_case_id", "component"]).size().rename("records").reset_index()
+    founders = pd.DataFrame({"golden_case_id": founded, "component": frame["component"].to_numpy(), "founder": True})
+    claims = claims.merge(founders.drop_duplicates(), on=["golden_case_id", "component"], how="left")
+    claims["founder"] = claims["founder"].fillna(False).astype(bool)
+    claims["first_key"] = claims["component"].map(first_key)
+    owners = claims.sort_values(
+        ["golden_case_id", "founder", "records", "first_key"], ascending=[True, False, False, True]
+    ).drop_duplicates("golden_case_id")
+    existing = owners.groupby("component")["golden_case_id"].min()
+    best = survivorship_order(frame.drop(columns="_key")).drop_duplicates("component")
     fresh = pd.Series(
         golden_id_for(best["source_system"], best["source_record_id"]).to_numpy(), index=best["component"].to_numpy()
     )
