@@ -146,6 +146,15 @@ def _pair_frame(pool: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _oriented(pool: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs with the smaller (source, id) on the left, as decisions are stored: a pair found again from another
+    day's side is then the same row."""
+    key = (pool["source_system"].astype(str) + "\x1f" + pool["source_record_id"].astype(str)).to_numpy()
+    swap = key[pairs["uid_l"].to_numpy()] > key[pairs["uid_r"].to_numpy()]
+    left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
+    return pairs.assign(uid_l=np.where(swap, right, left), uid_r=np.where(swap, left, right))
+
+
 def _side(records: pd.DataFrame) -> pd.Series:
     """One record for a reviewer's eyes: identifiers and phones masked."""
     ident = mask_identifier_series(records["applicant_id"].fillna(""), records["applicant_id_kind"].fillna("ric"))
@@ -194,6 +203,7 @@ def _record_evidence(conn, pool, result, is_new, partition, now) -> None:
         touching = pairs[is_new[pairs["uid_l"].to_numpy()] | is_new[pairs["uid_r"].to_numpy()]].reset_index(drop=True)
         if touching.empty:
             continue
+        touching = _oriented(pool, touching)
         frame = _pair_frame(pool, touching).assign(
             partition_date=partition,
             match_probability=touching["match_probability"].to_numpy(),

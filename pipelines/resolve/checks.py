@@ -36,7 +36,7 @@ def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple
     codes = (
         sa.select(links.c.golden_case_id, s.c.item_code)
         .select_from(joined)
-        .where(links.c.golden_case_id.in_(touched) & s.c.item_code.is_not(None) & ~superseded)
+        .where(links.c.golden_case_id.in_(touched) & s.c.item_code.is_not(None) & (s.c.item_code != "") & ~superseded)
         .distinct()
         .subquery()
     )

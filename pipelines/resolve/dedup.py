@@ -83,11 +83,13 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
         "clusters": int(clusters.nunique()),
         "pairs_linked": len(result.links),
         "pairs_to_review": len(result.review),
+        "links_split": len(result.splits),
         "seconds": round(time.perf_counter() - started, 1),
     }
     log(
         f"{summary['records']} records → {summary['clusters']} clusters; {summary['pairs_linked']} pairs linked, "
-        f"{summary['pairs_to_review']} sent to review; {summary['seconds']}s "
+        f"{summary['pairs_to_review']} sent to review ({summary['links_split']} of them links a cannot-link "
+        f"constraint kept apart); {summary['seconds']}s "
         f"(features {result.seconds['features']:.1f}s, scoring {result.seconds['predict']:.1f}s)"
     )
     if len(result.review):
