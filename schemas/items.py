@@ -50,9 +50,11 @@ _ACTION_PATTERN = {action: "|".join(words) for action, words in ACTION_WORDS.ite
 def item_core(names: pd.Series) -> pd.Series:
     """An item name without spaces, qualifiers in brackets and request words: 卫生许可证（首次）→ 卫生许可证,
     公司设立登记申请 → 公司设立登记."""
-    core = sub(names.str.replace(r"\s+", "", regex=True), r"[(（][^)）]*[)）]", "")
+    position, distinct = pd.factorize(names)  # a few dozen spellings among any number of records
+    core = sub(sub(pd.Series(distinct, dtype="string"), r"\s+", ""), r"[(（][^)）]*[)）]", "")
     core = sub(core, REQUEST_WORDS, "")
-    return core.mask(core == "")
+    core = core.mask(core == "").array
+    return pd.Series(core.take(position, allow_fill=True), index=names.index, dtype="string")
 
 
 def item_actions(names: pd.Series) -> pd.Series:
@@ -137,29 +139,50 @@ def _identify_name(name: str) -> tuple[str | None, str | None, str]:
     return code, catalogue_actions().get(code, action) if code else action, _object(name)
 
 
+def catalogue_codes(codes: pd.Series, sources: pd.Series) -> pd.Series:
+    """The catalogue code each record's own code stands for: the code itself, or a department's local code
+    (``item_code_map.csv``); NA otherwise. Looked up once per distinct (system, code)."""
+    catalogue = set(items()["item_code"])
+    local = {(row.source_system, row.local_item_code): row.item_code for row in local_item_codes().itertuples()}
+    code = codes.str.upper()
+    combined = sources.fillna("").astype(str) + "\x1f" + code.fillna("").astype(str)
+    position, distinct = pd.factorize(combined)
+    looked_up = [c if c in catalogue else local.get((s, c)) for s, c in (value.split("\x1f", 1) for value in distinct)]
+    found = pd.array(looked_up, dtype="string")
+    return pd.Series(found[position] if len(found) else pd.array([], dtype="string"), index=codes.index)
+
+
 def identify_items(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.DataFrame:
     """Per record: ``item_code`` (the catalogue's 基本编码: the code itself, a department's local code, or the name
     typed; NA when none identifies it), ``from_name`` (identified by name), ``action`` and ``object`` (from the
-    catalogue when identified, else from the name)."""
-    catalogue = set(items()["item_code"])
-    code = codes.str.upper()
-    local = local_item_codes().rename(columns={"local_item_code": "code", "item_code": "mapped"})
-    pairs = pd.DataFrame({"source_system": sources.fillna("").to_numpy(), "code": code.fillna("").to_numpy()})
-    mapped = pairs.merge(local, how="left", on=["source_system", "code"])["mapped"].to_numpy()
-    key = code.where(code.isin(catalogue), pd.Series(mapped, index=code.index, dtype="string"))
-    distinct = pd.Series(names.dropna().unique(), dtype="string")
-    found = pd.DataFrame([_identify_name(n) for n in distinct], columns=["code", "action", "object"], index=distinct)
-    by_name = names.map(found["code"]) if len(found) else pd.Series(pd.NA, index=names.index)
-    use_name = key.isna() & by_name.notna()
-    item_code = key.where(~use_name, by_name.astype("string"))
-    entries = catalogue_entries()
-    canonical_object = entries.drop_duplicates("item_code").set_index("item_code")["object"]
-    action = item_code.map(catalogue_actions()).astype("string")
-    if len(found):
-        action = action.fillna(names.map(found["action"]).astype("string"))
-        obj = item_code.map(canonical_object).astype("string").fillna(names.map(found["object"]).astype("string"))
-    else:
-        obj = item_code.map(canonical_object).astype("string")
+    catalogue when identified, else from the name). Names are looked up once per distinct spelling."""
+    key = catalogue_codes(codes, sources)
+    position, distinct = pd.factorize(names)
+    found = pd.DataFrame(
+        [_identify_name(str(n)) for n in distinct], columns=["code", "action", "object"], dtype="string"
+    )
+    missing = position < 0
+
+    def by_name(column: str) -> pd.Series:
+        values = (
+            found[column].array.take(position, allow_fill=True)
+            if len(found)
+            else pd.array([pd.NA] * len(position), dtype="string")
+        )
+        return pd.Series(values, index=names.index, dtype="string").mask(missing)
+
+    named = by_name("code")
+    use_name = key.isna() & named.notna()
+    item_code = key.where(~use_name, named)
+    objects = catalogue_entries().drop_duplicates("item_code").set_index("item_code")["object"].to_dict()
+    actions = catalogue_actions()
+    position_code, distinct_codes = pd.factorize(item_code)
+    code_action = pd.array([actions.get(c) for c in distinct_codes], dtype="string")
+    code_object = pd.array([objects.get(c) for c in distinct_codes], dtype="string")
+    action = pd.Series(code_action.take(position_code, allow_fill=True), index=names.index, dtype="string")
+    obj = pd.Series(code_object.take(position_code, allow_fill=True), index=names.index, dtype="string")
+    action = action.fillna(by_name("action"))
+    obj = obj.fillna(by_name("object"))
     return pd.DataFrame(
         {"item_code": item_code, "from_name": use_name, "action": action, "object": obj.mask(obj == "")},
         index=codes.index,

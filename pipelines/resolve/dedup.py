@@ -90,7 +90,8 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
         f"{summary['records']} records → {summary['clusters']} clusters; {summary['pairs_linked']} pairs linked, "
         f"{summary['pairs_to_review']} sent to review ({summary['links_split']} of them links a cannot-link "
         f"constraint kept apart); {summary['seconds']}s "
-        f"(features {result.seconds['features']:.1f}s, scoring {result.seconds['predict']:.1f}s)"
+        f"(features {result.seconds['features']:.1f}s, scoring {result.seconds['predict']:.1f}s, "
+        f"clustering {result.seconds['cluster']:.1f}s)"
     )
     if len(result.review):
         review_path = output_path.with_name(output_path.stem + "_review.csv")

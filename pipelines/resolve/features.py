@@ -25,7 +25,7 @@ import pandas as pd
 from pipelines.stage.normalise import clean_text, company_name_key, parse_timestamps
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
-from schemas.items import catalogue_entries, identify_items, item_core
+from schemas.items import catalogue_codes, catalogue_entries, identify_items, item_core
 from schemas.text import sub
 
 ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
@@ -59,7 +59,7 @@ def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
 def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     """Canonical cases (values as messy as re-entry makes them) → one row of comparison features per record."""
     ids = classify_identifiers(cases["applicant_id"])
-    names = clean_text(cases["applicant_name"]).str.replace(r"\s+", "", regex=True)
+    names = sub(clean_text(cases["applicant_name"]), r"\s+", "")
     given_type = clean_text(cases["applicant_type"]).replace(
         {
             "法人": LEGAL_PERSON,
@@ -85,15 +85,16 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     identified = identify_items(codes, typed_item_names, sources)
     # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
     item_key = identified["item_code"].fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
-    by_code = identify_items(codes, pd.Series(pd.NA, index=codes.index, dtype="string"), sources)["item_code"]
+    by_code = catalogue_codes(codes, sources)
     # Every object a catalogue item is known by (企业设立登记: 企业, 营业执照), else the object the name is about.
-    objects = catalogue_entries().groupby("item_code")["object"].agg(lambda o: "|".join(sorted(set(o))))
-    item_objects = item_key.map(objects).astype("string").fillna(identified["object"])
-    phone = clean_text(cases["contact_phone"]).str.replace(r"\D", "", regex=True)
+    objects = catalogue_entries().groupby("item_code")["object"].agg(lambda o: "|".join(sorted(set(o)))).to_dict()
+    position, distinct = pd.factorize(item_key)
+    known_objects = pd.array([objects.get(k) for k in distinct], dtype="string")
+    item_objects = pd.Series(known_objects.take(position, allow_fill=True), index=item_key.index, dtype="string")
+    item_objects = item_objects.fillna(identified["object"])
+    phone = sub(clean_text(cases["contact_phone"]), r"\D", "")
     phone = sub(phone, r"^0?86(1\d{10})$", r"\1")  # +86 138…
-    address = (
-        clean_text(cases["address"]).str.replace(r"\s+", "", regex=True).str.replace(ADDRESS_PREFIX, "", regex=True)
-    )
+    address = sub(sub(clean_text(cases["address"]), r"\s+", ""), ADDRESS_PREFIX, "")
     name_py, name_sounds = sounds(name_norm)
     # Which state of a source record is newest (a record pulled again on a later day changed): the pipeline
     # passes the partition day; a file of cases has one state per record.

@@ -57,9 +57,9 @@ def clean_text(values: pd.Series) -> pd.Series:
 def parse_timestamps(values: pd.Series) -> pd.Series:
     """Dates as clerks type them: 2025-03-05 10:00[:00], 2025/3/5, 20250305, 2025年3月5日, 2025.03.05, ISO."""
     text = clean_text(values)
-    text = text.str.replace(r"(\+08:?00|Z)$", "", regex=True).str.replace("T", " ", regex=False)
-    text = text.str.replace(r"[年月/.]", "-", regex=True).str.replace(r"[日秒]", "", regex=True)
-    text = text.str.replace(r"[时分点]", ":", regex=True).str.rstrip(":")
+    text = sub(text, r"(\+08:?00|Z)$", "").str.replace("T", " ", regex=False)
+    text = sub(sub(text, r"[年月/.]", "-"), r"[日秒]", "")
+    text = sub(text, r"[时分点]", ":").str.rstrip(":")
     # Compact forms: 20250305, 202503051030, 20250305103000.
     text = sub(text, r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6")
     text = sub(text, r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5")
@@ -75,9 +75,9 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
 
 def company_name_key(names: pd.Series) -> pd.Series:
     """A company name without region prefixes and with one spelling of the legal-form suffix."""
-    key = names.str.replace(r"\s", "", regex=True).str.replace("（", "(").str.replace("）", ")")
-    key = key.str.replace(r"^(江苏省?|常州市?|武进区?)+", "", regex=True)
-    key = key.str.replace(r"\((江苏|常州|武进)[^)]*\)", "", regex=True)  # 恒达(常州)科技有限公司
+    key = sub(names, r"\s", "").str.replace("（", "(").str.replace("）", ")")
+    key = sub(key, r"^(江苏省?|常州市?|武进区?)+", "")
+    key = sub(key, r"\((江苏|常州|武进)[^)]*\)", "")  # 恒达(常州)科技有限公司
     return key.str.replace("有限责任公司", "有限公司", regex=False)
 
 
