@@ -10,10 +10,10 @@ from pipelines.resolve.checks import golden_cases_with_two_items
 from pipelines.resolve.clusters import cluster
 from pipelines.resolve.golden import assign_golden_ids, golden_id_for
 from pipelines.resolve.review import splits
-from pipelines.warehouse import Warehouse, insert_frame
+from pipelines.warehouse import Warehouse
 from schemas.items import identify_items
-from schemas.warehouse import case_links, golden_cases, outbox, review_decisions, staged_cases
-from tests.test_resolution import ADDR, CO, CO_ID, ZHANG_WEI_ID, cases, clerk, dept, groups
+from schemas.warehouse import case_links, golden_cases, outbox, review_decisions
+from tests.test_resolution import ADDR, CO, CO_ID, ZHANG_WEI_ID, cases, clerk, dept, groups, stage_into
 
 SHOP = "武进区湖塘镇张伟小吃店"
 
@@ -212,18 +212,6 @@ def test_a_split_golden_case_keeps_its_id_with_its_founding_record():
     assert ids[2] == golden_id_for(pool["source_system"], pool["source_record_id"]).iloc[2] != founder
 
 
-def _stage(warehouse: Warehouse, frame: pd.DataFrame) -> None:
-    frame = frame.assign(
-        partition_date=pd.to_datetime(frame["submitted_at"]).dt.date,
-        record_key=frame["source_record_id"],
-        applicant_id_kind="uscc",
-        applicant_id_checksum_ok=True,
-        submitted_at=pd.to_datetime(frame["submitted_at"]),
-    )
-    with warehouse.begin() as conn:
-        insert_frame(conn, staged_cases, frame)
-
-
 def test_a_rerun_splits_a_chained_golden_case_and_sends_both_corrections(tmp_path, monkeypatch):
     """A warehouse left by a resolution without constraints: a re-entry chained an establishment and a change
     into one golden case. Re-running the days splits it; only the split part gets a new id, and both golden cases
@@ -232,7 +220,7 @@ def test_a_rerun_splits_a_chained_golden_case_and_sends_both_corrections(tmp_pat
     from pipelines.resolve.assets import resolve_partition
 
     warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
-    _stage(
+    stage_into(
         warehouse,
         cases(
             # 企业设立登记, without an address: the chained golden case took the change record's

@@ -215,27 +215,35 @@ def test_uncertain_pairs_go_to_review_with_per_field_evidence():
     assert {"gamma_applicant_id", "mw_applicant_id", "mw_submitted_date"} <= set(result.review.columns)
 
 
+def stage_into(warehouse: Warehouse, frame: pd.DataFrame) -> None:
+    """Hand-made cases as staged rows of the day they were submitted (companies with valid codes)."""
+    from pipelines.warehouse import insert_frame
+
+    frame = frame.assign(
+        partition_date=pd.to_datetime(frame["submitted_at"]).dt.date,
+        record_key=frame["source_record_id"],
+        applicant_id_kind="uscc",
+        applicant_id_checksum_ok=True,
+        submitted_at=pd.to_datetime(frame["submitted_at"]),
+    )
+    with warehouse.begin() as conn:
+        insert_frame(conn, staged_cases, frame)
+
+
 def test_review_round_trip_through_the_warehouse(tmp_path):
     """A decision recorded by a clerk is read back and respected when the day is resolved again."""
     from pipelines.resolve.assets import resolve_partition
 
     warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
     day = dt.date(2026, 11, 16)
-    staged = cases(
-        dept("MR-1", "000102001000", CO, CO_ID, "2026-11-16 09:00"),
-        clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-16 00:00"),
+    stage_into(
+        warehouse,
+        cases(
+            dept("MR-1", "000102001000", CO, CO_ID, "2026-11-16 09:00"),
+            clerk("AP-1", "000102001000", "恒达科技有限公司", CO_ID, "2026-11-16 00:00"),
+        ),
     )
-    staged = staged.assign(
-        partition_date=day,
-        record_key=staged["source_record_id"],
-        applicant_id_kind="uscc",
-        applicant_id_checksum_ok=True,
-        submitted_at=pd.to_datetime(staged["submitted_at"]),
-    )
-    from pipelines.warehouse import insert_frame
-
     with warehouse.begin() as conn:
-        insert_frame(conn, staged_cases, staged)
         resolve_partition(conn, day)
     assert warehouse.read(sa_select_golden()).nunique().iloc[0] == 1
     golden = warehouse.scalar("SELECT golden_case_id FROM case_links LIMIT 1")

@@ -29,11 +29,10 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-#: Node attributes a constraint reads, from the features table.
-ATTRIBUTES = (
-    "source_system",
-    "source_record_id",
+#: What a constraint compares between two records, in the order :func:`_clash` unpacks them.
+FACTS = (
     "item_known_key",
+    "source_system",
     "item_code_id",
     "item_class",
     "item_action",
@@ -42,6 +41,8 @@ ATTRIBUTES = (
     "id_kind",
     "submitted_date",
 )
+#: Node attributes, from the features table: the facts and the record's key.
+ATTRIBUTES = ("source_record_id", *FACTS)
 #: Constraints a reviewer's ``same`` cannot override.
 ITEM_CONSTRAINTS = ("different_items", "different_item_codes", "different_actions", "reviewer_different")
 CONSTRAINTS = {
@@ -218,23 +219,7 @@ def _facts(rows: pd.DataFrame) -> dict[int, tuple]:
     frame["id_valid"] = rows["id_valid"].fillna(False).astype(bool)
     return {
         int(node): values
-        for node, values in zip(
-            rows.index,
-            frame[
-                [
-                    "item_known_key",
-                    "source_system",
-                    "item_code_id",
-                    "item_class",
-                    "item_action",
-                    "id_norm",
-                    "id_valid",
-                    "id_kind",
-                    "submitted_date",
-                ]
-            ].itertuples(index=False, name=None),
-            strict=True,
-        )
+        for node, values in zip(rows.index, frame[list(FACTS)].itertuples(index=False, name=None), strict=True)
     }
 
 

@@ -68,58 +68,46 @@ def open_pairs(warehouse: Warehouse, limit: int = 50) -> pd.DataFrame:
     return warehouse.read(sa.select(review_queue).order_by(review_queue.c.match_probability.desc()).limit(limit))
 
 
-def _members(warehouse: Warehouse, golden_case_id: str) -> pd.DataFrame:
-    query = (
-        sa.select(staged_cases.c.source_system, staged_cases.c.source_record_id)
-        .select_from(
-            staged_cases.join(
-                case_links,
-                (staged_cases.c.source_system == case_links.c.source_system)
-                & (staged_cases.c.partition_date == case_links.c.partition_date)
-                & (staged_cases.c.record_key == case_links.c.record_key),
-            )
-        )
-        .where(case_links.c.golden_case_id == golden_case_id)
+def _linked_records(where) -> sa.Select:
+    """Staged records with the golden case each is linked to."""
+    joined = staged_cases.join(
+        case_links,
+        (staged_cases.c.source_system == case_links.c.source_system)
+        & (staged_cases.c.partition_date == case_links.c.partition_date)
+        & (staged_cases.c.record_key == case_links.c.record_key),
     )
-    return warehouse.read(query)
+    columns = (staged_cases.c.source_system, staged_cases.c.source_record_id, case_links.c.golden_case_id)
+    return sa.select(*columns).select_from(joined).where(where)
+
+
+def _pairs_of(warehouse: Warehouse, table: sa.Table, golden_case_id: str, *, both: bool) -> pd.DataFrame:
+    """Rows of a pair table (links, splits) with one record (``both``: both records) in the golden case, with
+    ``left``/``right`` as SOURCE:ID and ``inside`` (the left record is the golden case's)."""
+    records = warehouse.read(_linked_records(case_links.c.golden_case_id == golden_case_id))
+    keys = set(records["source_system"] + ":" + records["source_record_id"])
+    if not keys:
+        return pd.DataFrame()
+    systems = sorted(set(records["source_system"]))
+    system_l, system_r = table.c.source_system_l.in_(systems), table.c.source_system_r.in_(systems)
+    found = warehouse.read(sa.select(table).where((system_l & system_r) if both else (system_l | system_r)))
+    left = found["source_system_l"] + ":" + found["source_record_id_l"]
+    right = found["source_system_r"] + ":" + found["source_record_id_r"]
+    touching = (left.isin(keys) & right.isin(keys)) if both else (left.isin(keys) | right.isin(keys))
+    return found.assign(left=left, right=right, inside=left.isin(keys))[touching]
 
 
 def splits(warehouse: Warehouse, golden_case_id: str) -> pd.DataFrame:
     """Links the model made from a golden case's records that a cannot-link constraint did not take: the other
     record, its golden case, and the constraint (``approval-bridge explain`` prints them under the links)."""
-    records = _members(warehouse, golden_case_id)
-    keys = set(records["source_system"] + ":" + records["source_record_id"])
-    if not keys:
-        return pd.DataFrame()
-    systems = sorted(set(records["source_system"]))
-    found = warehouse.read(
-        sa.select(resolution_splits).where(
-            resolution_splits.c.source_system_l.in_(systems) | resolution_splits.c.source_system_r.in_(systems)
-        )
-    )
-    left = found["source_system_l"] + ":" + found["source_record_id_l"]
-    right = found["source_system_r"] + ":" + found["source_record_id_r"]
-    found = found.assign(left=left, right=right)[left.isin(keys) | right.isin(keys)]
+    found = _pairs_of(warehouse, resolution_splits, golden_case_id, both=False)
     if found.empty:
         return pd.DataFrame()
-    mine = found["left"].isin(keys)
-    other = found["right"].where(mine, found["left"])
-    homes = warehouse.read(
-        sa.select(case_links.c.source_system, staged_cases.c.source_record_id, case_links.c.golden_case_id)
-        .select_from(
-            case_links.join(
-                staged_cases,
-                (staged_cases.c.source_system == case_links.c.source_system)
-                & (staged_cases.c.partition_date == case_links.c.partition_date)
-                & (staged_cases.c.record_key == case_links.c.record_key),
-            )
-        )
-        .where(staged_cases.c.source_system.in_(sorted({o.split(":", 1)[0] for o in other})))
-    )
+    other = found["right"].where(found["inside"], found["left"])
+    homes = warehouse.read(_linked_records(staged_cases.c.source_system.in_(sorted({o.split(":")[0] for o in other}))))
     home = dict(zip(homes["source_system"] + ":" + homes["source_record_id"], homes["golden_case_id"], strict=False))
     return pd.DataFrame(
         {
-            "record": found["left"].where(mine, found["right"]).to_numpy(),
+            "record": found["left"].where(found["inside"], found["right"]).to_numpy(),
             "not_merged_with": other.to_numpy(),
             "its_golden_case": other.map(home).to_numpy(),
             "probability": found["match_probability"].round(6).to_numpy(),
@@ -131,19 +119,9 @@ def splits(warehouse: Warehouse, golden_case_id: str) -> pd.DataFrame:
 
 def explain(warehouse: Warehouse, golden_case_id: str) -> pd.DataFrame:
     """The links among a golden case's records, each with its per-field levels and match weights."""
-    records = _members(warehouse, golden_case_id)
-    keys = set(records["source_system"] + ":" + records["source_record_id"])
-    if not keys:
+    links = _pairs_of(warehouse, link_evidence, golden_case_id, both=True)
+    if links.empty:
         return pd.DataFrame()
-    systems = sorted(set(records["source_system"]))
-    candidates = warehouse.read(
-        sa.select(link_evidence).where(
-            link_evidence.c.source_system_l.in_(systems) & link_evidence.c.source_system_r.in_(systems)
-        )
-    )
-    left = candidates["source_system_l"] + ":" + candidates["source_record_id_l"]
-    right = candidates["source_system_r"] + ":" + candidates["source_record_id_r"]
-    links = candidates[left.isin(keys) & right.isin(keys)]
     rows = []
     for link in links.itertuples():
         for field, detail in json.loads(link.evidence).items():
