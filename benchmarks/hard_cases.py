@@ -35,8 +35,10 @@ SEPARATE true cases (hard negatives for a linker):
                              its own valid USCC, same item, same day;
   repeat                     an applicant seen before files a different item.
 
-Standard library only and self-contained, on purpose: the data are written
-without sight of the engine that is scored on them.
+Standard library only, on purpose: the data are written without sight of
+the engine that is scored on them.  Check digits, full-width forms, name
+pools, places and the output columns come from the sibling generator
+benchmarks/independent_cases.py (extended here where this world has more).
 
 Usage:
   python benchmarks/hard_cases.py --records 20000 --seed 5 \
@@ -53,37 +55,37 @@ import itertools
 import random
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # independent_cases.py beside it, from any directory
+
+import independent_cases
+from independent_cases import (
+    COLUMNS,
+    DEPTS,
+    FEMALE_CHARS,
+    FIRST_CHARS_F,
+    FIRST_CHARS_M,
+    FW_DIGITS,
+    MALE_CHARS,
+    MOBILE_PREFIX,
+    PLATFORM,
+    STATUS_CODE,
+    STATUSES,
+    TOWN_W,
+    USCC_LETTERS,
+    _groups_to_map,
+    id_check,
+    org_check,
+    to_fullwidth,
+    uscc_check,
+    uscc_valid,
+)
 
 # ==========================================================================
-# identifiers (GB 32100 USCC, GB 11714 organisation code, GB 11643 ID)
+# identifiers (GB 32100 USCC, GB 11714 organisation code, GB 11643 ID); check digits from independent_cases
 # ==========================================================================
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_VAL = {c: i for i, c in enumerate(USCC_ALPHABET)}
-USCC_W = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-ORG_W = (3, 7, 9, 10, 5, 8, 4, 2)
-ID_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
-USCC_LETTERS = "ABCDEFGHJKLMNPQRTUWXY"
 ORG_BODY_CHARS = "0123456789" + USCC_LETTERS
-
-
-def uscc_check(body17: str) -> str:
-    s = sum(USCC_VAL[c] * w for c, w in zip(body17, USCC_W, strict=True))
-    return USCC_ALPHABET[(31 - s % 31) % 31]
-
-
-def uscc_valid(code: str) -> bool:
-    return len(code) == 18 and all(c in USCC_VAL for c in code) and uscc_check(code[:17]) == code[17]
-
-
-def org_check(body8: str) -> str:
-    s = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, ORG_W, strict=True))
-    v = 11 - s % 11
-    return "X" if v == 10 else ("0" if v == 11 else str(v))
-
-
-def id_check(body17: str) -> str:
-    return ID_CHECK[sum(int(c) * w for c, w in zip(body17, ID_W, strict=True)) % 11]
 
 
 def id_valid(code: str) -> bool:
@@ -101,21 +103,10 @@ def identifier_valid(code: str) -> bool:
     return id_valid(code) if code[:17].isdigit() and not code.startswith(("91", "92")) else uscc_valid(code)
 
 
-FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-()"}
-FULLWIDTH_DIGITS = {c: FULLWIDTH[c] for c in "0123456789"}
-
-
-def fullwidth(s: str, table=FULLWIDTH) -> str:
-    return "".join(table.get(c, c) for c in s)
-
-
 # ==========================================================================
 # systems and items
 # ==========================================================================
-PLATFORM = "wj_spj_ywtb"
-DEPTS = ("wj_scjg", "wj_zjj", "wj_wjw", "wj_sthj", "wj_jtj")
-STATUSES = ("申报", "受理", "审查", "决定", "办结", "送达", "退件", "不予受理")
-STATUS_CODE = {s: f"{i + 1:02d}" for i, s in enumerate(STATUSES)}
+# PLATFORM, DEPTS, STATUSES and STATUS_CODE: those of independent_cases
 STATUS_AS_CODE = {"wj_wjw", "wj_jtj"}  # these departments export status codes 01..08
 DEPT_TIME_FMT = {
     "wj_scjg": "%Y-%m-%d %H:%M:%S",
@@ -272,29 +263,14 @@ SIBLING_FAMILIES = [
 # ==========================================================================
 # people, names, places
 # ==========================================================================
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
-    "蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹"
-    "薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔汤恽庄储是盛承缪"
-)
+SURNAMES = independent_cases.SURNAMES + "盛承缪"
 SURNAME_CUM = list(itertools.accumulate(max(1.0, 40.0 / (1 + i * 0.35)) for i in range(len(SURNAMES))))
-GIVEN_M = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆旭宁龙林阳建国峰亮成东文志海晨辰洋坤锋荣春新兵祥"
-GIVEN_F = "芳娜敏静丽艳娟霞燕玲婷雪慧红萍琳颖倩洁梅莉丹蓉英兰秀桂凤晶欣璐瑶佳怡悦雯月琴云薇"
-MID_M = "建志国晓子梓宇文海俊嘉家一永立德小振伟天浩"
-MID_F = "晓子梓雨思欣文佳嘉秀桂丽美玉春小婷一诗若"
+# given-name characters: MALE_CHARS, FEMALE_CHARS, FIRST_CHARS_M, FIRST_CHARS_F of independent_cases
 COMMON_NAMES = [
-    ("张伟", 1), ("王伟", 1), ("王芳", 0), ("李伟", 1), ("李娜", 0), ("张敏", 0), ("李静", 0), ("王静", 0),
-    ("刘伟", 1), ("王秀英", 0), ("张丽", 0), ("李秀英", 0), ("王丽", 0), ("张静", 0), ("李强", 1), ("王敏", 0),
-    ("李敏", 0), ("王磊", 1), ("刘洋", 1), ("王艳", 0), ("王勇", 1), ("李军", 1), ("张勇", 1), ("李杰", 1),
-    ("张杰", 1), ("张磊", 1), ("王强", 1), ("李娟", 0), ("王军", 1), ("张艳", 0), ("张涛", 1), ("王涛", 1),
-    ("李艳", 0), ("王超", 1), ("李明", 1), ("李勇", 1), ("王娟", 0), ("刘杰", 1), ("刘敏", 0), ("李霞", 0),
-    ("陈静", 0), ("张军", 1), ("王杰", 1), ("张强", 1), ("刘芳", 0), ("张燕", 0), ("陈伟", 1), ("杨洋", 1),
-    ("周杰", 1), ("吴静", 0), ("徐伟", 1), ("陈杰", 1), ("王建国", 1), ("王建华", 1), ("张建华", 1),
+    *independent_cases.COMMON_NAMES,
+    ("徐伟", 1), ("陈杰", 1), ("王建国", 1), ("王建华", 1), ("张建华", 1),
 ]  # fmt: skip
-TRADE_CHARS = (
-    "恒鑫瑞华盛源达通宏隆泰兴信诚德嘉润邦博创晟昊锦明辰凯远安顺利和祥宇腾祺豪鸿亿立天佳中阳光云峰海聚力丰美"
-    "优联智众星金沃奥正永东方圣欧旭航图捷合康健尚威鼎汇昌宸铭卓越坤元道诺朗灿麒翔益友启晨骏融悦城辉荣昇科"
-)
+TRADE_CHARS = independent_cases.TRADE_CHARS + "尚威鼎汇昌宸铭卓越坤元道诺朗灿麒翔益友启晨骏融悦城辉荣昇科"
 REGION_PREFIXES = (["常州", "常州市", "江苏", "常州武进", "武进"], [44, 22, 18, 8, 8])
 ID_REGIONS = (  # local (old 武进县/市, 武进区, other Changzhou districts) and typical migrant origins
     ["320412", "320483", "320421", "320402", "320404", "320411", "321181", "342401", "341221", "412726",
@@ -302,21 +278,10 @@ ID_REGIONS = (  # local (old 武进县/市, 武进区, other Changzhou districts
     [30, 18, 10, 4, 3, 3, 3, 6, 4, 5, 4, 3, 4, 3],
 )  # fmt: skip
 
-HOMOPHONE_GROUPS = """伟玮炜韦维薇卫威巍 芳方舫坊 娜纳那 丽莉立力利黎李理礼俐 静晶敬婧靖京菁精景
-敏民闵珉旻 磊蕾雷垒 洋阳杨扬羊 杰洁婕捷节 勇永泳咏涌 军君钧俊均峻骏 涛韬陶桃滔 强蔷墙
-明铭鸣名茗 娟鹃涓隽 霞侠夏 燕艳彦雁晏妍颜岩 红宏鸿弘虹洪 玲琳林凌灵铃龄霖 平萍苹屏
-辉晖慧惠汇徽卉 刚钢纲岗 丹单 英颖莹鹰瑛盈樱 兰岚澜蓝 华桦骅 建健剑键坚 国帼郭
-志智治芝致 文雯闻纹 斌彬滨宾 峰锋丰枫风凤封冯 东冬栋董 宇雨玉羽于余瑜俞渝禹 晨辰臣陈
-浩昊皓豪灏 鹏朋彭蓬 佳家嘉加 欣新心馨鑫昕信 婷亭庭廷霆 倩茜芊谦钱前乾 雪学薛
-梅玫美眉枚 秀修绣 桂贵瑰 张章彰樟 王汪旺 刘柳留浏 周州洲舟 徐许旭绪序 吴伍武午巫
-黄皇煌璜 赵照兆昭肇 朱珠诸竹祝 胡湖虎护 蒋江姜将疆 沈申深 杜度渡 顾古谷固
-恽运韵云芸昀耘 庄装壮 蔡才彩财材 范凡帆繁樊 金今锦进晋津瑾 秦琴勤芹钦 曹草漕 唐堂棠塘
-袁元源圆原远媛苑园缘 石时实史世诗师施仕 潘攀盼 丁定鼎 恒衡横珩亨 瑞锐睿蕊 盛晟胜圣升生
-达大 通同童桐彤佟 隆龙珑 泰太台 兴星幸行形邢 诚成城程承呈澄 德得 润闰 邦帮 博柏伯波
-创窗 科可柯克 凯楷开恺 安岸 顺舜 祥翔湘享向项香 腾藤 祺琪奇棋齐旗麒 亿益艺怡逸毅宜义
-天田添 中忠钟众仲 光广 聚巨具炬 优友尤佑悠 联连莲涟 康抗亢 捷洁杰 航杭行 图途涂 合和河何
-飞菲非妃 荣容蓉融 春纯淳 亮谅量 坤昆 旭序 宁凝 悦月越岳跃 瑶遥姚尧 璐露路鹿
-鼎顶 汇会惠 昌常长 宸晨 铭明 卓桌 越跃 元圆 道到 诺若 朗郎 灿璨 启起 骏俊 融容 尚上"""
+HOMOPHONE_GROUPS = (  # those of independent_cases and some more
+    independent_cases.HOMOPHONES
+    + "\n鼎顶 汇会惠 昌常长 宸晨 铭明 卓桌 越跃 元圆 道到 诺若 朗郎 灿璨 启起 骏俊 融容 尚上"
+)
 VISUAL_GROUPS = (
     "己已 未末 士土 日曰 戊戌 王玉 天夭 力刀 候侯 微徽 晴睛 玲伶 琳淋 汤杨 季李 浏刘 瑞端 恒桓 "
     "科料 芳劳 明朋 勇甬 军车 洋详 苑宛 娟绢 涛祷 博傅 锋峰 城诚 晨是 泰秦 宏宠 燕蒸 梅海 林材 "
@@ -324,99 +289,14 @@ VISUAL_GROUPS = (
 )
 
 
-def _confusion_map(text: str) -> dict[str, list[str]]:
-    out: dict[str, set[str]] = {}
-    for group in text.split():
-        for c in group:
-            out.setdefault(c, set()).update(x for x in group if x != c)
-    return {c: sorted(v) for c, v in out.items()}
+HOMOPHONE = _groups_to_map(HOMOPHONE_GROUPS)
+VISUAL = _groups_to_map(VISUAL_GROUPS)
 
-
-HOMOPHONE = _confusion_map(HOMOPHONE_GROUPS)
-VISUAL = _confusion_map(VISUAL_GROUPS)
-
-TOWNS = {
-    "湖塘镇": ["花园街", "延政中路", "人民中路", "长虹路", "常武中路", "星火路", "聚湖东路", "府北路", "定安路"],
-    "牛塘镇": ["长虹西路", "牛塘路", "延政西路", "卢家巷路", "丫河路"],
-    "洛阳镇": ["洛阳路", "永安路", "常漕路", "岑村路"],
-    "遥观镇": ["剑湖路", "今创路", "钱家塘路", "遥观大道"],
-    "横林镇": ["崔桥路", "横林大道", "江村路", "长虹东路"],
-    "横山桥镇": ["芙蓉路", "横山路", "五一路"],
-    "雪堰镇": ["太滆路", "雪堰路", "城湾路"],
-    "前黄镇": ["前黄路", "寨桥路", "运村路"],
-    "礼嘉镇": ["礼嘉路", "坂上路", "王下路"],
-    "嘉泽镇": ["嘉泽路", "夏溪路", "成章路"],
-    "湟里镇": ["湟里路", "东安路", "村前路"],
-    "南夏墅街道": ["武宜南路", "鸣凰路", "南夏墅路"],
-    "西湖街道": ["西湖路", "滆湖路", "武进大道"],
-    "武进经济开发区": ["腾龙路", "长扬路", "兰香路", "锦程路", "西太湖大道"],
-    "武进国家高新技术产业开发区": ["海湖路", "龙飞路", "凤林路", "阳湖西路", "武宜南路"],
-}
+TOWNS = {**independent_cases.TOWNS, "湖塘镇": [*independent_cases.TOWNS["湖塘镇"], "定安路"]}
 TOWN_LIST = list(TOWNS)
-TOWN_CUM = list(itertools.accumulate([20, 12, 8, 8, 7, 5, 4, 5, 5, 4, 4, 6, 5, 10, 10]))
-VILLAGES = [
-    "马杭",
-    "城南",
-    "夏城",
-    "卢家巷",
-    "厚余",
-    "新庄",
-    "建东",
-    "城西",
-    "新桥",
-    "政平",
-    "东方",
-    "芙蓉",
-    "潘家",
-    "寨桥",
-    "杨桥",
-    "戴溪",
-    "三河口",
-    "塘洋",
-    "坂上",
-    "南宅",
-]
-MOBILE_PREFIXES = [
-    "130",
-    "131",
-    "132",
-    "133",
-    "135",
-    "136",
-    "137",
-    "138",
-    "139",
-    "147",
-    "150",
-    "151",
-    "152",
-    "153",
-    "155",
-    "156",
-    "157",
-    "158",
-    "159",
-    "166",
-    "173",
-    "176",
-    "177",
-    "178",
-    "180",
-    "181",
-    "182",
-    "183",
-    "184",
-    "185",
-    "186",
-    "187",
-    "188",
-    "189",
-    "191",
-    "193",
-    "195",
-    "198",
-    "199",
-]
+TOWN_CUM = list(itertools.accumulate(TOWN_W))
+VILLAGES = [*independent_cases.VILLAGES, "坂上", "南宅"]
+MOBILE_PREFIXES = sorted([*MOBILE_PREFIX, "147", "173", "184", "193", "195"])
 ADDRESS_HEAD = "江苏省常州市武进区"
 
 # ==========================================================================
@@ -546,10 +426,10 @@ class World:
             return r.choice(COMMON_NAMES)
         sex = r.randrange(2)
         sur = self.pick(SURNAMES, SURNAME_CUM)
-        given = GIVEN_M if sex else GIVEN_F
+        given = MALE_CHARS if sex else FEMALE_CHARS
         if r.random() < 0.3:
             return sur + r.choice(given), sex
-        return sur + r.choice(MID_M if sex else MID_F) + r.choice(given), sex
+        return sur + r.choice(FIRST_CHARS_M if sex else FIRST_CHARS_F) + r.choice(given), sex
 
     def trade_name(self, attempt: int) -> str:
         return "".join(self.r.sample(TRADE_CHARS, 2 if attempt < 6 and self.r.random() < 0.88 else 3))
@@ -868,7 +748,7 @@ class World:
             s = s.lower()
         y = r.random()
         if y < 0.03:
-            s = fullwidth(s)
+            s = to_fullwidth(s)
         elif y < 0.04:
             s = s.strip() + " "
         elif y < 0.045 and len(s) == 18:
@@ -901,7 +781,7 @@ class World:
         elif x < 0.125:
             p = r.choice((f"{p[:3]} {p[3:7]} {p[7:]}", f"{p[:3]}-{p[3:7]}-{p[7:]}", "+86" + p, "+86 " + p))
         elif x < 0.13:
-            p = fullwidth(p, FULLWIDTH_DIGITS)
+            p = to_fullwidth(p, FW_DIGITS)
         return p
 
     def typo_address(self, a: str) -> str:
@@ -923,7 +803,7 @@ class World:
                     a = a[: a.find("号") + 1]
                     break
         if r.random() < 0.02:
-            a = fullwidth(a, FULLWIDTH_DIGITS)
+            a = to_fullwidth(a, FW_DIGITS)
         if r.random() < 0.01:
             a = a.replace("号", "#", 1)
         return a
@@ -1194,20 +1074,6 @@ class World:
         return out
 
 
-COLUMNS = [
-    "source_system",
-    "source_record_id",
-    "case_no",
-    "item_code",
-    "item_name",
-    "applicant_type",
-    "applicant_name",
-    "applicant_id",
-    "contact_phone",
-    "address",
-    "submitted_at",
-    "status",
-]
 TRUTH_COLUMNS = ["source_system", "source_record_id", "true_case_id", "shape"]
 
 

@@ -35,6 +35,9 @@ import random
 import sys
 import time
 
+# benchmarks/hard_cases.py imports identifiers, names, places and COLUMNS from here:
+# a change to them changes its data too.
+
 # --------------------------------------------------------------------------
 # identifiers
 # --------------------------------------------------------------------------
