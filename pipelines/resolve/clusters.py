@@ -119,6 +119,12 @@ def cluster(
             "a": node[links["uid_l"].to_numpy()] if len(links) else np.empty(0, int),
             "b": node[links["uid_r"].to_numpy()] if len(links) else np.empty(0, int),
             "p": links["match_probability"].to_numpy(float) if len(links) else np.empty(0),
+            # The order links are taken in: first what tells one case of an applicant from another (the item and
+            # the day), then the whole match weight (log2 odds: strong pairs all round to a probability of 1.0).
+            # Every link here is a confident match of the applicant; which of its cases a re-entry is, is told by
+            # item and day, not by a phone one original happens to lack.
+            "case_w": _case_weights(links),
+            "w": _weights(links),
             "uid_l": links["uid_l"].to_numpy() if len(links) else np.empty(0, int),
             "uid_r": links["uid_r"].to_numpy() if len(links) else np.empty(0, int),
             "forced": links["forced"].fillna(False).to_numpy(bool) if "forced" in links else False,
@@ -143,6 +149,28 @@ def cluster(
     rows = component[node]
     rejected_frame = pd.DataFrame(rejected, columns=["uid_l", "uid_r", "match_probability", "constraint"])
     return Clustering(pd.factorize(rows)[0], rejected_frame)
+
+
+def _weights(links: pd.DataFrame) -> np.ndarray:
+    """Match weight per link; from the probability where a link has none (a reviewer's)."""
+    p = links["match_probability"].to_numpy(float) if len(links) else np.empty(0)
+    with np.errstate(divide="ignore"):
+        from_p = np.log2(p) - np.log2(np.clip(1 - p, 1e-300, None))
+    if "match_weight" not in links or not len(links):
+        return from_p
+    weight = links["match_weight"].to_numpy(float)
+    return np.where(np.isnan(weight), from_p, weight)
+
+
+#: Per-field match weights that tell one case of an applicant from another.
+CASE_FIELDS = ("mw_item", "mw_submitted_date")
+
+
+def _case_weights(links: pd.DataFrame) -> np.ndarray:
+    present = [c for c in CASE_FIELDS if c in links]
+    if not len(links) or not present:
+        return np.zeros(len(links))
+    return links[present].fillna(0).sum(axis=1).to_numpy(float)
 
 
 def _broken_components(
@@ -182,11 +210,14 @@ def _broken_components(
 def _greedy(
     edges: pd.DataFrame, attributes: pd.DataFrame, vetoes: pd.DataFrame, window_days: int
 ) -> tuple[pd.Series, list[tuple]]:
-    """Take the links of broken components strongest first (ties by the records' keys, so row order does not
-    matter), joining two clusters only when no two of their nodes break a constraint."""
+    """Take the links of broken components strongest first (a reviewer's first, then by the item's and the day's
+    weights, then by the whole match weight; ties by the records' keys, so row order does not matter), joining two
+    clusters only when no two of their nodes break a constraint."""
     keys = attributes["key"].to_numpy()
     ordered = edges.assign(ka=keys[edges["a"]], kb=keys[edges["b"]])
-    ordered = ordered.sort_values(["forced", "p", "ka", "kb"], ascending=[False, False, True, True], kind="stable")
+    ordered = ordered.sort_values(
+        ["forced", "case_w", "w", "ka", "kb"], ascending=[False, False, False, True, True], kind="stable"
+    )
     involved = np.unique(np.concatenate([edges["a"].to_numpy(), edges["b"].to_numpy()]))
     facts = _facts(attributes.loc[involved])
     forbidden: dict[int, set[int]] = {}

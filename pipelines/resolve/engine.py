@@ -216,6 +216,28 @@ def within_case_definition(scored: pd.DataFrame) -> pd.Series:
     )
 
 
+#: Item levels that say only "maybe the same item" (the object without its action, similar names, a name on a
+#: package day), and date levels two days or more apart. Identity fields agree for every case of one applicant,
+#: so they cannot tell two of its cases apart: a pair with weak item evidence links on its own only within a day;
+#: further apart a person decides (the review queue), however sure the applicant is.
+WEAK_ITEM_LABELS = (
+    "one object named both ways, actions agree",
+    "similar item names, code missing or unknown",
+    "item matched by name only, on a day the applicant filed several items (a package)",
+)
+FAR_DATE_LABELS = ("2-3 days apart", f"4-{CASE_WINDOW_DAYS} days apart")
+
+
+def _gammas(model: dict, comparison: str, labels: tuple[str, ...]) -> list[int]:
+    return [g for g, label in level_labels(model)[comparison].items() if label in labels]
+
+
+def needs_a_person(scored: pd.DataFrame, model: dict) -> pd.Series:
+    """Pairs the model may score high that only a person should link: weak item evidence days apart."""
+    weak = scored["gamma_item"].isin(_gammas(model, "item", WEAK_ITEM_LABELS))
+    return weak & scored["gamma_submitted_date"].isin(_gammas(model, "submitted_date", FAR_DATE_LABELS))
+
+
 CASE_GATE = (
     "(({l.item_key} = {r.item_key}) OR ("
     + LEVELS["item_same_class"]
@@ -439,9 +461,13 @@ class Engine:
         conflict = pair_conflicts(scored, self.nodes, CASE_WINDOW_DAYS)
         vetoed = conflict.value_counts().to_dict()
         scored = scored[conflict.isna().to_numpy()].reset_index(drop=True)
-        scored, apart = self._apply_decisions(scored, decisions)
-        linked = scored[scored["match_probability"] >= match_threshold].reset_index(drop=True)
-        review = scored[scored["match_probability"] < match_threshold].reset_index(drop=True)
+        confident = (scored["match_probability"] >= match_threshold) & ~needs_a_person(scored, self.model)
+        scored, apart = self._apply_decisions(scored.assign(confident=confident.to_numpy()), decisions)
+        forced = scored["forced"].fillna(False).astype(bool) if "forced" in scored else False
+        confident = scored["confident"].fillna(False).astype(bool) | forced
+        scored = scored.drop(columns="confident")
+        linked = scored[confident.to_numpy()].reset_index(drop=True)
+        review = scored[~confident.to_numpy()].reset_index(drop=True)
         clustering = cluster(len(self.keys), linked, self.nodes, cannot=apart, window_days=CASE_WINDOW_DAYS)
         pair = ["uid_l", "uid_r"]
         splits = linked.merge(clustering.rejected[[*pair, "constraint"]], on=pair)
