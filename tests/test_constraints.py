@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from pipelines.resolve.checks import golden_cases_with_two_items
 from pipelines.resolve.clusters import cluster
+from pipelines.resolve.engine import resolve
 from pipelines.resolve.golden import assign_golden_ids, golden_id_for
 from pipelines.resolve.review import splits
 from pipelines.warehouse import Warehouse
@@ -294,14 +295,41 @@ def test_a_rerun_splits_a_chained_golden_case_and_sends_both_corrections(tmp_pat
     versions = warehouse.read(sa.select(golden_cases.c.golden_case_id, golden_cases.c.version))
     assert dict(zip(versions["golden_case_id"], versions["version"], strict=True))[home["MR-2"]] == 1
     # The re-entry named only the object (营业执照): the model linked it to both; a constraint decided.
-    # The re-entry named only the object (营业执照): the model linked it to both; a constraint decided, and a
-    # person is asked to confirm (explain shows the split, the review queue holds the pair once).
-    apart = splits(warehouse, merged_id)
+    # The re-entry named only the object (营业执照) a week before the change: a person decides, once.
+    queue = warehouse.read("SELECT source_record_id_l, source_record_id_r FROM review_queue")
+    assert queue.values.tolist() == [["AP-1", "MR-2"]]
+    warehouse.dispose()
+
+
+def test_a_split_is_recorded_explained_and_queued_for_a_person(tmp_path):
+    """A package on one day (a food licence and a hygiene licence) and a clerk's re-entry whose typed name (许可)
+    fits both: it joins one, and the link to the other is a split a person confirms."""
+    from pipelines.resolve.assets import resolve_partition
+
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    stage_into(
+        warehouse,
+        cases(
+            dept("MR-1", "000105001000", CO, CO_ID, "2026-11-02 09:00"),
+            dept("MR-2", "000140001000", CO, CO_ID, "2026-11-02 09:10"),
+            clerk("AP-1", "", CO, CO_ID, "2026-11-02 00:00", item_name="许可", phone="13812345678"),
+        ),
+    )
+    with warehouse.begin() as conn:
+        figures = resolve_partition(conn, dt.date(2026, 11, 2))
+    assert figures["links_split"] == 1 and warehouse.scalar("SELECT COUNT(*) FROM golden_cases") == 2
+    links = warehouse.read("SELECT record_key, golden_case_id FROM case_links")
+    home = dict(zip(links["record_key"], links["golden_case_id"], strict=True))
+    assert home["MR-1"] != home["MR-2"] and home["AP-1"] in (home["MR-1"], home["MR-2"])
+    other = "MR-2" if home["AP-1"] == home["MR-1"] else "MR-1"
+    apart = splits(warehouse, home["AP-1"])
     assert apart[["record", "not_merged_with", "its_golden_case", "constraint"]].values.tolist() == [
-        ["approval_platform:AP-1", "market_regulation:MR-2", home["MR-2"], "different_items"]
+        ["approval_platform:AP-1", f"market_regulation:{other}", home[other], "different_items"]
     ]
-    queue = warehouse.read("SELECT summary FROM review_queue")
-    assert len(queue) == 1 and "不合并" in queue["summary"].iloc[0]
+    queue = warehouse.read("SELECT summary, evidence FROM review_queue")
+    assert len(queue) == 1 and "不合并（two different catalogue items）" in queue["summary"].iloc[0]
+    assert '"constraint": "different_items"' in queue["evidence"].iloc[0]
+    assert golden_cases_with_two_items(warehouse, dt.date(2026, 11, 2), dt.date(2026, 11, 2)) == []
     warehouse.dispose()
 
 
@@ -314,3 +342,16 @@ def test_namesakes_and_siblings_stay_apart_with_a_blank_coded_reentry():
     )
     found = groups(frame)
     assert frozenset({"MR-1", "MR-2"}) not in found and not any({"MR-1", "MR-2"} <= g for g in found)
+
+
+@pytest.mark.parametrize(("typed_on", "linked"), [("2026-11-02", True), ("2026-11-06", False)])
+def test_weak_item_evidence_links_only_within_a_day(typed_on, linked):
+    """A re-entry that names only the object (营业执照) is surely this applicant's, but which of its cases only
+    the day can tell: days apart, a person decides."""
+    frame = cases(
+        dept("MR-1", "000102001000", CO, CO_ID, "2026-11-02 09:00"),
+        clerk("AP-1", "", CO, CO_ID, typed_on, item_name="营业执照", phone="13812345678"),
+    )
+    result = resolve(frame)
+    assert bool(result.cluster[0] == result.cluster[1]) is linked
+    assert len(result.review) == (0 if linked else 1)

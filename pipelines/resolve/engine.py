@@ -102,7 +102,8 @@ CASE_WINDOW_DAYS = 10
 
 def _level(name: str, label: str, *, package: bool | None = None) -> cll.CustomLevel:
     """A level from :data:`LEVELS`; ``package`` False/True restricts it to pairs outside/inside a package day."""
-    sql = LEVELS[name] if package is None else f"({LEVELS[name]}) AND " + ("NOT " if package else "") + NO_PACKAGE
+    # The cheap package test first: DuckDB evaluates the rest of a conjunction only on the rows still in it.
+    sql = LEVELS[name] if package is None else ("NOT " if package else "") + f"{NO_PACKAGE} AND ({LEVELS[name]})"
     return cll.CustomLevel(_pair(sql, "level"), label)
 
 
@@ -148,14 +149,19 @@ def _comparisons() -> list[cl.CustomComparison]:
         comparison(
             "item",
             [
-                cll.And(cll.NullLevel("item_key"), cll.NullLevel("item_name_norm")),
+                # Missing when a side has neither a code nor a name (not when one side has only the code).
+                cll.CustomLevel(
+                    "(item_key_l IS NULL AND item_name_norm_l IS NULL) "
+                    "OR (item_key_r IS NULL AND item_name_norm_r IS NULL)",
+                    "no item on one side",
+                ).configure(is_null_level=True),
                 cll.ExactMatchLevel("item_key"),
                 _level("item_same_name", "same item name, code missing or unknown", package=False),
                 _level("item_same_class", "spellings seen for one item elsewhere in the data", package=False),
                 _level("item_same_object", "one object named both ways, actions agree", package=False),
                 _level("item_similar_name", "similar item names, code missing or unknown", package=False),
                 cll.CustomLevel(
-                    _pair(f"({ITEM_BY_NAME_ANY}) AND NOT {NO_PACKAGE}", "level"),
+                    _pair(f"NOT {NO_PACKAGE} AND ({ITEM_BY_NAME_ANY})", "level"),
                     "item matched by name only, on a day the applicant filed several items (a package)",
                 ),
                 cll.ElseLevel().configure(label_for_charts="different items"),
@@ -287,7 +293,15 @@ def _candidates(*columns: str) -> str:
     """A blocking rule: equal on the columns and inside the case window (a year of one common name is millions
     of pairs; within ten days, a few)."""
     window = f"coalesce({_pair(DAY_GAP, 'block')} <= {CASE_WINDOW_DAYS}, true)"
-    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), window])
+    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), window, _pair(CAN_BE_ONE_ITEM, "block")])
+
+
+#: Two catalogue items, or two actions, are never one case: such pairs are not candidates at all (the applicant's
+#: other cases are most of what blocking on a name or a phone finds, and comparing them costs the most).
+CAN_BE_ONE_ITEM = (
+    "NOT coalesce({l.item_known} AND {r.item_known} AND {l.item_key} <> {r.item_key}, false) "
+    "AND NOT coalesce({l.item_action} <> {r.item_action}, false)"
+)
 
 
 BLOCKING_RULES = [

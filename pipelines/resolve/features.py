@@ -52,8 +52,12 @@ def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(primary pinyin, per-character reading groups) for each name; characters without a reading stand for
     themselves. Both are plain strings, computed in C by ``str.translate``."""
     primary, readings = pinyin_tables()
-    spaced = sub(names, r"([^\x{3400}-\x{9fff}])", r"\1 ")  # a non-Han character is a group of its own
-    return names.str.translate(primary).str.lower(), spaced.str.translate(readings).str.strip()
+    position, distinct = pd.factorize(names)  # common names (张伟, 王芳) are read once
+    distinct = pd.Series(distinct, dtype="string")
+    spaced = sub(distinct, r"([^\x{3400}-\x{9fff}])", r"\1 ")  # a non-Han character is a group of its own
+    py = distinct.str.translate(primary).str.lower().array.take(position, allow_fill=True)
+    groups = spaced.str.translate(readings).str.strip().array.take(position, allow_fill=True)
+    return pd.Series(py, index=names.index, dtype="string"), pd.Series(groups, index=names.index, dtype="string")
 
 
 def prepare(cases: pd.DataFrame) -> pd.DataFrame:
@@ -86,6 +90,11 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
     item_key = identified["item_code"].fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
     by_code = catalogue_codes(codes, sources)
+    # A catalogue item's name is known even where the record gave only the code.
+    names_of = items().set_index("item_code")["item_name"].to_dict()
+    position, distinct = pd.factorize(item_key)
+    catalogue_names = pd.array([names_of.get(k) for k in distinct], dtype="string").take(position, allow_fill=True)
+    item_names = item_names.fillna(pd.Series(catalogue_names, index=item_names.index, dtype="string"))
     # Every object a catalogue item is known by (企业设立登记: 企业, 营业执照), else the object the name is about.
     objects = catalogue_entries().groupby("item_code")["object"].agg(lambda o: "|".join(sorted(set(o)))).to_dict()
     position, distinct = pd.factorize(item_key)
