@@ -293,15 +293,9 @@ def _candidates(*columns: str) -> str:
     """A blocking rule: equal on the columns and inside the case window (a year of one common name is millions
     of pairs; within ten days, a few)."""
     window = f"coalesce({_pair(DAY_GAP, 'block')} <= {CASE_WINDOW_DAYS}, true)"
-    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), window, _pair(CAN_BE_ONE_ITEM, "block")])
-
-
-#: Two catalogue items, or two actions, are never one case: such pairs are not candidates at all (the applicant's
-#: other cases are most of what blocking on a name or a phone finds, and comparing them costs the most).
-CAN_BE_ONE_ITEM = (
-    "NOT coalesce({l.item_known} AND {r.item_known} AND {l.item_key} <> {r.item_key}, false) "
-    "AND NOT coalesce({l.item_action} <> {r.item_action}, false)"
-)
+    # Pairs of two catalogue items are dropped after scoring, not here: a join filter on strings cost more than
+    # scoring the few pairs it would save (measured: 15-16 s against 13-14 s on 500k records).
+    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), window])
 
 
 BLOCKING_RULES = [
@@ -446,6 +440,10 @@ class Engine:
         self.keys = prepared[["source_system", "source_record_id"]].copy()
         self.table = load_features(self.con, prepared)
         self.nodes = self.con.execute(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").df()
+        # What only the constraints read leaves DuckDB: scoring a million records works within its memory limit.
+        self.con.execute(f"ALTER TABLE {self.table} DROP COLUMN item_code_id")
+        self.con.execute(f"ALTER TABLE {self.table} DROP COLUMN id_kind")
+        self.con.execute(f"ALTER TABLE {self.table} DROP COLUMN state_rank")
         self.seconds["features"] = time.perf_counter() - started
 
     def score(self, review_threshold: float = REVIEW_THRESHOLD) -> pd.DataFrame:
