@@ -280,11 +280,18 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         )
     )
     lo, hi = partition - dt.timedelta(days=LOOKBACK_DAYS), partition + dt.timedelta(days=LOOKBACK_DAYS)
-    neighbours = _typed(
+    around = staged_cases.c.partition_date.between(lo, hi) & (staged_cases.c.partition_date != partition)
+    neighbours = _linked_records(conn, around)
+    # Every record of the golden cases around the day, also those further away: a constraint between one of them
+    # and a new record (two items, or more than the window apart) must see the whole golden case.
+    members = sorted(set(neighbours["golden_case_id"].dropna()))
+    further = [
         _linked_records(
-            conn, staged_cases.c.partition_date.between(lo, hi) & (staged_cases.c.partition_date != partition)
+            conn, case_links.c.golden_case_id.in_(chunk) & ~around & (case_links.c.partition_date != partition)
         )
-    )
+        for chunk in _chunks(members)
+    ]
+    neighbours = _typed(pd.concat([neighbours, *further], ignore_index=True) if further else neighbours)
     before = {
         row.golden_case_id
         for row in conn.execute(sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition))
