@@ -25,7 +25,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from schemas.case import item_name_index, items, local_item_codes, name_key
-from schemas.text import sub
+from schemas.text import mapped, per_distinct, sub
 
 #: Action words, by the action they name. A name with words of two actions names none for certain.
 ACTION_WORDS: dict[str, tuple[str, ...]] = {
@@ -50,11 +50,12 @@ _ACTION_PATTERN = {action: "|".join(words) for action, words in ACTION_WORDS.ite
 def item_core(names: pd.Series) -> pd.Series:
     """An item name without spaces, qualifiers in brackets and request words: 卫生许可证（首次）→ 卫生许可证,
     公司设立登记申请 → 公司设立登记."""
-    position, distinct = pd.factorize(names)  # a few dozen spellings among any number of records
-    core = sub(sub(pd.Series(distinct, dtype="string"), r"\s+", ""), r"[(（][^)）]*[)）]", "")
-    core = sub(core, REQUEST_WORDS, "")
-    core = core.mask(core == "").array
-    return pd.Series(core.take(position, allow_fill=True), index=names.index, dtype="string")
+
+    def core(distinct: pd.Series) -> pd.Series:
+        text = sub(sub(sub(distinct, r"\s+", ""), r"[(（][^)）]*[)）]", ""), REQUEST_WORDS, "")
+        return text.mask(text == "")
+
+    return per_distinct(names, core)
 
 
 def item_actions(names: pd.Series) -> pd.Series:
@@ -144,46 +145,38 @@ def catalogue_codes(codes: pd.Series, sources: pd.Series) -> pd.Series:
     (``item_code_map.csv``); NA otherwise. Looked up once per distinct (system, code)."""
     catalogue = set(items()["item_code"])
     local = {(row.source_system, row.local_item_code): row.item_code for row in local_item_codes().itertuples()}
-    code = codes.str.upper()
-    combined = sources.fillna("").astype(str) + "\x1f" + code.fillna("").astype(str)
-    position, distinct = pd.factorize(combined)
-    looked_up = [c if c in catalogue else local.get((s, c)) for s, c in (value.split("\x1f", 1) for value in distinct)]
-    found = pd.array(looked_up, dtype="string")
-    return pd.Series(found[position] if len(found) else pd.array([], dtype="string"), index=codes.index)
+    combined = sources.fillna("").astype(str) + "\x1f" + codes.str.upper().fillna("").astype(str)
+
+    def look_up(distinct: pd.Series) -> list:
+        pairs = (value.split("\x1f", 1) for value in distinct)
+        return [code if code in catalogue else local.get((system, code)) for system, code in pairs]
+
+    return per_distinct(combined, look_up).rename(None)
 
 
 def identify_items(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.DataFrame:
     """Per record: ``item_code`` (the catalogue's 基本编码: the code itself, a department's local code, or the name
     typed; NA when none identifies it), ``from_name`` (identified by name), ``action`` and ``object`` (from the
-    catalogue when identified, else from the name). Names are looked up once per distinct spelling."""
+    catalogue when identified, else from the name) and ``code_item`` (what the code alone identifies). Names are
+    looked up once per distinct spelling."""
     key = catalogue_codes(codes, sources)
-    position, distinct = pd.factorize(names)
-    found = pd.DataFrame(
-        [_identify_name(str(n)) for n in distinct], columns=["code", "action", "object"], dtype="string"
-    )
-    missing = position < 0
 
-    def by_name(column: str) -> pd.Series:
-        values = (
-            found[column].array.take(position, allow_fill=True)
-            if len(found)
-            else pd.array([pd.NA] * len(position), dtype="string")
-        )
-        return pd.Series(values, index=names.index, dtype="string").mask(missing)
+    def by_name(field: int) -> pd.Series:
+        return per_distinct(names, lambda distinct: [_identify_name(str(n))[field] for n in distinct])
 
-    named = by_name("code")
+    named = by_name(0)
     use_name = key.isna() & named.notna()
     item_code = key.where(~use_name, named)
     objects = catalogue_entries().drop_duplicates("item_code").set_index("item_code")["object"].to_dict()
-    actions = catalogue_actions()
-    position_code, distinct_codes = pd.factorize(item_code)
-    code_action = pd.array([actions.get(c) for c in distinct_codes], dtype="string")
-    code_object = pd.array([objects.get(c) for c in distinct_codes], dtype="string")
-    action = pd.Series(code_action.take(position_code, allow_fill=True), index=names.index, dtype="string")
-    obj = pd.Series(code_object.take(position_code, allow_fill=True), index=names.index, dtype="string")
-    action = action.fillna(by_name("action"))
-    obj = obj.fillna(by_name("object"))
+    action = mapped(item_code, catalogue_actions()).fillna(by_name(1))
+    obj = mapped(item_code, objects).fillna(by_name(2))
     return pd.DataFrame(
-        {"item_code": item_code, "from_name": use_name, "action": action, "object": obj.mask(obj == "")},
+        {
+            "item_code": item_code,
+            "from_name": use_name,
+            "action": action,
+            "object": obj.mask(obj == ""),
+            "code_item": key,  # what the record's own code alone stands for
+        },
         index=codes.index,
     )

@@ -39,3 +39,16 @@ def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
     if isinstance(result, pa.ChunkedArray):
         result = result.combine_chunks()
     return pd.DataFrame({name: _series(result.field(name), values.index) for name in result.type.names})
+
+
+def per_distinct(values: pd.Series, compute) -> pd.Series:
+    """``compute`` (distinct values as a Series → as many results) run once per distinct value and spread back:
+    item names, catalogue codes and personal names repeat across a million records. Missing stays missing."""
+    position, distinct = pd.factorize(values)
+    found = pd.array(list(compute(pd.Series(distinct, dtype=TEXT))), dtype=TEXT)
+    return pd.Series(found.take(position, allow_fill=True), index=values.index, dtype=TEXT)
+
+
+def mapped(values: pd.Series, mapping: dict) -> pd.Series:
+    """``values`` looked up in ``mapping`` once per distinct value (missing where absent)."""
+    return per_distinct(values, lambda distinct: [mapping.get(v) for v in distinct])

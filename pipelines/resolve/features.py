@@ -25,8 +25,8 @@ import pandas as pd
 from pipelines.stage.normalise import clean_text, company_name_key, parse_timestamps
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
-from schemas.items import catalogue_codes, catalogue_entries, identify_items, item_core
-from schemas.text import sub
+from schemas.items import catalogue_entries, identify_items, item_core
+from schemas.text import mapped, per_distinct, sub
 
 ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
 
@@ -52,12 +52,12 @@ def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(primary pinyin, per-character reading groups) for each name; characters without a reading stand for
     themselves. Both are plain strings, computed in C by ``str.translate``."""
     primary, readings = pinyin_tables()
-    position, distinct = pd.factorize(names)  # common names (张伟, 王芳) are read once
-    distinct = pd.Series(distinct, dtype="string")
-    spaced = sub(distinct, r"([^\x{3400}-\x{9fff}])", r"\1 ")  # a non-Han character is a group of its own
-    py = distinct.str.translate(primary).str.lower().array.take(position, allow_fill=True)
-    groups = spaced.str.translate(readings).str.strip().array.take(position, allow_fill=True)
-    return pd.Series(py, index=names.index, dtype="string"), pd.Series(groups, index=names.index, dtype="string")
+    # Common names (张伟, 王芳) are read once.
+    spaced = per_distinct(names, lambda d: sub(d, r"([^\x{3400}-\x{9fff}])", r"\1 "))  # a non-Han char: own group
+    return (
+        per_distinct(names, lambda d: d.str.translate(primary).str.lower()),
+        per_distinct(spaced, lambda d: d.str.translate(readings).str.strip()),
+    )
 
 
 def prepare(cases: pd.DataFrame) -> pd.DataFrame:
@@ -89,18 +89,11 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     identified = identify_items(codes, typed_item_names, sources)
     # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
     item_key = identified["item_code"].fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
-    by_code = catalogue_codes(codes, sources)
     # A catalogue item's name is known even where the record gave only the code.
-    names_of = items().set_index("item_code")["item_name"].to_dict()
-    position, distinct = pd.factorize(item_key)
-    catalogue_names = pd.array([names_of.get(k) for k in distinct], dtype="string").take(position, allow_fill=True)
-    item_names = item_names.fillna(pd.Series(catalogue_names, index=item_names.index, dtype="string"))
+    item_names = item_names.fillna(mapped(item_key, items().set_index("item_code")["item_name"].to_dict()))
     # Every object a catalogue item is known by (企业设立登记: 企业, 营业执照), else the object the name is about.
     objects = catalogue_entries().groupby("item_code")["object"].agg(lambda o: "|".join(sorted(set(o)))).to_dict()
-    position, distinct = pd.factorize(item_key)
-    known_objects = pd.array([objects.get(k) for k in distinct], dtype="string")
-    item_objects = pd.Series(known_objects.take(position, allow_fill=True), index=item_key.index, dtype="string")
-    item_objects = item_objects.fillna(identified["object"])
+    item_objects = mapped(item_key, objects).fillna(identified["object"])
     phone = sub(clean_text(cases["contact_phone"]), r"\D", "")
     phone = sub(phone, r"^0?86(1\d{10})$", r"\1")  # +86 138…
     address = sub(sub(clean_text(cases["address"]), r"\s+", ""), ADDRESS_PREFIX, "")
@@ -128,7 +121,7 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
             "item_name_norm": item_names,
             # The item as the record's own code says (a catalogue code, or the system's own): one system never
             # files one case under two codes.
-            "item_code_id": by_code.fillna(codes),
+            "item_code_id": identified["code_item"].fillna(codes),
             "item_action": identified["action"],
             "item_objects": item_objects,
             "submitted_date": parse_timestamps(cases["submitted_at"]).dt.floor("D"),
