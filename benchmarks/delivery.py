@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget  # noqa: E402
-from pipelines.deliver.outbox import drain  # noqa: E402
-from pipelines.warehouse import Warehouse, insert_frame  # noqa: E402
+from core.warehouse import Warehouse, insert_frame  # noqa: E402
+from delivery.outbox import drain  # noqa: E402
 from sandbox.runtime import CREDENTIALS  # noqa: E402
 from schemas.identifiers import make_uscc  # noqa: E402
 from schemas.warehouse import metadata, outbox  # noqa: E402

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.warehouse import Warehouse, insert_frame  # noqa: E402
+from core.warehouse import Warehouse, insert_frame  # noqa: E402
 from schemas.identifiers import (  # noqa: E402
     ORG_CODE_WEIGHTS,
     RIC_CHECK,

@@ -32,7 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.resolve.features import prepare  # noqa: E402
+from resolution.features import prepare  # noqa: E402
 from sandbox.canonical import canonical_cases  # noqa: E402
 from sandbox.generator import GeneratorConfig, generate  # noqa: E402
 from schemas.case import DEDUP_COLUMNS  # noqa: E402

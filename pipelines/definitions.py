@@ -14,7 +14,8 @@ from dagster import (
 )
 
 from connectors.targets import ExchangeTableTarget, HttpTarget, SupervisionTarget
-from pipelines import settings
+from core import settings
+from core.warehouse import Warehouse
 from pipelines.deliver.assets import (
     DELIVERY_ASSETS,
     delivery_status,
@@ -37,7 +38,6 @@ from pipelines.resolve.assets import case_resolution
 from pipelines.resolve.checks import one_item_per_golden_case
 from pipelines.stage.assets import stage
 from pipelines.stage.checks import staged_cases_expectations
-from pipelines.warehouse import Warehouse
 from schemas.case import LOCAL_TZ
 
 DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, pull_licence_feed, licence_repository]

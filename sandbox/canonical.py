@@ -9,9 +9,9 @@ import datetime as dt
 
 import pandas as pd
 
-from pipelines.stage.mappings import MAPPINGS
 from sandbox.generator import SOURCES, Dataset
 from schemas.case import CASE_COLUMNS, DEDUP_COLUMNS
+from staging.mappings import MAPPINGS
 
 
 def canonical_cases(data: Dataset) -> pd.DataFrame:

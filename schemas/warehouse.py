@@ -145,7 +145,7 @@ review_queue = Table(
     Column("queued_at", DateTime, nullable=False),
 )
 
-#: Links the model made that a cannot-link constraint kept out of a golden case (pipelines.resolve.clusters):
+#: Links the model made that a cannot-link constraint kept out of a golden case (resolution.clusters):
 #: the two records, the day whose resolution found the split, and the constraint that decided it.
 resolution_splits = Table(
     "resolution_splits",

@@ -25,7 +25,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from pipelines.warehouse import Warehouse
+from core.warehouse import Warehouse
 from schemas import licences as licence_rules
 from schemas.case import LOCAL_TZ
 from schemas.identifiers import (

@@ -9,7 +9,7 @@ import os
 
 import uvicorn
 
-from pipelines.settings import dagster_home
+from core.settings import dagster_home
 from sharing.api import create_app
 
 DEFAULT_HOST = "127.0.0.1"

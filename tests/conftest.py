@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from pipelines.warehouse import Warehouse
+from core.warehouse import Warehouse
 from sandbox.runtime import Sandbox, SandboxSettings
 from schemas.warehouse import metadata
 

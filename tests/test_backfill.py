@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, instance_for_test
 
+from cli.demo import QUIET
 from pipelines.definitions import build_definitions
-from pipelines.demo import QUIET
 from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
 from sandbox.instance import DAY_TABLES, ROOT, DevInstance, day_contents
 from tests.conftest import pipeline_environment, start_sandbox
@@ -107,8 +107,8 @@ def test_a_week_in_one_run_leaves_the_rows_of_seven_daily_runs(tmp_path, monkeyp
 
 @pytest.mark.parametrize("source", [None, "housing", "market_regulation"])
 def test_backfill_selection(source):
-    from pipelines.backfill import selection
-    from pipelines.cli import _asset_names
+    from cli.backfill import selection
+    from cli.main import _asset_names
     from pipelines.definitions import DAILY_ASSETS
     from pipelines.pull.sources import SOURCES
 

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from core.warehouse import Warehouse
 from pipelines.resolve.checks import golden_cases_with_two_items
-from pipelines.resolve.clusters import cluster
-from pipelines.resolve.engine import resolve
-from pipelines.resolve.golden import assign_golden_ids, golden_id_for
-from pipelines.resolve.review import splits
-from pipelines.warehouse import Warehouse
+from resolution.clusters import cluster
+from resolution.engine import resolve
+from resolution.golden import assign_golden_ids, golden_id_for
+from resolution.review import splits
 from schemas.items import identify_items
 from schemas.warehouse import case_links, golden_cases, outbox, review_decisions
 from tests.test_resolution import ADDR, CO, CO_ID, ZHANG_WEI_ID, cases, clerk, dept, groups, stage_into
@@ -203,7 +203,7 @@ def test_a_split_golden_case_keeps_its_id_with_its_founding_record():
         applicant_id_checksum_ok=True,
         **{c: "x" for c in ("item_code", "applicant_name")},
     )
-    from pipelines.resolve.golden import GOLDEN_FIELDS
+    from resolution.golden import GOLDEN_FIELDS
 
     for column in GOLDEN_FIELDS:
         if column not in pool:
@@ -217,8 +217,8 @@ def test_a_rerun_splits_a_chained_golden_case_and_sends_both_corrections(tmp_pat
     """A warehouse left by a resolution without constraints: a re-entry chained an establishment and a change
     into one golden case. Re-running the days splits it; only the split part gets a new id, and both golden cases
     go to the receivers as new versions."""
-    from pipelines.resolve import engine as engine_module
     from pipelines.resolve.assets import resolve_partition
+    from resolution import engine as engine_module
 
     warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
     stage_into(

@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 
+from core.warehouse import Warehouse, insert_frame
 from dashboard.build import QUERIES, build
-from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import (
     mart_2345_monthly,
     mart_case_deadlines,

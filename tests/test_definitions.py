@@ -17,8 +17,8 @@ from dagster import (
     instance_for_test,
 )
 
+from core.warehouse import Warehouse
 from pipelines.definitions import daily_cases_schedule, defs, outstanding_deliveries
-from pipelines.warehouse import Warehouse
 from schemas.warehouse import outbox
 
 ROOT = Path(__file__).resolve().parents[1]

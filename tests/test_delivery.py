@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 
 from connectors.targets import CredentialsRefused, DeliveryTarget, ExchangeTableTarget, HttpTarget
-from pipelines.deliver.outbox import PENDING_STATUSES, drain, status_counts
-from pipelines.deliver.reconcile import compare_cases, outbox_rows, per_day
-from pipelines.warehouse import Warehouse, insert_frame
+from core.warehouse import Warehouse, insert_frame
+from delivery.outbox import PENDING_STATUSES, drain, status_counts
+from delivery.reconcile import compare_cases, outbox_rows, per_day
 from sandbox.runtime import CREDENTIALS
 from schemas.identifiers import make_uscc
 from schemas.warehouse import metadata, outbox

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.licences.repository import (
+from core.warehouse import Warehouse, insert_frame
+from licensing.repository import (
     awaiting_holder,
     case_events,
     event_rows,
@@ -17,8 +18,7 @@ from pipelines.licences.repository import (
     number_licences,
     refold,
 )
-from pipelines.marts.reuse import availability, licence_reuse, material_reuse
-from pipelines.warehouse import Warehouse, insert_frame
+from reporting.reuse import availability, licence_reuse, material_reuse
 from schemas.identifiers import is_valid_licence_identifier, make_uscc, ric_check_char
 from schemas.licences import required_materials
 from schemas.warehouse import holder_codes, holders, licence_events, licences

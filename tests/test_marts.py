@@ -4,7 +4,7 @@ import datetime as dt
 
 import pandas as pd
 
-from pipelines.marts.deadlines import calendar_rows, case_deadlines, monthly_2345
+from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from schemas.workdays import calendar
 
 STARTUP, PERMIT = "000102001000", "000105001000"  # 企业设立登记 (2345: startup), 食品经营许可

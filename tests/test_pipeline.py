@@ -11,10 +11,10 @@ import pandas as pd
 import sqlalchemy as sa
 from dagster import DagsterInstance, build_resources, instance_for_test
 
+from cli.demo import QUIET, identities, pairwise_scores, summary
+from delivery.outbox import drain
 from pipelines.definitions import build_definitions
 from pipelines.definitions import build_resources as resource_defs
-from pipelines.deliver.outbox import drain
-from pipelines.demo import QUIET, identities, pairwise_scores, summary
 from schemas.identifiers import is_valid_licence_identifier
 from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
 

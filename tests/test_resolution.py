@@ -10,10 +10,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.resolve.engine import Engine, resolve
-from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, roles
-from pipelines.resolve.review import decide, explain
-from pipelines.warehouse import Warehouse
+from core.warehouse import Warehouse
+from resolution.engine import Engine, resolve
+from resolution.golden import assign_golden_ids, build_golden_cases, roles
+from resolution.review import decide, explain
 from schemas.case import DEDUP_COLUMNS
 from schemas.warehouse import case_links, staged_cases
 
@@ -217,7 +217,7 @@ def test_uncertain_pairs_go_to_review_with_per_field_evidence():
 
 def stage_into(warehouse: Warehouse, frame: pd.DataFrame) -> None:
     """Hand-made cases as staged rows of the day they were submitted (companies with valid codes)."""
-    from pipelines.warehouse import insert_frame
+    from core.warehouse import insert_frame
 
     frame = frame.assign(
         partition_date=pd.to_datetime(frame["submitted_at"]).dt.date,

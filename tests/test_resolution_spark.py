@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from pipelines.resolve.engine import make_engine
+from resolution.engine import make_engine
 from sandbox.canonical import canonical_cases
 from sandbox.generator import GeneratorConfig, generate
 

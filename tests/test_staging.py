@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from pipelines.stage.normalise import parse_timestamps, stage_partition
+from staging.normalise import parse_timestamps, stage_partition
 
 
 def _raw(*records):

@@ -23,11 +23,11 @@ from dagster import (
 )
 
 from connectors.targets import DeliveryTarget
-from pipelines import settings
-from pipelines.deliver.outbox import drain, unaccounted_versions
-from pipelines.deliver.reconcile import compare_cases, outbox_rows, per_day
+from core import settings
+from core.warehouse import Warehouse, insert_frame
+from delivery.outbox import drain, unaccounted_versions
+from delivery.reconcile import compare_cases, outbox_rows, per_day
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days
-from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import dead_letters, delivery_reconciliation, outbox
 
 TARGET_TITLES = {

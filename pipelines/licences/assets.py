@@ -18,8 +18,9 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
-from pipelines.deliver.outbox import queue
-from pipelines.licences.repository import (
+from core.warehouse import Warehouse, insert_frame
+from delivery.outbox import queue
+from licensing.repository import (
     FIELDS,
     awaiting_holder,
     case_events,
@@ -31,7 +32,6 @@ from pipelines.licences.repository import (
     refold,
 )
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
-from pipelines.warehouse import Warehouse, insert_frame
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ
 from schemas.identifiers import is_valid_licence_identifier
 from schemas.licences import VALID

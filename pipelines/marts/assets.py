@@ -15,10 +15,10 @@ from dagster import (
     asset,
 )
 
-from pipelines.marts.deadlines import DEPARTMENT_SYSTEMS, calendar_rows, case_deadlines, monthly_2345
-from pipelines.marts.reuse import availability, licence_reuse, material_reuse
+from core.warehouse import Warehouse, insert_frame
 from pipelines.partitions import MART_REFRESH
-from pipelines.warehouse import Warehouse, insert_frame
+from reporting.deadlines import DEPARTMENT_SYSTEMS, calendar_rows, case_deadlines, monthly_2345
+from reporting.reuse import availability, licence_reuse, material_reuse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
 from schemas.warehouse import (

@@ -20,9 +20,9 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
+from core.warehouse import Warehouse, insert_frame
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.sources import SOURCES, SourceSpec
-from pipelines.warehouse import Warehouse, insert_frame
 from schemas.warehouse import raw_records, source_loads
 from schemas.workdays import calendar
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.sources import DepartmentSource, FileDropSource, RestSource, SqlSource
-from pipelines import settings
+from core import settings
 from sandbox.runtime import HOUSING_TABLE
 
 

@@ -22,12 +22,12 @@ from dagster import (
     asset,
 )
 
-from pipelines.deliver.outbox import queue
+from core.warehouse import Warehouse, insert_frame
+from delivery.outbox import queue
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
-from pipelines.resolve.clusters import CONSTRAINTS
-from pipelines.resolve.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
-from pipelines.resolve.golden import assign_golden_ids, build_golden_cases, payload_json, roles
-from pipelines.warehouse import Warehouse, insert_frame
+from resolution.clusters import CONSTRAINTS
+from resolution.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
+from resolution.golden import assign_golden_ids, build_golden_cases, payload_json, roles
 from schemas.identifiers import mask_identifier_series, mask_phone_series
 from schemas.warehouse import (
     case_links,

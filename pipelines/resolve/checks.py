@@ -9,8 +9,8 @@ from dagster import (
     asset_check,
 )
 
+from core.warehouse import Warehouse
 from pipelines.partitions import DAILY, partition_days
-from pipelines.warehouse import Warehouse
 from schemas.warehouse import case_links, staged_cases
 
 ONE_ITEM = "one_item_per_golden_case"

@@ -15,11 +15,11 @@ from dagster import (
     multi_asset,
 )
 
+from core.warehouse import Warehouse
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.sources import SOURCES
-from pipelines.stage.normalise import stage_partition
-from pipelines.warehouse import Warehouse
 from schemas.warehouse import quarantined_records, raw_records, staged_cases
+from staging.normalise import stage_partition
 
 RAW_KEYS = [AssetKey(spec.asset_name) for spec in SOURCES]
 RECONCILED = "pulled_equals_staged_plus_quarantined"

@@ -9,8 +9,8 @@ from dagster import (
     asset_check,
 )
 
+from core.warehouse import Warehouse
 from pipelines.partitions import DAILY, partition_days
-from pipelines.warehouse import Warehouse
 from schemas.expectations import validate_staged
 from schemas.warehouse import staged_cases
 

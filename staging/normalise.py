@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from pipelines.stage.mappings import MAPPINGS, SourceMapping
 from schemas.case import (
     CASE_COLUMNS,
     LEGAL_PERSON,
@@ -22,6 +21,7 @@ from schemas.case import (
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers
 from schemas.items import identify_items
 from schemas.text import extract, nfkc, sub
+from staging.mappings import MAPPINGS, SourceMapping
 
 TEXT_COLUMNS = [c for c in CASE_COLUMNS if c not in (*TIMESTAMP_COLUMNS, "promised_days", "statutory_days")]
 SYSTEM_NAMES = {

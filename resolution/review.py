@@ -13,8 +13,8 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
-from pipelines.resolve.clusters import CONSTRAINTS
-from pipelines.warehouse import Warehouse
+from core.warehouse import Warehouse
+from resolution.clusters import CONSTRAINTS
 from schemas.warehouse import case_links, link_evidence, resolution_splits, review_decisions, review_queue, staged_cases
 
 PAIR_KEYS = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from pipelines.warehouse import Warehouse
+from core.warehouse import Warehouse
 from schemas.warehouse import outbox
 
 DAY_COLUMNS = [

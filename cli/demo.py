@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines import settings
+from core import settings
 from schemas.case import LOCAL_TZ
 
 TARGETS = ("one_network", "municipal", "supervision")
@@ -34,7 +34,7 @@ class DemoOptions:
 def summary(warehouse, receivers: dict | None = None) -> dict:
     """The reconciliation figures: pulled, staged, quarantined, golden, duplicates, and per receiver what we
     sent and, where ``receivers`` (name → target) are given, what the receiver itself says it holds."""
-    from pipelines.deliver.outbox import status_counts, unaccounted_versions
+    from delivery.outbox import status_counts, unaccounted_versions
 
     def count(sql: str) -> int:
         return int(warehouse.scalar(sql) or 0)
@@ -139,9 +139,9 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
 
     from dagster import DagsterInstance, build_resources
 
+    from delivery.outbox import drain
     from pipelines.definitions import build_definitions
     from pipelines.definitions import build_resources as resource_defs
-    from pipelines.deliver.outbox import drain
     from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
     from sandbox.runtime import Sandbox, SandboxSettings
     from schemas.warehouse import metadata

@@ -16,7 +16,7 @@ import uuid
 
 import pandas as pd
 
-from pipelines.resolve.engine import BLOCKING_RULES, SAME_SOUND, Engine, _pair, within_case_definition
+from resolution.engine import BLOCKING_RULES, SAME_SOUND, Engine, _pair, within_case_definition
 
 # Every reading group of one name intersects the other's, position by position (see engine.SAME_SOUND).
 SPARK_SAME_SOUND = (

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
-from pipelines.warehouse import Warehouse, insert_frame
+from core.warehouse import Warehouse, insert_frame
 from schemas.case import CODES_DIR
 from schemas.warehouse import dead_letters, golden_cases, licences, outbox
 

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from pipelines.stage.normalise import company_name_key
-from pipelines.warehouse import insert_frame
+from core.warehouse import insert_frame
 from schemas.case import departments, is_completed, items
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, make_licence_identifier
 from schemas.licences import (
@@ -34,6 +33,7 @@ from schemas.licences import (
     licence_key,
 )
 from schemas.warehouse import holder_codes, holders, licence_events, licences
+from staging.normalise import company_name_key
 
 ISSUER = "approval_bureau"  # after 相对集中行政许可权 the bureau issues in its own name
 BUSINESS_LICENCE_TYPES = ("11100000MB0143028R001", "11100000MB0143028R002")

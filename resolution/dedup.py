@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.resolve.engine import make_engine
-from pipelines.resolve.golden import golden_id_for
+from resolution.engine import make_engine
+from resolution.golden import golden_id_for
 from schemas.case import DEDUP_COLUMNS
 
 REQUIRED = ("source_system", "source_record_id")

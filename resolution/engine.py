@@ -26,8 +26,8 @@ import splink.comparison_library as cl
 from splink import Linker, SettingsCreator
 from splink.internals.duckdb.database_api import DuckDBAPI
 
-from pipelines.resolve.clusters import ATTRIBUTES, cluster, pair_conflicts
-from pipelines.resolve.features import load_features, prepare
+from resolution.clusters import ATTRIBUTES, cluster, pair_conflicts
+from resolution.features import load_features, prepare
 
 MODEL_PATH = Path(__file__).parent / "model" / "case_model.json"
 DUCKDB_MEMORY_LIMIT = "1500MB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
@@ -549,7 +549,7 @@ def make_engine(model: dict | None = None, backend: str | None = None) -> Engine
     """The engine on the configured backend: ``BRIDGE_RESOLUTION_BACKEND`` = duckdb (default) or spark."""
     backend = backend or os.environ.get("BRIDGE_RESOLUTION_BACKEND") or "duckdb"
     if backend == "spark":
-        from pipelines.resolve.spark import SparkEngine
+        from resolution.spark import SparkEngine
 
         return SparkEngine(model)
     if backend != "duckdb":

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 
-from pipelines import settings
+from core import settings
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import DemoOptions, identities, run_demo
+    from cli.demo import DemoOptions, identities, run_demo
 
     figures = run_demo(
         DemoOptions(
@@ -28,7 +28,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from pipelines.demo import DemoOptions, demo_window
+    from cli.demo import DemoOptions, demo_window
     from sandbox.runtime import Sandbox, SandboxSettings
 
     keys = demo_window(DemoOptions(days=args.days))
@@ -123,14 +123,14 @@ def _dev(args: argparse.Namespace) -> int:
 def _dedup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from pipelines.resolve.dedup import run
+    from resolution.dedup import run
 
     run(Path(args.input), Path(args.output), backend=args.backend)
     return 0
 
 
 def _warehouse():
-    from pipelines.warehouse import Warehouse
+    from core.warehouse import Warehouse
 
     return Warehouse(
         url=os.environ.get("BRIDGE_WAREHOUSE_URL") or f"sqlite:///{settings.dagster_home() / 'warehouse.sqlite'}"
@@ -138,7 +138,7 @@ def _warehouse():
 
 
 def _review(args: argparse.Namespace) -> int:
-    from pipelines.resolve.review import decide, open_pairs
+    from resolution.review import decide, open_pairs
 
     warehouse = _warehouse()
     if args.action == "list":
@@ -163,8 +163,8 @@ def _deliver(args: argparse.Namespace) -> int:
     pending or the time is up. Safe to interrupt and run again: every version goes under its idempotency key."""
     from dagster import build_resources
 
+    from delivery.outbox import PENDING_STATUSES, drain
     from pipelines.definitions import build_resources as resource_defs
-    from pipelines.deliver.outbox import PENDING_STATUSES, drain
 
     names = [args.target] if args.target else ["one_network", "municipal", "supervision"]
     deadline = time.monotonic() + args.wait
@@ -190,7 +190,7 @@ def _deliver(args: argparse.Namespace) -> int:
 
 def _backfill(args: argparse.Namespace) -> int:
     """Launch an asset backfill of the daily assets in the running instance and follow it to the end."""
-    from pipelines.backfill import BackfillError, InstanceClient, days, selection
+    from cli.backfill import BackfillError, InstanceClient, days, selection
     from pipelines.definitions import DAILY_ASSETS
     from pipelines.pull.sources import SOURCES
 
@@ -240,7 +240,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from pipelines.resolve.review import explain, splits
+    from resolution.review import explain, splits
 
     warehouse = _warehouse()
     links = explain(warehouse, args.golden_case_id)
@@ -258,8 +258,8 @@ def _explain(args: argparse.Namespace) -> int:
 def _model(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from pipelines.resolve.dedup import read_cases
-    from pipelines.resolve.engine import MODEL_PATH, load_model, model_summary, train
+    from resolution.dedup import read_cases
+    from resolution.engine import MODEL_PATH, load_model, model_summary, train
 
     if args.action == "train":
         if args.input:
