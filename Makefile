@@ -20,16 +20,16 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/approval-bridge demo
+	$(BIN)/python -m sandbox demo
 
 test: install
 	$(BIN)/python -m pytest -q
 
 dev: install
-	$(BIN)/approval-bridge dev
+	$(BIN)/python -m sandbox dev
 
 sandbox: install
-	$(BIN)/approval-bridge sandbox
+	$(BIN)/python -m sandbox serve
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

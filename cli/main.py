@@ -5,56 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import signal
-import subprocess
 import sys
 import time
 
 from core import settings
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from cli.demo import DemoOptions, identities, run_demo
-
-    figures = run_demo(
-        DemoOptions(
-            days=args.days,
-            cases_per_day=args.cases_per_day,
-            fault_level=args.faults,
-            ack_timeout_seconds=args.ack_timeout,
-        )
-    )
-    return 0 if all(ok for _, ok in identities(figures)) else 1
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    from cli.demo import DemoOptions, demo_window
-    from sandbox.runtime import Sandbox, SandboxSettings
-
-    keys = demo_window(DemoOptions(days=args.days))
-    sandbox = Sandbox(
-        SandboxSettings(
-            root=settings.sandbox_dir(),
-            start=dt.date.fromisoformat(keys[0]),
-            days=args.days,
-            cases_per_day=args.cases_per_day,
-            fault_level=args.faults,
-            resume=not args.fresh,
-        )
-    ).start()
-    print(f"sandbox serving {keys[0]} … {keys[-1]} ({args.faults} faults); Ctrl-C stops it")
-    for name, where in sandbox.endpoints().items():
-        print(f"  {name:<18} {where}")
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    try:
-        while not stop:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
-    return 0
 
 
 def pool_names() -> list[str]:
@@ -82,44 +36,6 @@ def _pools(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev(args: argparse.Namespace) -> int:
-    """The sandbox in the background and the Dagster UI (webserver + daemon) on the same DAGSTER_HOME."""
-    env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
-    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
-    set_pools()
-    bin_dir = os.path.dirname(sys.executable)
-    children = [
-        subprocess.Popen([os.path.join(bin_dir, "approval-bridge"), "sandbox", "--days", str(args.days)], env=env),
-        subprocess.Popen(
-            [
-                os.path.join(bin_dir, "dagster"),
-                "dev",
-                "-m",
-                "pipelines.definitions",
-                "-h",
-                args.host,
-                "-p",
-                str(args.port),
-            ],
-            env=env,
-        ),
-    ]
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        return children[1].wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)  # dagster dev shuts its webserver, daemon and code server down
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-
 def _dedup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -132,9 +48,7 @@ def _dedup(args: argparse.Namespace) -> int:
 def _warehouse():
     from core.warehouse import Warehouse
 
-    return Warehouse(
-        url=os.environ.get("BRIDGE_WAREHOUSE_URL") or f"sqlite:///{settings.dagster_home() / 'warehouse.sqlite'}"
-    )
+    return Warehouse(url=settings.warehouse_url())
 
 
 def _review(args: argparse.Namespace) -> int:
@@ -191,11 +105,11 @@ def _deliver(args: argparse.Namespace) -> int:
 def _backfill(args: argparse.Namespace) -> int:
     """Launch an asset backfill of the daily assets in the running instance and follow it to the end."""
     from cli.backfill import BackfillError, InstanceClient, days, selection
+    from core.departments import departments, licence_feeds
     from pipelines.definitions import DAILY_ASSETS
-    from pipelines.pull.sources import SOURCES
 
     keys = days(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end))
-    assets = selection(_asset_names(DAILY_ASSETS), args.source, [s.name for s in SOURCES])
+    assets = selection(_asset_names(DAILY_ASSETS), args.source, list(departments()), tuple(licence_feeds()))
     client = InstanceClient(args.url)
     try:
         title = f"{keys[0]} … {keys[-1]}" + (f" ({args.source})" if args.source else "")
@@ -262,21 +176,47 @@ def _model(args: argparse.Namespace) -> int:
     from resolution.engine import MODEL_PATH, load_model, model_summary, train
 
     if args.action == "train":
-        if args.input:
-            cases = read_cases(Path(args.input))
-        else:  # reproducible default: a month of sandbox cases, unlabelled as far as training knows
-            import datetime as dt
-
-            from sandbox.canonical import canonical_cases
-            from sandbox.generator import GeneratorConfig, generate
-            from schemas.case import DEDUP_COLUMNS
-
-            config = GeneratorConfig(start=dt.date(2026, 1, 1), days=30, cases_per_day=300)
-            cases = canonical_cases(generate(config))[list(DEDUP_COLUMNS)]
+        if not args.input:
+            raise SystemExit("model train needs --input cases.csv (the shipped model: python -m sandbox train-model)")
+        cases = read_cases(Path(args.input))
         train(cases, path=MODEL_PATH)
         print(f"model trained on {len(cases)} records and written to {MODEL_PATH}")
     print(model_summary(load_model()).round(4).to_string(index=False))
     return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    """The configuration as the profile resolves it, secrets never shown; non-zero when it cannot run."""
+    from core.departments import DeclarationError
+
+    try:
+        rows = settings.resolved()
+        problems = settings.check()
+    except (settings.ConfigurationError, DeclarationError) as exc:
+        print(f"configuration: {exc}", file=sys.stderr)
+        return 2
+    print(f"profile: {settings.profile()} ({settings.PROFILE_VARIABLE})")
+    width = max(len(r["variable"]) for r in rows)
+    for row in rows:
+        print(f"  {row['variable']:<{width}}  {row['source']:<15}  {row['value']}")
+    if problems:
+        print(f"\n{len(problems)} variable(s) stop the {settings.profile()} profile:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print("\nconfiguration ready")
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    """The reconciliation table of the configured warehouse; non-zero when an identity does not hold."""
+    from cli.reconciliation import identities, render, summary
+
+    warehouse = _warehouse()
+    figures = summary(warehouse)
+    print(render(figures))
+    warehouse.dispose()
+    return 0 if all(ok for _, ok in identities(figures)) else 1
 
 
 def main_serve(args: argparse.Namespace) -> int:
@@ -295,25 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="approval-bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run the whole pipeline end to end on the embedded default")
-    demo.add_argument("--days", type=int, default=35, help="days of cases, ending yesterday (default 35)")
-    demo.add_argument("--cases-per-day", type=int, default=20)
-    demo.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild", help="how the stand-ins misbehave")
-    demo.add_argument("--ack-timeout", type=float, default=60.0, help="seconds to wait for late acknowledgements")
-    demo.set_defaults(run=_demo)
+    config = commands.add_parser(
+        "config", help="check the configuration of the profile in force (BRIDGE_PROFILE) and print it, secrets hidden"
+    )
+    config.add_argument("action", choices=["check"])
+    config.set_defaults(run=_config)
 
-    sandbox = commands.add_parser("sandbox", help="start the stand-in systems on loopback and keep them running")
-    sandbox.add_argument("--days", type=int, default=35)
-    sandbox.add_argument("--cases-per-day", type=int, default=20)
-    sandbox.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild")
-    sandbox.add_argument("--fresh", action="store_true", help="forget what the receivers already hold")
-    sandbox.set_defaults(run=_sandbox)
-
-    dev = commands.add_parser("dev", help="the sandbox plus the Dagster UI on the demo's instance")
-    dev.add_argument("--days", type=int, default=35)
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000)
-    dev.set_defaults(run=_dev)
+    reconcile = commands.add_parser("reconcile", help="print the reconciliation table of the configured warehouse")
+    reconcile.set_defaults(run=_reconcile)
 
     dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")
     dedup.add_argument("--input", required=True, help="UTF-8 CSV with the canonical case columns")
@@ -383,9 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("golden_case_id")
     explain.set_defaults(run=_explain)
 
-    model = commands.add_parser(
-        "model", help="show the resolution model, or train it (on --input cases.csv, default a month of sandbox cases)"
-    )
+    model = commands.add_parser("model", help="show the resolution model, or train it on --input cases.csv")
     model.add_argument("action", choices=["show", "train"])
     model.add_argument("--input")
     model.set_defaults(run=_model)

@@ -18,8 +18,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.http import call_with_retries, make_client, signed_send
 
@@ -35,6 +34,7 @@ class RawRecord:
 class SourceBatch:
     records: list[RawRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a person should know about this pull
+    complete: bool = True  # False when paging stopped early (page limit, a repeating cursor): re-pull the day
 
     @property
     def cursor(self) -> str | None:
@@ -42,8 +42,10 @@ class SourceBatch:
         return max((r.changed_at for r in self.records if r.changed_at), default=None)
 
 
-class DepartmentSource(ConfigurableResource, ABC):
+class DepartmentSource(BaseModel, ABC):
     """A department system the bridge pulls cases from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     @abstractmethod
     def fetch_changes(self, since: dt.datetime, until: dt.datetime) -> SourceBatch: ...
@@ -59,6 +61,57 @@ class SourceError(Exception):
     """A source answered, but with a business-level error code."""
 
 
+class Paginator(ABC):
+    """Which page to ask for next, from what the last page said (after dlt's paginators)."""
+
+    stuck = False  # the source sent a position it had sent before: paging would never end
+
+    @abstractmethod
+    def params(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def advance(self, document: Any, rows: list) -> bool:
+        """Move past ``document``'s page; False when it was the last."""
+
+
+class PageNumberPaginator(Paginator):
+    """``pageNo=1, 2, …`` until a page comes back empty or the rows seen reach the reported total."""
+
+    def __init__(self, page_param: str, total_path: str) -> None:
+        self.page_param, self.total_path = page_param, total_path
+        self.page, self.seen = 1, 0
+
+    def params(self) -> dict[str, str]:
+        return {self.page_param: str(self.page)}
+
+    def advance(self, document: Any, rows: list) -> bool:
+        self.seen += len(rows)
+        total = int(_dig(document, self.total_path) or 0)
+        self.page += 1
+        return bool(rows) and self.seen < total
+
+
+class CursorPaginator(Paginator):
+    """The source hands back an opaque next cursor; none (or an empty page) ends the listing."""
+
+    def __init__(self, cursor_param: str, next_cursor_path: str) -> None:
+        self.cursor_param, self.next_cursor_path = cursor_param, next_cursor_path
+        self.cursor: str | None = None
+        self.seen: set[str] = set()
+
+    def params(self) -> dict[str, str]:
+        return {self.cursor_param: self.cursor} if self.cursor else {}
+
+    def advance(self, document: Any, rows: list) -> bool:
+        cursor = _dig(document, self.next_cursor_path)
+        if not cursor or not rows:
+            return False
+        self.stuck = str(cursor) in self.seen
+        self.seen.add(str(cursor))
+        self.cursor = str(cursor)
+        return True
+
+
 class RestSource(DepartmentSource):
     """A paged, signed REST/JSON API filtered by change time. Paging and field paths are configuration."""
 
@@ -71,6 +124,7 @@ class RestSource(DepartmentSource):
     sign_method: Literal["HMAC-SHA256", "HMAC-SM3"] = "HMAC-SHA256"
     timeout_seconds: float = 10.0
     page_size: int = 200
+    max_pages: int = Field(default=1000, ge=1, description="stop (and say so) after this many pages of one window")
     since_param: str = "updatedFrom"
     until_param: str = "updatedTo"
     time_format: str = "%Y-%m-%d %H:%M:%S"
@@ -91,31 +145,33 @@ class RestSource(DepartmentSource):
             self.until_param: until.strftime(self.time_format),
         }
         batch = SourceBatch()
+        paginator = self._paginator()
         with make_client(self.base_url, self.timeout_seconds) as client:
-            page, cursor, seen = 1, None, 0
-            while True:
-                params = dict(window, **{self.size_param: str(self.page_size)})
-                if self.paging == "page":
-                    params[self.page_param] = str(page)
-                elif cursor:
-                    params[self.cursor_param] = cursor
+            for page in range(1, self.max_pages + 1):
+                params = dict(window, **{self.size_param: str(self.page_size)}, **paginator.params())
                 document = self._request(client, params)
                 rows = _dig(document, self.records_path) or []
                 batch.records.extend(
                     RawRecord(str(row.get(self.id_field) or f"page{page}#{i}"), row.get(self.changed_field), row)
                     for i, row in enumerate(rows)
                 )
-                seen += len(rows)
-                if self.paging == "page":
-                    total = int(_dig(document, self.total_path) or 0)
-                    if not rows or seen >= total:
-                        break
-                    page += 1
-                else:
-                    cursor = _dig(document, self.next_cursor_path)
-                    if not cursor or not rows:
-                        break
+                if not paginator.advance(document, rows):
+                    break
+                if paginator.stuck:
+                    batch.complete = False
+                    batch.notes.append(f"{self.path}: the source gave the same cursor twice; stopped after page {page}")
+                    break
+            else:
+                batch.complete = False
+                batch.notes.append(
+                    f"{self.path}: stopped at the page limit ({self.max_pages} pages of {self.page_size})"
+                )
         return batch
+
+    def _paginator(self) -> Paginator:
+        if self.paging == "page":
+            return PageNumberPaginator(self.page_param, self.total_path)
+        return CursorPaginator(self.cursor_param, self.next_cursor_path)
 
     def _request(self, client, params: dict[str, str]) -> dict:
         signing = {"app_key": self.app_key, "secret": self.app_secret, "algorithm": self.sign_method}
@@ -209,3 +265,17 @@ class FileDropSource(DepartmentSource):
                 continue
             return pd.read_csv(io.StringIO(text.lstrip("\ufeff")), dtype=str, keep_default_na=False), encoding
         raise UnicodeError("not decodable as " + "; ".join(errors))
+
+
+CONNECTORS: dict[str, type[DepartmentSource]] = {"rest": RestSource, "sql": SqlSource, "files": FileDropSource}
+ENDPOINT_FIELD = {"rest": "base_url", "sql": "url", "files": "directory"}
+
+
+def build_source(
+    kind: str, settings: dict[str, Any], *, endpoint: str, app_key: str | None = None, app_secret: str | None = None
+) -> DepartmentSource:
+    """The connector of ``kind`` from a declaration's settings and the values taken from the environment."""
+    given = dict(settings, **{ENDPOINT_FIELD[kind]: endpoint})
+    if kind == "rest":
+        given.update(app_key=app_key or "", app_secret=app_secret or "")
+    return CONNECTORS[kind](**given)

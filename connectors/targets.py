@@ -18,8 +18,7 @@ from typing import Any, Literal
 import httpx
 import pandas as pd
 import sqlalchemy as sa
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from connectors.exchange import EX_CASE_INFO, FAILED, PENDING, SUCCEEDED
 from connectors.http import (
@@ -54,12 +53,14 @@ class Delivery:
     reason: str | None = None  # the receiver's words
 
 
-class DeliveryTarget(ConfigurableResource, ABC):
+class DeliveryTarget(BaseModel, ABC):
     """A receiver of golden cases.
 
     ``send`` returns one :class:`Delivery` per message it dealt with, in order. When the circuit breaker opens
     (the receiver is down) it returns early: the messages it did not reach stay queued for the next run.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     rate_limit_per_second: float = Field(
         default=50.0, description="client-side limit: requests per second (HTTP) or rows per second (exchange table)"

@@ -1,20 +1,79 @@
-"""Where the bridge finds its systems: configuration, not code, picks the environment.
+"""Where the bridge finds its systems, picked by one variable: ``BRIDGE_PROFILE``.
 
-Every endpoint and secret is an environment variable. When one is unset, the embedded default applies:
-SQLite files under ``DAGSTER_HOME`` and the sandbox stand-ins on loopback. Secrets that are set are
-passed as Dagster ``EnvVar``s, so their values never land in run configuration or the UI.
+* ``sandbox`` (the default: the demo, ``make dev``, the tests): a variable that is unset takes the sandbox
+  profile's value, the stand-ins on loopback and SQLite files under ``DAGSTER_HOME``.
+* ``production``: every endpoint, secret and database URL must be set, and none may hold a value the sandbox
+  publishes. :func:`check` names each variable that fails; the Dagster definitions refuse to load on any, and
+  ``approval-bridge config check`` prints them.
+
+The variables are the platforms' (warehouse, receivers) below, and each department declaration's
+(``core/departments``). This module is plain Python: the Dagster layer turns a variable into an ``EnvVar``,
+so a secret's value never lands in run configuration or the UI.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import EnvVar
+import sqlalchemy as sa
 
-from sandbox.runtime import CREDENTIALS, DEFAULT_PORTS
+from core import departments as declared
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROFILE_VARIABLE = "BRIDGE_PROFILE"
+SANDBOX, PRODUCTION = "sandbox", "production"
+PROFILES = (SANDBOX, PRODUCTION)
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used as it stands; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    purpose: str
+    secret: bool = False
+    sandbox: str | None = None  # a template: {sandbox_dir}, {dagster_home}
+
+    def sandbox_value(self) -> str | None:
+        if self.sandbox is None:
+            return None
+        return self.sandbox.format(sandbox_dir=sandbox_dir(), dagster_home=dagster_home())
+
+
+def _receiver(prefix: str, what: str, port: int, key: str) -> list[Variable]:
+    return [
+        Variable(f"{prefix}_BASE_URL", f"{what}: intake endpoint", sandbox=f"http://127.0.0.1:{port}"),
+        Variable(f"{prefix}_APP_KEY", f"{what}: app key issued to the bridge", sandbox=key),
+        Variable(
+            f"{prefix}_APP_SECRET",
+            f"{what}: signing secret",
+            secret=True,
+            sandbox=f"sandbox-secret-{prefix.lower()}",
+        ),
+    ]
+
+
+#: The platforms the bridge writes to, whatever departments are declared.
+PLATFORM_VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "BRIDGE_WAREHOUSE_URL",
+        "warehouse (SQLAlchemy URL; PostgreSQL in production)",
+        secret=True,
+        sandbox="sqlite:///{dagster_home}/warehouse.sqlite",
+    ),
+    Variable(
+        "ONE_NETWORK_DB_URL",
+        "江苏政务服务网 front-end database (前置库), SQLAlchemy URL",
+        secret=True,
+        sandbox="sqlite:///{sandbox_dir}/one_network.sqlite",
+    ),
+    *_receiver("MUNICIPAL", "常州市 integrated platform", 18103, "wj-bridge-czs"),
+    *_receiver("SUPERVISION", "审管互动 supervision intake", 18104, "wj-bridge-sghd"),
+)
 
 
 def dagster_home() -> Path:
@@ -25,22 +84,130 @@ def sandbox_dir() -> Path:
     return Path(os.environ.get("BRIDGE_SANDBOX_DIR") or dagster_home() / "sandbox")
 
 
-def setting(name: str, default: str) -> str | EnvVar:
-    """The environment variable when it is set (resolved at run time), else the embedded default."""
-    return EnvVar(name) if os.environ.get(name) else default
+def profile() -> str:
+    value = os.environ.get(PROFILE_VARIABLE, "").strip() or SANDBOX
+    if value not in PROFILES:
+        raise ConfigurationError(f"{PROFILE_VARIABLE}={value!r}: use one of {', '.join(PROFILES)}")
+    return value
 
 
-def warehouse_url() -> str | EnvVar:
-    return setting("BRIDGE_WAREHOUSE_URL", f"sqlite:///{dagster_home() / 'warehouse.sqlite'}")
+def is_production() -> bool:
+    return profile() == PRODUCTION
 
 
-def sandbox_url(name: str) -> str:
-    return f"http://127.0.0.1:{DEFAULT_PORTS[name]}"
+def department_variable(department: declared.Department, slot: str) -> Variable:
+    value = department.environment[slot]
+    what = {"endpoint": "endpoint", "app_key": "app key", "app_secret": "signing secret"}[slot]
+    return Variable(value.variable, f"{department.title}: {what}", secret=value.secret, sandbox=value.sandbox)
 
 
-def credentials(name: str) -> tuple[str | EnvVar, str | EnvVar]:
-    key, secret = CREDENTIALS[name]
-    return setting(f"{name.upper()}_APP_KEY", key), setting(f"{name.upper()}_APP_SECRET", secret)
+def variables() -> list[Variable]:
+    """Every variable the pipeline reads: the platforms', then each declared department's."""
+    found = list(PLATFORM_VARIABLES)
+    for department in declared.departments().values():
+        found += [department_variable(department, slot) for slot in declared.SLOTS if slot in department.environment]
+    return found
+
+
+def _published() -> set[str]:
+    """Every value the sandbox publishes (in this repository, for anyone to read)."""
+    return {v for v in (var.sandbox_value() for var in variables()) if v}
+
+
+def given(name: str) -> str | None:
+    """The variable's value when it is set to something other than blanks."""
+    value = os.environ.get(name)
+    return value if value and value.strip() else None
+
+
+def value(variable: Variable) -> tuple[str, bool]:
+    """(value, from_environment): the environment's value, else (sandbox profile only) the sandbox's."""
+    if (found := given(variable.name)) is not None:
+        return found, True
+    if is_production() or variable.sandbox is None:
+        raise ConfigurationError(f"{variable.name} is not set ({variable.purpose})")
+    return variable.sandbox_value() or "", False
+
+
+@dataclass(frozen=True)
+class Problem:
+    variable: Variable
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.variable.name}: {self.reason} ({self.variable.purpose})"
+
+
+def check() -> list[Problem]:
+    """What stops the configuration from running in the current profile (nothing, in the sandbox profile unless
+    a variable is set to blanks)."""
+    problems = []
+    published = _published() if is_production() else set()
+    for variable in variables():
+        raw = os.environ.get(variable.name)
+        if raw is not None and not raw.strip():
+            problems.append(Problem(variable, "set but empty"))
+        elif raw is None and is_production():
+            problems.append(Problem(variable, "missing"))
+        elif raw is not None and raw.strip() in published:
+            problems.append(Problem(variable, "holds a value the sandbox publishes: set the production one"))
+    return problems
+
+
+def require_ready() -> None:
+    """Raise :class:`ConfigurationError` naming every variable that stops this profile from running."""
+    problems = check()
+    if problems:
+        raise ConfigurationError(
+            f"{PROFILE_VARIABLE}={profile()}: {len(problems)} variable(s) to set before the bridge can run:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def overridden() -> list[str]:
+    """Variables set to something other than the sandbox's value: production settings the sandbox must not
+    run against (the demo drops and refills tables, and delivers to whatever endpoints are set)."""
+    return [
+        variable.name
+        for variable in variables()
+        if (found := given(variable.name)) is not None and found != variable.sandbox_value()
+    ]
+
+
+def require_sandbox(what: str) -> None:
+    """The sandbox and the demo run only in the sandbox profile with no production variable set."""
+    if is_production():
+        raise ConfigurationError(f"{what} runs only in the sandbox profile, not with {PROFILE_VARIABLE}=production")
+    if names := overridden():
+        raise ConfigurationError(
+            f"{what} refuses to run while production variables are set: {', '.join(names)}. "
+            "Unset them (the sandbox brings its own) or run the pipeline itself."
+        )
+
+
+def shown(variable: Variable, text: str) -> str:
+    """A value as ``config check`` prints it: secrets never, a URL's password never."""
+    if "://" in text:
+        try:
+            url = sa.make_url(text)
+        except sa.exc.ArgumentError:
+            return "(set; not a URL)" if variable.secret else text
+        return url.render_as_string(hide_password=True)
+    return f"(secret, {len(text)} characters)" if variable.secret else text
+
+
+def resolved() -> list[dict[str, str]]:
+    """Each variable with where its value comes from and the value as it may be shown."""
+    rows = []
+    for variable in variables():
+        try:
+            text, from_env = value(variable)
+            source = "environment" if from_env else "sandbox profile"
+            display = shown(variable, text)
+        except ConfigurationError:
+            source, display = "missing", ""
+        rows.append({"variable": variable.name, "source": source, "value": display, "purpose": variable.purpose})
+    return rows
 
 
 def number(name: str, default: float) -> float:
@@ -51,3 +218,11 @@ def number(name: str, default: float) -> float:
         return float(value) if value else default
     except ValueError:
         raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+WAREHOUSE = PLATFORM_VARIABLES[0]
+
+
+def warehouse_url() -> str:
+    """The warehouse's SQLAlchemy URL in this profile (the commands' own connection; assets use the resource)."""
+    return value(WAREHOUSE)[0]

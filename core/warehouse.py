@@ -1,4 +1,4 @@
-"""The warehouse resource: SQLAlchemy on a SQLite file by default, PostgreSQL by setting one URL.
+"""Warehouse access: SQLAlchemy on a SQLite file by default, PostgreSQL by setting one URL.
 
 Partitioned writes are delete-then-insert inside one transaction, so re-running a partition replaces
 exactly that partition and a crash leaves the previous state intact.
@@ -14,15 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from schemas.warehouse import metadata
 
 INSERT_CHUNK = 5_000
 
 
-class Warehouse(ConfigurableResource):
+class Warehouse(BaseModel):
     url: str = Field(
         description="SQLAlchemy URL; sqlite:///… on the embedded default, postgresql+psycopg2://… in production"
     )

@@ -16,6 +16,9 @@ import pandas as pd
 import sqlalchemy as sa
 from plotly.offline import get_plotlyjs
 
+from core import clock
+from schemas.case import departments
+
 #: What the page reads: mart tables and the columns of each (stable names, see docs/marts.md).
 QUERIES = {
     "volume": "SELECT day, handling_dept, channel, SUM(cases) AS cases, SUM(completed) AS completed, "
@@ -29,7 +32,11 @@ QUERIES = {
     "FROM mart_resolution_backlog",
 }
 PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")  # markup, styles and the charts' script
-DEPARTMENTS = {"market_regulation": "市场监管", "housing": "住建", "health": "卫健", "approval_bureau": "行政审批局"}
+
+
+def department_names() -> dict[str, str]:
+    """Each handling department's short name, from the department code table."""
+    return departments().set_index("department_code")["short_name"].to_dict()
 
 
 def read_marts(engine: sa.Engine) -> dict[str, list[dict]]:
@@ -48,7 +55,7 @@ def last_month(today: dt.date) -> str:
 def render(data: dict[str, list[dict]], today: dt.date) -> str:
     """The page: controls, five charts, the 2345 table; ``data`` as read by :func:`read_marts`."""
     payload = json.dumps(
-        {"data": data, "departments": DEPARTMENTS, "lastMonth": last_month(today), "today": today.isoformat()},
+        {"data": data, "departments": department_names(), "lastMonth": last_month(today), "today": today.isoformat()},
         ensure_ascii=False,
     ).replace("</", "<\\/")
     return PAGE.replace("/*PLOTLY*/", get_plotlyjs()).replace("/*DATA*/", payload)
@@ -61,5 +68,5 @@ def build(warehouse_url: str, output: Path, today: dt.date | None = None) -> Pat
     finally:
         engine.dispose()
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(data, today or dt.date.today()), encoding="utf-8")
+    output.write_text(render(data, today or clock.today()), encoding="utf-8")
     return output

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core.departments import department
 from core.warehouse import insert_frame
 from schemas.case import departments, is_completed, items
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, make_licence_identifier
@@ -26,7 +27,6 @@ from schemas.licences import (
     EVENT_ORDER,
     EVENT_STATUS,
     HOLDER_CODE_TYPES,
-    OPERATION_EVENTS,
     VALID,
     business_licence_number,
     holder_id,
@@ -42,7 +42,9 @@ FIELDS = ["licence_type_code", "licence_name", "licence_no", "holder_name", "hol
           "issue_date", "valid_from", "valid_to"]  # fmt: skip
 EVENT_COLUMNS = ["event", "effective_date", "source", "source_ref", "golden_case_id", *FIELDS]
 CURRENT = [c.name for c in licences.columns]
-SOURCE_RANK = {"case": 0, "market_regulation": 1, "expiry": 2}  # on the same day, a department's word comes later
+#: On the same day a case's word comes first, then a system's licence feed, then the expiry run.
+SOURCE_RANK = {"case": 0, "expiry": 2}
+FEED_RANK = 1
 
 
 def licence_types() -> pd.DataFrame:
@@ -108,31 +110,30 @@ def case_events(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def feed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The registry's licence events (its operation codes mapped onto history events)."""
+    """A system's licence events, its fields and operation codes mapped as its declaration says."""
     if raw.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
-    rows = pd.DataFrame([json.loads(p) for p in raw["payload"]])
-    event = rows["CZLX"].map(OPERATION_EVENTS)
+    feed = department(source).licence_feed
+    if feed is None:
+        raise ValueError(f"{source} declares no licence feed")
+    payloads = pd.DataFrame([json.loads(p) for p in raw["payload"]])
+    rows = pd.DataFrame({name: payloads.get(field) for name, field in feed.fields.items()}, index=payloads.index)
 
     def day(column: str) -> pd.Series:
         return pd.to_datetime(rows[column].replace("", None), errors="coerce").dt.date
 
     return pd.DataFrame(
         {
-            "event": event.fillna("changed"),
-            "effective_date": day("CZSJ"),
+            "event": rows["operation"].map(feed.operations).fillna("changed"),
+            "effective_date": day("effective_date"),
             "source": source,
-            "source_ref": rows["JLBH"],
+            "source_ref": rows["source_ref"],
             "golden_case_id": None,
-            "licence_type_code": rows["ZZLXDM"],
-            "licence_name": rows["ZZMC"],
-            "licence_no": rows["ZZBH"],
-            "holder_name": rows["CZZT"],
-            "holder_code": rows["CZZTDM"],
-            "holder_code_type": rows["CZZTDMLX"],
-            "issue_date": day("FZRQ"),
-            "valid_from": day("YXQQ"),
-            "valid_to": day("YXQZ"),
+            **{name: rows[name] for name in ("licence_type_code", "licence_name", "licence_no", "holder_name")},
+            **{name: rows[name] for name in ("holder_code", "holder_code_type")},
+            "issue_date": day("issue_date"),
+            "valid_from": day("valid_from"),
+            "valid_to": day("valid_to"),
         }
     )
 
@@ -286,7 +287,7 @@ def fold(events: pd.DataFrame, previous: pd.DataFrame, today: dt.date, now: dt.d
     if events.empty:
         return pd.DataFrame(columns=CURRENT)
     ordered = events.assign(
-        _order=events["event"].map(EVENT_ORDER), _rank=events["source"].map(SOURCE_RANK).fillna(9)
+        _order=events["event"].map(EVENT_ORDER), _rank=events["source"].map(SOURCE_RANK).fillna(FEED_RANK)
     ).sort_values(["licence_key", "effective_date", "_order", "_rank", "source_ref"], kind="stable")
     ordered["_status"] = ordered["event"].map(EVENT_STATUS)
     grouped = ordered.groupby("licence_key", sort=True)

@@ -13,9 +13,6 @@ from dagster import (
     schedule,
 )
 
-from connectors.targets import ExchangeTableTarget, HttpTarget, SupervisionTarget
-from core import settings
-from core.warehouse import Warehouse
 from pipelines.deliver.assets import (
     DELIVERY_ASSETS,
     delivery_status,
@@ -33,9 +30,9 @@ from pipelines.marts.assets import (
 )
 from pipelines.partitions import DAILY
 from pipelines.pull.assets import RAW_ASSETS
-from pipelines.pull.sources import source_resources
 from pipelines.resolve.assets import case_resolution
 from pipelines.resolve.checks import one_item_per_golden_case
+from pipelines.resources import build_resources
 from pipelines.stage.assets import stage
 from pipelines.stage.checks import staged_cases_expectations
 from schemas.case import LOCAL_TZ
@@ -85,40 +82,6 @@ marts_automation = AutomationConditionSensorDefinition(
     default_status=DefaultSensorStatus.RUNNING,
     description="Reconcile and rebuild the marts whenever a day's load finishes.",
 )
-
-
-def _signed_intake(kind: type[HttpTarget], name: str) -> HttpTarget:
-    """A receiver's signed HTTP intake, configured from ``<NAME>_*`` environment variables (sandbox by default)."""
-    prefix = name.upper()
-    key, secret = settings.credentials(name)
-    return kind(
-        base_url=settings.setting(f"{prefix}_BASE_URL", settings.sandbox_url(name)),
-        app_key=key,
-        app_secret=secret,
-        sign_method=settings.setting(f"{prefix}_SIGN_METHOD", "HMAC-SHA256"),
-        rate_limit_per_second=settings.number(f"{prefix}_REQUESTS_PER_SECOND", 20),
-        batch_size=int(settings.number(f"{prefix}_BATCH_SIZE", 20)),
-        circuit_breaker_failures=int(settings.number(f"{prefix}_BREAKER_FAILURES", 8)),
-        circuit_breaker_cooldown_seconds=settings.number(f"{prefix}_BREAKER_COOLDOWN_SECONDS", 15),
-    )
-
-
-def build_resources() -> dict:
-    one_network_url = settings.setting(
-        "ONE_NETWORK_DB_URL", f"sqlite:///{settings.sandbox_dir() / 'one_network.sqlite'}"
-    )
-    return {
-        "warehouse": Warehouse(url=settings.warehouse_url()),
-        **source_resources(),
-        "one_network": ExchangeTableTarget(
-            url=one_network_url,
-            rate_limit_per_second=settings.number("ONE_NETWORK_ROWS_PER_SECOND", 500),
-            circuit_breaker_failures=int(settings.number("ONE_NETWORK_BREAKER_FAILURES", 3)),
-            circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 15),
-        ),
-        "municipal": _signed_intake(HttpTarget, "municipal"),
-        "supervision": _signed_intake(SupervisionTarget, "supervision"),
-    }
 
 
 def build_definitions() -> Definitions:

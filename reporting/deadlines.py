@@ -12,10 +12,9 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from core.departments import department_systems
 from schemas.case import CODES_DIR, is_completed, items
 from schemas.workdays import WorkingCalendar
-
-DEPARTMENT_SYSTEMS = ("market_regulation", "housing", "health")
 
 
 @cache
@@ -27,7 +26,7 @@ def channel(source_system: pd.Series) -> pd.Series:
     """Where the case was recorded by whoever handled it: a department's own system on its private network, or
     only the bureau's one-stop window (综合窗口) platform."""
     return pd.Series(
-        np.where(source_system.isin(DEPARTMENT_SYSTEMS), "department_system", "one_stop_window"),
+        np.where(source_system.isin(department_systems()), "department_system", "one_stop_window"),
         index=source_system.index,
     )
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
+from core.departments import local_item_codes
 from schemas.items import catalogue_entries, identify_items, item_core
 from schemas.text import mapped, per_distinct, sub
 from staging.normalise import clean_text, company_name_key, parse_timestamps
@@ -86,7 +87,7 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
     sources = clean_text(cases["source_system"]).fillna("")
     codes = clean_text(cases["item_code"]).str.upper()
     catalogue = set(items()["item_code"])
-    identified = identify_items(codes, typed_item_names, sources)
+    identified = identify_items(codes, typed_item_names, sources, local_item_codes())
     # A code the catalogue does not know (another system's numbering) still identifies the item within that system.
     item_key = identified["item_code"].fillna(codes.where(codes.notna() & ~codes.isin(catalogue)))
     # A catalogue item's name is known even where the record gave only the code.

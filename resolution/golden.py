@@ -11,10 +11,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from core.departments import source_priority
 from schemas.case import CASE_COLUMNS
 
-#: Department systems are authoritative for their own cases; the platform's re-typed copy ranks below.
-SOURCE_PRIORITY = {"market_regulation": 0, "housing": 0, "health": 0, "approval_platform": 1}
 GOLDEN_FIELDS = [c for c in CASE_COLUMNS if c not in ("source_system", "source_record_id")] + ["applicant_id_kind"]
 
 
@@ -38,7 +37,8 @@ def survivorship_order(records: pd.DataFrame) -> pd.DataFrame:
     authoritative source, valid identifier, most complete, earliest."""
     ranked = records.assign(
         _superseded=superseded(records).astype(int),
-        _source_rank=records["source_system"].map(SOURCE_PRIORITY).fillna(9),
+        # Department systems are authoritative for their own cases; the platform's re-typed copy ranks below.
+        _source_rank=records["source_system"].map(source_priority()).fillna(9),
         _id_rank=(~records["applicant_id_checksum_ok"].eq(True).fillna(False).astype(bool)).astype(int),
         _completeness=-records[GOLDEN_FIELDS].notna().sum(axis=1),
     )

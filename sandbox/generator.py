@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from core.departments import local_item_codes
 from sandbox import typos
 from sandbox.people import Applicant, ApplicantFactory
-from schemas.case import departments, items, local_item_codes
+from schemas.case import departments, items
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC
 from schemas.licences import HOLDER_CODE_TYPES, business_licence_number
 
@@ -133,9 +134,8 @@ class CaseGenerator:
         self.rng = random.Random(config.seed)
         self.people = ApplicantFactory(self.rng)
         self.items = items().set_index("item_code")
-        self.local_codes = {
-            (row.source_system, row.item_code): row.local_item_code for row in local_item_codes().itertuples()
-        }
+        # The department systems' own item codes, as their declarations map them (local code → 基本编码).
+        self.local_codes = {(system, code): local for (system, local), code in local_item_codes().items()}
         self.dept_uscc = dict(zip(departments()["department_code"], departments()["issuer_uscc"], strict=True))
         self.dept_name = dict(zip(departments()["department_code"], departments()["department_name"], strict=True))
         self._serials: dict[tuple[str, date], int] = {}

@@ -21,6 +21,7 @@ from sandbox import faults as fault_kit
 from sandbox.apps import SUPERVISION, MunicipalState, department_app, municipal_app
 from sandbox.generator import Dataset, GeneratorConfig, generate
 from sandbox.one_network import ExchangeProcessor
+from sandbox.ownership import claim, reset
 
 # Credentials the stand-ins accept; production gets real ones through environment variables.
 CREDENTIALS = {
@@ -220,6 +221,7 @@ class Sandbox:
             comment="施工许可/预售许可办件",
             mysql_charset="utf8mb4",
         )
+        claim(engine, "the housing stand-in's database")
         with engine.begin() as conn:
             meta.drop_all(conn)
             meta.create_all(conn)
@@ -251,6 +253,7 @@ class Sandbox:
         from connectors.exchange import exchange_metadata
 
         engine = sa.create_engine(self.exchange_url)
-        exchange_metadata.drop_all(engine)
-        exchange_metadata.create_all(engine)
-        engine.dispose()
+        try:
+            reset(engine, exchange_metadata, "the one network stand-in's front-end database")
+        finally:
+            engine.dispose()

@@ -80,11 +80,6 @@ def departments() -> pd.DataFrame:
     return pd.read_csv(CODES_DIR / "departments.csv", dtype=str, keep_default_na=False)
 
 
-@cache
-def local_item_codes() -> pd.DataFrame:
-    return pd.read_csv(CODES_DIR / "item_code_map.csv", dtype=str, keep_default_na=False)
-
-
 def name_key(value: str) -> str:
     """Normalise a free-text name for exact comparison: NFKC, no spaces, unified brackets."""
     text = unicodedata.normalize("NFKC", value)

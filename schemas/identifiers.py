@@ -13,6 +13,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from core import clock
 from schemas.text import nfkc
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -91,7 +92,7 @@ def is_valid_ric(number: str | None) -> bool:
 
 def _valid_birth_dates(yyyymmdd: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(yyyymmdd, format="%Y%m%d", errors="coerce")
-    return parsed.notna() & (parsed >= pd.Timestamp("1880-01-01")) & (parsed <= pd.Timestamp.now())
+    return parsed.notna() & (parsed >= pd.Timestamp("1880-01-01")) & (parsed <= pd.Timestamp(clock.today()))
 
 
 # ---------------------------------------------------------------- vectorised classification

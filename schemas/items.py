@@ -18,13 +18,15 @@ Names are matched to the catalogue per distinct spelling (a day's records carry 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import re
 from functools import cache
 
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from schemas.case import item_name_index, items, local_item_codes, name_key
+from schemas.case import item_name_index, items, name_key
 from schemas.text import mapped, per_distinct, sub
 
 #: Action words, by the action they name. A name with words of two actions names none for certain.
@@ -140,11 +142,14 @@ def _identify_name(name: str) -> tuple[str | None, str | None, str]:
     return code, catalogue_actions().get(code, action) if code else action, _object(name)
 
 
-def catalogue_codes(codes: pd.Series, sources: pd.Series) -> pd.Series:
-    """The catalogue code each record's own code stands for: the code itself, or a department's local code
-    (``item_code_map.csv``); NA otherwise. Looked up once per distinct (system, code)."""
+def catalogue_codes(
+    codes: pd.Series, sources: pd.Series, local_codes: Mapping[tuple[str, str], str] | None = None
+) -> pd.Series:
+    """The catalogue code each record's own code stands for: the code itself, or a system's local code
+    (``local_codes``: (system, local code) → 基本编码, from the systems' declarations); NA otherwise. Looked up
+    once per distinct (system, code)."""
     catalogue = set(items()["item_code"])
-    local = {(row.source_system, row.local_item_code): row.item_code for row in local_item_codes().itertuples()}
+    local = local_codes or {}
     combined = sources.fillna("").astype(str) + "\x1f" + codes.str.upper().fillna("").astype(str)
 
     def look_up(distinct: pd.Series) -> list:
@@ -154,12 +159,17 @@ def catalogue_codes(codes: pd.Series, sources: pd.Series) -> pd.Series:
     return per_distinct(combined, look_up).rename(None)
 
 
-def identify_items(codes: pd.Series, names: pd.Series, sources: pd.Series) -> pd.DataFrame:
+def identify_items(
+    codes: pd.Series,
+    names: pd.Series,
+    sources: pd.Series,
+    local_codes: Mapping[tuple[str, str], str] | None = None,
+) -> pd.DataFrame:
     """Per record: ``item_code`` (the catalogue's 基本编码: the code itself, a department's local code, or the name
     typed; NA when none identifies it), ``from_name`` (identified by name), ``action`` and ``object`` (from the
     catalogue when identified, else from the name) and ``code_item`` (what the code alone identifies). Names are
     looked up once per distinct spelling."""
-    key = catalogue_codes(codes, sources)
+    key = catalogue_codes(codes, sources, local_codes)
 
     def by_name(field: int) -> pd.Series:
         return per_distinct(names, lambda distinct: [_identify_name(str(n))[field] for n in distinct])

@@ -33,9 +33,6 @@ EVENT_STATUS = {
     "expired": "过期失效",
 }
 EVENTS = tuple(EVENT_STATUS)
-#: The registry's operation codes (操作类型) → history events.
-OPERATION_EVENTS = {"01": "issued", "02": "renewed", "03": "suspended", "05": "cancelled", "06": "reinstated",
-                    "07": "revoked", "08": "withdrawn", "09": "changed"}  # fmt: skip
 #: Order of events on one day: what a licence was issued with comes before what happened to it.
 EVENT_ORDER = {event: rank for rank, event in enumerate(EVENTS)}
 

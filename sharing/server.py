@@ -5,11 +5,10 @@ API's own audit (``licence_access_log``) records every request with the code mas
 """
 
 import argparse
-import os
 
 import uvicorn
 
-from core.settings import dagster_home
+from core import settings
 from sharing.api import create_app
 
 DEFAULT_HOST = "127.0.0.1"
@@ -17,9 +16,8 @@ DEFAULT_PORT = 8700
 
 
 def default_warehouse_url() -> str:
-    """``BRIDGE_WAREHOUSE_URL``, else the embedded SQLite file under DAGSTER_HOME (as ``settings.warehouse_url``,
-    but a plain string: the server is not a Dagster run, so there is no EnvVar to resolve later)."""
-    return os.environ.get("BRIDGE_WAREHOUSE_URL") or f"sqlite:///{dagster_home() / 'warehouse.sqlite'}"
+    """``BRIDGE_WAREHOUSE_URL``; in the sandbox profile, the embedded SQLite file under DAGSTER_HOME when unset."""
+    return settings.warehouse_url()
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warehouse_url: str | None = None) -> None:

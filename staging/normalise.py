@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from core.departments import local_item_codes, system_names
 from schemas.case import (
     CASE_COLUMNS,
     LEGAL_PERSON,
@@ -21,28 +22,22 @@ from schemas.case import (
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers
 from schemas.items import identify_items
 from schemas.text import extract, nfkc, sub
-from staging.mappings import MAPPINGS, SourceMapping
+from staging.mappings import SourceMapping, mapping, mappings
 
 TEXT_COLUMNS = [c for c in CASE_COLUMNS if c not in (*TIMESTAMP_COLUMNS, "promised_days", "statutory_days")]
-SYSTEM_NAMES = {
-    "market_regulation": "市场监管系统",
-    "housing": "住建业务库",
-    "health": "卫健导出文件",
-    "approval_platform": "审批局平台",
-}
 
 
-def map_source(raw: pd.DataFrame, mapping: SourceMapping) -> pd.DataFrame:
+def map_source(raw: pd.DataFrame, declared: SourceMapping) -> pd.DataFrame:
     """Source fields → canonical columns (still as the source wrote the values). ``raw`` has record_key, payload."""
     payloads = pd.DataFrame([json.loads(p) for p in raw["payload"]], index=raw.index)
     mapped = pd.DataFrame(index=raw.index)
     for column in CASE_COLUMNS:
-        source_field = mapping.fields.get(column)
+        source_field = declared.fields.get(column)
         if source_field is not None and source_field in payloads:
             mapped[column] = payloads[source_field].astype("string")
         else:
             mapped[column] = pd.Series(pd.NA, index=raw.index, dtype="string")
-    mapped["source_system"] = mapping.source_system
+    mapped["source_system"] = declared.source_system
     mapped["record_key"] = raw["record_key"].to_numpy()
     mapped["file_error"] = payloads["_error"].astype("string") if "_error" in payloads else pd.NA
     return mapped
@@ -112,7 +107,7 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
 
     out["_raw_item_code"] = out["item_code"]
     out["_raw_status"] = out["status"]
-    identified = identify_items(out["item_code"], out["item_name"], out["source_system"])
+    identified = identify_items(out["item_code"], out["item_name"], out["source_system"], local_item_codes())
     out["item_code"], out["_item_from_name"] = identified["item_code"], identified["from_name"]
     catalogue = items().set_index("item_code")
     known = out["item_code"].isin(catalogue.index)
@@ -127,20 +122,20 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
 def _codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     status = pd.Series(pd.NA, index=frame.index, dtype="string")
     applicant_type = pd.Series(pd.NA, index=frame.index, dtype="string")
-    for source, mapping in MAPPINGS.items():
+    for source, declared in mappings().items():
         rows = frame["source_system"] == source
         if not rows.any():
             continue
-        status[rows] = frame.loc[rows, "status"].map(mapping.statuses).astype("string")
+        status[rows] = frame.loc[rows, "status"].map(declared.statuses).astype("string")
         given = frame.loc[rows, "applicant_type"].fillna("")
-        applicant_type[rows] = given.map(mapping.applicant_types).astype("string")
+        applicant_type[rows] = given.map(declared.applicant_types).astype("string")
     inferred = frame["applicant_id_kind"].map({ID_KIND_USCC: LEGAL_PERSON, ID_KIND_RIC: NATURAL_PERSON})
     return status, applicant_type.fillna(inferred.astype("string"))
 
 
 def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """(reason_code, reason) per row; NA where the record may be staged. The first failing rule wins."""
-    system = frame["source_system"].map(SYSTEM_NAMES).fillna(frame["source_system"])
+    system = frame["source_system"].map(system_names()).fillna(frame["source_system"])
     rules = [
         (
             frame["file_error"].notna(),
@@ -158,7 +153,7 @@ def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
             + frame["_raw_item_code"].fillna("（空）")
             + "”、事项名称“"
             + frame["item_name"].fillna("（空）")
-            + "”不在事项目录中：请核对事项，或在 schemas/codes/item_code_map.csv 中补充编码对照。",
+            + "”不在事项目录中：请核对事项，或在该系统的声明文件（item_codes）中补充编码对照。",
         ),
         (
             frame["_raw_id"].notna() & ~frame["_id_well_formed"].astype(bool),
@@ -204,7 +199,7 @@ def quality_flags(frame: pd.DataFrame) -> pd.Series:
 def stage_partition(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``raw``: source_system, record_key, payload (JSON). Returns (staged, quarantined) frames."""
     mapped = [
-        map_source(rows, MAPPINGS[source]) for source, rows in raw.groupby("source_system", sort=True) if len(rows)
+        map_source(rows, mapping(source)) for source, rows in raw.groupby("source_system", sort=True) if len(rows)
     ]
     if not mapped:
         return pd.DataFrame(), pd.DataFrame()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli.demo import QUIET
 from dagster import AssetCheckSeverity, DagsterInstance, instance_for_test
 
-from cli.demo import QUIET
 from pipelines.definitions import build_definitions
 from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
 from sandbox.instance import DAY_TABLES, ROOT, DevInstance, day_contents
@@ -57,11 +57,15 @@ def _run(tmp_path: Path, instance_yaml: Path, warehouse_url: str, extra_env: dic
 
 
 # Two 90-day backfills take 8-10 minutes on two cores, more than the suite's 10-minute default allows one test.
+@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.timeout(2400)
 def test_backfill_on_the_embedded_default(tmp_path):
     _run(tmp_path, ROOT / "dagster_home" / "dagster.yaml", f"sqlite:///{tmp_path / 'warehouse.sqlite'}", {})
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.timeout(2400)
 def test_backfill_on_postgresql(tmp_path, postgres_url):
     # Instance storage and warehouse on PostgreSQL, with the production instance configuration.
@@ -95,6 +99,7 @@ def _execute(job, instance: DagsterInstance, keys: list[str]) -> None:
     assert not failed, f"{keys[0]}…{keys[-1]}: {failed}"
 
 
+@pytest.mark.integration
 def test_a_week_in_one_run_leaves_the_rows_of_seven_daily_runs(tmp_path, monkeypatch):
     keys = [str(FIRST + dt.timedelta(days=i)) for i in range(14)]
     daily = _load(tmp_path, monkeypatch, "daily", [[k] for k in keys])
@@ -105,14 +110,15 @@ def test_a_week_in_one_run_leaves_the_rows_of_seven_daily_runs(tmp_path, monkeyp
         pd.testing.assert_frame_equal(left, right, obj=table)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("source", [None, "housing", "market_regulation"])
 def test_backfill_selection(source):
     from cli.backfill import selection
     from cli.main import _asset_names
+    from core.departments import departments, licence_feeds
     from pipelines.definitions import DAILY_ASSETS
-    from pipelines.pull.sources import SOURCES
 
-    chosen = selection(_asset_names(DAILY_ASSETS), source, [s.name for s in SOURCES])
+    chosen = selection(_asset_names(DAILY_ASSETS), source, list(departments()), tuple(licence_feeds()))
     raw = {a for a in chosen if a.startswith("raw_")}
     if source is None:
         assert len(chosen) == len(_asset_names(DAILY_ASSETS))

@@ -3,8 +3,11 @@
 import json
 
 import pandas as pd
+import pytest
 
 from staging.normalise import parse_timestamps, stage_partition
+
+pytestmark = pytest.mark.unit
 
 
 def _raw(*records):
@@ -95,7 +98,7 @@ def test_bad_input_ends_in_quarantine_with_a_reason():
         "f.csv": "unreadable_file",
     }
     text = dict(zip(quarantined["record_key"], quarantined["reason"], strict=True))
-    assert "XX-9999" in text["MR-3"] and "item_code_map.csv" in text["MR-3"]
+    assert "XX-9999" in text["MR-3"] and "item_codes" in text["MR-3"]
     assert "9位" in text["MR-4"] and "91320412M" not in text["MR-4"]  # the reason never repeats the identifier
     assert "2026-13-45" in text["MR-5"]
     assert "重新导出" in text["f.csv"]

@@ -14,10 +14,12 @@ from dagster import (
     AutomationCondition,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     asset,
 )
 
 from connectors.sources import DepartmentSource
+from core.departments import licence_feeds
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import queue
 from licensing.repository import (
@@ -45,7 +47,6 @@ from schemas.warehouse import (
     staged_cases,
 )
 
-FEED_SOURCE = "market_regulation"
 STATED = (*FIELDS, "holder_id", "golden_case_id")  # what an event may state
 SUPERVISION = ("supervision",)
 IDENTIFIERS_VALID = "licence_identifiers_valid"
@@ -57,37 +58,46 @@ def _today() -> dt.date:
     return pd.Timestamp.now(tz=LOCAL_TZ).date()
 
 
+FEEDS = licence_feeds()
+
+
 @asset(
     name="raw_licence_feed",
     partitions_def=DAILY,
     group_name="licences",
     kinds={"rest"},
-    owners=["team:market-regulation"],
-    required_resource_keys={"licence_feed", "warehouse"},
-    pool="source_market_regulation",
+    owners=sorted({d.owner for d in FEEDS.values()}) or None,
+    required_resource_keys={"warehouse", *(d.licence_resource for d in FEEDS.values())},
+    pool=next((d.pool for d in FEEDS.values()), None),  # a feed shares its system's pool (one system declares one)
     backfill_policy=WEEKLY_CHUNKS,
-    description="区市场监督管理局 登记系统's licence events of the day (营业执照 issued, changed, suspended, "
-    "cancelled, revoked), landed untouched; re-running a day replaces exactly that day.",
+    description="The licence events of the day (营业执照 issued, changed, suspended, cancelled, revoked) from every "
+    "system that declares a licence feed ("
+    + ", ".join(d.title for d in FEEDS.values())
+    + "), landed untouched; re-running a day replaces exactly that day.",
 )
 def pull_licence_feed(context: AssetExecutionContext) -> MaterializeResult:
-    source: DepartmentSource = context.resources.licence_feed
     warehouse: Warehouse = context.resources.warehouse
     days, operations = [], []
-    for day in partition_days(context):
-        batch = source.fetch_changes(day.start, day.end)
-        frame = pd.DataFrame(
-            {
-                "source_system": FEED_SOURCE,
-                "partition_date": day.date,
-                "record_key": [r.record_key for r in batch.records],
-                "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True) for r in batch.records],
-                "fetched_at": dt.datetime.now().replace(microsecond=0),
-            }
-        ).drop_duplicates("record_key", keep="last")
-        with warehouse.begin() as conn:
-            warehouse.replace_partition(conn, raw_licence_feed, day.date, frame, source_system=FEED_SOURCE)
-        operations += [r.payload.get("CZLX") for r in batch.records]
-        days.append({"partition_date": day.date, "events": len(frame)})
+    for name, declaration in FEEDS.items():
+        source: DepartmentSource = getattr(context.resources, declaration.licence_resource)
+        operation_field = declaration.licence_feed.fields["operation"]
+        for day in partition_days(context):
+            batch = source.fetch_changes(day.start, day.end)
+            for note in batch.notes:
+                (context.log.info if batch.complete else context.log.warning)(note)
+            frame = pd.DataFrame(
+                {
+                    "source_system": name,
+                    "partition_date": day.date,
+                    "record_key": [r.record_key for r in batch.records],
+                    "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True) for r in batch.records],
+                    "fetched_at": dt.datetime.now().replace(microsecond=0),
+                }
+            ).drop_duplicates("record_key", keep="last")
+            with warehouse.begin() as conn:
+                warehouse.replace_partition(conn, raw_licence_feed, day.date, frame, source_system=name)
+            operations += [f"{name} {r.payload.get(operation_field)}" for r in batch.records]
+            days.append({"source_system": name, "partition_date": day.date, "events": len(frame)})
     by_operation = pd.Series(operations, dtype="string").value_counts()
     return MaterializeResult(
         metadata={
@@ -197,7 +207,7 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
     "across sources, and full history in `licence_events`. New and changed licences are queued for the "
     "supervising department (审管互动).",
 )
-def licence_repository(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def licence_repository(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     now, today = dt.datetime.now().replace(microsecond=0), _today()
     days, events = [], []
     for day in partition_days(context):
@@ -257,18 +267,19 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
     mine = sorted(g for g in touched if completed_on.get(g, partition) <= partition)  # incl. no longer completed
     cases = warehouse.read(sa.select(golden_cases).where(golden_cases.c.golden_case_id.in_(mine)), conn)
     raw = warehouse.read(
-        sa.select(raw_licence_feed.c.payload).where(
-            (raw_licence_feed.c.source_system == FEED_SOURCE) & (raw_licence_feed.c.partition_date == partition)
+        sa.select(raw_licence_feed.c.source_system, raw_licence_feed.c.payload).where(
+            raw_licence_feed.c.source_system.in_(list(FEEDS)) & (raw_licence_feed.c.partition_date == partition)
         ),
         conn,
     )
     e = licence_events.c
-    replaced = (e.source == "case") & e.source_ref.in_(mine) | (e.source == FEED_SOURCE) & (
+    replaced = (e.source == "case") & e.source_ref.in_(mine) | e.source.in_(list(FEEDS)) & (
         e.partition_date == partition
     )
     before = {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
     conn.execute(licence_events.delete().where(replaced))
-    new = pd.concat([case_events(cases), feed_events(raw, FEED_SOURCE)], ignore_index=True)
+    from_feeds = [feed_events(rows, name) for name, rows in raw.groupby("source_system") if len(rows)]
+    new = pd.concat([case_events(cases), *from_feeds], ignore_index=True)
     new = number_licences(link_holders(conn, new, now))
     owner = new["source_ref"].map(completed_on).where(new["source"] == "case").fillna(partition)
     insert_frame(conn, licence_events, event_rows(new, owner.to_numpy(), now))
@@ -286,7 +297,7 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
     description="Daily expiry: every licence still 有效 past its end date gets an `expired` event and becomes "
     "过期失效; the change goes to the supervising department like any other.",
 )
-def licence_expiry(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def licence_expiry(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     now, today = dt.datetime.now().replace(microsecond=0), _today()
     t = licences.c
     with warehouse.begin() as conn:

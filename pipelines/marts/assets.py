@@ -12,12 +12,14 @@ from dagster import (
     AutomationCondition,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     asset,
 )
 
+from core.departments import department_systems
 from core.warehouse import Warehouse, insert_frame
 from pipelines.partitions import MART_REFRESH
-from reporting.deadlines import DEPARTMENT_SYSTEMS, calendar_rows, case_deadlines, monthly_2345
+from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from reporting.reuse import availability, licence_reuse, material_reuse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
@@ -54,7 +56,7 @@ def daily_volume_select() -> sa.Select:
     day = sa.func.date(g.submitted_at)
     completed = sa.func.sum(sa.case((g.status.in_(COMPLETED_STATUSES), 1), else_=0))
     channel = sa.case(
-        (g.source_system.in_(DEPARTMENT_SYSTEMS), "department_system"), else_="one_stop_window"
+        (g.source_system.in_(department_systems()), "department_system"), else_="one_stop_window"
     )  # as deadlines.channel
     return sa.select(
         day.label("day"),
@@ -102,7 +104,7 @@ MART = {
     description="Daily case volumes by handling department and item: golden cases, completed, records pulled "
     "for them and duplicates found." + MART_DESCRIPTION,
 )
-def daily_volume_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def daily_volume_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
         rows = rebuild(conn, mart_daily_volume, daily_volume_select())
     top = warehouse.read(
@@ -124,7 +126,7 @@ def daily_volume_mart(context: AssetExecutionContext, warehouse: Warehouse) -> M
     description="Delivery status per receiver and day: case versions, acknowledged, pending, dead-lettered."
     + MART_DESCRIPTION,
 )
-def delivery_status_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def delivery_status_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
         rows = rebuild(conn, mart_delivery_status, delivery_status_select())
     return MaterializeResult(metadata={"dagster/row_count": rows})
@@ -138,7 +140,7 @@ def delivery_status_mart(context: AssetExecutionContext, warehouse: Warehouse) -
     "in the licence repository as the applicant's valid licence that day, so need not be submitted; per item "
     "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + MART_DESCRIPTION,
 )
-def licence_reuse_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def licence_reuse_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
         g = golden_cases.c
         cases = warehouse.read(sa.select(g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at), conn)
@@ -189,7 +191,7 @@ def _today() -> dt.date:
     description="The working-day calendar (法定节假日 and 调休) from schemas/calendar/, one row per day from the "
     "first published year to two years ahead, for deadlines and for BI tools to join to.",
 )
-def working_calendar_table(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def working_calendar_table(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     cal, today = calendar(), _today()
     rows = calendar_rows(cal, dt.date(cal.first_year, 1, 1), dt.date(today.year + 2, 12, 31))
     with warehouse.begin() as conn:
@@ -226,7 +228,7 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: Warehouse)
     "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
     "2345 targets per month in `mart_2345_monthly`." + MART_DESCRIPTION,
 )
-def deadlines_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     today = _today()
     with warehouse.begin() as conn:
         golden = warehouse.read(sa.select(golden_cases), conn)
@@ -309,7 +311,7 @@ ALL_LINKED = "every_staged_record_linked_once"
     description="Duplicates found per day (re-entries and double typing, status updates apart) and the review "
     "queue's backlog." + MART_DESCRIPTION,
 )
-def resolution_backlog_mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def resolution_backlog_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
         rows = rebuild(conn, mart_resolution_backlog, resolution_backlog_select())
         staged = conn.execute(sa.select(sa.func.count()).select_from(staged_cases)).scalar_one()

@@ -20,9 +20,9 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
+from core.departments import Department, departments
 from core.warehouse import Warehouse, insert_frame
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
-from pipelines.pull.sources import SOURCES, SourceSpec
 from schemas.warehouse import raw_records, source_loads
 from schemas.workdays import calendar
 
@@ -69,15 +69,15 @@ def land(warehouse: Warehouse, source: str, partition: dt.date, window: tuple[dt
     return load
 
 
-def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
+def build_raw_asset(spec: Department) -> AssetsDefinition:
     @asset(
         name=spec.asset_name,
         partitions_def=DAILY,
         group_name="pull",
-        kinds={spec.kind, "sqlalchemy"},
+        kinds={spec.connector.kind, "sqlalchemy"},
         owners=[spec.owner],
         required_resource_keys={spec.name, "warehouse"},
-        pool=f"source_{spec.name}",
+        pool=spec.pool,
         retry_policy=RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
         freshness_policy=DAILY_LOAD,
         backfill_policy=WEEKLY_CHUNKS,
@@ -101,8 +101,8 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
             batch = source.fetch_changes(day.start, day.end)
             loads.append(land(warehouse, spec.name, day.date, (day.start, day.end), batch))
             notes += batch.notes
-        for note in notes:
-            context.log.info(note)
+            for note in batch.notes:  # an incomplete listing is worth a warning: re-pull the day once fixed
+                (context.log.info if batch.complete else context.log.warning)(note)
         frame = pd.DataFrame(loads)
         frame["working_day"] = calendar().is_working_day(frame["partition_date"]).to_numpy()
         silent = frame.loc[frame["working_day"] & (frame["rows_pulled"] == 0), "partition_date"]
@@ -136,4 +136,4 @@ def build_raw_asset(spec: SourceSpec) -> AssetsDefinition:
     return raw_source
 
 
-RAW_ASSETS = [build_raw_asset(spec) for spec in SOURCES]
+RAW_ASSETS = [build_raw_asset(spec) for spec in departments().values()]

@@ -12,16 +12,17 @@ from dagster import (
     AssetSpec,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
 )
 
+from core.departments import departments
 from core.warehouse import Warehouse
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
-from pipelines.pull.sources import SOURCES
 from schemas.warehouse import quarantined_records, raw_records, staged_cases
 from staging.normalise import stage_partition
 
-RAW_KEYS = [AssetKey(spec.asset_name) for spec in SOURCES]
+RAW_KEYS = [AssetKey(spec.asset_name) for spec in departments().values()]
 RECONCILED = "pulled_equals_staged_plus_quarantined"
 
 
@@ -40,7 +41,7 @@ def partition_counts(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.
         )
         frames.append(warehouse.read(query).set_index(["partition_date", "source_system"]))
     every = pd.MultiIndex.from_product(
-        [pd.date_range(first, last).date, [s.name for s in SOURCES]], names=["partition_date", "source_system"]
+        [pd.date_range(first, last).date, list(departments())], names=["partition_date", "source_system"]
     )
     counts = pd.concat(frames, axis=1).reindex(every).fillna(0).astype(int)
     return counts.reset_index()
@@ -80,7 +81,7 @@ def partition_counts(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.
         ),
     ],
 )
-def stage(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def stage(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     days = partition_days(context)
     staged_days, quarantined_days = [], []
     for day in days:

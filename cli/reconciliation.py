@@ -1,0 +1,105 @@
+"""The reconciliation table: pulled, staged, quarantined, golden, duplicates, and per receiver what was sent
+and what the receiver itself holds, with the identities that must hold between them.
+
+``approval-bridge reconcile`` prints it for the configured warehouse; the demo prints it after its run.
+"""
+
+from __future__ import annotations
+
+from delivery.outbox import status_counts, unaccounted_versions
+
+TARGETS = ("one_network", "municipal", "supervision")
+
+
+def summary(warehouse, receivers: dict | None = None) -> dict:
+    """The reconciliation figures: pulled, staged, quarantined, golden, duplicates, and per receiver what we
+    sent and, where ``receivers`` (name → target) are given, what the receiver itself says it holds."""
+
+    def count(sql: str) -> int:
+        return int(warehouse.scalar(sql) or 0)
+
+    targets = {}
+    by_target = status_counts(warehouse).set_index("target")
+    for name in TARGETS:
+        row = by_target.loc[name] if name in by_target.index else None
+        targets[name] = {
+            key: int(row[key]) if row is not None else 0
+            for key in ("case_versions", "acknowledged", "pending", "dead_lettered")
+        }
+        targets[name]["unaccounted"] = unaccounted_versions(warehouse, name)
+        targets[name]["acknowledged_cases"] = count(
+            f"SELECT COUNT(DISTINCT golden_case_id) FROM outbox WHERE target = '{name}' AND status = 'acknowledged'"
+        )
+        held = receivers[name].counts() if receivers else None
+        if held is not None:  # counted on the receiver's side
+            targets[name].update(held)
+    return {
+        "pulled": count("SELECT COUNT(*) FROM raw_records"),
+        "staged": count("SELECT COUNT(*) FROM staged_cases"),
+        "quarantined": count("SELECT COUNT(*) FROM quarantined_records"),
+        "golden": count("SELECT COUNT(*) FROM golden_cases"),
+        "duplicates": count("SELECT COUNT(*) FROM case_links WHERE role = 'duplicate'"),
+        "status_updates": count(  # earlier states of a record seen again later: duplicates of it, not re-entries
+            "SELECT COUNT(*) FROM case_links WHERE match_rule = 'same_source_record' AND role = 'duplicate'"
+        ),
+        "golden_versions": count("SELECT COALESCE(SUM(version), 0) FROM golden_cases"),
+        "licences": count("SELECT COUNT(*) FROM licences"),
+        "licences_valid": count("SELECT COUNT(*) FROM licences WHERE status = '有效'"),
+        "licences_from_both_sources": count("SELECT COUNT(*) FROM licences WHERE sources LIKE 'case,%'"),
+        "holders": count("SELECT COUNT(*) FROM holders"),
+        "licence_events": count("SELECT COUNT(*) FROM licence_events"),
+        "targets": targets,
+    }
+
+
+def identities(figures: dict) -> list[tuple[str, bool]]:
+    checks = [
+        ("pulled = staged + quarantined", figures["pulled"] == figures["staged"] + figures["quarantined"]),
+        ("staged = golden + duplicates", figures["staged"] == figures["golden"] + figures["duplicates"]),
+    ]
+    for name, t in figures["targets"].items():
+        checks.append(
+            (
+                f"{name}: every version acknowledged, pending or dead-lettered",
+                t["unaccounted"] == 0 and t["case_versions"] == t["acknowledged"] + t["pending"] + t["dead_lettered"],
+            )
+        )
+        if "received_cases" in t:
+            checks.append(
+                (
+                    f"{name}: receiver holds the cases it acknowledged, none twice",
+                    t["received_cases"] == t["acknowledged_cases"] and t["duplicate_effects"] == 0,
+                )
+            )
+    return checks
+
+
+def render(figures: dict) -> str:
+    lines = [
+        "Reconciliation",
+        f"  pulled       {figures['pulled']:>7}",
+        f"  staged       {figures['staged']:>7}",
+        f"  quarantined  {figures['quarantined']:>7}",
+        f"  golden cases {figures['golden']:>7}  ({figures['golden_versions']} versions)",
+        f"  duplicates   {figures['duplicates']:>7}  (of which {figures['status_updates']} later states of a record)",
+        f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "
+        f"{figures['licences_from_both_sources']} reported by a case and the registry alike; "
+        f"{figures['holders']} holders, {figures['licence_events']} events)",
+        "",
+        f"  {'receiver':<12} {'versions':>8} {'acknowledged':>12} {'pending':>8} {'dead-lettered':>13}"
+        f" {'receiver holds':>14} {'twice':>6}",
+    ]
+    for name, t in figures["targets"].items():
+        lines.append(
+            f"  {name:<12} {t['case_versions']:>8} {t['acknowledged']:>12} {t['pending']:>8} {t['dead_lettered']:>13}"
+            f" {t.get('received_cases', '?'):>14} {t.get('duplicate_effects', '?'):>6}"
+        )
+    if figures.get("faults_injected"):
+        lines.append("")
+        for name, served in figures["faults_injected"].items():
+            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in served.items() if v)
+            lines.append(f"  faults the {name} stand-in showed: {shown or 'none'}")
+    lines.append("")
+    for label, ok in identities(figures):
+        lines.append(f"  [{'ok' if ok else 'FAILED'}] {label}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Today and now on Shanghai wall-clock, from one injectable clock.
+
+Business dates (which licences have expired, which day a mart counts up to, the day the demo ends) come from
+:func:`today`, never from ``date.today()`` scattered around: tests and replays pin the date with
+``BRIDGE_TODAY=YYYY-MM-DD`` or :func:`frozen`, so nothing breaks when the calendar moves on.
+Timestamps recorded for bookkeeping (fetch times, audit rows) keep the real time unless the clock is pinned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = "Asia/Shanghai"
+SHANGHAI = ZoneInfo(LOCAL_TZ)
+TODAY_VARIABLE = "BRIDGE_TODAY"
+
+_pinned: dt.date | None = None
+
+
+class ClockError(ValueError):
+    """``BRIDGE_TODAY`` holds something that is not a date."""
+
+
+def _from_environment() -> dt.date | None:
+    value = os.environ.get(TODAY_VARIABLE, "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ClockError(f"{TODAY_VARIABLE}={value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def today() -> dt.date:
+    """The business date in Asia/Shanghai: pinned by :func:`frozen` or ``BRIDGE_TODAY``, else the real one."""
+    pinned = _pinned or _from_environment()
+    return pinned if pinned is not None else dt.datetime.now(SHANGHAI).date()
+
+
+def now() -> dt.datetime:
+    """Naive Shanghai wall-clock time to the second, as the warehouse stores it. A pinned day keeps the real
+    time of day, so ordering within a run still holds."""
+    current = dt.datetime.now(SHANGHAI).replace(tzinfo=None, microsecond=0)
+    pinned = _pinned or _from_environment()
+    return current if pinned is None else dt.datetime.combine(pinned, current.time())
+
+
+def yesterday() -> dt.date:
+    return today() - dt.timedelta(days=1)
+
+
+@contextmanager
+def frozen(day: dt.date) -> Iterator[dt.date]:
+    """Pin :func:`today` to ``day`` inside the block (in this process)."""
+    global _pinned
+    previous, _pinned = _pinned, day
+    try:
+        yield day
+    finally:
+        _pinned = previous

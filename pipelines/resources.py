@@ -1,0 +1,160 @@
+"""The Dagster resources: the plain clients of ``core`` and ``connectors``, configured from the profile.
+
+Each resource is a ``ConfigurableResourceFactory`` whose fields are what an operator sets (endpoints and
+secrets as ``EnvVar``s, so their values never reach run configuration or the UI; tuning knobs as numbers)
+and whose value in a run is the plain client. Department systems are one generic resource built from their
+declaration files; the profile decides where every value comes from (``core.settings``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import Field
+
+from connectors.sources import DepartmentSource, build_source
+from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget, SupervisionTarget
+from core import departments as declared
+from core import settings
+from core.warehouse import Warehouse
+
+
+def configured(variable: settings.Variable) -> str | EnvVar:
+    """An ``EnvVar`` (resolved when a run starts) when the variable is set, else the sandbox profile's value.
+    In production every variable is an ``EnvVar``: :func:`settings.require_ready` has checked they are set."""
+    if settings.is_production() or settings.given(variable.name) is not None:
+        return EnvVar(variable.name)
+    return settings.value(variable)[0]
+
+
+def _platform(name: str) -> str | EnvVar:
+    return configured(next(v for v in settings.PLATFORM_VARIABLES if v.name == name))
+
+
+class WarehouseResource(ConfigurableResource):
+    """The warehouse: SQLite under DAGSTER_HOME in the sandbox profile, PostgreSQL in production."""
+
+    url: str = Field(description="SQLAlchemy URL of the warehouse (BRIDGE_WAREHOUSE_URL)")
+
+    def create_resource(self, context: InitResourceContext) -> Warehouse:
+        return Warehouse(url=self.url)
+
+    @contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Warehouse]:
+        warehouse = Warehouse(url=self.url)
+        try:
+            yield warehouse
+        finally:
+            warehouse.dispose()
+
+
+class DepartmentSystem(ConfigurableResource):
+    """A department system, as its declaration file describes it (``core/departments/<name>.yaml``)."""
+
+    department: str = Field(description="the declaration's name")
+    feed: Literal["cases", "licences"] = Field(default="cases", description="its cases, or its licence events")
+    endpoint: str = Field(description="base URL, database URL or drop folder, by connector kind")
+    app_key: str = ""
+    app_secret: str = Field(default="", description="signing secret; set through an environment variable")
+
+    def create_resource(self, context: InitResourceContext) -> DepartmentSource:
+        declaration = declared.department(self.department)
+        connector = declaration.connector if self.feed == "cases" else declaration.licence_feed
+        assert connector is not None, f"{self.department} declares no licence feed"
+        return build_source(
+            connector.kind,
+            connector.settings,
+            endpoint=self.endpoint,
+            app_key=self.app_key,
+            app_secret=self.app_secret,
+        )
+
+
+def department_resource(department: declared.Department, feed: Literal["cases", "licences"] = "cases"):
+    values = {
+        slot: configured(settings.department_variable(department, slot))
+        for slot in declared.SLOTS
+        if slot in department.environment
+    }
+    return DepartmentSystem(department=department.name, feed=feed, **values)
+
+
+class ExchangeTable(ConfigurableResource):
+    """江苏政务服务网: the exchange table on the province's front-end database (前置库)."""
+
+    url: str = Field(description="SQLAlchemy URL of the front-end database (ONE_NETWORK_DB_URL)")
+    rate_limit_per_second: float = 500
+    circuit_breaker_failures: int = 3
+    circuit_breaker_cooldown_seconds: float = 15
+
+    def create_resource(self, context: InitResourceContext) -> DeliveryTarget:
+        return ExchangeTableTarget(
+            url=self.url,
+            rate_limit_per_second=self.rate_limit_per_second,
+            circuit_breaker_failures=self.circuit_breaker_failures,
+            circuit_breaker_cooldown_seconds=self.circuit_breaker_cooldown_seconds,
+        )
+
+
+class SignedIntake(ConfigurableResource):
+    """A platform's signed HTTP intake: the municipal platform's cases, or the supervision intake's licences."""
+
+    kind: Literal["cases", "supervision"] = "cases"
+    base_url: str
+    app_key: str
+    app_secret: str = Field(description="signing secret; set through an environment variable")
+    sign_method: str = "HMAC-SHA256"
+    rate_limit_per_second: float = 20
+    batch_size: int = 20
+    circuit_breaker_failures: int = 8
+    circuit_breaker_cooldown_seconds: float = 15
+
+    def create_resource(self, context: InitResourceContext) -> DeliveryTarget:
+        return (SupervisionTarget if self.kind == "supervision" else HttpTarget)(
+            base_url=self.base_url,
+            app_key=self.app_key,
+            app_secret=self.app_secret,
+            sign_method=self.sign_method,
+            rate_limit_per_second=self.rate_limit_per_second,
+            batch_size=self.batch_size,
+            circuit_breaker_failures=self.circuit_breaker_failures,
+            circuit_breaker_cooldown_seconds=self.circuit_breaker_cooldown_seconds,
+        )
+
+
+def _signed_intake(kind: Literal["cases", "supervision"], name: str) -> SignedIntake:
+    prefix = name.upper()
+    return SignedIntake(
+        kind=kind,
+        base_url=_platform(f"{prefix}_BASE_URL"),
+        app_key=_platform(f"{prefix}_APP_KEY"),
+        app_secret=_platform(f"{prefix}_APP_SECRET"),
+        sign_method=settings.given(f"{prefix}_SIGN_METHOD") or "HMAC-SHA256",
+        rate_limit_per_second=settings.number(f"{prefix}_REQUESTS_PER_SECOND", 20),
+        batch_size=int(settings.number(f"{prefix}_BATCH_SIZE", 20)),
+        circuit_breaker_failures=int(settings.number(f"{prefix}_BREAKER_FAILURES", 8)),
+        circuit_breaker_cooldown_seconds=settings.number(f"{prefix}_BREAKER_COOLDOWN_SECONDS", 15),
+    )
+
+
+def build_resources() -> dict:
+    """Every resource of the code location, for the profile in force. In production a missing or published
+    value stops here, naming each variable."""
+    settings.require_ready()
+    departments = declared.departments().values()
+    return {
+        "warehouse": WarehouseResource(url=_platform("BRIDGE_WAREHOUSE_URL")),
+        **{d.name: department_resource(d) for d in departments},
+        **{d.licence_resource: department_resource(d, "licences") for d in departments if d.licence_feed},
+        "one_network": ExchangeTable(
+            url=_platform("ONE_NETWORK_DB_URL"),
+            rate_limit_per_second=settings.number("ONE_NETWORK_ROWS_PER_SECOND", 500),
+            circuit_breaker_failures=int(settings.number("ONE_NETWORK_BREAKER_FAILURES", 3)),
+            circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 15),
+        ),
+        "municipal": _signed_intake("cases", "municipal"),
+        "supervision": _signed_intake("supervision", "supervision"),
+    }

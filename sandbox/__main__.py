@@ -1,0 +1,158 @@
+"""``python -m sandbox``: the development commands around the stand-ins (not part of the product).
+
+* ``demo``: the stand-ins up, five weeks of days through the whole pipeline, the reconciliation printed;
+* ``serve``: the stand-ins on loopback, kept running (for ``dagster dev``);
+* ``dev``: the stand-ins plus the Dagster UI on the demo's instance;
+* ``train-model``: retrain the shipped resolution model on a month of sandbox cases.
+
+Each refuses in the production profile and while a production variable is set (``core.settings``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from core import settings
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cli.reconciliation import identities
+    from sandbox.demo import DemoOptions, run_demo
+
+    figures = run_demo(
+        DemoOptions(
+            days=args.days,
+            cases_per_day=args.cases_per_day,
+            fault_level=args.faults,
+            ack_timeout_seconds=args.ack_timeout,
+        )
+    )
+    return 0 if all(ok for _, ok in identities(figures)) else 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sandbox.demo import DemoOptions, demo_window
+    from sandbox.runtime import Sandbox, SandboxSettings
+
+    keys = demo_window(DemoOptions(days=args.days))
+    sandbox = Sandbox(
+        SandboxSettings(
+            root=settings.sandbox_dir(),
+            start=dt.date.fromisoformat(keys[0]),
+            days=args.days,
+            cases_per_day=args.cases_per_day,
+            fault_level=args.faults,
+            resume=not args.fresh,
+        )
+    ).start()
+    print(f"sandbox serving {keys[0]} … {keys[-1]} ({args.faults} faults); Ctrl-C stops it", flush=True)
+    for name, where in sandbox.endpoints().items():
+        print(f"  {name:<18} {where}", flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    while not stop:
+        time.sleep(0.5)
+    sandbox.stop()
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """The stand-ins in the background and the Dagster UI (webserver + daemon) on the same DAGSTER_HOME."""
+    from cli.main import set_pools
+
+    env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    set_pools()
+    bin_dir = os.path.dirname(sys.executable)
+    children = [
+        subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--days", str(args.days)], env=env),
+        subprocess.Popen(
+            [
+                os.path.join(bin_dir, "dagster"),
+                "dev",
+                "-m",
+                "pipelines.definitions",
+                "-h",
+                args.host,
+                "-p",
+                str(args.port),
+            ],
+            env=env,
+        ),
+    ]
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)  # dagster dev shuts its webserver, daemon and code server down
+    for child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0
+
+
+def _train_model(args: argparse.Namespace) -> int:
+    from resolution.engine import MODEL_PATH, load_model, model_summary, train
+    from sandbox.canonical import canonical_cases
+    from sandbox.generator import GeneratorConfig, generate
+    from schemas.case import DEDUP_COLUMNS
+
+    # Reproducible: a month of sandbox cases, unlabelled as far as training knows.
+    config = GeneratorConfig(start=dt.date(2026, 1, 1), days=30, cases_per_day=300)
+    cases = canonical_cases(generate(config))[list(DEDUP_COLUMNS)]
+    train(cases, path=MODEL_PATH)
+    print(f"model trained on {len(cases)} records and written to {MODEL_PATH}")
+    print(model_summary(load_model()).round(4).to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline end to end on the embedded default")
+    demo.add_argument("--days", type=int, default=35, help="days of cases, ending yesterday (default 35)")
+    demo.add_argument("--cases-per-day", type=int, default=20)
+    demo.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild", help="how the stand-ins misbehave")
+    demo.add_argument("--ack-timeout", type=float, default=60.0, help="seconds to wait for late acknowledgements")
+    demo.set_defaults(run=_demo)
+
+    serve = commands.add_parser("serve", help="start the stand-in systems on loopback and keep them running")
+    serve.add_argument("--days", type=int, default=35)
+    serve.add_argument("--cases-per-day", type=int, default=20)
+    serve.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild")
+    serve.add_argument("--fresh", action="store_true", help="forget what the receivers already hold")
+    serve.set_defaults(run=_serve)
+
+    dev = commands.add_parser("dev", help="the stand-ins plus the Dagster UI on the demo's instance")
+    dev.add_argument("--days", type=int, default=35)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(run=_dev)
+
+    train = commands.add_parser("train-model", help="retrain the shipped resolution model on sandbox cases")
+    train.set_defaults(run=_train_model)
+
+    args = parser.parse_args(argv)
+    try:
+        settings.require_sandbox(f"python -m sandbox {args.command}")
+    except settings.ConfigurationError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
