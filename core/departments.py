@@ -184,8 +184,8 @@ def read_declaration(path: Path) -> Department:
     return department
 
 
-@functools.cache
-def _load(dirs: tuple[Path, ...]) -> dict[str, Department]:
+@functools.lru_cache(maxsize=8)
+def _load(dirs: tuple[Path, ...], _signature: tuple) -> dict[str, Department]:
     found: dict[str, Department] = {}
     for folder in dirs:
         if not folder.is_dir():
@@ -203,8 +203,16 @@ def _load(dirs: tuple[Path, ...]) -> dict[str, Department]:
 
 
 def departments() -> dict[str, Department]:
-    """Every declared system by name (read once per set of folders)."""
-    return _load(tuple(declaration_dirs()))
+    """Every declared system by name (read again only when a file is added, removed or edited)."""
+    dirs = tuple(declaration_dirs())
+    signature = tuple(
+        (str(path), stat.st_mtime_ns, stat.st_size)
+        for folder in dirs
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.yaml"))
+        for stat in (path.stat(),)
+    )
+    return _load(dirs, signature)
 
 
 def department(name: str) -> Department:

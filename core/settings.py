@@ -106,6 +106,11 @@ def variables() -> list[Variable]:
     found = list(PLATFORM_VARIABLES)
     for department in declared.departments().values():
         found += [department_variable(department, slot) for slot in declared.SLOTS if slot in department.environment]
+    seen: set[str] = set()
+    for variable in found:
+        if variable.name in seen:
+            raise ConfigurationError(f"{variable.name} is read twice: a declaration reuses a platform's variable")
+        seen.add(variable.name)
     return found
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli.demo import QUIET
+from sandbox.demo import QUIET
 from dagster import AssetCheckSeverity, DagsterInstance, instance_for_test
 
 from pipelines.definitions import build_definitions

@@ -6,6 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
+from tests.test_resolution import CO, CO_ID, cases, clerk, dept
+
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -17,7 +24,7 @@ def test_demo_command_prints_and_writes_the_reconciliation(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_URL", "_DIR", "_APP_KEY", "_APP_SECRET"))}
     env["DAGSTER_HOME"] = str(home)
     result = subprocess.run(
-        [str(BIN / "approval-bridge"), "demo", "--days", "2", "--cases-per-day", "15", "--ack-timeout", "30"],
+        [sys.executable, "-m", "sandbox", "demo", "--days", "2", "--cases-per-day", "15", "--ack-timeout", "30"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -36,3 +43,28 @@ def test_demo_command_prints_and_writes_the_reconciliation(tmp_path):
         assert target["duplicate_effects"] == 0
         assert target["case_versions"] == target["acknowledged"] + target["pending"] + target["dead_lettered"]
     assert (home / "warehouse.sqlite").exists() and (home / "sandbox" / "truth.csv").exists()
+
+
+def test_dedup_command_keeps_every_row(tmp_path):
+    frame = cases(
+        dept("MR-1", "SCJG-QYSL", CO, CO_ID, "2026-11-16 09:00"),
+        clerk("AP-1", "", "恒达科技有限公司", "9132041258558653XF", "2026/11/17", item_name="企业开办"),
+        clerk("AP-2", "", "", "", "", item_name=""),  # almost nothing known: still one output row
+        dept("MR-2", "SCJG-SPJY", CO, CO_ID, "2026-11-16 09:05"),
+    )
+    source = tmp_path / "cases.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "clusters.csv"
+    result = subprocess.run(
+        [str(BIN / "approval-bridge"), "dedup", "--input", str(source), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "4 records → 3 clusters; 1 pairs linked" in result.stdout
+    clusters = pd.read_csv(out, dtype=str)
+    assert clusters["source_record_id"].tolist() == ["MR-1", "AP-1", "AP-2", "MR-2"]
+    by_id = dict(zip(clusters["source_record_id"], clusters["cluster_id"], strict=True))
+    assert by_id["MR-1"] == by_id["AP-1"] and len({by_id["MR-1"], by_id["AP-2"], by_id["MR-2"]}) == 3

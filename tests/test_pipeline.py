@@ -8,15 +8,19 @@ import datetime as dt
 import time
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
+from cli.reconciliation import identities, summary
+from sandbox.demo import QUIET, pairwise_scores
 from dagster import DagsterInstance, build_resources, instance_for_test
 
-from cli.demo import QUIET, identities, pairwise_scores, summary
 from delivery.outbox import drain
 from pipelines.definitions import build_definitions
 from pipelines.definitions import build_resources as resource_defs
 from schemas.identifiers import is_valid_licence_identifier
 from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
+
+pytestmark = pytest.mark.integration
 
 DAYS = 3
 KEYS = [str(SANDBOX_START + dt.timedelta(days=i)) for i in range(DAYS)]

@@ -1,0 +1,202 @@
+"""Profiles: the sandbox profile runs on its own values; production refuses to run on missing or published ones.
+
+The unit tests change environment variables in-process; the integration test copies the product without the
+``sandbox/`` folder and loads it in production, as an operator's server would hold it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import EnvVar
+
+from core import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCT = ("core", "schemas", "connectors", "staging", "resolution", "delivery", "licensing", "reporting",
+           "pipelines", "cli", "sharing", "dashboard", "dagster_home/dagster.yaml")  # fmt: skip
+
+
+def production_values() -> dict[str, str]:
+    """A value for every variable that no sandbox publishes, as an operator would set them."""
+    values = {}
+    for variable in settings.variables():
+        if (variable.name.endswith("_URL") and "DB" in variable.name) or variable.name == "BRIDGE_WAREHOUSE_URL":
+            values[variable.name] = f"postgresql+psycopg2://bridge:pw-{variable.name.lower()}@10.0.0.5:5432/prod"
+        elif variable.name.endswith("_BASE_URL"):
+            values[variable.name] = f"https://{variable.name.lower().replace('_', '-')}.example.gov.cn"
+        elif variable.name.endswith("_DIR"):
+            values[variable.name] = f"/srv/drops/{variable.name.lower()}"
+        else:
+            values[variable.name] = f"prod-{variable.name.lower()}-7f3a9c2e41d8b605"
+    return values
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for variable in settings.variables():
+        monkeypatch.delenv(variable.name, raising=False)
+    monkeypatch.delenv(settings.PROFILE_VARIABLE, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.unit
+def test_sandbox_is_the_default_and_an_unknown_profile_is_refused(clean_env):
+    assert settings.profile() == "sandbox"
+    clean_env.setenv("BRIDGE_PROFILE", "prod")
+    with pytest.raises(settings.ConfigurationError, match="BRIDGE_PROFILE='prod': use one of sandbox, production"):
+        settings.profile()
+
+
+@pytest.mark.unit
+def test_sandbox_profile_fills_in_its_own_values(clean_env):
+    rows = {row["variable"]: row for row in settings.resolved()}
+    assert settings.check() == []
+    assert rows["BRIDGE_WAREHOUSE_URL"]["source"] == "sandbox profile"
+    assert rows["BRIDGE_WAREHOUSE_URL"]["value"].endswith("warehouse.sqlite")
+    assert rows["MUNICIPAL_APP_SECRET"]["value"].startswith("(secret")  # shown never, even the sandbox's
+
+
+@pytest.mark.unit
+def test_production_names_every_missing_variable(clean_env):
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    problems = settings.check()
+    assert {p.variable.name for p in problems} == {v.name for v in settings.variables()}
+    assert all(p.reason == "missing" for p in problems)
+    # every department declaration contributes its own variables
+    assert {"HOUSING_DB_URL", "HEALTH_DROP_DIR", "MARKET_REGULATION_APP_SECRET"} <= {p.variable.name for p in problems}
+    with pytest.raises(settings.ConfigurationError) as refused:
+        settings.require_ready()
+    assert "HOUSING_DB_URL: missing" in str(refused.value)
+
+
+@pytest.mark.unit
+def test_production_refuses_a_published_sandbox_secret_by_name(clean_env):
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    for name, value in production_values().items():
+        clean_env.setenv(name, value)
+    assert settings.check() == []
+    clean_env.setenv("SUPERVISION_APP_SECRET", "sandbox-secret-supervision")
+    clean_env.setenv("APPROVAL_PLATFORM_BASE_URL", "http://127.0.0.1:18102")
+    clean_env.setenv("HEALTH_DROP_DIR", "   ")
+    found = {p.variable.name: p.reason for p in settings.check()}
+    assert found == {
+        "SUPERVISION_APP_SECRET": "holds a value the sandbox publishes: set the production one",
+        "APPROVAL_PLATFORM_BASE_URL": "holds a value the sandbox publishes: set the production one",
+        "HEALTH_DROP_DIR": "set but empty",
+    }
+
+
+@pytest.mark.unit
+def test_production_resources_take_every_value_from_the_environment(clean_env):
+    from pipelines.resources import build_resources
+
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    with pytest.raises(settings.ConfigurationError, match="BRIDGE_WAREHOUSE_URL: missing"):
+        build_resources()
+    for name, value in production_values().items():
+        clean_env.setenv(name, value)
+    resources = build_resources()
+    assert isinstance(resources["warehouse"].url, EnvVar)
+    assert isinstance(resources["municipal"].app_secret, EnvVar)
+    assert isinstance(resources["housing"].endpoint, EnvVar)
+    assert resources["market_regulation_licences"].feed == "licences"
+
+
+@pytest.mark.unit
+def test_config_check_command(clean_env, capsys):
+    from cli.main import main
+
+    assert main(["config", "check"]) == 0
+    assert "profile: sandbox" in capsys.readouterr().out
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    for name, value in production_values().items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("MARKET_REGULATION_APP_SECRET", "sandbox-secret-market-regulation")
+    assert main(["config", "check"]) == 1
+    out, err = capsys.readouterr()
+    assert "MARKET_REGULATION_APP_SECRET: holds a value the sandbox publishes" in err
+    assert "sandbox-secret" not in out + err.replace("MARKET_REGULATION_APP_SECRET: holds a value the sandbox", "")
+    assert "pw-bridge_warehouse_url" not in out  # a URL's password is never printed
+    clean_env.setenv("MARKET_REGULATION_APP_SECRET", "a-real-one-0d9f8e7a6b5c4d3e")
+    assert main(["config", "check"]) == 0
+    assert "configuration ready" in capsys.readouterr().out
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("command", ["demo", "serve", "dev"])
+def test_sandbox_commands_refuse_production(clean_env, capsys, command):
+    from sandbox.__main__ import main
+
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    assert main([command]) == 2
+    assert "only in the sandbox profile" in capsys.readouterr().err
+    clean_env.setenv("BRIDGE_PROFILE", "sandbox")
+    clean_env.setenv("BRIDGE_WAREHOUSE_URL", "postgresql+psycopg2://bridge@10.0.0.5/prod")
+    assert main([command]) == 2
+    assert "production variables are set: BRIDGE_WAREHOUSE_URL" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_the_sandbox_never_drops_tables_it_did_not_create(tmp_path):
+    from sandbox.ownership import NotOurs, claim, reset
+    from schemas.warehouse import metadata
+
+    theirs = sa.create_engine(f"sqlite:///{tmp_path / 'theirs.sqlite'}")
+    with theirs.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE licence_access_log (id INTEGER)"))
+    with pytest.raises(NotOurs, match="1 table.* the sandbox did not create .licence_access_log."):
+        reset(theirs, metadata, "the demo's warehouse")
+    assert sa.inspect(theirs).get_table_names() == ["licence_access_log"]  # untouched
+    ours = sa.create_engine(f"sqlite:///{tmp_path / 'ours.sqlite'}")
+    reset(ours, metadata, "the demo's warehouse")
+    reset(ours, metadata, "the demo's warehouse")  # its own: reset again freely
+    claim(ours, "again")
+    assert "golden_cases" in sa.inspect(ours).get_table_names()
+
+
+@pytest.mark.integration
+def test_the_product_loads_in_production_without_the_sandbox(tmp_path):
+    """The product as installed on a server: no sandbox/, tests/ or benchmarks/. Production names what is
+    missing; with every variable set, the definitions load and validate."""
+    for part in PRODUCT:
+        source, target = ROOT / part, tmp_path / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    assert not (tmp_path / "sandbox").exists()
+    script = (
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import importlib.util\n"
+        "assert importlib.util.find_spec('sandbox') is None, 'the sandbox is importable'\n"
+        "from cli.main import main\n"
+        "code = main(['config', 'check'])\n"
+        "if code == 0:\n"
+        "    import pipelines.definitions as d\n"
+        "    d.Definitions.validate_loadable(d.defs)\n"
+        "    assert 'sandbox' not in sys.modules and not any(m.startswith('sandbox.') for m in sys.modules)\n"
+        "    print('definitions valid')\n"
+        "sys.exit(code)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {v.name for v in settings.variables()}}
+    env.update(BRIDGE_PROFILE="production", DAGSTER_HOME=str(tmp_path / "dagster_home"), PYTHONPATH="")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    for variable in settings.variables():
+        assert f"{variable.name}: missing" in run.stderr
+    assert "Traceback" not in run.stderr
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=tmp_path,
+                         env={**env, **production_values()}, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "configuration ready" in run.stdout and "definitions valid" in run.stdout
