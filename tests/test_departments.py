@@ -150,7 +150,7 @@ def test_two_systems_cannot_share_a_variable_and_a_file_is_named_after_its_syste
     with pytest.raises(settings.ConfigurationError, match="MUNICIPAL_BASE_URL is read twice"):
         settings.variables()
     (folder / "development_reform.yaml").rename(folder / "fgj.yaml")
-    with pytest.raises(declared.DeclarationError, match="expected development_reform.yaml"):
+    with pytest.raises(declared.DeclarationError, match=r"expected development_reform\.yaml"):
         declared.departments()
     (folder / "fgj.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     with pytest.raises(declared.DeclarationError, match="a declaration is a mapping"):
