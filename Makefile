@@ -32,7 +32,7 @@ sandbox: install
 	$(BIN)/python -m sandbox serve
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock: install
