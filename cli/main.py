@@ -9,6 +9,7 @@ import sys
 import time
 
 from core import settings
+from core.vocabulary import RECEIVERS
 
 
 def pool_names() -> list[str]:
@@ -77,10 +78,11 @@ def _deliver(args: argparse.Namespace) -> int:
     pending or the time is up. Safe to interrupt and run again: every version goes under its idempotency key."""
     from dagster import build_resources
 
-    from delivery.outbox import PENDING_STATUSES, drain
+    from core.vocabulary import PENDING_STATUSES
+    from delivery.outbox import drain
     from pipelines.definitions import build_resources as resource_defs
 
-    names = [args.target] if args.target else ["one_network", "municipal", "supervision"]
+    names = [args.target] if args.target else list(RECEIVERS)
     deadline = time.monotonic() + args.wait
     with build_resources({k: v for k, v in resource_defs().items() if k in {"warehouse", *names}}) as resources:
         warehouse = resources.warehouse
@@ -267,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     deliver = commands.add_parser(
         "deliver", help="send what is queued in the outbox and follow acknowledgements (after an outage, say)"
     )
-    deliver.add_argument(
-        "--target", choices=["one_network", "municipal", "supervision"], help="one receiver (default all)"
-    )
+    deliver.add_argument("--target", choices=RECEIVERS, help="one receiver (default all)")
     deliver.add_argument("--wait", type=float, default=0.0, help="seconds to keep following until nothing is pending")
     deliver.set_defaults(run=_deliver)
 

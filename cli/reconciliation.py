@@ -6,9 +6,10 @@ and what the receiver itself holds, with the identities that must hold between t
 
 from __future__ import annotations
 
+from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 
-TARGETS = ("one_network", "municipal", "supervision")
+TARGETS = RECEIVERS
 
 
 def summary(warehouse, receivers: dict | None = None) -> dict:

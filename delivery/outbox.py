@@ -17,14 +17,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
+from core.vocabulary import LICENCE_RECEIVERS, OUTBOX_STATUSES
 from core.warehouse import Warehouse, insert_frame
 from schemas.case import CODES_DIR
 from schemas.warehouse import dead_letters, golden_cases, licences, outbox
 
 SEND_BATCH = 200
-PENDING_STATUSES = ("queued", "sent")
-STATUSES = (*PENDING_STATUSES, "acknowledged", "dead_lettered")
-LICENCE_TARGETS = ("supervision",)  # the outbox's entity id is a licence key for these
+STATUSES = OUTBOX_STATUSES
+LICENCE_TARGETS = LICENCE_RECEIVERS  # the outbox's entity id is a licence key for these
 
 
 @cache
