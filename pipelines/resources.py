@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from connectors.sources import DepartmentSource, build_source
 from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget, SupervisionTarget
@@ -74,6 +74,14 @@ class DepartmentSystem(ConfigurableResource):
 
 
 def department_resource(department: declared.Department, feed: Literal["cases", "licences"] = "cases"):
+    """The resource of a declared system. Its connector settings are checked now, when the definitions load, so
+    a misspelt setting is named at once rather than at 01:30."""
+    connector = department.connector if feed == "cases" else department.licence_feed.connector
+    try:
+        build_source(connector.kind, connector.settings, endpoint="checked-at-load", app_key="-", app_secret="-")
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise declared.DeclarationError(f"{department.name}.yaml ({feed}): {problems}") from None
     values = {
         slot: configured(settings.department_variable(department, slot))
         for slot in declared.SLOTS
