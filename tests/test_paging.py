@@ -29,7 +29,8 @@ def api(monkeypatch):
     """Route the connector's client to ``api.answer(request)``; record what was asked."""
 
     class Api:
-        asked: list[dict] = []
+        def __init__(self) -> None:
+            self.asked: list[dict] = []
 
         def answer(self, request: httpx.Request) -> httpx.Response:  # replaced per test
             raise NotImplementedError
