@@ -175,7 +175,8 @@ def _model(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from resolution.dedup import read_cases
-    from resolution.engine import MODEL_PATH, load_model, model_summary, train
+    from resolution.model import MODEL_PATH, load_model, model_summary
+    from resolution.training import train
 
     if args.action == "train":
         if not args.input:

@@ -22,9 +22,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from core.departments import local_item_codes
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
-from core.departments import local_item_codes
 from schemas.items import catalogue_entries, identify_items, item_core
 from schemas.text import mapped, per_distinct, sub
 from staging.normalise import clean_text, company_name_key, parse_timestamps

@@ -104,7 +104,8 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _train_model(args: argparse.Namespace) -> int:
-    from resolution.engine import MODEL_PATH, load_model, model_summary, train
+    from resolution.model import MODEL_PATH, load_model, model_summary
+    from resolution.training import train
     from sandbox.canonical import canonical_cases
     from sandbox.generator import GeneratorConfig, generate
     from schemas.case import DEDUP_COLUMNS

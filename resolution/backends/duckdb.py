@@ -1,0 +1,77 @@
+"""The DuckDB backend: features and scoring in one in-process database, on one machine.
+
+It is also where features are prepared for every backend: the learned item classes and package days are SQL
+over the whole run (``features.load_features``), and the Spark backend reads the finished table from here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pandas as pd
+from splink import Linker, SettingsCreator
+from splink.internals.duckdb.database_api import DuckDBAPI
+
+from resolution.backends import Backend, score_columns
+from resolution.clusters import ATTRIBUTES
+from resolution.features import load_features
+from resolution.model import MODEL_DIALECT, for_scoring
+
+DUCKDB_MEMORY_LIMIT = "1500MB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
+
+#: Node attributes for the constraints, from the features table (``item_known_key``: the catalogue item, if any).
+NODE_SQL = ", ".join(
+    [
+        "CASE WHEN item_known THEN item_key END AS item_known_key",
+        *(a for a in ATTRIBUTES if a != "item_known_key"),
+        "state_rank",
+    ]
+)
+#: Columns only the constraints read: they leave DuckDB with the nodes, so scoring a million records works
+#: within its memory limit.
+NODE_ONLY_COLUMNS = ("item_code_id", "id_kind", "state_rank")
+
+
+def linker(con: duckdb.DuckDBPyConnection, table: str, model: dict | SettingsCreator) -> Linker:
+    """A Splink linker over ``table`` of ``con``."""
+    db_api = DuckDBAPI(connection=con)
+    return Linker(db_api.register(table, dataset_display_name="cases"), model, log_level=30)
+
+
+class DuckDBBackend(Backend):
+    name = "duckdb"
+    dialect = MODEL_DIALECT
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(
+            config={
+                "threads": os.cpu_count() or 2,
+                "memory_limit": DUCKDB_MEMORY_LIMIT,
+                "preserve_insertion_order": False,
+            }
+        )
+        self.table = ""
+
+    def load(self, prepared: pd.DataFrame) -> pd.DataFrame:
+        self.table = load_features(self.con, prepared)
+        nodes = self.con.execute(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").df()
+        for column in NODE_ONLY_COLUMNS:
+            self.con.execute(f"ALTER TABLE {self.table} DROP COLUMN {column}")
+        return nodes
+
+    def features(self) -> pd.DataFrame:
+        """The features table as scoring reads it, in ``uid`` order."""
+        return self.con.execute(f"SELECT * FROM {self.table} ORDER BY uid").df()
+
+    def score(self, model: dict, review_threshold: float) -> pd.DataFrame:
+        predictions = linker(self.con, self.table, for_scoring(model)).inference.predict(
+            threshold_match_probability=review_threshold, warning_mode="never"
+        )
+        names = [r[0] for r in self.con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()]
+        scored = self.con.execute(f"SELECT {', '.join(score_columns(names))} FROM {predictions.physical_name}").df()
+        predictions.drop_table_from_database_and_remove_from_cache()
+        return scored
+
+    def close(self) -> None:
+        self.con.close()
