@@ -26,8 +26,9 @@ from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import queue
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from resolution.clusters import CONSTRAINTS
-from resolution.engine import CASE_WINDOW_DAYS, evidence, load_model, make_engine, model_summary
+from resolution.engine import make_engine
 from resolution.golden import assign_golden_ids, build_golden_cases, payload_json, roles
+from resolution.model import CASE_WINDOW_DAYS, evidence, load_model, model_summary
 from schemas.identifiers import mask_identifier_series, mask_phone_series
 from schemas.warehouse import (
     case_links,
