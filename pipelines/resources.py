@@ -61,9 +61,7 @@ class DepartmentSystem(ConfigurableResource):
     app_secret: str = Field(default="", description="signing secret; set through an environment variable")
 
     def create_resource(self, context: InitResourceContext) -> DepartmentSource:
-        declaration = declared.department(self.department)
-        connector = declaration.connector if self.feed == "cases" else declaration.licence_feed
-        assert connector is not None, f"{self.department} declares no licence feed"
+        connector = _connector(declared.department(self.department), self.feed)
         return build_source(
             connector.kind,
             connector.settings,
@@ -73,10 +71,18 @@ class DepartmentSystem(ConfigurableResource):
         )
 
 
+def _connector(department: declared.Department, feed: str) -> declared.ConnectorDeclaration:
+    if feed == "cases":
+        return department.connector
+    if department.licence_feed is None:
+        raise declared.DeclarationError(f"{department.name}.yaml declares no licence feed")
+    return department.licence_feed.connector
+
+
 def department_resource(department: declared.Department, feed: Literal["cases", "licences"] = "cases"):
     """The resource of a declared system. Its connector settings are checked now, when the definitions load, so
     a misspelt setting is named at once rather than at 01:30."""
-    connector = department.connector if feed == "cases" else department.licence_feed.connector
+    connector = _connector(department, feed)
     try:
         build_source(connector.kind, connector.settings, endpoint="checked-at-load", app_key="-", app_secret="-")
     except ValidationError as exc:
