@@ -282,3 +282,21 @@ def test_the_code_location_grows_an_asset_for_a_fifth_system(fifth):
                          text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     assert "'raw_development_reform'" in run.stdout and "'raw_housing'" in run.stdout
+
+
+@pytest.mark.unit
+def test_every_declared_system_and_feed_builds_its_connector():
+    from dagster import build_resources
+
+    from connectors.sources import FileDropSource, RestSource, SqlSource
+    from pipelines.resources import build_resources as pipeline_resources
+
+    configured = pipeline_resources()
+    keys = [k for k in configured if k in declared.departments() or k.endswith("_licences")]
+    with build_resources({k: configured[k] for k in keys}) as built:
+        assert isinstance(built.market_regulation, RestSource) and built.market_regulation.path == "/api/v1/cases"
+        assert built.market_regulation_licences.path == "/api/v1/licences"
+        assert built.market_regulation_licences.app_key == built.market_regulation.app_key  # one system, one key
+        assert isinstance(built.housing, SqlSource) and built.housing.table == "t_sgxk_bj"
+        assert isinstance(built.health, FileDropSource) and built.health.encodings == ["utf-8", "gb18030"]
+        assert built.approval_platform.paging == "cursor" and built.approval_platform.method == "POST"
