@@ -11,7 +11,7 @@ import pandas as pd
 
 from sandbox.generator import SOURCES, Dataset
 from schemas.case import CASE_COLUMNS, DEDUP_COLUMNS
-from staging.mappings import MAPPINGS
+from staging.mappings import mapping as declared_mapping
 
 
 def canonical_cases(data: Dataset) -> pd.DataFrame:
@@ -20,7 +20,7 @@ def canonical_cases(data: Dataset) -> pd.DataFrame:
         rows = pd.DataFrame(data.records(source))
         if rows.empty:
             continue
-        mapping = MAPPINGS[source]
+        mapping = declared_mapping(source)
         frame = pd.DataFrame(index=rows.index)
         for column in CASE_COLUMNS:
             field = mapping.fields.get(column)
