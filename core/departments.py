@@ -55,6 +55,14 @@ class ConnectorDeclaration(_Strict):
         return dict(self.model_extra or {})
 
 
+def _onto(mapping: dict[str, str], allowed: tuple[str, ...], what: str, vocabulary: str) -> dict[str, str]:
+    """A code map must map onto the canonical vocabulary: name what it maps onto that is not in it."""
+    unknown = sorted(set(mapping.values()) - set(allowed))
+    if unknown:
+        raise ValueError(f"{what} map onto {unknown}, which are not {vocabulary} ({', '.join(allowed)})")
+    return mapping
+
+
 class FieldMapping(_Strict):
     fields: dict[str, str]  # canonical column -> the system's field
     statuses: dict[str, str]  # the system's status code -> canonical 办件状态
@@ -75,18 +83,12 @@ class FieldMapping(_Strict):
     @field_validator("statuses")
     @classmethod
     def _known_statuses(cls, statuses: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(statuses.values()) - set(STATUSES))
-        if unknown:
-            raise ValueError(f"statuses map onto {unknown}, which are not 办件状态 ({', '.join(STATUSES)})")
-        return statuses
+        return _onto(statuses, STATUSES, "statuses", "办件状态")
 
     @field_validator("applicant_types")
     @classmethod
     def _known_applicant_types(cls, types: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(types.values()) - set(APPLICANT_TYPES))
-        if unknown:
-            raise ValueError(f"applicant_types map onto {unknown}; use {', '.join(APPLICANT_TYPES)}")
-        return types
+        return _onto(types, APPLICANT_TYPES, "applicant_types", "applicant types")
 
     @field_validator("item_codes")
     @classmethod
@@ -117,9 +119,7 @@ class LicenceFeed(_Strict):
     @field_validator("operations")
     @classmethod
     def _known_events(cls, operations: dict[str, str]) -> dict[str, str]:
-        if unknown := sorted(set(operations.values()) - set(EVENTS)):
-            raise ValueError(f"operations map onto {unknown}; licence events are {', '.join(EVENTS)}")
-        return operations
+        return _onto(operations, EVENTS, "operations", "licence events")
 
 
 class Department(_Strict):
