@@ -17,9 +17,12 @@ from pipelines.deliver.assets import (
     DELIVERY_ASSETS,
     delivery_status,
     follow_deliveries_job,
+    nightly_reconciliation,
     outstanding_deliveries,
 )
+from pipelines.deliver.checks import DELIVERY_CHECKS
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
+from pipelines.licences.checks import LICENCE_CHECKS
 from pipelines.marts.assets import (
     daily_volume_mart,
     deadlines_mart,
@@ -28,13 +31,14 @@ from pipelines.marts.assets import (
     resolution_backlog_mart,
     working_calendar_table,
 )
+from pipelines.marts.checks import every_staged_record_linked_once
 from pipelines.partitions import DAILY
 from pipelines.pull.assets import RAW_ASSETS
 from pipelines.resolve.assets import case_resolution
-from pipelines.resolve.checks import one_item_per_golden_case
+from pipelines.resolve.checks import one_item_per_golden_case, staged_equals_golden_plus_duplicates
 from pipelines.resources import build_resources
 from pipelines.stage.assets import stage
-from pipelines.stage.checks import staged_cases_expectations
+from pipelines.stage.checks import pulled_equals_staged_plus_quarantined, staged_cases_expectations
 from schemas.case import LOCAL_TZ
 
 DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, pull_licence_feed, licence_repository]
@@ -58,8 +62,8 @@ daily_cases_job = define_asset_job(
 )
 refresh_marts_job = define_asset_job(
     "refresh_marts",
-    selection=AssetSelection.assets(*UNPARTITIONED_ASSETS),
-    description="Follow acknowledgements, reconcile receivers, rebuild the marts.",
+    selection=AssetSelection.assets(*UNPARTITIONED_ASSETS) - AssetSelection.assets(delivery_status),
+    description="Expire licences, rebuild the calendar and the marts (delivery_status: follow_acknowledgements).",
 )
 
 
@@ -78,18 +82,26 @@ def daily_cases_schedule(context: ScheduleEvaluationContext):
 
 marts_automation = AutomationConditionSensorDefinition(
     "marts_automation",
-    target=AssetSelection.assets(*UNPARTITIONED_ASSETS),
+    target=AssetSelection.assets(*UNPARTITIONED_ASSETS) - AssetSelection.assets(delivery_status),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Reconcile and rebuild the marts whenever a day's load finishes.",
+    description="Rebuild the marts whenever a day's load or a reconciliation finishes.",
 )
 
 
 def build_definitions() -> Definitions:
     return Definitions(
         assets=[*DAILY_ASSETS, *UNPARTITIONED_ASSETS],
-        asset_checks=[staged_cases_expectations, one_item_per_golden_case],
+        asset_checks=[
+            pulled_equals_staged_plus_quarantined,
+            staged_cases_expectations,
+            staged_equals_golden_plus_duplicates,
+            one_item_per_golden_case,
+            *DELIVERY_CHECKS,
+            *LICENCE_CHECKS,
+            every_staged_record_linked_once,
+        ],
         jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
-        schedules=[daily_cases_schedule],
+        schedules=[daily_cases_schedule, nightly_reconciliation],
         sensors=[outstanding_deliveries, marts_automation],
         resources=build_resources(),
         executor=in_process_executor,  # one process per run: on two cores, step processes cost more than they give

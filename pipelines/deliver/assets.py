@@ -1,33 +1,48 @@
-"""Delivery to the one network and the municipal platform, and the reconciliation that proves the counts."""
+"""Delivery to the receivers (the one network, the municipal platform, the supervision intake), the follow-up of
+their acknowledgements, and the reconciliation that proves the counts.
+
+Only a receiver's delivery asset talks to it about versions (sends, asks about receipts), and it holds the
+receiver's pool (``target_<name>``): the daily load, a backfill and the minute follow-up take turns at each
+receiver. ``delivery_status`` sends nothing; it compares the outbox with each receiver's own listing.
+"""
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
+    AssetCheckKey,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
-    AutomationCondition,
+    AssetSelection,
+    Config,
+    DefaultScheduleStatus,
     DefaultSensorStatus,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     RunRequest,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
     asset,
     define_asset_job,
+    schedule,
     sensor,
 )
+from pydantic import Field
 
 from connectors.targets import DeliveryTarget
-from core import settings
+from core import clock, settings
+from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
-from delivery.outbox import drain, unaccounted_versions
+from delivery.outbox import drain
 from delivery.reconcile import compare_cases, outbox_rows, per_day
-from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days
+from pipelines.metadata import md, table_metadata
+from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, partition_range_tags
+from schemas.case import LOCAL_TZ
 from schemas.warehouse import dead_letters, delivery_reconciliation, outbox
 
 TARGET_TITLES = {
@@ -40,6 +55,16 @@ ENTITY = {"one_network": "case_resolution", "municipal": "case_resolution", "sup
 ACCOUNTED = "every_version_accounted_for"
 RECEIVER_AGREES = "receiver_holds_what_it_acknowledged"
 NO_STALE_PENDING = "no_stale_pending"
+#: How many partition days the minute follow-up and reconciliation look back over (the nightly run: all).
+WINDOW_DAYS_VARIABLE = "BRIDGE_RECONCILE_WINDOW_DAYS"
+
+
+def window_days() -> int:
+    return int(settings.number(WINDOW_DAYS_VARIABLE, 7))
+
+
+def _today() -> dt.date:
+    return clock.today()
 
 
 def build_delivery_asset(target_name: str) -> AssetsDefinition:
@@ -51,11 +76,14 @@ def build_delivery_asset(target_name: str) -> AssetsDefinition:
         kinds={"sqlalchemy"} if target_name == "one_network" else {"api"},
         owners=["team:data-platform"],
         required_resource_keys={target_name, "warehouse"},
-        pool=f"target_{target_name}",  # backfills cannot flood a receiver
+        pool=f"target_{target_name}",  # one step at a time per receiver: backfills and follow-ups cannot flood it
         backfill_policy=WEEKLY_CHUNKS,
-        description=f"{TARGET_TITLES[target_name]}. Sends the day's queued golden-case versions (idempotency key per "
-        "target, case and version), records each outcome, and follows acknowledgements; rejections go to the "
-        "dead-letter table with the receiver's reason and what the clerk should fix.",
+        metadata=table_metadata(outbox, dead_letters),
+        description=f"{TARGET_TITLES[target_name]}. Sends the day's queued versions (idempotency key per target, "
+        "entity and version), records each outcome, and follows acknowledgements; rejections go to the "
+        "dead-letter table with the receiver's reason and what the clerk should fix. While versions of recent "
+        "days are pending, the `outstanding_deliveries` sensor re-runs those days every minute (what a fault left "
+        "queued goes out again, late receipts are fetched); the nightly reconciliation does so for every day.",
     )
     def delivery(context: AssetExecutionContext) -> MaterializeResult:
         days = partition_days(context)
@@ -83,79 +111,105 @@ def build_delivery_asset(target_name: str) -> AssetsDefinition:
 DELIVERY_ASSETS = [build_delivery_asset(name) for name in TARGET_TITLES]
 
 
+class ReconcileWindow(Config):
+    days: int | None = Field(
+        default=None,
+        description="Reconcile the versions of the last N partition days (the minute follow-up); "
+        "empty: the whole history (the nightly run, and a materialisation from the UI).",
+    )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a receiver says it holds: per case where it can list them, else totals where it can count them,
+    else nothing, with why."""
+
+    held: pd.DataFrame | None = None
+    counts: dict[str, int] | None = None
+    why_not: str | None = None
+
+
+def read_listing(target: DeliveryTarget) -> Listing:
+    try:
+        held = target.holdings()
+        if held is not None:
+            return Listing(held=held)
+        counts = target.counts()
+    except Exception as exc:  # a receiver down is a reconciliation that could not be done, not a failed run
+        return Listing(why_not=f"its listing could not be read ({type(exc).__name__}: {str(exc)[:200]})")
+    if counts is not None:
+        return Listing(counts=counts)
+    return Listing(why_not="it gave no listing of what it holds (counts() is None: it has none, or did not answer)")
+
+
+def outbox_since(warehouse: Warehouse, target_name: str, since: dt.date | None) -> pd.DataFrame:
+    """The target's outbox rows (as ``outbox_rows``) of every entity with a version queued on ``since`` or later:
+    all its versions, so its newest acknowledged one is known. None: the whole history."""
+    if since is None:
+        return outbox_rows(warehouse, target_name)
+    t = outbox.c
+    recent = sa.select(t.golden_case_id).where((t.target == target_name) & (t.partition_date >= since))
+    frame = warehouse.read(
+        sa.select(t.golden_case_id, t.version, t.partition_date, t.status, t.created_at).where(
+            (t.target == target_name) & t.golden_case_id.in_(recent)
+        )
+    )
+    frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
+    frame["version"] = frame["version"].astype(int)
+    return frame
+
+
+def reconcile(
+    target_name: str, rows: pd.DataFrame, listing: Listing, since: dt.date | None, stale_before: dt.datetime
+) -> pd.DataFrame:
+    """The reconciliation rows (``delivery_reconciliation``) of the target's days from ``since`` (or all)."""
+    held = listing.held
+    if held is not None and since is not None:  # the window's cases only: the others are the nightly run's
+        held = held[held["golden_case_id"].isin(rows["golden_case_id"])]
+    table = per_day(target_name, rows, compare_cases(rows, held), stale_before)
+    if since is not None:
+        table = table[pd.to_datetime(table["day"]) >= pd.Timestamp(since)]
+    return table
+
+
 @asset(
     deps=[a.key for a in DELIVERY_ASSETS],
     group_name="deliver",
     kinds={"sqlalchemy"},
     owners=["team:data-platform"],
     required_resource_keys={"warehouse", *TARGET_TITLES},
-    automation_condition=AutomationCondition.eager(),
-    check_specs=[
-        AssetCheckSpec(
-            ACCOUNTED,
-            asset="delivery_status",
-            blocking=True,
-            description="Every version of every golden case is in the outbox of each receiver, as queued, sent, "
-            "acknowledged or dead-lettered: nothing unaccounted.",
-        ),
-        AssetCheckSpec(
-            RECEIVER_AGREES,
-            asset="delivery_status",
-            description="Per receiver and day, the receiver holds exactly the newest version it acknowledged to "
-            "us for every case, and nothing took effect twice.",
-        ),
-        AssetCheckSpec(
-            NO_STALE_PENDING,
-            asset="delivery_status",
-            description="No case version has waited for delivery or acknowledgement longer than "
-            "BRIDGE_PENDING_MAX_AGE_HOURS (default 24).",
-        ),
-    ],
-    description="Reconciliation across all days: re-sends what faults left queued, follows outstanding "
-    "acknowledgements, then compares per receiver and day what was queued, acknowledged, pending and "
-    "dead-lettered with what the receiver itself holds. The table is kept in `delivery_reconciliation`.",
+    metadata=table_metadata(delivery_reconciliation),
+    description="Reconciliation per receiver and day: what was queued, acknowledged, pending and dead-lettered, "
+    "against what the receiver itself lists (`delivery_reconciliation`). It sends nothing and asks no receiver "
+    "about receipts: that is each receiver's delivery asset, the only step holding its pool (`target_<name>`), "
+    "so a Dagster step never needs two receivers' pools. This asset only reads each receiver's listing, once a "
+    "run, one receiver after another; it claims no pool, as a read cannot flood a receiver nor race a send. "
+    "One trigger: the `outstanding_deliveries` sensor (every minute while versions of the last "
+    "BRIDGE_RECONCILE_WINDOW_DAYS days, default 7, are pending: those days' delivery steps, then this over that "
+    "window); the `nightly_reconciliation` schedule (03:00) widens the window to the whole history.",
 )
-def delivery_status(context: AssetExecutionContext) -> MaterializeResult:
+def delivery_status(context: AssetExecutionContext, config: ReconcileWindow) -> MaterializeResult:
     warehouse: Warehouse = context.resources.warehouse
     now = dt.datetime.now().replace(microsecond=0)
+    since = None if config.days is None else _today() - dt.timedelta(days=config.days)
     stale_before = now - dt.timedelta(hours=settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24))
-    days, unaccounted = [], []
+    tables, listed = [], {}
     for name in TARGET_TITLES:
-        target: DeliveryTarget = getattr(context.resources, name)
-        drain(warehouse, name, target)  # what a fault or an open circuit left queued, then acknowledgements
-        rows = outbox_rows(warehouse, name)
-        days.append(per_day(name, rows, compare_cases(rows, target.holdings()), stale_before))
-        unaccounted.append({"target": name, "unaccounted_versions": unaccounted_versions(warehouse, name)})
-    table = pd.concat(days, ignore_index=True).assign(reconciled_at=now)
+        listing = read_listing(getattr(context.resources, name))
+        tables.append(reconcile(name, outbox_since(warehouse, name, since), listing, since, stale_before))
+        listed[name] = "per case" if listing.held is not None else "totals only" if listing.counts else listing.why_not
+    table = pd.concat(tables, ignore_index=True).assign(reconciled_at=now)
+    r = delivery_reconciliation.c
     with warehouse.begin() as conn:
-        conn.execute(delivery_reconciliation.delete())
+        conn.execute(delivery_reconciliation.delete().where(sa.true() if since is None else r.day >= since))
         insert_frame(conn, delivery_reconciliation, table)
-    totals = table.drop(columns=["day", "reconciled_at"]).groupby("target").sum().reset_index()
-    missing = pd.DataFrame(unaccounted)
-    differing = table[table["differences"] > 0]
-    stale = table[table["stale_pending"] > 0]
-    checks = [
-        AssetCheckResult(
-            check_name=ACCOUNTED,
-            passed=bool((missing["unaccounted_versions"] == 0).all()),
-            metadata={"by_target": MetadataValue.md(missing.to_markdown(index=False))},
-        ),
-        AssetCheckResult(
-            check_name=RECEIVER_AGREES,
-            passed=differing.empty,
-            metadata={
-                "totals": MetadataValue.md(totals.to_markdown(index=False)),
-                "days_that_differ": MetadataValue.md(_md(differing)),
-            },
-        ),
-        AssetCheckResult(
-            check_name=NO_STALE_PENDING,
-            passed=stale.empty,
-            severity=AssetCheckSeverity.WARN,
-            metadata={"stale_pending": int(table["stale_pending"].sum()), "days": MetadataValue.md(_md(stale))},
-        ),
-    ]
-    metadata: dict = {"by_target": MetadataValue.md(totals.to_markdown(index=False))}
+    every_day = warehouse.read(sa.select(delivery_reconciliation))
+    totals = every_day.drop(columns=["day", "reconciled_at"]).groupby("target").sum().reset_index()
+    metadata: dict = {
+        "window": "whole history" if since is None else f"{config.days} days, from {since}",
+        "receiver_listing": md(pd.DataFrame({"target": list(listed), "listing": list(listed.values())})),
+        "by_target": md(totals),
+    }
     for row in totals.itertuples():
         metadata[f"{row.target}_pending"] = int(row.pending)
         metadata[f"{row.target}_dead_lettered"] = int(row.dead_lettered)
@@ -172,27 +226,97 @@ def delivery_status(context: AssetExecutionContext) -> MaterializeResult:
     )
     for name in TARGET_TITLES:
         metadata[f"{name}_open_dead_letters"] = int(letters.loc[letters["target"] == name, "open"].sum())
-    metadata["open_dead_letters"] = MetadataValue.md(_md(letters))
-    metadata["by_day"] = MetadataValue.md(_md(table.drop(columns="reconciled_at").sort_values(["target", "day"])))
-    return MaterializeResult(metadata=metadata, check_results=checks)
-
-
-def _md(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False) if len(frame) else "none"
+    metadata["open_dead_letters"] = md(letters)
+    metadata["by_day"] = md(table.drop(columns="reconciled_at").sort_values(["target", "day"]))
+    metadata["dagster/row_count"] = len(every_day)
+    return MaterializeResult(metadata=metadata)
 
 
 follow_deliveries_job = define_asset_job(
     "follow_acknowledgements",
-    selection=["delivery_status"],
-    description="Ask receivers about sent case versions.",
+    selection=AssetSelection.assets(*DELIVERY_ASSETS, delivery_status),  # daily: the delivery assets' partitions
+    description="Each receiver's delivery asset over the days with versions still pending (sends what a fault left "
+    "queued, asks about receipts, in the receiver's pool), then delivery_status reconciles.",
 )
 
 
+def pending_days(warehouse: Warehouse, since: dt.date | None) -> pd.DataFrame:
+    """Per target: the first and last partition day with versions still queued or sent (from ``since``)."""
+    t = outbox.c
+    condition = t.status.in_(PENDING_STATUSES)
+    if since is not None:
+        condition &= t.partition_date >= since
+    frame = warehouse.read(
+        sa.select(
+            t.target,
+            sa.func.min(t.partition_date).label("first"),
+            sa.func.max(t.partition_date).label("last"),
+            sa.func.count().label("versions"),
+        )
+        .where(condition)
+        .group_by(t.target)
+    )
+    for column in ("first", "last"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame[frame["target"].isin(list(TARGET_TITLES))]
+
+
+def follow_up_request(
+    warehouse: Warehouse, days: int | None, run_key: str, *, check_receivers: bool
+) -> RunRequest | None:
+    """One run: the delivery asset of each receiver with pending versions, over the days from the first to the last
+    such day (of the last ``days`` days, or all), then ``delivery_status`` over the same window. None when no
+    version of those days is pending."""
+    since = None if days is None else _today() - dt.timedelta(days=days)
+    pending = pending_days(warehouse, since)
+    # A version queued today waits for today to become a partition (tomorrow).
+    existing = set(DAILY.get_partition_keys(current_time=dt.datetime.combine(_today(), dt.time(), clock.SHANGHAI)))
+    keys = []
+    if len(pending):
+        span = pd.date_range(pending["first"].min(), pending["last"].max()).date
+        keys = [str(d) for d in span if str(d) in existing]
+    if not keys and days is not None:
+        return None
+    targets = pending["target"].tolist() if keys else []
+    selection = [*(AssetKey(f"{name}_delivery") for name in targets), delivery_status.key]
+    checks = [AssetCheckKey(AssetKey(f"{name}_delivery"), ACCOUNTED) for name in targets]
+    checks += [AssetCheckKey(delivery_status.key, NO_STALE_PENDING)]
+    if check_receivers:
+        checks += [AssetCheckKey(delivery_status.key, RECEIVER_AGREES)]
+    return RunRequest(
+        run_key=run_key,
+        asset_selection=selection,
+        asset_check_keys=checks,
+        run_config={"ops": {"delivery_status": {"config": {"days": days}}}},
+        tags={
+            **(partition_range_tags(keys) if keys else {}),
+            "outstanding_versions": str(int(pending["versions"].sum())),
+        },
+    )
+
+
 @sensor(job=follow_deliveries_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
-def outstanding_deliveries(context: SensorEvaluationContext, warehouse: Warehouse):
-    """Receivers acknowledge late and go down: while anything is queued or unacknowledged, follow up every minute."""
-    waiting = warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sent')")
-    if not waiting:
-        return SkipReason("every case version is acknowledged or dead-lettered")
+def outstanding_deliveries(context: SensorEvaluationContext, warehouse: ResourceParam[Warehouse]):
+    """Receivers acknowledge late and go down: while versions of the last BRIDGE_RECONCILE_WINDOW_DAYS days are
+    queued or unacknowledged, follow them up every minute and reconcile that window."""
+    days = window_days()
     bucket = dt.datetime.now().strftime("%Y%m%d%H%M")
-    return RunRequest(run_key=f"deliveries-{bucket}", tags={"outstanding_versions": str(waiting)})
+    request = follow_up_request(warehouse, days, f"deliveries-{bucket}", check_receivers=False)
+    if request is None:
+        return SkipReason(
+            f"no version of the last {days} days waits for a receiver (older ones: the nightly reconciliation)"
+        )
+    return request
+
+
+@schedule(
+    job=follow_deliveries_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone=LOCAL_TZ,
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def nightly_reconciliation(context: ScheduleEvaluationContext, warehouse: ResourceParam[Warehouse]):
+    """03:00, after the daily load: follow up every pending version whatever its day, reconcile the whole history
+    and check that every receiver holds what it acknowledged."""
+    key = f"reconcile-{context.scheduled_execution_time:%Y%m%d}"
+    return follow_up_request(warehouse, None, key, check_receivers=True)

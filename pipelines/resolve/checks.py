@@ -1,19 +1,98 @@
 """Checks on record resolution that can be re-run on their own (Dagster UI: the check's "Execute")."""
 
+import datetime as dt
+
+import pandas as pd
 import sqlalchemy as sa
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     MetadataValue,
+    ResourceParam,
     asset_check,
 )
 
 from core.warehouse import Warehouse
+from pipelines.metadata import check_result, md
 from pipelines.partitions import DAILY, partition_days
-from schemas.warehouse import case_links, staged_cases
+from pipelines.stage.checks import days_not_pulled
+from schemas.warehouse import case_links, golden_cases, staged_cases
 
 ONE_ITEM = "one_item_per_golden_case"
+IDENTITY = "staged_equals_golden_plus_duplicates"
+
+
+def _same_record(left: sa.Table, right: sa.Table):
+    return (
+        (left.c.source_system == right.c.source_system)
+        & (left.c.partition_date == right.c.partition_date)
+        & (left.c.record_key == right.c.record_key)
+    )
+
+
+def linked_by_day(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Per day from first to last: records staged, linked as golden and as duplicate, staged but not linked, and
+    links whose staged record is gone."""
+    s, link = staged_cases, case_links
+    days = pd.DataFrame({"partition_date": pd.date_range(first, last).date})
+
+    def per_day(query: sa.Select, name: str) -> pd.DataFrame:
+        frame = warehouse.read(query.group_by(query.selected_columns[0]))
+        frame.columns = ["partition_date", name]
+        frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
+        return frame
+
+    in_days = s.c.partition_date.between(first, last)
+    links_in_days = link.c.partition_date.between(first, last)
+
+    def role(name: str):
+        return sa.func.sum(sa.case((link.c.role == name, 1), else_=0))
+
+    parts = [
+        per_day(sa.select(s.c.partition_date, sa.func.count()).where(in_days), "staged"),
+        per_day(sa.select(link.c.partition_date, role("golden")).where(links_in_days), "golden"),
+        per_day(sa.select(link.c.partition_date, role("duplicate")).where(links_in_days), "duplicates"),
+        per_day(
+            sa.select(s.c.partition_date, sa.func.count())
+            .select_from(s.outerjoin(link, _same_record(s, link)))
+            .where(in_days & link.c.golden_case_id.is_(None)),
+            "not_linked",
+        ),
+        per_day(
+            sa.select(link.c.partition_date, sa.func.count())
+            .select_from(link.outerjoin(s, _same_record(link, s)))
+            .where(links_in_days & s.c.source_record_id.is_(None)),
+            "links_without_record",
+        ),
+    ]
+    for part in parts:
+        days = days.merge(part, on="partition_date", how="left")
+    days = days.fillna(0)
+    days[days.columns[1:]] = days[days.columns[1:]].astype(int)
+    days["difference"] = days["staged"] - days["golden"] - days["duplicates"]
+    return days
+
+
+def golden_cases_not_one_winner(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Golden cases linked from the days first..last that do not have exactly one golden (winning) record, or
+    have no row in ``golden_cases``."""
+    link = case_links.c
+    touched = sa.select(link.golden_case_id).where(link.partition_date.between(first, last))
+    winners = sa.func.sum(sa.case((link.role == "golden", 1), else_=0))
+    frame = warehouse.read(
+        sa.select(
+            link.golden_case_id,
+            winners.label("golden_records"),
+            sa.func.count().label("records"),
+            sa.func.max(golden_cases.c.golden_case_id).label("built"),
+        )
+        .select_from(case_links.outerjoin(golden_cases, golden_cases.c.golden_case_id == link.golden_case_id))
+        .where(link.golden_case_id.in_(touched))
+        .group_by(link.golden_case_id)
+    )
+    frame["in_golden_cases"] = frame.pop("built").notna()
+    return frame[(frame["golden_records"] != 1) | ~frame["in_golden_cases"]].reset_index(drop=True)
 
 
 def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple[str, str]]:
@@ -63,7 +142,9 @@ def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple
     "(aliases are one code after staging; a source record counts in its newest state): a false merge would lose a "
     "case at every receiver.",
 )
-def one_item_per_golden_case(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+def one_item_per_golden_case(
+    context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
+) -> AssetCheckResult:
     days = partition_days(context)
     found = golden_cases_with_two_items(warehouse, days[0].date, days[-1].date)
     listed = "\n".join(f"- {gc}: {codes}" for gc, codes in found[:20])
@@ -74,5 +155,41 @@ def one_item_per_golden_case(context: AssetCheckExecutionContext, warehouse: War
             "days": len(days),
             "golden_cases_with_two_items": len(found),
             "examples": MetadataValue.md(listed or "none"),
+        },
+    )
+
+
+@asset_check(
+    asset="case_resolution",
+    name=IDENTITY,
+    partitions_def=DAILY,
+    blocking=True,
+    description="Per day: staged records = golden records + duplicates linked to them (each staged record has "
+    "exactly one link, no link outlives its record), and every golden case linked from the day has exactly one "
+    "winning record and a row in golden_cases. A day not pulled yet cannot be verified: a warning.",
+)
+def staged_equals_golden_plus_duplicates(
+    context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
+) -> AssetCheckResult:
+    days = partition_days(context)
+    first, last = days[0].date, days[-1].date
+    by_day = linked_by_day(warehouse, first, last)
+    wrong = (by_day["difference"] != 0) | (by_day["not_linked"] > 0) | (by_day["links_without_record"] > 0)
+    winners = golden_cases_not_one_winner(warehouse, first, last)
+    empty = set(by_day.loc[by_day["staged"] + by_day["golden"] + by_day["duplicates"] == 0, "partition_date"])
+    return check_result(
+        failing=bool(wrong.any()) or not winners.empty,
+        unverified=[
+            f"{d}: not pulled yet, nothing staged" for d in days_not_pulled(warehouse, first, last) if d in empty
+        ],
+        metadata={
+            "days": len(days),
+            "staged": int(by_day["staged"].sum()),
+            "golden": int(by_day["golden"].sum()),
+            "duplicates": int(by_day["duplicates"].sum()),
+            "failing_days": ", ".join(str(d) for d in by_day.loc[wrong, "partition_date"]) or "none",
+            "by_day": md(by_day),
+            "golden_cases_without_one_winner": len(winners),
+            "examples": md(winners.head(20)),
         },
     )

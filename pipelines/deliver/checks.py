@@ -1,0 +1,221 @@
+"""Checks on delivery that can be re-run on their own (Dagster UI: the check's "Execute"): every version is in each
+receiver's outbox, every receiver holds what it acknowledged, nothing waits too long."""
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    ResourceParam,
+    asset_check,
+)
+
+from connectors.targets import DeliveryTarget
+from core import settings
+from core.vocabulary import PENDING_STATUSES
+from core.warehouse import Warehouse
+from delivery.outbox import LICENCE_TARGETS, STATUSES
+from delivery.reconcile import compare_cases, outbox_rows, per_day
+from pipelines.deliver.assets import (
+    ACCOUNTED,
+    NO_STALE_PENDING,
+    RECEIVER_AGREES,
+    TARGET_TITLES,
+    Listing,
+    delivery_status,
+    read_listing,
+)
+from pipelines.metadata import check_result, md
+from pipelines.partitions import DAILY, partition_days
+from schemas.warehouse import case_links, golden_cases, licence_events, licences, outbox
+
+
+def versions_accounted(warehouse: Warehouse, target_name: str, first: dt.date, last: dt.date) -> dict:
+    """For the entities the days first..last touched (golden cases linked from them, or licences with events of
+    them, and whatever the target was queued on them): every version from 1 to the current one must have an outbox
+    row for the target in a known status. Returns the figures, the gaps and the days' outbox by status."""
+    if target_name in LICENCE_TARGETS:
+        table, key = licences, licences.c.licence_key
+        touched = sa.select(licence_events.c.licence_key).where(licence_events.c.partition_date.between(first, last))
+    else:
+        table, key = golden_cases, golden_cases.c.golden_case_id
+        touched = sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date.between(first, last))
+    o = outbox.c
+    in_days = (o.target == target_name) & o.partition_date.between(first, last)
+    ids = sa.union(touched, sa.select(o.golden_case_id).where(in_days)).subquery()
+    entities = warehouse.read(
+        sa.select(key.label("entity_id"), table.c.version.label("current")).where(key.in_(sa.select(ids.c[0])))
+    )
+    rows = warehouse.read(
+        sa.select(o.golden_case_id.label("entity_id"), o.version, o.status, o.partition_date).where(
+            (o.target == target_name) & o.golden_case_id.in_(sa.select(ids.c[0]))
+        )
+    )
+    held = rows.merge(entities, on="entity_id")
+    held = held[(held["version"] <= held["current"]) & held["status"].isin(STATUSES)]
+    accounted = held.groupby("entity_id")["version"].agg(lambda v: set(v.astype(int)))
+    gaps = []
+    for entity_id, current in zip(entities["entity_id"], entities["current"].astype(int), strict=True):
+        missing = sorted(set(range(1, current + 1)) - accounted.get(entity_id, set()))
+        if missing:
+            gaps.append({"entity": entity_id, "current_version": current, "missing_versions": str(missing)})
+    rows["partition_date"] = pd.to_datetime(rows["partition_date"]).dt.date
+    days = rows[rows["partition_date"].between(first, last)]
+    unknown = days[~days["status"].isin(STATUSES)]
+    by_status = pd.crosstab(days["partition_date"], days["status"]).reset_index() if len(days) else days
+    return {
+        "entities": len(entities),
+        "versions_expected": int(entities["current"].sum()) if len(entities) else 0,
+        "versions_accounted": int(held[["entity_id", "version"]].drop_duplicates().shape[0]),
+        "gaps": pd.DataFrame(gaps, columns=["entity", "current_version", "missing_versions"]),
+        "unknown_status": unknown,
+        "by_day_and_status": by_status,
+    }
+
+
+ENTITY_NAMES = {True: "licence", False: "golden case"}
+
+
+def build_accounted_check(target_name: str) -> AssetChecksDefinition:
+    @asset_check(
+        asset=f"{target_name}_delivery",
+        name=ACCOUNTED,
+        partitions_def=DAILY,
+        description=f"Every version (1 … current) of every {ENTITY_NAMES[target_name in LICENCE_TARGETS]} the "
+        "run's days touched has a row in this receiver's outbox, acknowledged, pending (queued or sent) or "
+        "dead-lettered: nothing queued is lost, nothing is left unqueued.",
+    )
+    def every_version_accounted_for(
+        context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
+    ) -> AssetCheckResult:
+        days = partition_days(context)
+        found = versions_accounted(warehouse, target_name, days[0].date, days[-1].date)
+        gaps, unknown = found["gaps"], found["unknown_status"]
+        return check_result(
+            failing=not gaps.empty or not unknown.empty,
+            unverified=[],
+            metadata={
+                "days": len(days),
+                "entities_checked": found["entities"],
+                "versions_expected": found["versions_expected"],
+                "versions_accounted": found["versions_accounted"],
+                "entities_with_missing_versions": len(gaps),
+                "examples": md(gaps.head(20)),
+                "rows_in_unknown_status": len(unknown),
+                "by_day_and_status": md(found["by_day_and_status"], "nothing queued on these days"),
+            },
+        )
+
+    return every_version_accounted_for
+
+
+ACCOUNTED_CHECKS = [build_accounted_check(name) for name in TARGET_TITLES]
+
+
+def receiver_agrees(warehouse: Warehouse, target_name: str, listing: Listing) -> tuple[dict, pd.DataFrame]:
+    """One receiver's verdict over the whole history: a summary row and the days that differ."""
+    rows = outbox_rows(warehouse, target_name)
+    acknowledged = rows.loc[rows["status"] == "acknowledged", "golden_case_id"].nunique()
+    summary = {"target": target_name, "acknowledged_cases": acknowledged}
+    if listing.held is not None:
+        cases = compare_cases(rows, listing.held)
+        table = per_day(target_name, rows, cases, dt.datetime(1970, 1, 1))  # stale versions: no_stale_pending
+        differing = table[table["differences"] > 0].drop(columns=["stale_pending"])
+        verdicts = cases["verdict"].value_counts()
+        summary |= {
+            "verified_by": "its listing, case by case",
+            "receiver_cases": int(listing.held["golden_case_id"].nunique()),
+            "in_flight": int(verdicts.get("in_flight", 0)),
+            "differences": int(table["differences"].sum()),
+            "duplicate_effects": int(listing.held["duplicate_effects"].sum()),
+        }
+        return summary, differing
+    if listing.counts is not None:  # totals only: received lies between acknowledged and acknowledged + sent
+        received = int(listing.counts.get("received_cases", 0))
+        sent = rows.loc[rows["status"].isin(["acknowledged", "sent"]), "golden_case_id"].nunique()
+        duplicates = int(listing.counts.get("duplicate_effects", 0))
+        summary |= {
+            "verified_by": "its totals only",
+            "receiver_cases": received,
+            "in_flight": max(received - acknowledged, 0),
+            "differences": int(not acknowledged <= received <= sent) + duplicates,
+            "duplicate_effects": duplicates,
+        }
+        return summary, pd.DataFrame()
+    return summary | {"verified_by": f"not verified: {listing.why_not}"}, pd.DataFrame()
+
+
+@asset_check(
+    asset=delivery_status,
+    name=RECEIVER_AGREES,
+    required_resource_keys={"warehouse", *TARGET_TITLES},
+    description="Per receiver, over the whole history: it holds exactly the newest version it acknowledged to us "
+    "for every case (a case taken in whose receipt we have not fetched yet is in flight, not a difference), and "
+    "nothing took effect twice. A receiver without a listing (its `counts()` is None) cannot be verified: a "
+    "warning saying so, never a pass.",
+)
+def receiver_holds_what_it_acknowledged(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    warehouse: Warehouse = context.resources.warehouse
+    summaries, differing, unverified = [], [], []
+    for name in TARGET_TITLES:
+        target: DeliveryTarget = getattr(context.resources, name)
+        listing = read_listing(target)
+        summary, days = receiver_agrees(warehouse, name, listing)
+        summaries.append(summary)
+        differing.append(days)
+        if listing.why_not is not None:
+            unverified.append(f"{name}: {listing.why_not}")
+    table = pd.DataFrame(summaries)
+    differences = int(table.get("differences", pd.Series(dtype=int)).fillna(0).sum())
+    days = pd.concat(differing, ignore_index=True)
+    return check_result(
+        failing=differences > 0,
+        unverified=unverified,
+        metadata={
+            "receivers": md(table),
+            "differences": differences,
+            "failing_days": ", ".join(sorted({f"{r.target} {r.day}" for r in days.itertuples()})) or "none",
+            "days_that_differ": md(days),
+        },
+    )
+
+
+@asset_check(
+    asset=delivery_status,
+    name=NO_STALE_PENDING,
+    description="No version has waited for delivery or acknowledgement longer than BRIDGE_PENDING_MAX_AGE_HOURS "
+    "(default 24): a receiver that stopped answering shows here (a warning).",
+)
+def no_stale_pending(context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
+    hours = settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24)
+    before = dt.datetime.now().replace(microsecond=0) - dt.timedelta(hours=hours)
+    o = outbox.c
+    stale = warehouse.read(
+        sa.select(
+            o.target,
+            o.partition_date.label("day"),
+            o.status,
+            sa.func.count().label("versions"),
+            sa.func.min(o.created_at).label("oldest_queued_at"),
+        )
+        .where(o.status.in_(PENDING_STATUSES) & (o.created_at < before))
+        .group_by(o.target, o.partition_date, o.status)
+        .order_by(o.target, o.partition_date)
+    )
+    return AssetCheckResult(
+        passed=stale.empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "max_age_hours": hours,
+            "stale_pending": int(stale["versions"].sum()) if len(stale) else 0,
+            "failing_days": ", ".join(sorted({f"{r.target} {r.day}" for r in stale.itertuples()})) or "none",
+            "by_target_and_day": md(stale),
+        },
+    )
+
+
+DELIVERY_CHECKS = [*ACCOUNTED_CHECKS, receiver_holds_what_it_acknowledged, no_stale_pending]

@@ -1,0 +1,327 @@
+"""Each standalone asset check run on its own, as the UI's "Execute" runs it, against a small warehouse made here:
+a day that holds, a day that does not, and what the check cannot verify (a warning, never a pass)."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetCheckSeverity,
+    AssetSelection,
+    AssetSpec,
+    DagsterInstance,
+    Definitions,
+    define_asset_job,
+)
+
+from core.warehouse import Warehouse, insert_frame
+from pipelines.deliver.checks import (
+    ACCOUNTED_CHECKS,
+    no_stale_pending,
+    receiver_holds_what_it_acknowledged,
+)
+from pipelines.licences.checks import licence_identifiers_valid, no_licence_valid_past_its_end_date
+from pipelines.marts.checks import every_staged_record_linked_once
+from pipelines.partitions import DAILY
+from pipelines.resolve.checks import staged_equals_golden_plus_duplicates
+from pipelines.stage.assets import partition_counts
+from pipelines.stage.checks import pulled_equals_staged_plus_quarantined
+from schemas.identifiers import make_licence_identifier
+from schemas.warehouse import (
+    case_links,
+    golden_cases,
+    licence_events,
+    licences,
+    outbox,
+    quarantined_records,
+    raw_records,
+    source_loads,
+    staged_cases,
+)
+
+pytestmark = pytest.mark.unit
+
+DAY = dt.date(2026, 11, 16)
+AT = dt.datetime(2026, 11, 16, 9)
+ERROR, WARN = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
+
+
+def run_check(check, warehouse: Warehouse, partition: dt.date | None = DAY, **resources):
+    """Run one check alone (its asset not materialised in the run) and return its evaluation; a blocking check
+    that fails fails its run, as in the UI."""
+    (key,) = check.check_keys
+    spec = AssetSpec(key.asset_key, partitions_def=DAILY if partition else None)
+    defs = Definitions(
+        assets=[spec],
+        asset_checks=[check],
+        jobs=[define_asset_job("check_alone", selection=AssetSelection.checks(check))],
+        resources={"warehouse": warehouse, **resources},
+    )
+    tags = {"dagster/partition": str(partition)} if partition else {}
+    job = defs.resolve_job_def("check_alone")
+    result = job.execute_in_process(instance=DagsterInstance.ephemeral(), tags=tags, raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def verdict(evaluation) -> str:
+    if evaluation.passed:
+        return "passed"
+    return "error" if evaluation.severity == ERROR else "warning"
+
+
+def text(evaluation, key: str) -> str:
+    value = evaluation.metadata[key]
+    return str(getattr(value, "md_str", None) or getattr(value, "text", None) or value.value)
+
+
+def insert(warehouse: Warehouse, table, rows: list[dict]) -> None:
+    with warehouse.begin() as conn:
+        insert_frame(conn, table, pd.DataFrame(rows))
+
+
+def pulled(warehouse: Warehouse, day: dt.date = DAY) -> list[str]:
+    """Every declared source's pull of the day finished; returns the sources."""
+    sources = partition_counts(warehouse, day, day)["source_system"].tolist()
+    insert(warehouse, source_loads, [
+        {"source_system": s, "partition_date": day, "batch_id": f"{s}-1", "window_start": AT, "window_end": AT,
+         "rows_pulled": 0, "rows_collapsed": 0, "fetched_at": AT}
+        for s in sources
+    ])  # fmt: skip
+    return sources
+
+
+def record(table, key: str, day: dt.date = DAY, source: str = "housing", **extra) -> dict:
+    rows = {
+        raw_records: {"payload": "{}", "batch_id": "b", "fetched_at": AT},
+        staged_cases: {"source_record_id": key},
+        quarantined_records: {"reason_code": "missing_name", "reason": "no name", "quarantined_at": AT},
+        case_links: {"match_rule": "new", "linked_at": AT},
+    }[table]
+    return {"source_system": source, "partition_date": day, "record_key": key, **rows, **extra}
+
+
+def golden(case_id: str, version: int = 1) -> dict:
+    return {"golden_case_id": case_id, "record_count": 1, "version": version, "content_hash": "h",
+            "first_partition": DAY, "updated_partition": DAY, "updated_at": AT}  # fmt: skip
+
+
+def sent(target: str, case_id: str, version: int, status: str, day: dt.date = DAY, at: dt.datetime = AT) -> dict:
+    return {"target": target, "idempotency_key": f"{target}:{case_id}:v{version}", "golden_case_id": case_id,
+            "version": version, "partition_date": day, "payload": "{}", "payload_hash": "h", "status": status,
+            "attempts": 1, "created_at": at}  # fmt: skip
+
+
+# ---------------------------------------------------------------- pulled = staged + quarantined
+def test_pulled_equals_staged_plus_quarantined(warehouse):
+    pulled(warehouse)
+    insert(warehouse, raw_records, [record(raw_records, "A"), record(raw_records, "B")])
+    insert(warehouse, staged_cases, [record(staged_cases, "A")])
+    insert(warehouse, quarantined_records, [record(quarantined_records, "B")])
+    evaluation = run_check(pulled_equals_staged_plus_quarantined, warehouse)
+    assert verdict(evaluation) == "passed", evaluation.metadata
+    assert evaluation.metadata["pulled"].value == 2 and text(evaluation, "could_not_verify") == "none"
+
+
+def test_a_record_lost_in_staging_fails_its_day(warehouse):
+    pulled(warehouse)
+    insert(warehouse, raw_records, [record(raw_records, "A"), record(raw_records, "B")])
+    insert(warehouse, staged_cases, [record(staged_cases, "A")])
+    evaluation = run_check(pulled_equals_staged_plus_quarantined, warehouse)
+    assert verdict(evaluation) == "error"
+    assert text(evaluation, "failing_days") == str(DAY) and "housing" in text(evaluation, "unbalanced")
+
+
+def test_a_day_not_pulled_cannot_be_verified(warehouse):
+    evaluation = run_check(pulled_equals_staged_plus_quarantined, warehouse)
+    assert verdict(evaluation) == "warning"
+    assert "not pulled yet" in text(evaluation, "could_not_verify")
+
+
+# ---------------------------------------------------------------- staged = golden + duplicates
+def _two_records_one_case(warehouse, links: int = 2) -> None:
+    pulled(warehouse)
+    insert(warehouse, staged_cases, [record(staged_cases, "A"), record(staged_cases, "B")])
+    roles = ["golden", "duplicate"][:links]
+    insert(warehouse, case_links, [
+        record(case_links, key, golden_case_id="GC1", role=role) for key, role in zip("AB", roles, strict=False)
+    ])  # fmt: skip
+    insert(warehouse, golden_cases, [golden("GC1")])
+
+
+def test_staged_equals_golden_plus_duplicates(warehouse):
+    _two_records_one_case(warehouse)
+    evaluation = run_check(staged_equals_golden_plus_duplicates, warehouse)
+    assert verdict(evaluation) == "passed", evaluation.metadata
+    assert (evaluation.metadata["golden"].value, evaluation.metadata["duplicates"].value) == (1, 1)
+
+
+def test_a_staged_record_without_a_link_fails_its_day(warehouse):
+    _two_records_one_case(warehouse, links=1)
+    evaluation = run_check(staged_equals_golden_plus_duplicates, warehouse)
+    assert verdict(evaluation) == "error" and text(evaluation, "failing_days") == str(DAY)
+
+
+def test_a_golden_case_with_two_winners_fails(warehouse):
+    pulled(warehouse)
+    insert(warehouse, staged_cases, [record(staged_cases, "A"), record(staged_cases, "B")])
+    insert(warehouse, case_links, [record(case_links, k, golden_case_id="GC1", role="golden") for k in "AB"])
+    insert(warehouse, golden_cases, [golden("GC1")])
+    evaluation = run_check(staged_equals_golden_plus_duplicates, warehouse)
+    assert verdict(evaluation) == "error" and "GC1" in text(evaluation, "examples")
+
+
+def test_resolution_of_a_day_not_pulled_cannot_be_verified(warehouse):
+    evaluation = run_check(staged_equals_golden_plus_duplicates, warehouse)
+    assert verdict(evaluation) == "warning" and "not pulled yet" in text(evaluation, "could_not_verify")
+
+
+def test_every_staged_record_linked_once_across_days(warehouse):
+    _two_records_one_case(warehouse)
+    assert verdict(run_check(every_staged_record_linked_once, warehouse, partition=None)) == "passed"
+    insert(warehouse, staged_cases, [record(staged_cases, "C", day=DAY + dt.timedelta(days=1))])
+    evaluation = run_check(every_staged_record_linked_once, warehouse, partition=None)
+    assert verdict(evaluation) == "warning" and text(evaluation, "failing_days") == str(DAY + dt.timedelta(days=1))
+
+
+# ---------------------------------------------------------------- every version accounted for
+def _accounted(target: str):
+    return next(c for c in ACCOUNTED_CHECKS if next(iter(c.check_keys)).asset_key.path == [f"{target}_delivery"])
+
+
+def test_every_version_accounted_for(warehouse):
+    insert(warehouse, golden_cases, [golden("GC1", version=2)])
+    insert(warehouse, case_links, [record(case_links, "A", golden_case_id="GC1", role="golden")])
+    insert(warehouse, outbox, [sent("municipal", "GC1", 1, "acknowledged"), sent("municipal", "GC1", 2, "queued")])
+    evaluation = run_check(_accounted("municipal"), warehouse)
+    assert verdict(evaluation) == "passed", evaluation.metadata
+    assert evaluation.metadata["versions_expected"].value == evaluation.metadata["versions_accounted"].value == 2
+
+
+def test_a_version_missing_from_the_outbox_fails(warehouse):
+    insert(warehouse, golden_cases, [golden("GC1", version=2)])
+    insert(warehouse, case_links, [record(case_links, "A", golden_case_id="GC1", role="golden")])
+    insert(warehouse, outbox, [sent("municipal", "GC1", 2, "dead_lettered")])
+    evaluation = run_check(_accounted("municipal"), warehouse)
+    assert verdict(evaluation) == "error"
+    assert "GC1" in text(evaluation, "examples") and "[1]" in text(evaluation, "examples")
+
+
+def test_licence_versions_are_accounted_for_the_supervision_feed(warehouse):
+    insert(warehouse, licences, [_licence("LC1", version=1)])
+    insert(warehouse, licence_events, [_event("LC1")])
+    assert verdict(run_check(_accounted("supervision"), warehouse)) == "error"  # queued for no one
+    insert(warehouse, outbox, [sent("supervision", "LC1", 1, "sent")])
+    assert verdict(run_check(_accounted("supervision"), warehouse)) == "passed"
+
+
+# ---------------------------------------------------------------- receivers hold what they acknowledged
+class Receiver:
+    """A receiver as the check sees it: its listing, or none (``counts()`` None), or a listing that fails."""
+
+    def __init__(self, held: list[tuple[str, int]] | None = (), fails: bool = False):
+        self.held, self.fails = held, fails
+
+    def holdings(self) -> pd.DataFrame | None:
+        if self.fails:
+            raise ConnectionError("front-end database unreachable")
+        if self.held is None:
+            return None
+        return pd.DataFrame(
+            [(case_id, version, 0) for case_id, version in self.held],
+            columns=["golden_case_id", "version", "duplicate_effects"],
+        )
+
+    def counts(self) -> dict | None:
+        held = self.holdings()
+        return None if held is None else {"received_cases": len(held), "duplicate_effects": 0}
+
+
+def _acknowledged(warehouse) -> None:
+    insert(warehouse, outbox, [sent(t, "GC1", 1, "acknowledged") for t in ("one_network", "municipal")])
+
+
+def test_receivers_hold_what_they_acknowledged(warehouse):
+    _acknowledged(warehouse)
+    receivers = {"one_network": Receiver([("GC1", 1)]), "municipal": Receiver([("GC1", 1)]), "supervision": Receiver()}
+    evaluation = run_check(receiver_holds_what_it_acknowledged, warehouse, partition=None, **receivers)
+    assert verdict(evaluation) == "passed", evaluation.metadata
+    assert "its listing, case by case" in text(evaluation, "receivers")
+
+
+def test_a_receiver_missing_an_acknowledged_case_fails(warehouse):
+    _acknowledged(warehouse)
+    receivers = {"one_network": Receiver([("GC1", 1)]), "municipal": Receiver([]), "supervision": Receiver()}
+    evaluation = run_check(receiver_holds_what_it_acknowledged, warehouse, partition=None, **receivers)
+    assert verdict(evaluation) == "error"
+    assert evaluation.metadata["differences"].value == 1 and text(evaluation, "failing_days") == f"municipal {DAY}"
+
+
+@pytest.mark.parametrize(
+    ("receiver", "why"),
+    [(Receiver(None), "counts() is None"), (Receiver(fails=True), "ConnectionError")],
+    ids=["no listing", "listing unreachable"],
+)
+def test_a_receiver_without_a_listing_is_a_warning_not_a_pass(warehouse, receiver, why):
+    _acknowledged(warehouse)
+    receivers = {"one_network": Receiver([("GC1", 1)]), "municipal": receiver, "supervision": Receiver()}
+    evaluation = run_check(receiver_holds_what_it_acknowledged, warehouse, partition=None, **receivers)
+    assert verdict(evaluation) == "warning"
+    assert "municipal" in text(evaluation, "could_not_verify") and why in text(evaluation, "could_not_verify")
+    assert "not verified" in text(evaluation, "receivers")
+
+
+def test_stale_pending_versions_warn(warehouse):
+    insert(warehouse, outbox, [sent("municipal", "GC1", 1, "sent", at=dt.datetime.now())])
+    assert verdict(run_check(no_stale_pending, warehouse, partition=None)) == "passed"
+    insert(warehouse, outbox, [sent("municipal", "GC2", 1, "queued", at=dt.datetime.now() - dt.timedelta(days=3))])
+    evaluation = run_check(no_stale_pending, warehouse, partition=None)
+    assert verdict(evaluation) == "warning" and evaluation.metadata["stale_pending"].value == 1
+
+
+# ---------------------------------------------------------------- licences
+ISSUER = "11320412MB0000000X"
+
+
+def _licence(key: str, licence_id: str | None = None, valid_to: dt.date | None = None, version: int = 1) -> dict:
+    return {"licence_key": key, "licence_id": licence_id or make_licence_identifier("000105001000", ISSUER, key),
+            "licence_type_code": "000105001000", "licence_name": "食品经营许可证", "licence_no": key,
+            "holder_id": "HD1", "holder_name": "某公司", "issuer_name": "审批局", "issuer_code": ISSUER,
+            "issue_date": DAY, "valid_from": DAY, "valid_to": valid_to, "status": "有效", "area_code": "320412",
+            "sources": "case", "version": version, "content_hash": "h", "updated_at": AT}  # fmt: skip
+
+
+def _event(key: str) -> dict:
+    return {"licence_key": key, "event": "issued", "effective_date": DAY, "source": "case", "source_ref": "GC1",
+            "partition_date": DAY, "details": "{}", "recorded_at": AT}  # fmt: skip
+
+
+def test_licence_identifiers_valid(warehouse):
+    insert(warehouse, licences, [_licence("LC1")])
+    insert(warehouse, licence_events, [_event("LC1")])
+    assert verdict(run_check(licence_identifiers_valid, warehouse)) == "passed"
+
+
+def test_a_licence_identifier_with_a_wrong_check_character_fails(warehouse):
+    good = make_licence_identifier("000105001000", ISSUER, "LC1")
+    insert(warehouse, licences, [_licence("LC1", licence_id=good[:-1] + ("0" if good[-1] != "0" else "1"))])
+    insert(warehouse, licence_events, [_event("LC1")])
+    evaluation = run_check(licence_identifiers_valid, warehouse)
+    assert verdict(evaluation) == "error" and evaluation.metadata["invalid_identifiers"].value == 1
+
+
+def test_a_licence_valid_past_its_end_date_fails(warehouse):
+    insert(warehouse, licences, [_licence("LC1"), _licence("LC2", valid_to=DAY + dt.timedelta(days=3650))])
+    insert(warehouse, licence_events, [_event("LC1"), _event("LC2")])
+    assert verdict(run_check(no_licence_valid_past_its_end_date, warehouse)) == "passed"  # 长期有效, and in force
+    insert(warehouse, licences, [_licence("LC3", valid_to=dt.date(2020, 1, 1))])
+    insert(warehouse, licence_events, [_event("LC3")])
+    evaluation = run_check(no_licence_valid_past_its_end_date, warehouse)
+    assert verdict(evaluation) == "error" and "LC3" in text(evaluation, "examples")
+
+
+def test_licences_of_a_day_not_pulled_cannot_be_verified(warehouse):
+    evaluation = run_check(licence_identifiers_valid, warehouse)
+    assert verdict(evaluation) == "warning" and "not pulled yet" in text(evaluation, "could_not_verify")
+    pulled(warehouse)  # pulled, and no licence that day: nothing to check, and that is known
+    assert verdict(run_check(licence_identifiers_valid, warehouse)) == "passed"
