@@ -271,12 +271,14 @@ def test_a_receiver_without_a_listing_is_a_warning_not_a_pass(warehouse, receive
     assert "not verified" in text(evaluation, "receivers")
 
 
-def test_stale_pending_versions_warn(warehouse):
-    insert(warehouse, outbox, [sent("municipal", "GC1", 1, "sent", at=dt.datetime.now())])
+def test_stale_pending_versions_warn(warehouse, monkeypatch):
+    insert(warehouse, outbox, [sent("municipal", "GC1", 1, "sent")])  # sent on DAY, never acknowledged
+    monkeypatch.setenv("BRIDGE_PENDING_MAX_AGE_HOURS", str(24 * 365 * 100))
     assert verdict(run_check(no_stale_pending, warehouse, partition=None)) == "passed"
-    insert(warehouse, outbox, [sent("municipal", "GC2", 1, "queued", at=dt.datetime.now() - dt.timedelta(days=3))])
+    monkeypatch.setenv("BRIDGE_PENDING_MAX_AGE_HOURS", "24")
     evaluation = run_check(no_stale_pending, warehouse, partition=None)
     assert verdict(evaluation) == "warning" and evaluation.metadata["stale_pending"].value == 1
+    assert text(evaluation, "failing_days") == f"municipal {DAY}"
 
 
 # ---------------------------------------------------------------- licences
