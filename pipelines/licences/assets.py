@@ -69,6 +69,7 @@ FEEDS = licence_feeds()
     required_resource_keys={"warehouse", *(d.licence_resource for d in FEEDS.values())},
     pool=next((d.pool for d in FEEDS.values()), None),  # a feed shares its system's pool (one system declares one)
     backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(raw_licence_feed),
     description="The licence events of the day (营业执照 issued, changed, suspended, cancelled, revoked) from every "
     "system that declares a licence feed ("
     + ", ".join(d.title for d in FEEDS.values())

@@ -22,6 +22,7 @@ from dagster import (
 from connectors.sources import DepartmentSource
 from core.departments import Department, departments
 from core.warehouse import Warehouse, insert_frame
+from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from schemas.warehouse import raw_records, source_loads
 from schemas.workdays import calendar
@@ -89,6 +90,7 @@ def build_raw_asset(spec: Department) -> AssetsDefinition:
                 "stopped (a warning, so the day can be re-pulled once it sends).",
             )
         ],
+        metadata=table_metadata(raw_records, source_loads),
         description=f"{spec.title}: records changed on the partition's day, exactly as the source sent them, "
         "with batch id, fetch time and cursor. Re-running a day replaces that day.",
     )
