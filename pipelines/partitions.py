@@ -10,6 +10,7 @@ from dagster import (
     BackfillPolicy,
     DailyPartitionsDefinition,
     FreshnessPolicy,
+    asset_check,
 )
 
 from schemas.case import LOCAL_TZ
@@ -45,6 +46,17 @@ def partition_days(context: AssetExecutionContext | AssetCheckExecutionContext) 
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
     starts = pd.date_range(start, end, freq="D", inclusive="left").to_pydatetime()
     return [Day(s.date(), s, s + dt.timedelta(days=1)) for s in starts]
+
+
+def run_window(context: AssetExecutionContext | AssetCheckExecutionContext) -> tuple[dt.date, dt.date]:
+    """The first and last day a run (or a check's run) covers."""
+    days = partition_days(context)
+    return days[0].date, days[-1].date
+
+
+def daily_check(*, asset: str, description: str, name: str | None = None, blocking: bool = False):
+    """A standalone check on a daily asset: evaluated over the days of its run, re-runnable from the UI."""
+    return asset_check(asset=asset, name=name, partitions_def=DAILY, blocking=blocking, description=description)
 
 
 def per_day(rows: list[dict]) -> str:

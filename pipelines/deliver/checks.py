@@ -30,7 +30,7 @@ from pipelines.deliver.assets import (
     read_listing,
 )
 from pipelines.metadata import check_result, md
-from pipelines.partitions import DAILY, partition_days
+from pipelines.partitions import daily_check, run_window
 from schemas.warehouse import case_links, golden_cases, licence_events, licences, outbox
 
 
@@ -81,10 +81,9 @@ ENTITY_NAMES = {True: "licence", False: "golden case"}
 
 
 def build_accounted_check(target_name: str) -> AssetChecksDefinition:
-    @asset_check(
+    @daily_check(
         asset=f"{target_name}_delivery",
         name=ACCOUNTED,
-        partitions_def=DAILY,
         description=f"Every version (1 … current) of every {ENTITY_NAMES[target_name in LICENCE_TARGETS]} the "
         "run's days touched has a row in this receiver's outbox, acknowledged, pending (queued or sent) or "
         "dead-lettered: nothing queued is lost, nothing is left unqueued.",
@@ -92,14 +91,14 @@ def build_accounted_check(target_name: str) -> AssetChecksDefinition:
     def every_version_accounted_for(
         context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
     ) -> AssetCheckResult:
-        days = partition_days(context)
-        found = versions_accounted(warehouse, target_name, days[0].date, days[-1].date)
+        first, last = run_window(context)
+        found = versions_accounted(warehouse, target_name, first, last)
         gaps, unknown = found["gaps"], found["unknown_status"]
         return check_result(
             failing=not gaps.empty or not unknown.empty,
             unverified=[],
             metadata={
-                "days": len(days),
+                "days": (last - first).days + 1,
                 "entities_checked": found["entities"],
                 "versions_expected": found["versions_expected"],
                 "versions_accounted": found["versions_accounted"],

@@ -5,12 +5,12 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import AssetCheckExecutionContext, AssetCheckResult, ResourceParam, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, ResourceParam
 
 from core.warehouse import Warehouse
 from pipelines.licences.assets import IDENTIFIERS_VALID, NONE_VALID_PAST_END, ONE_HOLDER_PER_CODE, _today
 from pipelines.metadata import check_result, md
-from pipelines.partitions import DAILY, partition_days
+from pipelines.partitions import daily_check, run_window
 from pipelines.stage.checks import days_not_pulled
 from schemas.identifiers import is_valid_licence_identifier, mask_identifier
 from schemas.licences import VALID
@@ -35,8 +35,7 @@ def _licences_of_days(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd
 
 def _verdict(context, warehouse: Warehouse, checked: pd.DataFrame, wrong: pd.DataFrame, what: str) -> AssetCheckResult:
     """Wrong rows fail the check; a day with nothing to check because it was never pulled is a warning."""
-    days = partition_days(context)
-    first, last = days[0].date, days[-1].date
+    first, last = run_window(context)
     unverified = []
     if checked.empty:
         unverified = [f"{d}: not pulled yet, no licence events" for d in days_not_pulled(warehouse, first, last)]
@@ -44,7 +43,7 @@ def _verdict(context, warehouse: Warehouse, checked: pd.DataFrame, wrong: pd.Dat
         failing=not wrong.empty,
         unverified=unverified,
         metadata={
-            "days": len(days),
+            "days": (last - first).days + 1,
             "licences_checked": len(checked),
             what: len(wrong),
             "examples": md(wrong.head(20)),
@@ -52,34 +51,32 @@ def _verdict(context, warehouse: Warehouse, checked: pd.DataFrame, wrong: pd.Dat
     )
 
 
-@asset_check(
+@daily_check(
     asset="licence_repository",
     name=IDENTIFIERS_VALID,
-    partitions_def=DAILY,
     description="Every 证照标识 of the day's licences has the GB/T 36904 layout and a correct MOD 37,36 check "
     "character.",
 )
 def licence_identifiers_valid(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    checked = _licences_of_days(warehouse, days[0].date, days[-1].date)
+    first, last = run_window(context)
+    checked = _licences_of_days(warehouse, first, last)
     wrong = checked[~checked["licence_id"].map(is_valid_licence_identifier).astype(bool)]
     return _verdict(context, warehouse, checked, wrong[["licence_key", "licence_id"]], "invalid_identifiers")
 
 
-@asset_check(
+@daily_check(
     asset="licence_repository",
     name=NONE_VALID_PAST_END,
-    partitions_def=DAILY,
     description="None of the day's licences is shown as 有效 after its end date (expiry is applied when a licence "
     "is refolded and daily by licence_expiry).",
 )
 def no_licence_valid_past_its_end_date(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    checked = _licences_of_days(warehouse, days[0].date, days[-1].date)
+    first, last = run_window(context)
+    checked = _licences_of_days(warehouse, first, last)
     today = _today()
     wrong = checked[(checked["status"] == VALID) & (checked["valid_to"] < pd.Timestamp(today))]
     wrong = wrong.assign(valid_to=wrong["valid_to"].dt.date)
@@ -88,20 +85,19 @@ def no_licence_valid_past_its_end_date(
     )
 
 
-@asset_check(
+@daily_check(
     asset="licence_repository",
     name=ONE_HOLDER_PER_CODE,
-    partitions_def=DAILY,
     description="Each identifier of a holder of the day's licences belongs to that one holder, so a holder's "
     "licences are one lookup.",
 )
 def one_holder_per_identifier(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    checked = _licences_of_days(warehouse, days[0].date, days[-1].date)
+    first, last = run_window(context)
+    checked = _licences_of_days(warehouse, first, last)
     h = holders.c
-    of_days = sa.select(licences.c.holder_id).where(licences.c.licence_key.in_(_touched(days[0].date, days[-1].date)))
+    of_days = sa.select(licences.c.holder_id).where(licences.c.licence_key.in_(_touched(first, last)))
     wrong = warehouse.read(
         sa.select(h.holder_code, sa.func.count().label("holders"))
         .where(h.holder_code.in_(sa.select(h.holder_code).where(h.holder_id.in_(of_days))))

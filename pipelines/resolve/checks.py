@@ -10,12 +10,11 @@ from dagster import (
     AssetCheckSeverity,
     MetadataValue,
     ResourceParam,
-    asset_check,
 )
 
 from core.warehouse import Warehouse
 from pipelines.metadata import check_result, md
-from pipelines.partitions import DAILY, partition_days
+from pipelines.partitions import daily_check, run_window
 from pipelines.stage.checks import days_not_pulled
 from schemas.warehouse import case_links, golden_cases, staged_cases
 
@@ -133,10 +132,9 @@ def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple
     return [(gc, ", ".join(group["item_code"])) for gc, group in rows.groupby("golden_case_id")]
 
 
-@asset_check(
+@daily_check(
     asset="case_resolution",
     name=ONE_ITEM,
-    partitions_def=DAILY,
     blocking=True,
     description="No golden case linked from the run's days holds records with two different catalogue item codes "
     "(aliases are one code after staging; a source record counts in its newest state): a false merge would lose a "
@@ -145,24 +143,23 @@ def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple
 def one_item_per_golden_case(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    found = golden_cases_with_two_items(warehouse, days[0].date, days[-1].date)
+    first, last = run_window(context)
+    found = golden_cases_with_two_items(warehouse, first, last)
     listed = "\n".join(f"- {gc}: {codes}" for gc, codes in found[:20])
     return AssetCheckResult(
         passed=not found,
         severity=AssetCheckSeverity.ERROR,
         metadata={
-            "days": len(days),
+            "days": (last - first).days + 1,
             "golden_cases_with_two_items": len(found),
             "examples": MetadataValue.md(listed or "none"),
         },
     )
 
 
-@asset_check(
+@daily_check(
     asset="case_resolution",
     name=IDENTITY,
-    partitions_def=DAILY,
     blocking=True,
     description="Per day: staged records = golden records + duplicates linked to them (each staged record has "
     "exactly one link, no link outlives its record), and every golden case linked from the day has exactly one "
@@ -171,8 +168,7 @@ def one_item_per_golden_case(
 def staged_equals_golden_plus_duplicates(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    first, last = days[0].date, days[-1].date
+    first, last = run_window(context)
     by_day = linked_by_day(warehouse, first, last)
     wrong = (by_day["difference"] != 0) | (by_day["not_linked"] > 0) | (by_day["links_without_record"] > 0)
     winners = golden_cases_not_one_winner(warehouse, first, last)
@@ -183,7 +179,7 @@ def staged_equals_golden_plus_duplicates(
             f"{d}: not pulled yet, nothing staged" for d in days_not_pulled(warehouse, first, last) if d in empty
         ],
         metadata={
-            "days": len(days),
+            "days": (last - first).days + 1,
             "staged": int(by_day["staged"].sum()),
             "golden": int(by_day["golden"].sum()),
             "duplicates": int(by_day["duplicates"].sum()),

@@ -11,12 +11,11 @@ from dagster import (
     AssetCheckSeverity,
     MetadataValue,
     ResourceParam,
-    asset_check,
 )
 
 from core.warehouse import Warehouse
 from pipelines.metadata import check_result, md
-from pipelines.partitions import DAILY, partition_days
+from pipelines.partitions import daily_check, run_window
 from pipelines.stage.assets import RECONCILED, partition_counts
 from schemas.expectations import validate_staged
 from schemas.warehouse import source_loads, staged_cases
@@ -38,10 +37,9 @@ def days_not_pulled(warehouse: Warehouse, first: dt.date, last: dt.date) -> list
     return [d for d in pd.date_range(first, last).date if d not in loaded]
 
 
-@asset_check(
+@daily_check(
     asset="staged_cases",
     name=RECONCILED,
-    partitions_def=DAILY,
     blocking=True,
     description="Per day and source: pulled (raw_records) = staged + quarantined, so nothing is dropped silently. "
     "A source whose pull of a day has not finished (no source_loads row) cannot be verified: a warning.",
@@ -49,9 +47,9 @@ def days_not_pulled(warehouse: Warehouse, first: dt.date, last: dt.date) -> list
 def pulled_equals_staged_plus_quarantined(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    counts = partition_counts(warehouse, days[0].date, days[-1].date)
-    loads = loaded_days(warehouse, days[0].date, days[-1].date).assign(pulled_finished=True)
+    first, last = run_window(context)
+    counts = partition_counts(warehouse, first, last)
+    loads = loaded_days(warehouse, first, last).assign(pulled_finished=True)
     counts = counts.merge(loads, on=["partition_date", "source_system"], how="left")
     counts["pulled_finished"] = counts["pulled_finished"].astype("boolean").fillna(False).astype(bool)
     counts["difference"] = counts["pulled"] - counts["staged"] - counts["quarantined"]
@@ -65,7 +63,7 @@ def pulled_equals_staged_plus_quarantined(
             for row in not_pulled.itertuples()
         ],
         metadata={
-            "days": len(days),
+            "days": (last - first).days + 1,
             "pulled": int(counts["pulled"].sum()),
             "staged": int(counts["staged"].sum()),
             "quarantined": int(counts["quarantined"].sum()),
@@ -76,26 +74,23 @@ def pulled_equals_staged_plus_quarantined(
     )
 
 
-@asset_check(
+@daily_check(
     asset="staged_cases",
-    partitions_def=DAILY,
     blocking=True,
     description="Great Expectations suite `staged_cases` (schemas/expectations.py) on the run's days' staged rows.",
 )
 def staged_cases_expectations(
     context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> AssetCheckResult:
-    days = partition_days(context)
-    frame = warehouse.read(
-        sa.select(staged_cases).where(staged_cases.c.partition_date.between(days[0].date, days[-1].date))
-    )
+    first, last = run_window(context)
+    frame = warehouse.read(sa.select(staged_cases).where(staged_cases.c.partition_date.between(first, last)))
     success, results = validate_staged(frame)
     failed = results[~results["success"]]
     return AssetCheckResult(
         passed=success,
         severity=AssetCheckSeverity.ERROR,
         metadata={
-            "days": len(days),
+            "days": (last - first).days + 1,
             "rows": len(frame),
             "expectations": len(results),
             "failed": MetadataValue.md(failed.to_markdown(index=False) if len(failed) else "none"),
