@@ -18,9 +18,8 @@ Names are matched to the catalogue per distinct spelling (a day's records carry 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import re
+from collections.abc import Mapping
 from functools import cache
 
 import pandas as pd
