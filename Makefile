@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test dev sandbox lint lock clean
+.PHONY: install demo test test-fast dev sandbox lint lock clean
 
 install: $(VENV)/.installed
 
@@ -22,8 +22,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 demo: install
 	$(BIN)/python -m sandbox demo
 
+# Every test, both tiers, on two workers (what CI runs after `make lint`): a module runs whole on one worker, the
+# modules with slow tests first (tests/conftest.py). `make test WORKERS=` runs them in one process.
+# `make test-fast`: the unit tier alone, no server needed.
+WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(WORKERS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m unit
 
 dev: install
 	$(BIN)/python -m sandbox dev

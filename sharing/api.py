@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
@@ -25,9 +24,9 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from core import clock
 from core.warehouse import Warehouse
 from schemas import licences as licence_rules
-from schemas.case import LOCAL_TZ
 from schemas.identifiers import (
     ID_KIND_RIC,
     ID_KIND_USCC,
@@ -47,7 +46,6 @@ VALID = licence_rules.VALID
 EXPIRED = "过期失效"
 ALLOWED, REFUSED = "allowed", "refused"
 UNKNOWN_CALLER = "unknown"
-_SHANGHAI = ZoneInfo(LOCAL_TZ)
 _CASE_NO_MAX = licence_access_log.c.case_no.type.length
 
 
@@ -226,7 +224,7 @@ _HOLDER_COLUMNS = [holders.c.holder_id, holders.c.holder_code, holders.c.holder_
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(_SHANGHAI).date()
+    return clock.today()
 
 
 def _clip(text: str | None, length: int) -> str | None:
@@ -299,7 +297,7 @@ class LicenceSharing:
         with self.warehouse.begin() as conn:
             conn.execute(
                 licence_access_log.insert().values(
-                    at=dt.datetime.now(_SHANGHAI).replace(tzinfo=None),
+                    at=clock.now(),
                     caller=caller.caller if caller else UNKNOWN_CALLER,
                     purpose=_clip(caller.purpose, 64) if caller else None,
                     action=access.action,

@@ -1,7 +1,14 @@
-"""Shared fixtures: sandboxes on loopback, and fresh databases on the local PostgreSQL and MariaDB servers.
+"""Shared fixtures: sandboxes on loopback, fresh databases on the local PostgreSQL and MariaDB servers, headless
+Chromium; the fixed clock; and the test tiers.
 
 Tests that need a server skip with the reason when it is absent, unless ``BRIDGE_REQUIRE_SERVICES=1``
 (set by ``.ci/run``), in which case they fail: in CI the server paths always run.
+
+Tiers (markers registered in pyproject.toml): every test is ``unit`` or ``integration``, never both, never
+neither. A unit test stays in this process: no server, no port on loopback, no subprocess, no sandbox; it fails if
+it opens an internet socket or starts a process. ``slow`` marks the 90-day backfills and anything over ~30 s. The
+service markers (``postgres``, ``mariadb``, ``chromium``) come from the fixtures a test uses; ``spark`` from the
+Spark test module.
 """
 
 from __future__ import annotations
@@ -9,27 +16,133 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from core import clock
 from core.warehouse import Warehouse
 from sandbox.runtime import Sandbox, SandboxSettings
 from schemas.warehouse import metadata
+from schemas.workdays import CALENDAR_DIR, WorkingCalendar
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 POSTGRES_ADMIN_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN_URL = os.environ.get("BRIDGE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 SANDBOX_START = dt.date(2026, 11, 16)
+#: The business date every test runs on (``BRIDGE_TODAY``), whatever the real date: two weeks after the sandbox's
+#: first day, so its days are past, and in the last year with a published holiday calendar file.
+TODAY = dt.date(2026, 11, 30)
 EPHEMERAL_PORTS = {"market_regulation": 0, "approval_platform": 0, "municipal": 0, "supervision": 0}
 
 
-def _unavailable(what: str, exc: Exception):
-    reason = f"{what} is not reachable ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+# ---------------------------------------------------------------- tiers
+TIERS = {"unit", "integration"}
+#: A test that uses the fixture needs the service; the marker lets a run select or leave out what it has not.
+SERVICE_FIXTURES = {"postgres_url": "postgres", "mariadb_url": "mariadb", "headless_dom": "chromium"}
+SERVICES = {"postgres", "mariadb", "chromium", "spark"}
+#: Modules whose tests need a service that no fixture names, marked here rather than in the module.
+MODULE_MARKERS = {"test_resolution_spark.py": ("integration", "spark")}
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the markers added here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wrong = []
+    for item in items:
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+        names = {mark.name for mark in item.iter_markers()}
+        for marker in MODULE_MARKERS.get(item.path.name, ()):
+            if marker not in names and not (marker in TIERS and names & TIERS):
+                item.add_marker(marker)
+        names = {mark.name for mark in item.iter_markers()}
+        tiers = names & TIERS
+        if len(tiers) != 1:
+            wrong.append(f"{item.nodeid}: {' and '.join(sorted(tiers)) or 'no tier'}")
+        elif "unit" in tiers and names & SERVICES:
+            wrong.append(f"{item.nodeid}: unit, but needs {', '.join(sorted(names & SERVICES))}")
+    if wrong:
+        raise pytest.UsageError(
+            "every test is in exactly one tier, unit or integration (pytestmark in the module, or a mark on the test), "
+            "and a unit test needs no service:\n  " + "\n  ".join(wrong)
+        )
+    if hasattr(config, "workerinput"):
+        _slow_modules_first(items)
+
+
+def _slow_modules_first(items: list[pytest.Item]) -> None:
+    """On pytest-xdist's workers (``make test``: ``-n 2 --dist loadfile --no-loadscope-reorder``, one module per
+    worker at a time, in collection order): the modules with slow tests come first, so the 90-day backfill and the
+    embedded backfills start at once on the two workers, and the other modules fill in beside them."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
+class LeftTheProcess(AssertionError):
+    """A unit test reached outside its process."""
+
+
+def _refuse_inet(original: Callable) -> Callable:
+    def guarded(sock: socket.socket, *args, **kwargs):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            raise LeftTheProcess(
+                f"a unit test opened a network socket ({original.__name__} {args[:1]}): mark it integration"
+            )
+        return original(sock, *args, **kwargs)
+
+    return guarded
+
+
+def _refuse_process(*args, **kwargs):
+    raise LeftTheProcess(f"a unit test started a process ({str(args[1:2])[:200]}): mark it integration")
+
+
+@pytest.fixture(autouse=True)
+def _unit_stays_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests may not connect or bind an internet socket nor start a process (they fail, saying so)."""
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("connect", "connect_ex", "bind"):
+            patch.setattr(socket.socket, name, _refuse_inet(getattr(socket.socket, name)))
+        patch.setattr(subprocess.Popen, "__init__", _refuse_process)
+        yield
+
+
+# ---------------------------------------------------------------- the clock
+@pytest.fixture(scope="session", autouse=True)
+def fixed_today() -> Iterator[dt.date]:
+    """Today is TODAY for every test and every process a test starts (``BRIDGE_TODAY`` is inherited): nothing
+    depends on the real date. A test that needs another day pins it with ``core.clock.frozen``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(clock.TODAY_VARIABLE, TODAY.isoformat())
+        assert clock.today() == TODAY
+        yield TODAY
+
+
+def calendar_through(year: int, directory: Path) -> WorkingCalendar:
+    """The shipped holiday calendar as it stood when ``year`` was the last published one: its files up to ``year``,
+    copied to ``directory``. Tests about an unpublished year use it, so they hold when the next year's file lands."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in sorted(CALENDAR_DIR.glob("[0-9][0-9][0-9][0-9].csv")):
+        if int(source.stem) <= year:
+            shutil.copy(source, directory / source.name)
+    return WorkingCalendar.load(directory)
+
+
+# ---------------------------------------------------------------- services
+def _unavailable(what: str, exc: Exception | None = None):
+    reason = f"{what} is not reachable"
+    if exc is not None:
+        reason += f" ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
     if os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1":
         pytest.fail(reason + " but BRIDGE_REQUIRE_SERVICES=1")
     pytest.skip(reason)
@@ -93,18 +206,21 @@ def pipeline_environment(sandbox: Sandbox, warehouse_url: str) -> dict[str, str]
     return {**sandbox.environment(), "BRIDGE_WAREHOUSE_URL": warehouse_url}
 
 
-def headless_dom(url: str, budget_ms: int = 10000) -> str:
-    """The page's DOM after its scripts ran, from Debian's Chromium in headless mode (skips without it, unless
-    BRIDGE_REQUIRE_SERVICES=1)."""
+@pytest.fixture
+def headless_dom() -> Callable[..., str]:
+    """``headless_dom(url, budget_ms=10000)``: the page's DOM after its scripts ran, from Debian's Chromium in
+    headless mode (the test skips without it, unless BRIDGE_REQUIRE_SERVICES=1)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        if os.environ.get("BRIDGE_REQUIRE_SERVICES") == "1":
-            pytest.fail("chromium is not installed but BRIDGE_REQUIRE_SERVICES=1")
-        pytest.skip("chromium is not installed (Debian package `chromium`)")
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,2000",
-         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+        _unavailable("Chromium (Debian package `chromium`, not installed)")
+
+    def dom(url: str, budget_ms: int = 10000) -> str:
+        result = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,2000",
+             f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    return dom

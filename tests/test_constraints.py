@@ -16,6 +16,8 @@ from schemas.items import identify_items
 from schemas.warehouse import case_links, golden_cases, outbox, review_decisions
 from tests.test_resolution import ADDR, CO, CO_ID, ZHANG_WEI_ID, cases, clerk, dept, groups, stage_into
 
+pytestmark = pytest.mark.unit
+
 SHOP = "武进区湖塘镇张伟小吃店"
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 import pandas as pd
+import pytest
 
 from core.warehouse import Warehouse, insert_frame
 from dashboard.build import QUERIES, build
@@ -16,7 +17,6 @@ from schemas.warehouse import (
     mart_resolution_backlog,
     metadata,
 )
-from tests.conftest import headless_dom
 
 
 def _marts(warehouse: Warehouse) -> None:
@@ -50,7 +50,8 @@ def _marts(warehouse: Warehouse) -> None:
             "review_decided": [2]}))  # fmt: skip
 
 
-def test_dashboard_draws_the_marts_figures(tmp_path):
+@pytest.mark.integration
+def test_dashboard_draws_the_marts_figures(tmp_path, headless_dom):
     warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
     metadata.create_all(warehouse.engine)
     _marts(warehouse)
@@ -72,12 +73,14 @@ def test_dashboard_draws_the_marts_figures(tmp_path):
     assert 'data-target="startup" data-month="2026-10"' in dom
 
 
+@pytest.mark.unit
 def test_the_page_reads_only_marts():
     tables = {t for sql in QUERIES.values() for t in re.findall(r"FROM (\w+)", sql)}
     assert tables and all(t.startswith("mart_") for t in tables), tables
     assert tables <= set(metadata.tables)
 
 
+@pytest.mark.unit
 def test_marts_hold_no_identity_numbers_or_phones():
     personal = {"applicant_id", "contact_phone", "applicant_name", "holder_code", "address"}
     for name, table in metadata.tables.items():

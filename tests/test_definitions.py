@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from dagster import (
     AssetKey,
     Definitions,
@@ -17,17 +18,21 @@ from dagster import (
     instance_for_test,
 )
 
+from core import clock
 from core.warehouse import Warehouse
-from pipelines.definitions import daily_cases_schedule, defs, outstanding_deliveries
+from pipelines.definitions import daily_cases_schedule, defs, nightly_reconciliation, outstanding_deliveries
 from schemas.warehouse import outbox
+from tests.conftest import TODAY
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.unit
 def test_definitions_are_loadable():
     Definitions.validate_loadable(defs)
 
 
+@pytest.mark.integration
 def test_dagster_definitions_validate_cli():
     bin_dir = Path(sys.executable).parent
     result = subprocess.run(
@@ -41,6 +46,7 @@ def test_dagster_definitions_validate_cli():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.unit
 def test_asset_graph_reads_as_the_design():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -73,6 +79,7 @@ def test_asset_graph_reads_as_the_design():
     } <= checks
 
 
+@pytest.mark.unit
 def test_daily_schedule_loads_yesterday_and_the_day_before():
     tick = dt.datetime(2026, 11, 27, 1, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     with instance_for_test() as instance:
@@ -80,6 +87,7 @@ def test_daily_schedule_loads_yesterday_and_the_day_before():
     assert [r.partition_key for r in requests] == ["2026-11-25", "2026-11-26"]
 
 
+@pytest.mark.unit
 def test_outstanding_deliveries_sensor_follows_up_only_while_something_waits(tmp_path):
     warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
     with instance_for_test() as instance:
@@ -93,14 +101,55 @@ def test_outstanding_deliveries_sensor_follows_up_only_while_something_waits(tmp
                     "idempotency_key": "municipal:GC1:v1",
                     "golden_case_id": "GC1",
                     "version": 1,
-                    "partition_date": dt.date(2026, 11, 16),
+                    "partition_date": TODAY - dt.timedelta(days=2),
                     "payload": "{}",
                     "payload_hash": "h",
                     "status": "sent",
                     "attempts": 1,
-                    "created_at": dt.datetime(2026, 11, 16, 9),
+                    "created_at": dt.datetime.combine(TODAY - dt.timedelta(days=2), dt.time(9)),
                 },
             )
         request = outstanding_deliveries(build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
         assert isinstance(request, RunRequest) and request.tags["outstanding_versions"] == "1"
+        # The receiver's delivery step over the pending day (in its pool), then delivery_status over the window.
+        day = str(TODAY - dt.timedelta(days=2))
+        assert set(request.asset_selection) == {AssetKey("municipal_delivery"), AssetKey("delivery_status")}
+        assert (
+            request.tags["dagster/asset_partition_range_start"]
+            == request.tags["dagster/asset_partition_range_end"]
+            == day
+        )
+        assert request.run_config["ops"]["delivery_status"]["config"]["days"] == 7
+        assert "receiver_holds_what_it_acknowledged" not in {k.name for k in request.asset_check_keys}
+        nightly = nightly_reconciliation(
+            build_schedule_context(instance=instance, resources={"warehouse": warehouse},
+                                   scheduled_execution_time=dt.datetime(2026, 11, 30, 3, tzinfo=clock.SHANGHAI))
+        )  # fmt: skip
+        assert nightly.run_config["ops"]["delivery_status"]["config"]["days"] is None  # the whole history
+        assert "receiver_holds_what_it_acknowledged" in {k.name for k in nightly.asset_check_keys}
+        with clock.frozen(TODAY + dt.timedelta(days=30)):  # past the window: the nightly reconciliation's, not ours
+            later = outstanding_deliveries(build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        assert isinstance(later, SkipReason)
     warehouse.dispose()
+
+
+@pytest.mark.unit
+def test_quality_identities_run_alone():
+    """The identities are checks of their own, each re-runnable from the UI without materialising its asset."""
+    graph = defs.resolve_asset_graph()
+    standalone = {
+        ("staged_cases", "pulled_equals_staged_plus_quarantined"),
+        ("case_resolution", "staged_equals_golden_plus_duplicates"),
+        ("one_network_delivery", "every_version_accounted_for"),
+        ("municipal_delivery", "every_version_accounted_for"),
+        ("supervision_delivery", "every_version_accounted_for"),
+        ("delivery_status", "receiver_holds_what_it_acknowledged"),
+        ("delivery_status", "no_stale_pending"),
+        ("licence_repository", "licence_identifiers_valid"),
+        ("licence_repository", "no_licence_valid_past_its_end_date"),
+        ("licence_repository", "one_holder_per_identifier"),
+        ("resolution_backlog_mart", "every_staged_record_linked_once"),
+    }
+    for key in graph.asset_check_keys:
+        if (key.asset_key.to_user_string(), key.name) in standalone:
+            assert graph.get_execution_set_asset_and_check_keys(key) == {key}, key

@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from connectors.targets import CredentialsRefused, DeliveryTarget, ExchangeTableTarget, HttpTarget
+from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
-from delivery.outbox import PENDING_STATUSES, drain, status_counts
+from delivery.outbox import drain, status_counts
 from delivery.reconcile import compare_cases, outbox_rows, per_day
 from sandbox.runtime import CREDENTIALS
 from schemas.identifiers import make_uscc
@@ -109,6 +110,7 @@ def sandbox(tmp_path):
     sandbox.stop()
 
 
+@pytest.mark.integration
 def test_rejection_then_correction_closes_the_dead_letter(warehouse, sandbox):
     target = _municipal(sandbox)
     _queue(warehouse, "municipal", [("GC1", 1, {**CASE, "contact_phone": None})])  # the platform rejects it
@@ -124,6 +126,7 @@ def test_rejection_then_correction_closes_the_dead_letter(warehouse, sandbox):
     assert target.counts() == {"received_cases": 1, "duplicate_effects": 0}
 
 
+@pytest.mark.integration
 def test_status_update_is_a_new_version_and_the_receiver_ends_with_it(warehouse, sandbox):
     target = _municipal(sandbox, batch_size=10)
     _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(5)])
@@ -136,6 +139,7 @@ def test_status_update_is_a_new_version_and_the_receiver_ends_with_it(warehouse,
     assert target.counts()["received_cases"] == 5
 
 
+@pytest.mark.integration
 def test_lost_responses_late_and_doubled_acknowledgements_take_effect_once(warehouse, sandbox):
     # Half the answers are lost after the work is done (502), acknowledgements come late and twice.
     _faults(sandbox, lost_response_rate=0.5, ack_delay_seconds=[0.2, 1.0], duplicate_ack_rate=1.0)
@@ -148,6 +152,7 @@ def test_lost_responses_late_and_doubled_acknowledgements_take_effect_once(wareh
     assert _served(sandbox)["requests"] > 20
 
 
+@pytest.mark.integration
 def test_outage_opens_the_circuit_and_sending_resumes_where_it_stopped(warehouse, sandbox):
     target = _municipal(sandbox, circuit_breaker_failures=4, circuit_breaker_cooldown_seconds=3)
     _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(30)])
@@ -165,6 +170,7 @@ def test_outage_opens_the_circuit_and_sending_resumes_where_it_stopped(warehouse
     assert target.counts()["received_cases"] == 30
 
 
+@pytest.mark.integration
 def test_client_rate_limit_keeps_under_the_receivers_limit_and_retry_after_is_honoured(warehouse, sandbox):
     _faults(sandbox, rate_limit_per_second=10)
     _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(25)])
@@ -181,6 +187,7 @@ def test_client_rate_limit_keeps_under_the_receivers_limit_and_retry_after_is_ho
     assert polite.counts()["received_cases"] == 50
 
 
+@pytest.mark.integration
 def test_hmac_sm3_signing_is_chosen_by_configuration(warehouse, sandbox):
     target = _municipal(sandbox, sign_method="HMAC-SM3", batch_size=5)
     _queue(warehouse, "municipal", [(f"GC{n}", 1, _case(n)) for n in range(6)])
@@ -217,6 +224,7 @@ def _exchange_scenario(warehouse: Warehouse, target: ExchangeTableTarget) -> Non
     assert target.counts() == {"received_cases": 9, "duplicate_effects": 0}
 
 
+@pytest.mark.integration
 def test_unreachable_front_end_database_opens_the_circuit(tmp_path, warehouse):
     target = ExchangeTableTarget(
         url=f"sqlite:///{tmp_path / 'gone' / 'front.sqlite'}", batch_size=10, circuit_breaker_failures=3
@@ -227,6 +235,7 @@ def test_unreachable_front_end_database_opens_the_circuit(tmp_path, warehouse):
     assert warehouse.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'queued'") == 100
 
 
+@pytest.mark.integration
 def test_exchange_table_on_sqlite(tmp_path, warehouse):
     sandbox = start_sandbox(tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none")
     try:
@@ -235,6 +244,7 @@ def test_exchange_table_on_sqlite(tmp_path, warehouse):
         sandbox.stop()
 
 
+@pytest.mark.integration
 def test_exchange_table_on_postgresql(tmp_path, postgres_url):
     sandbox = start_sandbox(
         tmp_path / "sandbox", days=1, cases_per_day=5, fault_level="none", exchange_url=postgres_url
@@ -248,6 +258,7 @@ def test_exchange_table_on_postgresql(tmp_path, postgres_url):
         sandbox.stop()
 
 
+@pytest.mark.integration
 def test_sigkill_in_the_middle_of_sending_then_rerun(tmp_path, warehouse):
     """The Dagster run that sends a day's versions is killed (SIGKILL, the whole process group) while a batch is
     on the wire: what the receivers took in has no record on our side yet. The rerun sends the same versions
@@ -296,6 +307,7 @@ def test_sigkill_in_the_middle_of_sending_then_rerun(tmp_path, warehouse):
         sandbox.stop()
 
 
+@pytest.mark.unit
 def test_reconciliation_finds_what_a_receiver_lost_and_flags_stale_pending():
     rows = pd.DataFrame(
         {

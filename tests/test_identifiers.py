@@ -14,6 +14,8 @@ from schemas.identifiers import (
     upgrade_ric15,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "code",

@@ -23,6 +23,8 @@ from schemas.identifiers import is_valid_licence_identifier, make_uscc, ric_chec
 from schemas.licences import required_materials
 from schemas.warehouse import holder_codes, holders, licence_events, licences
 
+pytestmark = pytest.mark.unit
+
 COMPANY = make_uscc("91320412", "10000001")
 BUSINESS = "11100000MB0143028R001"
 FOOD = "000105001000"

@@ -8,12 +8,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from core import clock
 from sandbox.runtime import _ServerThread
 from schemas.identifiers import (
     ID_KIND_RIC,
@@ -26,8 +26,10 @@ from schemas.identifiers import (
 from schemas.licences import business_licence_number
 from schemas.warehouse import holder_codes, holders, licence_access_log, licences, metadata
 from sharing.api import SANDBOX_KEY, api_keys, create_app, key_variable, sharing_clients
+from tests.conftest import TODAY
 
-TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+pytestmark = pytest.mark.integration
+
 ISSUER = "11320412MB0395161Y"  # approval_bureau in departments.csv
 BUSINESS, INDIVIDUAL_BUSINESS = "11100000MB0143028R001", "11100000MB0143028R002"
 FOOD, SMALL_CATERING = "11100000MB0143028R003", "32000000MB1P0A5200001"
@@ -216,6 +218,17 @@ def test_lookup_returns_only_valid_licences_of_allowed_types(api):
     assert row["caller"] == "approval_bureau" and row["action"] == "lookup" and row["outcome"] == "allowed"
     assert row["case_no"] == "WJ2026010500017" and row["holder"] == COMPANY  # a USCC is not personal data
     assert row["client"] == "127.0.0.1" and row["purpose"].startswith("受理审查")
+
+
+def test_validity_is_judged_on_the_clocks_day(api):
+    # The food licence ends TODAY + 900 days: on its last day it is still shown, the day after it is not.
+    with clock.frozen(LICENCES["food"]["valid_to"]):
+        body = _lookup(api, COMPANY, "approval_bureau")[0].json()
+    assert _ids(body) == {_id("business"), _id("food")} and body["asOf"] == LICENCES["food"]["valid_to"].isoformat()
+    with clock.frozen(LICENCES["food"]["valid_to"] + dt.timedelta(days=1)):
+        assert _ids(_lookup(api, COMPANY, "approval_bureau")[0].json()) == {_id("business")}
+        fetched = api.get(f"/v1/licences/{_id('food')}", "market_regulation", caseNo="SC-2026-0005")[0].json()
+    assert fetched["status"] == "过期失效"
 
 
 def test_lookup_leaves_out_types_outside_the_purpose_and_records_it(api):

@@ -14,7 +14,8 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from sandbox.instance import free_port
-from tests.conftest import headless_dom
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -54,7 +55,7 @@ def _groups() -> dict[str, list[str]]:
     return groups
 
 
-def test_asset_graph_shows_every_group_and_asset(webserver):
+def test_asset_graph_shows_every_group_and_asset(webserver, headless_dom):
     groups = _groups()
     assert set(groups) == set(GROUPS)
     for group in GROUPS:
@@ -63,13 +64,13 @@ def test_asset_graph_shows_every_group_and_asset(webserver):
         assert not missing, f"group {group}: {missing} not drawn"
 
 
-def test_catalog_lists_assets_with_descriptions(webserver):
+def test_catalog_lists_assets_with_descriptions(webserver, headless_dom):
     dom = headless_dom(f"{webserver}/assets", 20000)
     for asset in ("raw_housing", "staged_cases", "case_resolution", "licence_repository", "delivery_status"):
         assert asset in dom
 
 
-def test_schedule_and_sensors_are_there(webserver):
+def test_schedule_and_sensors_are_there(webserver, headless_dom):
     dom = headless_dom(f"{webserver}/automation", 20000)
     for name in ("daily_cases_schedule", "outstanding_deliveries", "marts_automation"):
         assert name in dom, name
@@ -80,11 +81,12 @@ def test_schedule_and_sensors_are_there(webserver):
     [
         ("staged_cases", ("pulled_equals_staged_plus_quarantined", "staged_cases_expectations")),
         ("case_resolution", ("staged_equals_golden_plus_duplicates",)),
-        ("delivery_status", ("every_version_accounted_for", "receiver_holds_what_it_acknowledged")),
+        ("municipal_delivery", ("every_version_accounted_for",)),
+        ("delivery_status", ("receiver_holds_what_it_acknowledged", "no_stale_pending")),
         ("licence_repository", ("licence_identifiers_valid", "no_licence_valid_past_its_end_date")),
     ],
 )
-def test_checks_show_on_their_assets(webserver, asset, checks):
+def test_checks_show_on_their_assets(webserver, asset, checks, headless_dom):
     dom = headless_dom(f"{webserver}/assets/{asset}?view=checks", 20000)
     for check in checks:
         assert check in dom, check
