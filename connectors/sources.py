@@ -7,10 +7,12 @@ Times are naive Asia/Shanghai wall-clock, as department systems record them.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
 import re
+import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,11 +217,18 @@ class SqlSource(DepartmentSource):
 FILE_DATE = re.compile(r"(\d{8})")
 
 
+class Unreadable(Exception):
+    """A dropped file the bridge sets aside: the message is the reason a clerk can act on."""
+
+
 class FileDropSource(DepartmentSource):
     """Daily Excel/CSV exports dropped into a folder; CSVs usually in GBK.
 
-    The date in a file's name says which day's changes it holds. A file that cannot be decoded becomes a
-    single record carrying the error, so staging quarantines it with a reason instead of losing it.
+    The date in a file's name says which day's changes it holds. A file that cannot be read (not decodable, a
+    row with more or fewer fields than the header, a corrupt or oversized workbook, a zip bomb, broken XML)
+    becomes a single record carrying the reason, so staging quarantines it and the day's reconciliation still
+    adds up; the rest of the drop loads. Symlinks and anything that resolves outside the folder are skipped.
+    Workbooks are parsed with defused XML (openpyxl uses defusedxml when it is installed, as it is here).
     """
 
     directory: str
@@ -228,18 +237,24 @@ class FileDropSource(DepartmentSource):
     encodings: list[str] = Field(default_factory=lambda: ["utf-8", "gb18030"])
     id_field: str
     changed_field: str
+    max_file_bytes: int = Field(default=50 * 2**20, description="a bigger file is set aside, unread")
+    max_unzipped_bytes: int = Field(default=200 * 2**20, description="a workbook that unpacks to more is set aside")
 
     def fetch_changes(self, since: dt.datetime, until: dt.datetime) -> SourceBatch:
         batch = SourceBatch()
+        folder = Path(self.directory).resolve()
         for path in sorted(Path(self.directory).glob(self.pattern)):
             match = FILE_DATE.search(path.name)
             if not match or not (since.date() <= dt.datetime.strptime(match.group(1), "%Y%m%d").date() < until.date()):
                 continue
+            if path.is_symlink() or not path.resolve().is_relative_to(folder) or not path.is_file():
+                batch.notes.append(f"{path.name}: skipped (a link, or not a file inside the drop folder)")
+                continue
             try:
                 frame, encoding = self._read(path)
-            except (UnicodeError, ValueError) as exc:
+            except Unreadable as exc:
                 batch.records.append(RawRecord(path.name, None, {"_file": path.name, "_error": str(exc)}))
-                batch.notes.append(f"{path.name}: unreadable ({exc})")
+                batch.notes.append(f"{path.name}: set aside ({exc})")
                 continue
             if encoding:
                 batch.notes.append(f"{path.name}: {len(frame)} rows, decoded as {encoding}")
@@ -251,11 +266,14 @@ class FileDropSource(DepartmentSource):
         return batch
 
     def _read(self, path: Path) -> tuple[pd.DataFrame, str | None]:
+        size = path.stat().st_size
+        if size > self.max_file_bytes:
+            raise Unreadable(f"{size} bytes, over the {self.max_file_bytes}-byte limit for one export")
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str, engine="openpyxl"), None
+            return self._read_workbook(path), None
         raw = path.read_bytes()
         if b"\x00" in raw:
-            raise UnicodeError("the file holds NUL bytes: not a text export (saved as UTF-16 or binary?)")
+            raise Unreadable("the file holds NUL bytes: not a text export (saved as UTF-16 or binary?)")
         errors = []
         for encoding in self.encodings:
             try:
@@ -263,8 +281,41 @@ class FileDropSource(DepartmentSource):
             except UnicodeDecodeError as exc:
                 errors.append(f"{encoding}: {exc.reason} at byte {exc.start}")
                 continue
-            return pd.read_csv(io.StringIO(text.lstrip("\ufeff")), dtype=str, keep_default_na=False), encoding
-        raise UnicodeError("not decodable as " + "; ".join(errors))
+            text = text.lstrip("\ufeff")
+            _check_fields(text)
+            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False), encoding
+        raise Unreadable("not decodable as " + "; ".join(errors))
+
+    def _read_workbook(self, path: Path) -> pd.DataFrame:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                unpacked = sum(entry.file_size for entry in archive.infolist())
+            if unpacked > self.max_unzipped_bytes:
+                raise Unreadable(f"the workbook unpacks to {unpacked} bytes, over the {self.max_unzipped_bytes} limit")
+            return pd.read_excel(path, dtype=str, engine="openpyxl")
+        except Unreadable:
+            raise
+        except zipfile.BadZipFile:
+            raise Unreadable("not a readable .xlsx (the zip container is damaged); export it again") from None
+        except Exception as exc:  # openpyxl's errors for broken or hostile XML have no common base
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise Unreadable(
+                f"the workbook cannot be parsed ({type(exc).__name__}: {reason}); export it again"
+            ) from None
+
+
+def _check_fields(text: str) -> None:
+    """Every row has as many fields as the header: a longer or shorter row would shift or lose columns."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None:
+        return
+    for line, row in enumerate(rows, start=2):
+        if row and len(row) != len(header):
+            raise Unreadable(
+                f"row {line} has {len(row)} fields where the header has {len(header)}: "
+                "a separator inside a value, or a cut line; fix the export and drop it again"
+            )
 
 
 CONNECTORS: dict[str, type[DepartmentSource]] = {"rest": RestSource, "sql": SqlSource, "files": FileDropSource}
