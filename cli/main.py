@@ -40,9 +40,13 @@ def _pools(args: argparse.Namespace) -> int:
 def _dedup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from resolution.dedup import run
+    from resolution.dedup import InputError, run
 
-    run(Path(args.input), Path(args.output), backend=args.backend)
+    try:
+        run(Path(args.input), Path(args.output), backend=args.backend)
+    except InputError as exc:
+        print(f"dedup: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -174,14 +178,18 @@ def _explain(args: argparse.Namespace) -> int:
 def _model(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from resolution.dedup import read_cases
+    from resolution.dedup import InputError, read_cases
     from resolution.model import MODEL_PATH, load_model, model_summary
     from resolution.training import train
 
     if args.action == "train":
         if not args.input:
             raise SystemExit("model train needs --input cases.csv (the shipped model: python -m sandbox train-model)")
-        cases = read_cases(Path(args.input))
+        try:
+            cases = read_cases(Path(args.input))
+        except InputError as exc:
+            print(f"model train: {exc}", file=sys.stderr)
+            return 2
         train(cases, path=MODEL_PATH)
         print(f"model trained on {len(cases)} records and written to {MODEL_PATH}")
     print(model_summary(load_model()).round(4).to_string(index=False))

@@ -271,20 +271,9 @@ class FileDropSource(DepartmentSource):
             raise Unreadable(f"{size} bytes, over the {self.max_file_bytes}-byte limit for one export")
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             return self._read_workbook(path), None
-        raw = path.read_bytes()
-        if b"\x00" in raw:
-            raise Unreadable("the file holds NUL bytes: not a text export (saved as UTF-16 or binary?)")
-        errors = []
-        for encoding in self.encodings:
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                errors.append(f"{encoding}: {exc.reason} at byte {exc.start}")
-                continue
-            text = text.lstrip("\ufeff")
-            _check_fields(text)
-            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False), encoding
-        raise Unreadable("not decodable as " + "; ".join(errors))
+        text, encoding = decode_export(path.read_bytes(), self.encodings)
+        check_fields(text)
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False), encoding
 
     def _read_workbook(self, path: Path) -> pd.DataFrame:
         try:
@@ -304,7 +293,20 @@ class FileDropSource(DepartmentSource):
             ) from None
 
 
-def _check_fields(text: str) -> None:
+def decode_export(raw: bytes, encodings: list[str]) -> tuple[str, str]:
+    """The text of an export and the encoding that read it (tried in order), without a byte-order mark."""
+    if b"\x00" in raw:
+        raise Unreadable("the file holds NUL bytes: not a text export (saved as UTF-16 or binary?)")
+    errors = []
+    for encoding in encodings:
+        try:
+            return raw.decode(encoding).lstrip("\ufeff"), encoding
+        except UnicodeDecodeError as exc:
+            errors.append(f"{encoding}: {exc.reason} at byte {exc.start}")
+    raise Unreadable("not decodable as " + "; ".join(errors))
+
+
+def check_fields(text: str) -> None:
     """Every row has as many fields as the header: a longer or shorter row would shift or lose columns."""
     rows = csv.reader(io.StringIO(text))
     header = next(rows, None)

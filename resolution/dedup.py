@@ -1,28 +1,50 @@
 """``approval-bridge dedup``: resolve a CSV of canonical cases into clusters, for IT staff.
 
-Input: UTF-8 CSV with the canonical columns (blanks allowed, values as messy as re-entry makes them).
-Output: one row per input row, in input order, with ``cluster_id`` and why the row joined its cluster.
+Input: CSV with the canonical columns (blanks allowed, values as messy as re-entry makes them), in UTF-8 or
+GBK/GB18030 as department exports are. Unreadable input (NUL bytes, an undecodable file, a row with more or fewer
+fields than the header, no header, missing columns) stops with one line naming the problem.
+Output: one row per input row, in input order, with ``cluster_id`` and why the row joined its cluster; cells that
+would start a formula in Excel are written as text.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from connectors.sources import Unreadable, check_fields, decode_export
+from core.exports import spreadsheet_safe
 from resolution.engine import make_engine
 from resolution.golden import golden_id_for
 from schemas.case import DEDUP_COLUMNS
 
 REQUIRED = ("source_system", "source_record_id")
+ENCODINGS = ["utf-8", "gb18030"]  # as the department drops: gb18030 is the strict superset of GBK
+
+
+class InputError(ValueError):
+    """The input file cannot be used; the message names the file and the problem, in one line."""
 
 
 def read_cases(path: Path) -> pd.DataFrame:
-    cases = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text, _ = decode_export(raw, ENCODINGS)
+        check_fields(text)
+    except Unreadable as exc:
+        raise InputError(f"{path}: {exc}") from None
+    if not text.strip():
+        raise InputError(f"{path}: empty; expected a header line with {', '.join(REQUIRED)} and the case columns")
+    cases = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     missing = [c for c in REQUIRED if c not in cases.columns]
     if missing:
-        raise SystemExit(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(DEDUP_COLUMNS)}")
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(DEDUP_COLUMNS)}")
     for column in DEDUP_COLUMNS:
         if column not in cases.columns:
             cases[column] = ""
@@ -77,7 +99,7 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
             "in_review": pd.RangeIndex(len(keys)).isin(in_review),
         }
     )
-    output.to_csv(output_path, index=False, encoding="utf-8")
+    spreadsheet_safe(output).to_csv(output_path, index=False, encoding="utf-8")
     summary = {
         "records": len(keys),
         "clusters": int(clusters.nunique()),
@@ -95,6 +117,6 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
     )
     if len(result.review):
         review_path = output_path.with_name(output_path.stem + "_review.csv")
-        result.review.to_csv(review_path, index=False, encoding="utf-8")
+        spreadsheet_safe(result.review).to_csv(review_path, index=False, encoding="utf-8")
         log(f"uncertain pairs with their per-field match weights: {review_path}")
     return summary
