@@ -9,10 +9,13 @@ import argparse
 import uvicorn
 
 from core import settings
+from core.shutdown import stop_signals
 from sharing.api import create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
+#: Seconds requests still in flight get when the server stops (SIGINT or SIGTERM) before they are cancelled.
+STOP_GRACE_SECONDS = 5
 
 
 def default_warehouse_url() -> str:
@@ -22,7 +25,17 @@ def default_warehouse_url() -> str:
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warehouse_url: str | None = None) -> None:
     app = create_app(warehouse_url or default_warehouse_url())
-    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="info")
+    # SIGINT and SIGTERM: uvicorn stops, hands the signal back to stop_signals, which says so in one line.
+    with stop_signals("licence sharing API"):
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            server_header=False,
+            log_level="info",
+            timeout_graceful_shutdown=STOP_GRACE_SECONDS,
+        )
 
 
 def main_serve(args: argparse.Namespace) -> int:
