@@ -230,6 +230,41 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok in identities(figures)) else 1
 
 
+def _grant_role(args: argparse.Namespace) -> int:
+    """``warehouse grant-dashboard-role|grant-api-role``: the role's grants (core/roles.py), run or printed."""
+    from sqlalchemy import make_url
+
+    from core.roles import Grant, RoleError, apply
+    from core.warehouse import Warehouse, has_schemas
+
+    password = settings.given(args.password_env) if args.password_env else None
+    try:
+        grant = Grant(args.kind, args.role, login=bool(args.password_env), owner=args.owner)
+        if args.print_sql:
+            print(grant.script(), end="")
+            return 0
+        if args.password_env and password is None:
+            raise RoleError(f"{args.password_env} is not set: it holds the role's password (--password-env)")
+        url = settings.warehouse_url()
+        if not has_schemas(backend := make_url(url).get_backend_name()):
+            print(f"warehouse roles are a PostgreSQL feature; this warehouse is {backend} (nothing done)")
+            return 2
+        warehouse = Warehouse(url=url)  # creates the marts schema and any table still missing, as the owner
+        try:
+            apply(warehouse.engine, grant, password)
+        finally:
+            warehouse.dispose()
+    except RoleError as exc:
+        print(f"warehouse {args.action}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the server's refusal (no CREATEROLE, not the owner), in one line
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"warehouse {args.action}: {reason}", file=sys.stderr)
+        return 1
+    print(f"role {args.role} ({'LOGIN' if grant.login else 'NOLOGIN'}): {grant.summary()}")
+    return 0
+
+
 def main_serve(args: argparse.Namespace) -> int:
     from sharing.server import main_serve as serve
 
@@ -325,6 +360,21 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("action", choices=["show", "train"])
     model.add_argument("--input")
     model.set_defaults(run=_model)
+
+    warehouse = commands.add_parser(
+        "warehouse", help="least privilege on a PostgreSQL warehouse: the dashboards' and the sharing API's roles"
+    )
+    roles = warehouse.add_subparsers(dest="action", required=True)
+    for action, kind, what in (
+        ("grant-dashboard-role", "dashboard", "the dashboards' read-only role: SELECT on the marts, nothing else"),
+        ("grant-api-role", "api", "the sharing API's account: reads licences, writes only the access log"),
+    ):
+        role = roles.add_parser(action, help=f"create or update {what} (docs/operations.md)")
+        role.add_argument("--role", required=True, help="the role's name (created if missing, else brought back)")
+        role.add_argument("--password-env", help="a LOGIN role, its password in this variable (default: NOLOGIN)")
+        role.add_argument("--owner", help="the account owning the warehouse tables (default: the one connected)")
+        role.add_argument("--print-sql", action="store_true", help="print the SQL (a psql script), run nothing")
+        role.set_defaults(run=_grant_role, kind=kind)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -2,6 +2,10 @@
 
 Partitioned writes are delete-then-insert inside one transaction, so re-running a partition replaces
 exactly that partition and a crash leaves the previous state intact.
+
+On PostgreSQL the marts are in their own schema, ``marts`` (``schemas.warehouse.schema_of``), created with the
+tables; on SQLite and MariaDB the engine maps that schema onto the default one (``schema_translate_map``).
+Every engine on the warehouse comes from :func:`create_engine`, so the same Table objects work on all three.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, PrivateAttr
 
-from schemas.warehouse import metadata
+from schemas.warehouse import MARTS, metadata
 
 INSERT_CHUNK = 5_000
 
@@ -30,13 +34,8 @@ class Warehouse(BaseModel):
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            kwargs: dict[str, Any] = {"pool_pre_ping": True}
-            if self.url.startswith("sqlite"):
-                kwargs["connect_args"] = {"timeout": 60}
-            self._engine = sa.create_engine(self.url, **kwargs)
-            if self.url.startswith("sqlite"):
-                sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-            metadata.create_all(self._engine)
+            self._engine = create_engine(self.url)
+            create_tables(self._engine)
         return self._engine
 
     @contextmanager
@@ -69,6 +68,54 @@ class Warehouse(BaseModel):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def has_schemas(dialect_name: str) -> bool:
+    """Whether the warehouse keeps the marts in a schema of their own there (PostgreSQL), rather than mapping the
+    marts schema onto the default one (SQLite; MariaDB, whose schemas are databases)."""
+    return dialect_name == "postgresql"
+
+
+def schema_translate_map(dialect_name: str) -> dict[str | None, str | None]:
+    return {} if has_schemas(dialect_name) else {MARTS: None}
+
+
+def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
+    """An engine on the warehouse at ``url`` that finds the marts where they are (see the module). It creates
+    nothing: a read-only account (the dashboard's) can use it. :func:`create_tables` creates what is missing."""
+    url = sa.make_url(url)
+    kwargs.setdefault("pool_pre_ping", True)
+    if url.get_backend_name() == "sqlite":
+        kwargs.setdefault("connect_args", {"timeout": 60})
+    options = kwargs.pop("execution_options", {})
+    translate = schema_translate_map(url.get_backend_name())
+    if translate:
+        options = {**options, "schema_translate_map": translate}
+    engine = sa.create_engine(url, execution_options=options, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def on_warehouse_schemas(engine: sa.Engine) -> sa.Engine:
+    """``engine`` (made elsewhere, by ``sqlalchemy.create_engine``) with the marts mapping of :func:`create_engine`."""
+    translate = schema_translate_map(engine.dialect.name)
+    if not translate or engine.get_execution_options().get("schema_translate_map") == translate:
+        return engine
+    return engine.execution_options(schema_translate_map=translate)
+
+
+def create_tables(engine: sa.Engine, meta: sa.MetaData = metadata) -> None:
+    """The schemas ``meta``'s tables name (on PostgreSQL: CREATE SCHEMA IF NOT EXISTS, only when missing, so an
+    account without CREATE on the database can still open a built warehouse), then every table missing."""
+    engine = on_warehouse_schemas(engine)
+    if has_schemas(engine.dialect.name):
+        schemas = sorted({t.schema for t in meta.tables.values() if t.schema})
+        with engine.begin() as conn:
+            for schema in schemas:
+                if not engine.dialect.has_schema(conn, schema):
+                    conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+    meta.create_all(engine)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from core.warehouse import create_tables, on_warehouse_schemas
+
 MARKER = "sandbox_owned"
 
 
@@ -30,7 +32,7 @@ def claim(engine: sa.Engine, what: str) -> None:
 
 
 def reset(engine: sa.Engine, metadata: sa.MetaData, what: str) -> None:
-    """Drop and recreate ``metadata``'s tables, on a database the sandbox owns."""
+    """Drop and recreate ``metadata``'s tables, on a database the sandbox owns (the marts in their schema)."""
     claim(engine, what)
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
+    metadata.drop_all(on_warehouse_schemas(engine))
+    create_tables(engine, metadata)

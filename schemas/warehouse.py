@@ -2,10 +2,21 @@
 
 Timestamps are naive wall-clock times in Asia/Shanghai, as every source and receiver here records
 them; ``partition_date`` is the Dagster daily partition (Asia/Shanghai) a row was loaded under.
+
+Where a table lives is decided by its name (:func:`schema_of`): every ``mart_*`` table, and the few other tables
+dashboards read that hold no personal data (:data:`ALSO_IN_MARTS`), are in the schema ``marts`` on PostgreSQL; the
+rest (cases, holders, licences, the outbox, the audit log: personal data) stay in the default schema. A read-only
+dashboard role is given the marts schema and nothing else (``approval-bridge warehouse grant-dashboard-role``).
+SQLite and MariaDB have no such schemas: there the warehouse's engine maps ``marts`` onto the default one
+(``core.warehouse.create_engine``), so the same Table objects work everywhere. Raw SQL naming a mart would miss
+that mapping: query the Table objects instead.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy import (
     Boolean,
     Column,
@@ -16,11 +27,27 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Table,
     Text,
 )
 
 metadata = MetaData()
+
+#: The schema of the marts on PostgreSQL (mapped onto the default schema on SQLite and MariaDB).
+MARTS = "marts"
+#: Tables in the marts schema besides the ``mart_*`` ones: no personal data, and dashboards and BI tools read them.
+ALSO_IN_MARTS = frozenset({"working_calendar", "delivery_reconciliation"})
+
+
+def schema_of(name: str) -> str | None:
+    """The schema a warehouse table belongs in, by its name: ``marts`` for marts, else the default (None)."""
+    return MARTS if name.startswith("mart_") or name in ALSO_IN_MARTS else None
+
+
+def Table(name: str, meta: MetaData, *args: Any, **kw: Any) -> sa.Table:
+    """``sqlalchemy.Table`` in the schema :func:`schema_of` gives its name: a new ``mart_*`` table lands in the
+    marts schema without anyone remembering to say so (``tests/test_warehouse_roles.py`` holds the rule)."""
+    return sa.Table(name, meta, *args, schema=schema_of(name), **kw)
+
 
 _CASE_FIELDS = (
     Column("case_no", String(64)),

@@ -19,6 +19,7 @@ from pipelines.definitions import build_resources as resource_defs
 from pipelines.deliver.assets import follow_up_request
 from sandbox.demo import QUIET, pairwise_scores
 from schemas.identifiers import is_valid_licence_identifier
+from schemas.warehouse import mart_2345_monthly, mart_case_deadlines, mart_daily_volume, mart_licence_reuse
 from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
 
 pytestmark = pytest.mark.integration
@@ -98,12 +99,13 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             assert all(c.passed for c in nightly), [(c.check_name, c.metadata) for c in nightly if not c.passed]
 
             # The 2345 question in one query: what share of business start-ups finished within 2 working days?
+            m = mart_2345_monthly.c  # Table objects, not SQL text: the marts are in their schema on PostgreSQL
             share = resources.warehouse.read(
-                "SELECT month, completed, within_target, share_within_target FROM mart_2345_monthly "
-                "WHERE target = 'startup'"
+                sa.select(m.month, m.completed, m.within_target, m.share_within_target).where(m.target == "startup")
             )
             assert len(share) and (share["within_target"] <= share["completed"]).all()
-            late = resources.warehouse.read("SELECT promise_result, COUNT(*) AS n FROM mart_case_deadlines GROUP BY 1")
+            result = mart_case_deadlines.c.promise_result
+            late = resources.warehouse.read(sa.select(result, sa.func.count().label("n")).group_by(result))
             assert "on_time" in set(late["promise_result"])
             assert set(late["promise_result"]) <= {"on_time", "late", "running", "overdue", "not_accepted"}
 
@@ -130,7 +132,9 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             assert len(repo) == figures["licences"] > 0 and not repo.duplicated(["licence_name", "licence_no"]).any()
             assert (repo["sources"] == "case,market_regulation").sum() > 0
             assert repo["licence_id"].map(is_valid_licence_identifier).all()
-            reuse = resources.warehouse.read("SELECT SUM(materials_not_needed) AS n FROM mart_licence_reuse")
+            reuse = resources.warehouse.read(
+                sa.select(sa.func.sum(mart_licence_reuse.c.materials_not_needed).label("n"))
+            )
             assert int(reuse["n"].iloc[0]) > 0  # permits applied for by holders of a business licence
 
             # Duplicates found against the sandbox's ground truth.
@@ -141,8 +145,9 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             reasons = set(resources.warehouse.read("SELECT reason_code FROM quarantined_records")["reason_code"])
             assert "unreadable_file" in reasons  # the UTF-16 drop on the first day
 
+            v = mart_daily_volume.c
             volume = resources.warehouse.read(
-                "SELECT SUM(cases) AS cases, SUM(duplicates_found) AS d FROM mart_daily_volume"
+                sa.select(sa.func.sum(v.cases).label("cases"), sa.func.sum(v.duplicates_found).label("d"))
             )
             assert int(volume["cases"].iloc[0]) == figures["golden"]
             assert int(volume["d"].iloc[0]) == figures["duplicates"]

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import clock
+from core.warehouse import create_tables
 from sandbox.runtime import _ServerThread
 from schemas.identifiers import (
     ID_KIND_RIC,
@@ -24,7 +25,7 @@ from schemas.identifiers import (
     ric_check_char,
 )
 from schemas.licences import business_licence_number
-from schemas.warehouse import holder_codes, holders, licence_access_log, licences, metadata
+from schemas.warehouse import holder_codes, holders, licence_access_log, licences
 from sharing.api import SANDBOX_KEY, api_keys, create_app, key_variable, sharing_clients
 from tests.conftest import TODAY
 
@@ -106,7 +107,7 @@ LICENCES = {
 def build_warehouse(path) -> str:
     url = f"sqlite:///{path}"
     engine = sa.create_engine(url)
-    metadata.create_all(engine)
+    create_tables(engine)  # the marts in their schema (mapped onto SQLite's one)
     now = dt.datetime(2026, 1, 5, 9, 30)
     with engine.begin() as conn:
         conn.execute(

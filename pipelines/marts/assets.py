@@ -312,5 +312,6 @@ ALL_LINKED = "every_staged_record_linked_once"
 def resolution_backlog_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
         rows = rebuild(conn, mart_resolution_backlog, resolution_backlog_select())
-    open_pairs = int(warehouse.scalar("SELECT COALESCE(SUM(review_open), 0) FROM mart_resolution_backlog") or 0)
+    total = sa.select(sa.func.coalesce(sa.func.sum(mart_resolution_backlog.c.review_open), 0).label("n"))
+    open_pairs = int(warehouse.read(total)["n"].iloc[0] or 0)
     return MaterializeResult(metadata={"dagster/row_count": rows, "review_open": open_pairs})
