@@ -32,6 +32,7 @@ from pipelines.marts.assets import (
     working_calendar_table,
 )
 from pipelines.marts.checks import every_staged_record_linked_once
+from pipelines.marts.purpose import every_read_has_its_case, purpose_binding_mart
 from pipelines.partitions import DAILY
 from pipelines.pull.assets import RAW_ASSETS
 from pipelines.resolve.assets import case_resolution
@@ -51,6 +52,7 @@ UNPARTITIONED_ASSETS = [
     delivery_status_mart,
     resolution_backlog_mart,
     licence_reuse_mart,
+    purpose_binding_mart,
 ]
 
 daily_cases_job = define_asset_job(
@@ -99,6 +101,7 @@ def build_definitions() -> Definitions:
             *DELIVERY_CHECKS,
             *LICENCE_CHECKS,
             every_staged_record_linked_once,
+            every_read_has_its_case,
         ],
         jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
         schedules=[daily_cases_schedule, nightly_reconciliation],

@@ -191,3 +191,34 @@ def mask_identifier(value: str | None) -> str | None:
         return value
     classified = classify_identifiers(pd.Series([value], dtype="string"))
     return mask_identifier_series(classified["id"].fillna(value), classified["kind"]).iloc[0]
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Free text (a parameter a caller sent, a reason) with every run of eleven or more digits masked, spaces
+    or dashes between them included: a 身份证号 keeps its region and last four (as :func:`mask_identifier`), a
+    phone number its first three and last four. Full-width and other digits count once NFKC has folded them."""
+
+    def masked(match: re.Match[str]) -> str:
+        run = re.sub(r"[ \-]", "", match.group())
+        head = 6 if len(run) >= 15 else 3
+        return run[:head] + "*" * (len(run) - head - 4) + run[-4:]
+
+    return _DIGIT_RUN.sub(masked, unicodedata.normalize("NFKC", text))
+
+
+_DIGIT_RUN = re.compile(r"[0-9](?:[ \-]?[0-9]){10,}(?:[ \-]?[Xx])?")
+
+
+# ---------------------------------------------------------------- 办件编号 (national case number)
+#: 实施编码 (31: the implementing body's USCC, then 13 characters for the item) + yyyyMMdd + a 4-digit serial
+#: per 实施编码 and day from 0001: 43 characters (see docs/licence_api.md and the research notes, §3.1).
+NATIONAL_CASE_NO = re.compile(r"(?P<body>[0-9A-HJ-NPQRTUWXY]{18})(?P<item>[0-9A-Z]{13})(?P<day>\d{8})(?P<serial>\d{4})")
+
+
+def is_national_case_no(text: str | None) -> bool:
+    """The national 办件编号's shape: a valid USCC (not a 身份证号) leading the 实施编码, a real date, a serial
+    from 0001."""
+    found = NATIONAL_CASE_NO.fullmatch(text or "")
+    if not found or found["serial"] == "0000" or not is_valid_uscc(found["body"]) or is_valid_ric(found["body"]):
+        return False
+    return bool(pd.notna(pd.to_datetime(found["day"], format="%Y%m%d", errors="coerce")))

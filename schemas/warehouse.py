@@ -325,6 +325,24 @@ licence_access_log = Table(
     Column("client", String(64)),
 )
 
+#: Reads of the sharing API whose case never reached the bridge within BRIDGE_UNBOUND_READ_DAYS of the read: the
+#: purpose binding checked afterwards (reporting.purpose). No personal data: the caller, its case number, the
+#: licence read.
+mart_unbound_reads = Table(
+    "mart_unbound_reads",
+    metadata,
+    Column("read_id", Integer, primary_key=True),  # licence_access_log.id
+    Column("read_at", DateTime, nullable=False),
+    Column("read_day", Date, nullable=False),
+    Column("caller", String(64), nullable=False),
+    Column("purpose", String(64)),
+    Column("action", String(16), nullable=False),
+    Column("case_no", String(64)),
+    Column("licence_key", String(32)),
+    Column("case_first_seen", Date),  # NULL: never; else a day later than the window allowed
+    Column("days_waited", Integer, nullable=False),  # from the read to the day the mart was built
+)
+
 mart_daily_volume = Table(
     "mart_daily_volume",
     metadata,

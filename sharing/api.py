@@ -1,17 +1,22 @@
 """The licence sharing API (证照共享, "一次录入、共享复用"): departments read licences the government already issued,
 each under the purpose it registered in ``schemas/codes/sharing_clients.csv``, and every read is audited.
 
-Every request, allowed or refused, writes one ``licence_access_log`` row before it is answered: a read whose
-audit row cannot be written fails rather than returning data. Identity numbers never reach that log (the
-holder column holds the masked code), nor uvicorn's access log (``serve`` turns it off).
+Each request goes through the same frame, in this order (``LicenceSharing.handle``): the address's rate limit,
+every parameter checked (``sharing.guard``), the key (with a stricter limit on failures), the key's rate limit,
+the case number's shape for that caller, then the read. Every request, allowed or refused at any of those
+steps, writes one ``licence_access_log`` row before it is answered: a read whose audit row cannot be written
+is not answered. What a caller sent is stored only masked (``guard.audit_text``); identity numbers never reach
+that log (the holder column holds the masked code), nor uvicorn's access log (``serve`` turns it off).
+
+A caller learns nothing about licences outside its purpose: the reads look only at the types it covers, so such
+a licence answers exactly as one that does not exist, and a holder known only through them as an unknown one.
+docs/security.md is the whole account.
 """
 
 import datetime as dt
-import hmac
 import logging
-import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -19,14 +24,17 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 import sqlalchemy as sa
 from fastapi import FastAPI, Path, Query, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import clock
 from core.warehouse import Warehouse
 from schemas import licences as licence_rules
+from schemas.case import items
 from schemas.identifiers import (
     ID_KIND_RIC,
     ID_KIND_USCC,
@@ -36,10 +44,27 @@ from schemas.identifiers import (
     upgrade_ric15,
 )
 from schemas.warehouse import holder_codes, holders, licence_access_log, licences
+from sharing.guard import (
+    MAX_TYPES,
+    REQUIRED,
+    RULES,
+    Asked,
+    Limits,
+    Network,
+    RateLimiter,
+    Refusal,
+    Rule,
+    audit_text,
+    check_parameters,
+    client_address,
+    is_case_no,
+)
+from sharing.keys import NEXT, SANDBOX_KEY, Key, KeyProblem, KeyRing, api_keys, key_variable, sandbox_key
+
+__all__ = ["SANDBOX_KEY", "KeyProblem", "api_keys", "create_app", "key_variable", "sharing_clients"]
 
 log = logging.getLogger(__name__)
 
-SANDBOX_KEY = "sandbox-licence-key-{caller}"  # the embedded default, like the other sandbox credentials
 KEY_HEADER = "X-Api-Key"
 USCC_TYPE = licence_rules.HOLDER_CODE_TYPES[ID_KIND_USCC]  # 001 统一社会信用代码; 111 is 公民身份号码
 VALID = licence_rules.VALID
@@ -47,55 +72,58 @@ EXPIRED = "过期失效"
 ALLOWED, REFUSED = "allowed", "refused"
 UNKNOWN_CALLER = "unknown"
 _CASE_NO_MAX = licence_access_log.c.case_no.type.length
+_HOLDER_MAX = licence_access_log.c.holder.type.length
+NO_SUCH_HOLDER = "no such holder"
 
 
 # ---------------------------------------------------------------- the register of callers
 @dataclass(frozen=True)
 class SharingClient:
-    """A department registered to read licences: for one purpose, of some types, with or without personal data."""
+    """A department registered to read licences: for one purpose, of some types, with or without personal data,
+    for cases numbered nationally or in its own system's registered shape."""
 
     caller: str
     caller_name: str
     purpose: str
     licence_types: frozenset[str] | None  # None: every type (``*`` in the register)
     personal_data: bool
+    case_no_pattern: re.Pattern[str] | None = None
 
     def covers(self, licence_type_code: str) -> bool:
         return self.licence_types is None or licence_type_code in self.licence_types
 
 
 @cache
+def licence_types() -> frozenset[str]:
+    """The registered 证照类型代码: those of the catalogue's items (``schemas/codes/items.csv``)."""
+    return frozenset(code for code in items()["licence_type_code"].dropna() if str(code).strip())
+
+
+@cache
 def sharing_clients() -> dict[str, SharingClient]:
     register = licence_rules.sharing_clients()
-    return {
-        row.caller: SharingClient(
+    clients = {}
+    for row in register.itertuples(index=False):
+        types = None if row.licence_type_codes.strip() == "*" else _type_set(row.licence_type_codes)
+        if unknown := sorted((types or set()) - licence_types()):
+            raise ValueError(f"sharing_clients.csv, {row.caller}: licence types not in items.csv: {', '.join(unknown)}")
+        try:
+            pattern = re.compile(row.case_no_pattern.strip()) if row.case_no_pattern.strip() else None
+        except re.error as error:
+            raise ValueError(f"sharing_clients.csv, {row.caller}: case_no_pattern does not compile: {error}") from None
+        clients[row.caller] = SharingClient(
             caller=row.caller,
             caller_name=row.caller_name,
             purpose=row.purpose,
-            licence_types=None if row.licence_type_codes.strip() == "*" else _type_set(row.licence_type_codes),
+            licence_types=types,
             personal_data=row.personal_data.strip().lower() == "yes",
+            case_no_pattern=pattern,
         )
-        for row in register.itertuples(index=False)
-    }
+    return clients
 
 
 def _type_set(codes: str) -> frozenset[str]:
     return frozenset(code.strip() for code in codes.split("|") if code.strip())
-
-
-def key_variable(caller: str) -> str:
-    return f"LICENCE_API_KEY_{caller.upper()}"
-
-
-def api_keys(callers: Iterable[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Each caller's key: ``overrides``, else ``LICENCE_API_KEY_<CALLER>``, else the sandbox default."""
-    callers = list(callers)
-    unknown = sorted(set(overrides or {}) - set(callers))
-    if unknown:
-        raise ValueError(f"keys for callers not in sharing_clients.csv: {', '.join(unknown)}")
-    keys = {caller: os.environ.get(key_variable(caller)) or SANDBOX_KEY.format(caller=caller) for caller in callers}
-    keys.update(overrides or {})
-    return keys
 
 
 # ---------------------------------------------------------------- masking
@@ -198,29 +226,43 @@ class Problem(BaseModel):
 
 
 # ---------------------------------------------------------------- the service
-class _Stop(Exception):
-    """Ends a request early with an HTTP status; ``outcome`` is what the access log records."""
+class _Stop(Refusal):
+    """Ends a request after authentication with an HTTP status; ``outcome`` is what the access log records."""
 
     def __init__(self, status: int, reason: str, outcome: str = REFUSED) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.outcome = status, reason, outcome
+        super().__init__(status, reason)
+        self.outcome = outcome
 
 
 @dataclass
 class _Access:
-    """One request as the access log records it."""
+    """One request as the access log records it: nothing here is stored as the caller sent it."""
 
     action: str
-    case_no: str | None
     client: str | None
-    asked_code: str | None = None  # as the caller sent it: only ever logged masked, when no holder was found
+    case_no: str | None = None  # a checked case number as it is; anything else through audit_text
     holder: str | None = None  # masked
     caller: SharingClient | None = None
     licence_key: str | None = None
+    note: str = ""  # appended to the reason (the rotation's next key)
 
+
+@dataclass(frozen=True)
+class Action:
+    """An endpoint's name in the log and the parameters it takes."""
+
+    name: str
+    parameters: tuple[str, ...]
+
+
+LOOKUP = Action("lookup", ("holder_code", "caseNo", "type"))
+FETCH = Action("fetch", ("licence_id", "caseNo"))
+VERIFY = Action("verify", ("caseNo", "licenceNo", "holderCode"))
+OTHER = "other"  # a path or method the API does not have
 
 _LICENCE_COLUMNS = [licences.c[name] for name in ("licence_key", *Licence.model_fields)]
 _HOLDER_COLUMNS = [holders.c.holder_id, holders.c.holder_code, holders.c.holder_code_type, holders.c.holder_name]
+Work = Callable[[_Access, sa.Connection, Asked], tuple[BaseModel, str]]
 
 
 def _today() -> dt.date:
@@ -240,52 +282,80 @@ def effective_status(row: Any, today: dt.date) -> str:
     return EXPIRED if row.status == VALID and row.valid_to is not None and row.valid_to < today else row.status
 
 
-class LicenceSharing:
-    """Authentication, purpose binding, masking and the audit around every read."""
+def _candidate_codes(code: str) -> list[str]:
+    return [code, upgrade_ric15(code)] if code.isdigit() and len(code) == 15 else [code]
 
-    def __init__(self, warehouse: Warehouse, clients: dict[str, SharingClient], keys: dict[str, str]) -> None:
+
+class LicenceSharing:
+    """Limits, parameter checks, authentication, purpose binding, masking and the audit around every read."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        clients: dict[str, SharingClient],
+        keys: KeyRing,
+        limits: Limits | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self.warehouse = warehouse
         self.clients = clients
-        self.keys = [(caller, key.encode()) for caller, key in keys.items()]
+        self.keys = keys
+        self.limiter = RateLimiter(limits or Limits())
+        self.trusted_proxies = trusted_proxies
+        self.types = licence_types()
 
-    # ------------------------------------------------------------ the frame every endpoint runs in
-    def authenticate(self, presented: str | None) -> SharingClient:
-        if not presented:
-            raise _Stop(401, f"missing {KEY_HEADER}")
-        found = None
-        for caller, key in self.keys:  # every key is compared, so timing does not tell which caller came close
-            if hmac.compare_digest(presented.encode(), key):
-                found = caller
-        if found is None:
-            raise _Stop(401, f"wrong {KEY_HEADER}")
-        return self.clients[found]
+    # ------------------------------------------------------------ the frame every request runs in
+    def client(self, request: Request) -> str | None:
+        peer = request.client.host if request.client else None
+        return _clip(client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted_proxies), 64)
 
-    def handle(
-        self,
-        request: Request,
-        action: str,
-        api_key: str | None,
-        case_no: str | None,
-        work: Callable[[_Access, sa.Connection], tuple[BaseModel, str]],
-        holder_code: str | None = None,
-    ) -> BaseModel | JSONResponse:
-        access = _Access(
-            action=action,
-            case_no=_clip(case_no, _CASE_NO_MAX),
-            client=_clip(request.client.host if request.client else None, 64),
-            asked_code=normalize_code(holder_code),
-        )
+    def identify(self, presented: str | None, access: _Access) -> Key | None:
+        """The key's owner, recorded for the audit; whether the request may go on is decided after the
+        parameters (:meth:`authenticate`). An address that failed too often is refused for a while."""
+        self.limiter.check("failed_auth_per_address", access.client or "-")
+        key = self.keys.match(presented)
+        if key is not None:
+            access.caller = self.clients[key.caller]
+            access.note = " (next key)" if key.slot == NEXT else ""
+        return key
+
+    def authenticate(self, key: Key | None, presented: str | None, access: _Access) -> SharingClient:
+        if key is None:
+            self.limiter.count("failed_auth_per_address", access.client or "-")
+            raise Refusal(401, f"wrong {KEY_HEADER}" if presented else f"missing {KEY_HEADER}")
+        return self.clients[key.caller]
+
+    def handle(self, request: Request, action: Action, work: Work) -> BaseModel | JSONResponse:
+        access = _Access(action=action.name, client=self.client(request))
+        path, query = request.path_params, request.query_params.multi_items()
+        # Until the parameters pass, they are kept only as the audit may hold them.
+        raw_case_no = next((value for name, value in query if name == "caseNo"), None)
+        access.case_no = audit_text(raw_case_no, _CASE_NO_MAX)
+        raw_holder = path.get("holder_code") or next((value for name, value in query if name == "holderCode"), None)
+        access.holder = audit_text(raw_holder, _HOLDER_MAX)
         try:
-            access.caller = self.authenticate(api_key)
-            if not case_no or not case_no.strip():
-                raise _Stop(400, "caseNo is required: the case this read is for")
-            if len(case_no) > _CASE_NO_MAX:
-                raise _Stop(400, f"caseNo longer than {_CASE_NO_MAX} characters")
+            self.limiter.take("per_address", access.client or "-")
+            presented = request.headers.get(KEY_HEADER)
+            key = self.identify(presented, access)
+            asked = check_parameters(path, query, action.parameters, self.types)
+            asked_holder = asked.get("holder_code") or asked.get("holderCode")
+            if asked_holder is not None:
+                access.holder = logged_holder(asked_holder, None)
+            caller = self.authenticate(key, presented, access)
+            self.limiter.take("per_key", caller.caller)
+            case_no = asked.get("caseNo")
+            if not is_case_no(case_no, caller.case_no_pattern):
+                raise Refusal(400, "caseNo: not a 办件编号 (national, or the shape registered for this caller)")
+            access.case_no = case_no
+            outside = [code for code in asked.types if not caller.covers(code)]
+            if outside:  # the register answers this, not the repository: nothing about any holder is learned
+                raise Refusal(403, f"type outside purpose: {', '.join(outside)}")
             with self.warehouse.engine.connect() as conn:
-                body, reason = work(access, conn)
-        except _Stop as stop:
-            self.audit(access, stop.outcome, stop.reason)
-            return JSONResponse({"detail": stop.reason}, status_code=stop.status)
+                body, reason = work(access, conn, asked)
+        except Refusal as refusal:
+            self.audit(access, getattr(refusal, "outcome", REFUSED), refusal.reason)
+            headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+            return JSONResponse({"detail": refusal.reason}, status_code=refusal.status, headers=headers)
         except Exception:
             self.audit(access, REFUSED, "internal error")
             raise
@@ -303,28 +373,54 @@ class LicenceSharing:
                     action=access.action,
                     case_no=access.case_no,
                     licence_key=access.licence_key,
-                    holder=access.holder if access.holder is not None else logged_holder(access.asked_code, None),
+                    holder=access.holder,
                     outcome=outcome,
-                    reason=_clip(reason, 128),
+                    reason=audit_text(reason + access.note, 128),
                     client=access.client,
                 )
             )
 
     # ------------------------------------------------------------ reads
     @staticmethod
+    def covered(caller: SharingClient) -> list[Any]:
+        """The condition that keeps a read to the caller's purpose: every read applies it in SQL."""
+        return [] if caller.licence_types is None else [licences.c.licence_type_code.in_(sorted(caller.licence_types))]
+
+    @staticmethod
     def find_holder(conn: sa.Connection, code: str | None) -> Any:
         """The holder a code names, through every code sources wrote for it (its own first, then mistyped ones)."""
         code = normalize_code(code)
         if not code:
             return None
-        candidates = [code, upgrade_ric15(code)] if code.isdigit() and len(code) == 15 else [code]
         return conn.execute(
             sa.select(*_HOLDER_COLUMNS, holder_codes.c.how)
             .join_from(holder_codes, holders, holder_codes.c.holder_id == holders.c.holder_id)
-            .where(holder_codes.c.code.in_(candidates))
+            .where(holder_codes.c.code.in_(_candidate_codes(code)))
             .order_by(holder_codes.c.how)  # identifier before resolved
             .limit(1)
         ).first()
+
+    def holder_licences(self, conn: sa.Connection, code: str, caller: SharingClient) -> tuple[Any, list[Any]]:
+        """The holder a code names and its licences of the types the caller covers, any status, in one query
+        whether or not the holder exists: a holder with none of them is no holder to this caller."""
+        found = (
+            sa.select(holder_codes.c.holder_id, holder_codes.c.how)
+            .where(holder_codes.c.code.in_(_candidate_codes(code)))
+            .order_by(holder_codes.c.how)
+            .limit(1)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(
+                *(c.label(f"h_{c.name}") for c in _HOLDER_COLUMNS), found.c.how, *_LICENCE_COLUMNS, licences.c.holder_id
+            )
+            .select_from(found)
+            .join(holders, holders.c.holder_id == found.c.holder_id)
+            .join(licences, licences.c.holder_id == holders.c.holder_id)
+            .where(*self.covered(caller))
+            .order_by(licences.c.licence_type_code, licences.c.issue_date)
+        ).all()
+        return (rows[0] if rows else None), rows
 
     @staticmethod
     def licence(row: Any, holder_code: str | None, today: dt.date, caller: SharingClient) -> Licence:
@@ -335,87 +431,60 @@ class LicenceSharing:
         fields["status"] = effective_status(row, today)
         return Licence(**fields)
 
-    def lookup(
-        self, access: _Access, conn: sa.Connection, holder_code: str, types: list[str] | None
-    ) -> tuple[HolderLicences, str]:
+    def lookup(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[HolderLicences, str]:
         caller, today = access.caller, _today()
-        holder = self.find_holder(conn, holder_code)
-        if holder is None:
-            raise _Stop(404, "no such holder", ALLOWED)
-        holder_shown, access.holder = holder_code_views(holder.holder_code, holder.holder_code_type, caller)
-        asked = {t.strip() for t in types or [] if t.strip()}
-        outside = sorted(t for t in asked if not caller.covers(t))
-        if outside:
-            raise _Stop(403, f"type outside purpose: {', '.join(outside)}")
-        rows = conn.execute(
-            sa.select(*_LICENCE_COLUMNS)
-            .where(
-                licences.c.holder_id == holder.holder_id,
-                licences.c.status == VALID,
-                licences.c.valid_from <= today,
-                sa.or_(licences.c.valid_to.is_(None), licences.c.valid_to >= today),
-            )
-            .order_by(licences.c.licence_type_code, licences.c.issue_date)
-        ).all()
+        holder, rows = self.holder_licences(conn, asked.get("holder_code"), caller)
+        if holder is None:  # unknown, or known only through licences outside the purpose: the same answer
+            raise _Stop(404, NO_SUCH_HOLDER, ALLOWED)
+        holder_shown, access.holder = holder_code_views(holder.h_holder_code, holder.h_holder_code_type, caller)
 
         def code_on(row: Any) -> str | None:  # the holder's licences carry its code: masked once above
-            same = (row.holder_code, row.holder_code_type) == (holder.holder_code, holder.holder_code_type)
+            same = (row.holder_code, row.holder_code_type) == (holder.h_holder_code, holder.h_holder_code_type)
             return holder_shown if same else shown_code(row.holder_code, row.holder_code_type, caller)
 
-        withheld = sum(not caller.covers(row.licence_type_code) for row in rows)
         shown = [
             self.licence(row, code_on(row), today, caller)
             for row in rows
-            if caller.covers(row.licence_type_code) and (not asked or row.licence_type_code in asked)
+            if is_current(row, today) and (not asked.types or row.licence_type_code in asked.types)
         ]
         body = HolderLicences(
             holder=Holder(
                 holder_code=holder_shown,
-                holder_code_type=holder.holder_code_type,
-                holder_name=shown_name(holder.holder_name, holder.holder_code_type, caller),
+                holder_code_type=holder.h_holder_code_type,
+                holder_name=shown_name(holder.h_holder_name, holder.h_holder_code_type, caller),
             ),
             matched_by=holder.how,
             as_of=today,
             licences=shown,
         )
-        reason = f"{len(shown)} licences" + (f"; {withheld} withheld: types outside purpose" if withheld else "")
-        return body, reason
+        return body, f"{len(shown)} licences"
 
-    def fetch(self, access: _Access, conn: sa.Connection, licence_id: str) -> tuple[Licence, str]:
-        row = conn.execute(sa.select(*_LICENCE_COLUMNS).where(licences.c.licence_id == licence_id.strip())).first()
-        if row is None:
+    def fetch(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[Licence, str]:
+        row = conn.execute(
+            sa.select(*_LICENCE_COLUMNS).where(
+                licences.c.licence_id == asked.get("licence_id"), *self.covered(access.caller)
+            )
+        ).first()
+        if row is None:  # unknown, or of a type outside the purpose: the same answer
             raise _Stop(404, "no such licence", ALLOWED)
         access.licence_key = row.licence_key
         holder_shown, access.holder = holder_code_views(row.holder_code, row.holder_code_type, access.caller)
-        if not access.caller.covers(row.licence_type_code):
-            raise _Stop(403, f"type outside purpose: {row.licence_type_code}")
         body = self.licence(row, holder_shown, _today(), access.caller)
         return body, f"status {body.status}"
 
-    def verify(
-        self, access: _Access, conn: sa.Connection, licence_no: str | None, holder_code: str | None
-    ) -> tuple[Verification, str]:
-        if not licence_no or not holder_code:
-            raise _Stop(400, "licenceNo and holderCode are required")
-        holder = self.find_holder(conn, holder_code)
+    def verify(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[Verification, str]:
+        holder, rows = self.holder_licences(conn, asked.get("holderCode"), access.caller)
+        no_match = Verification(matches=False, status=None, licence_id=None)
         if holder is None:
-            return Verification(matches=False, status=None, licence_id=None), "no such holder"
-        access.holder = logged_holder(holder.holder_code, holder.holder_code_type)
-        wanted = normalize_code(licence_no)
-        # The holder's licences come through the holder index; numbers are compared as normalise_code reads them.
-        rows = [
-            row
-            for row in conn.execute(sa.select(*_LICENCE_COLUMNS).where(licences.c.holder_id == holder.holder_id))
-            if normalize_code(row.licence_no) == wanted
-        ]
-        if not rows:
-            return Verification(matches=False, status=None, licence_id=None), "number not the holder's"
-        covered = [row for row in rows if access.caller.covers(row.licence_type_code)]
-        if not covered:
-            access.licence_key = rows[0].licence_key
-            raise _Stop(403, f"type outside purpose: {rows[0].licence_type_code}")
+            return no_match, NO_SUCH_HOLDER
+        access.holder = logged_holder(holder.h_holder_code, holder.h_holder_code_type)
+        wanted = asked.get("licenceNo")
+        # numbers are compared as normalize_code reads them (spaces, dashes, full-width and case aside)
+        theirs = [row for row in rows if normalize_code(row.licence_no) == normalize_code(wanted)]
+        if not theirs:  # another holder's number, or this holder's of a type outside the purpose: the same answer
+            return no_match, "number not the holder's"
         today = _today()
-        best = max(covered, key=lambda row: (is_current(row, today), row.issue_date, row.version))
+        best = max(theirs, key=lambda row: (is_current(row, today), row.issue_date, row.version))
         access.licence_key = best.licence_key
         matches, status = is_current(best, today), effective_status(best, today)
         body = Verification(matches=matches, status=status, licence_id=best.licence_id)
@@ -427,50 +496,74 @@ DESCRIPTION = """
 电子证照共享接口: departments reuse licences the government already issued instead of asking applicants for
 copies ("一次录入、共享复用").
 
-* **Keys.** Each registered caller has its own key (`LICENCE_API_KEY_<CALLER>`), sent as `X-Api-Key`.
-* **Purpose binding.** Every read names the case it is for (`caseNo`, required; 400 without it) and returns only
-  licence types the caller's registered purpose covers (`schemas/codes/sharing_clients.csv`); other types are
-  left out of lookups and refused (403) when asked for directly.
+* **Keys.** Each registered caller has its own key (`LICENCE_API_KEY_<CALLER>`), sent as `X-Api-Key`; during a
+  rotation the next one (`LICENCE_API_KEY_<CALLER>_NEXT`) is accepted too.
+* **Purpose binding.** Every read names the case it is for (`caseNo`, required: a national 办件编号 of 43
+  characters, or the shape registered for the caller's own system) and sees only licence types the caller's
+  registered purpose covers (`schemas/codes/sharing_clients.csv`). A licence of another type answers as one
+  that does not exist; asking for such a type by `type` is refused (403).
+* **Parameters.** Checked before anything else: control and invisible characters, lengths, shapes, registered
+  type codes (at most 20). A bad one is a 400 naming the parameter and the rule, never echoing the value.
 * **Masking.** 身份证号 of natural-person holders are masked unless the purpose is registered for personal data;
   USCCs of legal persons are shown.
+* **Limits.** Per key and per address, stricter for failed keys: a 429 with `Retry-After`.
 * **Audit.** Every request, allowed or refused, is recorded in `licence_access_log` before it is answered.
 """
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "caseNo (or another required parameter) missing"},
+    400: {"model": Problem, "description": "a parameter missing, unknown, repeated or malformed (the detail names it)"},
     401: {"model": Problem, "description": "X-Api-Key missing or wrong"},
-    403: {"model": Problem, "description": "licence type outside the caller's registered purpose"},
+    403: {"model": Problem, "description": "a `type` outside the caller's registered purpose"},
+    429: {
+        "model": Problem,
+        "description": "over the rate limit of the key or the address: retry after `Retry-After` seconds",
+    },
 }
 _CASE_NO = Query(
     alias="caseNo",
-    description=f"办件编号 of the case this read is for (required, at most {_CASE_NO_MAX} characters; 400 without it)",
+    description="办件编号 of the case this read is for (required): national (43 characters), or the shape "
+    "registered for the caller's system",
 )
 
 ApiKey = Annotated[str | None, Security(APIKeyHeader(name=KEY_HEADER, auto_error=False))]
 CaseNo = Annotated[str | None, _CASE_NO]
 
 
-def create_app(warehouse_url: str, keys: dict[str, str] | None = None) -> FastAPI:
+def create_app(
+    warehouse_url: str,
+    keys: dict[str, str | tuple[str, ...]] | None = None,
+    limits: Limits | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
+) -> FastAPI:
     """The sharing API over the warehouse at ``warehouse_url`` (one engine for the app's lifetime).
 
-    ``keys`` (caller → key) overrides ``LICENCE_API_KEY_<CALLER>`` and the sandbox defaults."""
+    ``keys`` (caller → key, or its current and next keys) overrides ``LICENCE_API_KEY_<CALLER>``; outside the
+    sandbox profile every key must be safe (``sharing.keys``) or this raises :class:`KeyProblem`."""
     clients = sharing_clients()
     resolved_keys = api_keys(clients, keys)
-    on_sandbox = [c for c, k in resolved_keys.items() if k == SANDBOX_KEY.format(caller=c)]
+    on_sandbox = [c for c, k in resolved_keys.items() if sandbox_key(c) in k]
     if on_sandbox:
         log.warning("sandbox keys in use for %s: set %s", ", ".join(on_sandbox), key_variable("<caller>"))
     warehouse = Warehouse(url=warehouse_url)
     # A failed statement prints its parameters, holder codes among them, into the server log: not these.
     warehouse.engine.hide_parameters = True
-    service = LicenceSharing(warehouse, clients, resolved_keys)
+    service = LicenceSharing(warehouse, clients, KeyRing(resolved_keys), limits, trusted_proxies)
 
     app = FastAPI(title="电子证照共享接口 · Licence sharing API", description=DESCRIPTION, version="1.0")
     app.state.sharing = service
 
+    @app.exception_handler(StarletteHTTPException)
+    async def audit_the_rest(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        """A path or method the API does not have is answered by the router: audited as well (``other``)."""
+        if request.url.path.startswith("/v1"):
+            access = _Access(action=OTHER, client=service.client(request))
+            await run_in_threadpool(service.audit, access, REFUSED, f"{error.status_code} {request.method}")
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
     @app.get(
         "/v1/holders/{holder_code}/licences",
         response_model=HolderLicences,
-        responses={**_ERRORS, 404: {"model": Problem, "description": "no holder known by this code"}},
+        responses={**_ERRORS, 404: {"model": Problem, "description": "no holder known by this code to the caller"}},
         summary="A holder's currently valid licences",
         tags=["licences"],
     )
@@ -483,23 +576,18 @@ def create_app(warehouse_url: str, keys: dict[str, str] | None = None) -> FastAP
         ],
         case_no: CaseNo = None,
         licence_types: Annotated[
-            list[str] | None, Query(alias="type", description="证照类型代码 to narrow to (repeatable)")
+            list[str] | None,
+            Query(alias="type", description="证照类型代码 to narrow to (repeatable, registered codes, at most 20)"),
         ] = None,
     ):
-        """Licences with status 有效 whose validity covers today, of the types the caller's purpose covers."""
-        return service.handle(
-            request,
-            "lookup",
-            api_key,
-            case_no,
-            lambda access, conn: service.lookup(access, conn, holder_code, licence_types),
-            holder_code=holder_code,
-        )
+        """Licences with status 有效 whose validity covers today, of the types the caller's purpose covers. A holder
+        with no licence of those types, in any status, is answered as unknown (404)."""
+        return service.handle(request, LOOKUP, service.lookup)
 
     @app.get(
         "/v1/licences/{licence_id}",
         response_model=Licence,
-        responses={**_ERRORS, 404: {"model": Problem, "description": "no licence with this 证照标识"}},
+        responses={**_ERRORS, 404: {"model": Problem, "description": "no licence with this 证照标识 for the caller"}},
         summary="One licence by 证照标识, whatever its status",
         tags=["licences"],
     )
@@ -509,10 +597,9 @@ def create_app(warehouse_url: str, keys: dict[str, str] | None = None) -> FastAP
         licence_id: Annotated[str, Path(description="证照标识 (GB/T 36904)")],
         case_no: CaseNo = None,
     ):
-        """Any status, so a caller sees that a licence was revoked or suspended; 403 outside the caller's purpose."""
-        return service.handle(
-            request, "fetch", api_key, case_no, lambda access, conn: service.fetch(access, conn, licence_id)
-        )
+        """Any status, so a caller sees that a licence was revoked or suspended; a licence of a type outside the
+        caller's purpose answers 404, as one that does not exist."""
+        return service.handle(request, FETCH, service.fetch)
 
     @app.get(
         "/v1/verify",
@@ -528,23 +615,17 @@ def create_app(warehouse_url: str, keys: dict[str, str] | None = None) -> FastAP
         holder_code: Annotated[str | None, Query(alias="holderCode", description="持证主体代码")] = None,
         case_no: CaseNo = None,
     ):
-        """``matches`` is true only when the number is the holder's and the licence is valid today."""
-        return service.handle(
-            request,
-            "verify",
-            api_key,
-            case_no,
-            lambda access, conn: service.verify(access, conn, licence_no, holder_code),
-            holder_code=holder_code,
-        )
+        """``matches`` is true only when the number is the holder's, of a type the caller's purpose covers, and
+        the licence is valid today; otherwise every field but ``status`` tells nothing."""
+        return service.handle(request, VERIFY, service.verify)
 
-    _document_case_no(app)
+    _document_parameters(app)
     return app
 
 
-def _document_case_no(app: FastAPI) -> None:
-    """caseNo is optional to the framework only so that a request without it is answered 400 and audited (a
-    framework 422 would be neither); the published schema says what the API requires."""
+def _document_parameters(app: FastAPI) -> None:
+    """The parameters are optional strings to the framework only so that a bad or missing one is answered 400 and
+    audited by the API (a framework 422 would be neither); the published schema says what the API requires."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -553,13 +634,19 @@ def _document_case_no(app: FastAPI) -> None:
             for operation in (op for path in schema["paths"].values() for op in path.values()):
                 operation["responses"].pop("422", None)  # every parameter is a string: nothing for it to reject
                 for parameter in operation.get("parameters", []):
-                    if parameter["name"] in ("caseNo", "licenceNo", "holderCode"):
-                        parameter["required"] = True
-                        parameter["schema"] = {"type": "string", "minLength": 1}
-                        if parameter["name"] == "caseNo":
-                            parameter["schema"]["maxLength"] = _CASE_NO_MAX
+                    if (rule := RULES.get(parameter["name"])) is not None:
+                        parameter["schema"] = _documented(rule)
+                        parameter["required"] = parameter["name"] in REQUIRED
+                        parameter["required"] |= parameter["in"] == "path"
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+def _documented(rule: Rule) -> dict[str, Any]:
+    one: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": rule.max_length}
+    if rule.shape is not None:
+        one["pattern"] = f"^{rule.shape.pattern}$"
+    return {"type": "array", "items": one, "maxItems": MAX_TYPES} if rule.repeatable else one

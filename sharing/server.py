@@ -5,17 +5,24 @@ API's own audit (``licence_access_log``) records every request with the code mas
 """
 
 import argparse
+import os
+import sys
 
 import uvicorn
 
 from core import settings
 from core.shutdown import stop_signals
-from sharing.api import create_app
+from sharing.api import KeyProblem, create_app
+from sharing.guard import TRUSTED_PROXIES, Limits, parse_networks
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
 #: Seconds requests still in flight get when the server stops (SIGINT or SIGTERM) before they are cancelled.
 STOP_GRACE_SECONDS = 5
+#: How uvicorn serves the API. No access log (request lines carry holder codes); no server banner; no proxy
+#: headers: uvicorn would otherwise believe X-Forwarded-For from loopback, and the API decides whom to believe
+#: (LICENCE_API_TRUSTED_PROXIES, none by default).
+SERVER_OPTIONS = {"access_log": False, "server_header": False, "proxy_headers": False}
 
 
 def default_warehouse_url() -> str:
@@ -24,25 +31,34 @@ def default_warehouse_url() -> str:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warehouse_url: str | None = None) -> None:
-    app = create_app(warehouse_url or default_warehouse_url())
+    """Keys, limits and trusted proxies from the environment (docs/security.md); raises ``KeyProblem`` or
+    ``ValueError`` naming what to fix before anything listens."""
+    app = create_app(
+        warehouse_url or default_warehouse_url(),
+        limits=Limits.from_environment(),
+        trusted_proxies=parse_networks(os.environ.get(TRUSTED_PROXIES)),
+    )
     # SIGINT and SIGTERM: uvicorn stops, hands the signal back to stop_signals, which says so in one line.
     with stop_signals("licence sharing API"):
         uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            server_header=False,
-            log_level="info",
-            timeout_graceful_shutdown=STOP_GRACE_SECONDS,
+            app, host=host, port=port, log_level="info", timeout_graceful_shutdown=STOP_GRACE_SECONDS, **SERVER_OPTIONS
         )
 
 
 def main_serve(args: argparse.Namespace) -> int:
     """``approval-bridge serve [--host 127.0.0.1] [--port 8700]``; ``args.warehouse_url`` is optional."""
     host, port = getattr(args, "host", DEFAULT_HOST), getattr(args, "port", DEFAULT_PORT)
-    print(f"licence sharing API on http://{host}:{port}/v1 (OpenAPI: /docs, /openapi.json); Ctrl-C stops it")
-    serve(host, port, getattr(args, "warehouse_url", None))
+    try:
+        profile = settings.profile()  # a bad BRIDGE_PROFILE is named before anything else
+        print(f"licence sharing API on http://{host}:{port}/v1 (OpenAPI: /docs, /openapi.json); Ctrl-C stops it")
+        serve(host, port, getattr(args, "warehouse_url", None))
+    except KeyProblem as problem:
+        lines = [f"approval-bridge serve: the API does not start ({settings.PROFILE_VARIABLE}={profile}):"]
+        print("\n".join([*lines, *(f"  - {line}" for line in problem.problems)]), file=sys.stderr)
+        return 2
+    except (ValueError, settings.ConfigurationError) as problem:
+        print(f"approval-bridge serve: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 
