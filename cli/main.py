@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from core import settings
+from core import settings, shutdown
 from core.vocabulary import RECEIVERS
 
 
@@ -123,7 +123,11 @@ def _backfill(args: argparse.Namespace) -> int:
         print(f"backfill {backfill_id}: {len(keys)} days × {len(assets)} assets, in {args.url}/runs/b/{backfill_id}")
         if args.no_wait:
             return 0
-        done = client.follow(backfill_id, every=args.every, timeout=args.timeout)
+        with shutdown.stop_signals(f"following backfill {backfill_id}") as stop:
+            done = client.follow(backfill_id, every=args.every, timeout=args.timeout)
+        if stop.requested:  # only the following stops: the daemon goes on with the backfill
+            print(f"backfill {backfill_id} goes on in the instance: {args.url}/runs/b/{backfill_id}")
+            return 0
         print(f"backfill {backfill_id} finished: {done.materialized} of {done.partitions} days materialized")
         return 0
     except BackfillError as exc:
@@ -138,8 +142,8 @@ def _asset_names(assets) -> list[str]:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    """Build the dashboard page from the marts, then serve it on loopback (or only write it with --no-serve)."""
-    import contextlib
+    """Build the dashboard page from the marts, then serve it on loopback (or only write it with --no-serve) until
+    SIGINT or SIGTERM, which stop it with one line and exit code 0."""
     import functools
     import http.server
     from pathlib import Path
@@ -152,10 +156,9 @@ def _dashboard(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(page.parent))
-    with http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
-        print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
+    with shutdown.stop_signals("dashboard"), http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
+        print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+        server.serve_forever()
     return 0
 
 
