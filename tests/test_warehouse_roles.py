@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -30,8 +31,10 @@ from schemas.warehouse import (
     raw_records,
     staged_cases,
 )
+from sharing.api import create_app
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.test_dashboard import _marts
+from tests.test_security import KEY, Server, lookup
 
 #: Columns that hold personal data, or lead to it: none of them may be in a table of the marts schema.
 PERSONAL = {
@@ -262,3 +265,22 @@ def test_the_api_role_reads_licences_and_writes_only_the_access_log(
         assert _refused(engine, sa.text("CREATE TABLE public.mine (x int)"))
     finally:
         warehouse.dispose()
+
+
+@pytest.mark.integration
+def test_the_sharing_api_serves_and_audits_as_its_role(postgres_url, cluster_roles, owned_warehouse, monkeypatch):
+    """The API itself, run with the API role's account: reads answered, refusals and reads audited."""
+    role = cluster_roles[API]
+    monkeypatch.setenv("SHARING_DB_PASSWORD", "api-secret")
+    assert main(["warehouse", "grant-api-role", "--role", role, "--password-env", "SHARING_DB_PASSWORD"]) == 0
+    with Server(create_app(_as(postgres_url, role, "api-secret"))) as base, httpx.Client(base_url=base) as client:
+        path, params = lookup("91320412123456788X")
+        unknown = client.get(path, params=params, headers={"X-Api-Key": KEY(caller="approval_bureau")})
+        wrong = client.get(path, params=params, headers={"X-Api-Key": "wrong"})
+        malformed = client.get(path, params={"caseNo": "x\x00"}, headers={"X-Api-Key": KEY(caller="approval_bureau")})
+    assert (unknown.status_code, wrong.status_code, malformed.status_code) == (404, 401, 400)
+    owner = create_engine(owned_warehouse)
+    with owner.connect() as conn:
+        logged = conn.execute(sa.select(licence_access_log.c.caller, licence_access_log.c.outcome)).all()
+    owner.dispose()
+    assert sorted(logged) == [("approval_bureau", "allowed"), ("approval_bureau", "refused"), ("unknown", "refused")]
