@@ -41,7 +41,7 @@ def by_caller(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @asset(
-    deps=["staged_cases"],
+    deps=["staged_cases", "case_resolution"],
     kinds={"pandas", "sql"},
     **MART,
     metadata=table_metadata(mart_unbound_reads),
