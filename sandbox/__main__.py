@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
-import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from core import settings
+from core import settings, shutdown
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -37,70 +38,79 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """The stand-ins until SIGINT or SIGTERM; then they stop, one line says so, and the exit code is 0."""
     from sandbox.demo import DemoOptions, demo_window
-    from sandbox.runtime import Sandbox, SandboxSettings
+    from sandbox.runtime import DEFAULT_PORTS, Sandbox, SandboxSettings
 
     keys = demo_window(DemoOptions(days=args.days))
-    sandbox = Sandbox(
-        SandboxSettings(
-            root=settings.sandbox_dir(),
-            start=dt.date.fromisoformat(keys[0]),
-            days=args.days,
-            cases_per_day=args.cases_per_day,
-            fault_level=args.faults,
-            resume=not args.fresh,
+    with shutdown.stop_signals("sandbox"):
+        sandbox = Sandbox(
+            SandboxSettings(
+                root=settings.sandbox_dir(),
+                start=dt.date.fromisoformat(keys[0]),
+                days=args.days,
+                cases_per_day=args.cases_per_day,
+                fault_level=args.faults,
+                ports=dict.fromkeys(DEFAULT_PORTS, 0) if args.free_ports else dict(DEFAULT_PORTS),
+                resume=not args.fresh,
+            )
         )
-    ).start()
-    print(f"sandbox serving {keys[0]} … {keys[-1]} ({args.faults} faults); Ctrl-C stops it", flush=True)
-    for name, where in sandbox.endpoints().items():
-        print(f"  {name:<18} {where}", flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
-    while not stop:
-        time.sleep(0.5)
-    sandbox.stop()
+        try:
+            sandbox.start()
+            print(f"sandbox serving {keys[0]} … {keys[-1]} ({args.faults} faults); Ctrl-C stops it", flush=True)
+            for name, where in sandbox.endpoints().items():
+                print(f"  {name:<18} {where}", flush=True)
+            while True:
+                time.sleep(3600)
+        finally:
+            sandbox.stop()
     return 0
 
 
 def _dev(args: argparse.Namespace) -> int:
-    """The stand-ins in the background and the Dagster UI (webserver + daemon) on the same DAGSTER_HOME."""
-    from cli.main import set_pools
-
+    """The stand-ins and ``dagster dev`` (webserver, daemon, code servers) on the same DAGSTER_HOME, each child in
+    a process group of its own. On SIGINT or SIGTERM, or when either child exits, both stop with everything they
+    started: ``dagster dev`` first, then the stand-ins (core.shutdown.stop_groups)."""
     env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
-    set_pools()
     bin_dir = os.path.dirname(sys.executable)
-    children = [
-        subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--days", str(args.days)], env=env),
-        subprocess.Popen(
-            [
-                os.path.join(bin_dir, "dagster"),
-                "dev",
-                "-m",
-                "pipelines.definitions",
-                "-h",
-                args.host,
-                "-p",
-                str(args.port),
-            ],
-            env=env,
-        ),
-    ]
-    stopping = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.append(True))
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.5)
-    for child in reversed(children):
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)  # dagster dev shuts its webserver, daemon and code server down
-    for child in children:
+    names: dict[int, str] = {}
+    children: list[subprocess.Popen] = []
+    with shutdown.stop_signals("dev"):
         try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
+            from cli.main import set_pools
+
+            set_pools()
+            endpoints = settings.sandbox_dir() / "endpoints.json"
+            endpoints.unlink(missing_ok=True)  # the sandbox writes it anew once it serves
+            serve = [sys.executable, "-m", "sandbox", "serve", "--days", str(args.days)]
+            children.append(shutdown.start_group([*serve, *(["--free-ports"] if args.free_ports else [])], env=env))
+            names[children[-1].pid] = "the sandbox"
+            if args.free_ports:  # the pipeline reaches the stand-ins where they came up
+                env.update(_sandbox_environment(children[-1], endpoints))
+            dagster = [os.path.join(bin_dir, "dagster"), "dev", "-m", "pipelines.definitions"]
+            children.insert(0, shutdown.start_group([*dagster, "-h", args.host, "-p", str(args.port)], env=env))
+            names[children[0].pid] = "dagster dev"
+            ended = shutdown.wait_for_any(children)
+            print(f"dev: {names[ended.pid]} exited (code {ended.returncode}); stopping the rest", flush=True)
+            return 1
+        finally:
+            shutdown.stop_groups(children)  # dagster dev first, then the stand-ins
     return 0
+
+
+def _sandbox_environment(process: subprocess.Popen, endpoints: Path, timeout: float = 120) -> dict[str, str]:
+    """What points the pipeline at the stand-ins ``process`` serves, from the endpoints.json it writes once up."""
+    from sandbox.runtime import environment_for
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return environment_for(json.loads(endpoints.read_text()))
+        except (OSError, ValueError):  # not written yet, or half
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"dev: the sandbox did not come up (exit code {process.poll()})") from None
+            time.sleep(0.2)
 
 
 def _train_model(args: argparse.Namespace) -> int:
@@ -135,12 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--cases-per-day", type=int, default=20)
     serve.add_argument("--faults", choices=["none", "mild", "heavy"], default="mild")
     serve.add_argument("--fresh", action="store_true", help="forget what the receivers already hold")
+    serve.add_argument("--free-ports", action="store_true", help="any free loopback ports (endpoints.json names them)")
     serve.set_defaults(run=_serve)
 
     dev = commands.add_parser("dev", help="the stand-ins plus the Dagster UI on the demo's instance")
     dev.add_argument("--days", type=int, default=35)
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--free-ports", action="store_true", help="the stand-ins on any free loopback ports")
     dev.set_defaults(run=_dev)
 
     train = commands.add_parser("train-model", help="retrain the shipped resolution model on sandbox cases")

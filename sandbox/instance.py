@@ -1,11 +1,9 @@
 """A running Dagster instance for tests and benchmarks: ``dagster dev`` (webserver, daemon, code server) on a
-DAGSTER_HOME of its own, in its own process group; and what the warehouse holds, with the load bookkeeping set
-aside, to compare before and after a re-run."""
+DAGSTER_HOME of its own, in its own process group, stopped with all of it (core.shutdown); and what the warehouse
+holds, with the load bookkeeping set aside, to compare before and after a re-run."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +13,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import sqlalchemy as sa
+
+from core import shutdown
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -40,10 +40,11 @@ class DevInstance:
         # As a deployment does: every pool's limit set before the daemon launches runs that claim them.
         subprocess.run([str(BIN / "approval-bridge"), "pools"], cwd=ROOT, env={**env, "DAGSTER_HOME": str(home)},
                        stdout=self.log, stderr=subprocess.STDOUT, check=True, timeout=120)  # fmt: skip
-        self.process = subprocess.Popen(
+        # In a process group of its own, with SIGINT at its default even when the tests were started with it
+        # ignored (``&`` in a script): dagster dev would then ignore SIGINT and SIGTERM, and wait out the grace.
+        self.process = shutdown.start_group(
             [str(BIN / "dagster"), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=ROOT, env={**env, "DAGSTER_HOME": str(home)}, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + startup_seconds
         while time.monotonic() < deadline:
@@ -74,12 +75,9 @@ class DevInstance:
         return answer["data"]["runsOrError"]["results"]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGINT to dagster dev's whole group (webserver, daemon, code servers, run workers), as Ctrl-C in a
+        terminal; SIGKILL for whatever is left after 30 s. A few seconds, usually."""
+        shutdown.stop_groups([self.process], grace=30)
         self.log.close()
 
 

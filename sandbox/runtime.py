@@ -48,6 +48,23 @@ class SandboxSettings:
     resume: bool = False  # keep what the receivers already hold (for the UI after a demo)
 
 
+def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
+    """Environment variables that point the pipeline's resources at the stand-ins serving ``endpoints`` (as
+    :meth:`Sandbox.endpoints` gives them, and endpoints.json holds them)."""
+    env = {
+        "MARKET_REGULATION_BASE_URL": endpoints["market_regulation"],
+        "APPROVAL_PLATFORM_BASE_URL": endpoints["approval_platform"],
+        "MUNICIPAL_BASE_URL": endpoints["municipal"],
+        "SUPERVISION_BASE_URL": endpoints["supervision"],
+        "HOUSING_DB_URL": endpoints["housing_db"],
+        "HEALTH_DROP_DIR": endpoints["health_drop"],
+        "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
+    }
+    for name, (key, secret) in CREDENTIALS.items():
+        env[f"{name.upper()}_APP_KEY"], env[f"{name.upper()}_APP_SECRET"] = key, secret
+    return env
+
+
 class _ServerThread:
     def __init__(self, app, port: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -67,7 +84,8 @@ class _ServerThread:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=5)
+        if self.thread.ident is not None:  # started (a stop signal may come between bind and start)
+            self.thread.join(timeout=5)
         self.sock.close()
 
 
@@ -181,18 +199,7 @@ class Sandbox:
 
     def environment(self) -> dict[str, str]:
         """Environment variables that point the pipeline's resources at this sandbox."""
-        env = {
-            "MARKET_REGULATION_BASE_URL": self.url("market_regulation"),
-            "APPROVAL_PLATFORM_BASE_URL": self.url("approval_platform"),
-            "MUNICIPAL_BASE_URL": self.url("municipal"),
-            "SUPERVISION_BASE_URL": self.url("supervision"),
-            "HOUSING_DB_URL": self.housing_url,
-            "HEALTH_DROP_DIR": str(self.health_dir),
-            "ONE_NETWORK_DB_URL": self.exchange_url,
-        }
-        for name, (key, secret) in CREDENTIALS.items():
-            env[f"{name.upper()}_APP_KEY"], env[f"{name.upper()}_APP_SECRET"] = key, secret
-        return env
+        return environment_for(self.endpoints())
 
     def faults_served(self) -> dict[str, dict[str, int]]:
         """What misbehaviour the receivers actually showed (requests refused, answers lost, outages)."""
