@@ -79,15 +79,23 @@ def _review(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace) -> int:
     """Drain the outbox toward the receivers (after an outage, say) and follow acknowledgements until nothing is
-    pending or the time is up. Safe to interrupt and run again: every version goes under its idempotency key."""
+    pending or the time is up. Safe to interrupt and run again: every version goes under its idempotency key.
+    Exit code 0 when nothing is pending, 3 when versions still are, 128 + the signal's number when stopped."""
+    names = [args.target] if args.target else list(RECEIVERS)
+    deadline = time.monotonic() + args.wait
+    with shutdown.stop_signals("deliver (safe to run again: each version goes under its idempotency key)") as stop:
+        waiting = _drain(names, deadline)
+    return 128 + stop.signum if stop.requested else 0 if waiting.empty else 3
+
+
+def _drain(names: list[str], deadline: float):
+    """Drain and follow until nothing is pending or ``deadline``; what is still pending, per target."""
     from dagster import build_resources
 
     from core.vocabulary import PENDING_STATUSES
     from delivery.outbox import drain
     from pipelines.definitions import build_resources as resource_defs
 
-    names = [args.target] if args.target else list(RECEIVERS)
-    deadline = time.monotonic() + args.wait
     with build_resources({k: v for k, v in resource_defs().items() if k in {"warehouse", *names}}) as resources:
         warehouse = resources.warehouse
         while True:
@@ -105,7 +113,7 @@ def _deliver(args: argparse.Namespace) -> int:
         for row in waiting.itertuples():
             print(f"{row.target}: {row.n} versions still pending")
         warehouse.dispose()
-    return 0 if waiting.empty else 3
+    return waiting
 
 
 def _backfill(args: argparse.Namespace) -> int:

@@ -26,14 +26,14 @@ def _demo(args: argparse.Namespace) -> int:
     from cli.reconciliation import identities
     from sandbox.demo import DemoOptions, run_demo
 
-    figures = run_demo(
-        DemoOptions(
-            days=args.days,
-            cases_per_day=args.cases_per_day,
-            fault_level=args.faults,
-            ack_timeout_seconds=args.ack_timeout,
-        )
+    options = DemoOptions(
+        days=args.days, cases_per_day=args.cases_per_day, fault_level=args.faults, ack_timeout_seconds=args.ack_timeout
     )
+    # A demo stopped half-way did not finish: one line, and 128 + the signal's number (130 for Ctrl-C).
+    with shutdown.stop_signals("demo (the warehouse holds what ran; run it again to start over)") as stop:
+        figures = run_demo(options)
+    if stop.requested:
+        return 128 + stop.signum
     return 0 if all(ok for _, ok in identities(figures)) else 1
 
 
