@@ -1,8 +1,12 @@
 """Stand-in for the province's exchange process on the front-end database.
 
-It picks up rows the bridge inserted (SYNC_STATUS = I), validates them after a delay, and writes back
-S or E with an error message in the province's words. Under heavy faults it stops for a stretch once, as the
-province's exchange does during maintenance: rows wait in I until it comes back.
+The front-end database holds the province's own tables (:mod:`sandbox.province`: the national up_pro_* family,
+the provincial PRE_* family and the interim flat table ex_case_info), created from the sandbox's fixture, never
+from the bridge's definitions. Each pass takes the rows the bridge wrote after a delay and decides them the way
+each family does: ex_case_info and PRE_* rows go from SYNC_STATUS I to S, or to E with the error in the
+province's words; national rows are mirrored into dn_pro_* or refused in dn_audit_abnormal
+(:mod:`sandbox.province.exchange`). Under heavy faults it stops for a stretch once, as the province's exchange
+does during maintenance: rows wait until it comes back.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import time
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors.exchange import EX_CASE_INFO, FAILED, PENDING, SUCCEEDED, exchange_metadata
 from sandbox.faults import FaultProfile
+from sandbox.province.exchange import NationalExchange, PreExchange
+from sandbox.province.fixture import PROVINCE_METADATA, table
 from schemas.identifiers import classify_identifiers
+
+EX_CASE_INFO = table("ex_case_info")
+PENDING, SUCCEEDED, FAILED = "I", "S", "E"
 
 
 def province_check(rows: pd.DataFrame) -> pd.Series:
@@ -33,7 +41,8 @@ def province_check(rows: pd.DataFrame) -> pd.Series:
 class ExchangeProcessor:
     def __init__(self, url: str, faults: FaultProfile, seed: int = 0, interval: float = 0.3) -> None:
         self.engine = sa.create_engine(url, pool_pre_ping=True)
-        exchange_metadata.create_all(self.engine)
+        PROVINCE_METADATA.create_all(self.engine)
+        self.national, self.pre = NationalExchange(self.engine), PreExchange(self.engine)
         self.faults = faults
         self.rng = random.Random(seed)
         self.interval = interval
@@ -43,11 +52,19 @@ class ExchangeProcessor:
         self._thread: threading.Thread | None = None
 
     def process_once(self) -> int:
-        t = EX_CASE_INFO
         if time.time() < max(self.paused_until, self.faults.outage_until):
             return 0
         low, high = self.faults.ack_delay_seconds
         cutoff = dt.datetime.now() - dt.timedelta(seconds=self.rng.uniform(low, high))
+        done = self._interim(cutoff) + self.national.process_once(cutoff) + self.pre.process_once(cutoff)
+        threshold = self.faults.outage_after_requests
+        if threshold and self.processed < threshold <= self.processed + done:
+            self.paused_until = time.time() + self.faults.outage_seconds
+        self.processed += done
+        return done
+
+    def _interim(self, cutoff: dt.datetime) -> int:
+        t = EX_CASE_INFO
         with self.engine.begin() as conn:
             rows = pd.DataFrame(
                 conn.execute(
@@ -78,10 +95,6 @@ class ExchangeProcessor:
                 .values(SYNC_STATUS=sa.bindparam("s"), SYNC_ERROR=sa.bindparam("e"), SYNC_TIME=now),
                 updates,
             )
-        threshold = self.faults.outage_after_requests
-        if threshold and self.processed < threshold <= self.processed + len(updates):
-            self.paused_until = time.time() + self.faults.outage_seconds
-        self.processed += len(updates)
         return len(updates)
 
     def start(self) -> None:

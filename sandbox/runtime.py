@@ -22,6 +22,7 @@ from sandbox.apps import SUPERVISION, MunicipalState, department_app, municipal_
 from sandbox.generator import Dataset, GeneratorConfig, generate
 from sandbox.one_network import ExchangeProcessor
 from sandbox.ownership import claim, reset
+from sandbox.province.fixture import PROVINCE_METADATA
 
 # Credentials the stand-ins accept; production gets real ones through environment variables.
 CREDENTIALS = {
@@ -257,10 +258,8 @@ class Sandbox:
             writer.writerows(self.data.truth)
 
     def _reset_exchange_database(self) -> None:
-        from connectors.exchange import exchange_metadata
-
         engine = sa.create_engine(self.exchange_url)
         try:
-            reset(engine, exchange_metadata, "the one network stand-in's front-end database")
+            reset(engine, PROVINCE_METADATA, "the one network stand-in's front-end database")
         finally:
             engine.dispose()
