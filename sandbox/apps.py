@@ -22,8 +22,8 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from connectors.signing import NonceCache, verify
 from sandbox import faults as fault_kit
+from sandbox.signature import SeenNonces, refusal
 from schemas.identifiers import classify_identifiers
 
 
@@ -31,16 +31,17 @@ def _refuse(reason: str) -> JSONResponse:
     return JSONResponse({"code": "401", "msg": f"签名校验失败: {reason}"}, status_code=401)
 
 
-async def _check_signature(request: Request, secrets: dict[str, str], nonces: NonceCache) -> str | None:
+async def _check_signature(request: Request, secrets: dict[str, str], nonces: SeenNonces) -> str | None:
+    """The stand-ins' own verifier (:mod:`sandbox.signature`), not the client's."""
     body = await request.body()
-    return verify(
+    return refusal(
         request.headers,
         secrets=secrets,
         method=request.method,
         path=request.url.path,
         query=dict(request.query_params),
         body=body,
-        seen_nonces=nonces,
+        nonces=nonces,
     )
 
 
@@ -66,7 +67,7 @@ def department_app(
     fault_kit.install(app, faults, random.Random(seed))
     ordered = sorted(records, key=lambda r: (_parse_time(r[changed_field]), json.dumps(r, ensure_ascii=False)))
     stamps = [_parse_time(r[changed_field]) for r in ordered]
-    secrets, nonces = {app_key: app_secret}, NonceCache()
+    secrets, nonces = {app_key: app_secret}, SeenNonces()
 
     def window(start: str, end: str) -> list[dict]:
         lo, hi = datetime.fromisoformat(start), datetime.fromisoformat(end)
@@ -314,7 +315,7 @@ def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed:
         return "必填字段缺失: " + ",".join(missing) if missing else None
 
     fault_kit.install(app, state.faults, random.Random(seed))
-    secrets, nonces = {app_key: app_secret}, NonceCache()
+    secrets, nonces = {app_key: app_secret}, SeenNonces()
 
     @app.post("/gateway/v1/cases")
     async def receive(request: Request):
