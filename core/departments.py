@@ -68,6 +68,9 @@ class FieldMapping(_Strict):
     statuses: dict[str, str]  # the system's status code -> canonical 办件状态
     applicant_types: dict[str, str] = Field(default_factory=dict)  # -> legal_person / natural_person
     item_codes: dict[str, str] = Field(default_factory=dict)  # the system's local item code -> 基本编码
+    # national: the system numbers its cases by the national 办件编号 rule (the province issued or checks them), so
+    # a malformed one is quarantined and the golden case carries it; local: its own numbering, kept as case_no
+    case_no_form: Literal["national", "local"] = "local"
 
     @field_validator("fields")
     @classmethod

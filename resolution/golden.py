@@ -116,8 +116,9 @@ def content_hashes(golden: pd.DataFrame) -> pd.Series:
 
 
 def payload_json(golden: pd.DataFrame) -> list[str]:
-    """The canonical golden case as receivers get it (timestamps ISO, blanks null), stable key order."""
-    frame = golden[GOLDEN_FIELDS].copy()
+    """The canonical golden case as receivers get it (timestamps ISO, blanks null), stable key order; with its
+    办件编号 (``project_no``) once numbered (resolution.numbering)."""
+    frame = golden[[*GOLDEN_FIELDS, *(["project_no"] if "project_no" in golden else [])]].copy()
     for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
         frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     frame = frame.astype(object).where(frame.notna(), None)

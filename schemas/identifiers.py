@@ -218,7 +218,21 @@ NATIONAL_CASE_NO = re.compile(r"(?P<body>[0-9A-HJ-NPQRTUWXY]{18})(?P<item>[0-9A-
 def is_national_case_no(text: str | None) -> bool:
     """The national 办件编号's shape: a valid USCC (not a 身份证号) leading the 实施编码, a real date, a serial
     from 0001."""
-    found = NATIONAL_CASE_NO.fullmatch(text or "")
-    if not found or found["serial"] == "0000" or not is_valid_uscc(found["body"]) or is_valid_ric(found["body"]):
-        return False
-    return bool(pd.notna(pd.to_datetime(found["day"], format="%Y%m%d", errors="coerce")))
+    return bool(national_case_numbers(pd.Series([text or ""], dtype="string")).iloc[0])
+
+
+def national_case_numbers(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`is_national_case_no`: True where the value is a well-formed national 办件编号."""
+    values = values.astype("string")
+    parts = values.str.extract(NATIONAL_CASE_NO.pattern.join(("^", "$")))
+    ok = parts["body"].notna() & (parts["serial"] != "0000")
+    if ok.any():
+        body = parts.loc[ok, "body"]
+        uscc = _uscc_checksums_ok(body)
+        ric = np.zeros(len(body), dtype=bool)
+        digits = body.str.fullmatch(r"\d{17}[\dX]").to_numpy(dtype=bool)
+        if digits.any():
+            ric[digits] = _ric_checksums_ok(body[digits]) & _valid_birth_dates(body[digits].str.slice(6, 14)).to_numpy()
+        day = pd.to_datetime(parts.loc[ok, "day"], format="%Y%m%d", errors="coerce").notna().to_numpy()
+        ok.loc[ok] = uscc & ~ric & day
+    return ok.fillna(False).astype(bool)

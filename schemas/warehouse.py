@@ -211,6 +211,26 @@ golden_cases = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+#: The 办件编号 every golden case goes out under (resolution.numbering), stored once per number. A number is
+#: anchored on a record: the department record that carried it, or the record a number was allocated for, so it
+#: follows its records whichever golden case they end up in and whatever order days are resolved in.
+case_numbers = Table(
+    "case_numbers",
+    metadata,
+    Column("project_no", String(50), primary_key=True),  # 办件编号: 实施编码 (31) + yyyyMMdd + serial (4)
+    Column("source_system", String(32), nullable=False),  # the anchor record
+    Column("source_record_id", String(128), nullable=False),
+    Column("task_code", String(36), nullable=False),  # 实施编码
+    Column("number_date", Date, nullable=False),
+    Column("serial", Integer, nullable=False),
+    Column("origin", String(16), nullable=False),  # department (carried by the record) / allocated (by the bridge)
+    Column("superseded_by", String(50)),  # an allocated number replaced by the department's own, when it came
+    Column("assigned_partition", Date, nullable=False),
+    Column("assigned_at", DateTime, nullable=False),
+    Index("ux_case_numbers_anchor", "source_system", "source_record_id", unique=True),
+    Index("ix_case_numbers_day", "task_code", "number_date"),
+)
+
 outbox = Table(
     "outbox",
     metadata,

@@ -17,6 +17,7 @@ class SourceMapping:
     fields: dict[str, str]  # canonical column -> the source's field name
     statuses: dict[str, str]  # the source's status value -> canonical 办件状态
     applicant_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical; {} = infer from id
+    case_no_form: str = "local"  # national: case_no must follow the 办件编号 rule
 
 
 def mappings() -> dict[str, SourceMapping]:
@@ -27,9 +28,15 @@ def mappings() -> dict[str, SourceMapping]:
             fields=dict(d.mapping.fields),
             statuses=dict(d.mapping.statuses),
             applicant_types=dict(d.mapping.applicant_types),
+            case_no_form=d.mapping.case_no_form,
         )
         for name, d in departments().items()
     }
+
+
+def national_case_no_systems() -> frozenset[str]:
+    """The systems whose case numbers are national 办件编号."""
+    return frozenset(name for name, m in mappings().items() if m.case_no_form == "national")
 
 
 def mapping(source_system: str) -> SourceMapping:

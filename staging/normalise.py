@@ -19,10 +19,10 @@ from schemas.case import (
     TIMESTAMP_COLUMNS,
     items,
 )
-from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers
+from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, national_case_numbers
 from schemas.items import identify_items
 from schemas.text import extract, nfkc, sub
-from staging.mappings import SourceMapping, mapping, mappings
+from staging.mappings import SourceMapping, mapping, mappings, national_case_no_systems
 
 TEXT_COLUMNS = [c for c in CASE_COLUMNS if c not in (*TIMESTAMP_COLUMNS, "promised_days", "statutory_days")]
 
@@ -146,6 +146,16 @@ def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         ),
         (frame["source_record_id"].isna(), "missing_source_id", "缺少办件编号，无法追溯到" + system + "中的原始记录。"),
         (frame["applicant_name"].isna(), "missing_applicant_name", "申请人名称为空，请在" + system + "中补全。"),
+        (
+            frame["source_system"].isin(national_case_no_systems())
+            & ~national_case_numbers(frame["case_no"].fillna("")).to_numpy(),
+            "malformed_case_no",
+            "办件编号（"
+            + frame["case_no"].fillna("").str.len().astype("string")
+            + "位）不符合国家编码规则：应为31位实施编码、8位日期（yyyyMMdd）和4位流水号，共43位。请在"
+            + system
+            + "中核对该办件的编号。",
+        ),
         (
             frame["item_code"].isna(),
             "unknown_item",

@@ -23,8 +23,15 @@ def _raw(*records):
     )
 
 
+def sblsh(serial: int) -> str:
+    """A 办件编号 by the national rule: 实施编码 (the bureau's market regulator's USCC, level 4 县级, 基本编码),
+    the day, a 4-digit serial."""
+    return f"11320412MB0143028G4000102001000{20261116}{serial:04d}"
+
+
+MR = {n: sblsh(n) for n in range(1, 9)}
 GOOD_MARKET = {
-    "SBLSH": "MR-1",
+    "SBLSH": MR[1],
     "SXBM": "SCJG-QYSL",
     "SXMC": "企业设立登记",
     "SQRLX": "1",
@@ -77,17 +84,19 @@ def test_failed_check_digit_is_flagged_not_quarantined():
 
 def test_bad_input_ends_in_quarantine_with_a_reason():
     raw = _raw(
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="MR-2", _key="MR-2", SQRMC="")),
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="MR-3", _key="MR-3", SXBM="XX-9999", SXMC="不存在的事项")),
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="MR-4", _key="MR-4", SQRZJHM="91320412M")),
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="MR-5", _key="MR-5", SBSJ="2026-13-45 09:00:00")),
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="MR-6", _key="MR-6", BLZT="99")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[2], _key="MR-2", SQRMC="")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[3], _key="MR-3", SXBM="XX-9999", SXMC="不存在的事项")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[4], _key="MR-4", SQRZJHM="91320412M")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[5], _key="MR-5", SBSJ="2026-13-45 09:00:00")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[6], _key="MR-6", BLZT="99")),
         ("health", {"_file": "health_cases_20261116_补报.csv", "_error": "the file holds NUL bytes", "_key": "f.csv"}),
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="MR-7", _key="MR-7")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[7], _key="MR-7")),
+        ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[8][:-4] + "0000", _key="MR-8")),  # serials start at 0001
+        ("market_regulation", dict(GOOD_MARKET, SBLSH="SCJG-2026-0009", _key="MR-9")),  # a local number
     )
     staged, quarantined = stage_partition(raw)
     assert len(staged) + len(quarantined) == len(raw)
-    assert staged["source_record_id"].tolist() == ["MR-7"]
+    assert staged["source_record_id"].tolist() == [MR[7]]
     reasons = dict(zip(quarantined["record_key"], quarantined["reason_code"], strict=True))
     assert reasons == {
         "MR-2": "missing_applicant_name",
@@ -95,6 +104,8 @@ def test_bad_input_ends_in_quarantine_with_a_reason():
         "MR-4": "invalid_applicant_id",
         "MR-5": "invalid_submitted_at",
         "MR-6": "unknown_status",
+        "MR-8": "malformed_case_no",
+        "MR-9": "malformed_case_no",
         "f.csv": "unreadable_file",
     }
     text = dict(zip(quarantined["record_key"], quarantined["reason"], strict=True))
@@ -102,6 +113,7 @@ def test_bad_input_ends_in_quarantine_with_a_reason():
     assert "9位" in text["MR-4"] and "91320412M" not in text["MR-4"]  # the reason never repeats the identifier
     assert "2026-13-45" in text["MR-5"]
     assert "重新导出" in text["f.csv"]
+    assert "43位" in text["MR-9"] and "（14位）" in text["MR-9"] and "SCJG-2026-0009" not in text["MR-9"]
 
 
 def test_clerk_date_forms_parse():

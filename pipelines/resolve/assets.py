@@ -29,8 +29,9 @@ from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from resolution.clusters import CONSTRAINTS
 from resolution.engine import make_engine
-from resolution.golden import assign_golden_ids, build_golden_cases, payload_json, roles
+from resolution.golden import assign_golden_ids, build_golden_cases, content_hashes, payload_json, roles
 from resolution.model import CASE_WINDOW_DAYS, MODEL_PATH, evidence, load_model, model_summary
+from resolution.numbering import assign_case_numbers
 from schemas.identifiers import mask_identifier_series, mask_phone_series
 from schemas.warehouse import (
     case_links,
@@ -300,7 +301,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     }
     conn.execute(case_links.delete().where(case_links.c.partition_date == partition))
     if new.empty and not before:
-        return dict.fromkeys(FIGURES, 0) | {"rules": {}}
+        return dict.fromkeys(FIGURES, 0) | {"rules": {}, "case_numbers": {}}
 
     pool = pd.concat([neighbours, new.assign(golden_case_id=pd.NA)], ignore_index=True)
     is_new = (pool.index >= len(neighbours)).astype(bool)
@@ -353,6 +354,9 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         )
 
     rebuilt = build_golden_cases(linked)
+    # The 办件编号 each case goes out under; part of the content, so a number newly carried is a new version.
+    rebuilt["project_no"], numbering = assign_case_numbers(conn, rebuilt, linked, partition, now)
+    rebuilt["content_hash"] = content_hashes(rebuilt)
     previous = pd.concat(
         [
             pd.DataFrame(
@@ -410,6 +414,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         "rules": links["match_rule"].value_counts().to_dict(),
         "orphaned_golden_cases": len(orphans),
         "links_split": len(result.splits) if result is not None else 0,
+        "case_numbers": numbering,
     }
 
 
@@ -437,14 +442,16 @@ def queue_versions(conn: sa.Connection, changed: pd.DataFrame, partition: dt.dat
     metadata=table_metadata(golden_cases, case_links, outbox),
     description="Finds records that describe the same case (a clerk's re-entry, a case typed twice), keeps the "
     "link table record → golden case, builds golden cases by survivorship (department systems win over re-typed "
-    "copies) and queues every new golden-case version for both receivers.",
+    "copies), gives each its 办件编号 (the department's own, or one allocated once by the national rule) and queues "
+    "every new golden-case version for the receivers.",
 )
 def case_resolution(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    days, rules = [], collections.Counter()
+    days, rules, numbers = [], collections.Counter(), collections.Counter()
     for day in partition_days(context):  # oldest first: a day links against the days before it
         with warehouse.begin() as conn:
             figures = resolve_partition(conn, day.date)
         rules.update(figures.pop("rules"))
+        numbers.update(figures.pop("case_numbers"))
         days.append({"partition_date": day.date, **figures})
     # staged = golden + duplicates is checked on its own, per day (resolve/checks.py)
     total = pd.DataFrame(days).drop(columns="partition_date").sum()
@@ -463,5 +470,7 @@ def case_resolution(context: AssetExecutionContext, warehouse: ResourceParam[War
             "by_day": MetadataValue.md(per_day(days)),
             "resolution_model": MetadataValue.md(model_summary(load_model()).round(4).to_markdown(index=False)),
             "match_rules": MetadataValue.md(rules.to_markdown(index=False) if len(rules) else "none"),
+            # 办件编号: carried from a department's record, reused, newly allocated, replaced by a department's
+            "case_numbers": MetadataValue.json(dict(numbers)),
         },
     )
