@@ -276,6 +276,32 @@ def _grant_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalogue(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core import clock
+    from schemas.catalogue import CATALOGUE_PATH, CatalogueError, import_export
+
+    try:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else clock.today()
+    except ValueError:
+        print(f"catalogue import: --as-of {args.as_of!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    table = Path(args.table) if args.table else CATALOGUE_PATH
+    try:
+        result, rows = import_export(Path(args.file), as_of, table, write=not args.dry_run)
+    except (CatalogueError, OSError) as error:
+        for line in getattr(error, "problems", [str(error)]):
+            print(line, file=sys.stderr)
+        print(f"catalogue import: nothing written ({table})", file=sys.stderr)
+        return 2
+    names = dict(zip(rows["item_code"], rows["item_name"], strict=True))
+    for line in result.summary(names):
+        print(line)
+    print(f"{'would write' if args.dry_run else 'wrote'} {table} (version as of {as_of})")
+    return 0
+
+
 def main_serve(args: argparse.Namespace) -> int:
     from sharing.server import main_serve as serve
 
@@ -371,6 +397,17 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("action", choices=["show", "train"])
     model.add_argument("--input")
     model.set_defaults(run=_model)
+
+    catalogue = commands.add_parser("catalogue", help="the item catalogue (事项实施清单): import the province's export")
+    catalogue_actions = catalogue.add_subparsers(dest="action", required=True)
+    catalogue_import = catalogue_actions.add_parser(
+        "import", help="validate an export (CSV, XLSX, JSON) and write the new version of the table, or nothing"
+    )
+    catalogue_import.add_argument("file", help="the province's implementation list export")
+    catalogue_import.add_argument("--as-of", help="the day the new version applies from (default today)")
+    catalogue_import.add_argument("--table", help="the code table to refresh (default schemas/codes/catalogue.csv)")
+    catalogue_import.add_argument("--dry-run", action="store_true", help="check and show the changes, write nothing")
+    catalogue_import.set_defaults(run=_catalogue)
 
     warehouse = commands.add_parser(
         "warehouse", help="least privilege on a PostgreSQL warehouse: the dashboards' and the sharing API's roles"

@@ -1,7 +1,9 @@
 """Working-day durations of golden cases against their promised and statutory limits, and the 2345 targets.
 
 Counted after 行政许可法 Art. 82 on the published calendar (``schemas/workdays.py``): from the day after
-acceptance, statutory holidays out, make-up Saturdays in.
+acceptance, statutory holidays out, make-up Saturdays in. A limit the catalogue gives in natural days (自然日:
+``promised_unit`` / ``statutory_unit``, of the item's version in force on the day of acceptance) is counted in
+calendar days, ending on the next working day when it falls on a rest day.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from core.departments import department_systems
 from schemas.case import CODES_DIR, is_completed, items
+from schemas.catalogue import versions_for
 from schemas.workdays import WorkingCalendar
 
 
@@ -47,8 +50,9 @@ def case_deadlines(golden: pd.DataFrame, cal: WorkingCalendar, today: dt.date) -
     accepted = pd.to_datetime(golden["accepted_at"]).dt.normalize()
     finished = is_completed(golden)
     completed = pd.to_datetime(golden["completed_at"]).dt.normalize().where(finished)
-    promised = cal.add_working_days(accepted, golden["promised_days"])
-    statutory = cal.add_working_days(accepted, golden["statutory_days"])
+    version = versions_for(golden["item_code"], accepted)
+    promised = cal.add_days(accepted, golden["promised_days"], version["promised_unit"])
+    statutory = cal.add_days(accepted, golden["statutory_days"], version["statutory_unit"])
     until = completed.fillna(pd.Timestamp(today)).where(accepted.notna())
     taken = cal.working_days_between(accepted, until)
     promised_deadline = pd.to_datetime(promised["deadline"])

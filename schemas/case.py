@@ -27,8 +27,8 @@ CASE_COLUMNS: tuple[str, ...] = (
     "decided_at",  # 决定时间
     "completed_at",  # 办结时间
     "status",  # 办件状态
-    "promised_days",  # 承诺时限 (working days)
-    "statutory_days",  # 法定时限 (working days)
+    "promised_days",  # 承诺时限 (in the catalogue's promised_unit: working or natural days)
+    "statutory_days",  # 法定时限 (in the catalogue's statutory_unit)
     "handling_dept",  # 承办部门
 )
 #: What ``approval-bridge dedup`` reads: the canonical columns record resolution looks at.
@@ -66,13 +66,47 @@ def is_completed(cases: pd.DataFrame) -> pd.Series:
 LOCAL_TZ = "Asia/Shanghai"
 
 
+#: What :func:`items` returns: the bureau's columns, then the catalogue's (事项实施清单).
+ITEM_COLUMNS: tuple[str, ...] = (
+    "item_code",  # 基本编码
+    "item_name",  # 事项名称 (the catalogue's)
+    "handling_dept",  # the department whose USCC is the implementing body's (departments.csv); "" if none
+    "licence_type_code",  # items.csv: 证照类型代码 of the licence produced ("" = none)
+    "licence_name",
+    "validity_years",
+    "promised_days",  # 承诺办结时限, in promised_unit
+    "statutory_days",  # 法定办结时限, in statutory_unit
+    "target_2345",
+    "aliases",
+    "action",
+    "task_code",  # 实施编码 (31)
+    "task_version",  # 事项版本
+    "implementing_body_uscc",  # 实施主体编码
+    "implementing_body_name",  # 实施主体
+    "promised_unit",  # workday / natural_day
+    "statutory_unit",  # workday / natural_day
+    "case_type",  # immediate (即办件) / promised (承诺件)
+    "online",  # 可网办 (bool)
+    "express",  # 可快递 (bool)
+)
+#: The bureau's own notes per item, which the province's export does not carry.
+LOCAL_ITEM_COLUMNS = ("licence_type_code", "licence_name", "validity_years", "target_2345", "aliases", "action")
+
+
 @cache
 def items() -> pd.DataFrame:
-    """The item catalogue (事项目录) with limits, licence produced and the names clerks type."""
-    return pd.read_csv(CODES_DIR / "items.csv", dtype=str, keep_default_na=False).assign(
-        promised_days=lambda df: df["promised_days"].astype(int),
-        statutory_days=lambda df: df["statutory_days"].astype(int),
-    )
+    """The item catalogue: each item's current version in the province's implementation list
+    (``schemas/codes/catalogue.csv``, imported by ``approval-bridge catalogue import``) with the bureau's notes
+    from ``items.csv`` (licence produced, 2345 target, the names clerks type). One row per 基本编码."""
+    from schemas.catalogue import catalogue
+
+    current = catalogue()
+    local = pd.read_csv(CODES_DIR / "items.csv", dtype=str, keep_default_na=False)
+    merged = current.merge(local[["item_code", *LOCAL_ITEM_COLUMNS]], on="item_code", how="left")
+    merged[list(LOCAL_ITEM_COLUMNS)] = merged[list(LOCAL_ITEM_COLUMNS)].fillna("")
+    body_to_dept = dict(zip(departments()["issuer_uscc"], departments()["department_code"], strict=True))
+    merged["handling_dept"] = merged["implementing_body_uscc"].map(body_to_dept).fillna("")
+    return merged[list(ITEM_COLUMNS)]
 
 
 @cache

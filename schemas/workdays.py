@@ -85,6 +85,37 @@ class WorkingCalendar:
             index=start.index,
         ).assign(deadline=lambda f: f["deadline"].where(valid, None))
 
+    def add_natural_days(self, start: pd.Series, days: pd.Series) -> pd.DataFrame:
+        """The deadline of a limit in natural days (自然日): ``days`` calendar days after ``start`` (which itself is
+        not counted), holidays and weekends counted; when that day is not a working day the period ends on the next
+        working day (民法典 Art. 203: a period whose last day is a statutory rest day ends on the day after it).
+        Provisional when that shift reaches into a year whose holidays are not published yet."""
+        positions, known = self._positions(start)
+        count = pd.to_numeric(days, errors="coerce").to_numpy(dtype=float)
+        valid = known & ~np.isnan(count)
+        end = (positions + np.nan_to_num(count).astype(int)).clip(0, len(self.days) - 1)
+        shift = (~self.working[end]).astype(int)
+        found = np.searchsorted(self.cumulative, self.cumulative[end] + shift, side="left").clip(0, len(self.days) - 1)
+        deadline = np.where(valid, self.days[found], np.datetime64("NaT"))
+        provisional = valid & (deadline >= self.provisional_from)
+        return pd.DataFrame(
+            {"deadline": pd.to_datetime(deadline).date, "provisional": provisional},
+            index=start.index,
+        ).assign(deadline=lambda f: f["deadline"].where(valid, None))
+
+    def add_days(self, start: pd.Series, days: pd.Series, units: pd.Series) -> pd.DataFrame:
+        """Per row, :meth:`add_natural_days` where ``units`` is ``natural_day``, else :meth:`add_working_days`."""
+        working = self.add_working_days(start, days)
+        natural = self.add_natural_days(start, days)
+        is_natural = (units.astype("string") == "natural_day").fillna(False).to_numpy(dtype=bool)
+        return pd.DataFrame(
+            {
+                "deadline": natural["deadline"].where(is_natural, working["deadline"]),
+                "provisional": np.where(is_natural, natural["provisional"], working["provisional"]),
+            },
+            index=start.index,
+        )
+
     def working_days_between(self, start: pd.Series, end: pd.Series) -> pd.Series:
         """Working days after ``start`` up to and including ``end`` (0 when both fall on one day)."""
         a, known_a = self._positions(start)
