@@ -13,7 +13,7 @@ import pytest
 from core.warehouse import Warehouse, insert_frame
 from pipelines.marts.purpose import every_read_has_its_case
 from reporting.purpose import unbound_reads
-from schemas.identifiers import is_national_case_no, mask_numbers_in_text
+from schemas.identifiers import is_national_case_no, mask_numbers_in_text, national_case_numbers
 from schemas.warehouse import golden_cases, licence_access_log, mart_unbound_reads, staged_cases
 from sharing.api import licence_types, sharing_clients
 from sharing.guard import (
@@ -185,6 +185,8 @@ def test_case_numbers_national_or_as_registered():
         "x",
     ):
         assert not is_national_case_no(wrong), wrong
+    samples = [NATIONAL, NATIONAL[:-4] + "0000", PERSON + NATIONAL[18:], NATIONAL.lower(), "", NATIONAL[:30]]
+    assert national_case_numbers(pd.Series(samples)).tolist() == [is_national_case_no(s) for s in samples]
     clients = sharing_clients()
     assert is_case_no("WJJS2026031200042", clients["housing"].case_no_pattern)
     assert not is_case_no("WJJS2026031200042", clients["market_regulation"].case_no_pattern)
