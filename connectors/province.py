@@ -1,0 +1,421 @@
+"""The province's case tables as configuration: a golden case's life as rows in the tables of a profile.
+
+A profile (``connectors/profiles/<name>.yaml``; ``national`` = the national ``up_pro_*`` tables) names its tables,
+which rows each holds and where each column's value comes from: a field of the case, a code list
+(``schemas/codelists``, the profile's column) or a constant. :func:`case_rows` turns golden-case versions into
+those rows, vectorised:
+
+- ``acceptance``: one row per case once it is accepted;
+- ``step``: one row per process step that has happened (受理, 决定, 办结; 退件 and 不予受理 as their own steps);
+- ``result``: one row when the case has ended.
+
+Each row's key is derived from the 办件编号, the table and the step (a UUID 5), so the same row of a later version
+is an update under the same key. A version that cannot be written as the profile demands (a code with no mapping,
+a required value missing, a value too long) is held back whole, with a reason a clerk can act on: the province
+never gets half a case, nor a guessed code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field as PydanticField
+
+from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
+from core.warehouse import insert_frame
+from schemas.case import COMPLETED_STATUSES, departments, items
+from schemas.codelists import translate, unmapped_reason
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+ROW_NAMESPACE = uuid.UUID("6f1c2d2e-5b8a-4c39-9a1e-0d6b3f0e2a11")  # the bridge's namespace for row keys
+RowKind = Literal["acceptance", "step", "result"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnMap(_Strict):
+    field: str | None = None  # a column of the case facts (case_facts)
+    value: str | None = None  # a constant
+    codes: str | None = None  # the code list the field's value goes through
+    required: bool = False
+    length: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnMap:
+        if (self.field is None) == (self.value is None):
+            raise ValueError("a column takes its value from exactly one of field or value")
+        if self.codes and self.field is None:
+            raise ValueError("codes translate a field")
+        return self
+
+
+class TableMap(_Strict):
+    rows: RowKind
+    columns: dict[str, ColumnMap]
+
+
+class SyncColumns(_Strict):
+    row_key: str
+    batch: str
+    operation: str
+    time: str
+    source: str | None = None
+    source_value: str | None = None
+
+
+class Mirror(_Strict):
+    replace: str  # up_pro_accept → dn_pro_accept
+    with_: str = Field(alias="with")
+
+    def of(self, table: str) -> str:
+        return self.with_ + table.removeprefix(self.replace)
+
+
+class ErrorTable(_Strict):
+    table: str
+    table_name: str
+    row_key: str
+    batch: str
+    code: str
+    reason: str
+
+
+class Answers(_Strict):
+    mirror: Mirror
+    errors: ErrorTable
+
+
+class Profile(_Strict):
+    name: str
+    title: str
+    codes: str  # the code lists' column for this profile
+    sync: SyncColumns
+    operations: dict[Literal["insert", "update", "delete"], str]
+    case_key: str
+    tables: dict[str, TableMap]
+    answers: Answers
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used; the message names the file and the problem."""
+
+
+@cache
+def profile(name: str, directory: Path = PROFILES_DIR) -> Profile:
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise ProfileError(f"no province profile {name!r} in {directory} (profiles: {known})")
+    try:
+        return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError) as error:
+        first = str(error).splitlines()
+        raise ProfileError(f"{path}: {' '.join(first[:3])}") from None
+
+
+# ---------------------------------------------------------------- the case's facts
+RESULT_OF_STATUS = {"办结": "approved", "送达": "approved", "退件": "returned", "不予受理": "not_accepted"}
+ENDED = (*COMPLETED_STATUSES, "退件", "不予受理")
+STEPS = (  # step, its name, its action, the time it ended at, the time it started from
+    ("accept", "受理", "accept", "accepted_at", "submitted_at"),
+    ("decide", "审查决定", "decide", "decided_at", "accepted_at"),
+    ("complete", "办结", "complete", "completed_at", "decided_at"),
+)
+
+
+def case_facts(cases: pd.DataFrame) -> pd.DataFrame:
+    """The golden-case versions (canonical payload columns plus golden_case_id, version) with what the profiles
+    read besides: the item's 实施编码, version and case type from the catalogue, the department's name, the result."""
+    facts = cases.copy()
+    for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
+        facts[column] = pd.to_datetime(facts[column])
+    catalogue = items().reset_index().drop_duplicates("item_code").set_index("item_code")
+    for column in ("task_code", "task_version", "case_type"):
+        facts[column] = facts["item_code"].map(catalogue[column]) if column in catalogue else pd.NA
+    names = departments().set_index("department_code")["department_name"]
+    facts["handling_dept_name"] = facts["handling_dept"].map(names)
+    ended = facts["status"].isin(ENDED)
+    facts["result"] = facts["status"].map(RESULT_OF_STATUS).where(ended)
+    # a case that ended without a completion time (退件, 不予受理) ends when it was decided
+    facts["completed_at"] = facts["completed_at"].where(~ended, facts["completed_at"].fillna(facts["decided_at"]))
+    return facts
+
+
+def life_rows(facts: pd.DataFrame, kind: RowKind) -> pd.DataFrame:
+    """The rows of one kind: each with ``step`` (the row's part of the case) and the facts it reads."""
+    accepted = facts["accepted_at"].notna() & facts["project_no"].notna()
+    if kind == "acceptance":
+        return facts[accepted].assign(step="accept")
+    if kind == "result":
+        return facts[accepted & facts["result"].notna() & facts["completed_at"].notna()].assign(step="result")
+    parts = []
+    for step, name, action, end, start in STEPS:
+        happened = facts[accepted & facts[end].notna()]
+        begun = happened[start].fillna(happened["accepted_at"]).fillna(happened[end])
+        parts.append(
+            happened.assign(step=step, step_name=name, step_action=action, step_start=begun, step_end=happened[end])
+        )
+    steps = pd.concat(parts, ignore_index=True)
+    # a case returned or refused after acceptance: its last step is the return, not a decision to grant
+    refused = steps["step"].eq("decide") & steps["result"].isin(["returned", "not_accepted"])
+    actions = {"returned": "return", "not_accepted": "not_accept"}
+    steps.loc[refused, "step_action"] = steps.loc[refused, "result"].map(actions)
+    return steps
+
+
+def row_keys(case_keys: pd.Series, table: str, steps: pd.Series) -> pd.Series:
+    """A row's key, the same for every version of the case: UUID 5 of 办件编号, table and step (36 characters)."""
+    names = case_keys.astype(str) + "|" + table + "|" + steps.astype(str)
+    return pd.Series([str(uuid.uuid5(ROW_NAMESPACE, n)) for n in names], index=case_keys.index, dtype="string")
+
+
+# ---------------------------------------------------------------- rows
+def case_rows(cases: pd.DataFrame, chosen: Profile) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """(rows per table, held): each table's rows with ``golden_case_id``, ``version``, the row key column, the
+    profile's columns and ``content_hash``; ``held``: golden_case_id, version, reason for versions kept back."""
+    facts = case_facts(cases)
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[pd.DataFrame] = []
+    for name, spec in chosen.tables.items():
+        source = life_rows(facts, spec.rows)
+        rows = pd.DataFrame(
+            {
+                "golden_case_id": source["golden_case_id"],
+                "version": source["version"],
+                chosen.sync.row_key: row_keys(source["project_no"], name, source["step"]),
+            },
+            index=source.index,
+        )
+        for column, how in spec.columns.items():
+            if how.value is not None:
+                rows[column] = how.value
+                continue
+            values = source[how.field]
+            if how.codes:
+                codes, unmapped = translate(how.codes, chosen.codes, values.astype("string"))
+                for value in values[unmapped].astype(str).unique():
+                    bad = unmapped & (values.astype(str) == value)
+                    problems.append(_held(source[bad], unmapped_reason(how.codes, chosen.codes, value)))
+                values = codes.mask(codes == "")
+            rows[column] = values
+            text = values.astype("string")
+            if how.required:
+                missing = values.isna() | text.str.strip().eq("").fillna(False)
+                if missing.any():
+                    reason = f"{name}.{column} 为必填项，但办件的 {how.field} 为空：请在源系统中补全"
+                    problems.append(_held(source[missing], reason))
+            if how.length:
+                long = text.str.len().gt(how.length).fillna(False)
+                if long.any():
+                    reason = f"{name}.{column} 超过 {how.length} 个字符（{how.field}）：请在源系统中核对"
+                    problems.append(_held(source[long], reason))
+        columns = [c for c in rows.columns if c not in ("golden_case_id", "version")]
+        rows["content_hash"] = _hashes(rows[[c for c in columns if c != chosen.sync.row_key]])
+        tables[name] = rows
+    held = (
+        pd.concat(problems, ignore_index=True).drop_duplicates(["golden_case_id", "version"])
+        if problems
+        else pd.DataFrame(columns=["golden_case_id", "version", "reason"])
+    )
+    unnumbered = facts[facts["project_no"].isna() & facts["accepted_at"].notna()]
+    if len(unnumbered):
+        reason = "办件没有办件编号：事项缺少实施编码（事项目录），请补充后重新推送"
+        held = pd.concat([held, _held(unnumbered, reason)], ignore_index=True)
+        held = held.drop_duplicates(["golden_case_id", "version"])
+    held_keys = pd.MultiIndex.from_frame(held[["golden_case_id", "version"]].astype({"version": "int64"}))
+    for name, rows in tables.items():
+        keys = pd.MultiIndex.from_frame(rows[["golden_case_id", "version"]].astype({"version": "int64"}))
+        tables[name] = rows[~keys.isin(held_keys)].reset_index(drop=True)
+    return tables, held.reset_index(drop=True)
+
+
+def _held(source: pd.DataFrame, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({"golden_case_id": source["golden_case_id"], "version": source["version"], "reason": reason})
+
+
+def _hashes(frame: pd.DataFrame) -> pd.Series:
+    if frame.empty:
+        return pd.Series(dtype="string", index=frame.index)
+    text = frame.astype("string").fillna("\x00").agg("\x1f".join, axis=1)
+    return pd.Series([hashlib.sha256(t.encode()).hexdigest() for t in text], index=frame.index, dtype="string")
+
+
+# ---------------------------------------------------------------- the target
+def batch_of(idempotency_key: str) -> str:
+    """The batch a case version's rows go out in (32 characters): the same on every re-send of the version, so
+    a re-send finds its rows already written and writes nothing twice."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def _comparable(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Values as text the same way whether they came from the case or back from the province's table."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        if isinstance(table.c[column].type, sa.DateTime):
+            out[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+        else:
+            out[column] = frame[column].astype("string").str.strip()
+    return out
+
+
+class ProvinceTableTarget(DeliveryTarget):
+    """江苏政务服务网 through the province's case tables on the front-end database, as a profile declares them
+    (``connectors/profiles/<profile>.yaml``). The province owns the database and its tables: the bridge reads
+    their definitions and writes and reads rows, nothing else."""
+
+    url: str = PydanticField(description="SQLAlchemy URL of the front-end database; credentials via environment")
+    profile_name: str = PydanticField(default="national", description="connectors/profiles/<name>.yaml")
+    batch_size: int = 200
+
+    _engine_cache: sa.Engine | None = PrivateAttr(default=None)
+    _tables: dict[str, sa.Table] = PrivateAttr(default_factory=dict)
+
+    @property
+    def profile(self) -> Profile:
+        return profile(self.profile_name)
+
+    def _engine(self) -> sa.Engine:
+        if self._engine_cache is None:
+            self._engine_cache = sa.create_engine(self.url, pool_pre_ping=True)
+        return self._engine_cache
+
+    def _table(self, conn: sa.Connection, name: str) -> sa.Table:
+        if name not in self._tables:
+            self._tables[name] = sa.Table(name, sa.MetaData(), autoload_with=conn)
+        return self._tables[name]
+
+    def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
+        results: list[Delivery] = []
+        for start in range(0, len(messages), self.batch_size):
+            batch = messages[start : start + self.batch_size]
+            if self.breaker.is_open:
+                break  # the front-end database is unreachable: the rest stays queued
+            self.throttle.wait(len(batch))
+            try:
+                results.extend(self._send_batch(batch))
+            except sa.exc.OperationalError:
+                self.breaker.failed()  # nothing of this batch was committed; it is sent again later
+                continue
+            self.breaker.succeeded()
+        return results
+
+    def _send_batch(self, messages: list[OutboxMessage]) -> list[Delivery]:
+        chosen = self.profile
+        cases = pd.DataFrame(
+            [{**m.payload, "golden_case_id": m.golden_case_id, "version": m.version} for m in messages]
+        )
+        tables, held = case_rows(cases, chosen)
+        batches = pd.Series(
+            {(m.golden_case_id, m.version): batch_of(m.idempotency_key) for m in messages}, dtype="string"
+        )
+        now = dt.datetime.now().replace(microsecond=0)
+        with self._engine().begin() as conn:
+            for name, rows in tables.items():
+                if len(rows):
+                    self._write(conn, name, rows, batches, now)
+        reasons = {(r.golden_case_id, int(r.version)): r.reason for r in held.itertuples()}
+        return [
+            Delivery(m.idempotency_key, "rejected", None, "HELD", reasons[(m.golden_case_id, m.version)])
+            if (m.golden_case_id, m.version) in reasons
+            else Delivery(m.idempotency_key, "sent", batch_of(m.idempotency_key))
+            for m in messages
+        ]
+
+    def _write(self, conn: sa.Connection, name: str, rows: pd.DataFrame, batches: pd.Series, now: dt.datetime) -> None:
+        """A case's versions in order: a row the province does not have is inserted; one whose content changed is
+        an update under the same key; an unchanged one, or one already written in this batch, is left alone."""
+        sync, ops = self.profile.sync, self.profile.operations
+        t = self._table(conn, name)
+        columns = [c for c in rows.columns if c not in ("golden_case_id", "version", "content_hash", sync.row_key)]
+        rows = rows.assign(
+            _batch=[batches[(g, int(v))] for g, v in zip(rows["golden_case_id"], rows["version"], strict=True)]
+        )
+        rows = rows.sort_values(["golden_case_id", "version"])
+        rank = rows.groupby(sync.row_key).cumcount()
+        for step in range(int(rank.max()) + 1 if len(rank) else 0):
+            wave = rows[rank == step]
+            keys = wave[sync.row_key].tolist()
+            latest = pd.DataFrame(
+                conn.execute(
+                    sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time], *(t.c[c] for c in columns)).where(
+                        t.c[sync.row_key].in_(keys)
+                    )
+                )
+                .mappings()
+                .all(),
+                columns=[sync.row_key, sync.batch, sync.time, *columns],
+            )
+            written = set(zip(latest[sync.row_key], latest[sync.batch], strict=True))
+            latest = latest.sort_values([sync.time, sync.batch]).drop_duplicates(sync.row_key, keep="last")
+            before = _comparable(latest.set_index(sync.row_key)[columns], t)
+            now_rows = _comparable(wave.set_index(sync.row_key)[columns], t)
+            known = now_rows.index.isin(before.index)
+            same = pd.Series(False, index=now_rows.index)
+            if known.any():
+                a, b = now_rows[known], before.loc[now_rows.index[known]]
+                same[known] = (a.fillna("\x00") == b.fillna("\x00")).all(axis=1).to_numpy()
+            again = pd.Series(
+                [(k, bt) in written for k, bt in zip(wave[sync.row_key], wave["_batch"], strict=True)],
+                index=now_rows.index,
+            )
+            out = wave.set_index(sync.row_key)[~(same | again)].reset_index()
+            if out.empty:
+                continue
+            out[sync.operation] = [ops["update"] if k in before.index else ops["insert"] for k in out[sync.row_key]]
+            out[sync.batch] = out["_batch"]
+            out[sync.time] = now
+            if sync.source:
+                out[sync.source] = sync.source_value
+            insert_frame(conn, t, out)
+
+    def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
+        """Per version: rejected when the province refused any of its rows (its error table, its words);
+        acknowledged when every row it wrote is in the mirror with its batch or a later one; else no answer yet."""
+        chosen, answers = self.profile, self.profile.answers
+        by_batch = {batch_of(m.idempotency_key): m for m in messages}
+        results: list[Delivery] = []
+        with self._engine().connect() as conn:
+            errors = self._table(conn, answers.errors.table)
+            refused = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute(
+                    sa.select(
+                        errors.c[answers.errors.batch], errors.c[answers.errors.code], errors.c[answers.errors.reason]
+                    ).where(errors.c[answers.errors.batch].in_(list(by_batch)))
+                )
+            }
+            waiting: dict[str, int] = dict.fromkeys(by_batch, 0)
+            for name in chosen.tables:
+                t, mirror = self._table(conn, name), self._table(conn, answers.mirror.of(name))
+                sync = chosen.sync
+                ours = (
+                    sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time])
+                    .where(t.c[sync.batch].in_(list(by_batch)))
+                    .subquery()
+                )
+                taken = (
+                    sa.select(ours.c[sync.batch], sa.func.count())
+                    .join_from(ours, mirror, mirror.c[sync.row_key] == ours.c[sync.row_key], isouter=True)
+                    .where(sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time]))
+                    .group_by(ours.c[sync.batch])
+                )
+                for batch, count in conn.execute(taken):
+                    waiting[batch] += count
+        for batch, message in by_batch.items():
+            if batch in refused:
+                code, reason = refused[batch]
+                results.append(Delivery(message.idempotency_key, "rejected", batch, code, reason))
+            elif waiting[batch] == 0:
+                results.append(Delivery(message.idempotency_key, "acknowledged", batch))
+        return results

@@ -1,0 +1,154 @@
+"""The bridge's national profile against the province stand-in's own reading of the published tables.
+
+Golden-case versions made here by hand go through ``ProvinceTableTarget`` into tables the sandbox creates from its
+own fixture (``sandbox/province``), and the sandbox's exchange process judges every row with its own rules and code
+lists. A misread column, length, code or key on either side shows as a rejection here.
+"""
+
+import datetime as dt
+import hashlib
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.province import ProvinceTableTarget, batch_of, case_rows, profile
+from connectors.targets import OutboxMessage
+from sandbox.province.exchange import NationalExchange
+from sandbox.province.fixture import build_metadata
+
+pytestmark = pytest.mark.unit
+
+MARKET_USCC = "11320412MB0143028G"
+TASK = MARKET_USCC + "4" + "000102001000"  # 企业设立登记 as the market regulator implements it
+COMPANY = "91320412MA1MXXXX0Y"
+
+
+def case(number: int, status: str = "办结", **fields) -> dict:
+    day = dt.datetime(2026, 11, 16, 9)
+    payload = {
+        "project_no": f"{TASK}20261116{number:04d}",
+        "case_no": f"{TASK}20261116{number:04d}",
+        "item_code": "000102001000",
+        "item_name": "企业设立登记",
+        "applicant_type": "legal_person",
+        "applicant_name": f"常州武进恒达{number}号科技有限公司",
+        "applicant_id": "913204125855863580",
+        "applicant_id_kind": "uscc",
+        "contact_phone": "13812345678",
+        "address": "江苏省常州市武进区湖塘镇人民中路1号",
+        "submitted_at": day.isoformat(),
+        "accepted_at": (day + dt.timedelta(hours=1)).isoformat(),
+        "decided_at": (day + dt.timedelta(days=1)).isoformat() if status in ("决定", "办结", "退件") else None,
+        "completed_at": (day + dt.timedelta(days=1, hours=2)).isoformat() if status == "办结" else None,
+        "status": status,
+        "promised_days": 2,
+        "statutory_days": 15,
+        "handling_dept": "market_regulation",
+    }
+    return {**payload, **fields}
+
+
+def message(golden_case_id: str, version: int, payload: dict) -> OutboxMessage:
+    key = f"one_network:{golden_case_id}:v{version}"
+    return OutboxMessage(key, golden_case_id, version, payload, hashlib.sha256(repr(payload).encode()).hexdigest())
+
+
+@pytest.fixture
+def province(tmp_path):
+    url = f"sqlite:///{tmp_path / 'province.sqlite'}"
+    engine = sa.create_engine(url)
+    build_metadata(("national",)).create_all(engine)
+    yield url, NationalExchange(engine)
+    engine.dispose()
+
+
+def answer(province, target, messages):
+    _, exchange = province
+    exchange.process_once(dt.datetime.now() + dt.timedelta(days=1))
+    return {d.idempotency_key: (d.outcome, d.code, d.reason) for d in target.follow_up(messages)}
+
+
+def test_a_case_life_goes_out_as_acceptance_steps_and_result(province):
+    url, exchange = province
+    target = ProvinceTableTarget(url=url)
+    messages = [
+        message("GC1", 1, case(1, "受理", decided_at=None)),
+        message("GC2", 1, case(2, "办结")),
+        message("GC3", 1, case(3, "退件")),
+    ]
+    sent = target.send(messages)
+    assert [d.outcome for d in sent] == ["sent"] * 3
+    answers = answer(province, target, messages)
+    assert {k: v[0] for k, v in answers.items()} == dict.fromkeys((m.idempotency_key for m in messages), "acknowledged")
+    assert exchange.rejections() == []
+    held = {h["case_no"]: h for h in exchange.holdings()}
+    assert held[f"{TASK}202611160001"]["process_rows"] == 1 and held[f"{TASK}202611160001"]["result_type"] is None
+    assert held[f"{TASK}202611160002"]["process_rows"] == 3 and held[f"{TASK}202611160002"]["result_type"] == "0"
+    assert held[f"{TASK}202611160003"]["result_type"] == "5"  # 退件
+
+
+def test_a_change_is_an_update_under_the_same_key_and_a_resend_writes_nothing(province):
+    url, exchange = province
+    target = ProvinceTableTarget(url=url)
+    first = message("GC1", 1, case(1, "受理", decided_at=None))
+    target.send([first])
+    answer(province, target, [first])
+    second = message("GC1", 2, case(1, "办结", applicant_name="常州武进恒达1号科技股份有限公司"))
+    target.send([second])
+    target.send([second])  # the outbox re-sends after a crash: nothing twice
+    assert answer(province, target, [second])[second.idempotency_key][0] == "acknowledged"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        accepts = conn.execute(sa.text("SELECT cd_operation, applyer_name FROM up_pro_accept ORDER BY cd_time")).all()
+        mirror = conn.execute(sa.text("SELECT applyer_name FROM dn_pro_accept")).scalar_one()
+    engine.dispose()
+    assert [op for op, _ in accepts] == ["i", "u"]  # one insert, then the change as an update of the same row
+    assert mirror == "常州武进恒达1号科技股份有限公司"
+    assert exchange.rejections() == []
+
+
+def test_a_version_that_cannot_be_written_is_held_with_a_reason(province):
+    url, _ = province
+    target = ProvinceTableTarget(url=url)
+    cases = [
+        message("GC1", 1, case(1, applicant_id=None)),  # required 证件号码 missing
+        message("GC2", 1, case(2, applicant_id_kind="hk_macau_pass_old")),  # a certificate type with no code
+        message("GC3", 1, case(3)),
+    ]
+    sent = {d.idempotency_key: d for d in target.send(cases)}
+    assert (
+        sent[cases[0].idempotency_key].outcome == "rejected"
+        and "applyer_page_code" in sent[cases[0].idempotency_key].reason
+    )
+    assert (
+        sent[cases[1].idempotency_key].outcome == "rejected"
+        and "certificate_type" in sent[cases[1].idempotency_key].reason
+    )
+    assert sent[cases[2].idempotency_key].outcome == "sent"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:  # nothing of a held version reached the province
+        numbers = set(conn.execute(sa.text("SELECT DISTINCT project_no FROM up_pro_accept")).scalars())
+    engine.dispose()
+    assert numbers == {f"{TASK}202611160003"}
+
+
+def test_the_province_refusal_comes_back_in_its_words(province):
+    url, _ = province
+    target = ProvinceTableTarget(url=url)
+    bad = message("GC1", 1, case(1, project_no=f"{TASK}202611160000"))  # serial 0000: not a 办件编号
+    target.send([bad])
+    outcome, code, reason = answer(province, target, [bad])[bad.idempotency_key]
+    assert outcome == "rejected" and code and reason  # the province's error code and text
+
+
+def test_rows_carry_the_profiles_codes_and_keys():
+    tables, held = case_rows(
+        __import__("pandas").DataFrame([{**case(7), "golden_case_id": "GC7", "version": 1}]), profile("national")
+    )
+    assert held.empty
+    accept = tables["up_pro_accept"].iloc[0]
+    assert accept["task_code"] == TASK and accept["org_code"] == MARKET_USCC
+    assert (
+        accept["applyer_type"] == "2" and accept["applyer_page_type"] == "001" and accept["project_type"] in ("1", "2")
+    )
+    assert len(accept["row_guid"]) == 36 and len(batch_of("one_network:GC7:v1")) == 32
