@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
+from delivery.reconcile import receiver_counts
 
 TARGETS = RECEIVERS
 
@@ -31,7 +32,7 @@ def summary(warehouse, receivers: dict | None = None) -> dict:
         targets[name]["acknowledged_cases"] = count(
             f"SELECT COUNT(DISTINCT golden_case_id) FROM outbox WHERE target = '{name}' AND status = 'acknowledged'"
         )
-        held = receivers[name].counts() if receivers else None
+        held = receiver_counts(warehouse, name, receivers[name]) if receivers else None
         if held is not None:  # counted on the receiver's side
             targets[name].update(held)
     return {

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import uuid
 from functools import cache
 from pathlib import Path
@@ -32,10 +33,14 @@ from pydantic import Field as PydanticField
 
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
 from core.warehouse import insert_frame
+from resolution.golden import GOLDEN_FIELDS
 from schemas.case import COMPLETED_STATUSES, departments, items
 from schemas.codelists import translate, unmapped_reason
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
+PROFILE_VARIABLE = "BRIDGE_PROVINCE_PROFILE"
+DEFAULT_PROVINCE_PROFILE = "national"
+INTERIM = "interim"  # the bridge's earlier one-table layout (connectors.exchange.EX_CASE_INFO)
 ROW_NAMESPACE = uuid.UUID("6f1c2d2e-5b8a-4c39-9a1e-0d6b3f0e2a11")  # the bridge's namespace for row keys
 RowKind = Literal["acceptance", "step", "result"]
 
@@ -124,7 +129,17 @@ def profile(name: str, directory: Path = PROFILES_DIR) -> Profile:
         raise ProfileError(f"{path}: {' '.join(first[:3])}") from None
 
 
+def province_profile() -> str:
+    """``BRIDGE_PROVINCE_PROFILE`` (default ``national``), checked: a profile file, or ``interim``."""
+    name = os.environ.get(PROFILE_VARIABLE, "").strip() or DEFAULT_PROVINCE_PROFILE
+    if name != INTERIM:
+        profile(name)  # refuses an unknown or broken profile when the definitions load, naming the file
+    return name
+
+
 # ---------------------------------------------------------------- the case's facts
+#: What the profiles may read of a case version: its canonical fields and its 办件编号 (absent ones read as blank).
+CASE_FIELDS = (*GOLDEN_FIELDS, "project_no")
 RESULT_OF_STATUS = {"办结": "approved", "送达": "approved", "退件": "returned", "不予受理": "not_accepted"}
 ENDED = (*COMPLETED_STATUSES, "退件", "不予受理")
 STEPS = (  # step, its name, its action, the time it ended at, the time it started from
@@ -137,7 +152,7 @@ STEPS = (  # step, its name, its action, the time it ended at, the time it start
 def case_facts(cases: pd.DataFrame) -> pd.DataFrame:
     """The golden-case versions (canonical payload columns plus golden_case_id, version) with what the profiles
     read besides: the item's 实施编码, version and case type from the catalogue, the department's name, the result."""
-    facts = cases.copy()
+    facts = cases.reindex(columns=list(dict.fromkeys([*cases.columns, *CASE_FIELDS])))
     for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
         facts[column] = pd.to_datetime(facts[column])
     catalogue = items().reset_index().drop_duplicates("item_code").set_index("item_code")
@@ -145,6 +160,9 @@ def case_facts(cases: pd.DataFrame) -> pd.DataFrame:
         facts[column] = facts["item_code"].map(catalogue[column]) if column in catalogue else pd.NA
     names = departments().set_index("department_code")["department_name"]
     facts["handling_dept_name"] = facts["handling_dept"].map(names)
+    # 手机 (11 digits from 1): a landline (0519-…) is a phone, not a mobile, and is left out, not cut
+    digits = facts["contact_phone"].astype("string").str.replace(r"[\s\-+]", "", regex=True).str.removeprefix("86")
+    facts["contact_mobile"] = digits.where(digits.str.fullmatch(r"1[3-9]\d{9}").fillna(False).astype(bool))
     ended = facts["status"].isin(ENDED)
     facts["result"] = facts["status"].map(RESULT_OF_STATUS).where(ended)
     # a case that ended without a completion time (退件, 不予受理) ends when it was decided
@@ -252,6 +270,11 @@ def _hashes(frame: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------- the target
+#: The receipt of a version that wrote nothing (``=`` and the batch's last 31 characters): acknowledged as sent,
+#: and counted as held in reconciliation (the province holds the case as it stood, or, not yet accepted, nothing).
+NOTHING = "="
+
+
 def batch_of(idempotency_key: str) -> str:
     """The batch a case version's rows go out in (32 characters): the same on every re-send of the version, so
     a re-send finds its rows already written and writes nothing twice."""
@@ -320,19 +343,24 @@ class ProvinceTableTarget(DeliveryTarget):
             {(m.golden_case_id, m.version): batch_of(m.idempotency_key) for m in messages}, dtype="string"
         )
         now = dt.datetime.now().replace(microsecond=0)
+        written: set[tuple[str, int]] = set()
         with self._engine().begin() as conn:
             for name, rows in tables.items():
                 if len(rows):
-                    self._write(conn, name, rows, batches, now)
+                    written |= self._write(conn, name, rows, batches, now)
         reasons = {(r.golden_case_id, int(r.version)): r.reason for r in held.itertuples()}
-        return [
-            Delivery(m.idempotency_key, "rejected", None, "HELD", reasons[(m.golden_case_id, m.version)])
-            if (m.golden_case_id, m.version) in reasons
-            else Delivery(m.idempotency_key, "sent", batch_of(m.idempotency_key))
-            for m in messages
-        ]
+        results = []
+        for m in messages:
+            key, batch = (m.golden_case_id, m.version), batch_of(m.idempotency_key)
+            if key in reasons:
+                results.append(Delivery(m.idempotency_key, "rejected", None, "HELD", reasons[key]))
+            else:  # a version that changed nothing the province keeps (not yet accepted, say) has nothing to wait for
+                results.append(Delivery(m.idempotency_key, "sent", batch if key in written else NOTHING + batch[1:]))
+        return results
 
-    def _write(self, conn: sa.Connection, name: str, rows: pd.DataFrame, batches: pd.Series, now: dt.datetime) -> None:
+    def _write(
+        self, conn: sa.Connection, name: str, rows: pd.DataFrame, batches: pd.Series, now: dt.datetime
+    ) -> set[tuple[str, int]]:
         """A case's versions in order: a row the province does not have is inserted; one whose content changed is
         an update under the same key; an unchanged one, or one already written in this batch, is left alone."""
         sync, ops = self.profile.sync, self.profile.operations
@@ -343,6 +371,7 @@ class ProvinceTableTarget(DeliveryTarget):
         )
         rows = rows.sort_values(["golden_case_id", "version"])
         rank = rows.groupby(sync.row_key).cumcount()
+        written: set[tuple[str, int]] = set()
         for step in range(int(rank.max()) + 1 if len(rank) else 0):
             wave = rows[rank == step]
             keys = wave[sync.row_key].tolist()
@@ -356,7 +385,7 @@ class ProvinceTableTarget(DeliveryTarget):
                 .all(),
                 columns=[sync.row_key, sync.batch, sync.time, *columns],
             )
-            written = set(zip(latest[sync.row_key], latest[sync.batch], strict=True))
+            present = set(zip(latest[sync.row_key], latest[sync.batch], strict=True))
             latest = latest.sort_values([sync.time, sync.batch]).drop_duplicates(sync.row_key, keep="last")
             before = _comparable(latest.set_index(sync.row_key)[columns], t)
             now_rows = _comparable(wave.set_index(sync.row_key)[columns], t)
@@ -366,9 +395,12 @@ class ProvinceTableTarget(DeliveryTarget):
                 a, b = now_rows[known], before.loc[now_rows.index[known]]
                 same[known] = (a.fillna("\x00") == b.fillna("\x00")).all(axis=1).to_numpy()
             again = pd.Series(
-                [(k, bt) in written for k, bt in zip(wave[sync.row_key], wave["_batch"], strict=True)],
+                [(k, bt) in present for k, bt in zip(wave[sync.row_key], wave["_batch"], strict=True)],
                 index=now_rows.index,
             )
+            # a re-send: its rows are there under its batch, so it did write them
+            done = wave.set_index(sync.row_key)[again]
+            written |= set(zip(done["golden_case_id"], done["version"].astype(int), strict=True))
             out = wave.set_index(sync.row_key)[~(same | again)].reset_index()
             if out.empty:
                 continue
@@ -378,13 +410,21 @@ class ProvinceTableTarget(DeliveryTarget):
             if sync.source:
                 out[sync.source] = sync.source_value
             insert_frame(conn, t, out)
+            written |= set(zip(out["golden_case_id"], out["version"].astype(int), strict=True))
+        return written
 
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
         """Per version: rejected when the province refused any of its rows (its error table, its words);
         acknowledged when every row it wrote is in the mirror with its batch or a later one; else no answer yet."""
         chosen, answers = self.profile, self.profile.answers
-        by_batch = {batch_of(m.idempotency_key): m for m in messages}
-        results: list[Delivery] = []
+        results = [
+            Delivery(m.idempotency_key, "acknowledged", m.receipt_id)
+            for m in messages
+            if (m.receipt_id or "").startswith(NOTHING)
+        ]
+        by_batch = {batch_of(m.idempotency_key): m for m in messages if not (m.receipt_id or "").startswith(NOTHING)}
+        if not by_batch:
+            return results
         with self._engine().connect() as conn:
             errors = self._table(conn, answers.errors.table)
             refused = {
@@ -419,3 +459,21 @@ class ProvinceTableTarget(DeliveryTarget):
             elif waiting[batch] == 0:
                 results.append(Delivery(message.idempotency_key, "acknowledged", batch))
         return results
+
+    def holdings(self) -> pd.DataFrame | None:
+        """What the province holds, row by row: each case number and the batch of each of its rows now in effect
+        (``case_no``, ``receipt``). Which case version a batch was is the outbox's to say (it keeps each version's
+        receipt), so this listing is resolved to golden cases by ``delivery.reconcile.resolve_receipts``."""
+        chosen = self.profile
+        frames = []
+        with self._engine().connect() as conn:
+            for name in chosen.tables:
+                mirror = self._table(conn, chosen.answers.mirror.of(name))
+                rows = conn.execute(sa.select(mirror.c[chosen.case_key], mirror.c[chosen.sync.batch])).all()
+                frames.append(pd.DataFrame(rows, columns=["case_no", "receipt"]))
+        return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+    def counts(self) -> dict[str, int] | None:
+        """None: the listing is by receipt, and only the outbox can say which case each receipt was
+        (``delivery.reconcile.receiver_counts``)."""
+        return None

@@ -110,3 +110,38 @@ def per_day(target_name: str, rows: pd.DataFrame, cases: pd.DataFrame, stale_bef
         )
         table = pd.concat([table, extra])
     return table.reset_index().assign(target=target_name)[DAY_COLUMNS]
+
+
+def resolve_receipts(warehouse: Warehouse, target_name: str, held: pd.DataFrame) -> pd.DataFrame:
+    """A listing by receipt (``case_no``, ``receipt``: a receiver that keys rows by its own case number and tells
+    each row's batch) as the listing by golden case that :func:`compare_cases` reads. Each batch is the receipt of
+    one outbox version; a version that wrote nothing for the receiver (receipt ``=…``: not yet accepted, or a change
+    outside what the receiver keeps) is held as it stood; a case's version is the newest of these. A golden case
+    held under two case numbers is a duplicate effect; a batch the outbox does not know is a case unknown to us
+    (its case number as its id)."""
+    if "receipt" not in held.columns:
+        return held
+    t = outbox.c
+    receipts = warehouse.read(
+        sa.select(t.receipt_id.label("receipt"), t.golden_case_id, t.version, t.status).where(
+            (t.target == target_name) & t.receipt_id.is_not(None)
+        )
+    )
+    rows = held.merge(receipts.drop(columns="status"), on="receipt", how="left")
+    rows["golden_case_id"] = rows["golden_case_id"].fillna("?" + rows["case_no"].astype(str))
+    nothing = receipts[receipts["receipt"].str.startswith("=") & (receipts["status"] == "acknowledged")]
+    rows = pd.concat([rows, nothing.assign(case_no=None)[["golden_case_id", "version", "case_no"]]], ignore_index=True)
+    rows["version"] = rows["version"].fillna(0).astype(int)
+    cases = rows.groupby("golden_case_id").agg(version=("version", "max"), numbers=("case_no", "nunique"))
+    cases["duplicate_effects"] = (cases["numbers"] - 1).clip(lower=0).astype(int)
+    return cases.reset_index()[["golden_case_id", "version", "duplicate_effects"]]
+
+
+def receiver_counts(warehouse: Warehouse, target_name: str, target) -> dict[str, int] | None:
+    """What a receiver says it holds, as totals (``received_cases``, ``duplicate_effects``): from its listing by
+    receipt where it gives one (:func:`resolve_receipts`), else its own counts."""
+    held = target.holdings()
+    if held is not None and "receipt" in held.columns:
+        cases = resolve_receipts(warehouse, target_name, held)
+        return {"received_cases": len(cases), "duplicate_effects": int(cases["duplicate_effects"].sum())}
+    return target.counts()

@@ -15,6 +15,7 @@ from typing import Literal
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field, ValidationError
 
+from connectors.province import DEFAULT_PROVINCE_PROFILE, INTERIM, ProvinceTableTarget, province_profile
 from connectors.sources import DepartmentSource, build_source
 from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget, SupervisionTarget
 from core import departments as declared
@@ -97,20 +98,27 @@ def department_resource(department: declared.Department, feed: Literal["cases", 
 
 
 class ExchangeTable(ConfigurableResource):
-    """江苏政务服务网: the exchange table on the province's front-end database (前置库)."""
+    """江苏政务服务网: the province's case tables on its front-end database (前置库), as a profile declares them."""
 
     url: str = Field(description="SQLAlchemy URL of the front-end database (ONE_NETWORK_DB_URL)")
+    profile: str = Field(
+        default=DEFAULT_PROVINCE_PROFILE,
+        description="BRIDGE_PROVINCE_PROFILE: connectors/profiles/<profile>.yaml (national: the up_pro_* tables); "
+        "'interim' is the bridge's earlier one-table layout (ex_case_info)",
+    )
     rate_limit_per_second: float = 500
     circuit_breaker_failures: int = 3
     circuit_breaker_cooldown_seconds: float = 15
 
     def create_resource(self, context: InitResourceContext) -> DeliveryTarget:
-        return ExchangeTableTarget(
-            url=self.url,
-            rate_limit_per_second=self.rate_limit_per_second,
-            circuit_breaker_failures=self.circuit_breaker_failures,
-            circuit_breaker_cooldown_seconds=self.circuit_breaker_cooldown_seconds,
-        )
+        limits = {
+            "rate_limit_per_second": self.rate_limit_per_second,
+            "circuit_breaker_failures": self.circuit_breaker_failures,
+            "circuit_breaker_cooldown_seconds": self.circuit_breaker_cooldown_seconds,
+        }
+        if self.profile == INTERIM:
+            return ExchangeTableTarget(url=self.url, **limits)
+        return ProvinceTableTarget(url=self.url, profile_name=self.profile, **limits)
 
 
 class SignedIntake(ConfigurableResource):
@@ -168,6 +176,7 @@ def build_resources() -> dict:
             rate_limit_per_second=settings.number("ONE_NETWORK_ROWS_PER_SECOND", 500),
             circuit_breaker_failures=int(settings.number("ONE_NETWORK_BREAKER_FAILURES", 3)),
             circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 15),
+            profile=province_profile(),
         ),
         "municipal": _signed_intake("cases", "municipal"),
         "supervision": _signed_intake("supervision", "supervision"),

@@ -18,11 +18,12 @@ import httpx
 import pandas as pd
 import pytest
 
+from connectors.province import ProvinceTableTarget
 from connectors.targets import CredentialsRefused, DeliveryTarget, ExchangeTableTarget, HttpTarget
 from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import drain, status_counts
-from delivery.reconcile import compare_cases, outbox_rows, per_day
+from delivery.reconcile import compare_cases, outbox_rows, per_day, receiver_counts, resolve_receipts
 from sandbox.runtime import CREDENTIALS
 from schemas.identifiers import make_uscc
 from schemas.warehouse import metadata, outbox
@@ -39,9 +40,14 @@ def _uscc(n: int) -> str:
 
 
 def _case(n: int, **changes) -> dict:
+    number = f"11320412MB0143028G4000102001000{DAY:%Y%m%d}{n + 1:04d}"  # 办件编号: the market regulator's 实施编码
     return {
         **CASE,
-        "case_no": f"MR-{n}",
+        "accepted_at": "2026-11-16T10:00:00",
+        "handling_dept": "market_regulation",
+        "applicant_id_kind": "uscc",
+        "project_no": number,
+        "case_no": number,
         "applicant_name": f"常州测试{n}号有限公司",
         "applicant_id": _uscc(n),
         **changes,
@@ -82,9 +88,9 @@ def _settle(warehouse: Warehouse, name: str, target: DeliveryTarget, seconds: fl
 def _assert_exactly_once(warehouse: Warehouse, name: str, target: DeliveryTarget) -> pd.DataFrame:
     """The receiver holds each acknowledged case once, at the newest version it acknowledged."""
     rows = outbox_rows(warehouse, name)
-    cases = compare_cases(rows, target.holdings())
+    cases = compare_cases(rows, resolve_receipts(warehouse, name, target.holdings()))
     assert set(cases["verdict"]) <= {"agrees"}, cases[cases["verdict"] != "agrees"]
-    assert target.counts()["duplicate_effects"] == 0
+    assert receiver_counts(warehouse, name, target)["duplicate_effects"] == 0
     counts = status_counts(warehouse).set_index("target").loc[name]
     assert counts["case_versions"] == counts["acknowledged"] + counts["dead_lettered"]
     return cases
@@ -298,11 +304,11 @@ def test_sigkill_in_the_middle_of_sending_then_rerun(tmp_path, warehouse):
         assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
         for name, target in (
             ("municipal", _municipal(sandbox)),
-            ("one_network", ExchangeTableTarget(url=sandbox.exchange_url)),
+            ("one_network", ProvinceTableTarget(url=sandbox.exchange_url)),  # the default national profile
         ):
             _settle(warehouse, name, target)  # acknowledgements that came after the run
             _assert_exactly_once(warehouse, name, target)
-            assert target.counts() == {"received_cases": 120, "duplicate_effects": 0}
+            assert receiver_counts(warehouse, name, target) == {"received_cases": 120, "duplicate_effects": 0}
     finally:
         sandbox.stop()
 

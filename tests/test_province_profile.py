@@ -78,6 +78,7 @@ def test_a_case_life_goes_out_as_acceptance_steps_and_result(province):
     ]
     sent = target.send(messages)
     assert [d.outcome for d in sent] == ["sent"] * 3
+    assert [d.receipt_id for d in sent] == [batch_of(m.idempotency_key) for m in messages]
     answers = answer(province, target, messages)
     assert {k: v[0] for k, v in answers.items()} == dict.fromkeys((m.idempotency_key for m in messages), "acknowledged")
     assert exchange.rejections() == []
@@ -94,8 +95,8 @@ def test_a_change_is_an_update_under_the_same_key_and_a_resend_writes_nothing(pr
     target.send([first])
     answer(province, target, [first])
     second = message("GC1", 2, case(1, "办结", applicant_name="常州武进恒达1号科技股份有限公司"))
-    target.send([second])
-    target.send([second])  # the outbox re-sends after a crash: nothing twice
+    receipts = [d.receipt_id for d in target.send([second]) + target.send([second])]  # a re-send after a crash
+    assert receipts[0] == receipts[1] == batch_of(second.idempotency_key)  # nothing twice, the same receipt
     assert answer(province, target, [second])[second.idempotency_key][0] == "acknowledged"
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -105,6 +106,27 @@ def test_a_change_is_an_update_under_the_same_key_and_a_resend_writes_nothing(pr
     assert [op for op, _ in accepts] == ["i", "u"]  # one insert, then the change as an update of the same row
     assert mirror == "常州武进恒达1号科技股份有限公司"
     assert exchange.rejections() == []
+
+
+def test_versions_of_one_case_sent_together_and_a_version_with_nothing_for_the_province(province):
+    url, exchange = province
+    target = ProvinceTableTarget(url=url)
+    versions = [
+        message("GC1", 1, case(1, "申报", accepted_at=None, decided_at=None)),  # not accepted: nothing to write
+        message("GC1", 2, case(1, "受理", decided_at=None)),
+        message("GC1", 3, case(1, "办结")),
+        message("GC1", 4, case(1, "办结", promised_days=3)),  # a change outside what the province keeps
+    ]
+    receipts = [d.receipt_id for d in target.send(versions)]
+    assert receipts[0].startswith("=") and receipts[3].startswith("=")
+    assert receipts[1:3] == [batch_of(m.idempotency_key) for m in versions[1:3]]
+    sent = [
+        OutboxMessage(m.idempotency_key, m.golden_case_id, m.version, {}, "", r)
+        for m, r in zip(versions, receipts, strict=True)
+    ]
+    assert {v[0] for v in answer(province, target, sent).values()} == {"acknowledged"}
+    assert exchange.rejections() == []
+    assert exchange.holdings()[0]["process_rows"] == 3
 
 
 def test_a_version_that_cannot_be_written_is_held_with_a_reason(province):

@@ -39,7 +39,7 @@ from core import clock, settings
 from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import drain
-from delivery.reconcile import compare_cases, outbox_rows, per_day
+from delivery.reconcile import compare_cases, outbox_rows, per_day, resolve_receipts
 from pipelines.metadata import md, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, partition_range_tags
 from schemas.case import LOCAL_TZ
@@ -129,11 +129,13 @@ class Listing:
     why_not: str | None = None
 
 
-def read_listing(target: DeliveryTarget) -> Listing:
+def read_listing(target: DeliveryTarget, warehouse: Warehouse, target_name: str) -> Listing:
+    """What ``target`` lists, per golden case: a listing by receipt (the province's rows by case number and batch)
+    is resolved through the outbox's receipts."""
     try:
         held = target.holdings()
         if held is not None:
-            return Listing(held=held)
+            return Listing(held=resolve_receipts(warehouse, target_name, held))
         counts = target.counts()
     except Exception as exc:  # a receiver down is a reconciliation that could not be done, not a failed run
         return Listing(why_not=f"its listing could not be read ({type(exc).__name__}: {str(exc)[:200]})")
@@ -195,7 +197,7 @@ def delivery_status(context: AssetExecutionContext, config: ReconcileWindow) -> 
     stale_before = now - dt.timedelta(hours=settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24))
     tables, listed = [], {}
     for name in TARGET_TITLES:
-        listing = read_listing(getattr(context.resources, name))
+        listing = read_listing(getattr(context.resources, name), warehouse, name)
         tables.append(reconcile(name, outbox_since(warehouse, name, since), listing, since, stale_before))
         listed[name] = "per case" if listing.held is not None else "totals only" if listing.counts else listing.why_not
     table = pd.concat(tables, ignore_index=True).assign(reconciled_at=now)

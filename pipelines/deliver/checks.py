@@ -162,7 +162,7 @@ def receiver_holds_what_it_acknowledged(context: AssetCheckExecutionContext) -> 
     summaries, differing, unverified = [], [], []
     for name in TARGET_TITLES:
         target: DeliveryTarget = getattr(context.resources, name)
-        listing = read_listing(target)
+        listing = read_listing(target, warehouse, name)
         summary, days = receiver_agrees(warehouse, name, listing)
         summaries.append(summary)
         differing.append(days)

@@ -64,22 +64,42 @@ class NationalExchange:
                 self._take(conn, spec, row)
         return len(rows)
 
-    def _state_problems(self, conn: sa.Connection, spec: TableSpec, row: Mapping) -> list[Problem]:
+    def _state_problems(self, conn: sa.Connection, spec: TableSpec, row: Mapping) -> list[Problem] | None:
+        """What the row conflicts with in what the province holds; None while a row it depends on (the case's
+        acceptance, the insert an update changes) has arrived but is not processed yet: the province takes rows
+        in the order they depend on each other, not in the order its passes happen to read them."""
         mirror = table(self.spec.mirror_name(spec.name))
         held = conn.execute(sa.select(mirror.c.row_guid).where(mirror.c.row_guid == row["row_guid"])).first()
         problems = []
         if row["cd_operation"] == "i" and held:
             problems.append(Problem("row_guid", DUPLICATE, f"记录{row['row_guid']}已存在，不能重复新增"))
         elif row["cd_operation"] in ("u", "d") and not held:
+            t = table(spec.name)
+            if self._waiting(conn, spec.name, (t.c.row_guid == row["row_guid"]) & (t.c.cd_operation == "i")):
+                return None
             problems.append(Problem("row_guid", NO_SUCH_ROW, f"修改或删除的记录{row['row_guid']}不存在"))
         if spec.parent:
             parent = table(self.spec.mirror_name(spec.parent))
             if not conn.execute(sa.select(parent.c.row_guid).where(parent.c.project_no == row["project_no"])).first():
+                if self._waiting(conn, spec.parent, table(spec.parent).c.project_no == row["project_no"]):
+                    return None
                 problems.append(Problem("project_no", NOT_ACCEPTED, f"办件{row['project_no']}未受理，不能接收"))
         return problems
 
+    @staticmethod
+    def _waiting(conn: sa.Connection, name: str, condition) -> bool:
+        """Whether a row of ``name`` matching ``condition`` has arrived and not been processed yet."""
+        t, ledger = table(name), table(LEDGER)
+        seen = sa.select(sa.literal(1)).where(
+            ledger.c.table_sql_name == name, ledger.c.row_guid == t.c.row_guid, ledger.c.cd_batch == t.c.cd_batch
+        )
+        return conn.execute(sa.select(t.c.row_guid).where(condition, ~sa.exists(seen)).limit(1)).first() is not None
+
     def _take(self, conn: sa.Connection, spec: TableSpec, row: Mapping) -> None:
-        problems = check_row(spec, row) + self._state_problems(conn, spec, row)
+        state = self._state_problems(conn, spec, row)
+        if state is None:
+            return  # taken on a later pass, once what it depends on is
+        problems = check_row(spec, row) + state
         now = _now()
         mirror = table(self.spec.mirror_name(spec.name))
         if not problems:
