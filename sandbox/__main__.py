@@ -164,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     except settings.ConfigurationError as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
-    return args.run(args)
+    from sandbox.runtime import PortInUse
+
+    try:
+        return args.run(args)
+    except PortInUse as exc:
+        print(f"python -m sandbox {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

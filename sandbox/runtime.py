@@ -5,6 +5,7 @@ the one network's front-end database with its exchange process, and the municipa
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import socket
 import threading
@@ -66,11 +67,24 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
     return env
 
 
+class PortInUse(RuntimeError):
+    """A stand-in's fixed port is taken: another sandbox, demo or `make dev` is running."""
+
+
 class _ServerThread:
     def __init__(self, app, port: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+        try:
+            self.sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            self.sock.close()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUse(
+                f"port {port} on 127.0.0.1 is in use: another sandbox, demo or `make dev` is running; stop it "
+                "(or start the stand-ins with `python -m sandbox serve --free-ports`)"
+            ) from None
         self.port = self.sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)

@@ -68,3 +68,16 @@ def test_dedup_command_keeps_every_row(tmp_path):
     assert clusters["source_record_id"].tolist() == ["MR-1", "AP-1", "AP-2", "MR-2"]
     by_id = dict(zip(clusters["source_record_id"], clusters["cluster_id"], strict=True))
     assert by_id["MR-1"] == by_id["AP-1"] and len({by_id["MR-1"], by_id["AP-2"], by_id["MR-2"]}) == 3
+
+
+def test_a_stand_in_port_in_use_is_one_line_not_a_traceback():
+    import socket
+
+    from sandbox.runtime import PortInUse, _ServerThread
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is in use: another sandbox"):
+            _ServerThread(lambda scope, receive, send: None, port)
