@@ -319,19 +319,7 @@ class ProvinceTableTarget(DeliveryTarget):
         return self._tables[name]
 
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        results: list[Delivery] = []
-        for start in range(0, len(messages), self.batch_size):
-            batch = messages[start : start + self.batch_size]
-            if self.breaker.is_open:
-                break  # the front-end database is unreachable: the rest stays queued
-            self.throttle.wait(len(batch))
-            try:
-                results.extend(self._send_batch(batch))
-            except sa.exc.OperationalError:
-                self.breaker.failed()  # nothing of this batch was committed; it is sent again later
-                continue
-            self.breaker.succeeded()
-        return results
+        return self.send_in_transactions(messages, self.batch_size, self._send_batch)
 
     def _send_batch(self, messages: list[OutboxMessage]) -> list[Delivery]:
         chosen = self.profile

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -86,6 +87,26 @@ class DeliveryTarget(BaseModel, ABC):
     @abstractmethod
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]: ...
 
+    def send_in_transactions(
+        self, messages: list[OutboxMessage], size: int, send_batch: Callable[[list[OutboxMessage]], list[Delivery]]
+    ) -> list[Delivery]:
+        """For receivers that are a database: ``send_batch`` writes one batch in one transaction. A failed
+        connection commits nothing of the batch and counts against the circuit breaker; once it opens, the rest
+        stays queued for the next run."""
+        results: list[Delivery] = []
+        for start in range(0, len(messages), size):
+            batch = messages[start : start + size]
+            if self.breaker.is_open:
+                break  # the front-end database is unreachable: the rest stays queued
+            self.throttle.wait(len(batch))
+            try:
+                results.extend(send_batch(batch))
+            except sa.exc.OperationalError:
+                self.breaker.failed()  # nothing of this batch was committed; it is sent again later
+                continue
+            self.breaker.succeeded()
+        return results
+
     @abstractmethod
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
         """Ask the receiver what became of messages already sent (one answer per message at most)."""
@@ -141,23 +162,11 @@ class ExchangeTableTarget(DeliveryTarget):
         return self._engine_cache
 
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        results: list[Delivery] = []
         engine = self._engine()
         try:
-            for start in range(0, len(messages), self.batch_size):
-                batch = messages[start : start + self.batch_size]
-                if self.breaker.is_open:
-                    break  # the front-end database is unreachable: the rest stays queued
-                self.throttle.wait(len(batch))
-                try:
-                    results.extend(self._send_batch(engine, batch))
-                except sa.exc.OperationalError:
-                    self.breaker.failed()  # nothing of this batch was committed; it is sent again later
-                    continue
-                self.breaker.succeeded()
+            return self.send_in_transactions(messages, self.batch_size, lambda batch: self._send_batch(engine, batch))
         finally:
             engine.dispose()
-        return results
 
     def _send_batch(self, engine: sa.Engine, batch: list[OutboxMessage]) -> list[Delivery]:
         keys = {(m.golden_case_id, m.version): m for m in batch}

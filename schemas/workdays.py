@@ -78,11 +78,14 @@ class WorkingCalendar:
         valid = known & ~np.isnan(count)
         target = self.cumulative[positions] + np.nan_to_num(count).astype(int)
         found = np.searchsorted(self.cumulative, target, side="left").clip(0, len(self.days) - 1)
+        return self._deadlines(valid, found, start.index)
+
+    def _deadlines(self, valid: np.ndarray, found: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        """Deadlines at calendar positions ``found`` (where ``valid``), provisional past the published years."""
         deadline = np.where(valid, self.days[found], np.datetime64("NaT"))
         provisional = valid & (deadline >= self.provisional_from)
         return pd.DataFrame(
-            {"deadline": pd.to_datetime(deadline).date, "provisional": provisional},
-            index=start.index,
+            {"deadline": pd.to_datetime(deadline).date, "provisional": provisional}, index=index
         ).assign(deadline=lambda f: f["deadline"].where(valid, None))
 
     def add_natural_days(self, start: pd.Series, days: pd.Series) -> pd.DataFrame:
@@ -96,12 +99,7 @@ class WorkingCalendar:
         end = (positions + np.nan_to_num(count).astype(int)).clip(0, len(self.days) - 1)
         shift = (~self.working[end]).astype(int)
         found = np.searchsorted(self.cumulative, self.cumulative[end] + shift, side="left").clip(0, len(self.days) - 1)
-        deadline = np.where(valid, self.days[found], np.datetime64("NaT"))
-        provisional = valid & (deadline >= self.provisional_from)
-        return pd.DataFrame(
-            {"deadline": pd.to_datetime(deadline).date, "provisional": provisional},
-            index=start.index,
-        ).assign(deadline=lambda f: f["deadline"].where(valid, None))
+        return self._deadlines(valid, found, start.index)
 
     def add_days(self, start: pd.Series, days: pd.Series, units: pd.Series) -> pd.DataFrame:
         """Per row, :meth:`add_natural_days` where ``units`` is ``natural_day``, else :meth:`add_working_days`."""
