@@ -64,7 +64,7 @@ def province(tmp_path):
 
 def answer(province, target, messages):
     _, exchange = province
-    exchange.process_once(dt.datetime.now() + dt.timedelta(days=1))
+    exchange.process_once(dt.datetime(2100, 1, 1))  # every row written so far, whenever the test runs
     return {d.idempotency_key: (d.outcome, d.code, d.reason) for d in target.follow_up(messages)}
 
 
