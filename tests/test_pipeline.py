@@ -19,7 +19,8 @@ from pipelines.definitions import build_definitions
 from pipelines.definitions import build_resources as resource_defs
 from pipelines.deliver.assets import follow_up_request
 from sandbox.demo import QUIET, pairwise_scores
-from schemas.identifiers import is_valid_licence_identifier
+from sandbox.province.exchange import NationalExchange
+from schemas.identifiers import is_valid_licence_identifier, national_case_numbers
 from schemas.warehouse import mart_2345_monthly, mart_case_deadlines, mart_daily_volume, mart_licence_reuse
 from tests.conftest import SANDBOX_START, pipeline_environment, start_sandbox
 
@@ -67,6 +68,26 @@ def _links(warehouse) -> pd.DataFrame:
     )
 
 
+def _province_holds_every_accepted_case(exchange_url: str, warehouse) -> None:
+    """The province's tables, judged by the stand-in's own reading of the published definitions: nothing refused,
+    every accepted golden case held under a 办件编号 of the national form, and no internal golden id anywhere."""
+    engine = sa.create_engine(exchange_url)
+    try:
+        exchange = NationalExchange(engine)
+        assert exchange.rejections() == []
+        held = {h["case_no"] for h in exchange.holdings()}
+        with engine.connect() as conn:
+            for name in ("up_pro_accept", "up_pro_process", "up_pro_result"):
+                rows = pd.DataFrame(conn.execute(sa.text(f"SELECT * FROM {name}")).mappings().all())
+                assert len(rows) and national_case_numbers(rows["project_no"]).all(), name
+                text = rows.select_dtypes(include="object").astype(str)
+                assert not text.apply(lambda column: column.str.startswith("GC")).any().any(), name
+    finally:
+        engine.dispose()
+    accepted = warehouse.scalar("SELECT COUNT(*) FROM golden_cases WHERE accepted_at IS NOT NULL")
+    assert len(held) == accepted > 0
+
+
 def run_pipeline(tmp_path, monkeypatch, **sandbox_overrides):
     warehouse_url = sandbox_overrides.pop("warehouse_url", f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
     sandbox = start_sandbox(tmp_path / "sandbox", days=DAYS, cases_per_day=30, fault_level="mild", **sandbox_overrides)
@@ -98,6 +119,7 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             nightly = _run(defs, instance, follow_up_request(resources.warehouse, None, "n", check_receivers=True))
             assert {c.check_name for c in nightly} >= {"receiver_holds_what_it_acknowledged", "no_stale_pending"}
             assert all(c.passed for c in nightly), [(c.check_name, c.metadata) for c in nightly if not c.passed]
+            _province_holds_every_accepted_case(sandbox.exchange_url, resources.warehouse)
 
             # The 2345 question in one query: what share of business start-ups finished within 2 working days?
             m = mart_2345_monthly.c  # Table objects, not SQL text: the marts are in their schema on PostgreSQL
