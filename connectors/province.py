@@ -200,8 +200,8 @@ def row_keys(case_keys: pd.Series, table: str, steps: pd.Series) -> pd.Series:
 
 # ---------------------------------------------------------------- rows
 def case_rows(cases: pd.DataFrame, chosen: Profile) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """(rows per table, held): each table's rows with ``golden_case_id``, ``version``, the row key column, the
-    profile's columns and ``content_hash``; ``held``: golden_case_id, version, reason for versions kept back."""
+    """(rows per table, held): each table's rows with ``golden_case_id``, ``version``, the row key column and the
+    profile's columns; ``held``: golden_case_id, version, reason for versions kept back."""
     facts = case_facts(cases)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[pd.DataFrame] = []
@@ -238,8 +238,6 @@ def case_rows(cases: pd.DataFrame, chosen: Profile) -> tuple[dict[str, pd.DataFr
                 if long.any():
                     reason = f"{name}.{column} 超过 {how.length} 个字符（{how.field}）：请在源系统中核对"
                     problems.append(_held(source[long], reason))
-        columns = [c for c in rows.columns if c not in ("golden_case_id", "version")]
-        rows["content_hash"] = _hashes(rows[[c for c in columns if c != chosen.sync.row_key]])
         tables[name] = rows
     held = (
         pd.concat(problems, ignore_index=True).drop_duplicates(["golden_case_id", "version"])
@@ -260,13 +258,6 @@ def case_rows(cases: pd.DataFrame, chosen: Profile) -> tuple[dict[str, pd.DataFr
 
 def _held(source: pd.DataFrame, reason: str) -> pd.DataFrame:
     return pd.DataFrame({"golden_case_id": source["golden_case_id"], "version": source["version"], "reason": reason})
-
-
-def _hashes(frame: pd.DataFrame) -> pd.Series:
-    if frame.empty:
-        return pd.Series(dtype="string", index=frame.index)
-    text = frame.astype("string").fillna("\x00").agg("\x1f".join, axis=1)
-    return pd.Series([hashlib.sha256(t.encode()).hexdigest() for t in text], index=frame.index, dtype="string")
 
 
 # ---------------------------------------------------------------- the target
@@ -353,7 +344,7 @@ class ProvinceTableTarget(DeliveryTarget):
         an update under the same key; an unchanged one, or one already written in this batch, is left alone."""
         sync, ops = self.profile.sync, self.profile.operations
         t = self._table(conn, name)
-        columns = [c for c in rows.columns if c not in ("golden_case_id", "version", "content_hash", sync.row_key)]
+        columns = [c for c in rows.columns if c not in ("golden_case_id", "version", sync.row_key)]
         rows = rows.assign(
             _batch=[batches[(g, int(v))] for g, v in zip(rows["golden_case_id"], rows["version"], strict=True)]
         )
