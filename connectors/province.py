@@ -29,7 +29,6 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from pydantic import Field as PydanticField
 
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
 from core.warehouse import insert_frame
@@ -288,8 +287,8 @@ class ProvinceTableTarget(DeliveryTarget):
     (``connectors/profiles/<profile>.yaml``). The province owns the database and its tables: the bridge reads
     their definitions and writes and reads rows, nothing else."""
 
-    url: str = PydanticField(description="SQLAlchemy URL of the front-end database; credentials via environment")
-    profile_name: str = PydanticField(default="national", description="connectors/profiles/<name>.yaml")
+    url: str = Field(description="SQLAlchemy URL of the front-end database; credentials via environment")
+    profile_name: str = Field(default="national", description="connectors/profiles/<name>.yaml")
     batch_size: int = 200
 
     _engine_cache: sa.Engine | None = PrivateAttr(default=None)

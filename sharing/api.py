@@ -384,20 +384,6 @@ class LicenceSharing:
         """The condition that keeps a read to the caller's purpose: every read applies it in SQL."""
         return [] if caller.licence_types is None else [licences.c.licence_type_code.in_(sorted(caller.licence_types))]
 
-    @staticmethod
-    def find_holder(conn: sa.Connection, code: str | None) -> Any:
-        """The holder a code names, through every code sources wrote for it (its own first, then mistyped ones)."""
-        code = normalize_code(code)
-        if not code:
-            return None
-        return conn.execute(
-            sa.select(*_HOLDER_COLUMNS, holder_codes.c.how)
-            .join_from(holder_codes, holders, holder_codes.c.holder_id == holders.c.holder_id)
-            .where(holder_codes.c.code.in_(_candidate_codes(code)))
-            .order_by(holder_codes.c.how)  # identifier before resolved
-            .limit(1)
-        ).first()
-
     def holder_licences(self, conn: sa.Connection, code: str, caller: SharingClient) -> tuple[Any, list[Any]]:
         """The holder a code names and its licences of the types the caller covers, any status, in one query
         whether or not the holder exists: a holder with none of them is no holder to this caller."""
