@@ -34,7 +34,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget  # noqa: E402
+from connectors.municipal import MunicipalTarget  # noqa: E402
+from connectors.targets import DeliveryTarget, ExchangeTableTarget  # noqa: E402
 from core.warehouse import Warehouse, insert_frame  # noqa: E402
 from delivery.outbox import drain  # noqa: E402
 from sandbox.runtime import CREDENTIALS  # noqa: E402
@@ -46,14 +47,20 @@ def queue(warehouse: Warehouse, target: str, count: int, offset: int = 0) -> Non
     """``count`` golden-case versions in the outbox, as case_resolution writes them."""
     n = pd.RangeIndex(offset, offset + count)
     ids = [make_uscc("91320412", f"{i + 10_000_000:08d}") for i in n]
+    first = dt.date(2026, 11, 16)  # 9,999 serials a day: the next day after that
+    numbers = [f"11320412MB0143028G4000102001000{first + dt.timedelta(i // 9999):%Y%m%d}{i % 9999 + 1:04d}" for i in n]
     payloads = [
         json.dumps(
             {
-                "case_no": f"MR-{i}",
+                "case_no": number,
+                "project_no": number,  # the 办件编号 (the market regulator's 实施编码, the day, a serial)
+                "applicant_id_kind": "uscc",
+                "handling_dept": "market_regulation",
+                "accepted_at": "2026-11-16T10:00:00",
                 "item_code": "000102001000",
                 "item_name": "企业设立登记",
                 "applicant_type": "legal_person",
-                "applicant_name": f"常州基准{i}号有限公司",
+                "applicant_name": f"常州基准{number[-6:]}号有限公司",
                 "applicant_id": ident,
                 "contact_phone": "13812345678",
                 "status": "受理",
@@ -62,7 +69,7 @@ def queue(warehouse: Warehouse, target: str, count: int, offset: int = 0) -> Non
             ensure_ascii=False,
             sort_keys=True,
         )
-        for i, ident in zip(n, ids, strict=True)
+        for number, ident in zip(numbers, ids, strict=True)
     ]
     golden = "GC" + pd.Series(n).astype(str).str.zfill(10)
     frame = pd.DataFrame(
@@ -99,7 +106,7 @@ def throughput(url: str, warehouse: Warehouse, limit: float, headroom: float, ve
     faults(url, rate_limit_per_second=limit)
     key, secret = CREDENTIALS["municipal"]
     configured = limit * headroom
-    target = HttpTarget(base_url=url, app_key=key, app_secret=secret, rate_limit_per_second=configured)
+    target = MunicipalTarget(base_url=url, app_key=key, app_secret=secret, rate_limit_per_second=configured)
     queue(warehouse, "municipal", versions)
     before = served(url)
     started = time.perf_counter()
@@ -214,7 +221,7 @@ def main() -> None:
             print(pd.DataFrame([figures]).to_string(index=False))
 
             key, secret = CREDENTIALS["municipal"]
-            municipal = HttpTarget(
+            municipal = MunicipalTarget(
                 base_url=receivers.municipal_url,
                 app_key=key,
                 app_secret=secret,

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
+from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
 from core.warehouse import insert_frame
 from resolution.golden import GOLDEN_FIELDS
 from schemas.case import COMPLETED_STATUSES, departments, items
@@ -66,16 +66,42 @@ class ColumnMap(_Strict):
 
 class TableMap(_Strict):
     rows: RowKind
+    key: list[str] | None = None  # the columns naming a row among its versions, where sync has no row_key
     columns: dict[str, ColumnMap]
+
+    @model_validator(mode="after")
+    def _key_is_a_column(self) -> TableMap:
+        missing = [k for k in self.key or () if k not in self.columns]
+        if missing:
+            raise ValueError(f"key columns {missing} are not columns of the table")
+        return self
 
 
 class SyncColumns(_Strict):
-    row_key: str
+    """The exchange columns every row carries. A family keys a row's versions in one of two ways: a generated key
+    column (``row_key``: national row_guid, a UUID 5 of 办件编号, table and step) with an operation code per write;
+    or the table's own key columns (``TableMap.key``) with a version counter (``version``: PRE DATAVERSION, 1 on
+    the first write and one more per change) and a status column the sender sets to ``pending``."""
+
+    row_key: str | None = None
+    version: str | None = None
     batch: str
-    operation: str
+    operation: str | None = None
     time: str
     source: str | None = None
     source_value: str | None = None
+    status: str | None = None
+    pending: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SyncColumns:
+        if (self.row_key is None) == (self.version is None):
+            raise ValueError("sync names exactly one of row_key (a generated key) or version (a version counter)")
+        if self.row_key and not self.operation:
+            raise ValueError("a family keyed by row_key writes an operation code: name sync.operation")
+        if (self.status is None) != (self.pending is None):
+            raise ValueError("sync.status and sync.pending go together")
+        return self
 
 
 class Mirror(_Strict):
@@ -95,9 +121,28 @@ class ErrorTable(_Strict):
     reason: str
 
 
+class StatusAnswer(_Strict):
+    """The province answers on the row itself: ``column`` turns ``accepted`` or ``refused``, the reason in
+    ``reason``."""
+
+    column: str
+    accepted: str
+    refused: str
+    reason: str
+
+
 class Answers(_Strict):
-    mirror: Mirror
-    errors: ErrorTable
+    mirror: Mirror | None = None
+    errors: ErrorTable | None = None
+    status: StatusAnswer | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Answers:
+        if self.status is None and (self.mirror is None or self.errors is None):
+            raise ValueError("answers: either status, or mirror and errors")
+        if self.status is not None and (self.mirror or self.errors):
+            raise ValueError("answers: either status, or mirror and errors, not both")
+        return self
 
 
 class Profile(_Strict):
@@ -105,10 +150,27 @@ class Profile(_Strict):
     title: str
     codes: str  # the code lists' column for this profile
     sync: SyncColumns
-    operations: dict[Literal["insert", "update", "delete"], str]
+    operations: dict[Literal["insert", "update", "delete"], str] = Field(default_factory=dict)
     case_key: str
     tables: dict[str, TableMap]
     answers: Answers
+
+    @model_validator(mode="after")
+    def _keys(self) -> Profile:
+        if self.sync.row_key is None:
+            unkeyed = [name for name, spec in self.tables.items() if not spec.key]
+            if unkeyed:
+                raise ValueError(f"tables {unkeyed} need key columns: sync has no row_key")
+        elif not {"insert", "update"} <= set(self.operations):
+            raise ValueError("operations must name insert and update")
+        unknown = [name for name, spec in self.tables.items() if self.case_key not in spec.columns]
+        if unknown:
+            raise ValueError(f"tables {unknown} have no case_key column {self.case_key!r}")
+        return self
+
+    def keys(self, table: str) -> list[str]:
+        """The columns that name a row of ``table`` among its versions."""
+        return [self.sync.row_key] if self.sync.row_key else list(self.tables[table].key or ())
 
 
 class ProfileError(ValueError):
@@ -155,13 +217,23 @@ def case_facts(cases: pd.DataFrame) -> pd.DataFrame:
     for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
         facts[column] = pd.to_datetime(facts[column])
     catalogue = items().reset_index().drop_duplicates("item_code").set_index("item_code")
-    for column in ("task_code", "task_version", "case_type"):
+    for column in ("task_code", "task_version", "case_type", "promised_unit"):
         facts[column] = facts["item_code"].map(catalogue[column]) if column in catalogue else pd.NA
     names = departments().set_index("department_code")["department_name"]
     facts["handling_dept_name"] = facts["handling_dept"].map(names)
     # 手机 (11 digits from 1): a landline (0519-…) is a phone, not a mobile, and is left out, not cut
     digits = facts["contact_phone"].astype("string").str.replace(r"[\s\-+]", "", regex=True).str.removeprefix("86")
     facts["contact_mobile"] = digits.where(digits.str.fullmatch(r"1[3-9]\d{9}").fillna(False).astype(bool))
+    # enterprise or not, from the applicant's USCC (GB 32100: 登记管理部门 9 + 机构类别 1 = 企业); a legal person
+    # without a USCC has no class, and the profiles that need one hold the case with the reason
+    uscc = facts["applicant_id"].astype("string").where(facts["applicant_id_kind"].eq("uscc").fillna(False))
+    legal = facts["applicant_type"].eq("legal_person").fillna(False)
+    facts["applicant_class"] = (
+        pd.Series(pd.NA, index=facts.index, dtype="string")
+        .mask(facts["applicant_type"].eq("natural_person").fillna(False), "natural_person")
+        .mask(legal & uscc.notna(), "non_enterprise")
+        .mask(legal & uscc.str.startswith("91").fillna(False), "enterprise")
+    )
     ended = facts["status"].isin(ENDED)
     facts["result"] = facts["status"].map(RESULT_OF_STATUS).where(ended)
     # a case that ended without a completion time (退件, 不予受理) ends when it was decided
@@ -207,36 +279,13 @@ def case_rows(cases: pd.DataFrame, chosen: Profile) -> tuple[dict[str, pd.DataFr
     for name, spec in chosen.tables.items():
         source = life_rows(facts, spec.rows)
         rows = pd.DataFrame(
-            {
-                "golden_case_id": source["golden_case_id"],
-                "version": source["version"],
-                chosen.sync.row_key: row_keys(source["project_no"], name, source["step"]),
-            },
-            index=source.index,
+            {"golden_case_id": source["golden_case_id"], "version": source["version"]}, index=source.index
         )
+        if chosen.sync.row_key:
+            rows[chosen.sync.row_key] = row_keys(source["project_no"], name, source["step"])
         for column, how in spec.columns.items():
-            if how.value is not None:
-                rows[column] = how.value
-                continue
-            values = source[how.field]
-            if how.codes:
-                codes, unmapped = translate(how.codes, chosen.codes, values.astype("string"))
-                for value in values[unmapped].astype(str).unique():
-                    bad = unmapped & (values.astype(str) == value)
-                    problems.append(_held(source[bad], unmapped_reason(how.codes, chosen.codes, value)))
-                values = codes.mask(codes == "")
-            rows[column] = values
-            text = values.astype("string")
-            if how.required:
-                missing = values.isna() | text.str.strip().eq("").fillna(False)
-                if missing.any():
-                    reason = f"{name}.{column} 为必填项，但办件的 {how.field} 为空：请在源系统中补全"
-                    problems.append(_held(source[missing], reason))
-            if how.length:
-                long = text.str.len().gt(how.length).fillna(False)
-                if long.any():
-                    reason = f"{name}.{column} 超过 {how.length} 个字符（{how.field}）：请在源系统中核对"
-                    problems.append(_held(source[long], reason))
+            rows[column], found = column_values(source, how, chosen.codes, f"{name}.{column}")
+            problems += found
         tables[name] = rows
     held = (
         pd.concat(problems, ignore_index=True).drop_duplicates(["golden_case_id", "version"])
@@ -255,16 +304,40 @@ def case_rows(cases: pd.DataFrame, chosen: Profile) -> tuple[dict[str, pd.DataFr
     return tables, held.reset_index(drop=True)
 
 
+def column_values(
+    source: pd.DataFrame, how: ColumnMap, codes_of: str, label: str
+) -> tuple[pd.Series | str, list[pd.DataFrame]]:
+    """One column of a receiver's rows from the case facts, and the versions it holds back (golden_case_id,
+    version, reason): a code with no mapping in the receiver's list, a required value missing, a value too long.
+    ``codes_of`` is the code lists' column for the receiver; ``label`` names the column in the reasons."""
+    if how.value is not None:
+        return how.value, []
+    problems = []
+    values = source[how.field]
+    if how.codes:
+        codes, unmapped = translate(how.codes, codes_of, values.astype("string"))
+        for value in values[unmapped].astype(str).unique():
+            bad = unmapped & (values.astype(str) == value)
+            problems.append(_held(source[bad], unmapped_reason(how.codes, codes_of, value)))
+        values = codes.mask(codes == "")
+    text = values.astype("string")
+    if how.required:
+        missing = values.isna() | text.str.strip().eq("").fillna(False)
+        if missing.any():
+            reason = f"{label} 为必填项，但办件的 {how.field} 为空：请在源系统中补全"
+            problems.append(_held(source[missing], reason))
+    if how.length:
+        long = text.str.len().gt(how.length).fillna(False)
+        if long.any():
+            problems.append(_held(source[long], f"{label} 超过 {how.length} 个字符（{how.field}）：请在源系统中核对"))
+    return values, problems
+
+
 def _held(source: pd.DataFrame, reason: str) -> pd.DataFrame:
     return pd.DataFrame({"golden_case_id": source["golden_case_id"], "version": source["version"], "reason": reason})
 
 
 # ---------------------------------------------------------------- the target
-#: The receipt of a version that wrote nothing (``=`` and the batch's last 31 characters): acknowledged as sent,
-#: and counted as held in reconciliation (the province holds the case as it stood, or, not yet accepted, nothing).
-NOTHING = "="
-
-
 def batch_of(idempotency_key: str) -> str:
     """The batch a case version's rows go out in (32 characters): the same on every re-send of the version, so
     a re-send finds its rows already written and writes nothing twice."""
@@ -280,6 +353,16 @@ def _comparable(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
         else:
             out[column] = frame[column].astype("string").str.strip()
     return out
+
+
+def _identity(frame: pd.DataFrame, keys: list[str], table: sa.Table) -> pd.Series:
+    """A row's name among its versions, from its key columns, the same whether it came from a case or back from
+    the province's table."""
+    text = _comparable(frame[keys], table).fillna("")
+    name = text[keys[0]]
+    for key in keys[1:]:
+        name = name + "\x1f" + text[key]
+    return name
 
 
 class ProvinceTableTarget(DeliveryTarget):
@@ -340,61 +423,70 @@ class ProvinceTableTarget(DeliveryTarget):
         self, conn: sa.Connection, name: str, rows: pd.DataFrame, batches: pd.Series, now: dt.datetime
     ) -> set[tuple[str, int]]:
         """A case's versions in order: a row the province does not have is inserted; one whose content changed is
-        an update under the same key; an unchanged one, or one already written in this batch, is left alone."""
-        sync, ops = self.profile.sync, self.profile.operations
+        written again under the same key (an update: the operation code, or the next version number); an
+        unchanged one, or one already written in this batch, is left alone."""
+        chosen = self.profile
+        sync, keys = chosen.sync, chosen.keys(name)
         t = self._table(conn, name)
         columns = [c for c in rows.columns if c not in ("golden_case_id", "version", sync.row_key)]
         rows = rows.assign(
             _batch=[batches[(g, int(v))] for g, v in zip(rows["golden_case_id"], rows["version"], strict=True)]
         )
+        rows["_key"] = _identity(rows, keys, t)
         rows = rows.sort_values(["golden_case_id", "version"])
-        rank = rows.groupby(sync.row_key).cumcount()
+        rank = rows.groupby("_key").cumcount()
+        order = [sync.version] if sync.version else [sync.time, sync.batch]
         written: set[tuple[str, int]] = set()
         for step in range(int(rank.max()) + 1 if len(rank) else 0):
-            wave = rows[rank == step]
-            keys = wave[sync.row_key].tolist()
+            wave = rows[rank == step].set_index("_key")
+            read = list(dict.fromkeys([*keys, sync.batch, *order, *columns]))
             latest = pd.DataFrame(
                 conn.execute(
-                    sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time], *(t.c[c] for c in columns)).where(
-                        t.c[sync.row_key].in_(keys)
-                    )
+                    sa.select(*(t.c[c] for c in read)).where(t.c[chosen.case_key].in_(wave[chosen.case_key].unique()))
                 )
                 .mappings()
                 .all(),
-                columns=[sync.row_key, sync.batch, sync.time, *columns],
+                columns=read,
             )
-            present = set(zip(latest[sync.row_key], latest[sync.batch], strict=True))
-            latest = latest.sort_values([sync.time, sync.batch]).drop_duplicates(sync.row_key, keep="last")
-            before = _comparable(latest.set_index(sync.row_key)[columns], t)
-            now_rows = _comparable(wave.set_index(sync.row_key)[columns], t)
+            latest["_key"] = _identity(latest, keys, t)
+            present = set(zip(latest["_key"], latest[sync.batch], strict=True))
+            latest = latest.sort_values(order).drop_duplicates("_key", keep="last").set_index("_key")
+            before = _comparable(latest[columns], t)
+            now_rows = _comparable(wave[columns], t)
             known = now_rows.index.isin(before.index)
             same = pd.Series(False, index=now_rows.index)
             if known.any():
                 a, b = now_rows[known], before.loc[now_rows.index[known]]
                 same[known] = (a.fillna("\x00") == b.fillna("\x00")).all(axis=1).to_numpy()
-            again = pd.Series(
-                [(k, bt) in present for k, bt in zip(wave[sync.row_key], wave["_batch"], strict=True)],
-                index=now_rows.index,
-            )
             # a re-send: its rows are there under its batch, so it did write them
-            done = wave.set_index(sync.row_key)[again]
+            again = pd.Series(
+                [(k, bt) in present for k, bt in zip(wave.index, wave["_batch"], strict=True)], index=wave.index
+            )
+            done = wave[again]
             written |= set(zip(done["golden_case_id"], done["version"].astype(int), strict=True))
-            out = wave.set_index(sync.row_key)[~(same | again)].reset_index()
+            out = wave[~(same | again)]
             if out.empty:
                 continue
-            out[sync.operation] = [ops["update"] if k in before.index else ops["insert"] for k in out[sync.row_key]]
+            update = out.index.isin(latest.index)
+            out = out.drop(columns=["version"]).assign(_case_version=out["version"])
+            if sync.version:
+                previous = latest[sync.version].reindex(out.index).fillna(0).astype(int)
+                out[sync.version] = (previous + 1).to_numpy()
+            else:
+                out[sync.operation] = [chosen.operations["update" if u else "insert"] for u in update]
+            if sync.status:
+                out[sync.status] = sync.pending
             out[sync.batch] = out["_batch"]
             out[sync.time] = now
             if sync.source:
                 out[sync.source] = sync.source_value
-            insert_frame(conn, t, out)
-            written |= set(zip(out["golden_case_id"], out["version"].astype(int), strict=True))
+            insert_frame(conn, t, out)  # the table's columns only: never _key, golden_case_id or the case version
+            written |= set(zip(out["golden_case_id"], out["_case_version"].astype(int), strict=True))
         return written
 
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        """Per version: rejected when the province refused any of its rows (its error table, its words);
-        acknowledged when every row it wrote is in the mirror with its batch or a later one; else no answer yet."""
-        chosen, answers = self.profile, self.profile.answers
+        """Per version: rejected when the province refused any of its rows (its error table or status column, its
+        words); acknowledged when the province has taken every row it wrote; else no answer yet."""
         results = [
             Delivery(m.idempotency_key, "acknowledged", m.receipt_id)
             for m in messages
@@ -404,52 +496,97 @@ class ProvinceTableTarget(DeliveryTarget):
         if not by_batch:
             return results
         with self._engine().connect() as conn:
-            errors = self._table(conn, answers.errors.table)
-            refused = {
-                row[0]: (row[1], row[2])
-                for row in conn.execute(
-                    sa.select(
-                        errors.c[answers.errors.batch], errors.c[answers.errors.code], errors.c[answers.errors.reason]
-                    ).where(errors.c[answers.errors.batch].in_(list(by_batch)))
-                )
-            }
-            waiting: dict[str, int] = dict.fromkeys(by_batch, 0)
-            for name in chosen.tables:
-                t, mirror = self._table(conn, name), self._table(conn, answers.mirror.of(name))
-                sync = chosen.sync
-                ours = (
-                    sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time])
-                    .where(t.c[sync.batch].in_(list(by_batch)))
-                    .subquery()
-                )
-                taken = (
-                    sa.select(ours.c[sync.batch], sa.func.count())
-                    .join_from(ours, mirror, mirror.c[sync.row_key] == ours.c[sync.row_key], isouter=True)
-                    .where(sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time]))
-                    .group_by(ours.c[sync.batch])
-                )
-                for batch, count in conn.execute(taken):
-                    waiting[batch] += count
+            answer = self._status_answers if self.profile.answers.status else self._mirror_answers
+            refused, waiting = answer(conn, list(by_batch))
         for batch, message in by_batch.items():
             if batch in refused:
                 code, reason = refused[batch]
                 results.append(Delivery(message.idempotency_key, "rejected", batch, code, reason))
-            elif waiting[batch] == 0:
+            elif waiting.get(batch, 0) == 0:
                 results.append(Delivery(message.idempotency_key, "acknowledged", batch))
         return results
 
+    def _mirror_answers(
+        self, conn: sa.Connection, batches: list[str]
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+        """National: refusals in the error table; a row is taken once the mirror holds it with its time or later."""
+        chosen, answers = self.profile, self.profile.answers
+        assert answers.errors is not None and answers.mirror is not None
+        errors = self._table(conn, answers.errors.table)
+        refused = {
+            row[0]: (row[1], row[2])
+            for row in conn.execute(
+                sa.select(
+                    errors.c[answers.errors.batch], errors.c[answers.errors.code], errors.c[answers.errors.reason]
+                ).where(errors.c[answers.errors.batch].in_(batches))
+            )
+        }
+        waiting: dict[str, int] = {}
+        sync = chosen.sync
+        for name in chosen.tables:
+            t, mirror = self._table(conn, name), self._table(conn, answers.mirror.of(name))
+            ours = (
+                sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time]).where(t.c[sync.batch].in_(batches))
+            ).subquery()
+            taken = (
+                sa.select(ours.c[sync.batch], sa.func.count())
+                .join_from(ours, mirror, mirror.c[sync.row_key] == ours.c[sync.row_key], isouter=True)
+                .where(sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time]))
+                .group_by(ours.c[sync.batch])
+            )
+            for batch, count in conn.execute(taken):
+                waiting[batch] = waiting.get(batch, 0) + count
+        return refused, waiting
+
+    def _status_answers(
+        self, conn: sa.Connection, batches: list[str]
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+        """PRE: each row's status column turns accepted or refused (the reason beside it); still pending waits."""
+        chosen, status = self.profile, self.profile.answers.status
+        assert status is not None
+        refused: dict[str, tuple[str, str]] = {}
+        waiting: dict[str, int] = {}
+        batch_column = chosen.sync.batch
+        for name in chosen.tables:
+            t = self._table(conn, name)
+            answered = sa.select(t.c[batch_column], t.c[status.column], t.c[status.reason]).where(
+                t.c[batch_column].in_(batches), t.c[status.column] != status.accepted
+            )
+            for batch, state, reason in conn.execute(answered):
+                if state == status.refused:
+                    refused.setdefault(batch, (state, f"{name}: {reason or '（前置库未给出原因）'}"))
+                else:
+                    waiting[batch] = waiting.get(batch, 0) + 1
+        return refused, waiting
+
     def holdings(self) -> pd.DataFrame | None:
         """What the province holds, row by row: each case number and the batch of each of its rows now in effect
-        (``case_no``, ``receipt``). Which case version a batch was is the outbox's to say (it keeps each version's
-        receipt), so this listing is resolved to golden cases by ``delivery.reconcile.resolve_receipts``."""
-        chosen = self.profile
+        (``case_no``, ``receipt``): the mirror's rows (national), or each row's newest accepted version (PRE).
+        Which case version a batch was is the outbox's to say (it keeps each version's receipt), so this listing is
+        resolved to golden cases by ``delivery.reconcile.resolve_receipts``."""
+        chosen, status = self.profile, self.profile.answers.status
         frames = []
         with self._engine().connect() as conn:
             for name in chosen.tables:
-                mirror = self._table(conn, chosen.answers.mirror.of(name))
-                rows = conn.execute(sa.select(mirror.c[chosen.case_key], mirror.c[chosen.sync.batch])).all()
-                frames.append(pd.DataFrame(rows, columns=["case_no", "receipt"]))
-        return pd.concat(frames, ignore_index=True).drop_duplicates()
+                if status is None:
+                    assert chosen.answers.mirror is not None
+                    mirror = self._table(conn, chosen.answers.mirror.of(name))
+                    rows = conn.execute(sa.select(mirror.c[chosen.case_key], mirror.c[chosen.sync.batch])).all()
+                    frames.append(pd.DataFrame(rows, columns=["case_no", "receipt"]))
+                    continue
+                t, keys = self._table(conn, name), chosen.keys(name)
+                read = list(dict.fromkeys([chosen.case_key, *keys, chosen.sync.batch, chosen.sync.version]))
+                rows = pd.DataFrame(
+                    conn.execute(sa.select(*(t.c[c] for c in read)).where(t.c[status.column] == status.accepted))
+                    .mappings()
+                    .all(),
+                    columns=read,
+                )
+                rows["_key"] = _identity(rows, keys, t)
+                rows = rows.sort_values(chosen.sync.version).drop_duplicates("_key", keep="last")
+                frames.append(rows.rename(columns={chosen.case_key: "case_no", chosen.sync.batch: "receipt"}))
+        listing = pd.concat(frames, ignore_index=True)[["case_no", "receipt"]]
+        return listing.drop_duplicates().reset_index(drop=True)
 
     def counts(self) -> dict[str, int] | None:
         """None: the listing is by receipt, and only the outbox can say which case each receipt was

@@ -141,6 +141,10 @@ class Throttle:
 
 
 HOLDINGS_COLUMNS = ["golden_case_id", "version", "duplicate_effects"]
+#: The receipt of a version that has nothing for a receiver (``=`` and 31 characters of its batch or key hash):
+#: acknowledged as sent, and counted as held in reconciliation (the receiver holds the case as it stood, or, not
+#: yet accepted, nothing).
+NOTHING = "="
 
 
 def _parse_ts(value: str | None) -> dt.datetime | None:
@@ -327,41 +331,28 @@ class HttpTarget(DeliveryTarget):
 
     @staticmethod
     def wire_format(message: OutboxMessage) -> dict[str, Any]:
-        p = message.payload
-        return {
-            "caseId": message.golden_case_id,
-            "version": message.version,
-            "caseNo": p.get("case_no"),
-            "itemCode": p.get("item_code"),
-            "itemName": p.get("item_name"),
-            "applicantType": p.get("applicant_type"),
-            "applicantName": p.get("applicant_name"),
-            "applicantId": p.get("applicant_id"),
-            "contactPhone": p.get("contact_phone"),
-            "address": p.get("address"),
-            "submittedAt": p.get("submitted_at"),
-            "acceptedAt": p.get("accepted_at"),
-            "completedAt": p.get("completed_at"),
-            "status": p.get("status"),
-            "promisedDays": p.get("promised_days"),
-            "statutoryDays": p.get("statutory_days"),
-            "handlingDept": p.get("handling_dept"),
-        }
+        """The JSON object one version goes out as (the receiver's subclass says)."""
+        raise NotImplementedError
+
+    def prepare(self, messages: list[OutboxMessage]) -> tuple[list[tuple[OutboxMessage, dict]], list[Delivery]]:
+        """(what to send: each version with its document; the answers of versions that go nowhere: held back
+        with a reason, or nothing for this receiver, receipt ``=…``, acknowledged on follow-up)."""
+        return [(m, self.wire_format(m)) for m in messages], []
 
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        results: list[Delivery] = []
+        ready, results = self.prepare(messages)
         size = max(1, self.batch_size)
         with make_client(self.base_url, self.timeout_seconds) as client:
-            for start in range(0, len(messages), size):
-                chunk = messages[start : start + size]
+            for start in range(0, len(ready), size):
+                chunk = ready[start : start + size]
                 try:
-                    results.extend(self._send_one(client, chunk[0]) if size == 1 else self._send_batch(client, chunk))
+                    results.extend(self._send_one(client, *chunk[0]) if size == 1 else self._send_batch(client, chunk))
                 except CircuitOpen:
                     break  # the receiver is down: what is left stays queued for the next run
         return results
 
-    def _send_one(self, client: httpx.Client, message: OutboxMessage) -> list[Delivery]:
-        body = _canonical(self.wire_format(message))
+    def _send_one(self, client: httpx.Client, message: OutboxMessage, document: dict) -> list[Delivery]:
+        body = _canonical(document)
         headers = {"Idempotency-Key": message.idempotency_key}
         try:
             answer = self._call(client, "POST", self.cases_path, body=body, headers=headers).json()
@@ -372,19 +363,20 @@ class HttpTarget(DeliveryTarget):
             return [Delivery(message.idempotency_key, "failed", None, None, str(exc)[:300])]
         return [Delivery(message.idempotency_key, "sent", answer["receiptId"])]
 
-    def _send_batch(self, client: httpx.Client, chunk: list[OutboxMessage]) -> list[Delivery]:
-        items = [{"idempotencyKey": m.idempotency_key, **self.wire_format(m)} for m in chunk]
+    def _send_batch(self, client: httpx.Client, chunk: list[tuple[OutboxMessage, dict]]) -> list[Delivery]:
+        items = [{"idempotencyKey": m.idempotency_key, **document} for m, document in chunk]
+        messages = [m for m, _ in chunk]
         try:
             answer = self._call(client, "POST", self.batch_path, body=_canonical({"cases": items})).json()
         except RequestRejected as exc:  # the batch as a whole was refused (malformed): each version says why
             document = _json_or_empty(exc.response)
             code, reason = document.get("code"), document.get("msg")
-            return [Delivery(m.idempotency_key, "rejected", None, code, reason) for m in chunk]
+            return [Delivery(m.idempotency_key, "rejected", None, code, reason) for m in messages]
         except (RetryableStatus, httpx.TransportError) as exc:
-            return [Delivery(m.idempotency_key, "failed", None, None, str(exc)[:300]) for m in chunk]
+            return [Delivery(m.idempotency_key, "failed", None, None, str(exc)[:300]) for m in messages]
         by_key = {item["idempotencyKey"]: item for item in answer.get("data", [])}
         results = []
-        for m in chunk:
+        for m in messages:
             item = by_key.get(m.idempotency_key)
             if item is None:
                 results.append(Delivery(m.idempotency_key, "failed", None, None, "no answer for this item"))
@@ -395,9 +387,13 @@ class HttpTarget(DeliveryTarget):
         return results
 
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        by_receipt = {m.receipt_id: m for m in messages if m.receipt_id}
-        receipts = list(by_receipt)
-        answers: dict[str, Delivery] = {}  # a receipt acknowledged twice is one answer
+        answers: dict[str, Delivery] = {  # a version with nothing for the receiver has nothing to wait for
+            m.idempotency_key: Delivery(m.idempotency_key, "acknowledged", m.receipt_id)
+            for m in messages
+            if (m.receipt_id or "").startswith(NOTHING)
+        }
+        by_receipt = {m.receipt_id: m for m in messages if m.receipt_id and m.idempotency_key not in answers}
+        receipts = list(by_receipt)  # a receipt acknowledged twice is one answer
         with make_client(self.base_url, self.timeout_seconds) as client:
             for start in range(0, len(receipts), 100):
                 query = {"ids": ",".join(receipts[start : start + 100])}
@@ -415,16 +411,20 @@ class HttpTarget(DeliveryTarget):
                     )
         return list(answers.values())
 
-    def holdings(self) -> pd.DataFrame | None:
-        """The sandbox platform lists what it holds; a production platform without such a listing gives None."""
+    def listing(self) -> list[dict] | None:
+        """What the platform says it holds, where it offers a listing (the sandbox's does); else None."""
         try:
             with make_client(self.base_url, self.timeout_seconds) as client:
                 answer = client.get("/_sandbox/holdings")
         except httpx.HTTPError:
             return None
-        if answer.status_code != 200:
+        return answer.json()["data"] if answer.status_code == 200 else None
+
+    def holdings(self) -> pd.DataFrame | None:
+        """Per entity the version the platform holds (a production platform without a listing gives None)."""
+        rows = self.listing()
+        if rows is None:
             return None
-        rows = answer.json()["data"]
         frame = pd.DataFrame(rows, columns=["entityId", "version", "duplicateEffects"])
         return frame.set_axis(HOLDINGS_COLUMNS, axis=1).astype({"version": int, "duplicate_effects": int})
 

@@ -117,7 +117,8 @@ def resolve_receipts(warehouse: Warehouse, target_name: str, held: pd.DataFrame)
     each row's batch) as the listing by golden case that :func:`compare_cases` reads. Each batch is the receipt of
     one outbox version; a version that wrote nothing for the receiver (receipt ``=…``: not yet accepted, or a change
     outside what the receiver keeps) is held as it stood; a case's version is the newest of these. A golden case
-    held under two case numbers is a duplicate effect; a batch the outbox does not know is a case unknown to us
+    held under two case numbers is a duplicate effect, as is a version the receiver says it applied again
+    (``repeats``, where its listing has them); a batch the outbox does not know is a case unknown to us
     (its case number as its id)."""
     if "receipt" not in held.columns:
         return held
@@ -132,8 +133,11 @@ def resolve_receipts(warehouse: Warehouse, target_name: str, held: pd.DataFrame)
     nothing = receipts[receipts["receipt"].str.startswith("=") & (receipts["status"] == "acknowledged")]
     rows = pd.concat([rows, nothing.assign(case_no=None)[["golden_case_id", "version", "case_no"]]], ignore_index=True)
     rows["version"] = rows["version"].fillna(0).astype(int)
-    cases = rows.groupby("golden_case_id").agg(version=("version", "max"), numbers=("case_no", "nunique"))
-    cases["duplicate_effects"] = (cases["numbers"] - 1).clip(lower=0).astype(int)
+    rows["repeats"] = rows["repeats"].fillna(0).astype(int) if "repeats" in rows else 0
+    cases = rows.groupby("golden_case_id").agg(
+        version=("version", "max"), numbers=("case_no", "nunique"), repeats=("repeats", "sum")
+    )
+    cases["duplicate_effects"] = ((cases["numbers"] - 1).clip(lower=0) + cases["repeats"]).astype(int)
     return cases.reset_index()[["golden_case_id", "version", "duplicate_effects"]]
 
 

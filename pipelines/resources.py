@@ -15,9 +15,10 @@ from typing import Literal
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field, ValidationError
 
+from connectors.municipal import DEFAULT_MAP, MunicipalTarget, municipal_map
 from connectors.province import DEFAULT_PROVINCE_PROFILE, INTERIM, ProvinceTableTarget, province_profile
 from connectors.sources import DepartmentSource, build_source
-from connectors.targets import DeliveryTarget, ExchangeTableTarget, HttpTarget, SupervisionTarget
+from connectors.targets import DeliveryTarget, ExchangeTableTarget, SupervisionTarget
 from core import departments as declared
 from core import settings
 from core.warehouse import Warehouse
@@ -129,22 +130,28 @@ class SignedIntake(ConfigurableResource):
     app_key: str
     app_secret: str = Field(description="signing secret; set through an environment variable")
     sign_method: str = "HMAC-SHA256"
+    field_map: str = Field(
+        default=DEFAULT_MAP, description="MUNICIPAL_MAP: connectors/maps/<field_map>.yaml, the cases' JSON document"
+    )
     rate_limit_per_second: float = 20
     batch_size: int = 20
     circuit_breaker_failures: int = 8
     circuit_breaker_cooldown_seconds: float = 15
 
     def create_resource(self, context: InitResourceContext) -> DeliveryTarget:
-        return (SupervisionTarget if self.kind == "supervision" else HttpTarget)(
-            base_url=self.base_url,
-            app_key=self.app_key,
-            app_secret=self.app_secret,
-            sign_method=self.sign_method,
-            rate_limit_per_second=self.rate_limit_per_second,
-            batch_size=self.batch_size,
-            circuit_breaker_failures=self.circuit_breaker_failures,
-            circuit_breaker_cooldown_seconds=self.circuit_breaker_cooldown_seconds,
-        )
+        common = {
+            "base_url": self.base_url,
+            "app_key": self.app_key,
+            "app_secret": self.app_secret,
+            "sign_method": self.sign_method,
+            "rate_limit_per_second": self.rate_limit_per_second,
+            "batch_size": self.batch_size,
+            "circuit_breaker_failures": self.circuit_breaker_failures,
+            "circuit_breaker_cooldown_seconds": self.circuit_breaker_cooldown_seconds,
+        }
+        if self.kind == "supervision":
+            return SupervisionTarget(**common)
+        return MunicipalTarget(map_name=self.field_map, **common)
 
 
 def _signed_intake(kind: Literal["cases", "supervision"], name: str) -> SignedIntake:
@@ -159,6 +166,7 @@ def _signed_intake(kind: Literal["cases", "supervision"], name: str) -> SignedIn
         batch_size=int(settings.number(f"{prefix}_BATCH_SIZE", 20)),
         circuit_breaker_failures=int(settings.number(f"{prefix}_BREAKER_FAILURES", 8)),
         circuit_breaker_cooldown_seconds=settings.number(f"{prefix}_BREAKER_COOLDOWN_SECONDS", 15),
+        **({"field_map": municipal_map()} if kind == "cases" else {}),
     )
 
 

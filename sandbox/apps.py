@@ -23,6 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import faults as fault_kit
+from sandbox.province.fixture import codes as province_codes
+from sandbox.province.rules import case_number_problem, uscc_problem
 from sandbox.signature import SeenNonces, refusal
 from schemas.identifiers import classify_identifiers
 
@@ -251,9 +253,12 @@ class MunicipalState:
         self.settle()
         with self.lock:
             rows = self.db.execute(
-                "SELECT case_id, MAX(version), SUM(times - 1) FROM applied GROUP BY case_id ORDER BY case_id"
+                "SELECT a.case_id, a.version, a.repeats, (SELECT MAX(r.receipt_id) FROM receipts r "
+                "WHERE r.case_id = a.case_id AND r.version = a.version AND r.status = 'accepted') "
+                "FROM (SELECT case_id, MAX(version) AS version, SUM(times - 1) AS repeats FROM applied "
+                "GROUP BY case_id) a ORDER BY a.case_id"
             ).fetchall()
-        return [{"entityId": r[0], "version": r[1], "duplicateEffects": r[2]} for r in rows]
+        return [{"entityId": r[0], "version": r[1], "duplicateEffects": r[2], "receiptId": r[3]} for r in rows]
 
     def stats(self) -> dict:
         self.settle()
@@ -272,12 +277,22 @@ class MunicipalState:
 
 
 def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | None]:
-    """The platform's batch check: (code, message) per rejected payload, None where it is accepted."""
+    """The platform's batch check: (code, message) per rejected payload, None where it is accepted. The city
+    takes the national codes (the sandbox's own copies, ``sandbox/province/codes.yaml``) and the 办件编号 rule."""
     ids = pd.Series([p.get("applicantId") for p in payloads], dtype="string")
     checksum_ok = classify_identifiers(ids)["checksum_ok"].to_numpy()
+    lists = province_codes()
+    coded = {"status": "project_state", "applicantType": "applyer_type", "applicantIdType": "cert_type"}
     problems: list[tuple[str, str] | None] = []
     for payload, ok in zip(payloads, checksum_ok, strict=True):
-        if not payload.get("contactPhone"):
+        unknown = [k for k, name in coded.items() if str(payload.get(k)) not in lists[name]]
+        if why := case_number_problem(str(payload.get("caseNo") or "")):
+            problems.append(("E2001", why))
+        elif unknown:
+            problems.append(("E2002", "代码不在代码表中: " + ",".join(unknown)))
+        elif why := uscc_problem(str(payload.get("handlingDept") or "")):
+            problems.append(("E2004", f"承办部门编码{why}"))
+        elif not payload.get("contactPhone"):
             problems.append(("E2011", "联系电话不能为空"))
         elif not ok:
             problems.append(("E2003", "申请人证件号码缺失或校验不通过"))
@@ -293,8 +308,8 @@ def _supervision_checks(payloads: list[dict]) -> list[tuple[str, str] | None]:
 
 MUNICIPAL = IntakeKind(
     "sandbox municipal integrated platform (常州市一体化平台)",
-    "caseId",
-    ("caseId", "version", "itemCode", "itemName", "applicantName", "status"),
+    "caseNo",
+    ("caseNo", "version", "itemCode", "itemName", "applicantName", "status"),
     _municipal_business_checks,
 )
 SUPERVISION = IntakeKind(

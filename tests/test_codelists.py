@@ -39,8 +39,8 @@ def test_translate_maps_and_flags_what_has_no_code():
     assert unmapped.tolist() == [False, False, False, False, True, False]  # a missing value is not unmapped
     assert pd.isna(codes[9]) and pd.isna(codes[10])
 
-    units, _ = codelists.translate("time_unit", "pre_family", pd.Series(["workday", "natural_day"]))
-    assert units.tolist() == ["G", "Z"]
+    kinds, _ = codelists.translate("applicant_class", "pre_family", pd.Series(["natural_person", "enterprise"]))
+    assert kinds.tolist() == ["0", "1"]  # PRE_APASINFO.APPLY_TYPE: 0 个人, 1 企业
     units, _ = codelists.translate("time_unit", "national", pd.Series(["workday", "natural_day"]))
     assert units.tolist() == ["1", "2"]
     depts, _ = codelists.translate("department", "national", pd.Series(["market_regulation"]))

@@ -18,8 +18,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from connectors.municipal import MunicipalTarget
 from connectors.province import ProvinceTableTarget
-from connectors.targets import CredentialsRefused, DeliveryTarget, ExchangeTableTarget, HttpTarget
+from connectors.targets import CredentialsRefused, DeliveryTarget, ExchangeTableTarget
 from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import drain, status_counts
@@ -96,9 +97,9 @@ def _assert_exactly_once(warehouse: Warehouse, name: str, target: DeliveryTarget
     return cases
 
 
-def _municipal(sandbox, **overrides) -> HttpTarget:
+def _municipal(sandbox, **overrides) -> MunicipalTarget:
     key, secret = CREDENTIALS["municipal"]
-    return HttpTarget(**{"base_url": sandbox.url("municipal"), "app_key": key, "app_secret": secret, **overrides})
+    return MunicipalTarget(**{"base_url": sandbox.url("municipal"), "app_key": key, "app_secret": secret, **overrides})
 
 
 def _faults(sandbox, **settings) -> None:
@@ -119,13 +120,13 @@ def sandbox(tmp_path):
 @pytest.mark.integration
 def test_rejection_then_correction_closes_the_dead_letter(warehouse, sandbox):
     target = _municipal(sandbox)
-    _queue(warehouse, "municipal", [("GC1", 1, {**CASE, "contact_phone": None})])  # the platform rejects it
+    _queue(warehouse, "municipal", [("GC1", 1, _case(0, contact_phone=None))])  # the platform rejects it
     _settle(warehouse, "municipal", target)
     letter = warehouse.read("SELECT reason_code, clerk_message, closed_at FROM dead_letters")
     assert letter["reason_code"].tolist() == ["E2011"] and "联系电话" in letter["clerk_message"].iloc[0]
     assert letter["closed_at"].isna().all()
 
-    _queue(warehouse, "municipal", [("GC1", 2, CASE)])  # the clerk fixed the source record
+    _queue(warehouse, "municipal", [("GC1", 2, _case(0))])  # the clerk fixed the source record
     _settle(warehouse, "municipal", target)
     assert warehouse.scalar("SELECT status FROM outbox WHERE version = 2") == "acknowledged"
     assert warehouse.read("SELECT closed_at FROM dead_letters")["closed_at"].notna().all()

@@ -174,15 +174,14 @@ def platform_vocabulary() -> set[str]:
     """Names the receivers and the sharing API define for themselves (the province's exchange columns, the
     municipal intake's JSON keys, the API's parameters): a department system may happen to use them too."""
     from connectors.exchange import EX_CASE_INFO
-    from connectors.targets import HttpTarget, OutboxMessage
+    from connectors.municipal import document_map
     from sharing.api import create_app
 
-    message = OutboxMessage("k", "GC1", 1, {}, "h")
     spec = create_app("sqlite://").openapi()
     parameters = {
         p["name"] for path in spec["paths"].values() for op in path.values() for p in op.get("parameters", [])
     }
-    return {c.name for c in EX_CASE_INFO.columns} | set(HttpTarget.wire_format(message)) | parameters | {"size"}
+    return {c.name for c in EX_CASE_INFO.columns} | set(document_map("municipal").fields) | parameters | {"size"}
 
 
 @pytest.mark.unit

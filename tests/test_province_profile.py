@@ -1,4 +1,5 @@
-"""The bridge's national profile against the province stand-in's own reading of the published tables.
+"""The bridge's province profiles (national up_pro_*, front-end PRE_*) against the province stand-in's own
+reading of the published tables.
 
 Golden-case versions made here by hand go through ``ProvinceTableTarget`` into tables the sandbox creates from its
 own fixture (``sandbox/province``), and the sandbox's exchange process judges every row with its own rules and code
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from connectors.province import ProvinceTableTarget, batch_of, case_rows, profile
 from connectors.targets import OutboxMessage
-from sandbox.province.exchange import NationalExchange
+from sandbox.province.exchange import NationalExchange, PreExchange
 from sandbox.province.fixture import build_metadata
 
 pytestmark = pytest.mark.unit
@@ -53,24 +54,54 @@ def message(golden_case_id: str, version: int, payload: dict) -> OutboxMessage:
     return OutboxMessage(key, golden_case_id, version, payload, hashlib.sha256(repr(payload).encode()).hexdigest())
 
 
-@pytest.fixture
-def province(tmp_path):
+EXCHANGES = {"national": NationalExchange, "pre": PreExchange}
+
+
+@pytest.fixture(params=sorted(EXCHANGES))
+def province(request, tmp_path):
+    """(url, the stand-in's exchange, the profile): the province's tables as the sandbox reads the definitions."""
     url = f"sqlite:///{tmp_path / 'province.sqlite'}"
     engine = sa.create_engine(url)
-    build_metadata(("national",)).create_all(engine)
-    yield url, NationalExchange(engine)
+    build_metadata((request.param,)).create_all(engine)
+    yield url, EXCHANGES[request.param](engine), request.param
     engine.dispose()
 
 
+@pytest.fixture
+def national(tmp_path):
+    url = f"sqlite:///{tmp_path / 'province.sqlite'}"
+    engine = sa.create_engine(url)
+    build_metadata(("national",)).create_all(engine)
+    yield url, NationalExchange(engine), "national"
+    engine.dispose()
+
+
+@pytest.fixture
+def pre(tmp_path):
+    url = f"sqlite:///{tmp_path / 'province.sqlite'}"
+    engine = sa.create_engine(url)
+    build_metadata(("pre",)).create_all(engine)
+    yield url, PreExchange(engine), "pre"
+    engine.dispose()
+
+
+def held(exchange) -> dict[str, tuple[int, str | None]]:
+    """Per case number the province holds: (process steps, result code), whichever family."""
+    return {
+        h["case_no"]: (h.get("process_rows", h.get("node_rows")), h.get("result_type", h.get("result_code")))
+        for h in exchange.holdings()
+    }
+
+
 def answer(province, target, messages):
-    _, exchange = province
+    exchange = province[1]
     exchange.process_once(dt.datetime(2100, 1, 1))  # every row written so far, whenever the test runs
     return {d.idempotency_key: (d.outcome, d.code, d.reason) for d in target.follow_up(messages)}
 
 
 def test_a_case_life_goes_out_as_acceptance_steps_and_result(province):
-    url, exchange = province
-    target = ProvinceTableTarget(url=url)
+    url, exchange, family = province
+    target = ProvinceTableTarget(url=url, profile_name=family)
     messages = [
         message("GC1", 1, case(1, "受理", decided_at=None)),
         message("GC2", 1, case(2, "办结")),
@@ -82,22 +113,22 @@ def test_a_case_life_goes_out_as_acceptance_steps_and_result(province):
     answers = answer(province, target, messages)
     assert {k: v[0] for k, v in answers.items()} == dict.fromkeys((m.idempotency_key for m in messages), "acknowledged")
     assert exchange.rejections() == []
-    held = {h["case_no"]: h for h in exchange.holdings()}
-    assert held[f"{TASK}202611160001"]["process_rows"] == 1 and held[f"{TASK}202611160001"]["result_type"] is None
-    assert held[f"{TASK}202611160002"]["process_rows"] == 3 and held[f"{TASK}202611160002"]["result_type"] == "0"
-    assert held[f"{TASK}202611160003"]["result_type"] == "5"  # 退件
+    holds = held(exchange)
+    assert holds[f"{TASK}202611160001"] == (1, None)
+    assert holds[f"{TASK}202611160002"] == (3, "0")
+    assert holds[f"{TASK}202611160003"][1] == "5"  # 退件
 
 
-def test_a_change_is_an_update_under_the_same_key_and_a_resend_writes_nothing(province):
-    url, exchange = province
+def test_a_change_is_an_update_under_the_same_key_and_a_resend_writes_nothing(national):
+    url, exchange, _ = national
     target = ProvinceTableTarget(url=url)
     first = message("GC1", 1, case(1, "受理", decided_at=None))
     target.send([first])
-    answer(province, target, [first])
+    answer(national, target, [first])
     second = message("GC1", 2, case(1, "办结", applicant_name="常州武进恒达1号科技股份有限公司"))
     receipts = [d.receipt_id for d in target.send([second]) + target.send([second])]  # a re-send after a crash
     assert receipts[0] == receipts[1] == batch_of(second.idempotency_key)  # nothing twice, the same receipt
-    assert answer(province, target, [second])[second.idempotency_key][0] == "acknowledged"
+    assert answer(national, target, [second])[second.idempotency_key][0] == "acknowledged"
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         accepts = conn.execute(sa.text("SELECT cd_operation, applyer_name FROM up_pro_accept ORDER BY cd_time")).all()
@@ -108,14 +139,39 @@ def test_a_change_is_an_update_under_the_same_key_and_a_resend_writes_nothing(pr
     assert exchange.rejections() == []
 
 
+def test_pre_a_change_is_the_next_dataversion_and_a_resend_writes_nothing(pre):
+    url, exchange, _ = pre
+    target = ProvinceTableTarget(url=url, profile_name="pre")
+    first = message("GC1", 1, case(1, "受理", decided_at=None))
+    target.send([first])
+    answer(pre, target, [first])
+    second = message("GC1", 2, case(1, "办结", applicant_name="常州武进恒达1号科技股份有限公司"))
+    receipts = [d.receipt_id for d in target.send([second]) + target.send([second])]  # a re-send after a crash
+    assert receipts[0] == receipts[1] == batch_of(second.idempotency_key)
+    assert answer(pre, target, [second])[second.idempotency_key][0] == "acknowledged"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        cases = conn.execute(
+            sa.text("SELECT DATAVERSION, SYNC_STATUS, APPLYNAME, HANDLESTATE FROM PRE_APASINFO ORDER BY DATAVERSION")
+        ).all()
+        accepts = conn.execute(sa.text("SELECT DATAVERSION FROM PRE_ACCEPT")).scalars().all()
+        nodes = conn.execute(sa.text("SELECT NODE_NAME, DATAVERSION FROM PRE_NODE ORDER BY NODE_NAME")).all()
+    engine.dispose()
+    # the case row: version 1 as accepted, version 2 with the new name and 办结 (10); both taken (S)
+    assert cases == [(1, "S", "常州武进恒达1号科技有限公司", "5"), (2, "S", "常州武进恒达1号科技股份有限公司", "10")]
+    assert accepts == [1]  # the acceptance did not change: not written again
+    assert sorted(nodes) == [("办结", 1), ("受理", 1), ("审查决定", 1)]
+    assert exchange.rejections() == []
+
+
 def test_versions_of_one_case_sent_together_and_a_version_with_nothing_for_the_province(province):
-    url, exchange = province
-    target = ProvinceTableTarget(url=url)
+    url, exchange, family = province
+    target = ProvinceTableTarget(url=url, profile_name=family)
     versions = [
         message("GC1", 1, case(1, "申报", accepted_at=None, decided_at=None)),  # not accepted: nothing to write
         message("GC1", 2, case(1, "受理", decided_at=None)),
         message("GC1", 3, case(1, "办结")),
-        message("GC1", 4, case(1, "办结", promised_days=3)),  # a change outside what the province keeps
+        message("GC1", 4, case(1, "办结", statutory_days=20)),  # a change outside what the province keeps
     ]
     receipts = [d.receipt_id for d in target.send(versions)]
     assert receipts[0].startswith("=") and receipts[3].startswith("=")
@@ -126,11 +182,11 @@ def test_versions_of_one_case_sent_together_and_a_version_with_nothing_for_the_p
     ]
     assert {v[0] for v in answer(province, target, sent).values()} == {"acknowledged"}
     assert exchange.rejections() == []
-    assert exchange.holdings()[0]["process_rows"] == 3
+    assert held(exchange) == {f"{TASK}202611160001": (3, "0")}
 
 
-def test_a_version_that_cannot_be_written_is_held_with_a_reason(province):
-    url, _ = province
+def test_a_version_that_cannot_be_written_is_held_with_a_reason(national):
+    url, _, _ = national
     target = ProvinceTableTarget(url=url)
     cases = [
         message("GC1", 1, case(1, applicant_id=None)),  # required 证件号码 missing
@@ -155,8 +211,8 @@ def test_a_version_that_cannot_be_written_is_held_with_a_reason(province):
 
 
 def test_the_province_refusal_comes_back_in_its_words(province):
-    url, _ = province
-    target = ProvinceTableTarget(url=url)
+    url, _, family = province
+    target = ProvinceTableTarget(url=url, profile_name=family)
     bad = message("GC1", 1, case(1, project_no=f"{TASK}202611160000"))  # serial 0000: not a 办件编号
     target.send([bad])
     outcome, code, reason = answer(province, target, [bad])[bad.idempotency_key]

@@ -196,8 +196,12 @@ class PreExchange:
                 .mappings()
                 .all()
             )
+            taken = 0
             for row in rows:
-                problems = check_row(spec, row) + self._state_problems(conn, spec, row)
+                state = self._state_problems(conn, spec, row)
+                if state is None:
+                    continue  # left pending for a later pass, once what it depends on is taken
+                problems = check_row(spec, row) + state
                 conn.execute(
                     t.update()
                     .where(*(t.c[k] == row[k] for k in spec.primary_key))
@@ -206,20 +210,31 @@ class PreExchange:
                         SYNC_ERROR=_cut(reason(problems), 2000) if problems else None,
                     )
                 )
-        return len(rows)
+                taken += 1
+        return taken
 
-    def _state_problems(self, conn: sa.Connection, spec: TableSpec, row: Mapping) -> list[Problem]:
+    def _state_problems(self, conn: sa.Connection, spec: TableSpec, row: Mapping) -> list[Problem] | None:
+        """What the row conflicts with in what the province holds; None while a row it depends on (the earlier
+        version, the case's PRE_APASINFO row) has arrived and is still pending: the province takes rows in the
+        order they depend on each other, not in the order its passes happen to read the tables."""
         t, problems = table(spec.name), []
         version = row["DATAVERSION"]
         if isinstance(version, int) and version > 1:
             same = [t.c[k] == row[k] for k in spec.primary_key if k != "DATAVERSION"]
-            earlier = sa.select(t.c.DATAVERSION).where(*same, t.c.SYNC_STATUS == ACCEPTED, version > t.c.DATAVERSION)
-            if not conn.execute(earlier).first():
+            earlier = sa.select(t.c.SYNC_STATUS).where(*same, version > t.c.DATAVERSION)
+            states = {s for (s,) in conn.execute(earlier)}
+            if ACCEPTED not in states:
+                if PENDING in states:
+                    return None
                 problems.append(Problem("DATAVERSION", NO_SUCH_ROW, f"数据版本{version}的前一版本不存在，不能修改"))
         if spec.parent:
             parent = table(spec.parent)
-            held = sa.select(parent.c.PROJID).where(row["PROJID"] == parent.c.PROJID, parent.c.SYNC_STATUS == ACCEPTED)
-            if not conn.execute(held).first():
+            states = {
+                s for (s,) in conn.execute(sa.select(parent.c.SYNC_STATUS).where(row["PROJID"] == parent.c.PROJID))
+            }
+            if ACCEPTED not in states:
+                if PENDING in states:
+                    return None
                 problems.append(Problem("PROJID", NOT_ACCEPTED, f"办件{row['PROJID']}未受理，不能接收"))
         return problems
 
@@ -247,7 +262,7 @@ class PreExchange:
                 if case_no in cases:
                     cases[case_no]["accepted"] = True
             t = table("PRE_NODE")
-            steps = sa.select(t.c.PROJID, t.c.NODE_NAME, t.c.START_TIME).where(t.c.SYNC_STATUS == ACCEPTED).distinct()
+            steps = sa.select(t.c.PROJID, t.c.NODE_NAME).where(t.c.SYNC_STATUS == ACCEPTED).distinct()
             for case_no, *_ in conn.execute(steps):
                 if case_no in cases:
                     cases[case_no]["node_rows"] += 1
