@@ -145,6 +145,23 @@ class Answers(_Strict):
         return self
 
 
+class Withdraw(_Strict):
+    """How the province is told a case number is no longer in use (the department's own number replaced the
+    bridge's): ``delete``, every row held under it sent again with the delete operation; or ``void``, the next
+    version of ``table``'s row with ``column`` set to ``value`` (PRE_APASINFO.DATASTATE 0 作废)."""
+
+    by: Literal["delete", "void"]
+    table: str | None = None
+    column: str | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Withdraw:
+        if self.by == "void" and not (self.table and self.column and self.value is not None):
+            raise ValueError("withdraw by void names table, column and value")
+        return self
+
+
 class Profile(_Strict):
     name: str
     title: str
@@ -154,6 +171,7 @@ class Profile(_Strict):
     case_key: str
     tables: dict[str, TableMap]
     answers: Answers
+    withdraw: Withdraw | None = None
 
     @model_validator(mode="after")
     def _keys(self) -> Profile:
@@ -166,6 +184,11 @@ class Profile(_Strict):
         unknown = [name for name, spec in self.tables.items() if self.case_key not in spec.columns]
         if unknown:
             raise ValueError(f"tables {unknown} have no case_key column {self.case_key!r}")
+        by = self.withdraw.by if self.withdraw else None
+        if by == "delete" and ("delete" not in self.operations or not self.sync.row_key):
+            raise ValueError("withdraw by delete needs a row_key family with a delete operation")
+        if by == "void" and (self.withdraw.table not in self.tables or not self.sync.version):
+            raise ValueError("withdraw by void names one of the tables, in a family with a version counter")
         return self
 
     def keys(self, table: str) -> list[str]:
@@ -199,8 +222,9 @@ def province_profile() -> str:
 
 
 # ---------------------------------------------------------------- the case's facts
-#: What the profiles may read of a case version: its canonical fields and its 办件编号 (absent ones read as blank).
-CASE_FIELDS = (*GOLDEN_FIELDS, "project_no")
+#: What the profiles may read of a case version: its canonical fields, its 办件编号 and the numbers it no longer
+#: goes out under (absent ones read as blank).
+CASE_FIELDS = (*GOLDEN_FIELDS, "project_no", "withdrawn_numbers")
 RESULT_OF_STATUS = {"办结": "approved", "送达": "approved", "退件": "returned", "不予受理": "not_accepted"}
 ENDED = (*COMPLETED_STATUSES, "退件", "不予受理")
 STEPS = (  # step, its name, its action, the time it ended at, the time it started from
@@ -405,11 +429,17 @@ class ProvinceTableTarget(DeliveryTarget):
         )
         now = dt.datetime.now().replace(microsecond=0)
         written: set[tuple[str, int]] = set()
+        reasons = {(r.golden_case_id, int(r.version)): r.reason for r in held.itertuples()}
         with self._engine().begin() as conn:
             for name, rows in tables.items():
                 if len(rows):
                     written |= self._write(conn, name, rows, batches, now)
-        reasons = {(r.golden_case_id, int(r.version)): r.reason for r in held.itertuples()}
+            if chosen.withdraw:
+                for m in messages:
+                    key = (m.golden_case_id, m.version)
+                    numbers = [n for n in str(m.payload.get("withdrawn_numbers") or "").split(",") if n]
+                    if numbers and key not in reasons and self._withdraw(conn, numbers, batches[key], now):
+                        written.add(key)
         results = []
         for m in messages:
             key, batch = (m.golden_case_id, m.version), batch_of(m.idempotency_key)
@@ -484,6 +514,43 @@ class ProvinceTableTarget(DeliveryTarget):
             written |= set(zip(out["golden_case_id"], out["_case_version"].astype(int), strict=True))
         return written
 
+    def _withdraw(self, conn: sa.Connection, numbers: list[str], batch: str, now: dt.datetime) -> bool:
+        """Tell the province the case no longer goes out under ``numbers``, in ``batch``; True when that batch
+        holds such rows (written now, or by an earlier send of the same version)."""
+        chosen = self.profile
+        withdraw, sync = chosen.withdraw, chosen.sync
+        assert withdraw is not None
+        names = [withdraw.table] if withdraw.by == "void" else list(reversed(chosen.tables))  # children first
+        touched = False
+        for name in names:
+            t, keys = self._table(conn, name), chosen.keys(name)
+            held = pd.DataFrame(conn.execute(sa.select(t).where(t.c[chosen.case_key].in_(numbers))).mappings().all())
+            if held.empty:
+                continue
+            if (held[sync.batch] == batch).any():
+                touched = True  # a re-send: this version's withdrawal is written already
+                continue
+            held["_key"] = _identity(held, keys, t)
+            order = [sync.version] if sync.version else [sync.time, sync.batch]
+            latest = held.sort_values(order).drop_duplicates("_key", keep="last")
+            if withdraw.by == "delete":
+                out = latest[latest[sync.operation] != chosen.operations["delete"]].copy()
+                out[sync.operation] = chosen.operations["delete"]
+            else:
+                out = latest[latest[withdraw.column].astype("string") != withdraw.value].copy()
+                out[withdraw.column] = withdraw.value
+                out[sync.version] = out[sync.version].astype(int) + 1
+                out[sync.status] = sync.pending
+            if out.empty:
+                continue
+            out[sync.batch], out[sync.time] = batch, now
+            # the profile's columns and the exchange columns only: never the platform's own (id, version …)
+            ours = [*keys, *chosen.tables[name].columns, sync.batch, sync.time]
+            ours += [c for c in (sync.operation, sync.version, sync.status, sync.source) if c]
+            insert_frame(conn, t, out[list(dict.fromkeys(ours))])
+            touched = True
+        return touched
+
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
         """Per version: rejected when the province refused any of its rows (its error table or status column, its
         words); acknowledged when the province has taken every row it wrote; else no answer yet."""
@@ -526,12 +593,21 @@ class ProvinceTableTarget(DeliveryTarget):
         for name in chosen.tables:
             t, mirror = self._table(conn, name), self._table(conn, answers.mirror.of(name))
             ours = (
-                sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time]).where(t.c[sync.batch].in_(batches))
+                sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time], t.c[sync.operation]).where(
+                    t.c[sync.batch].in_(batches)
+                )
             ).subquery()
+            # a row is waiting while the mirror lacks it or holds an older state; a delete, while the mirror holds it
+            deleted = ours.c[sync.operation] == chosen.operations.get("delete", "\x00")
             taken = (
                 sa.select(ours.c[sync.batch], sa.func.count())
                 .join_from(ours, mirror, mirror.c[sync.row_key] == ours.c[sync.row_key], isouter=True)
-                .where(sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time]))
+                .where(
+                    sa.or_(
+                        ~deleted & sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time]),
+                        deleted & mirror.c[sync.row_key].is_not(None),
+                    )
+                )
                 .group_by(ours.c[sync.batch])
             )
             for batch, count in conn.execute(taken):
@@ -585,8 +661,26 @@ class ProvinceTableTarget(DeliveryTarget):
                 rows["_key"] = _identity(rows, keys, t)
                 rows = rows.sort_values(chosen.sync.version).drop_duplicates("_key", keep="last")
                 frames.append(rows.rename(columns={chosen.case_key: "case_no", chosen.sync.batch: "receipt"}))
+            void = self._voided(conn) if chosen.withdraw and chosen.withdraw.by == "void" else set()
         listing = pd.concat(frames, ignore_index=True)[["case_no", "receipt"]]
-        return listing.drop_duplicates().reset_index(drop=True)
+        return listing[~listing["case_no"].isin(void)].drop_duplicates().reset_index(drop=True)
+
+    def _voided(self, conn: sa.Connection) -> set[str]:
+        """The case numbers whose newest accepted row of the withdraw table says void (PRE DATASTATE 0)."""
+        chosen, status = self.profile, self.profile.answers.status
+        withdraw, sync = chosen.withdraw, chosen.sync
+        assert withdraw is not None and status is not None and withdraw.table and withdraw.column
+        t = self._table(conn, withdraw.table)
+        rows = pd.DataFrame(
+            conn.execute(
+                sa.select(t.c[chosen.case_key], t.c[sync.version], t.c[withdraw.column]).where(
+                    t.c[status.column] == status.accepted
+                )
+            ).all(),
+            columns=["case_no", "version", "state"],
+        )
+        newest = rows.sort_values("version").drop_duplicates("case_no", keep="last")
+        return set(newest.loc[newest["state"].astype("string") == withdraw.value, "case_no"])
 
     def counts(self) -> dict[str, int] | None:
         """None: the listing is by receipt, and only the outbox can say which case each receipt was

@@ -117,12 +117,18 @@ def content_hashes(golden: pd.DataFrame) -> pd.Series:
 
 def payload_json(golden: pd.DataFrame) -> list[str]:
     """The canonical golden case as receivers get it (timestamps ISO, blanks null), stable key order; with its
-    办件编号 (``project_no``) once numbered (resolution.numbering)."""
+    办件编号 (``project_no``) once numbered, and the numbers it is to be withdrawn under (``withdrawn_numbers``)
+    once the department's own replaced the bridge's (resolution.numbering)."""
     frame = golden[[*GOLDEN_FIELDS, *(["project_no"] if "project_no" in golden else [])]].copy()
     for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
         frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     frame = frame.astype(object).where(frame.notna(), None)
-    return [json.dumps(row, ensure_ascii=False, sort_keys=True, default=int) for row in frame.to_dict("records")]
+    rows = frame.to_dict("records")
+    if "withdrawn_numbers" in golden:  # only where there are any: every other case's content stays as it was
+        for row, withdrawn in zip(rows, golden["withdrawn_numbers"], strict=True):
+            if isinstance(withdrawn, str) and withdrawn:
+                row["withdrawn_numbers"] = withdrawn
+    return [json.dumps(row, ensure_ascii=False, sort_keys=True, default=int) for row in rows]
 
 
 def roles(linked: pd.DataFrame) -> pd.Series:

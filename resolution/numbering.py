@@ -75,6 +75,21 @@ def _stored(conn: sa.Connection, members: pd.DataFrame) -> pd.DataFrame:
     return stored.merge(members[["source_system", "source_record_id"]].drop_duplicates(), how="inner")
 
 
+def withdrawn_numbers(conn: sa.Connection, golden: pd.DataFrame, linked: pd.DataFrame) -> pd.Series:
+    """Per golden case (aligned with ``golden``), the numbers it went out under before the department's own
+    replaced them (comma-separated, NA for none): the receivers are told to withdraw them, so the case is not held
+    under two numbers. Read after :func:`assign_case_numbers`, in the same transaction."""
+    members = linked[["golden_case_id", "source_system", "source_record_id"]].drop_duplicates(
+        ["source_system", "source_record_id"]
+    )
+    members = members[members["golden_case_id"].isin(golden["golden_case_id"])]
+    stored = _stored(conn, members).merge(members)
+    gone = stored[stored["superseded_by"].notna()].sort_values("project_no")
+    gone = gone.drop_duplicates(["golden_case_id", "project_no"])
+    joined = gone.groupby("golden_case_id")["project_no"].agg(",".join)
+    return golden["golden_case_id"].map(joined).astype("string")
+
+
 def _next_serials(conn: sa.Connection, wanted: pd.DataFrame, start: int) -> pd.Series:
     """Serials for new numbers (``wanted``: task_code, number_date, in the order they are to be numbered): after
     the highest the bridge already allocated for that 实施编码 and day, from ``start``."""

@@ -229,6 +229,9 @@ class MunicipalState:
                     "ON CONFLICT (case_id, version) DO UPDATE SET times = times + 1",
                     (payload[self.kind.id_field], int(payload["version"])),
                 )
+                for withdrawn in str(payload.get("withdrawnCaseNos") or "").split(","):
+                    if withdrawn and withdrawn != payload[self.kind.id_field]:  # the case no longer held under it
+                        self.db.execute("DELETE FROM applied WHERE case_id = ?", (withdrawn,))
                 self.db.execute(
                     "UPDATE receipts SET status='accepted', code='0', message='接收成功', acked_at=? "
                     "WHERE receipt_id=?",
@@ -259,6 +262,10 @@ class MunicipalState:
                 "GROUP BY case_id) a ORDER BY a.case_id"
             ).fetchall()
         return [{"entityId": r[0], "version": r[1], "duplicateEffects": r[2], "receiptId": r[3]} for r in rows]
+
+    def payloads(self) -> list[str]:
+        with self.lock:
+            return [row[0] for row in self.db.execute("SELECT payload FROM receipts ORDER BY rowid")]
 
     def stats(self) -> dict:
         self.settle()
@@ -377,5 +384,10 @@ def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed:
     @app.get("/_sandbox/stats")
     async def stats() -> dict:
         return state.stats()
+
+    @app.get("/_sandbox/payloads")
+    async def payloads() -> list[str]:
+        """Every document received, as sent (for tests that check what reached the platform)."""
+        return state.payloads()
 
     return app

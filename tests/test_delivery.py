@@ -147,6 +147,27 @@ def test_status_update_is_a_new_version_and_the_receiver_ends_with_it(warehouse,
 
 
 @pytest.mark.integration
+def test_the_municipal_platform_gets_the_case_number_never_the_golden_id_and_drops_a_withdrawn_one(warehouse, sandbox):
+    target = _municipal(sandbox)
+    allocated = "11320412MB0143028G4000102001000202611169001"  # the bridge's number, before the department's came
+    _queue(warehouse, "municipal", [("GC1", 1, _case(0, project_no=allocated)), ("GC2", 1, _case(1))])
+    _queue(warehouse, "municipal", [("GC3", 1, {**_case(2), "project_no": None, "accepted_at": None})])
+    _settle(warehouse, "municipal", target)
+    department = _case(0)["project_no"]
+    _queue(warehouse, "municipal", [("GC1", 2, _case(0, withdrawn_numbers=allocated))])
+    _settle(warehouse, "municipal", target)
+    held = target.holdings()
+    assert set(held["case_no"]) == {department, _case(1)["project_no"]}  # not the withdrawn number, not GC3 yet
+    assert not held["case_no"].str.startswith("GC").any()
+    _assert_exactly_once(warehouse, "municipal", target)
+    documents = [json.loads(p) for p in httpx.get(sandbox.url("municipal") + "/_sandbox/payloads", timeout=5).json()]
+    assert documents and not any("GC" in json.dumps(d) for d in documents)
+    assert {d["status"] for d in documents} <= {"5", "10"} and {d["handlingDept"] for d in documents} == {
+        "11320412MB0143028G"
+    }
+
+
+@pytest.mark.integration
 def test_lost_responses_late_and_doubled_acknowledgements_take_effect_once(warehouse, sandbox):
     # Half the answers are lost after the work is done (502), acknowledgements come late and twice.
     _faults(sandbox, lost_response_rate=0.5, ack_delay_seconds=[0.2, 1.0], duplicate_ack_rate=1.0)

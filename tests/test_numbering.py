@@ -6,12 +6,14 @@ then yyyyMMdd; then a 4-digit serial), not computed through the code under test.
 """
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from resolution.numbering import assign_case_numbers
+from resolution.golden import GOLDEN_FIELDS, payload_json
+from resolution.numbering import assign_case_numbers, withdrawn_numbers
 from schemas.warehouse import case_numbers
 
 pytestmark = pytest.mark.unit
@@ -121,12 +123,21 @@ def test_a_department_record_arriving_later_replaces_the_allocated_number(wareho
     rows = stored(warehouse).set_index("project_no")
     assert rows.loc[f"{TASK}202611169001", "superseded_by"] == number
     # and it stays the department's on every rerun
-    assert assign(
-        warehouse,
-        [case],
-        [member("GC1", "approval_platform", "P1"), member("GC1", "market_regulation", number, number)],
-        DAY2,
-    )[0] == [number]
+    members = [member("GC1", "approval_platform", "P1"), member("GC1", "market_regulation", number, number)]
+    assert assign(warehouse, [case], members, DAY2)[0] == [number]
+    # the receivers are told to withdraw the allocated number, on this version and every later one
+    with warehouse.begin() as conn:
+        withdrawn = withdrawn_numbers(conn, pd.DataFrame([case]), pd.DataFrame(members))
+    assert withdrawn.tolist() == [f"{TASK}202611169001"]
+    columns = [*GOLDEN_FIELDS, "project_no", "withdrawn_numbers"]
+
+    def payload(withdrawn: str | None) -> dict:
+        row = {**case, "project_no": number, "withdrawn_numbers": withdrawn}
+        return json.loads(payload_json(pd.DataFrame([row]).reindex(columns=columns))[0])
+
+    assert payload(withdrawn[0])["withdrawn_numbers"] == f"{TASK}202611169001"
+    plain = payload(None)
+    assert "withdrawn_numbers" not in plain  # a case with none keeps its content (and its hash) as before
 
 
 def test_a_malformed_department_number_is_not_carried(warehouse):

@@ -230,3 +230,28 @@ def test_rows_carry_the_profiles_codes_and_keys():
         accept["applyer_type"] == "2" and accept["applyer_page_type"] == "001" and accept["project_type"] in ("1", "2")
     )
     assert len(accept["row_guid"]) == 36 and len(batch_of("one_network:GC7:v1")) == 32
+
+
+def test_a_number_replaced_by_the_departments_is_withdrawn(province):
+    """The bridge numbered the case; the department's own number came later: the province ends holding the case
+    under the department's number only (national: the old rows deleted; PRE: the old case row 作废)."""
+    url, exchange, family = province
+    target = ProvinceTableTarget(url=url, profile_name=family)
+    allocated, department = f"{TASK}202611169001", f"{TASK}202611160042"
+    first = message("GC1", 1, case(1, "受理", decided_at=None, project_no=allocated))
+    target.send([first])
+    answer(province, target, [first])
+    assert set(held(exchange)) == {allocated}
+    second = message("GC1", 2, case(1, "办结", project_no=department, withdrawn_numbers=allocated))
+    receipts = [d.receipt_id for d in target.send([second]) + target.send([second])]  # a re-send writes nothing
+    assert receipts[0] == receipts[1] == batch_of(second.idempotency_key)
+    assert answer(province, target, [second])[second.idempotency_key][0] == "acknowledged"
+    assert exchange.rejections() == []
+    assert held(exchange) == {department: (3, "0")}
+    assert set(target.holdings()["case_no"]) == {department}
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        table, column = ("up_pro_accept", "project_no") if family == "national" else ("PRE_APASINFO", "PROJID")
+        rows = conn.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE {column} = :n"), {"n": allocated}).scalar()
+    engine.dispose()
+    assert rows == 2  # written once, taken back once: the re-send added nothing

@@ -31,7 +31,7 @@ from resolution.clusters import CONSTRAINTS
 from resolution.engine import make_engine
 from resolution.golden import assign_golden_ids, build_golden_cases, content_hashes, payload_json, roles
 from resolution.model import CASE_WINDOW_DAYS, MODEL_PATH, evidence, load_model, model_summary
-from resolution.numbering import assign_case_numbers
+from resolution.numbering import assign_case_numbers, withdrawn_numbers
 from schemas.identifiers import mask_identifier_series, mask_phone_series
 from schemas.warehouse import (
     case_links,
@@ -356,6 +356,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     rebuilt = build_golden_cases(linked)
     # The 办件编号 each case goes out under; part of the content, so a number newly carried is a new version.
     rebuilt["project_no"], numbering = assign_case_numbers(conn, rebuilt, linked, partition, now)
+    rebuilt["withdrawn_numbers"] = withdrawn_numbers(conn, rebuilt, linked)
     rebuilt["content_hash"] = content_hashes(rebuilt)
     previous = pd.concat(
         [

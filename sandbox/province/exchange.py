@@ -78,7 +78,7 @@ class NationalExchange:
             if self._waiting(conn, spec.name, (t.c.row_guid == row["row_guid"]) & (t.c.cd_operation == "i")):
                 return None
             problems.append(Problem("row_guid", NO_SUCH_ROW, f"修改或删除的记录{row['row_guid']}不存在"))
-        if spec.parent:
+        if spec.parent and row["cd_operation"] != "d":  # taking back a held row needs no parent
             parent = table(self.spec.mirror_name(spec.parent))
             if not conn.execute(sa.select(parent.c.row_guid).where(parent.c.project_no == row["project_no"])).first():
                 if self._waiting(conn, spec.parent, table(spec.parent).c.project_no == row["project_no"]):
@@ -239,16 +239,25 @@ class PreExchange:
         return problems
 
     def holdings(self) -> list[dict]:
-        """Per case the province holds (an accepted PRE_APASINFO row): its newest accepted DATAVERSION, whether
+        """Per case the province holds (an accepted PRE_APASINFO row, not 作废 in its newest): its newest accepted
+        DATAVERSION, whether
         its acceptance is held, how many process steps, its result code, and how many of its rows it refused."""
         cases: dict[str, dict] = {}
         with self.engine.connect() as conn:
             t = table("PRE_APASINFO")
-            for case_no, version in conn.execute(
-                sa.select(t.c.PROJID, sa.func.max(t.c.DATAVERSION))
+            newest = (
+                sa.select(t.c.PROJID, sa.func.max(t.c.DATAVERSION).label("version"))
                 .where(t.c.SYNC_STATUS == ACCEPTED)
                 .group_by(t.c.PROJID)
+                .subquery()
+            )
+            for case_no, version, state in conn.execute(
+                sa.select(newest.c.PROJID, newest.c.version, t.c.DATASTATE).join(
+                    t, (t.c.PROJID == newest.c.PROJID) & (newest.c.version == t.c.DATAVERSION)
+                )
             ):
+                if state == "0":
+                    continue  # 作废: the case is no longer held under this number
                 cases[case_no] = {
                     "case_no": case_no,
                     "version": version,
