@@ -35,6 +35,8 @@ def summary(warehouse, receivers: dict | None = None) -> dict:
         held = receiver_counts(warehouse, name, receivers[name]) if receivers else None
         if held is not None:  # counted on the receiver's side
             targets[name].update(held)
+        if receivers and (spoken := receivers[name].format_name()):
+            targets[name]["format"] = spoken
     return {
         "pulled": count("SELECT COUNT(*) FROM raw_records"),
         "staged": count("SELECT COUNT(*) FROM staged_cases"),
@@ -96,6 +98,10 @@ def render(figures: dict) -> str:
             f"  {name:<12} {t['case_versions']:>8} {t['acknowledged']:>12} {t['pending']:>8} {t['dead_lettered']:>13}"
             f" {t.get('received_cases', '?'):>14} {t.get('duplicate_effects', '?'):>6}"
         )
+    formats = [(name, t["format"]) for name, t in figures["targets"].items() if t.get("format")]
+    if formats:
+        lines.append("")
+        lines += [f"  {name} speaks {spoken}" for name, spoken in formats]
     if figures.get("faults_injected"):
         lines.append("")
         for name, served in figures["faults_injected"].items():

@@ -108,6 +108,9 @@ class MunicipalTarget(HttpTarget):
 
     map_name: str = Field(default=DEFAULT_MAP, description="connectors/maps/<name>.yaml (MUNICIPAL_MAP)")
 
+    def format_name(self) -> str:
+        return f"field map {self.map_name} (connectors/maps/{self.map_name}.yaml)"
+
     def prepare(self, messages: list[OutboxMessage]) -> tuple[list[tuple[OutboxMessage, dict]], list[Delivery]]:
         ready_documents, held = documents(messages, document_map(self.map_name))
         ready, settled = [], []

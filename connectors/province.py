@@ -410,6 +410,9 @@ class ProvinceTableTarget(DeliveryTarget):
             self._engine_cache = sa.create_engine(self.url, pool_pre_ping=True)
         return self._engine_cache
 
+    def format_name(self) -> str:
+        return f"profile {self.profile_name}: {self.profile.title}"
+
     def _table(self, conn: sa.Connection, name: str) -> sa.Table:
         if name not in self._tables:
             self._tables[name] = sa.Table(name, sa.MetaData(), autoload_with=conn)

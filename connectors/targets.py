@@ -116,6 +116,10 @@ class DeliveryTarget(BaseModel, ABC):
         ``duplicate_effects``), where it can tell; None where it cannot."""
         return None
 
+    def format_name(self) -> str:
+        """The format the receiver is spoken to in (its profile or field map), as the reconciliation names it."""
+        return ""
+
     def counts(self) -> dict[str, int] | None:
         held = self.holdings()
         if held is None:
@@ -158,6 +162,9 @@ class ExchangeTableTarget(DeliveryTarget):
     batch_size: int = 500
 
     _engine_cache: sa.Engine | None = PrivateAttr(default=None)
+
+    def format_name(self) -> str:
+        return "profile interim: ex_case_info (the bridge's earlier one-table layout, keyed by the golden id)"
 
     def _engine(self) -> sa.Engine:
         # The province owns the front-end database and its tables; the bridge only reads and writes rows.
