@@ -209,15 +209,19 @@ def _model(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> int:
     """The configuration as the profile resolves it, secrets never shown; non-zero when it cannot run."""
+    from connectors.municipal import MAP_VARIABLE, MapError, municipal_map
+    from connectors.province import PROFILE_VARIABLE, ProfileError, province_profile
     from core.departments import DeclarationError
 
     try:
         rows = settings.resolved()
         problems = settings.check()
-    except (settings.ConfigurationError, DeclarationError) as exc:
+        formats = {PROFILE_VARIABLE: province_profile(), MAP_VARIABLE: municipal_map()}
+    except (settings.ConfigurationError, DeclarationError, ProfileError, MapError) as exc:
         print(f"configuration: {exc}", file=sys.stderr)
         return 2
     print(f"profile: {settings.profile()} ({settings.PROFILE_VARIABLE})")
+    print("formats: " + ", ".join(f"{value} ({variable})" for variable, value in formats.items()))
     width = max(len(r["variable"]) for r in rows)
     for row in rows:
         print(f"  {row['variable']:<{width}}  {row['source']:<15}  {row['value']}")
@@ -425,7 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         role.set_defaults(run=_grant_role, kind=kind)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # the output went to a reader that stopped early (`| head`): not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

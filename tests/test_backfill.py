@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
+from connectors.province import DEFAULT_PROVINCE_PROFILE, profile
 from pipelines.partitions import WEEKLY_CHUNKS
 from sandbox.instance import DAY_TABLES, ROOT, DevInstance, day_contents
 from tests.conftest import pipeline_environment, start_sandbox
@@ -52,8 +54,26 @@ def _backfill(instance: DevInstance, env: dict[str, str], first: dt.date, last: 
     assert f"{days} of {days} days materialized" in output, output
 
 
-def _first_load(instance: DevInstance, warehouse_url: str, days: int) -> dict[str, pd.DataFrame]:
-    """What the first backfill of ``days`` days left, checked: every day staged, a week of days per run."""
+def province_rows(env: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Every row the bridge wrote into the province's tables (the profile's own tables, not the province's
+    mirrors), keyed ``province:<table>``: a row written twice shows as one more row."""
+    chosen = profile(env.get("BRIDGE_PROVINCE_PROFILE") or DEFAULT_PROVINCE_PROFILE)
+    engine = sa.create_engine(env["ONE_NETWORK_DB_URL"])
+    try:
+        with engine.connect() as conn:
+            frames = {name: pd.read_sql(sa.text(f"SELECT * FROM {name}"), conn) for name in chosen.tables}
+    finally:
+        engine.dispose()
+    ours = {}
+    for name, frame in frames.items():
+        written = frame[[c for c in frame.columns if c not in ("SYNC_STATUS", "SYNC_ERROR")]]  # the province's
+        ours[f"province:{name}"] = written.sort_values(list(written.columns)).reset_index(drop=True).astype(str)
+    return ours
+
+
+def _first_load(instance: DevInstance, warehouse_url: str, days: int, env: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """What the first backfill of ``days`` days left, checked: every day staged, a week of days per run; with
+    the rows the bridge wrote into the province's tables."""
     contents = day_contents(warehouse_url)
     pulled, staged, quarantined = (len(contents[t]) for t in ("raw_records", "staged_cases", "quarantined_records"))
     assert pulled == staged + quarantined > 0
@@ -61,12 +81,16 @@ def _first_load(instance: DevInstance, warehouse_url: str, days: int) -> dict[st
     backfill_runs = [r for r in instance.runs() if any(t["key"] == "dagster/backfill" for t in r["tags"])]
     assert len(backfill_runs) == -(-days // WEEKLY_CHUNKS.max_partitions_per_run)  # a week of days per run
     assert {r["status"] for r in backfill_runs} == {"SUCCESS"}
-    return contents
+    province = province_rows(env)
+    assert len(province["province:up_pro_accept"]) > 0
+    return {**contents, **province}
 
 
-def _unchanged(before: dict[str, pd.DataFrame], warehouse_url: str) -> None:
-    after = day_contents(warehouse_url)
-    for table in DAY_TABLES:
+def _unchanged(before: dict[str, pd.DataFrame], warehouse_url: str, env: dict[str, str]) -> None:
+    """No row of the day-loaded tables changed, and not one row more went to the province (no new 办件编号 in
+    case_numbers, no row sent twice)."""
+    after = {**day_contents(warehouse_url), **province_rows(env)}
+    for table in [*DAY_TABLES, *(t for t in before if t.startswith("province:"))]:
         pd.testing.assert_frame_equal(before[table], after[table], obj=table)
 
 
@@ -78,10 +102,10 @@ def test_a_quarter_backfills_on_the_production_configuration(tmp_path, postgres_
     production = ROOT / "dagster_home" / "production" / "dagster.yaml"
     with _running(tmp_path, production, postgres_url, QUARTER, DAGSTER_POSTGRES_URL=postgres_url) as (instance, env):
         _backfill(instance, env, FIRST, _day(QUARTER - 1))
-        first = _first_load(instance, postgres_url, QUARTER)
+        first = _first_load(instance, postgres_url, QUARTER, env)
         # Days 40-53 again: two runs whose weeks straddle three of the first backfill's. Nothing may change.
         _backfill(instance, env, _day(40), _day(53))
-        _unchanged(first, postgres_url)
+        _unchanged(first, postgres_url, env)
 
 
 @pytest.mark.unit

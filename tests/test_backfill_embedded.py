@@ -29,9 +29,9 @@ def test_three_weeks_backfill_twice_on_the_embedded_default(tmp_path):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     with _running(tmp_path, ROOT / "dagster_home" / "dagster.yaml", url, THREE_WEEKS) as (instance, env):
         _backfill(instance, env, FIRST, _day(THREE_WEEKS - 1))
-        first = _first_load(instance, url, THREE_WEEKS)
+        first = _first_load(instance, url, THREE_WEEKS, env)
         _backfill(instance, env, FIRST, _day(THREE_WEEKS - 1))  # the same days again: nothing may change
-        _unchanged(first, url)
+        _unchanged(first, url, env)
 
 
 def _load(tmp_path: Path, monkeypatch, name: str, runs: list[list[str]]) -> dict[str, pd.DataFrame]:

@@ -126,7 +126,16 @@ def test_config_check_command(clean_env, capsys):
     assert "pw-bridge_warehouse_url" not in out  # a URL's password is never printed
     clean_env.setenv("MARKET_REGULATION_APP_SECRET", "a-real-one-0d9f8e7a6b5c4d3e")
     assert main(["config", "check"]) == 0
-    assert "configuration ready" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "configuration ready" in out and "national (BRIDGE_PROVINCE_PROFILE)" in out
+    # the formats are files: an unknown one stops the check in one line naming what there is
+    clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "jiangsu-2019")
+    assert main(["config", "check"]) == 2
+    assert capsys.readouterr().err.strip().endswith("(profiles: national, pre)")
+    clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "pre")
+    clean_env.setenv("MUNICIPAL_MAP", "changzhou-v2")
+    assert main(["config", "check"]) == 2
+    assert "no field map 'changzhou-v2'" in capsys.readouterr().err
 
 
 @pytest.mark.unit
