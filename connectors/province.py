@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
+from core import settings
 from core.warehouse import insert_frame
 from resolution.golden import GOLDEN_FIELDS
 from schemas.case import COMPLETED_STATUSES, departments, items
@@ -216,6 +217,11 @@ def profile(name: str, directory: Path = PROFILES_DIR) -> Profile:
 def province_profile() -> str:
     """``BRIDGE_PROVINCE_PROFILE`` (default ``national``), checked: a profile file, or ``interim``."""
     name = os.environ.get(PROFILE_VARIABLE, "").strip() or DEFAULT_PROVINCE_PROFILE
+    if name == INTERIM and settings.is_production():
+        raise ProfileError(
+            f"{PROFILE_VARIABLE}=interim: the earlier one-table layout keys cases by the bridge's internal id, "
+            "not the 办件编号; production speaks the province's tables (national or pre)"
+        )
     if name != INTERIM:
         profile(name)  # refuses an unknown or broken profile when the definitions load, naming the file
     return name

@@ -132,6 +132,9 @@ def test_config_check_command(clean_env, capsys):
     clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "jiangsu-2019")
     assert main(["config", "check"]) == 2
     assert capsys.readouterr().err.strip().endswith("(profiles: national, pre)")
+    clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "interim")  # keyed by the golden id: never in production
+    assert main(["config", "check"]) == 2
+    assert "production speaks the province's tables" in capsys.readouterr().err
     clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "pre")
     clean_env.setenv("MUNICIPAL_MAP", "changzhou-v2")
     assert main(["config", "check"]) == 2
