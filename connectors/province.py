@@ -402,7 +402,7 @@ class ProvinceTableTarget(DeliveryTarget):
 
     url: str = Field(description="SQLAlchemy URL of the front-end database; credentials via environment")
     profile_name: str = Field(default="national", description="connectors/profiles/<name>.yaml")
-    batch_size: int = 200
+    batch_size: int = Field(default=1000, description="versions per transaction (benchmarks/province.py)")
 
     _engine_cache: sa.Engine | None = PrivateAttr(default=None)
     _tables: dict[str, sa.Table] = PrivateAttr(default_factory=dict)
