@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.province import ColumnMap, case_facts, column_values
+from connectors.province import ColumnMap, case_facts, column_values, load_file
 from connectors.targets import NOTHING, Delivery, HttpTarget, OutboxMessage
 
 MAPS_DIR = Path(__file__).parent / "maps"
@@ -43,16 +42,11 @@ class MapError(ValueError):
 
 @cache
 def document_map(name: str, directory: Path = MAPS_DIR) -> DocumentMap:
-    path = directory / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-        raise MapError(f"no field map {name!r} in {directory} (maps: {known})")
-    try:
-        chosen = DocumentMap.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError) as error:
-        raise MapError(f"{path}: {' '.join(str(error).splitlines()[:3])}") from None
+    chosen = load_file(DocumentMap, directory, name, "field map", MapError)
     if chosen.case_key not in chosen.fields or chosen.fields[chosen.case_key].field != "project_no":
-        raise MapError(f"{path}: {chosen.case_key!r} must be a field reading project_no (the 办件编号)")
+        raise MapError(
+            f"{directory / name}.yaml: {chosen.case_key!r} must be a field reading project_no (the 办件编号)"
+        )
     return chosen
 
 

@@ -23,7 +23,7 @@ import os
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -43,6 +43,7 @@ DEFAULT_PROVINCE_PROFILE = "national"
 INTERIM = "interim"  # the bridge's earlier one-table layout (connectors.exchange.EX_CASE_INFO)
 ROW_NAMESPACE = uuid.UUID("6f1c2d2e-5b8a-4c39-9a1e-0d6b3f0e2a11")  # the bridge's namespace for row keys
 RowKind = Literal["acceptance", "step", "result"]
+Loaded = TypeVar("Loaded", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -201,17 +202,22 @@ class ProfileError(ValueError):
     """A profile file that cannot be used; the message names the file and the problem."""
 
 
-@cache
-def profile(name: str, directory: Path = PROFILES_DIR) -> Profile:
+def load_file(model: type[Loaded], directory: Path, name: str, what: str, error: type[ValueError]) -> Loaded:
+    """``<directory>/<name>.yaml`` read as ``model``; a missing file raises ``error`` naming what there is (``what``:
+    e.g. ``province profile``), a broken one names the file and the problem, in one line."""
     path = directory / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-        raise ProfileError(f"no province profile {name!r} in {directory} (profiles: {known})")
+        raise error(f"no {what} {name!r} in {directory} ({what.split()[-1]}s: {known})")
     try:
-        return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError) as error:
-        first = str(error).splitlines()
-        raise ProfileError(f"{path}: {' '.join(first[:3])}") from None
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError) as problem:
+        raise error(f"{path}: {' '.join(str(problem).splitlines()[:3])}") from None
+
+
+@cache
+def profile(name: str, directory: Path = PROFILES_DIR) -> Profile:
+    return load_file(Profile, directory, name, "province profile", ProfileError)
 
 
 def province_profile() -> str:

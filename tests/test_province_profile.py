@@ -57,32 +57,28 @@ def message(golden_case_id: str, version: int, payload: dict) -> OutboxMessage:
 EXCHANGES = {"national": NationalExchange, "pre": PreExchange}
 
 
-@pytest.fixture(params=sorted(EXCHANGES))
-def province(request, tmp_path):
+def _front_end(tmp_path, family: str):
     """(url, the stand-in's exchange, the profile): the province's tables as the sandbox reads the definitions."""
     url = f"sqlite:///{tmp_path / 'province.sqlite'}"
     engine = sa.create_engine(url)
-    build_metadata((request.param,)).create_all(engine)
-    yield url, EXCHANGES[request.param](engine), request.param
+    build_metadata((family,)).create_all(engine)
+    yield url, EXCHANGES[family](engine), family
     engine.dispose()
+
+
+@pytest.fixture(params=sorted(EXCHANGES))
+def province(request, tmp_path):
+    yield from _front_end(tmp_path, request.param)
 
 
 @pytest.fixture
 def national(tmp_path):
-    url = f"sqlite:///{tmp_path / 'province.sqlite'}"
-    engine = sa.create_engine(url)
-    build_metadata(("national",)).create_all(engine)
-    yield url, NationalExchange(engine), "national"
-    engine.dispose()
+    yield from _front_end(tmp_path, "national")
 
 
 @pytest.fixture
 def pre(tmp_path):
-    url = f"sqlite:///{tmp_path / 'province.sqlite'}"
-    engine = sa.create_engine(url)
-    build_metadata(("pre",)).create_all(engine)
-    yield url, PreExchange(engine), "pre"
-    engine.dispose()
+    yield from _front_end(tmp_path, "pre")
 
 
 def held(exchange) -> dict[str, tuple[int, str | None]]:
