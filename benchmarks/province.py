@@ -112,7 +112,9 @@ def run(url: str, family: str, cases: int, batch: int | None = None) -> dict:
     figures["peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
     tracemalloc.stop()
     with engine.connect() as conn:
-        rows = sum(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in target.profile.tables)
+        rows = sum(
+            conn.execute(sa.select(sa.func.count()).select_from(sa.table(t))).scalar() for t in target.profile.tables
+        )
     engine.dispose()
     assert listing["case_no"].nunique() == cases
     figures.update(

@@ -61,7 +61,10 @@ def province_rows(env: dict[str, str]) -> dict[str, pd.DataFrame]:
     engine = sa.create_engine(env["ONE_NETWORK_DB_URL"])
     try:
         with engine.connect() as conn:
-            frames = {name: pd.read_sql(sa.text(f"SELECT * FROM {name}"), conn) for name in chosen.tables}
+            frames = {
+                name: pd.read_sql(sa.select(sa.Table(name, sa.MetaData(), autoload_with=conn)), conn)
+                for name in chosen.tables
+            }
     finally:
         engine.dispose()
     ours = {}

@@ -80,7 +80,9 @@ def _province_holds_every_accepted_case(exchange_url: str, warehouse) -> None:
         held = {h["case_no"] for h in exchange.holdings()}
         with engine.connect() as conn:
             for name in chosen.tables:
-                rows = pd.DataFrame(conn.execute(sa.text(f"SELECT * FROM {name}")).mappings().all())
+                rows = pd.DataFrame(
+                    conn.execute(sa.select(sa.Table(name, sa.MetaData(), autoload_with=conn))).mappings().all()
+                )
                 assert len(rows) and national_case_numbers(rows[chosen.case_key]).all(), name
                 text = rows.select_dtypes(include="object").astype(str)
                 assert not text.apply(lambda column: column.str.startswith("GC")).any().any(), name
