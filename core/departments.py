@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.case import APPLICANT_TYPES, CASE_COLUMNS, STATUSES
+from schemas.case import APPLICANT_TYPES, CASE_COLUMNS, PAUSE_KINDS, STATUSES
 from schemas.licences import EVENTS
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "departments"
@@ -63,6 +63,22 @@ def _onto(mapping: dict[str, str], allowed: tuple[str, ...], what: str, vocabula
     return mapping
 
 
+class PauseMapping(_Strict):
+    """Where a record lists its 特别程序 (pauses): a field holding a list of objects, and in each the kind, start
+    and end; ``kinds`` maps the system's codes onto ``schemas.case.PAUSE_KINDS``."""
+
+    field: str
+    kind: str
+    start: str
+    end: str
+    kinds: dict[str, str]
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: dict[str, str]) -> dict[str, str]:
+        return _onto(kinds, PAUSE_KINDS, "pauses.kinds", "特别程序")
+
+
 class FieldMapping(_Strict):
     fields: dict[str, str]  # canonical column -> the system's field
     statuses: dict[str, str]  # the system's status code -> canonical 办件状态
@@ -71,6 +87,7 @@ class FieldMapping(_Strict):
     # national: the system numbers its cases by the national 办件编号 rule (the province issued or checks them), so
     # a malformed one is quarantined and the golden case carries it; local: its own numbering, kept as case_no
     case_no_form: Literal["national", "local"] = "local"
+    pauses: PauseMapping | None = None  # where the system lists a case's pauses (特别程序), if it does
 
     @field_validator("fields")
     @classmethod

@@ -118,6 +118,18 @@ def create_tables(engine: sa.Engine, meta: sa.MetaData = metadata) -> None:
     meta.create_all(engine)
 
 
+def rebuilt_if_changed(conn: sa.Connection, table: sa.Table) -> bool:
+    """A derived table (a mart) whose columns in the database differ from its definition, after an upgrade that
+    changed it: dropped and created anew (its rows are rebuilt by the caller anyway). True when it was."""
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(table.schema, table.schema)
+    found = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=schema)}
+    if found == {c.name for c in table.columns}:
+        return False
+    table.drop(conn)
+    table.create(conn)
+    return True
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the UI, marts) do not block the loader

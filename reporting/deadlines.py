@@ -4,6 +4,10 @@ Counted after 行政许可法 Art. 82 on the published calendar (``schemas/workd
 acceptance, statutory holidays out, make-up Saturdays in. A limit the catalogue gives in natural days (自然日:
 ``promised_unit`` / ``statutory_unit``, of the item's version in force on the day of acceptance) is counted in
 calendar days, ending on the next working day when it falls on a rest day.
+
+特别程序 (pauses: 补正, 听证, 专家评审 … ``schemas.case.PAUSE_KINDS``; Art. 45) stop the clock: the working days
+inside a pause (overlapping pauses counted once) are left out of the days taken (``working_days_net``; the
+wall-clock count is ``working_days_gross``) and push each deadline on by as many days of its unit.
 """
 
 from __future__ import annotations
@@ -45,16 +49,55 @@ def _result(accepted: pd.Series, completed: pd.Series, deadline: pd.Series, toda
     )
 
 
-def case_deadlines(golden: pd.DataFrame, cal: WorkingCalendar, today: dt.date) -> pd.DataFrame:
-    """One row per golden case: deadlines, working days taken, and the verdicts against each limit."""
+def paused_days(
+    accepted: pd.Series, until: pd.Series, case_ids: pd.Series, pauses: pd.DataFrame, cal: WorkingCalendar
+) -> pd.DataFrame:
+    """Per case (aligned with ``accepted``): the working and the natural days its clock stood still between
+    acceptance and ``until`` (completion, or today). ``pauses``: golden_case_id, started_at, ended_at (NULL: still
+    running). Each pause is cut to the case's span by day; overlapping pauses count once."""
+    zero = pd.DataFrame({"working": 0, "natural": 0}, index=accepted.index)
+    if pauses is None or pauses.empty:
+        return zero
+    span = pd.DataFrame({"golden_case_id": case_ids, "accepted": accepted, "until": until}).dropna()
+    p = pauses.merge(span, on="golden_case_id")
+    start = pd.to_datetime(p["started_at"]).dt.normalize().clip(lower=p["accepted"])
+    end = pd.to_datetime(p["ended_at"]).dt.normalize().fillna(p["until"]).clip(upper=p["until"])
+    p = pd.DataFrame({"golden_case_id": p["golden_case_id"], "start": start, "end": end})[start < end]
+    if p.empty:
+        return zero
+    p = p.sort_values(["golden_case_id", "start", "end"])
+    reach = p.groupby("golden_case_id")["end"].cummax()
+    opened = p["start"] > reach.groupby(p["golden_case_id"]).shift()  # no overlap with anything before it
+    p["block"] = opened.astype(int).groupby(p["golden_case_id"]).cumsum()
+    merged = p.groupby(["golden_case_id", "block"]).agg(start=("start", "min"), end=("end", "max")).reset_index()
+    merged["working"] = cal.working_days_between(merged["start"], merged["end"]).fillna(0).astype(int)
+    merged["natural"] = (merged["end"] - merged["start"]).dt.days
+    per_case = merged.groupby("golden_case_id")[["working", "natural"]].sum()
+    found = per_case.reindex(case_ids.to_numpy()).fillna(0).astype(int)
+    return found.set_axis(accepted.index)
+
+
+def case_deadlines(
+    golden: pd.DataFrame, cal: WorkingCalendar, today: dt.date, pauses: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per golden case: deadlines (pushed on by its pauses), working days gross and net of the pauses,
+    and the verdicts against each limit. ``pauses``: golden_case_id, started_at, ended_at, the counted ones."""
     accepted = pd.to_datetime(golden["accepted_at"]).dt.normalize()
     finished = is_completed(golden)
     completed = pd.to_datetime(golden["completed_at"]).dt.normalize().where(finished)
     version = versions_for(golden["item_code"], accepted)
-    promised = cal.add_days(accepted, golden["promised_days"], version["promised_unit"])
-    statutory = cal.add_days(accepted, golden["statutory_days"], version["statutory_unit"])
     until = completed.fillna(pd.Timestamp(today)).where(accepted.notna())
-    taken = cal.working_days_between(accepted, until)
+    paused = paused_days(accepted, until, golden["golden_case_id"], pauses, cal)
+
+    def limit(days: pd.Series, units: pd.Series) -> pd.DataFrame:
+        natural = (units.astype("string") == "natural_day").fillna(False)
+        extra = paused["natural"].where(natural, paused["working"])
+        return cal.add_days(accepted, pd.to_numeric(days, errors="coerce") + extra, units)
+
+    promised = limit(golden["promised_days"], version["promised_unit"])
+    statutory = limit(golden["statutory_days"], version["statutory_unit"])
+    gross = cal.working_days_between(accepted, until)
+    taken = (gross - paused["working"]).clip(lower=0)
     promised_deadline = pd.to_datetime(promised["deadline"])
     statutory_deadline = pd.to_datetime(statutory["deadline"])
     target = golden["item_code"].map(items().set_index("item_code")["target_2345"]).replace("", None)
@@ -77,7 +120,9 @@ def case_deadlines(golden: pd.DataFrame, cal: WorkingCalendar, today: dt.date) -
             "promised_deadline": promised_deadline.dt.date,
             "statutory_deadline": statutory_deadline.dt.date,
             "deadline_provisional": (promised["provisional"] | statutory["provisional"]).astype(bool),
-            "working_days_taken": taken,
+            "working_days_gross": gross,
+            "paused_working_days": paused["working"].where(accepted.notna()).astype("Int64"),
+            "working_days_net": taken,
             "promise_result": _result(accepted, completed, promised_deadline, today),
             "statutory_result": _result(accepted, completed, statutory_deadline, today),
             "target_2345": target,
@@ -100,7 +145,7 @@ def monthly_2345(deadlines: pd.DataFrame) -> pd.DataFrame:
         {
             "completed": grouped.size(),
             "within_target": grouped["within_target"].sum().astype(int),
-            "average_working_days": grouped["working_days_taken"].mean().astype(float).round(2),
+            "average_working_days": grouped["working_days_net"].mean().astype(float).round(2),
         }
     ).reset_index(names=["target", "month"])
     targets = targets_2345()

@@ -92,6 +92,7 @@ class GeneratorConfig:
     dept_missing_phone_rate: float = 0.02  # department systems have gaps of their own
     dept_bad_check_rate: float = 0.005  # identifiers in circulation that fail their check character
     undecodable_health_file: bool = True
+    pause_rate: float = 0.15  # market-regulation cases that stood still for a 补正 (or 专家评审, 检验) on the way
 
 
 @dataclass
@@ -132,6 +133,7 @@ class CaseGenerator:
     def __init__(self, config: GeneratorConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
+        self.pause_rng = random.Random(config.seed + 7919)  # its own stream: the rest of the data stays as it was
         self.people = ApplicantFactory(self.rng)
         self.items = items().set_index("item_code")
         # The department systems' own item codes, as their declarations map them (local code → 基本编码).
@@ -274,6 +276,7 @@ class CaseGenerator:
                 "BJSJ": _fmt(case.completed_at, fmt),
                 "BLZT": MARKET_STATUS[case.status],
                 "GXSJ": case.changed_at.strftime(fmt),
+                "TBCX": self._pauses(case, fmt),
             }
             key = record["SBLSH"]
         elif dept == "housing":
@@ -318,6 +321,19 @@ class CaseGenerator:
         data.records(dept).extend([*self._earlier_states(dept, case, record), record])
         data.truth.append((dept, key, case.case_id))
 
+    def _pauses(self, case: Case, fmt: str) -> list[dict]:
+        """特别程序 the market regulator lists (TBCX): for some cases that took three days or more, a 补正 (now and
+        then a 专家评审 or 检验) from the day after acceptance, ending before completion."""
+        if case.accepted_at is None or case.completed_at is None:
+            return []
+        span = (case.completed_at.date() - case.accepted_at.date()).days
+        if span < 3 or self.pause_rng.random() >= self.config.pause_rate:
+            return []
+        kind = self.pause_rng.choice(["01", "01", "01", "01", "06", "03"])  # 补正 mostly; 专家评审, 检验
+        start = datetime.combine(case.accepted_at.date() + timedelta(days=1), time(9, 30))
+        end = datetime.combine(start.date() + timedelta(days=self.pause_rng.randrange(1, span - 1)), time(15))
+        return [{"TBCXZL": kind, "KSSJ": start.strftime(fmt), "JSSJ": end.strftime(fmt)}]
+
     @staticmethod
     def _earlier_states(dept: str, case: Case, record: dict) -> list[dict]:
         """The record as the department's change feed showed it on the day it was accepted, when the case moved
@@ -327,7 +343,7 @@ class CaseGenerator:
             return []
         if dept == "market_regulation":
             stamp = case.accepted_at.strftime("%Y-%m-%d %H:%M:%S")
-            return [{**record, "JDSJ": "", "BJSJ": "", "BLZT": MARKET_STATUS["受理"], "GXSJ": stamp}]
+            return [{**record, "JDSJ": "", "BJSJ": "", "BLZT": MARKET_STATUS["受理"], "GXSJ": stamp, "TBCX": []}]
         fmt_kind = "xlsx" if case.accepted_at.toordinal() % 2 else "csv"
         return [
             {

@@ -22,8 +22,8 @@ BIN = Path(sys.executable).parent
 BOOKKEEPING = {"batch_id", "fetched_at", "quarantined_at", "linked_at", "recorded_at", "queued_at", "updated_at",
                "sent_at", "acked_at", "attempts", "status", "receipt_id", "last_error", "assigned_at"}  # fmt: skip
 #: case_numbers among them: a backfill over days already loaded allocates no new 办件编号 and changes none.
-DAY_TABLES = ("raw_records", "staged_cases", "quarantined_records", "case_links", "golden_cases", "case_numbers",
-              "outbox", "raw_licence_feed", "licence_events", "licences", "holders")  # fmt: skip
+DAY_TABLES = ("raw_records", "staged_cases", "staged_pauses", "quarantined_records", "case_links", "golden_cases",
+              "case_numbers", "outbox", "raw_licence_feed", "licence_events", "licences", "holders")  # fmt: skip
 
 
 def free_port() -> int:

@@ -57,6 +57,11 @@ STATUSES: tuple[str, ...] = ("申报", "受理", "审查", "决定", "办结", "
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUSES)}
 COMPLETED_STATUSES = ("办结", "送达")
 
+#: 特别程序: what stops a case's clock. 行政许可法 Art. 45 leaves out 听证、招标、拍卖、检验、检测、检疫、鉴定 and
+#: 专家评审; the days an applicant spends correcting papers (补正, Art. 32: the time runs from the complete
+#: application) and a 公示 the law requires are left out the same way. The sources' own codes map onto these.
+PAUSE_KINDS: tuple[str, ...] = ("补正", "听证", "招标", "拍卖", "检验", "检测", "检疫", "鉴定", "专家评审", "公示")
+
 
 def is_completed(cases: pd.DataFrame) -> pd.Series:
     """Cases that are finished: a completed status (办结, 送达) and a completion time."""

@@ -118,6 +118,17 @@ staged_cases = Table(
     Index("ix_staged_cases_applicant", "applicant_id"),
 )
 
+staged_pauses = Table(
+    "staged_pauses",  # 特别程序: the stretches a staged record's clock stood still (补正, 听证, 专家评审 …)
+    metadata,
+    *_record_key(),  # the staged record the pause belongs to
+    Column("seq", Integer, primary_key=True),  # its place in the record's list
+    Column("kind", String(16)),  # schemas.case.PAUSE_KINDS; NULL with a problem when the source's code is unknown
+    Column("started_at", DateTime),
+    Column("ended_at", DateTime),  # NULL while the pause runs
+    Column("problem", String(64)),  # why the pause cannot be counted (the case is flagged pause_unreadable)
+)
+
 quarantined_records = Table(
     "quarantined_records",
     metadata,
@@ -404,7 +415,9 @@ mart_case_deadlines = Table(
     Column("promised_deadline", Date),
     Column("statutory_deadline", Date),
     Column("deadline_provisional", Boolean, nullable=False),
-    Column("working_days_taken", Integer),  # acceptance to completion, or to today while running
+    Column("working_days_gross", Integer),  # acceptance to completion, or to today while running
+    Column("paused_working_days", Integer),  # of those, inside a 特别程序 (补正, 听证 …; overlaps once)
+    Column("working_days_net", Integer),  # gross less the pauses: what the limits and the 2345 targets count
     Column("promise_result", String(16), nullable=False),  # on_time / late / running / overdue / not_accepted
     Column("statutory_result", String(16), nullable=False),
     Column("target_2345", String(16)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.departments import departments
+from core.departments import PauseMapping, departments
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class SourceMapping:
     statuses: dict[str, str]  # the source's status value -> canonical 办件状态
     applicant_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical; {} = infer from id
     case_no_form: str = "local"  # national: case_no must follow the 办件编号 rule
+    pauses: PauseMapping | None = None  # where the system lists a case's 特别程序
 
 
 def mappings() -> dict[str, SourceMapping]:
@@ -29,6 +30,7 @@ def mappings() -> dict[str, SourceMapping]:
             statuses=dict(d.mapping.statuses),
             applicant_types=dict(d.mapping.applicant_types),
             case_no_form=d.mapping.case_no_form,
+            pauses=d.mapping.pauses,
         )
         for name, d in departments().items()
     }

@@ -201,7 +201,7 @@ def test_natural_day_limits_count_holidays(tmp_path: Path, monkeypatch: pytest.M
     # 21 Sep + 5 = 26 Sep, a holiday (中秋节 25–27 Sep): the next working day is 28 Sep.
     assert marts.loc["M", "promised_deadline"] == dt.date(2026, 9, 28)
     assert marts["promise_result"].to_dict() == {"N": "on_time", "W": "on_time", "M": "overdue"}
-    assert marts.loc["N", "working_days_taken"] == 3  # still reported in working days
+    assert marts.loc["N", "working_days_net"] == 3  # still reported in working days
 
 
 def test_a_case_citing_an_item_the_catalogue_lacks_is_quarantined():

@@ -58,7 +58,7 @@ def test_deadlines_results_and_the_2345_share():
         "F": "on_time", "G": "late", "H": "on_time",
     }  # fmt: skip
     assert marts.loc["D", "channel"] == "one_stop_window" and marts.loc["A", "channel"] == "department_system"
-    assert marts.loc[["F", "G", "H"], "working_days_taken"].tolist() == [2, 3, 0]
+    assert marts.loc[["F", "G", "H"], "working_days_net"].tolist() == [2, 3, 0]
     assert marts.loc[["F", "G", "H"], "within_target"].tolist() == [True, False, True]
     assert marts.loc["A", "within_target"] is pd.NA  # 食品经营许可 counts toward no 2345 target
     assert not marts["deadline_provisional"].any()

@@ -5,6 +5,7 @@ database, MariaDB department database).
 """
 
 import datetime as dt
+import json
 import time
 
 import pandas as pd
@@ -134,6 +135,20 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             result = mart_case_deadlines.c.promise_result
             late = resources.warehouse.read(sa.select(result, sa.func.count().label("n")).group_by(result))
             assert "on_time" in set(late["promise_result"])
+            # 特别程序: every pause the market regulator listed is staged, and the net days are the gross less them
+            d = mart_case_deadlines.c
+            days = resources.warehouse.read(sa.select(d.working_days_gross, d.paused_working_days, d.working_days_net))
+            days = days.dropna().astype(int)
+            assert (days["working_days_net"] == (days["working_days_gross"] - days["paused_working_days"])).all()
+            raw = resources.warehouse.read("SELECT payload FROM raw_records WHERE source_system = 'market_regulation'")
+            listed = sum(len(json.loads(p).get("TBCX") or []) for p in raw["payload"])
+            staged = resources.warehouse.scalar("SELECT COUNT(*) FROM staged_pauses")
+            quarantined_pauses = resources.warehouse.scalar(
+                "SELECT COUNT(*) FROM raw_records r JOIN quarantined_records q ON q.source_system = r.source_system "
+                "AND q.partition_date = r.partition_date AND q.record_key = r.record_key "
+                "WHERE r.source_system = 'market_regulation' AND r.payload LIKE '%TBCXZL%'"
+            )
+            assert staged == listed or quarantined_pauses > 0, (staged, listed)
             assert set(late["promise_result"]) <= {"on_time", "late", "running", "overdue", "not_accepted"}
 
             receivers = {name: getattr(resources, name) for name in ("one_network", "municipal", "supervision")}

@@ -17,7 +17,7 @@ from dagster import (
 
 from core import clock
 from core.departments import department_systems
-from core.warehouse import Warehouse, insert_frame
+from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed
 from pipelines.metadata import table_metadata
 from pipelines.partitions import MART_REFRESH
 from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
@@ -40,6 +40,7 @@ from schemas.warehouse import (
     outbox,
     review_decisions,
     review_queue,
+    staged_pauses,
     working_calendar,
 )
 from schemas.workdays import calendar
@@ -237,9 +238,11 @@ def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Ware
     today = _today()
     with warehouse.begin() as conn:
         golden = warehouse.read(sa.select(golden_cases), conn)
-        deadlines = case_deadlines(golden, calendar(), today)
+        deadlines = case_deadlines(golden, calendar(), today, warehouse.read(case_pauses_select(), conn))
         monthly = monthly_2345(deadlines)
         for table in (mart_case_deadlines, mart_2345_monthly):
+            if rebuilt_if_changed(conn, table):
+                context.log.info(f"{table.name}: its columns changed with this version; created anew")
             conn.execute(table.delete())
         insert_frame(conn, mart_case_deadlines, deadlines)
         insert_frame(conn, mart_2345_monthly, monthly)
@@ -250,7 +253,24 @@ def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Ware
             "against_promised_limit": MetadataValue.md(results.to_markdown(index=False) if len(results) else "none"),
             "targets_2345": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "no cases yet"),
             "provisional_deadlines": int(deadlines["deadline_provisional"].sum()),
+            "cases_with_pauses": int((deadlines["paused_working_days"].fillna(0) > 0).sum()),
         }
+    )
+
+
+def case_pauses_select() -> sa.Select:
+    """Every counted pause (特别程序) with the golden case its record belongs to: golden_case_id, started_at,
+    ended_at. A record pulled again on a later day lists its pauses again; overlaps count once downstream."""
+    p, links = staged_pauses, case_links
+    return (
+        sa.select(links.c.golden_case_id, p.c.started_at, p.c.ended_at)
+        .join(
+            links,
+            (links.c.source_system == p.c.source_system)
+            & (links.c.partition_date == p.c.partition_date)
+            & (links.c.record_key == p.c.record_key),
+        )
+        .where(p.c.problem.is_(None))
     )
 
 

@@ -18,8 +18,9 @@ from core.departments import departments
 from core.warehouse import Warehouse
 from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
-from schemas.warehouse import quarantined_records, raw_records, staged_cases
+from schemas.warehouse import quarantined_records, raw_records, staged_cases, staged_pauses
 from staging.normalise import stage_partition
+from staging.pauses import flag_records, stage_pauses
 
 RAW_KEYS = [AssetKey(spec.asset_name) for spec in departments().values()]
 RECONCILED = "pulled_equals_staged_plus_quarantined"
@@ -79,12 +80,13 @@ def partition_counts(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.
 )
 def stage(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     days = partition_days(context)
-    staged_days, quarantined_days = [], []
+    staged_days, quarantined_days, pause_days = [], [], []
     for day in days:
-        staged, quarantined = stage_day(warehouse, day.date)
+        staged, quarantined, pauses = stage_day(warehouse, day.date)
         staged_days.append(staged)
         quarantined_days.append(quarantined)
-    staged, quarantined = pd.concat(staged_days), pd.concat(quarantined_days)
+        pause_days.append(pauses)
+    staged, quarantined, pauses = pd.concat(staged_days), pd.concat(quarantined_days), pd.concat(pause_days)
     counts = partition_counts(warehouse, days[0].date, days[-1].date)  # the identity: stage/checks.py
     by_source = counts.groupby("source_system", sort=False)[["pulled", "staged", "quarantined"]].sum().reset_index()
     reasons = (
@@ -103,6 +105,7 @@ def stage(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -
             "quality_flags": MetadataValue.md(
                 flags.rename("records").to_frame().to_markdown() if len(flags) else "none"
             ),
+            "pauses": MetadataValue.md(_pause_summary(pauses)),
         },
     )
     yield MaterializeResult(
@@ -114,21 +117,33 @@ def stage(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -
     )
 
 
-def stage_day(warehouse: Warehouse, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stage one day's raw records, replacing exactly that day's staged and quarantined rows."""
+def _pause_summary(pauses: pd.DataFrame) -> str:
+    """特别程序 staged, per kind (and how many cannot be counted, per problem)."""
+    if pauses.empty:
+        return "none"
+    labels = pauses["kind"].fillna("?").where(pauses["problem"].isna(), "not counted: " + pauses["problem"])
+    return labels.value_counts().rename("pauses").to_frame().to_markdown()
+
+
+def stage_day(warehouse: Warehouse, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stage one day's raw records, replacing exactly that day's staged, quarantined and pause rows."""
     raw = warehouse.read(
         sa.select(raw_records.c.source_system, raw_records.c.record_key, raw_records.c.payload).where(
             raw_records.c.partition_date == partition
         )
     )
     staged, quarantined = stage_partition(raw)
+    pauses = stage_pauses(raw, staged)
+    if len(staged):
+        staged["quality_flags"] = flag_records(staged, pauses)
     now = dt.datetime.now().replace(microsecond=0)
     with warehouse.begin() as conn:
         warehouse.replace_partition(conn, staged_cases, partition, staged.assign(partition_date=partition))
+        warehouse.replace_partition(conn, staged_pauses, partition, pauses.assign(partition_date=partition))
         warehouse.replace_partition(
             conn,
             quarantined_records,
             partition,
             quarantined.assign(partition_date=partition, quarantined_at=now),
         )
-    return staged, quarantined
+    return staged, quarantined, pauses
