@@ -7,7 +7,8 @@ those rows, vectorised:
 
 - ``acceptance``: one row per case once it is accepted;
 - ``step``: one row per process step that has happened (受理, 决定, 办结; 退件 and 不予受理 as their own steps);
-- ``result``: one row when the case has ended.
+- ``result``: one row when the case has ended;
+- ``pause``: one row per 特别程序 (补正, 听证 …) once it has ended.
 
 Each row's key is derived from the 办件编号, the table and the step (a UUID 5), so the same row of a later version
 is an update under the same key. A version that cannot be written as the profile demands (a code with no mapping,
@@ -34,7 +35,7 @@ from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
 from core import settings
 from core.warehouse import insert_frame
 from resolution.golden import GOLDEN_FIELDS
-from schemas.case import COMPLETED_STATUSES, departments, items
+from schemas.case import COMPLETED_STATUSES, PAUSE_GROUNDS, departments, items
 from schemas.codelists import translate, unmapped_reason
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -42,7 +43,7 @@ PROFILE_VARIABLE = "BRIDGE_PROVINCE_PROFILE"
 DEFAULT_PROVINCE_PROFILE = "national"
 INTERIM = "interim"  # the bridge's earlier one-table layout (connectors.exchange.EX_CASE_INFO)
 ROW_NAMESPACE = uuid.UUID("6f1c2d2e-5b8a-4c39-9a1e-0d6b3f0e2a11")  # the bridge's namespace for row keys
-RowKind = Literal["acceptance", "step", "result"]
+RowKind = Literal["acceptance", "step", "result", "pause"]
 Loaded = TypeVar("Loaded", bound=BaseModel)
 
 
@@ -236,7 +237,7 @@ def province_profile() -> str:
 # ---------------------------------------------------------------- the case's facts
 #: What the profiles may read of a case version: its canonical fields, its 办件编号 and the numbers it no longer
 #: goes out under (absent ones read as blank).
-CASE_FIELDS = (*GOLDEN_FIELDS, "project_no", "withdrawn_numbers")
+CASE_FIELDS = (*GOLDEN_FIELDS, "project_no", "withdrawn_numbers", "pauses")
 RESULT_OF_STATUS = {"办结": "approved", "送达": "approved", "退件": "returned", "不予受理": "not_accepted"}
 ENDED = (*COMPLETED_STATUSES, "退件", "不予受理")
 STEPS = (  # step, its name, its action, the time it ended at, the time it started from
@@ -282,6 +283,8 @@ def life_rows(facts: pd.DataFrame, kind: RowKind) -> pd.DataFrame:
     accepted = facts["accepted_at"].notna() & facts["project_no"].notna()
     if kind == "acceptance":
         return facts[accepted].assign(step="accept")
+    if kind == "pause":
+        return _pause_rows(facts[accepted])
     if kind == "result":
         return facts[accepted & facts["result"].notna() & facts["completed_at"].notna()].assign(step="result")
     parts = []
@@ -297,6 +300,26 @@ def life_rows(facts: pd.DataFrame, kind: RowKind) -> pd.DataFrame:
     actions = {"returned": "return", "not_accepted": "not_accept"}
     steps.loc[refused, "step_action"] = steps.loc[refused, "result"].map(actions)
     return steps
+
+
+def _pause_rows(facts: pd.DataFrame) -> pd.DataFrame:
+    """One row per 特别程序 that has ended (``pause_kind``, ``pause_start``, ``pause_end``, ``pause_reason``): a
+    pause still running has no end to report yet and goes out with the version that closes it."""
+    columns = [*facts.columns, "step", "pause_kind", "pause_start", "pause_end", "pause_reason"]
+    has = pd.Series([isinstance(v, list) and len(v) > 0 for v in facts["pauses"]], index=facts.index, dtype=bool)
+    listed = facts.loc[has, "pauses"]
+    if listed.empty:
+        return pd.DataFrame(columns=columns)
+    rows = facts.loc[listed.index].assign(_pause=listed).explode("_pause").reset_index(drop=True)
+    items = pd.json_normalize(rows["_pause"].tolist()).reindex(columns=["kind", "start", "end"])
+    rows = rows.drop(columns="_pause").assign(
+        pause_kind=items["kind"].astype("string"),
+        pause_start=pd.to_datetime(items["start"]),
+        pause_end=pd.to_datetime(items["end"]),
+        pause_reason=items["kind"].map(PAUSE_GROUNDS).astype("string"),
+    )
+    rows["step"] = "pause|" + rows["pause_kind"].fillna("") + "|" + rows["pause_start"].dt.strftime("%Y%m%d%H%M%S")
+    return rows[rows["pause_end"].notna() & rows["pause_start"].notna()]
 
 
 def row_keys(case_keys: pd.Series, table: str, steps: pd.Series) -> pd.Series:

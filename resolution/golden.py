@@ -128,7 +128,32 @@ def payload_json(golden: pd.DataFrame) -> list[str]:
         for row, withdrawn in zip(rows, golden["withdrawn_numbers"], strict=True):
             if isinstance(withdrawn, str) and withdrawn:
                 row["withdrawn_numbers"] = withdrawn
+    if "pauses" in golden:  # likewise: a case without 特别程序 keeps its content
+        for row, listed in zip(rows, golden["pauses"], strict=True):
+            if isinstance(listed, str) and listed:
+                row["pauses"] = json.loads(listed)
     return [json.dumps(row, ensure_ascii=False, sort_keys=True, default=int) for row in rows]
+
+
+def pauses_of(golden_ids: pd.Series, pauses: pd.DataFrame) -> pd.Series:
+    """Per golden case (aligned with ``golden_ids``), its 特别程序 as JSON (``[{"kind", "start", "end"}]`` by
+    start; NA for none), from the counted pauses of its records (``pauses``: golden_case_id, kind, started_at,
+    ended_at). A record pulled again lists its pauses again: one pause is one kind and start, with the latest end
+    its records know (a pause seen running one day and closed the next ends)."""
+    if pauses.empty:
+        return pd.Series(pd.NA, index=golden_ids.index, dtype="string")
+    p = pauses.assign(
+        start=pd.to_datetime(pauses["started_at"]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+        end=pd.to_datetime(pauses["ended_at"]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    p = p.sort_values(["golden_case_id", "start", "kind", "end"], na_position="first")
+    p = p.drop_duplicates(["golden_case_id", "kind", "start"], keep="last")
+    p["end"] = p["end"].astype(object).where(p["end"].notna(), None)
+    documents = {
+        case_id: json.dumps(group[["kind", "start", "end"]].to_dict("records"), ensure_ascii=False)
+        for case_id, group in p.groupby("golden_case_id", sort=False)
+    }
+    return golden_ids.map(documents).astype("string")
 
 
 def roles(linked: pd.DataFrame) -> pd.Series:

@@ -61,6 +61,18 @@ COMPLETED_STATUSES = ("办结", "送达")
 #: 专家评审; the days an applicant spends correcting papers (补正, Art. 32: the time runs from the complete
 #: application) and a 公示 the law requires are left out the same way. The sources' own codes map onto these.
 PAUSE_KINDS: tuple[str, ...] = ("补正", "听证", "招标", "拍卖", "检验", "检测", "检疫", "鉴定", "专家评审", "公示")
+#: Why each kind stops the clock, in the words a receiver's 特别程序 record carries (启动理由/依据).
+PAUSE_GROUNDS = {
+    "补正": (
+        "申请材料不齐全或者不符合法定形式，一次告知申请人补正（《中华人民共和国行政许可法》第三十二条），"
+        "补正期间不计入办理时限"
+    ),
+    "公示": "依法需要公示，公示期间不计入办理时限",
+    **{
+        kind: f"依法需要{kind}，所需时间不计算在行政许可期限内（《中华人民共和国行政许可法》第四十五条）"
+        for kind in ("听证", "招标", "拍卖", "检验", "检测", "检疫", "鉴定", "专家评审")
+    },
+}
 
 
 def is_completed(cases: pd.DataFrame) -> pd.Series:

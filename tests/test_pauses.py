@@ -140,3 +140,25 @@ def test_a_mart_whose_columns_changed_is_created_anew(tmp_path):
     warehouse.dispose()
     assert {"working_days_gross", "paused_working_days", "working_days_net"} <= columns
     assert "working_days_taken" not in columns
+
+
+def test_a_golden_case_carries_its_pauses_once_each_with_the_latest_end():
+    import json
+
+    from resolution.golden import pauses_of
+
+    ids = pd.Series(["GC1", "GC2"], index=[7, 8])
+    seen = pd.DataFrame(
+        [
+            # the department's record pulled on the day the 补正 began (still open), and again once it ended
+            {"golden_case_id": "GC1", "kind": "补正", "started_at": "2026-10-15 14:00", "ended_at": None},
+            {"golden_case_id": "GC1", "kind": "补正", "started_at": "2026-10-15 14:00", "ended_at": "2026-10-29 09:30"},
+            {"golden_case_id": "GC1", "kind": "专家评审", "started_at": "2026-10-20 09:00", "ended_at": None},
+        ]
+    )
+    found = pauses_of(ids, seen)
+    assert json.loads(found[7]) == [
+        {"kind": "补正", "start": "2026-10-15T14:00:00", "end": "2026-10-29T09:30:00"},
+        {"kind": "专家评审", "start": "2026-10-20T09:00:00", "end": None},
+    ]
+    assert pd.isna(found[8])

@@ -72,7 +72,20 @@ EDGE_CASES = [
     _message("GC2", 1, _case(2, "受理", **NATURAL_PERSON)),
     _message("GC3", 1, _case(3, "退件")),
     _message("GC4", 1, _case(4, "受理")),
-    _message("GC4", 2, _case(4, "办结")),  # accepted one day, finished the next: the same rows, updated
+    # accepted one day, finished the next: the same rows, updated; with a 补正 on the way (a 特别程序 row) and a
+    # 专家评审 still open (nothing to report until it ends)
+    _message(
+        "GC4",
+        2,
+        _case(
+            4,
+            "办结",
+            pauses=[
+                {"kind": "补正", "start": "2026-11-16T11:00:00", "end": "2026-11-16T16:30:00"},
+                {"kind": "专家评审", "start": "2026-11-16T17:00:00", "end": None},
+            ],
+        ),
+    ),
 ]
 TOO_LONG = _message("GC5", 1, _case(5, "受理", applicant_name=NAME_100 + "司"))  # 101 characters
 
@@ -112,6 +125,9 @@ def _deliver_and_judge(url: str, profile: str) -> None:
             t = sa.Table(table, sa.MetaData(), autoload_with=conn)
             names = set(conn.execute(sa.select(t.c[column])).scalars())
         assert NAME_100 in names  # 100 Chinese characters, stored whole
+        if profile == "national":
+            special = {h["case_no"]: h["special_rows"] for h in exchange.holdings()}
+            assert special == {f"{TASK}20261116{n:04d}": int(n == 4) for n in (1, 2, 3, 4)}
     finally:
         engine.dispose()
 

@@ -29,7 +29,14 @@ from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from resolution.clusters import CONSTRAINTS
 from resolution.engine import make_engine
-from resolution.golden import assign_golden_ids, build_golden_cases, content_hashes, payload_json, roles
+from resolution.golden import (
+    assign_golden_ids,
+    build_golden_cases,
+    content_hashes,
+    pauses_of,
+    payload_json,
+    roles,
+)
 from resolution.model import CASE_WINDOW_DAYS, MODEL_PATH, evidence, load_model, model_summary
 from resolution.numbering import assign_case_numbers, withdrawn_numbers
 from schemas.identifiers import mask_identifier_series, mask_phone_series
@@ -42,6 +49,7 @@ from schemas.warehouse import (
     review_decisions,
     review_queue,
     staged_cases,
+    staged_pauses,
 )
 
 #: How far around the day linking looks: the case window plus the lag of a clerk's re-entry.
@@ -357,6 +365,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     # The 办件编号 each case goes out under; part of the content, so a number newly carried is a new version.
     rebuilt["project_no"], numbering = assign_case_numbers(conn, rebuilt, linked, partition, now)
     rebuilt["withdrawn_numbers"] = withdrawn_numbers(conn, rebuilt, linked)
+    rebuilt["pauses"] = pauses_of(rebuilt["golden_case_id"], _linked_pauses(conn, linked))
     rebuilt["content_hash"] = content_hashes(rebuilt)
     previous = pd.concat(
         [
@@ -417,6 +426,29 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         "links_split": len(result.splits) if result is not None else 0,
         "case_numbers": numbering,
     }
+
+
+def _linked_pauses(conn: sa.Connection, linked: pd.DataFrame) -> pd.DataFrame:
+    """The counted pauses (特别程序) of the linked records, with their golden case."""
+    keys = ["source_system", "partition_date", "record_key"]
+    p = staged_pauses.c
+    found = [
+        pd.DataFrame(
+            conn.execute(
+                sa.select(p.source_system, p.partition_date, p.record_key, p.kind, p.started_at, p.ended_at).where(
+                    p.record_key.in_(chunk) & p.problem.is_(None)
+                )
+            ).all(),
+            columns=[*keys, "kind", "started_at", "ended_at"],
+        )
+        for chunk in _chunks(sorted(set(linked["record_key"])))
+    ]
+    pauses = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*keys, "kind"])
+    if pauses.empty:
+        return pd.DataFrame(columns=["golden_case_id", "kind", "started_at", "ended_at"])
+    pauses["partition_date"] = pd.to_datetime(pauses["partition_date"]).dt.date
+    members = linked[[*keys, "golden_case_id"]].assign(partition_date=pd.to_datetime(linked["partition_date"]).dt.date)
+    return pauses.merge(members, on=keys)
 
 
 def model_version() -> str:
