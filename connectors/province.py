@@ -635,14 +635,25 @@ class ProvinceTableTarget(DeliveryTarget):
                     t.c[sync.batch].in_(batches)
                 )
             ).subquery()
-            # a row is waiting while the mirror lacks it or holds an older state; a delete, while the mirror holds it
-            deleted = ours.c[sync.operation] == chosen.operations.get("delete", "\x00")
+            # a row is waiting while the mirror lacks it or holds an older state, unless we have since taken it
+            # back (a withdrawn number: the mirror will never hold it again); a delete, while the mirror holds it
+            delete = chosen.operations.get("delete", "\x00")
+            deleted = ours.c[sync.operation] == delete
+            later = t.alias("later")
+            taken_back = sa.exists().where(
+                (later.c[sync.row_key] == ours.c[sync.row_key])
+                & (later.c[sync.operation] == delete)
+                & (later.c[sync.batch] != ours.c[sync.batch])
+                & (later.c[sync.time] >= ours.c[sync.time])
+            )
             taken = (
                 sa.select(ours.c[sync.batch], sa.func.count())
                 .join_from(ours, mirror, mirror.c[sync.row_key] == ours.c[sync.row_key], isouter=True)
                 .where(
                     sa.or_(
-                        ~deleted & sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time]),
+                        ~deleted
+                        & sa.or_(mirror.c[sync.row_key].is_(None), mirror.c[sync.time] < ours.c[sync.time])
+                        & ~(mirror.c[sync.row_key].is_(None) & taken_back),
                         deleted & mirror.c[sync.row_key].is_not(None),
                     )
                 )

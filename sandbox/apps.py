@@ -154,7 +154,9 @@ class MunicipalState:
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         if not resume:
-            self.db.executescript("DROP TABLE IF EXISTS receipts; DROP TABLE IF EXISTS applied;")
+            self.db.executescript(
+                "DROP TABLE IF EXISTS receipts; DROP TABLE IF EXISTS applied; DROP TABLE IF EXISTS withdrawn;"
+            )
         self.db.executescript(
             """
             CREATE TABLE IF NOT EXISTS receipts (
@@ -165,6 +167,7 @@ class MunicipalState:
             CREATE TABLE IF NOT EXISTS applied (
                 case_id TEXT NOT NULL, version INTEGER NOT NULL, times INTEGER NOT NULL,
                 PRIMARY KEY (case_id, version));
+            CREATE TABLE IF NOT EXISTS withdrawn (case_id TEXT PRIMARY KEY);
             """
         )
         self.rng = random.Random(seed)
@@ -224,14 +227,18 @@ class MunicipalState:
                         (*problem, acked_at, receipt_id),
                     )
                     continue
-                self.db.execute(
-                    "INSERT INTO applied VALUES (?, ?, 1) "
-                    "ON CONFLICT (case_id, version) DO UPDATE SET times = times + 1",
-                    (payload[self.kind.id_field], int(payload["version"])),
-                )
+                entity = payload[self.kind.id_field]
+                # a number withdrawn is void: an older version under it, decided late, takes no effect
+                if not self.db.execute("SELECT 1 FROM withdrawn WHERE case_id = ?", (entity,)).fetchone():
+                    self.db.execute(
+                        "INSERT INTO applied VALUES (?, ?, 1) "
+                        "ON CONFLICT (case_id, version) DO UPDATE SET times = times + 1",
+                        (entity, int(payload["version"])),
+                    )
                 for withdrawn in str(payload.get("withdrawnCaseNos") or "").split(","):
-                    if withdrawn and withdrawn != payload[self.kind.id_field]:  # the case no longer held under it
+                    if withdrawn and withdrawn != entity:  # the case no longer held under it
                         self.db.execute("DELETE FROM applied WHERE case_id = ?", (withdrawn,))
+                        self.db.execute("INSERT OR IGNORE INTO withdrawn VALUES (?)", (withdrawn,))
                 self.db.execute(
                     "UPDATE receipts SET status='accepted', code='0', message='接收成功', acked_at=? "
                     "WHERE receipt_id=?",

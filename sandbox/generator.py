@@ -93,6 +93,7 @@ class GeneratorConfig:
     dept_bad_check_rate: float = 0.005  # identifiers in circulation that fail their check character
     undecodable_health_file: bool = True
     pause_rate: float = 0.15  # market-regulation cases that stood still for a 补正 (or 专家评审, 检验) on the way
+    late_report_rate: float = 0.03  # market-regulation records its system reports days late (after a clerk's entry)
 
 
 @dataclass
@@ -134,6 +135,7 @@ class CaseGenerator:
         self.config = config
         self.rng = random.Random(config.seed)
         self.pause_rng = random.Random(config.seed + 7919)  # its own stream: the rest of the data stays as it was
+        self.late_rng = random.Random(config.seed + 104729)  # likewise
         self.people = ApplicantFactory(self.rng)
         self.items = items().set_index("item_code")
         # The department systems' own item codes, as their declarations map them (local code → 基本编码).
@@ -153,7 +155,7 @@ class CaseGenerator:
             if dept == "approval_bureau":
                 self._platform_entry(data, case, typed_by_clerk=False)
                 continue
-            self._department_record(data, dept, case)
+            self._department_record(data, dept, case, self._reported_late(dept, case))
             if case.bad is None and self.rng.random() < self.config.reentry_rate:
                 typed = self._platform_entry(data, case, typed_by_clerk=True)
                 if typed and self.rng.random() < self.config.double_entry_rate:
@@ -242,7 +244,16 @@ class CaseGenerator:
         """办件编号: 实施编码 (implementing body USCC + level 4 + 基本编码) + yyyyMMdd + 4-digit serial."""
         return f"{self.dept_uscc[dept]}4{item_code}{day:%Y%m%d}{self._serial(dept, day):04d}"
 
-    def _department_record(self, data: Dataset, dept: str, case: Case) -> None:
+    def _reported_late(self, dept: str, case: Case) -> timedelta:
+        """How late the market regulator's system reports a case (most: not at all). A late one reaches the bridge
+        after the clerk's re-entry: the bridge numbers the case first, and the department's 办件编号 replaces that
+        number when its record arrives."""
+        if dept != "market_regulation" or case.bad or self.late_rng.random() >= self.config.late_report_rate:
+            return timedelta(0)
+        late = timedelta(days=3)
+        return late if case.changed_at + late < self.as_of - timedelta(days=1) else timedelta(0)
+
+    def _department_record(self, data: Dataset, dept: str, case: Case, late: timedelta = timedelta(0)) -> None:
         a, day = case.applicant, case.submitted_at.date()
         local_code = self.local_codes[(dept, case.item_code)]
         name, ident, submitted = a.name, a.identifier, case.submitted_at.strftime("%Y-%m-%d %H:%M:%S")
@@ -278,6 +289,11 @@ class CaseGenerator:
                 "GXSJ": case.changed_at.strftime(fmt),
                 "TBCX": self._pauses(case, fmt),
             }
+            if late:  # reported in one go, days after the case last changed: no earlier state was ever seen
+                record["GXSJ"] = (case.changed_at + late).strftime(fmt)
+                data.records(dept).append(record)
+                data.truth.append((dept, record["SBLSH"], case.case_id))
+                return
             key = record["SBLSH"]
         elif dept == "housing":
             record = {

@@ -78,6 +78,12 @@ class NationalExchange:
             if self._waiting(conn, spec.name, (t.c.row_guid == row["row_guid"]) & (t.c.cd_operation == "i")):
                 return None
             problems.append(Problem("row_guid", NO_SUCH_ROW, f"修改或删除的记录{row['row_guid']}不存在"))
+        if row["cd_operation"] == "d" and any(
+            self._waiting(conn, child.name, table(child.name).c.project_no == row["project_no"])
+            for child in self.spec.tables.values()
+            if child.parent == spec.name
+        ):
+            return None  # the case's rows that hang on this one go first, whatever order the pass reads tables in
         if spec.parent and row["cd_operation"] != "d":  # taking back a held row needs no parent
             parent = table(self.spec.mirror_name(spec.parent))
             if not conn.execute(sa.select(parent.c.row_guid).where(parent.c.project_no == row["project_no"])).first():
