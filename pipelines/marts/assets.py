@@ -226,11 +226,12 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: ResourcePa
 
 
 @asset(
-    deps=["case_resolution", "working_calendar"],
+    deps=["staged_cases", "case_resolution", "working_calendar"],
     kinds={"pandas", "sql"},
     **MART,
     metadata=table_metadata(mart_case_deadlines, mart_2345_monthly),
-    description="Each golden case's working-day duration from acceptance to completion against its promised and "
+    description="Each golden case's working-day duration from acceptance to completion, gross and net of its "
+    "特别程序 (补正, 听证, 专家评审 …: `staged_pauses`, left out per 行政许可法 Art. 45), against its promised and "
     "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
     "2345 targets per month in `mart_2345_monthly`." + MART_DESCRIPTION,
 )
