@@ -48,6 +48,7 @@ class SandboxSettings:
     exchange_url: str | None = None  # default: SQLite file under root
     seed: int = 20170915
     resume: bool = False  # keep what the receivers already hold (for the UI after a demo)
+    late_report_rate: float = 0.03  # market-regulation records reported days late (sandbox.generator)
 
 
 def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
@@ -116,6 +117,7 @@ class Sandbox:
                 days=settings.days,
                 cases_per_day=settings.cases_per_day,
                 seed=settings.seed,
+                late_report_rate=settings.late_report_rate,
             )
         )
         self.housing_url = settings.housing_url or f"sqlite:///{self.root / 'housing.sqlite'}"
