@@ -194,6 +194,10 @@ class Profile(_Strict):
             raise ValueError("withdraw by void names one of the tables, in a family with a version counter")
         return self
 
+    def version_order(self) -> list[str]:
+        """The columns that order a row's versions: the version counter, else the sync time and batch."""
+        return [self.sync.version] if self.sync.version else [self.sync.time, self.sync.batch]
+
     def keys(self, table: str) -> list[str]:
         """The columns that name a row of ``table`` among its versions."""
         return [self.sync.row_key] if self.sync.row_key else list(self.tables[table].key or ())
@@ -424,6 +428,11 @@ def _identity(frame: pd.DataFrame, keys: list[str], table: sa.Table) -> pd.Serie
     return name
 
 
+def _newest(frame: pd.DataFrame, chosen: Profile) -> pd.DataFrame:
+    """Each row's newest version (``frame`` carries ``_key``): by the version counter, else by time and batch."""
+    return frame.sort_values(chosen.version_order()).drop_duplicates("_key", keep="last")
+
+
 class ProvinceTableTarget(DeliveryTarget):
     """江苏政务服务网 through the province's case tables on the front-end database, as a profile declares them
     (``connectors/profiles/<profile>.yaml``). The province owns the database and its tables: the bridge reads
@@ -503,11 +512,10 @@ class ProvinceTableTarget(DeliveryTarget):
         rows["_key"] = _identity(rows, keys, t)
         rows = rows.sort_values(["golden_case_id", "version"])
         rank = rows.groupby("_key").cumcount()
-        order = [sync.version] if sync.version else [sync.time, sync.batch]
         written: set[tuple[str, int]] = set()
         for step in range(int(rank.max()) + 1 if len(rank) else 0):
             wave = rows[rank == step].set_index("_key")
-            read = list(dict.fromkeys([*keys, sync.batch, *order, *columns]))
+            read = list(dict.fromkeys([*keys, sync.batch, *chosen.version_order(), *columns]))
             latest = pd.DataFrame(
                 conn.execute(
                     sa.select(*(t.c[c] for c in read)).where(t.c[chosen.case_key].in_(wave[chosen.case_key].unique()))
@@ -518,7 +526,7 @@ class ProvinceTableTarget(DeliveryTarget):
             )
             latest["_key"] = _identity(latest, keys, t)
             present = set(zip(latest["_key"], latest[sync.batch], strict=True))
-            latest = latest.sort_values(order).drop_duplicates("_key", keep="last").set_index("_key")
+            latest = _newest(latest, chosen).set_index("_key")
             before = _comparable(latest[columns], t)
             now_rows = _comparable(wave[columns], t)
             known = now_rows.index.isin(before.index)
@@ -569,8 +577,7 @@ class ProvinceTableTarget(DeliveryTarget):
                 touched = True  # a re-send: this version's withdrawal is written already
                 continue
             held["_key"] = _identity(held, keys, t)
-            order = [sync.version] if sync.version else [sync.time, sync.batch]
-            latest = held.sort_values(order).drop_duplicates("_key", keep="last")
+            latest = _newest(held, chosen)
             if withdraw.by == "delete":
                 out = latest[latest[sync.operation] != chosen.operations["delete"]].copy()
                 out[sync.operation] = chosen.operations["delete"]
@@ -708,7 +715,7 @@ class ProvinceTableTarget(DeliveryTarget):
                     columns=read,
                 )
                 rows["_key"] = _identity(rows, keys, t)
-                rows = rows.sort_values(chosen.sync.version).drop_duplicates("_key", keep="last")
+                rows = _newest(rows, chosen)
                 frames.append(rows.rename(columns={chosen.case_key: "case_no", chosen.sync.batch: "receipt"}))
             void = self._voided(conn) if chosen.withdraw and chosen.withdraw.by == "void" else set()
         listing = pd.concat(frames, ignore_index=True)[["case_no", "receipt"]]
