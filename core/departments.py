@@ -14,7 +14,7 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -34,6 +34,9 @@ class DeclarationError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_Declared = TypeVar("_Declared", bound=BaseModel)
 
 
 class EnvironmentValue(_Strict):
@@ -187,7 +190,8 @@ def declaration_dirs() -> list[Path]:
     return [SHIPPED_DIR, *extra]
 
 
-def read_declaration(path: Path) -> Department:
+def read_model(path: Path, model: type[_Declared]) -> _Declared:
+    """A declaration file read into ``model``; anything wrong is one line naming the file."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeError, yaml.YAMLError) as exc:
@@ -195,13 +199,17 @@ def read_declaration(path: Path) -> Department:
     if not isinstance(document, dict):
         raise DeclarationError(f"{path}: a declaration is a mapping of settings, not {type(document).__name__}")
     try:
-        department = Department.model_validate(document)
+        declared = model.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
         raise DeclarationError(f"{path}: {problems}") from None
-    if path.stem != department.name:
-        raise DeclarationError(f"{path}: the file is named after its system; expected {department.name}.yaml")
-    return department
+    if path.stem != declared.name:
+        raise DeclarationError(f"{path}: the file is named after its system; expected {declared.name}.yaml")
+    return declared
+
+
+def read_declaration(path: Path) -> Department:
+    return read_model(path, Department)
 
 
 @functools.lru_cache(maxsize=8)
@@ -225,14 +233,18 @@ def _load(dirs: tuple[Path, ...], _signature: tuple) -> dict[str, Department]:
 def departments() -> dict[str, Department]:
     """Every declared system by name (read again only when a file is added, removed or edited)."""
     dirs = tuple(declaration_dirs())
-    signature = tuple(
+    return _load(dirs, folder_signature(dirs))
+
+
+def folder_signature(dirs: tuple[Path, ...]) -> tuple:
+    """What changes when a declaration file in ``dirs`` is added, removed or edited (a cache key)."""
+    return tuple(
         (str(path), stat.st_mtime_ns, stat.st_size)
         for folder in dirs
         if folder.is_dir()
         for path in sorted(folder.glob("*.yaml"))
         for stat in (path.stat(),)
     )
-    return _load(dirs, signature)
 
 
 def department(name: str) -> Department:

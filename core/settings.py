@@ -7,8 +7,8 @@
   ``approval-bridge config check`` prints them.
 
 The variables are the platforms' (warehouse, receivers) below, and each department declaration's
-(``core/departments``). This module is plain Python: the Dagster layer turns a variable into an ``EnvVar``,
-so a secret's value never lands in run configuration or the UI.
+(``core/departments``) and feed's (``core/feeds``). This module is plain Python: the Dagster layer turns a
+variable into an ``EnvVar``, so a secret's value never lands in run configuration or the UI.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from core import departments as declared
+from core import feeds as declared_feeds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROFILE_VARIABLE = "BRIDGE_PROFILE"
@@ -95,17 +96,17 @@ def is_production() -> bool:
     return profile() == PRODUCTION
 
 
-def department_variable(department: declared.Department, slot: str) -> Variable:
+def department_variable(department: declared.Department | declared_feeds.Feed, slot: str) -> Variable:
     value = department.environment[slot]
     what = {"endpoint": "endpoint", "app_key": "app key", "app_secret": "signing secret"}[slot]
     return Variable(value.variable, f"{department.title}: {what}", secret=value.secret, sandbox=value.sandbox)
 
 
 def variables() -> list[Variable]:
-    """Every variable the pipeline reads: the platforms', then each declared department's."""
+    """Every variable the pipeline reads: the platforms', then each declared department's and feed's."""
     found = list(PLATFORM_VARIABLES)
-    for department in declared.departments().values():
-        found += [department_variable(department, slot) for slot in declared.SLOTS if slot in department.environment]
+    for system in [*declared.departments().values(), *declared_feeds.feeds().values()]:
+        found += [department_variable(system, slot) for slot in declared.SLOTS if slot in system.environment]
     seen: set[str] = set()
     for variable in found:
         if variable.name in seen:

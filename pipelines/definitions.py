@@ -21,12 +21,14 @@ from pipelines.deliver.assets import (
     outstanding_deliveries,
 )
 from pipelines.deliver.checks import DELIVERY_CHECKS
+from pipelines.feeds.assets import FEED_ASSETS, evaluations_asset, staged_evaluations_asset
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
 from pipelines.licences.checks import LICENCE_CHECKS
 from pipelines.marts.assets import (
     daily_volume_mart,
     deadlines_mart,
     delivery_status_mart,
+    evaluations_mart,
     licence_reuse_mart,
     resolution_backlog_mart,
     working_calendar_table,
@@ -42,7 +44,16 @@ from pipelines.stage.assets import stage
 from pipelines.stage.checks import pulled_equals_staged_plus_quarantined, staged_cases_expectations
 from schemas.case import LOCAL_TZ
 
-DAILY_ASSETS = [*RAW_ASSETS, stage, case_resolution, *DELIVERY_ASSETS, pull_licence_feed, licence_repository]
+DAILY_ASSETS = [
+    *RAW_ASSETS,
+    *FEED_ASSETS,
+    stage,
+    staged_evaluations_asset,
+    case_resolution,
+    *DELIVERY_ASSETS,
+    pull_licence_feed,
+    licence_repository,
+]
 UNPARTITIONED_ASSETS = [
     delivery_status,
     licence_expiry,
@@ -53,6 +64,8 @@ UNPARTITIONED_ASSETS = [
     resolution_backlog_mart,
     licence_reuse_mart,
     purpose_binding_mart,
+    evaluations_asset,
+    evaluations_mart,
 ]
 
 daily_cases_job = define_asset_job(

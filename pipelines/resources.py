@@ -20,6 +20,7 @@ from connectors.province import DEFAULT_PROVINCE_PROFILE, INTERIM, ProvinceTable
 from connectors.sources import DepartmentSource, build_source
 from connectors.targets import DeliveryTarget, ExchangeTableTarget, SupervisionTarget
 from core import departments as declared
+from core import feeds as declared_feeds
 from core import settings
 from core.warehouse import Warehouse
 
@@ -84,18 +85,45 @@ def _connector(department: declared.Department, feed: str) -> declared.Connector
 def department_resource(department: declared.Department, feed: Literal["cases", "licences"] = "cases"):
     """The resource of a declared system. Its connector settings are checked now, when the definitions load, so
     a misspelt setting is named at once rather than at 01:30."""
-    connector = _connector(department, feed)
+    _check_connector(_connector(department, feed), f"{department.name}.yaml ({feed})")
+    return DepartmentSystem(department=department.name, feed=feed, **_environment(department))
+
+
+def _check_connector(connector: declared.ConnectorDeclaration, where: str) -> None:
     try:
         build_source(connector.kind, connector.settings, endpoint="checked-at-load", app_key="-", app_secret="-")
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise declared.DeclarationError(f"{department.name}.yaml ({feed}): {problems}") from None
-    values = {
-        slot: configured(settings.department_variable(department, slot))
+        raise declared.DeclarationError(f"{where}: {problems}") from None
+
+
+def _environment(system: declared.Department | declared_feeds.Feed) -> dict[str, str | EnvVar]:
+    return {
+        slot: configured(settings.department_variable(system, slot))
         for slot in declared.SLOTS
-        if slot in department.environment
+        if slot in system.environment
     }
-    return DepartmentSystem(department=department.name, feed=feed, **values)
+
+
+class FeedSystem(ConfigurableResource):
+    """A platform's feed (好差评 evaluations, 12345 orders), as its declaration describes it (``core/feeds``)."""
+
+    feed: str = Field(description="the declaration's name")
+    endpoint: str = Field(description="base URL, database URL or drop folder, by connector kind")
+    app_key: str = ""
+    app_secret: str = Field(default="", description="signing secret; set through an environment variable")
+
+    def create_resource(self, context: InitResourceContext) -> DepartmentSource:
+        connector = declared_feeds.feed(self.feed).connector
+        return build_source(
+            connector.kind, connector.settings, endpoint=self.endpoint, app_key=self.app_key, app_secret=self.app_secret
+        )
+
+
+def feed_resource(feed: declared_feeds.Feed) -> FeedSystem:
+    """The resource of a declared feed, its connector settings checked when the definitions load."""
+    _check_connector(feed.connector, f"{feed.name}.yaml")
+    return FeedSystem(feed=feed.name, **_environment(feed))
 
 
 class ExchangeTable(ConfigurableResource):
@@ -179,6 +207,7 @@ def build_resources() -> dict:
         "warehouse": WarehouseResource(url=_platform("BRIDGE_WAREHOUSE_URL")),
         **{d.name: department_resource(d) for d in departments},
         **{d.licence_resource: department_resource(d, "licences") for d in departments if d.licence_feed},
+        **{f.resource: feed_resource(f) for f in declared_feeds.feeds().values()},
         "one_network": ExchangeTable(
             url=_platform("ONE_NETWORK_DB_URL"),
             rate_limit_per_second=settings.number("ONE_NETWORK_ROWS_PER_SECOND", 500),

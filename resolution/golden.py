@@ -132,6 +132,10 @@ def payload_json(golden: pd.DataFrame) -> list[str]:
         for row, listed in zip(rows, golden["pauses"], strict=True):
             if isinstance(listed, str) and listed:
                 row["pauses"] = json.loads(listed)
+    if "evaluation" in golden:  # likewise: the 好差评 evaluation that stands for the case, once it has one
+        for row, given in zip(rows, golden["evaluation"], strict=True):
+            if isinstance(given, str) and given:
+                row["evaluation"] = json.loads(given)
     return [json.dumps(row, ensure_ascii=False, sort_keys=True, default=int) for row in rows]
 
 

@@ -500,3 +500,113 @@ mart_delivery_status = Table(
     Column("pending", Integer, nullable=False),
     Column("dead_lettered", Integer, nullable=False),
 )
+
+# ---------------------------------------------------------------- the platforms' feeds: 好差评, 12345 (core/feeds)
+#: What each feed sent (``raw_<feed>``), untouched, as ``raw_records`` holds the department systems'.
+raw_feed_records = Table(
+    "raw_feed_records",
+    metadata,
+    *_record_key(),  # source_system: the feed's name
+    Column("changed_at", String(32)),
+    Column("payload", Text, nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+#: A feed's records that cannot be used, each with one reason (the feeds' counterpart of ``quarantined_records``).
+quarantined_feed_records = Table(
+    "quarantined_feed_records",
+    metadata,
+    *_record_key(),
+    Column("item_id", String(128)),  # the evaluation or order id, when the record has a readable one
+    Column("reason_code", String(64), nullable=False),
+    Column("reason", Text, nullable=False),  # for a clerk; personal data masked
+    Column("quarantined_at", DateTime, nullable=False),
+)
+
+
+def _follow_up_times() -> list[Column]:
+    """When each step of a 差评's handling happened (schemas.feeds.FOLLOW_UP_STEPS)."""
+    return [Column(f"{step}_at", DateTime) for step in ("received", "verified", "rectified", "revisited")]
+
+
+staged_evaluations = Table(
+    "staged_evaluations",  # 好差评: each usable evaluation record, as pulled on its day
+    metadata,
+    *_record_key(),
+    Column("evaluation_id", String(64), nullable=False),
+    Column("case_no", String(64), nullable=False),  # 办件编号 as the feed gives it
+    Column("level", String(24), nullable=False),  # schemas.feeds.EVALUATION_LEVELS
+    Column("channel", String(16), nullable=False),  # schemas.feeds.EVALUATION_CHANNELS
+    Column("round", String(8)),  # first / added (追加评价)
+    Column("evaluated_at", DateTime, nullable=False),
+    Column("task_code", String(36)),  # 实施编码, as the feed gives it
+    Column("department_code", String(32)),
+    Column("text", Text),  # 文字评价, with runs of digits (phones, identity numbers) masked
+    *_follow_up_times(),
+    Column("changed_at", String(32)),
+    Index("ix_staged_evaluations_case_no", "case_no"),
+)
+
+#: Which evaluations case resolution put into a golden case's content, by the day it first did: a day re-run later
+#: keeps an evaluation staged after it, and a run of many days links each on the day one run per day would.
+evaluation_links = Table(
+    "evaluation_links",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("evaluation_id", String(64), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("golden_case_id", String(32), nullable=False),
+    Index("ix_evaluation_links_golden", "golden_case_id"),
+)
+
+#: Every evaluation pulled, once, in its newest state: linked to its golden case, waiting for the case to arrive,
+#: or quarantined (its newest record unusable). Rebuilt whole by the ``evaluations`` asset.
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("evaluation_id", String(128), primary_key=True),  # the record key when no id could be read
+    Column("status", String(16), nullable=False),  # linked / waiting / quarantined
+    Column("golden_case_id", String(32)),
+    Column("case_no", String(64)),
+    Column("level", String(24)),
+    Column("channel", String(16)),
+    Column("round", String(8)),
+    Column("evaluated_at", DateTime),
+    Column("first_partition", Date, nullable=False),  # the day it was first pulled
+    Column("partition_date", Date, nullable=False),  # the day of its newest record
+    Column("records", Integer, nullable=False),  # records pulled for it (repeats and later states included)
+    Column("stands", Boolean, nullable=False),  # the evaluation that stands for its case (the newest, 追加 first)
+    Column("note", String(256)),  # why it waits (no case with that number yet; the number names several) or
+    # why it is quarantined
+    Column("poor", Boolean, nullable=False),  # 差评: opens a rectification
+    *_follow_up_times(),
+    *[Column(f"{step}_due", Date) for step in ("received", "verified", "rectified", "revisited")],
+    Column("follow_up", String(16)),  # 差评 only: open / overdue / closed / closed_late
+    Index("ix_evaluations_golden", "golden_case_id"),
+)
+
+mart_evaluations_monthly = Table(
+    "mart_evaluations_monthly",  # per month of evaluation: levels, satisfaction, coverage, 差评 past deadline
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("handling_dept", String(64), primary_key=True),  # of the golden case; '' while an evaluation waits
+    Column("item_code", String(32), primary_key=True),
+    Column("channel", String(16), primary_key=True),  # schemas.feeds.EVALUATION_CHANNELS, or 'all'
+    Column("evaluations", Integer, nullable=False),  # those that stand for their case, linked or waiting
+    Column("very_satisfied", Integer, nullable=False),
+    Column("satisfied", Integer, nullable=False),
+    Column("basic", Integer, nullable=False),
+    Column("dissatisfied", Integer, nullable=False),
+    Column("very_dissatisfied", Integer, nullable=False),
+    Column("satisfied_count", Integer, nullable=False),  # levels counted as satisfied (reporting/definitions.yaml)
+    Column("rated", Integer, nullable=False),  # evaluations the rate counts (default ratings per the definition)
+    Column("satisfaction_rate", Float),  # satisfied_count / rated; NULL when none
+    Column("completed_cases", Integer),  # 'all' rows: cases completed in the month
+    Column("evaluated_cases", Integer),  # 'all' rows: of those, cases with an evaluation linked
+    Column("coverage", Float),  # 'all' rows: evaluated_cases / completed_cases
+    Column("poor", Integer, nullable=False),  # 差评
+    Column("poor_open", Integer, nullable=False),  # 差评 not yet revisited
+    Column("poor_past_deadline", Integer, nullable=False),  # open 差评 with a step past its deadline
+)

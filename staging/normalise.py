@@ -183,11 +183,23 @@ def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
             "办件状态“" + frame["_raw_status"].fillna("（空）") + "”无法对应到标准办件状态。",
         ),
     ]
+    return first_failing(frame, rules)
+
+
+Rule = tuple[pd.Series, str, "pd.Series | str"]  # (fails, reason_code, reason: per row or one text)
+
+
+def first_failing(frame: pd.DataFrame, rules: list[Rule]) -> tuple[pd.Series, pd.Series]:
+    """(reason_code, reason) per row of ``frame``, NA where every rule passes; the first failing rule wins."""
     conditions = [condition.fillna(False).astype(bool).to_numpy() for condition, _, _ in rules]
+    reasons = [
+        reason.astype(object).to_numpy() if isinstance(reason, pd.Series) else np.full(len(frame), reason, object)
+        for _, _, reason in rules
+    ]
     codes = np.select(conditions, [code for _, code, _ in rules], default="")
-    reasons = np.select(conditions, [reason.astype(object).to_numpy() for _, _, reason in rules], default="")
+    text = np.select(conditions, reasons, default="")
     code_series = pd.Series(codes, index=frame.index, dtype="string")
-    return code_series.mask(code_series == ""), pd.Series(reasons, index=frame.index, dtype="string")
+    return code_series.mask(code_series == ""), pd.Series(text, index=frame.index, dtype="string")
 
 
 def quality_flags(frame: pd.DataFrame) -> pd.Series:

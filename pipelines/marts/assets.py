@@ -21,11 +21,14 @@ from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed
 from pipelines.metadata import table_metadata
 from pipelines.partitions import MART_REFRESH
 from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
+from reporting.definitions import definitions
+from reporting.evaluations import monthly_evaluations
 from reporting.reuse import availability, licence_reuse, material_reuse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
 from schemas.warehouse import (
     case_links,
+    evaluations,
     golden_cases,
     holder_codes,
     licence_events,
@@ -34,6 +37,7 @@ from schemas.warehouse import (
     mart_case_deadlines,
     mart_daily_volume,
     mart_delivery_status,
+    mart_evaluations_monthly,
     mart_licence_reuse,
     mart_material_reuse,
     mart_resolution_backlog,
@@ -336,3 +340,37 @@ def resolution_backlog_mart(context: AssetExecutionContext, warehouse: ResourceP
     total = sa.select(sa.func.coalesce(sa.func.sum(mart_resolution_backlog.c.review_open), 0).label("n"))
     open_pairs = int(warehouse.read(total)["n"].iloc[0] or 0)
     return MaterializeResult(metadata={"dagster/row_count": rows, "review_open": open_pairs})
+
+
+@asset(
+    deps=["evaluations", "case_resolution"],
+    kinds={"pandas", "sql"},
+    **MART,
+    metadata=table_metadata(mart_evaluations_monthly),
+    description="好差评 per month of evaluation, handling department, item and channel: evaluations per level, "
+    "satisfied, the satisfaction rate, and on each `all` row the coverage (cases completed in the month that were "
+    "evaluated) and the 差评 open and past a deadline. Which levels count as satisfied, and whether a 系统默认评价 "
+    "is rated, is reporting/definitions.yaml." + MART_DESCRIPTION,
+)
+def evaluations_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    settings = definitions().evaluations
+    g = golden_cases.c
+    with warehouse.begin() as conn:
+        states = warehouse.read(sa.select(evaluations), conn)
+        golden = warehouse.read(
+            sa.select(g.golden_case_id, g.handling_dept, g.item_code, g.status, g.completed_at), conn
+        )
+        mart = monthly_evaluations(states, golden, settings)
+        if rebuilt_if_changed(conn, mart_evaluations_monthly):
+            context.log.info("mart_evaluations_monthly: its columns changed with this version; created anew")
+        conn.execute(mart_evaluations_monthly.delete())
+        insert_frame(conn, mart_evaluations_monthly, mart)
+    overall = mart[mart["channel"] == "all"].groupby("month")[["evaluations", "satisfied_count", "rated", "poor"]].sum()
+    overall["satisfaction_rate"] = (overall["satisfied_count"] / overall["rated"]).round(4)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(mart),
+            "satisfied_levels": ", ".join(settings.satisfied_levels),
+            "by_month": MetadataValue.md(overall.reset_index().to_markdown(index=False) if len(overall) else "none"),
+        }
+    )

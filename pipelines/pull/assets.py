@@ -5,6 +5,7 @@ import json
 import uuid
 
 import pandas as pd
+import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -30,8 +31,16 @@ from schemas.workdays import calendar
 SENT_RECORDS = "department_sent_records"
 
 
-def land(warehouse: Warehouse, source: str, partition: dt.date, window: tuple[dt.datetime, dt.datetime], batch) -> dict:
-    """Replace the partition's raw rows and its load record in one transaction."""
+def land(
+    warehouse: Warehouse,
+    source: str,
+    partition: dt.date,
+    window: tuple[dt.datetime, dt.datetime],
+    batch,
+    table: sa.Table = raw_records,
+) -> dict:
+    """Replace the partition's raw rows (in ``table``: ``raw_records``, or ``raw_feed_records`` for a platform's
+    feed) and its load record in one transaction."""
     fetched_at = dt.datetime.now().replace(microsecond=0)
     batch_id = f"{source}-{partition:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     frame = pd.DataFrame(
@@ -60,7 +69,7 @@ def land(warehouse: Warehouse, source: str, partition: dt.date, window: tuple[dt
         "fetched_at": fetched_at,
     }
     with warehouse.begin() as conn:
-        warehouse.replace_partition(conn, raw_records, partition, frame, source_system=source)
+        warehouse.replace_partition(conn, table, partition, frame, source_system=source)
         conn.execute(
             source_loads.delete().where(
                 (source_loads.c.source_system == source) & (source_loads.c.partition_date == partition)

@@ -29,6 +29,7 @@ from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from resolution.clusters import CONSTRAINTS
 from resolution.engine import make_engine
+from resolution.evaluations import evaluation_documents, link, newest_states, number_index
 from resolution.golden import (
     assign_golden_ids,
     build_golden_cases,
@@ -42,6 +43,7 @@ from resolution.numbering import assign_case_numbers, withdrawn_numbers
 from schemas.identifiers import mask_identifier_series, mask_phone_series
 from schemas.warehouse import (
     case_links,
+    evaluation_links,
     golden_cases,
     link_evidence,
     outbox,
@@ -49,6 +51,7 @@ from schemas.warehouse import (
     review_decisions,
     review_queue,
     staged_cases,
+    staged_evaluations,
     staged_pauses,
 )
 
@@ -308,7 +311,9 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
         for row in conn.execute(sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date == partition))
     }
     conn.execute(case_links.delete().where(case_links.c.partition_date == partition))
-    if new.empty and not before:
+    conn.execute(evaluation_links.delete().where(evaluation_links.c.partition_date == partition))
+    evaluated = _evaluated_on(conn, partition)
+    if new.empty and not before and not evaluated:
         return dict.fromkeys(FIGURES, 0) | {"rules": {}, "case_numbers": {}}
 
     pool = pd.concat([neighbours, new.assign(golden_case_id=pd.NA)], ignore_index=True)
@@ -331,7 +336,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     if result is not None:
         _record_evidence(conn, pool, result, is_new, partition, now)
 
-    touched = sorted(before | set(links["golden_case_id"]))
+    touched = sorted(before | set(links["golden_case_id"]) | evaluated)
     linked = pd.concat(
         [_typed(_linked_records(conn, case_links.c.golden_case_id.in_(chunk))) for chunk in _chunks(touched)]
         or [pd.DataFrame(columns=[*[c.name for c in staged_cases.columns], "golden_case_id"])],
@@ -366,6 +371,9 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     rebuilt["project_no"], numbering = assign_case_numbers(conn, rebuilt, linked, partition, now)
     rebuilt["withdrawn_numbers"] = withdrawn_numbers(conn, rebuilt, linked)
     rebuilt["pauses"] = pauses_of(rebuilt["golden_case_id"], _linked_pauses(conn, linked))
+    rebuilt["evaluation"] = evaluation_documents(
+        rebuilt["golden_case_id"], _linked_evaluations(conn, rebuilt["golden_case_id"].tolist(), partition)
+    )
     rebuilt["content_hash"] = content_hashes(rebuilt)
     previous = pd.concat(
         [
@@ -451,6 +459,77 @@ def _linked_pauses(conn: sa.Connection, linked: pd.DataFrame) -> pd.DataFrame:
     return pauses.merge(members, on=keys)
 
 
+def _evaluated_on(conn: sa.Connection, partition: dt.date) -> set[str]:
+    """The golden cases an evaluation staged on the day names: they go out again, with it."""
+    numbers = sorted(
+        {
+            row.case_no
+            for row in conn.execute(
+                sa.select(staged_evaluations.c.case_no).where(staged_evaluations.c.partition_date == partition)
+            )
+        }
+    )
+    found = [number_index(conn, case_nos=chunk) for chunk in _chunks(numbers)]
+    if not found:
+        return set()
+    index = pd.concat(found, ignore_index=True)
+    named_once = index.groupby("case_no")["golden_case_id"].transform("nunique") == 1
+    return set(index.loc[named_once, "golden_case_id"])
+
+
+def _linked_evaluations(conn: sa.Connection, golden_ids: list[str], partition: dt.date) -> pd.DataFrame:
+    """The evaluations of these golden cases, linked: those staged up to the day under one of their numbers, and
+    those an earlier run linked to them whenever they were staged (so a day re-run later keeps them, and a run of
+    many days links an evaluation on the same day as one run per day would)."""
+    e = staged_evaluations.c
+    numbers = pd.concat(
+        [number_index(conn, golden_ids=chunk) for chunk in _chunks(golden_ids)] or [pd.DataFrame()],
+        ignore_index=True,
+    )
+    if numbers.empty:
+        return pd.DataFrame()
+    frames, named = [], []
+    for chunk in _chunks(sorted(set(numbers["case_no"]))):
+        frames.append(
+            pd.DataFrame(
+                conn.execute(sa.select(staged_evaluations).where(e.case_no.in_(chunk))).mappings().all(),
+                columns=[c.name for c in staged_evaluations.columns],
+            )
+        )
+        named.append(number_index(conn, case_nos=chunk))  # every case each number names, these and others
+    records = pd.concat(frames, ignore_index=True)
+    if records.empty:
+        return records
+    records["partition_date"] = pd.to_datetime(records["partition_date"]).dt.date
+    links = evaluation_links.c
+    earlier = {
+        (row.source_system, row.evaluation_id)
+        for chunk in _chunks(golden_ids)
+        for row in conn.execute(
+            sa.select(links.source_system, links.evaluation_id).where(
+                links.golden_case_id.in_(chunk) & (links.partition_date != partition)
+            )
+        )
+    }
+    key = pd.Series(list(zip(records["source_system"], records["evaluation_id"], strict=True)), index=records.index)
+    records = records[(records["partition_date"] <= partition) | key.isin(earlier)]
+    if records.empty:
+        return records
+    linked = link(newest_states(records), pd.concat(named, ignore_index=True))
+    linked = linked[linked["golden_case_id"].isin(golden_ids)]
+    first_today = linked[
+        ~pd.Series(list(zip(linked["source_system"], linked["evaluation_id"], strict=True)), index=linked.index).isin(
+            earlier
+        )
+    ]
+    insert_frame(
+        conn,
+        evaluation_links,
+        first_today[["source_system", "evaluation_id", "golden_case_id"]].assign(partition_date=partition),
+    )
+    return linked
+
+
 def model_version() -> str:
     """The trained model's identity: a hash of its file, the asset's code version."""
     return hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()[:16]
@@ -464,7 +543,7 @@ def queue_versions(conn: sa.Connection, changed: pd.DataFrame, partition: dt.dat
 
 
 @asset(
-    deps=["staged_cases"],
+    deps=["staged_cases", "staged_evaluations"],
     partitions_def=DAILY,
     group_name="resolve",
     kinds={"pandas", "sqlalchemy"},

@@ -1,0 +1,190 @@
+"""The platforms' feeds: ``raw_<feed>`` lands what each feed sent (as ``raw_<department>`` does), and the 好差评
+evaluations are staged (``staged_evaluations``) and followed to their cases (``evaluations``)."""
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AutomationCondition,
+    Backoff,
+    Jitter,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    RetryPolicy,
+    asset,
+)
+
+from connectors.sources import DepartmentSource
+from core import clock
+from core.feeds import Feed, feeds, feeds_of
+from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed
+from pipelines.metadata import table_metadata
+from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
+from pipelines.pull.assets import land
+from reporting.definitions import definitions
+from reporting.evaluations import evaluation_states, follow_up
+from resolution.evaluations import number_index
+from schemas.warehouse import (
+    evaluations,
+    quarantined_feed_records,
+    raw_feed_records,
+    source_loads,
+    staged_evaluations,
+)
+from schemas.workdays import calendar
+from staging.evaluations import stage_evaluations
+
+
+def build_feed_asset(feed: Feed) -> AssetsDefinition:
+    @asset(
+        name=feed.asset_name,
+        partitions_def=DAILY,
+        group_name="feeds",
+        kinds={feed.connector.kind, "sqlalchemy"},
+        owners=[feed.owner],
+        required_resource_keys={feed.resource, "warehouse"},
+        pool=feed.pool,
+        retry_policy=RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
+        freshness_policy=DAILY_LOAD,
+        backfill_policy=WEEKLY_CHUNKS,
+        metadata=table_metadata(raw_feed_records, source_loads),
+        description=f"{feed.title}: the records changed on the partition's day, exactly as the feed sent them. "
+        "Re-running a day replaces that day.",
+    )
+    def raw_feed(context: AssetExecutionContext) -> MaterializeResult:
+        source: DepartmentSource = getattr(context.resources, feed.resource)
+        warehouse: Warehouse = context.resources.warehouse
+        loads, notes = [], []
+        for day in partition_days(context):
+            batch = source.fetch_changes(day.start, day.end)
+            loads.append(land(warehouse, feed.name, day.date, (day.start, day.end), batch, raw_feed_records))
+            notes += batch.notes
+            for note in batch.notes:
+                (context.log.info if batch.complete else context.log.warning)(note)
+        frame = pd.DataFrame(loads)
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": int(frame["rows_pulled"].sum()),
+                "rows_collapsed": int(frame["rows_collapsed"].sum()),
+                "by_day": MetadataValue.md(
+                    per_day(frame[["partition_date", "rows_pulled", "rows_collapsed"]].to_dict("records"))
+                ),
+                "notes": MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
+            }
+        )
+
+    return raw_feed
+
+
+FEED_ASSETS = [build_feed_asset(feed) for feed in feeds().values()]
+EVALUATION_FEEDS = feeds_of("evaluations")
+
+
+def stage_evaluation_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage one feed's day, replacing exactly that day's staged and quarantined rows of the feed."""
+    r = raw_feed_records.c
+    raw = warehouse.read(
+        sa.select(r.record_key, r.payload).where((r.partition_date == partition) & (r.source_system == feed.name))
+    )
+    staged, quarantined = stage_evaluations(raw, feed, partition)
+    now = dt.datetime.now().replace(microsecond=0)
+    with warehouse.begin() as conn:
+        warehouse.replace_partition(
+            conn, staged_evaluations, partition, staged.assign(partition_date=partition), source_system=feed.name
+        )
+        warehouse.replace_partition(
+            conn,
+            quarantined_feed_records,
+            partition,
+            quarantined.assign(partition_date=partition, quarantined_at=now),
+            source_system=feed.name,
+        )
+    return staged, quarantined
+
+
+@asset(
+    name="staged_evaluations",
+    deps=[f.asset_name for f in EVALUATION_FEEDS.values()],
+    partitions_def=DAILY,
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(staged_evaluations, quarantined_feed_records),
+    description="好差评 evaluations mapped onto the canonical evaluation (level, channel, time, 办件编号, the 差评's "
+    "handling steps), their text's digit runs masked; a record that cannot be used goes to "
+    "`quarantined_feed_records` with one reason (unknown level or channel code, no 办件编号, an unreadable time …). "
+    "Re-running a day replaces that day.",
+)
+def staged_evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    rows, reasons = [], []
+    for day in partition_days(context):
+        for feed in EVALUATION_FEEDS.values():
+            staged, quarantined = stage_evaluation_day(warehouse, feed, day.date)
+            rows.append(
+                {"partition_date": day.date, "feed": feed.name, "staged": len(staged), "quarantined": len(quarantined)}
+            )
+            reasons += list(quarantined["reason_code"]) if len(quarantined) else []
+    by_reason = pd.Series(reasons, dtype="string").value_counts()
+    frame = pd.DataFrame(rows)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
+            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
+            "by_day": MetadataValue.md(per_day(rows)),
+            "quarantine_reasons": MetadataValue.md(
+                by_reason.rename("records").to_markdown() if len(by_reason) else "none"
+            ),
+        }
+    )
+
+
+@asset(
+    name="evaluations",
+    deps=["staged_evaluations", "case_resolution"],
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:approval-bureau"],
+    automation_condition=AutomationCondition.eager(),
+    metadata=table_metadata(evaluations),
+    description="Every 好差评 evaluation pulled, once, in its newest state: linked to its golden case by 办件编号, "
+    "waiting for its case (reported after `waiting_report_after_days`), or quarantined; the one that stands for "
+    "each case; each 差评's handling (received, verified, rectified, revisited) against its working-day "
+    "deadlines (reporting/definitions.yaml). Rebuilt whole.",
+)
+def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    settings = definitions().evaluations
+    with warehouse.begin() as conn:
+        records = warehouse.read(sa.select(staged_evaluations), conn)
+        quarantined = warehouse.read(
+            sa.select(quarantined_feed_records).where(
+                quarantined_feed_records.c.source_system.in_(list(EVALUATION_FEEDS))
+            ),
+            conn,
+        )
+        numbers = number_index(conn)
+        states = evaluation_states(records, quarantined, numbers)
+        states = follow_up(states, calendar(), settings, clock.today())
+        if rebuilt_if_changed(conn, evaluations):
+            context.log.info("evaluations: its columns changed with this version; created anew")
+        conn.execute(evaluations.delete())
+        insert_frame(conn, evaluations, states)
+    by_status = states["status"].value_counts()
+    waiting = states[states["status"] == "waiting"]
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(states),
+            "linked": int(by_status.get("linked", 0)),
+            "waiting": int(by_status.get("waiting", 0)),
+            "quarantined": int(by_status.get("quarantined", 0)),
+            "poor_open": int(states["follow_up"].isin(["open", "overdue"]).sum()),
+            "poor_overdue": int((states["follow_up"] == "overdue").sum()),
+            "waiting_by_reason": MetadataValue.md(
+                waiting["note"].value_counts().rename("evaluations").to_markdown() if len(waiting) else "none"
+            ),
+        }
+    )

@@ -1,0 +1,178 @@
+"""好差评 as the bureau reports it: every evaluation pulled in one state (linked, waiting, quarantined), the one
+that stands for each case, each 差评 followed through its handling against working-day deadlines, and the
+monthly figures (levels, satisfaction rate, coverage, 差评 past their deadline).
+
+The definitions (which levels count as satisfied, whether a 系统默认评价 is rated, the deadlines) come from
+``reporting/definitions.yaml`` (:mod:`reporting.definitions`); docs/marts.md explains each figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from reporting.definitions import EvaluationDefinitions
+from resolution.evaluations import link, newest_states, standing
+from schemas.case import is_completed
+from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, POOR_LEVELS
+from schemas.workdays import WorkingCalendar
+
+LINKED, WAITING, QUARANTINED = "linked", "waiting", "quarantined"
+STATE_COLUMNS = [
+    "source_system",
+    "evaluation_id",
+    "status",
+    "golden_case_id",
+    "case_no",
+    "level",
+    "channel",
+    "round",
+    "evaluated_at",
+    "first_partition",
+    "partition_date",
+    "records",
+    "stands",
+    "note",
+    "poor",
+    *(f"{step}_at" for step in FOLLOW_UP_STEPS),
+]
+
+
+def quarantine_key(quarantined: pd.DataFrame) -> pd.Series:
+    """The evaluation a quarantined record stands for: its id when one could be read, else the day and record
+    key (two records without an id are two evaluations)."""
+    day = pd.to_datetime(quarantined["partition_date"]).dt.strftime("%Y-%m-%d")
+    return quarantined["item_id"].astype("string").fillna(day + "/" + quarantined["record_key"].astype("string"))
+
+
+def evaluation_states(records: pd.DataFrame, quarantined: pd.DataFrame, numbers: pd.DataFrame) -> pd.DataFrame:
+    """One row per evaluation pulled (``STATE_COLUMNS``). ``records``: staged_evaluations rows; ``quarantined``:
+    the evaluation feeds' quarantined_feed_records rows; ``numbers``: case_no → golden_case_id (every number each
+    golden case is known under). An evaluation with a usable record takes its newest usable state (a later
+    record that could not be used is quarantined on its own, as a record); one with none is quarantined with the
+    reason of its newest record."""
+    frames = []
+    if len(records):
+        records = records.assign(partition_date=pd.to_datetime(records["partition_date"]).dt.date)
+        usable = link(newest_states(records), numbers)
+        usable["status"] = np.where(usable["golden_case_id"].notna(), LINKED, WAITING)
+        usable["stands"] = standing(usable)
+        usable["poor"] = usable["level"].isin(POOR_LEVELS)
+        frames.append(usable)
+    if len(quarantined):
+        q = quarantined.assign(
+            evaluation_id=quarantine_key(quarantined),
+            partition_date=pd.to_datetime(quarantined["partition_date"]).dt.date,
+        )
+        q = q.sort_values(["partition_date", "record_key"], kind="stable")
+        grouped = q.groupby(["source_system", "evaluation_id"], sort=False)
+        newest = q.drop_duplicates(["source_system", "evaluation_id"], keep="last").set_index(
+            ["source_system", "evaluation_id"]
+        )
+        newest["records"] = grouped.size()
+        newest["first_partition"] = grouped["partition_date"].min()
+        newest = newest.reset_index().assign(
+            status=QUARANTINED, stands=False, poor=False, note=lambda f: f["reason_code"]
+        )
+        if frames:
+            seen = pd.MultiIndex.from_frame(frames[0][["source_system", "evaluation_id"]])
+            keys = pd.MultiIndex.from_frame(newest[["source_system", "evaluation_id"]])
+            extra = newest[keys.isin(seen)].set_index(["source_system", "evaluation_id"])["records"]
+            usable = frames[0].set_index(["source_system", "evaluation_id"])
+            usable["records"] = usable["records"].add(extra, fill_value=0).astype(int)
+            frames[0] = usable.reset_index()
+            newest = newest[~keys.isin(seen)]
+        frames.append(newest)
+    if not frames:
+        return pd.DataFrame(columns=STATE_COLUMNS)
+    states = pd.concat(frames, ignore_index=True).reindex(columns=STATE_COLUMNS)
+    states["stands"] = states["stands"].fillna(False).astype(bool)
+    states["poor"] = states["poor"].fillna(False).astype(bool)
+    return states
+
+
+def follow_up(
+    states: pd.DataFrame, cal: WorkingCalendar, settings: EvaluationDefinitions, today: dt.date
+) -> pd.DataFrame:
+    """``states`` with each 差评's step deadlines (``<step>_due``: working days after the evaluation, from the
+    definitions) and ``follow_up``: closed (revisited, every step in time), closed_late (revisited, a step late),
+    overdue (not revisited and a step not done by its deadline, which has passed), open (otherwise). NA for an
+    evaluation that is not a 差评."""
+    out = states.copy()
+    poor = out["poor"].astype(bool) & out["status"].ne(QUARANTINED)
+    evaluated = pd.to_datetime(out["evaluated_at"]).dt.normalize()
+    late_step = pd.Series(False, index=out.index)
+    missed = pd.Series(False, index=out.index)
+    day = pd.Timestamp(today)
+    for step in FOLLOW_UP_STEPS:
+        due = cal.add_working_days(
+            evaluated.where(poor), pd.Series(settings.follow_up_working_days[step], index=out.index)
+        )
+        out[f"{step}_due"] = due["deadline"].where(poor, None)
+        due_at = pd.to_datetime(out[f"{step}_due"])
+        done = pd.to_datetime(out[f"{step}_at"]).dt.normalize()
+        late_step |= (done.notna() & (done > due_at)).fillna(False)
+        missed |= (done.isna() & (due_at < day)).fillna(False)
+    closed = pd.to_datetime(out["revisited_at"]).notna()
+    result = np.select(
+        [closed & ~late_step, closed & late_step, missed], ["closed", "closed_late", "overdue"], default="open"
+    )
+    out["follow_up"] = pd.Series(result, index=out.index, dtype="string").where(poor)
+    return out
+
+
+def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: EvaluationDefinitions) -> pd.DataFrame:
+    """``mart_evaluations_monthly``: per month of evaluation, handling department, item and channel (and an
+    ``all`` channel row per month, department and item), the evaluations that stand for their case (linked, or
+    waiting: an applicant's word counts before its case arrives), per level, satisfied, rated and the rate; on
+    the ``all`` rows the cases completed in the month, those evaluated and the coverage; the 差评, those open and
+    those past a deadline. ``golden``: golden_case_id, handling_dept, item_code, status, completed_at."""
+    counted = states[states["stands"] | (states["status"] == WAITING)]
+    counted = counted.merge(golden[["golden_case_id", "handling_dept", "item_code"]], on="golden_case_id", how="left")
+    counted["handling_dept"] = counted["handling_dept"].fillna("")
+    counted["item_code"] = counted["item_code"].fillna("")
+    counted["month"] = pd.to_datetime(counted["evaluated_at"]).dt.strftime("%Y-%m")
+    rated = counted["channel"].ne("default") | settings.count_default_ratings
+    counted = counted.assign(
+        **{level: (counted["level"] == level).astype(int) for level in EVALUATION_LEVELS},
+        satisfied_count=(counted["level"].isin(settings.satisfied_levels) & rated).astype(int),
+        rated=rated.astype(int),
+        evaluations=1,
+        poor=counted["level"].isin(POOR_LEVELS).astype(int),
+        poor_open=counted["follow_up"].isin(["open", "overdue"]).astype(int),
+        poor_past_deadline=(counted["follow_up"] == "overdue").astype(int),
+    )
+    measures = [
+        "evaluations",
+        *EVALUATION_LEVELS,
+        "satisfied_count",
+        "rated",
+        "poor",
+        "poor_open",
+        "poor_past_deadline",
+    ]
+    keys = ["month", "handling_dept", "item_code"]
+    by_channel = counted.groupby([*keys, "channel"], as_index=False)[measures].sum()
+    overall = counted.groupby(keys, as_index=False)[measures].sum().assign(channel="all")
+
+    done = golden[is_completed(golden)].assign(month=lambda f: pd.to_datetime(f["completed_at"]).dt.strftime("%Y-%m"))
+    evaluated_ids = set(states.loc[states["status"] == LINKED, "golden_case_id"])
+    done = done.assign(evaluated=done["golden_case_id"].isin(evaluated_ids).astype(int), completed=1)
+    cases = done.groupby(keys, as_index=False)[["completed", "evaluated"]].sum()
+    cases = cases.rename(columns={"completed": "completed_cases", "evaluated": "evaluated_cases"})
+    overall = overall.merge(cases, on=keys, how="outer").assign(channel="all")
+    overall[measures] = overall[measures].fillna(0).astype(int)
+    overall[["completed_cases", "evaluated_cases"]] = (
+        overall[["completed_cases", "evaluated_cases"]].fillna(0).astype(int)
+    )
+    overall["coverage"] = (overall["evaluated_cases"] / overall["completed_cases"]).where(
+        overall["completed_cases"] > 0
+    )
+
+    mart = pd.concat([by_channel, overall], ignore_index=True)
+    mart["satisfaction_rate"] = (mart["satisfied_count"] / mart["rated"]).where(mart["rated"] > 0)
+    for column in ("completed_cases", "evaluated_cases"):
+        mart[column] = mart[column].astype("Int64")
+    return mart.sort_values([*keys, "channel"], ignore_index=True)

@@ -1,0 +1,107 @@
+"""The platforms' feeds besides cases: 好差评 evaluations and 12345 hotline orders, as canonical records.
+
+A feed's declaration (``core/feeds/<name>.yaml``) maps the system's fields onto the canonical fields of its kind
+and its codes onto the vocabularies below; :data:`FEED_KINDS` says, per kind, which fields must be mapped, which
+may be, and which vocabulary each coded field maps onto. Plain data, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: 好差评 levels, best first (GB/T 39734: 五级; the national 满意度 code A.8 numbers them 1 非常满意 … 5 非常不满意,
+#: the 好差评 systems the other way round: each declaration maps its own codes).
+EVALUATION_LEVELS: tuple[str, ...] = ("very_satisfied", "satisfied", "basic", "dissatisfied", "very_dissatisfied")
+LEVEL_LABELS = {
+    "very_satisfied": "非常满意",
+    "satisfied": "满意",
+    "basic": "基本满意",
+    "dissatisfied": "不满意",
+    "very_dissatisfied": "非常不满意",
+}
+#: 差评: the levels that open a rectification (GB/T 39734 差评; research §5: levels 1–2 of five).
+POOR_LEVELS: tuple[str, ...] = ("dissatisfied", "very_dissatisfied")
+#: Where the evaluation was given (评价渠道 ``pf``; research §5, the two sources disagree on 6 and 7).
+EVALUATION_CHANNELS: tuple[str, ...] = (
+    "web",  # PC 网页
+    "app",  # 移动端 (苏服办 app, 小程序)
+    "qr_code",  # 二维码
+    "window_device",  # 大厅评价器 / 平板
+    "terminal",  # 大厅其他, 自助终端
+    "phone",  # 电话回访
+    "sms",  # 短信
+    "default",  # 系统默认评价 (no evaluation given in time)
+)
+#: 评价次数: a first evaluation, or one added later (追加评价) which then stands for the case.
+EVALUATION_ROUNDS: tuple[str, ...] = ("first", "added")
+#: What happens to a 差评, in order (GB/T 39734 差评处置; research §5): each step has a deadline in
+#: ``reporting/definitions.yaml``.
+FOLLOW_UP_STEPS: tuple[str, ...] = ("received", "verified", "rectified", "revisited")
+
+#: 12345 orders: where the order came from (工单来源).
+HOTLINE_ORIGINS: tuple[str, ...] = ("province", "city", "district")
+#: How the caller reached the hotline.
+HOTLINE_CHANNELS: tuple[str, ...] = ("phone", "web", "app", "wechat", "email", "letter", "other")
+#: 办理结果 (research §6: 0 解决, 1 未解决, 2 部分解决, 3 不办理退单).
+HOTLINE_RESULTS: tuple[str, ...] = ("solved", "unsolved", "partly_solved", "returned")
+#: 回访满意度 (research §6 ``publicSatisfaction``: 0 不满意, 1 理解, 2 满意, 3 非常满意).
+HOTLINE_SATISFACTION: tuple[str, ...] = ("dissatisfied", "understood", "satisfied", "very_satisfied")
+
+
+@dataclass(frozen=True)
+class FeedKind:
+    """What a kind of feed carries: the fields every declaration must map, those it may, and the coded ones."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    coded: dict[str, tuple[str, ...]] = field(default_factory=dict)  # field -> its canonical vocabulary
+    timestamps: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
+
+
+FEED_KINDS: dict[str, FeedKind] = {
+    "evaluations": FeedKind(
+        required=("evaluation_id", "case_no", "level", "channel", "evaluated_at"),
+        optional=(
+            "round",
+            "task_code",  # 实施编码 of the item evaluated, as the feed has it
+            "department_code",  # the handling department's code (USCC), as the feed has it
+            "text",
+            "received_at",
+            "verified_at",
+            "rectified_at",
+            "revisited_at",
+        ),
+        coded={"level": EVALUATION_LEVELS, "channel": EVALUATION_CHANNELS, "round": EVALUATION_ROUNDS},
+        timestamps=("evaluated_at", "received_at", "verified_at", "rectified_at", "revisited_at"),
+    ),
+    "hotline": FeedKind(
+        required=("order_id", "origin", "dispatched_at", "deadline_at", "result"),
+        optional=(
+            "channel",
+            "category_1",
+            "category_2",
+            "category_3",
+            "handling_unit",
+            "closed_at",
+            "satisfaction",
+            "overdue",
+            "case_no",
+            "item_name",
+            "applicant_name",
+            "caller_name",
+            "caller_phone",
+            "content",
+        ),
+        coded={
+            "origin": HOTLINE_ORIGINS,
+            "channel": HOTLINE_CHANNELS,
+            "result": HOTLINE_RESULTS,
+            "satisfaction": HOTLINE_SATISFACTION,
+        },
+        timestamps=("dispatched_at", "deadline_at", "closed_at"),
+    ),
+}

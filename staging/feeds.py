@@ -1,0 +1,109 @@
+"""A feed's raw records (好差评 evaluations, 12345 orders) mapped onto the canonical fields of its kind, and the
+rules every feed shares: each record is usable or quarantined with one reason a clerk can act on.
+
+Column-wise, as ``staging.normalise``: the declaration (``core/feeds/<name>.yaml``) says which of the system's
+fields carries which canonical field and how its codes map; a code with no mapping, a required field left empty
+and a time that cannot be read quarantine the record; an unreadable export file is one quarantined record.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from core.feeds import Feed
+from schemas.feeds import FEED_KINDS
+from staging.normalise import Rule, clean_text, first_failing, parse_timestamps
+
+
+def map_feed(raw: pd.DataFrame, feed: Feed) -> pd.DataFrame:
+    """``raw`` (record_key, payload JSON) → one column per canonical field of the feed's kind (codes mapped,
+    times parsed), with ``_raw_<field>`` as the system wrote each coded or timed value and ``file_error``."""
+    kind = FEED_KINDS[feed.kind]
+    payloads = pd.DataFrame([json.loads(p) for p in raw["payload"]], index=raw.index)
+    out = pd.DataFrame({"record_key": raw["record_key"].to_numpy()}, index=raw.index)
+    for name in kind.fields:
+        given = feed.fields.get(name)
+        text = (
+            clean_text(payloads[given].astype("string"))
+            if given is not None and given in payloads
+            else pd.Series(pd.NA, index=raw.index, dtype="string")
+        )
+        if name in kind.coded:
+            out[f"_raw_{name}"] = text
+            codes = feed.code_map(name)
+            out[name] = text.map(codes).astype("string")
+        elif name in kind.timestamps:
+            out[f"_raw_{name}"] = text
+            out[name] = parse_timestamps(text)
+        else:
+            out[name] = text
+    out["file_error"] = payloads["_error"].astype("string") if "_error" in payloads else pd.NA
+    out["changed_at"] = (
+        payloads[feed.connector.settings["changed_field"]].astype("string")
+        if feed.connector.settings.get("changed_field") in payloads
+        else pd.NA
+    )
+    return out
+
+
+def feed_rules(frame: pd.DataFrame, feed: Feed) -> list[Rule]:
+    """The rules every feed shares, in order: an unreadable file, then each required field (empty, an unknown
+    code, an unreadable time), then each optional coded field given with an unknown code."""
+    kind = FEED_KINDS[feed.kind]
+    system = feed.system_name
+    rules: list[Rule] = [
+        (
+            frame["file_error"].notna(),
+            "unreadable_file",
+            "文件无法读取（" + frame["file_error"].fillna("") + "）。请" + system + "重新导出后重新投放。",
+        )
+    ]
+    for name in kind.required:
+        raw = frame.get(f"_raw_{name}", frame[name])
+        rules.append((raw.isna(), f"missing_{name}", f"{system}的记录缺少{feed.fields[name]}（{name}）。"))
+    for name in kind.fields:
+        if name in kind.coded:
+            rules.append(
+                (
+                    frame[f"_raw_{name}"].notna() & frame[name].isna(),
+                    f"unknown_{name}",
+                    feed.fields[name]
+                    + "“"
+                    + frame[f"_raw_{name}"].fillna("")
+                    + "”不在代码对照中：请核对，或在 core/feeds/"
+                    + feed.name
+                    + ".yaml 的 codes."
+                    + name
+                    + " 中补充。",
+                )
+            )
+        elif name in kind.timestamps and name in kind.required:
+            rules.append(
+                (
+                    frame[f"_raw_{name}"].notna() & frame[name].isna(),
+                    f"invalid_{name}",
+                    feed.fields[name] + "“" + frame[f"_raw_{name}"].fillna("") + "”无法识别为时间。",
+                )
+            )
+    return rules
+
+
+def split(
+    frame: pd.DataFrame, reason_code: pd.Series, reason: pd.Series, id_field: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(usable, quarantined): the quarantined rows as ``quarantined_feed_records`` holds them."""
+    bad = reason_code.notna()
+    quarantined = pd.DataFrame(
+        {
+            "record_key": frame.loc[bad, "record_key"],
+            "item_id": frame.loc[bad, id_field],
+            "reason_code": reason_code[bad],
+            "reason": reason[bad],
+        }
+    )
+    return frame.loc[~bad].copy(), quarantined.reset_index(drop=True)
+
+
+__all__ = ["feed_rules", "first_failing", "map_feed", "split"]
