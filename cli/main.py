@@ -120,10 +120,12 @@ def _backfill(args: argparse.Namespace) -> int:
     """Launch an asset backfill of the daily assets in the running instance and follow it to the end."""
     from cli.backfill import BackfillError, InstanceClient, days, selection
     from core.departments import departments, licence_feeds
+    from core.feeds import feeds
     from pipelines.definitions import DAILY_ASSETS
 
     keys = days(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end))
-    assets = selection(_asset_names(DAILY_ASSETS), args.source, list(departments()), tuple(licence_feeds()))
+    sources = [*departments(), *feeds()]  # a department system, or a platform's feed (好差评, 12345)
+    assets = selection(_asset_names(DAILY_ASSETS), args.source, sources, tuple(licence_feeds()))
     client = InstanceClient(args.url)
     try:
         title = f"{keys[0]} … {keys[-1]}" + (f" ({args.source})" if args.source else "")

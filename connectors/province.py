@@ -241,7 +241,7 @@ def province_profile() -> str:
 # ---------------------------------------------------------------- the case's facts
 #: What the profiles may read of a case version: its canonical fields, its 办件编号 and the numbers it no longer
 #: goes out under (absent ones read as blank).
-CASE_FIELDS = (*GOLDEN_FIELDS, "project_no", "withdrawn_numbers", "pauses")
+CASE_FIELDS = (*GOLDEN_FIELDS, "project_no", "withdrawn_numbers", "pauses", "evaluation")
 RESULT_OF_STATUS = {"办结": "approved", "送达": "approved", "退件": "returned", "不予受理": "not_accepted"}
 ENDED = (*COMPLETED_STATUSES, "退件", "不予受理")
 STEPS = (  # step, its name, its action, the time it ended at, the time it started from
@@ -277,6 +277,12 @@ def case_facts(cases: pd.DataFrame) -> pd.DataFrame:
     )
     ended = facts["status"].isin(ENDED)
     facts["result"] = facts["status"].map(RESULT_OF_STATUS).where(ended)
+    # 满意度: the level of the 好差评 evaluation that stands for the case, once it has one (schemas.feeds)
+    facts["satisfaction"] = pd.Series(
+        [e.get("level") if isinstance(e, dict) else None for e in facts["evaluation"]],
+        index=facts.index,
+        dtype="string",
+    )
     # a case that ended without a completion time (退件, 不予受理) ends when it was decided
     facts["completed_at"] = facts["completed_at"].where(~ended, facts["completed_at"].fillna(facts["decided_at"]))
     return facts

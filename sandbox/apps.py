@@ -62,9 +62,12 @@ def department_app(
     faults: fault_kit.FaultProfile,
     seed: int = 0,
     licences: list[dict] | None = None,
+    evaluations: tuple[list[dict], str, str] | None = None,
 ) -> FastAPI:
     """``style="page"``: GET with pageNo/pageSize and a total; ``style="cursor"``: POST with a cursor.
-    ``licences``: the registry's licence events, served page-style at ``/api/v1/licences`` (changed field GXSJ)."""
+    ``licences``: the registry's licence events, served page-style at ``/api/v1/licences`` (changed field GXSJ).
+    ``evaluations``: the 好差评 system's records with the app key and secret it signs with, served page-style at
+    ``/openapi/evaluation/list`` (changed field updateTime) on the same host."""
     app = FastAPI(title=f"sandbox {name}")
     fault_kit.install(app, faults, random.Random(seed))
     ordered = sorted(records, key=lambda r: (_parse_time(r[changed_field]), json.dumps(r, ensure_ascii=False)))
@@ -115,6 +118,21 @@ def department_app(
             if reason := await _check_signature(request, secrets, nonces):
                 return _refuse(reason)
             rows = [r for r in events if updatedFrom <= r["GXSJ"] < updatedTo]
+            page = rows[(pageNo - 1) * pageSize : pageNo * pageSize]
+            return {"code": "200", "msg": "成功", "data": {"total": len(rows), "pageNo": pageNo, "rows": page}}
+
+    if evaluations is not None:
+        rows_of, (key, secret) = evaluations[0], evaluations[1:]
+        listed = sorted(rows_of, key=lambda r: (r["updateTime"], r["evaluateId"]))
+        evaluation_secrets, evaluation_nonces = {key: secret}, SeenNonces()
+
+        @app.get("/openapi/evaluation/list")
+        async def list_evaluations(
+            request: Request, updatedFrom: str, updatedTo: str, pageNo: int = 1, pageSize: int = 100
+        ):
+            if reason := await _check_signature(request, evaluation_secrets, evaluation_nonces):
+                return _refuse(reason)
+            rows = [r for r in listed if updatedFrom <= r["updateTime"] < updatedTo]
             page = rows[(pageNo - 1) * pageSize : pageNo * pageSize]
             return {"code": "200", "msg": "成功", "data": {"total": len(rows), "pageNo": pageNo, "rows": page}}
 

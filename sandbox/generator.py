@@ -94,6 +94,7 @@ class GeneratorConfig:
     undecodable_health_file: bool = True
     pause_rate: float = 0.15  # market-regulation cases that stood still for a 补正 (or 专家评审, 检验) on the way
     late_report_rate: float = 0.03  # market-regulation records its system reports days late (after a clerk's entry)
+    evaluation_rate: float = 0.7  # completed cases the applicant evaluates (好差评)
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Dataset:
     approval_platform: list[dict] = field(default_factory=list)
     undecodable_files: dict[str, bytes] = field(default_factory=dict)
     licence_feed: list[dict] = field(default_factory=list)  # the market-regulation registry's licence events
+    evaluations: list[dict] = field(default_factory=list)  # the 好差评 system's evaluation records (EvaluationFeed)
     truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
 
     def records(self, source: str) -> list[dict]:
@@ -163,6 +165,9 @@ class CaseGenerator:
         if self.config.undecodable_health_file:
             self._undecodable_file(data)
         data.licence_feed = LicenceFeed(self, random.Random(self.config.seed + 7)).events(cases)
+        if self.config.evaluation_rate:  # its own stream, after everything else: the other data stays as it was
+            feed = EvaluationFeed(self, random.Random(self.config.seed + 15485863))
+            data.evaluations = feed.records(cases, data.truth)
         return data
 
     def _cases(self) -> Iterator[Case]:
@@ -534,6 +539,113 @@ class LicenceFeed:
             "CZSJ": at.strftime(fmt),
             "GXSJ": at.strftime(fmt),
         }
+
+
+class EvaluationFeed:
+    """The 好差评 system's evaluation records, as its paged API reports them (fields: core/feeds/evaluations.yaml's
+    counterpart, written here from the research note, §5, not from the declaration).
+
+    - most completed cases are evaluated, from hours to a few days after completion, under the number the
+      department's own record carries (the platform's for the bureau's own items); levels almost all 好评;
+    - a case the market regulator reports late is often evaluated before its record reaches the bridge;
+    - each 差评 is sent again as it is handled (签收, 核实, 整改, 回访), most in time, some not;
+    - now and then: an added evaluation (追加评价, a new id), the same record sent twice, an evaluation for a case
+      number no system ever reports, and malformed records (a level code the list lacks, no 办件编号, a date no
+      calendar has).
+    """
+
+    LEVELS = (("5", 0.86), ("4", 0.09), ("3", 0.04), ("2", 0.006), ("1", 0.004))
+    CHANNELS = (("4", 0.40), ("2", 0.25), ("1", 0.14), ("6", 0.10), ("3", 0.05), ("7", 0.04), ("8", 0.02))
+    FORMAT = "%Y-%m-%d %H:%M:%S"
+
+    def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:
+        self.g, self.rng = generator, rng
+        self.counter = 0
+
+    def _pick(self, weighted: tuple[tuple[str, float], ...]) -> str:
+        return self.rng.choices([code for code, _ in weighted], [w for _, w in weighted])[0]
+
+    def records(self, cases: list[Case], truth: list[tuple[str, str, str]]) -> list[dict]:
+        numbers: dict[str, str] = {}
+        for source, key, case_id in truth:  # the department's own number; the platform's for the bureau's items
+            if source != "approval_platform":
+                numbers[case_id] = key
+            else:
+                numbers.setdefault(case_id, key)
+        rows: list[dict] = []
+        for case in cases:
+            if case.bad or case.completed_at is None or case.case_id not in numbers:
+                continue
+            if self.rng.random() >= self.g.config.evaluation_rate:
+                continue
+            at = case.completed_at + timedelta(minutes=self.rng.randrange(5, 3 * 24 * 60))
+            rows += self._evaluation(case, numbers[case.case_id], at)
+        start = datetime.combine(self.g.config.start, time(9))
+        for day in range(self.g.config.days):  # evaluations of cases no system ever reports to the bridge
+            if self.rng.random() < 0.15:
+                at = start + timedelta(days=day, minutes=self.rng.randrange(0, 480))
+                ghost = Case("ghost", "000102001000", None, at, at, at, at, "办结")  # type: ignore[arg-type]
+                rows += self._evaluation(
+                    ghost, self.g._national_case_no("market_regulation", "000102001000", at.date()), at
+                )
+        return [row for row in rows if row["updateTime"] < self.g.as_of.strftime(self.FORMAT)]
+
+    def _evaluation(self, case: Case, number: str, at: datetime, round_: str = "1") -> list[dict]:
+        self.counter += 1
+        level = self._pick(self.LEVELS)
+        dept = self.g.items.loc[case.item_code, "handling_dept"]
+        row = {
+            "evaluateId": f"HCP{at:%Y%m%d}{self.counter:06d}",
+            "projectNo": number,
+            "satisfaction": level,
+            "pf": self._pick(self.CHANNELS),
+            "assessTime": at.strftime(self.FORMAT),
+            "assessNumber": round_,
+            "taskCode": self.g.dept_uscc.get(dept, "") + "4" + case.item_code,
+            "deptCode": self.g.dept_uscc.get(dept, ""),
+            "writingEvaluation": "" if level in ("4", "5") else self.rng.choice(POOR_TEXTS),
+            "updateTime": at.strftime(self.FORMAT),
+        }
+        roll = self.rng.random()
+        if roll < 0.005:
+            row["satisfaction"] = "9"  # a level the list lacks
+        elif roll < 0.008:
+            row["projectNo"] = ""
+        elif roll < 0.010:
+            row["assessTime"] = f"{at.year}-13-45 10:00:00"
+        rows = [row]
+        if level in ("1", "2"):
+            rows += self._handling(row, at)
+        if self.rng.random() < 0.02:  # the same record sent again the next day
+            rows.append(dict(row, updateTime=(at + timedelta(days=1)).strftime(self.FORMAT)))
+        if round_ == "1" and self.rng.random() < 0.01:  # 追加评价: a second evaluation of the case
+            rows += self._evaluation(case, number, at + timedelta(days=self.rng.randrange(1, 4)), round_="2")
+        return rows
+
+    def _handling(self, row: dict, at: datetime) -> list[dict]:
+        """The 差评 sent again at each step of its handling; one in four runs late at 整改, one in eight stalls."""
+        states, state, when = [], dict(row), at
+        slow = self.rng.random() < 0.25
+        for field_name, hours in (
+            ("signTime", 6),
+            ("verifyTime", 40),
+            ("rectifyTime", 24 * (26 if slow else 8)),
+            ("revisitTime", 30),
+        ):
+            if field_name == "rectifyTime" and self.rng.random() < 0.125:
+                break  # stalls before rectification
+            when = when + timedelta(hours=self.rng.randrange(1, hours + 1))
+            state = dict(state, **{field_name: when.strftime(self.FORMAT)}, updateTime=when.strftime(self.FORMAT))
+            states.append(state)
+        return states
+
+
+POOR_TEXTS = (
+    "窗口排队时间太长，等了一个多小时",
+    "材料要求前后说法不一致，跑了两趟",
+    "工作人员态度一般，请联系我13812345678",
+    "网上申报系统总是卡顿",
+)
 
 
 def _fmt(value: datetime | None, fmt: str) -> str:

@@ -31,6 +31,7 @@ CREDENTIALS = {
     "approval_platform": ("wj-bridge-spj", "sandbox-secret-approval-platform"),
     "municipal": ("wj-bridge-czs", "sandbox-secret-municipal"),
     "supervision": ("wj-bridge-sghd", "sandbox-secret-supervision"),
+    "evaluations": ("wj-bridge-hcp", "sandbox-secret-evaluations"),  # the 好差评 feed, on the platform's host
 }
 DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104}
 HOUSING_TABLE = "t_sgxk_bj"
@@ -57,6 +58,7 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
     env = {
         "MARKET_REGULATION_BASE_URL": endpoints["market_regulation"],
         "APPROVAL_PLATFORM_BASE_URL": endpoints["approval_platform"],
+        "EVALUATIONS_BASE_URL": endpoints["approval_platform"],
         "MUNICIPAL_BASE_URL": endpoints["municipal"],
         "SUPERVISION_BASE_URL": endpoints["supervision"],
         "HOUSING_DB_URL": endpoints["housing_db"],
@@ -168,6 +170,7 @@ class Sandbox:
                 changed_field="updateTime",
                 faults=self.faults["approval_platform"],
                 seed=self.settings.seed + 1,
+                evaluations=(self.data.evaluations, *CREDENTIALS["evaluations"]),
             ),
             "municipal": municipal_app(
                 self.municipal,

@@ -64,9 +64,13 @@ def test_asset_graph_reads_as_the_design():
         "licence_repository",
         "daily_volume_mart",
         "delivery_status_mart",
+        "raw_evaluations",
+        "staged_evaluations",
+        "evaluations",
+        "evaluations_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
-    assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts"}
+    assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}
     checks = {key.name for key in graph.asset_check_keys}
     assert {
         "pulled_equals_staged_plus_quarantined",
