@@ -22,6 +22,7 @@ from pipelines.deliver.assets import (
 )
 from pipelines.deliver.checks import DELIVERY_CHECKS
 from pipelines.feeds.assets import FEED_ASSETS, evaluations_asset, staged_evaluations_asset
+from pipelines.feeds.checks import EVALUATION_CHECKS
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
 from pipelines.licences.checks import LICENCE_CHECKS
 from pipelines.marts.assets import (
@@ -113,6 +114,7 @@ def build_definitions() -> Definitions:
             one_item_per_golden_case,
             *DELIVERY_CHECKS,
             *LICENCE_CHECKS,
+            *EVALUATION_CHECKS,
             every_staged_record_linked_once,
             every_read_has_its_case,
         ],
