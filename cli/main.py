@@ -236,12 +236,22 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _month(text: str) -> str:
+    """A month as YYYY-MM, or a one-line refusal (argparse prints it and exits 2)."""
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").strftime("%Y-%m")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month; give it as YYYY-MM, e.g. 2026-10") from None
+
+
 def _reconcile(args: argparse.Namespace) -> int:
     """The reconciliation table of the configured warehouse; non-zero when an identity does not hold."""
     from cli.reconciliation import identities, render, summary
+    from core import clock
 
+    month = args.month or (clock.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     warehouse = _warehouse()
-    figures = summary(warehouse)
+    figures = summary(warehouse, month=month)
     print(render(figures))
     warehouse.dispose()
     return 0 if all(ok for _, ok in identities(figures)) else 1
@@ -331,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     config.set_defaults(run=_config)
 
     reconcile = commands.add_parser("reconcile", help="print the reconciliation table of the configured warehouse")
+    reconcile.add_argument(
+        "--month", type=_month, help="YYYY-MM: the month of the bureau's figures printed below it (default: last month)"
+    )
     reconcile.set_defaults(run=_reconcile)
 
     dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")

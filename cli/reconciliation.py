@@ -9,13 +9,15 @@ from __future__ import annotations
 from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
+from reporting.figures import evaluation_figures
 
 TARGETS = RECEIVERS
 
 
-def summary(warehouse, receivers: dict | None = None) -> dict:
+def summary(warehouse, receivers: dict | None = None, month: str | None = None) -> dict:
     """The reconciliation figures: pulled, staged, quarantined, golden, duplicates, and per receiver what we
-    sent and, where ``receivers`` (name → target) are given, what the receiver itself says it holds."""
+    sent and, where ``receivers`` (name → target) are given, what the receiver itself says it holds; with
+    ``month`` (YYYY-MM), the bureau's figures of that month from the marts (reporting.figures)."""
 
     def count(sql: str) -> int:
         return int(warehouse.scalar(sql) or 0)
@@ -53,7 +55,18 @@ def summary(warehouse, receivers: dict | None = None) -> dict:
         "holders": count("SELECT COUNT(*) FROM holders"),
         "licence_events": count("SELECT COUNT(*) FROM licence_events"),
         "targets": targets,
+        **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
+
+
+def bureau_figures(warehouse, month: str) -> dict:
+    """The figures the bureau is judged by, each from one query on its mart."""
+    with warehouse.begin() as conn:
+        return {"evaluations": evaluation_figures(conn, month)}
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.1%}"
 
 
 def identities(figures: dict) -> list[tuple[str, bool]]:
@@ -107,6 +120,15 @@ def render(figures: dict) -> str:
         for name, served in figures["faults_injected"].items():
             shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in served.items() if v)
             lines.append(f"  faults the {name} stand-in showed: {shown or 'none'}")
+    if bureau := figures.get("bureau"):
+        e = bureau["evaluations"]
+        lines += [
+            "",
+            f"  The bureau's figures for {e['month']} (from the marts)",
+            f"  好差评 satisfaction   {_percent(e['satisfaction_rate']):>7}  ({e['satisfied']} of {e['rated']} rated; "
+            f"{e['evaluated_cases']} of {e['completed_cases']} completed cases evaluated, "
+            f"{e['poor']} 差评, {e['poor_past_deadline']} past a deadline)",
+        ]
     lines.append("")
     for label, ok in identities(figures):
         lines.append(f"  [{'ok' if ok else 'FAILED'}] {label}")

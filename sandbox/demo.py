@@ -95,7 +95,8 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
         marts = defs.resolve_job_def("refresh_marts").execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET
         )
-        figures = summary(warehouse, {name: getattr(resources, name) for name in TARGETS})
+        receivers = {name: getattr(resources, name) for name in TARGETS}
+        figures = summary(warehouse, receivers, month=keys[-1][:7])  # the month of the last day loaded
         figures["faults_injected"] = sandbox.faults_served()
         figures["seconds"] = round(time.perf_counter() - started, 1)
         figures["partitions"] = keys

@@ -1,0 +1,46 @@
+"""The figures the bureau is judged by, each read with one query on its mart (what the demo and
+``approval-bridge reconcile`` print beside the reconciliation; the dashboard pages read the same marts).
+
+Each function takes a SQLAlchemy connection and a month (``YYYY-MM``) and returns a small dict: the figure, and
+the counts it is made of, so a reader can check the division. A month with nothing to count gives ``None`` rates.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from schemas.warehouse import mart_evaluations_monthly
+
+
+def _rate(numerator: int | None, denominator: int | None) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def evaluation_figures(conn: sa.Connection, month: str) -> dict:
+    """好差评 of the month: satisfaction rate (levels counted as satisfied over rated, reporting/definitions.yaml),
+    evaluations, coverage (completed cases evaluated) and 差评 past a deadline."""
+    m = mart_evaluations_monthly.c
+    row = conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(m.evaluations), 0),
+            sa.func.coalesce(sa.func.sum(m.satisfied_count), 0),
+            sa.func.coalesce(sa.func.sum(m.rated), 0),
+            sa.func.coalesce(sa.func.sum(m.completed_cases), 0),
+            sa.func.coalesce(sa.func.sum(m.evaluated_cases), 0),
+            sa.func.coalesce(sa.func.sum(m.poor), 0),
+            sa.func.coalesce(sa.func.sum(m.poor_past_deadline), 0),
+        ).where((m.month == month) & (m.channel == "all"))
+    ).one()
+    evaluations, satisfied, rated, completed, evaluated, poor, past = (int(v) for v in row)
+    return {
+        "month": month,
+        "evaluations": evaluations,
+        "satisfied": satisfied,
+        "rated": rated,
+        "satisfaction_rate": _rate(satisfied, rated),
+        "completed_cases": completed,
+        "evaluated_cases": evaluated,
+        "coverage": _rate(evaluated, completed),
+        "poor": poor,
+        "poor_past_deadline": past,
+    }
