@@ -135,14 +135,18 @@ def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: Ev
     counted["item_code"] = counted["item_code"].fillna("")
     counted["month"] = pd.to_datetime(counted["evaluated_at"]).dt.strftime("%Y-%m")
     rated = counted["channel"].ne("default") | settings.count_default_ratings
+
+    def count(flags: pd.Series) -> pd.Series:
+        return flags.fillna(False).astype(bool).astype(int)
+
     counted = counted.assign(
-        **{level: (counted["level"] == level).astype(int) for level in EVALUATION_LEVELS},
-        satisfied_count=(counted["level"].isin(settings.satisfied_levels) & rated).astype(int),
-        rated=rated.astype(int),
+        **{level: count(counted["level"].eq(level)) for level in EVALUATION_LEVELS},
+        satisfied_count=count(counted["level"].isin(settings.satisfied_levels) & rated),
+        rated=count(rated),
         evaluations=1,
-        poor=counted["level"].isin(POOR_LEVELS).astype(int),
-        poor_open=counted["follow_up"].isin(["open", "overdue"]).astype(int),
-        poor_past_deadline=(counted["follow_up"] == "overdue").astype(int),
+        poor=count(counted["level"].isin(POOR_LEVELS)),
+        poor_open=count(counted["follow_up"].isin(["open", "overdue"])),
+        poor_past_deadline=count(counted["follow_up"].eq("overdue")),
     )
     measures = [
         "evaluations",
