@@ -1,8 +1,9 @@
 """The bureau's dashboard: one static page built from the marts alone (no other table is read).
 
-It shows the 2345 targets (last month's share of business start-ups finished within 2 working days first),
-on-time rates by department against the promised limits, daily volumes by department, and the delivery and
-review backlogs, with date and department filters. The page carries its data as JSON and plotly.js inline, so it
+Its first page shows the 2345 targets (last month's share of business start-ups finished within 2 working days
+first), on-time rates by department against the promised limits, daily volumes by department, and the delivery and
+review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline.
+The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page carries its data as JSON and plotly.js inline, so it
 opens from a file, from ``approval-bridge dashboard``, or from any web server, with no network.
 """
 
@@ -24,6 +25,7 @@ from schemas.warehouse import (
     mart_case_deadlines,
     mart_daily_volume,
     mart_delivery_status,
+    mart_evaluations_monthly,
     mart_resolution_backlog,
 )
 
@@ -58,6 +60,11 @@ QUERIES: dict[str, sa.Select] = {
     "review": _columns(
         mart_resolution_backlog, "day records duplicates_found status_updates review_open review_decided"
     ),
+    "evaluations": _columns(
+        mart_evaluations_monthly,
+        "month handling_dept item_code channel evaluations very_satisfied satisfied basic dissatisfied "
+        "very_dissatisfied satisfied_count rated completed_cases evaluated_cases poor poor_open poor_past_deadline",
+    ),
 }
 PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")  # markup, styles and the charts' script
 
@@ -81,7 +88,7 @@ def last_month(today: dt.date) -> str:
 
 
 def render(data: dict[str, list[dict]], today: dt.date) -> str:
-    """The page: controls, five charts, the 2345 table; ``data`` as read by :func:`read_marts`."""
+    """The page: controls, a tab per page (its charts, figures and tables); ``data`` as read by :func:`read_marts`."""
     payload = json.dumps(
         {"data": data, "departments": department_names(), "lastMonth": last_month(today), "today": today.isoformat()},
         ensure_ascii=False,

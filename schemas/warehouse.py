@@ -116,6 +116,7 @@ staged_cases = Table(
     Column("applicant_id_checksum_ok", Boolean),
     Column("quality_flags", String(256)),  # ';'-separated warnings that did not justify quarantine
     Index("ix_staged_cases_applicant", "applicant_id"),
+    Index("ix_staged_cases_case_no", "case_no"),  # an evaluation or a 12345 order names its case by number
 )
 
 staged_pauses = Table(

@@ -15,6 +15,7 @@ from schemas.warehouse import (
     mart_case_deadlines,
     mart_daily_volume,
     mart_delivery_status,
+    mart_evaluations_monthly,
     mart_resolution_backlog,
     metadata,
 )
@@ -49,6 +50,22 @@ def _marts(warehouse: Warehouse) -> None:
         insert_frame(conn, mart_resolution_backlog, pd.DataFrame({
             "day": [day], "records": [12], "duplicates_found": [4], "status_updates": [1], "review_open": [5],
             "review_decided": [2]}))  # fmt: skip
+        # 好差评: October, market regulation 17 of 20 satisfied, 20 of 25 completed cases evaluated, 2 差评 (1 past
+        # its deadline); housing 9 of 10; September outside the date filter
+        levels = ["very_satisfied", "satisfied", "basic", "dissatisfied", "very_dissatisfied"]
+        evaluations = pd.DataFrame({
+            "month": ["2026-10", "2026-10", "2026-10", "2026-09"],
+            "handling_dept": ["market_regulation", "market_regulation", "housing", "housing"],
+            "item_code": "X", "channel": ["all", "app", "all", "all"],
+            "evaluations": [20, 20, 10, 50], "satisfied_count": [17, 17, 9, 10], "rated": [20, 20, 10, 50],
+            "completed_cases": [25, None, 10, 60], "evaluated_cases": [20, None, 10, 50],
+            "coverage": [0.8, None, 1.0, 0.833], "poor": [2, 2, 1, 0], "poor_open": [1, 1, 0, 0],
+            "poor_past_deadline": [1, 1, 0, 0]})  # fmt: skip
+        for level, counts in zip(
+            levels, ([15, 15, 8, 10], [2, 2, 1, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 0, 40]), strict=True
+        ):
+            evaluations[level] = counts
+        insert_frame(conn, mart_evaluations_monthly, evaluations)
 
 
 @pytest.mark.integration
@@ -72,6 +89,26 @@ def test_dashboard_draws_the_marts_figures(tmp_path, headless_dom):
     assert "90.0%" not in bars
     assert {"2", "1"} <= set(bars)  # the municipal receiver's backlog: 2 pending, 1 to fix
     assert 'data-target="startup" data-month="2026-10"' in dom
+
+
+@pytest.mark.integration
+def test_the_evaluations_page_draws_the_months_figures(tmp_path, headless_dom):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    _marts(warehouse)
+    page = build(str(warehouse.engine.url), tmp_path / "dashboard" / "index.html", today=dt.date(2026, 11, 28))
+    warehouse.dispose()
+    dom = headless_dom(page.as_uri() + "#evaluations")
+
+    kpi = dict(re.findall(r'id="kpi-([a-z]+)">([^<]*)<', dom))
+    assert kpi["satisfaction"] == "86.7%"  # (17 + 9) of 30 rated in October; September is outside the dates
+    assert kpi["evaluations"] == "30" and kpi["coverage"] == "85.7%"  # 30 of 35 completed cases evaluated
+    assert kpi["poor"] == "3 · 1"
+    assert re.search(r'<section id="page-evaluations" data-page="evaluations">', dom)  # shown, not hidden
+    bars = re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', dom)
+    assert "86.7%" in bars  # the month's bar
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>([^<]+)</td>", dom)
+    assert ("市场监管", "20", "85.0%") in rows and ("住建", "10", "90.0%") in rows
 
 
 @pytest.mark.unit
