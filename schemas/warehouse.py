@@ -66,6 +66,10 @@ _CASE_FIELDS = (
     Column("promised_days", Integer),
     Column("statutory_days", Integer),
     Column("handling_dept", String(64)),
+    Column("submission_channel", String(16)),  # 申报渠道: schemas.case.CHANNELS; NULL = the sources did not say
+    Column("delivery_method", String(16)),  # 结果送达方式: DELIVERY_METHODS; NULL = unknown
+    Column("accepting_place", String(32)),  # 受理地点: schemas/codes/places.csv place_code; NULL = unknown
+    Column("approval_mode", String(8)),  # 审批方式: APPROVAL_MODES
 )
 
 
