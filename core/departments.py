@@ -129,12 +129,12 @@ class FieldMapping(_Strict):
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, channels: dict[str, str]) -> dict[str, str]:
-        return _onto(channels, CHANNELS, "channels", "申报渠道")
+        return _onto(channels, CHANNELS, "channels", "申报渠道 values")
 
     @field_validator("deliveries")
     @classmethod
     def _known_deliveries(cls, deliveries: dict[str, str]) -> dict[str, str]:
-        return _onto(deliveries, DELIVERY_METHODS, "deliveries", "结果送达方式")
+        return _onto(deliveries, DELIVERY_METHODS, "deliveries", "结果送达方式 values")
 
     @field_validator("places")
     @classmethod
@@ -144,7 +144,7 @@ class FieldMapping(_Strict):
     @field_validator("approval_modes")
     @classmethod
     def _known_modes(cls, modes: dict[str, str]) -> dict[str, str]:
-        return _onto(modes, APPROVAL_MODES, "approval_modes", "审批方式")
+        return _onto(modes, APPROVAL_MODES, "approval_modes", "审批方式 values")
 
     @model_validator(mode="after")
     def _coded_fields_have_codes(self) -> FieldMapping:

@@ -117,8 +117,10 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
     out["statutory_days"] = out["item_code"].map(catalogue["statutory_days"]).astype("Int64")
     out["handling_dept"] = out["item_code"].map(catalogue["handling_dept"]).astype("string")
     out["status"], out["applicant_type"] = _codes(out)
-    for column in CODED_COLUMNS:
-        out[f"_raw_{column}"] = clean_text(out[column])
+    for column in CODED_COLUMNS:  # (a frame mapped before these columns existed has none of them: unknown)
+        given = out[column] if column in out else pd.Series(pd.NA, index=out.index, dtype="string")
+        out[column] = given
+        out[f"_raw_{column}"] = clean_text(given)
         out[column] = _coded(out, column)
     return out
 

@@ -64,6 +64,7 @@ def test_asset_graph_reads_as_the_design():
         "licence_repository",
         "daily_volume_mart",
         "delivery_status_mart",
+        "channel_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
     assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts"}
