@@ -406,3 +406,21 @@ def test_sandbox_records_carry_the_fields_in_their_own_codes():
     remote = sum(r.get("SBQD") in ("02", "03") and r.get("SDFS") in ("2", "3") for r in market)
     determinable = sum(bool(r.get("SBQD")) and bool(r.get("SDFS")) for r in market)
     assert 0.6 <= remote / determinable <= 0.8  # market regulation: mostly not in person
+
+
+def test_a_warehouse_of_an_earlier_release_gains_the_new_columns(tmp_path):
+    """golden_cases and staged_cases built before issue 15: opening the warehouse adds the four columns (NULL:
+    not known), and the rows already there stay."""
+    from core.warehouse import create_tables
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE golden_cases (golden_case_id VARCHAR(32) PRIMARY KEY, status VARCHAR(16))"))
+        conn.execute(sa.text("INSERT INTO golden_cases VALUES ('GC1', '受理')"))
+    create_tables(engine)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("golden_cases")}
+    assert {"submission_channel", "delivery_method", "accepting_place", "approval_mode"} <= columns
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT status, submission_channel FROM golden_cases")).one()
+    assert tuple(row) == ("受理", None)
+    engine.dispose()
