@@ -35,7 +35,7 @@ from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
 from core import settings
 from core.warehouse import insert_frame
 from resolution.golden import GOLDEN_FIELDS
-from schemas.case import COMPLETED_STATUSES, PAUSE_GROUNDS, departments, items
+from schemas.case import COMPLETED_STATUSES, PAUSE_GROUNDS, departments, items, places
 from schemas.codelists import translate, unmapped_reason
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -55,6 +55,9 @@ class ColumnMap(_Strict):
     field: str | None = None  # a column of the case facts (case_facts)
     value: str | None = None  # a constant
     codes: str | None = None  # the code list the field's value goes through
+    # what a required column takes where the case does not know the field (never for a value with no code): for
+    # a column whose receiver has no "unknown", such as a yes/no flag (docs/delivery.md)
+    default: str | None = None
     required: bool = False
     length: int | None = None
 
@@ -64,6 +67,8 @@ class ColumnMap(_Strict):
             raise ValueError("a column takes its value from exactly one of field or value")
         if self.codes and self.field is None:
             raise ValueError("codes translate a field")
+        if self.default is not None and self.field is None:
+            raise ValueError("default stands in for a field the case does not know")
         return self
 
 
@@ -260,6 +265,8 @@ def case_facts(cases: pd.DataFrame) -> pd.DataFrame:
     catalogue = items().reset_index().drop_duplicates("item_code").set_index("item_code")
     for column in ("task_code", "task_version", "case_type", "promised_unit"):
         facts[column] = facts["item_code"].map(catalogue[column]) if column in catalogue else pd.NA
+    region = places().set_index("place_code")["region_code"]
+    facts["accepting_place_region"] = facts["accepting_place"].map(region).astype("string")
     names = departments().set_index("department_code")["department_name"]
     facts["handling_dept_name"] = facts["handling_dept"].map(names)
     # 手机 (11 digits from 1): a landline (0519-…) is a phone, not a mobile, and is left out, not cut
@@ -383,12 +390,15 @@ def column_values(
         return how.value, []
     problems = []
     values = source[how.field]
+    unknown = values.isna()
     if how.codes:
         codes, unmapped = translate(how.codes, codes_of, values.astype("string"))
         for value in values[unmapped].astype(str).unique():
             bad = unmapped & (values.astype(str) == value)
             problems.append(_held(source[bad], unmapped_reason(how.codes, codes_of, value)))
         values = codes.mask(codes == "")
+    if how.default is not None:
+        values = values.astype("string").mask(unknown.to_numpy(), how.default)
     text = values.astype("string")
     if how.required:
         missing = values.isna() | text.str.strip().eq("").fillna(False)

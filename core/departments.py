@@ -19,7 +19,17 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.case import APPLICANT_TYPES, CASE_COLUMNS, PAUSE_KINDS, STATUSES
+from schemas.case import (
+    APPLICANT_TYPES,
+    APPROVAL_MODES,
+    CASE_COLUMNS,
+    CHANNELS,
+    CODED_COLUMNS,
+    DELIVERY_METHODS,
+    PAUSE_KINDS,
+    STATUSES,
+    places,
+)
 from schemas.licences import EVENTS
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "departments"
@@ -91,6 +101,12 @@ class FieldMapping(_Strict):
     # a malformed one is quarantined and the golden case carries it; local: its own numbering, kept as case_no
     case_no_form: Literal["national", "local"] = "local"
     pauses: PauseMapping | None = None  # where the system lists a case's pauses (特别程序), if it does
+    # 申报渠道, 结果送达方式, 受理地点, 审批方式: the system's code -> the canonical value. A code not listed is kept
+    # unknown (NA) and the record flagged ``<column>_unmapped``; a record without the field is simply unknown.
+    channels: dict[str, str] = Field(default_factory=dict)  # -> schemas.case.CHANNELS
+    deliveries: dict[str, str] = Field(default_factory=dict)  # -> DELIVERY_METHODS
+    places: dict[str, str] = Field(default_factory=dict)  # -> a place_code of schemas/codes/places.csv
+    approval_modes: dict[str, str] = Field(default_factory=dict)  # -> APPROVAL_MODES
 
     @field_validator("fields")
     @classmethod
@@ -112,6 +128,35 @@ class FieldMapping(_Strict):
     @classmethod
     def _known_applicant_types(cls, types: dict[str, str]) -> dict[str, str]:
         return _onto(types, APPLICANT_TYPES, "applicant_types", "applicant types")
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, channels: dict[str, str]) -> dict[str, str]:
+        return _onto(channels, CHANNELS, "channels", "申报渠道 values")
+
+    @field_validator("deliveries")
+    @classmethod
+    def _known_deliveries(cls, deliveries: dict[str, str]) -> dict[str, str]:
+        return _onto(deliveries, DELIVERY_METHODS, "deliveries", "结果送达方式 values")
+
+    @field_validator("places")
+    @classmethod
+    def _known_places(cls, mapped: dict[str, str]) -> dict[str, str]:
+        return _onto(mapped, tuple(places()["place_code"]), "places", "受理地点 (schemas/codes/places.csv)")
+
+    @field_validator("approval_modes")
+    @classmethod
+    def _known_modes(cls, modes: dict[str, str]) -> dict[str, str]:
+        return _onto(modes, APPROVAL_MODES, "approval_modes", "审批方式 values")
+
+    @model_validator(mode="after")
+    def _coded_fields_have_codes(self) -> FieldMapping:
+        # a coded column the system maps needs its code map: without one every value would read as unknown
+        missing = [f"{column} ({codes})" for column, codes in CODED_COLUMNS.items()
+                   if column in self.fields and not getattr(self, codes)]  # fmt: skip
+        if missing:
+            raise ValueError(f"fields maps {', '.join(missing)} without its code map")
+        return self
 
     @field_validator("item_codes")
     @classmethod

@@ -116,6 +116,34 @@ def create_tables(engine: sa.Engine, meta: sa.MetaData = metadata) -> None:
                 if not engine.dialect.has_schema(conn, schema):
                     conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
     meta.create_all(engine)
+    add_missing_columns(engine, meta)
+
+
+def add_missing_columns(engine: sa.Engine, meta: sa.MetaData = metadata) -> list[str]:
+    """Columns a release added to an existing table, where each may be empty (nullable, no key): added with
+    ``ALTER TABLE … ADD COLUMN`` so a warehouse built by an earlier release opens (its old rows read NULL, which
+    such a column means: not known). A new column that may not be empty is not added here: that upgrade needs its
+    own step. Returns ``table.column`` for each column added."""
+    engine = on_warehouse_schemas(engine)
+    translate = engine.get_execution_options().get("schema_translate_map") or {}
+    added: list[str] = []
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for table in meta.sorted_tables:
+            schema = translate.get(table.schema, table.schema)
+            if not inspector.has_table(table.name, schema=schema):
+                continue
+            found = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
+            for column in table.columns:
+                if column.name in found or not column.nullable or column.primary_key:
+                    continue
+                preparer = engine.dialect.identifier_preparer
+                name = preparer.quote(table.name)
+                name = f"{preparer.quote_schema(schema)}.{name}" if schema else name
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {preparer.quote(column.name)} {kind}"))
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def rebuilt_if_changed(conn: sa.Connection, table: sa.Table) -> bool:

@@ -3,8 +3,9 @@
 Its first page shows the 2345 targets (last month's share of business start-ups finished within 2 working days
 first), on-time rates by department against the promised limits, daily volumes by department, and the delivery and
 review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline.
-The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page carries its data as JSON and plotly.js inline, so it
-opens from a file, from ``approval-bridge dashboard``, or from any web server, with no network.
+The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page
+carries its data as JSON and plotly.js inline, so it opens from a file, from ``approval-bridge dashboard``, or from
+any web server, with no network.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from pipelines.feeds.checks import EVALUATION_CHECKS
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
 from pipelines.licences.checks import LICENCE_CHECKS
 from pipelines.marts.assets import (
+    channel_mart,
     daily_volume_mart,
     deadlines_mart,
     delivery_status_mart,
@@ -64,6 +65,7 @@ UNPARTITIONED_ASSETS = [
     delivery_status_mart,
     resolution_backlog_mart,
     licence_reuse_mart,
+    channel_mart,
     purpose_binding_mart,
     evaluations_asset,
     evaluations_mart,

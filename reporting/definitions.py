@@ -1,31 +1,44 @@
-"""The definitions behind the bureau's figures (``reporting/definitions.yaml``): which levels count as satisfied,
-what a deadline is, … — configuration an analyst can change, checked when read so a typo is one line, not a
-wrong figure."""
+"""How the marts count what the bureau reports (``reporting/definitions.yaml``): one entry per mart, keyed by the
+mart's table name, each checked by its own model when read, so a typo is one line naming the file, the mart and the
+key, never a wrong figure. A mart the file leaves out counts by its defaults (docs/marts.md explains each)."""
 
 from __future__ import annotations
 
 import functools
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.case import CHANNELS, DELIVERY_METHODS
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS
 
-SHIPPED = Path(__file__).resolve().parent / "definitions.yaml"
-FILE_VARIABLE = "BRIDGE_DEFINITIONS_FILE"
+DEFINITIONS_FILE = Path(__file__).resolve().parent / "definitions.yaml"
+#: Another file in its place (a deployment's own definitions); the shipped one otherwise.
+FILE_VARIABLE = "BRIDGE_MART_DEFINITIONS"
 
 
 class DefinitionError(ValueError):
-    """The definitions file cannot be used: the message names the key."""
+    """A definitions file that cannot be used: the message names the file, the mart and what is wrong."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known(values: tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    if not values:
+        raise ValueError(f"{what} is empty")
+    if unknown := sorted(set(values) - set(allowed)):
+        raise ValueError(f"{what} names {unknown}, which are not among {', '.join(allowed)}")
+    return values
+
+
 class EvaluationDefinitions(_Strict):
+    """好差评 in ``mart_evaluations_monthly`` and the ``evaluations`` table."""
+
     satisfied_levels: tuple[str, ...] = ("very_satisfied", "satisfied", "basic")
     count_default_ratings: bool = True
     waiting_report_after_days: int = Field(default=7, ge=0)
@@ -36,9 +49,7 @@ class EvaluationDefinitions(_Strict):
     @field_validator("satisfied_levels")
     @classmethod
     def _levels(cls, levels: tuple[str, ...]) -> tuple[str, ...]:
-        if unknown := sorted(set(levels) - set(EVALUATION_LEVELS)):
-            raise ValueError(f"{unknown} are not evaluation levels ({', '.join(EVALUATION_LEVELS)})")
-        return levels
+        return _known(levels, EVALUATION_LEVELS, "satisfied_levels")
 
     @field_validator("follow_up_working_days")
     @classmethod
@@ -53,29 +64,64 @@ class EvaluationDefinitions(_Strict):
         return days
 
 
+class ChannelDefinition(_Strict):
+    """不见面审批 in ``mart_channel_monthly``: submitted through an online channel and delivered remotely."""
+
+    online_channels: tuple[str, ...] = ("web", "mobile")
+    remote_deliveries: tuple[str, ...] = ("express", "electronic")
+    month_of: Literal["submitted_at", "accepted_at"] = "submitted_at"
+
+    @field_validator("online_channels")
+    @classmethod
+    def _channels(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _known(values, CHANNELS, "online_channels")
+
+    @field_validator("remote_deliveries")
+    @classmethod
+    def _deliveries(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _known(values, DELIVERY_METHODS, "remote_deliveries")
+
+
 class Definitions(_Strict):
-    model_config = ConfigDict(extra="allow", frozen=True)  # other marts' sections are read by their own models
-    evaluations: EvaluationDefinitions = EvaluationDefinitions()
+    """Every mart's definition, by the mart's table name."""
+
+    mart_evaluations_monthly: EvaluationDefinitions = EvaluationDefinitions()
+    mart_channel_monthly: ChannelDefinition = ChannelDefinition()
+
+    @property
+    def evaluations(self) -> EvaluationDefinitions:
+        return self.mart_evaluations_monthly
+
+    @property
+    def channel(self) -> ChannelDefinition:
+        return self.mart_channel_monthly
 
 
-def path() -> Path:
-    given = os.environ.get(FILE_VARIABLE, "").strip()
-    return Path(given) if given else SHIPPED
+def definitions_file() -> Path:
+    return Path(os.environ.get(FILE_VARIABLE) or DEFINITIONS_FILE)
 
 
-@functools.lru_cache(maxsize=4)
+def definitions(path: Path | None = None) -> Definitions:
+    """The definitions in force: the file's entries, checked, and the defaults of a mart it leaves out (read again
+    when the file changes)."""
+    file = path or definitions_file()
+    return _read(file, file.stat().st_mtime_ns if file.exists() else 0)
+
+
+@functools.lru_cache(maxsize=8)
 def _read(file: Path, _mtime: int) -> Definitions:
     try:
         document = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeError, yaml.YAMLError) as exc:
         raise DefinitionError(f"{file}: not readable as YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(document, dict):
+        raise DefinitionError(f"{file}: a mapping of mart name to its definition, not {type(document).__name__}")
     try:
-        return Definitions.model_validate(document)
+        return Definitions.model_validate({name: entry or {} for name, entry in document.items()})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
         raise DefinitionError(f"{file}: {problems}") from None
 
 
-def definitions() -> Definitions:
-    file = path()
-    return _read(file, file.stat().st_mtime_ns if file.exists() else 0)
+def channel_definition(path: Path | None = None) -> ChannelDefinition:
+    return definitions(path).channel

@@ -12,9 +12,12 @@ import numpy as np
 import pandas as pd
 
 from core.departments import source_priority
-from schemas.case import CASE_COLUMNS
+from schemas.case import CASE_COLUMNS, CODED_COLUMNS, items
 
 GOLDEN_FIELDS = [c for c in CASE_COLUMNS if c not in ("source_system", "source_record_id")] + ["applicant_id_kind"]
+#: Fields a case version's payload carries only when known (issue 15): a case none of whose sources says them keeps
+#: the content, and so the versions, it had before they existed.
+WHEN_KNOWN = tuple(CODED_COLUMNS)
 
 
 def golden_id_for(source_system: pd.Series, source_record_id: pd.Series) -> pd.Series:
@@ -40,7 +43,8 @@ def survivorship_order(records: pd.DataFrame) -> pd.DataFrame:
         # Department systems are authoritative for their own cases; the platform's re-typed copy ranks below.
         _source_rank=records["source_system"].map(source_priority()).fillna(9),
         _id_rank=(~records["applicant_id_checksum_ok"].eq(True).fillna(False).astype(bool)).astype(int),
-        _completeness=-records[GOLDEN_FIELDS].notna().sum(axis=1),
+        # over the fields resolution has always compared: a channel or place known adds nothing to the ranking
+        _completeness=-records.reindex(columns=[f for f in GOLDEN_FIELDS if f not in WHEN_KNOWN]).notna().sum(axis=1),
     )
     ranked = ranked.sort_values(
         [
@@ -101,13 +105,22 @@ def build_golden_cases(linked: pd.DataFrame) -> pd.DataFrame:
             ]
         )
     ordered = survivorship_order(linked)
+    ordered = ordered.reindex(columns=list(dict.fromkeys([*ordered.columns, *GOLDEN_FIELDS])))
     golden = ordered.groupby("golden_case_id", sort=True)[GOLDEN_FIELDS].first()
     winners = ordered.drop_duplicates("golden_case_id").set_index("golden_case_id")
     golden["source_system"] = winners["source_system"]
     golden["source_record_id"] = winners["source_record_id"]
+    golden["approval_mode"] = with_default_mode(golden["approval_mode"], golden["item_code"])
     golden["record_count"] = ordered.groupby("golden_case_id").size()
     golden["content_hash"] = content_hashes(golden)
     return golden.reset_index()
+
+
+def with_default_mode(modes: pd.Series, item_codes: pd.Series) -> pd.Series:
+    """审批方式: what the sources said (survivorship picked it), else the item's default from the catalogue notes
+    (items.csv ``approval_mode``); NA for an item the catalogue does not give one."""
+    default = items().set_index("item_code")["approval_mode"].replace("", pd.NA)
+    return modes.astype("string").fillna(item_codes.map(default).astype("string"))
 
 
 def content_hashes(golden: pd.DataFrame) -> pd.Series:
@@ -119,11 +132,15 @@ def payload_json(golden: pd.DataFrame) -> list[str]:
     """The canonical golden case as receivers get it (timestamps ISO, blanks null), stable key order; with its
     办件编号 (``project_no``) once numbered, and the numbers it is to be withdrawn under (``withdrawn_numbers``)
     once the department's own replaced the bridge's (resolution.numbering)."""
-    frame = golden[[*GOLDEN_FIELDS, *(["project_no"] if "project_no" in golden else [])]].copy()
+    frame = golden.reindex(columns=[*GOLDEN_FIELDS, *(["project_no"] if "project_no" in golden else [])])
     for column in ("submitted_at", "accepted_at", "decided_at", "completed_at"):
         frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     frame = frame.astype(object).where(frame.notna(), None)
     rows = frame.to_dict("records")
+    for row in rows:
+        for column in WHEN_KNOWN:
+            if row.get(column) is None:
+                row.pop(column, None)
     if "withdrawn_numbers" in golden:  # only where there are any: every other case's content stays as it was
         for row, withdrawn in zip(rows, golden["withdrawn_numbers"], strict=True):
             if isinstance(withdrawn, str) and withdrawn:

@@ -308,6 +308,10 @@ class MunicipalState:
         }
 
 
+#: Codes the platform checks where a payload carries them (they may be left out).
+OPTIONAL_CODED = {"submissionChannel": "handle_form", "deliveryMethod": "municipal_delivery"}
+
+
 def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | None]:
     """The platform's batch check: (code, message) per rejected payload, None where it is accepted. The city
     takes the national codes (the sandbox's own copies, ``sandbox/province/codes.yaml``) and the 办件编号 rule."""
@@ -318,6 +322,8 @@ def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | N
     problems: list[tuple[str, str] | None] = []
     for payload, ok in zip(payloads, checksum_ok, strict=True):
         unknown = [k for k, name in coded.items() if str(payload.get(k)) not in lists[name]]
+        unknown += [k for k, name in OPTIONAL_CODED.items() if payload.get(k) not in (None, "") and
+                    str(payload[k]) not in lists[name]]  # fmt: skip
         if why := case_number_problem(str(payload.get("caseNo") or "")):
             problems.append(("E2001", why))
         elif unknown:

@@ -70,6 +70,50 @@ ITEM_WEIGHTS = {
     "000140002000": 4,
     "000190001000": 5,
 }
+# 申报渠道, 送达方式, 受理地点, 审批方式 in each system's own codes (its declaration maps them back).
+CHANNEL_CODES = {
+    "market_regulation": {"window": "01", "web": "02", "mobile": "03", "self_service": "04", "express": "05",
+                          "other": "99"},
+    "housing": {"window": "窗口", "web": "网上", "mobile": "掌上", "self_service": "自助机"},
+    "health": {"window": "窗口申报", "web": "网上申报", "mobile": "手机申报", "self_service": "自助终端",
+               "other": "其他"},
+    "approval_platform": {"window": "WINDOW", "web": "PC", "mobile": "APP", "self_service": "SELF", "express": "POST",
+                          "other": "OTHER"},
+}  # fmt: skip
+DELIVERY_CODES = {
+    "market_regulation": {"window": "1", "express": "2", "electronic": "3"},
+    "housing": {"window": "窗口领取", "express": "邮寄", "electronic": "电子证照"},
+    "health": {"window": "窗口领取", "express": "邮寄送达", "electronic": "电子证照"},
+    "approval_platform": {"window": "PICKUP", "express": "EMS", "electronic": "ELICENSE"},
+}
+MODE_CODES = {
+    "market_regulation": {"审批": "1", "告知承诺": "2", "容缺受理": "3", "备案": "4"},
+    "housing": {"审批": "一般程序", "告知承诺": "告知承诺制", "容缺受理": "容缺受理"},
+    "health": {"审批": "普通审批", "告知承诺": "告知承诺", "容缺受理": "容缺受理", "备案": "备案"},
+    "approval_platform": {"审批": "PT", "告知承诺": "GZCN", "容缺受理": "RQSL", "备案": "BA"},
+}
+TOWNS = ("320412001", "320412002", "320412003", "320412100", "320412102", "320412103", "320412104", "320412105",
+         "320412106", "320412110", "320412113", "320412114", "320412119", "320412120")  # fmt: skip
+# Where each system can accept a case (its own codes for the places of schemas/codes/places.csv).
+PLACE_CODES = {
+    "market_regulation": {"district_hall": "SJ-ZWZX", "wjhtz": "SJ-GXQ", "xthp": "SJ-XTH",
+                          "town_320412100": "SJ-HT", "town_320412102": "SJ-NT", "town_320412103": "SJ-LY",
+                          "town_320412105": "SJ-HL", "town_320412110": "SJ-XY"},
+    "housing": {"district_hall": "区政务服务中心住建窗口", "wjhtz": "高新区分中心", "xthp": "西太湖分中心"},
+    "health": {"district_hall": "区政务服务中心", "wjhtz": "武进高新区政务服务中心",
+               "xthp": "西太湖科技产业园政务服务中心"},
+    "approval_platform": {"district_hall": "ZWZX", "wjhtz": "GXQ", "xthp": "XTH",
+                          **{f"town_{code}": f"BMFW-{code}" for code in TOWNS}},
+}  # fmt: skip
+# (share of cases submitted online — web or mobile, — share of those delivered remotely) per handling department:
+# market regulation is mostly online (企业开办 全程网办), construction and health less so.
+ONLINE_SHARE = {"market_regulation": 0.78, "housing": 0.45, "health": 0.40, "approval_bureau": 0.80}
+# Codes a system writes that its declaration does not list (the bridge keeps them unknown and flags them).
+UNKNOWN_CHANNEL = {"market_regulation": "06", "housing": "代办", "health": "线上预约", "approval_platform": "WECHAT"}
+# How often a record leaves the four fields out: the housing rows from before the columns existed, the health
+# exports' blank cells, and the rest.
+FIELDS_MISSING = {"market_regulation": 0.03, "housing": 0.25, "health": 0.10, "approval_platform": 0.05}
+
 # 套餐: items a new restaurant files together on one day (the hard negative for resolution).
 RESTAURANT_PACKAGE = ("000102002000", "000105001000", "000105002000")
 BAD_KINDS = ("missing_name", "unknown_item", "malformed_id", "bad_date")
@@ -108,6 +152,11 @@ class Case:
     completed_at: datetime | None
     status: str
     bad: str | None = None
+    # how the case came in and went out (the truth; each system writes it in its own codes, or leaves it out)
+    channel: str | None = None
+    delivery: str | None = None
+    place: str | None = None
+    mode: str | None = None
 
     @property
     def changed_at(self) -> datetime:
@@ -138,6 +187,7 @@ class CaseGenerator:
         self.rng = random.Random(config.seed)
         self.pause_rng = random.Random(config.seed + 7919)  # its own stream: the rest of the data stays as it was
         self.late_rng = random.Random(config.seed + 104729)  # likewise
+        self.channel_rng = random.Random(config.seed + 15485863)  # likewise: channel, delivery, place, mode
         self.people = ApplicantFactory(self.rng)
         self.items = items().set_index("item_code")
         # The department systems' own item codes, as their declarations map them (local code → 基本编码).
@@ -152,6 +202,8 @@ class CaseGenerator:
     def generate(self) -> Dataset:
         data = Dataset(config=self.config, as_of=self.as_of)
         cases = list(self._cases())
+        for case in cases:
+            self._service(case)
         for case in cases:
             dept = self.items.loc[case.item_code, "handling_dept"]
             if dept == "approval_bureau":
@@ -239,6 +291,44 @@ class CaseGenerator:
                 decided = None
         return Case(f"C{self._case_counter:07d}", item_code, applicant, submitted, accepted, decided, completed, status)
 
+    def _service(self, case: Case) -> None:
+        """申报渠道, 送达方式, 受理地点 and 审批方式 of a case, from its own random stream."""
+        rng, dept = self.channel_rng, self.items.loc[case.item_code, "handling_dept"]
+        roll = rng.random()
+        online = ONLINE_SHARE.get(dept, 0.5)
+        if roll < online:
+            case.channel = "web" if rng.random() < 0.5 else "mobile"
+            case.delivery = rng.choices(["electronic", "express", "window"], [0.6, 0.3, 0.1])[0]
+        else:
+            case.channel = rng.choices(["window", "self_service", "express", "other"], [0.85, 0.1, 0.03, 0.02])[0]
+            case.delivery = rng.choices(["window", "express", "electronic"], [0.7, 0.2, 0.1])[0]
+        system = dept if dept in PLACE_CODES else "approval_platform"
+        halls = list(PLACE_CODES[system])
+        if case.channel in ("web", "mobile", "express") or rng.random() < 0.5:
+            case.place = "district_hall"  # online and posted applications are taken in by the district hall
+        else:
+            case.place = rng.choice(halls)
+        other = [m for m in self.items.loc[case.item_code, "other_modes"].split("|") if m]
+        case.mode = self.items.loc[case.item_code, "approval_mode"]
+        if other and rng.random() < 0.2:
+            case.mode = rng.choice(other)
+
+    def _service_fields(self, system: str, case: Case, names: tuple[str, str, str, str]) -> dict:
+        """The four fields as ``system`` writes them (``names``: its channel, delivery, place, mode fields): left
+        out (blank) now and then, and now and then a channel code the system's declaration does not list."""
+        rng = self.channel_rng
+        if rng.random() < FIELDS_MISSING[system]:
+            return dict.fromkeys(names)
+        channel = CHANNEL_CODES[system].get(case.channel or "")
+        if rng.random() < 0.01:
+            channel = UNKNOWN_CHANNEL[system]
+        return {
+            names[0]: channel,
+            names[1]: DELIVERY_CODES[system].get(case.delivery or ""),
+            names[2]: PLACE_CODES[system].get(case.place or ""),
+            names[3]: MODE_CODES[system].get(case.mode or ""),
+        }
+
     # ------------------------------------------------------------------ department systems
     def _serial(self, system: str, day: date) -> int:
         key = (system, day)
@@ -293,6 +383,7 @@ class CaseGenerator:
                 "BLZT": MARKET_STATUS[case.status],
                 "GXSJ": case.changed_at.strftime(fmt),
                 "TBCX": self._pauses(case, fmt),
+                **self._service_fields(dept, case, ("SBQD", "SDFS", "SLDD", "SPFS")),
             }
             if late:  # reported in one go, days after the case last changed: no earlier state was ever seen
                 record["GXSJ"] = (case.changed_at + late).strftime(fmt)
@@ -316,6 +407,7 @@ class CaseGenerator:
                 "bjrq": case.completed_at,
                 "zt": HOUSING_STATUS[case.status],
                 "gxsj": case.changed_at,
+                **self._service_fields(dept, case, ("sbfs", "lqfs", "slck", "spcx")),
             }
             key = record["ywh"]
         else:
@@ -335,6 +427,7 @@ class CaseGenerator:
                 "办结日期": _fmt(case.completed_at, hfmt),
                 "办理状态": HEALTH_STATUS[case.status],
                 "更新时间": case.changed_at.strftime(fmt),
+                **self._service_fields(dept, case, ("申报方式", "送达方式", "受理地点", "审批方式")),
             }
             fmt_kind = "xlsx" if case.changed_at.toordinal() % 2 else "csv"
             record["_file"] = f"health_cases_{case.changed_at:%Y%m%d}.{fmt_kind}"
@@ -448,6 +541,9 @@ class CaseGenerator:
             "deptName": self.dept_name[dept],
             "updateTime": typed_at.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
             "remark": "窗口补录" if typed_by_clerk else "",
+            **self._service_fields(
+                "approval_platform", case, ("applyChannel", "deliveryType", "hallCode", "approvalMode")
+            ),
         }
         data.approval_platform.append(record)
         data.truth.append(("approval_platform", case_no, case.case_id))

@@ -30,6 +30,10 @@ CASE_COLUMNS: tuple[str, ...] = (
     "promised_days",  # 承诺时限 (in the catalogue's promised_unit: working or natural days)
     "statutory_days",  # 法定时限 (in the catalogue's statutory_unit)
     "handling_dept",  # 承办部门
+    "submission_channel",  # 申报渠道 / 办理形式: CHANNELS; NA where the source does not say
+    "delivery_method",  # 结果送达方式: DELIVERY_METHODS; NA where the source does not say
+    "accepting_place",  # 受理地点: a place_code of places.csv; NA where the source does not say
+    "approval_mode",  # 审批方式: APPROVAL_MODES (the source's word, else the item's default in items.csv)
 )
 #: What ``approval-bridge dedup`` reads: the canonical columns record resolution looks at.
 DEDUP_COLUMNS: tuple[str, ...] = (
@@ -75,6 +79,17 @@ PAUSE_GROUNDS = {
 }
 
 
+#: 申报渠道 (办理形式): the values of ``schemas/codes/lists/channel.csv``. ``self_service`` is a terminal in a hall.
+CHANNELS: tuple[str, ...] = ("window", "web", "mobile", "self_service", "express", "other")
+#: 结果送达方式: the values of ``schemas/codes/lists/delivery_method.csv``.
+DELIVERY_METHODS: tuple[str, ...] = ("window", "express", "electronic")
+#: 审批方式: ordinary licensing, filing, notification-and-commitment, acceptance with missing papers (证照分离).
+APPROVAL_MODES: tuple[str, ...] = ("审批", "备案", "告知承诺", "容缺受理")
+#: The columns a department's code maps translate (FieldMapping), each with its vocabulary.
+CODED_COLUMNS = {"submission_channel": "channels", "delivery_method": "deliveries", "accepting_place": "places",
+                 "approval_mode": "approval_modes"}  # fmt: skip
+
+
 def is_completed(cases: pd.DataFrame) -> pd.Series:
     """Cases that are finished: a completed status (办结, 送达) and a completion time."""
     return cases["status"].isin(COMPLETED_STATUSES) & cases["completed_at"].notna()
@@ -105,9 +120,20 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "case_type",  # immediate (即办件) / promised (承诺件)
     "online",  # 可网办 (bool)
     "express",  # 可快递 (bool)
+    "approval_mode",  # items.csv: the item's 审批方式 when a source names none (APPROVAL_MODES)
+    "other_modes",  # items.csv: the other modes the item may be handled by, "|"-separated (告知承诺, 容缺受理)
 )
 #: The bureau's own notes per item, which the province's export does not carry.
-LOCAL_ITEM_COLUMNS = ("licence_type_code", "licence_name", "validity_years", "target_2345", "aliases", "action")
+LOCAL_ITEM_COLUMNS = (
+    "licence_type_code",
+    "licence_name",
+    "validity_years",
+    "target_2345",
+    "aliases",
+    "action",
+    "approval_mode",
+    "other_modes",
+)
 
 
 @cache
@@ -129,6 +155,13 @@ def items() -> pd.DataFrame:
 @cache
 def departments() -> pd.DataFrame:
     return pd.read_csv(CODES_DIR / "departments.csv", dtype=str, keep_default_na=False)
+
+
+@cache
+def places() -> pd.DataFrame:
+    """受理地点: the district hall, the two parks' halls and the towns' service centres (``places.csv``), each
+    with the region code (``regions.csv``) that place reports under."""
+    return pd.read_csv(CODES_DIR / "places.csv", dtype=str, keep_default_na=False)
 
 
 def name_key(value: str) -> str:

@@ -66,6 +66,10 @@ _CASE_FIELDS = (
     Column("promised_days", Integer),
     Column("statutory_days", Integer),
     Column("handling_dept", String(64)),
+    Column("submission_channel", String(16)),  # 申报渠道: schemas.case.CHANNELS; NULL = the sources did not say
+    Column("delivery_method", String(16)),  # 结果送达方式: DELIVERY_METHODS; NULL = unknown
+    Column("accepting_place", String(32)),  # 受理地点: schemas/codes/places.csv place_code; NULL = unknown
+    Column("approval_mode", String(8)),  # 审批方式: APPROVAL_MODES
 )
 
 
@@ -387,6 +391,30 @@ mart_daily_volume = Table(
     Column("completed", Integer, nullable=False),
     Column("records", Integer, nullable=False),
     Column("duplicates_found", Integer, nullable=False),
+)
+
+#: 申报渠道 and 不见面审批 per month, handling department and accepting place (reporting.channel; definitions in
+#: reporting/definitions.yaml, columns in docs/marts.md). Counts only: no personal data.
+mart_channel_monthly = Table(
+    "mart_channel_monthly",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM of submission (or acceptance: definitions.yaml)
+    Column("handling_dept", String(64), primary_key=True),  # "" when the item has no handling department
+    Column("accepting_place", String(32), primary_key=True),  # places.csv place_code; "unknown" when not said
+    Column("place_name", String(64)),
+    Column("place_region_code", String(12)),  # the place's region (regions.csv); NULL when unknown
+    Column("cases", Integer, nullable=False),
+    Column("channel_known", Integer, nullable=False),
+    Column("online", Integer, nullable=False),  # submitted through an online channel (definitions.yaml)
+    Column("delivery_known", Integer, nullable=False),
+    Column("determinable", Integer, nullable=False),  # channel and delivery both known: the share's denominator
+    Column("not_in_person", Integer, nullable=False),  # 不见面: online and delivered by express or electronically
+    Column("not_in_person_share", Float),  # not_in_person / determinable; NULL when none is determinable
+    Column("mode_licensing", Integer, nullable=False),  # 审批
+    Column("mode_filing", Integer, nullable=False),  # 备案
+    Column("mode_commitment", Integer, nullable=False),  # 告知承诺
+    Column("mode_missing_papers", Integer, nullable=False),  # 容缺受理
+    Column("mode_unknown", Integer, nullable=False),
 )
 
 working_calendar = Table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.departments import PauseMapping, departments
+from schemas.case import CODED_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class SourceMapping:
     applicant_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical; {} = infer from id
     case_no_form: str = "local"  # national: case_no must follow the 办件编号 rule
     pauses: PauseMapping | None = None  # where the system lists a case's 特别程序
+    # per coded column (submission_channel, delivery_method, accepting_place, approval_mode): code -> canonical
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def mappings() -> dict[str, SourceMapping]:
@@ -31,6 +34,7 @@ def mappings() -> dict[str, SourceMapping]:
             applicant_types=dict(d.mapping.applicant_types),
             case_no_form=d.mapping.case_no_form,
             pauses=d.mapping.pauses,
+            codes={column: dict(getattr(d.mapping, maps)) for column, maps in CODED_COLUMNS.items()},
         )
         for name, d in departments().items()
     }

@@ -14,6 +14,7 @@ import pandas as pd
 from core.departments import local_item_codes, system_names
 from schemas.case import (
     CASE_COLUMNS,
+    CODED_COLUMNS,
     LEGAL_PERSON,
     NATURAL_PERSON,
     TIMESTAMP_COLUMNS,
@@ -116,7 +117,25 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
     out["statutory_days"] = out["item_code"].map(catalogue["statutory_days"]).astype("Int64")
     out["handling_dept"] = out["item_code"].map(catalogue["handling_dept"]).astype("string")
     out["status"], out["applicant_type"] = _codes(out)
+    for column in CODED_COLUMNS:  # (a frame mapped before these columns existed has none of them: unknown)
+        given = out[column] if column in out else pd.Series(pd.NA, index=out.index, dtype="string")
+        out[column] = given
+        out[f"_raw_{column}"] = clean_text(given)
+        out[column] = _coded(out, column)
     return out
+
+
+def _coded(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A coded column (申报渠道, 送达方式, 受理地点, 审批方式) through each system's code map: NA where the source gave
+    nothing (unknown stays unknown, never a default) and where its code is not in the map (flagged, see
+    :func:`quality_flags`)."""
+    given = clean_text(frame[column])
+    mapped = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for source, declared in mappings().items():
+        rows = (frame["source_system"] == source).to_numpy()
+        if rows.any() and declared.codes.get(column):
+            mapped[rows] = given[rows].map(declared.codes[column]).astype("string")
+    return mapped
 
 
 def _codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -212,10 +231,25 @@ def quality_flags(frame: pd.DataFrame) -> pd.Series:
     }
     for column in ("accepted_at", "decided_at", "completed_at"):
         flags[f"{column}_unparsed"] = frame[f"_raw_{column}"].notna() & frame[column].isna()
+    for column in CODED_COLUMNS:  # a code the declaration does not list: kept unknown, and said so
+        flags[f"{column}_unmapped"] = frame[f"_raw_{column}"].notna() & frame[column].isna()
+    flags["approval_mode_not_in_catalogue"] = _mode_not_offered(frame)
     text = pd.Series("", index=frame.index, dtype="string")
     for name, mask in flags.items():
         text = text.where(~mask.to_numpy(), text + name + ";")
     return text.str.rstrip(";").mask(text == "")
+
+
+def _mode_not_offered(frame: pd.DataFrame) -> pd.Series:
+    """A mode the source names that the item's catalogue entry does not offer (neither its ``approval_mode`` nor
+    one of its ``other_modes`` in items.csv): the source's word is kept (the department knows how it handled the
+    case) and flagged, so the catalogue or the record gets checked."""
+    catalogue = items().set_index("item_code")
+    offered = (catalogue["approval_mode"] + "|" + catalogue["other_modes"]).str.split("|")
+    allowed = frame["item_code"].map(offered)
+    pairs = zip(frame["approval_mode"], allowed, strict=True)
+    hits = [isinstance(mode, str) and isinstance(ok, list) and mode not in ok for mode, ok in pairs]
+    return pd.Series(hits, index=frame.index, dtype=bool)
 
 
 def stage_partition(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

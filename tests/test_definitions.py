@@ -68,6 +68,7 @@ def test_asset_graph_reads_as_the_design():
         "staged_evaluations",
         "evaluations",
         "evaluations_mart",
+        "channel_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
     assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}

@@ -51,6 +51,8 @@ def _case(serial: int, status: str, **fields) -> dict:
         "promised_days": 2,
         "statutory_days": 15,
         "handling_dept": "market_regulation",
+        "submission_channel": "web",  # PRE_APASINFO.APPLYFROM requires one (issue 15)
+        "delivery_method": "electronic",
         **fields,
     }
 

@@ -45,6 +45,8 @@ def case(number: int, status: str = "办结", **fields) -> dict:
         "promised_days": 2,
         "statutory_days": 15,
         "handling_dept": "market_regulation",
+        "submission_channel": "web",  # PRE_APASINFO.APPLYFROM requires one (issue 15)
+        "delivery_method": "electronic",
     }
     return {**payload, **fields}
 

@@ -20,6 +20,7 @@ from core.departments import department_systems
 from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed
 from pipelines.metadata import table_metadata
 from pipelines.partitions import MART_REFRESH
+from reporting.channel import channel_monthly_select
 from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from reporting.definitions import definitions
 from reporting.evaluations import monthly_evaluations
@@ -35,6 +36,7 @@ from schemas.warehouse import (
     licences,
     mart_2345_monthly,
     mart_case_deadlines,
+    mart_channel_monthly,
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
@@ -171,6 +173,42 @@ def licence_reuse_mart(context: AssetExecutionContext, warehouse: ResourceParam[
             "applications": int(detail["golden_case_id"].nunique()),
             "materials_not_needed": int(detail["available"].sum()),
             "by_item_and_month": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "none"),
+        }
+    )
+
+
+@asset(
+    deps=["case_resolution"],
+    kinds={"sql"},
+    **MART,
+    metadata=table_metadata(mart_channel_monthly),
+    description="申报渠道 and 不见面审批 per month, handling department and accepting place (with its region code): "
+    "cases, cases with a known channel, not-in-person cases (submitted online, delivered by express or "
+    "electronically; reporting/definitions.yaml) and their share, and cases per 审批方式 (审批, 备案, 告知承诺, "
+    "容缺受理)." + MART_DESCRIPTION,
+)
+def channel_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    with warehouse.begin() as conn:
+        if rebuilt_if_changed(conn, mart_channel_monthly):
+            context.log.info(f"{mart_channel_monthly.name}: its columns changed with this version; created anew")
+        rows = rebuild(conn, mart_channel_monthly, channel_monthly_select())
+    m = mart_channel_monthly.c
+    share = sa.cast(sa.func.sum(m.not_in_person), sa.Float) / sa.func.nullif(sa.func.sum(m.determinable), 0)
+    by_month = warehouse.read(
+        sa.select(
+            m.month,
+            sa.func.sum(m.cases).label("cases"),
+            sa.func.sum(m.channel_known).label("channel_known"),
+            sa.func.sum(m.not_in_person).label("not_in_person"),
+            share.label("not_in_person_share"),
+        )
+        .group_by(m.month)
+        .order_by(m.month)
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "by_month": MetadataValue.md(by_month.to_markdown(index=False) if len(by_month) else "no cases yet"),
         }
     )
 
