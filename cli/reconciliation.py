@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
-from reporting.figures import evaluation_figures
+from reporting.figures import channel_figures, evaluation_figures
 
 TARGETS = RECEIVERS
 
@@ -62,7 +62,7 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
 def bureau_figures(warehouse, month: str) -> dict:
     """The figures the bureau is judged by, each from one query on its mart."""
     with warehouse.begin() as conn:
-        return {"evaluations": evaluation_figures(conn, month)}
+        return {"evaluations": evaluation_figures(conn, month), "channel": channel_figures(conn, month)}
 
 
 def _percent(rate: float | None) -> str:
@@ -129,6 +129,12 @@ def render(figures: dict) -> str:
             f"{e['evaluated_cases']} of {e['completed_cases']} completed cases evaluated, "
             f"{e['poor']} 差评, {e['poor_past_deadline']} past a deadline)",
         ]
+        c = bureau["channel"]
+        lines.append(
+            f"  不见面审批 share       {_percent(c['not_in_person_share']):>7}  ({c['not_in_person']} of "
+            f"{c['determinable']} cases whose channel and delivery are known; {c['cases']} submitted; "
+            f"告知承诺 {c['mode_commitment']}, 容缺受理 {c['mode_missing_papers']})"
+        )
     lines.append("")
     for label, ok in identities(figures):
         lines.append(f"  [{'ok' if ok else 'FAILED'}] {label}")

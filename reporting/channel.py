@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from core.warehouse import Warehouse
 from reporting.definitions import ChannelDefinition, channel_definition
+from reporting.figures import channel_figures
 from schemas.case import places
-from schemas.warehouse import golden_cases, mart_channel_monthly
+from schemas.warehouse import golden_cases
 
 UNKNOWN_PLACE = "unknown"
 #: The mart's column for each 审批方式.
@@ -84,13 +85,5 @@ def channel_monthly_select(definition: ChannelDefinition | None = None) -> sa.Se
 def not_in_person_share(warehouse: Warehouse, month: str, handling_dept: str | None = None) -> float | None:
     """The month's (``YYYY-MM``) 不见面 share from ``mart_channel_monthly``, one query: not-in-person cases over
     the cases whose channel and delivery are known, over every department or one; None when none is known."""
-    m = mart_channel_monthly.c
-    query = sa.select(
-        (sa.cast(sa.func.sum(m.not_in_person), sa.Float) / sa.func.nullif(sa.func.sum(m.determinable), 0)).label(
-            "share"
-        )
-    ).where(m.month == month)
-    if handling_dept is not None:
-        query = query.where(m.handling_dept == handling_dept)
-    value = warehouse.read(query)["share"].iloc[0]
-    return None if value is None or value != value else float(value)
+    with warehouse.begin() as conn:
+        return channel_figures(conn, month, handling_dept)["not_in_person_share"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from schemas.warehouse import mart_evaluations_monthly
+from schemas.warehouse import mart_channel_monthly, mart_evaluations_monthly
 
 
 def _rate(numerator: int | None, denominator: int | None) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
+    return numerator / denominator if denominator else None
 
 
 def evaluation_figures(conn: sa.Connection, month: str) -> dict:
@@ -44,3 +44,16 @@ def evaluation_figures(conn: sa.Connection, month: str) -> dict:
         "poor": poor,
         "poor_past_deadline": past,
     }
+
+
+def channel_figures(conn: sa.Connection, month: str, handling_dept: str | None = None) -> dict:
+    """不见面审批 of the month (of every department, or one): not-in-person cases over the cases whose channel and
+    delivery are known (the definition: reporting/definitions.yaml), and the cases per 审批方式."""
+    m = mart_channel_monthly.c
+    measures = ("cases", "determinable", "not_in_person", "mode_licensing", "mode_filing", "mode_commitment",
+                "mode_missing_papers")  # fmt: skip
+    query = sa.select(*(sa.func.coalesce(sa.func.sum(m[name]), 0) for name in measures)).where(m.month == month)
+    if handling_dept is not None:
+        query = query.where(m.handling_dept == handling_dept)
+    found = dict(zip(measures, (int(v) for v in conn.execute(query).one()), strict=True))
+    return {"month": month, **found, "not_in_person_share": _rate(found["not_in_person"], found["determinable"])}
