@@ -2,7 +2,8 @@
 
 Its first page shows the 2345 targets (last month's share of business start-ups finished within 2 working days
 first), on-time rates by department against the promised limits, daily volumes by department, and the delivery and
-review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline.
+review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline;
+the 不见面审批 page the not-in-person share by department, cases per accepting place and the approval modes.
 The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page
 carries its data as JSON and plotly.js inline, so it opens from a file, from ``approval-bridge dashboard``, or from
 any web server, with no network.
@@ -24,6 +25,7 @@ from schemas.case import departments
 from schemas.warehouse import (
     mart_2345_monthly,
     mart_case_deadlines,
+    mart_channel_monthly,
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
@@ -65,6 +67,11 @@ QUERIES: dict[str, sa.Select] = {
         mart_evaluations_monthly,
         "month handling_dept item_code channel evaluations very_satisfied satisfied basic dissatisfied "
         "very_dissatisfied satisfied_count rated completed_cases evaluated_cases poor poor_open poor_past_deadline",
+    ),
+    "channel": _columns(
+        mart_channel_monthly,
+        "month handling_dept accepting_place place_name cases determinable not_in_person mode_licensing "
+        "mode_filing mode_commitment mode_missing_papers",
     ),
 }
 PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")  # markup, styles and the charts' script

@@ -13,6 +13,7 @@ from schemas.warehouse import (
     MARTS,
     mart_2345_monthly,
     mart_case_deadlines,
+    mart_channel_monthly,
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
@@ -66,6 +67,15 @@ def _marts(warehouse: Warehouse) -> None:
         ):
             evaluations[level] = counts
         insert_frame(conn, mart_evaluations_monthly, evaluations)
+        # 不见面审批: October, market regulation 29 of 40 determinable (45 cases) at two places; housing 2 of 10
+        insert_frame(conn, mart_channel_monthly, pd.DataFrame({
+            "month": "2026-10", "handling_dept": ["market_regulation", "market_regulation", "housing"],
+            "accepting_place": ["hall", "hutang", "hall"],
+            "place_name": ["区政务服务中心", "湖塘镇便民服务中心", "区政务服务中心"],
+            "cases": [30, 15, 10], "channel_known": [28, 14, 10], "online": [25, 10, 3], "delivery_known": [28, 14, 10],
+            "determinable": [28, 12, 10], "not_in_person": [21, 8, 2], "mode_licensing": [20, 10, 10],
+            "mode_filing": [5, 5, 0], "mode_commitment": [3, 0, 0], "mode_missing_papers": [2, 0, 0],
+            "mode_unknown": 0}))  # fmt: skip
 
 
 @pytest.mark.integration
@@ -109,6 +119,24 @@ def test_the_evaluations_page_draws_the_months_figures(tmp_path, headless_dom):
     assert "86.7%" in bars  # the month's bar
     rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>([^<]+)</td>", dom)
     assert ("市场监管", "20", "85.0%") in rows and ("住建", "10", "90.0%") in rows
+
+
+@pytest.mark.integration
+def test_the_not_in_person_page_draws_the_months_figures(tmp_path, headless_dom):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    _marts(warehouse)
+    page = build(str(warehouse.engine.url), tmp_path / "dashboard" / "index.html", today=dt.date(2026, 11, 28))
+    warehouse.dispose()
+    dom = headless_dom(page.as_uri() + "#channel")
+
+    kpi = dict(re.findall(r'id="kpi-([a-z]+)">([^<]*)<', dom))
+    assert kpi["notinperson"] == "62.0%"  # (21 + 8 + 2) of (28 + 12 + 10) whose channel and delivery are known
+    assert kpi["submitted"] == "55" and kpi["commitment"] == "3" and kpi["missing"] == "2"
+    assert re.search(r'<section id="page-channel" data-page="channel">', dom)
+    bars = re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', dom)
+    assert "72.5%" in bars and "20.0%" in bars  # market regulation 29 of 40, housing 2 of 10
+    assert "40" in bars  # 40 cases accepted in the district hall
 
 
 @pytest.mark.unit
