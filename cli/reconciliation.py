@@ -6,9 +6,11 @@ and what the receiver itself holds, with the identities that must hold between t
 
 from __future__ import annotations
 
+from core.feeds import feeds_of
 from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
+from reporting.evaluations import accounted
 from reporting.figures import channel_figures, evaluation_figures
 
 TARGETS = RECEIVERS
@@ -55,7 +57,17 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "holders": count("SELECT COUNT(*) FROM holders"),
         "licence_events": count("SELECT COUNT(*) FROM licence_events"),
         "targets": targets,
+        "evaluations": _evaluations(warehouse),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
+    }
+
+
+def _evaluations(warehouse) -> dict:
+    """好差评 pulled (read from the raw records) and where each ended: linked, waiting for its case, quarantined."""
+    found = accounted(warehouse, feeds_of("evaluations"))
+    return {
+        **{key: found[key] for key in ("pulled", "linked", "waiting", "quarantined", "twice")},
+        "unaccounted": len(found["missing"]) + len(found["never_pulled"]),
     }
 
 
@@ -74,6 +86,15 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         ("pulled = staged + quarantined", figures["pulled"] == figures["staged"] + figures["quarantined"]),
         ("staged = golden + duplicates", figures["staged"] == figures["golden"] + figures["duplicates"]),
     ]
+    if e := figures.get("evaluations"):
+        checks.append(
+            (
+                "evaluations pulled = linked + waiting + quarantined",
+                e["pulled"] == e["linked"] + e["waiting"] + e["quarantined"]
+                and not e["unaccounted"]
+                and not e["twice"],
+            )
+        )
     for name, t in figures["targets"].items():
         checks.append(
             (
@@ -99,6 +120,14 @@ def render(figures: dict) -> str:
         f"  quarantined  {figures['quarantined']:>7}",
         f"  golden cases {figures['golden']:>7}  ({figures['golden_versions']} versions)",
         f"  duplicates   {figures['duplicates']:>7}  (of which {figures['status_updates']} later states of a record)",
+        *(
+            [
+                f"  evaluations  {e['pulled']:>7}  ({e['linked']} linked to their case, {e['waiting']} waiting for it, "
+                f"{e['quarantined']} quarantined)"
+            ]
+            if (e := figures.get("evaluations"))
+            else []
+        ),
         f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "
         f"{figures['licences_from_both_sources']} reported by a case and the registry alike; "
         f"{figures['holders']} holders, {figures['licence_events']} events)",

@@ -9,14 +9,18 @@ The definitions (which levels count as satisfied, whether a 系统默认评价 i
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
+from core.feeds import Feed
 from reporting.definitions import EvaluationDefinitions
 from resolution.evaluations import link, newest_states, standing
 from schemas.case import is_completed
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, POOR_LEVELS
+from schemas.warehouse import evaluations, raw_feed_records
 from schemas.workdays import WorkingCalendar
 
 LINKED, WAITING, QUARANTINED = "linked", "waiting", "quarantined"
@@ -180,3 +184,42 @@ def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: Ev
     for column in ("completed_cases", "evaluated_cases"):
         mart[column] = mart[column].astype("Int64")
     return mart.sort_values([*keys, "channel"], ignore_index=True)
+
+
+def pulled_evaluations(warehouse, feeds: dict[str, Feed]) -> pd.DataFrame:
+    """Every evaluation the ``feeds`` sent, read from the raw records alone: source_system, evaluation_id (the id
+    the record carries, or the day and record key of a record without one, as :func:`quarantine_key`)."""
+    r = raw_feed_records.c
+    raw = warehouse.read(
+        sa.select(r.source_system, r.partition_date, r.record_key, r.payload).where(r.source_system.in_(list(feeds)))
+    )
+    if raw.empty:
+        return pd.DataFrame(columns=["source_system", "evaluation_id"])
+    id_field = {name: feed.fields["evaluation_id"] for name, feed in feeds.items()}
+    given = pd.Series(
+        [
+            str(json.loads(payload).get(id_field[source]) or "").strip()
+            for source, payload in zip(raw["source_system"], raw["payload"], strict=True)
+        ],
+        index=raw.index,
+    )
+    day = pd.to_datetime(raw["partition_date"]).dt.strftime("%Y-%m-%d")
+    ids = given.where(given != "", day + "/" + raw["record_key"])
+    return pd.DataFrame({"source_system": raw["source_system"], "evaluation_id": ids}).drop_duplicates()
+
+
+def accounted(warehouse, feeds: dict[str, Feed]) -> dict:
+    """pulled (from the raw records) against the evaluations table: linked, waiting, quarantined, and how many
+    evaluations pulled are missing from it or in it without having been pulled."""
+    pulled = pulled_evaluations(warehouse, feeds)
+    states = warehouse.read(sa.select(evaluations.c.source_system, evaluations.c.evaluation_id, evaluations.c.status))
+    keys = ["source_system", "evaluation_id"]
+    merged = pulled.merge(states, on=keys, how="outer", indicator=True)
+    by_status = states["status"].value_counts()
+    return {
+        "pulled": len(pulled),
+        **{status: int(by_status.get(status, 0)) for status in (LINKED, WAITING, QUARANTINED)},
+        "missing": merged[merged["_merge"] == "left_only"][keys],
+        "never_pulled": merged[merged["_merge"] == "right_only"][keys],
+        "twice": int(states.duplicated(keys).sum()),
+    }

@@ -3,7 +3,6 @@ and staged or quarantined, every evaluation pulled ends linked, waiting or quara
 case has not come for days is reported."""
 
 import datetime as dt
-import json
 
 import pandas as pd
 import sqlalchemy as sa
@@ -15,7 +14,7 @@ from pipelines.feeds.assets import EVALUATION_FEEDS
 from pipelines.metadata import check_result, md
 from pipelines.partitions import daily_check, run_window
 from reporting.definitions import definitions
-from reporting.evaluations import WAITING
+from reporting.evaluations import LINKED, QUARANTINED, WAITING, accounted
 from schemas.warehouse import evaluations, quarantined_feed_records, raw_feed_records, source_loads, staged_evaluations
 
 
@@ -69,30 +68,6 @@ def evaluation_records_staged_or_quarantined(
     )
 
 
-def pulled_evaluations(warehouse: Warehouse) -> pd.DataFrame:
-    """Every evaluation the feeds sent, read from the raw records alone: source_system, evaluation_id (the id the
-    record carries, or the day and record key of a record without one)."""
-    r = raw_feed_records.c
-    raw = warehouse.read(
-        sa.select(r.source_system, r.partition_date, r.record_key, r.payload).where(
-            r.source_system.in_(list(EVALUATION_FEEDS))
-        )
-    )
-    if raw.empty:
-        return pd.DataFrame(columns=["source_system", "evaluation_id"])
-    id_field = {name: feed.fields["evaluation_id"] for name, feed in EVALUATION_FEEDS.items()}
-    given = pd.Series(
-        [
-            str(json.loads(p).get(id_field[s]) or "").strip()
-            for s, p in zip(raw["source_system"], raw["payload"], strict=True)
-        ],
-        index=raw.index,
-    )
-    day = pd.to_datetime(raw["partition_date"]).dt.strftime("%Y-%m-%d")
-    ids = given.where(given != "", day + "/" + raw["record_key"])
-    return pd.DataFrame({"source_system": raw["source_system"], "evaluation_id": ids}).drop_duplicates()
-
-
 @asset_check(
     asset="evaluations",
     blocking=True,
@@ -100,21 +75,14 @@ def pulled_evaluations(warehouse: Warehouse) -> pd.DataFrame:
     "waiting or quarantined: pulled = linked + waiting + quarantined, and none that was never pulled.",
 )
 def every_evaluation_accounted_for(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
-    pulled = pulled_evaluations(warehouse)
-    states = warehouse.read(sa.select(evaluations.c.source_system, evaluations.c.evaluation_id, evaluations.c.status))
-    keys = ["source_system", "evaluation_id"]
-    merged = pulled.merge(states, on=keys, how="outer", indicator=True)
-    missing = merged[merged["_merge"] == "left_only"]
-    unknown = merged[merged["_merge"] == "right_only"]
-    by_status = states["status"].value_counts()
+    found = accounted(warehouse, EVALUATION_FEEDS)
     return AssetCheckResult(
-        passed=missing.empty and unknown.empty and not states.duplicated(keys).any(),
+        passed=found["missing"].empty and found["never_pulled"].empty and not found["twice"],
         severity=AssetCheckSeverity.ERROR,
         metadata={
-            "pulled": len(pulled),
-            **{status: int(by_status.get(status, 0)) for status in ("linked", "waiting", "quarantined")},
-            "pulled_but_missing": md(missing[keys].head(20)),
-            "never_pulled": md(unknown[keys].head(20)),
+            **{key: found[key] for key in ("pulled", LINKED, WAITING, QUARANTINED, "twice")},
+            "pulled_but_missing": md(found["missing"].head(20)),
+            "never_pulled": md(found["never_pulled"].head(20)),
         },
     )
 
