@@ -92,16 +92,6 @@ def _province_holds_every_accepted_case(exchange_url: str, warehouse) -> None:
     finally:
         engine.dispose()
     accepted = warehouse.scalar("SELECT COUNT(*) FROM golden_cases WHERE accepted_at IS NOT NULL")
-    if chosen.name == "pre":  # APPLYFROM is required: a case no source gives a channel is held back with the reason
-        unknown = warehouse.scalar(
-            "SELECT COUNT(*) FROM golden_cases WHERE accepted_at IS NOT NULL AND submission_channel IS NULL"
-        )
-        said = warehouse.scalar(
-            "SELECT COUNT(DISTINCT golden_case_id) FROM dead_letters WHERE target = 'one_network' "
-            "AND reason_code = 'HELD' AND (target_reason LIKE '%APPLYFROM%' OR clerk_message LIKE '%APPLYFROM%')"
-        )
-        assert said >= unknown
-        accepted -= unknown
     assert len(held) == accepted > 0
 
 
