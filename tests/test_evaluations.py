@@ -262,3 +262,22 @@ def test_a_late_evaluation_links_on_the_day_its_case_arrives_and_one_whose_case_
         late = evaluations_waiting(warehouse=warehouse)
     assert not late.passed and late.metadata["evaluations"].value == 1
     warehouse.dispose()
+
+
+@pytest.mark.unit
+def test_the_evaluation_that_stands_goes_to_the_province_in_the_national_codes():
+    """好差评 5 非常满意 … 1 非常不满意 arrive reversed from GB/T 39046 A.8 (1 非常满意 … 5 非常不满意)."""
+    from connectors.province import case_rows, profile
+    from tests.test_channel import _case
+
+    evaluation = {"level": "very_dissatisfied", "channel": "app", "evaluated_at": "2026-11-18T10:00:00"}
+    cases = pd.DataFrame([_case(1, evaluation=evaluation), _case(2, evaluation=None)])
+    national, held = case_rows(cases, profile("national"))
+    assert held.empty
+    result = national["up_pro_result"].set_index("golden_case_id")["satisfaction"]
+    assert result["GC1"] == "5" and pd.isna(result["GC2"])
+    pre, held = case_rows(cases, profile("pre"))
+    assert held.empty
+    extension = pre["PRE_APASINFO_EXT"].set_index("golden_case_id")
+    assert extension.loc["GC1", "SATISFACTION"] == "5" and pd.isna(extension.loc["GC2", "SATISFACTION"])
+    assert extension.loc["GC1", "GB_PROJECT_NO"] == extension.loc["GC1", "PROJID"]
