@@ -21,7 +21,14 @@ from pipelines.deliver.assets import (
     outstanding_deliveries,
 )
 from pipelines.deliver.checks import DELIVERY_CHECKS
-from pipelines.feeds.assets import FEED_ASSETS, evaluations_asset, staged_evaluations_asset
+from pipelines.feeds.assets import (
+    FEED_ASSETS,
+    evaluations_asset,
+    hotline_orders_asset,
+    staged_evaluations_asset,
+    staged_hotline_orders_asset,
+)
+from pipelines.feeds.checks import every_order_once, hotline_pulled_equals_staged_plus_quarantined
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
 from pipelines.licences.checks import LICENCE_CHECKS
 from pipelines.marts.assets import (
@@ -29,6 +36,7 @@ from pipelines.marts.assets import (
     deadlines_mart,
     delivery_status_mart,
     evaluations_mart,
+    hotline_mart,
     licence_reuse_mart,
     resolution_backlog_mart,
     working_calendar_table,
@@ -49,6 +57,7 @@ DAILY_ASSETS = [
     *FEED_ASSETS,
     stage,
     staged_evaluations_asset,
+    staged_hotline_orders_asset,
     case_resolution,
     *DELIVERY_ASSETS,
     pull_licence_feed,
@@ -66,6 +75,8 @@ UNPARTITIONED_ASSETS = [
     purpose_binding_mart,
     evaluations_asset,
     evaluations_mart,
+    hotline_orders_asset,
+    hotline_mart,
 ]
 
 daily_cases_job = define_asset_job(
@@ -115,6 +126,8 @@ def build_definitions() -> Definitions:
             *LICENCE_CHECKS,
             every_staged_record_linked_once,
             every_read_has_its_case,
+            hotline_pulled_equals_staged_plus_quarantined,
+            every_order_once,
         ],
         jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
         schedules=[daily_cases_schedule, nightly_reconciliation],

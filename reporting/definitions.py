@@ -7,11 +7,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS
+from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, HOTLINE_RESULTS, HOTLINE_SATISFACTION
 
 SHIPPED = Path(__file__).resolve().parent / "definitions.yaml"
 FILE_VARIABLE = "BRIDGE_DEFINITIONS_FILE"
@@ -53,9 +54,41 @@ class EvaluationDefinitions(_Strict):
         return days
 
 
+class HotlineDefinitions(_Strict):
+    """12345 orders (``mart_hotline_monthly``, ``hotline_orders``): docs/marts.md explains each key."""
+
+    satisfied_values: tuple[str, ...] = ("satisfied", "very_satisfied")
+    rated_values: tuple[str, ...] = HOTLINE_SATISFACTION
+    on_time_basis: Literal["closed_at", "overdue_flag"] = "closed_at"
+    timed_results: tuple[str, ...] = ("solved", "unsolved", "partly_solved")
+    rated_results: tuple[str, ...] = ("solved", "unsolved", "partly_solved")
+    link_window_days: int = Field(default=60, ge=0, le=730)
+
+    @field_validator("satisfied_values", "rated_values")
+    @classmethod
+    def _satisfaction(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if unknown := sorted(set(values) - set(HOTLINE_SATISFACTION)):
+            raise ValueError(f"{unknown} are not 回访满意度 values ({', '.join(HOTLINE_SATISFACTION)})")
+        return values
+
+    @field_validator("timed_results", "rated_results")
+    @classmethod
+    def _results(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if unknown := sorted(set(values) - set(HOTLINE_RESULTS)):
+            raise ValueError(f"{unknown} are not 办理结果 values ({', '.join(HOTLINE_RESULTS)})")
+        return values
+
+    @model_validator(mode="after")
+    def _satisfied_are_rated(self) -> HotlineDefinitions:
+        if missing := sorted(set(self.satisfied_values) - set(self.rated_values)):
+            raise ValueError(f"satisfied_values {missing} must also be rated_values (the rate's denominator)")
+        return self
+
+
 class Definitions(_Strict):
     model_config = ConfigDict(extra="allow", frozen=True)  # other marts' sections are read by their own models
     evaluations: EvaluationDefinitions = EvaluationDefinitions()
+    hotline: HotlineDefinitions = HotlineDefinitions()
 
 
 def path() -> Path:
