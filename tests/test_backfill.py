@@ -112,18 +112,21 @@ def test_a_quarter_backfills_on_the_production_configuration(tmp_path, postgres_
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("source", [None, "housing", "market_regulation"])
+@pytest.mark.parametrize("source", [None, "housing", "market_regulation", "hotline"])
 def test_backfill_selection(source):
     from cli.backfill import selection
     from cli.main import _asset_names
     from core.departments import departments, licence_feeds
+    from core.feeds import feeds
     from pipelines.definitions import DAILY_ASSETS
 
-    chosen = selection(_asset_names(DAILY_ASSETS), source, list(departments()), tuple(licence_feeds()))
+    chosen = selection(_asset_names(DAILY_ASSETS), source, list(departments()), tuple(licence_feeds()), tuple(feeds()))
     raw = {a for a in chosen if a.startswith("raw_")}
     if source is None:
         assert len(chosen) == len(_asset_names(DAILY_ASSETS))
     elif source == "housing":
         assert raw == {"raw_housing"} and "case_resolution" in chosen
+    elif source == "hotline":
+        assert raw == {"raw_hotline"} and "staged_hotline_orders" in chosen
     else:
         assert raw == {"raw_market_regulation", "raw_licence_feed"}

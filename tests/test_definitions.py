@@ -64,9 +64,13 @@ def test_asset_graph_reads_as_the_design():
         "licence_repository",
         "daily_volume_mart",
         "delivery_status_mart",
+        "raw_hotline",
+        "staged_hotline_orders",
+        "hotline_orders",
+        "hotline_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
-    assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts"}
+    assert groups == {"pull", "stage", "resolve", "deliver", "licences", "feeds", "marts"}
     checks = {key.name for key in graph.asset_check_keys}
     assert {
         "pulled_equals_staged_plus_quarantined",
@@ -76,6 +80,8 @@ def test_asset_graph_reads_as_the_design():
         "receiver_holds_what_it_acknowledged",
         "no_stale_pending",
         "licence_identifiers_valid",
+        "hotline_pulled_equals_staged_plus_quarantined",
+        "every_order_once",
     } <= checks
 
 
