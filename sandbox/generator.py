@@ -594,8 +594,8 @@ class HotlineExport:
                     self._order(data, day, self.rng.choice(recent), None, by_number=False)
                 else:
                     self._order(data, day, None, None, by_number=False)
-            for case in [c for c in namesakes if c.submitted_at.date() + timedelta(days=3) == day]:
-                self._order(data, day, case, None, by_number=False)
+            for case in [c for c in namesakes if c.submitted_at.date() + timedelta(days=1) == day]:
+                self._order(data, day, case, None, by_number=False, quick=True)
         self._unreadable(data)
 
     @staticmethod
@@ -610,7 +610,10 @@ class HotlineExport:
                 found.append(case)
         return found
 
-    def _order(self, data: Dataset, day: date, case: Case | None, number: str | None, *, by_number: bool) -> None:
+    def _order(
+        self, data: Dataset, day: date, case: Case | None, number: str | None, *, by_number: bool, quick: bool = False
+    ) -> None:
+        """One order dispatched on ``day`` (``quick``: closed within hours, so even the last days export it)."""
         rng = self.rng
         self.serial += 1
         order_id = f"CZ12345{day:%Y%m%d}{self.serial:05d}"
@@ -626,6 +629,8 @@ class HotlineExport:
         deadline = datetime.combine(dispatched.date() + timedelta(days=limit), time(17, 30))
         if rng.random() < 0.004:
             closed = deadline + timedelta(hours=rng.randrange(2, 40))  # closed late: flagged overdue
+        elif quick:
+            closed = dispatched + timedelta(minutes=rng.randrange(30, 300))
         else:
             closed = dispatched + timedelta(
                 minutes=rng.randrange(30, int((deadline - dispatched).total_seconds() // 60))

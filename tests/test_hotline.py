@@ -378,3 +378,38 @@ def test_definitions_refused_on_unknown_values(tmp_path):
     bad.write_text("hotline:\n  rated_values: [satisfied]\n  satisfied_values: [very_satisfied]\n", encoding="utf-8")
     with pytest.raises(DefinitionError, match="must also be rated_values"):
         _read(bad, 2)
+
+
+def test_no_raw_caller_data_in_any_table_past_staging(tmp_path):
+    """A hand-made export through pull, staging, the state table and the mart on a warehouse of its own: the
+    caller's phone and name are in raw_feed_records only."""
+    from pipelines.feeds.assets import build_order_states, stage_hotline_day
+    from pipelines.pull.assets import land
+    from schemas.warehouse import hotline_orders, raw_feed_records
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "hotline_orders_20261116.csv").write_bytes(export_bytes(ROWS))
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    declared = hotline()
+    source = build_source(declared.connector.kind, declared.connector.settings, endpoint=str(drop))
+    start = dt.datetime.combine(DAY, dt.time())
+    window = (start, start + dt.timedelta(days=1))
+    land(warehouse, "hotline", DAY, window, source.fetch_changes(*window), raw_feed_records)
+    staged_rows, quarantined = stage_hotline_day(warehouse, declared, DAY)
+    assert len(staged_rows) + len(quarantined) == len(ROWS)
+    with warehouse.begin() as conn:
+        states = build_order_states(warehouse, conn)
+        insert_frame(conn, hotline_orders, states)
+        insert_frame(conn, mart_hotline_monthly, monthly_hotline(states, HotlineDefinitions()))
+    assert len(states) == len(ROWS) and states["order_id"].is_unique
+    inspector = sa.inspect(warehouse.engine)
+    with warehouse.engine.connect() as conn:
+        for name in inspector.get_table_names():
+            text = pd.read_sql(sa.text(f'SELECT * FROM "{name}"'), conn).astype(str).to_csv()
+            if name == "raw_feed_records":
+                assert "13912345678" in text  # the test would see it
+                continue
+            for raw in ("13912345678", "86123456", "张三丰", "13800001111"):
+                assert raw not in text, (name, raw)
+    warehouse.dispose()
