@@ -81,15 +81,20 @@ def days(first: dt.date, last: dt.date) -> list[str]:
 
 
 def selection(
-    daily_assets: list[str], source: str | None, sources: list[str], licence_feeds: tuple[str, ...] = ()
+    daily_assets: list[str],
+    source: str | None,
+    sources: list[str],
+    licence_feeds: tuple[str, ...] = (),
+    platform_feeds: tuple[str, ...] = (),
 ) -> list[str]:
-    """Every daily asset; with ``source``, that department's pull and everything downstream of it, not the
-    other departments' pulls (nor the licence feed, unless ``source`` is among ``licence_feeds``)."""
+    """Every daily asset; with ``source``, that department's (or platform feed's) pull and everything downstream
+    of it, not the other departments' or feeds' pulls (nor the licence feed, unless ``source`` is among
+    ``licence_feeds``)."""
     if source is None:
         return daily_assets
-    if source not in sources:
-        raise ValueError(f"unknown source {source!r}; one of {', '.join(sources)}")
-    others = {f"raw_{s}" for s in sources if s != source}
+    if source not in [*sources, *platform_feeds]:
+        raise ValueError(f"unknown source {source!r}; one of {', '.join([*sources, *platform_feeds])}")
+    others = {f"raw_{s}" for s in [*sources, *platform_feeds] if s != source}
     if source not in licence_feeds:
         others.add("raw_licence_feed")
     return [a for a in daily_assets if a not in others]

@@ -124,8 +124,9 @@ def _backfill(args: argparse.Namespace) -> int:
     from pipelines.definitions import DAILY_ASSETS
 
     keys = days(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end))
-    sources = [*departments(), *feeds()]  # a department system, or a platform's feed (好差评, 12345)
-    assets = selection(_asset_names(DAILY_ASSETS), args.source, sources, tuple(licence_feeds()))
+    assets = selection(
+        _asset_names(DAILY_ASSETS), args.source, list(departments()), tuple(licence_feeds()), tuple(feeds())
+    )
     client = InstanceClient(args.url)
     try:
         title = f"{keys[0]} … {keys[-1]}" + (f" ({args.source})" if args.source else "")
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
-    backfill.add_argument("--source", help="one department system: its pull and everything downstream")
+    backfill.add_argument("--source", help="one department system or platform feed: its pull and everything downstream")
     backfill.add_argument(
         "--url",
         default=os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000"),

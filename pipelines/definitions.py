@@ -21,8 +21,14 @@ from pipelines.deliver.assets import (
     outstanding_deliveries,
 )
 from pipelines.deliver.checks import DELIVERY_CHECKS
-from pipelines.feeds.assets import FEED_ASSETS, evaluations_asset, staged_evaluations_asset
-from pipelines.feeds.checks import EVALUATION_CHECKS
+from pipelines.feeds.assets import (
+    FEED_ASSETS,
+    evaluations_asset,
+    hotline_orders_asset,
+    staged_evaluations_asset,
+    staged_hotline_orders_asset,
+)
+from pipelines.feeds.checks import FEED_CHECKS
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
 from pipelines.licences.checks import LICENCE_CHECKS
 from pipelines.marts.assets import (
@@ -31,6 +37,7 @@ from pipelines.marts.assets import (
     deadlines_mart,
     delivery_status_mart,
     evaluations_mart,
+    hotline_mart,
     licence_reuse_mart,
     resolution_backlog_mart,
     working_calendar_table,
@@ -51,6 +58,7 @@ DAILY_ASSETS = [
     *FEED_ASSETS,
     stage,
     staged_evaluations_asset,
+    staged_hotline_orders_asset,
     case_resolution,
     *DELIVERY_ASSETS,
     pull_licence_feed,
@@ -69,6 +77,8 @@ UNPARTITIONED_ASSETS = [
     purpose_binding_mart,
     evaluations_asset,
     evaluations_mart,
+    hotline_orders_asset,
+    hotline_mart,
 ]
 
 daily_cases_job = define_asset_job(
@@ -116,7 +126,7 @@ def build_definitions() -> Definitions:
             one_item_per_golden_case,
             *DELIVERY_CHECKS,
             *LICENCE_CHECKS,
-            *EVALUATION_CHECKS,
+            *FEED_CHECKS,
             every_staged_record_linked_once,
             every_read_has_its_case,
         ],

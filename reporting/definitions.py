@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.case import CHANNELS, DELIVERY_METHODS
-from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS
+from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, HOTLINE_RESULTS, HOTLINE_SATISFACTION
 
 DEFINITIONS_FILE = Path(__file__).resolve().parent / "definitions.yaml"
 #: Another file in its place (a deployment's own definitions); the shipped one otherwise.
@@ -82,11 +82,43 @@ class ChannelDefinition(_Strict):
         return _known(values, DELIVERY_METHODS, "remote_deliveries")
 
 
+class HotlineDefinitions(_Strict):
+    """12345 orders (``mart_hotline_monthly``, ``hotline_orders``): docs/marts.md explains each key."""
+
+    satisfied_values: tuple[str, ...] = ("satisfied", "very_satisfied")
+    rated_values: tuple[str, ...] = HOTLINE_SATISFACTION
+    on_time_basis: Literal["closed_at", "overdue_flag"] = "closed_at"
+    timed_results: tuple[str, ...] = ("solved", "unsolved", "partly_solved")
+    rated_results: tuple[str, ...] = ("solved", "unsolved", "partly_solved")
+    link_window_days: int = Field(default=60, ge=0, le=730)
+
+    @field_validator("satisfied_values", "rated_values")
+    @classmethod
+    def _satisfaction(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if unknown := sorted(set(values) - set(HOTLINE_SATISFACTION)):
+            raise ValueError(f"{unknown} are not 回访满意度 values ({', '.join(HOTLINE_SATISFACTION)})")
+        return values
+
+    @field_validator("timed_results", "rated_results")
+    @classmethod
+    def _results(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if unknown := sorted(set(values) - set(HOTLINE_RESULTS)):
+            raise ValueError(f"{unknown} are not 办理结果 values ({', '.join(HOTLINE_RESULTS)})")
+        return values
+
+    @model_validator(mode="after")
+    def _satisfied_are_rated(self) -> HotlineDefinitions:
+        if missing := sorted(set(self.satisfied_values) - set(self.rated_values)):
+            raise ValueError(f"satisfied_values {missing} must also be rated_values (the rate's denominator)")
+        return self
+
+
 class Definitions(_Strict):
     """Every mart's definition, by the mart's table name."""
 
     mart_evaluations_monthly: EvaluationDefinitions = EvaluationDefinitions()
     mart_channel_monthly: ChannelDefinition = ChannelDefinition()
+    mart_hotline_monthly: HotlineDefinitions = HotlineDefinitions()
 
     @property
     def evaluations(self) -> EvaluationDefinitions:
@@ -95,6 +127,10 @@ class Definitions(_Strict):
     @property
     def channel(self) -> ChannelDefinition:
         return self.mart_channel_monthly
+
+    @property
+    def hotline(self) -> HotlineDefinitions:
+        return self.mart_hotline_monthly
 
 
 def definitions_file() -> Path:

@@ -139,6 +139,7 @@ class GeneratorConfig:
     pause_rate: float = 0.15  # market-regulation cases that stood still for a 补正 (or 专家评审, 检验) on the way
     late_report_rate: float = 0.03  # market-regulation records its system reports days late (after a clerk's entry)
     evaluation_rate: float = 0.7  # completed cases the applicant evaluates (好差评)
+    hotline_orders_per_day: int = 12  # 12345 orders dispatched to the bureau (its own random stream: HotlineExport)
 
 
 @dataclass
@@ -175,6 +176,8 @@ class Dataset:
     undecodable_files: dict[str, bytes] = field(default_factory=dict)
     licence_feed: list[dict] = field(default_factory=list)  # the market-regulation registry's licence events
     evaluations: list[dict] = field(default_factory=list)  # the 好差评 system's evaluation records (EvaluationFeed)
+    hotline: list[dict] = field(default_factory=list)  # 12345 orders; rows carry "_file" (the daily export)
+    hotline_unreadable: dict[str, bytes] = field(default_factory=dict)
     truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
 
     def records(self, source: str) -> list[dict]:
@@ -217,6 +220,7 @@ class CaseGenerator:
         if self.config.undecodable_health_file:
             self._undecodable_file(data)
         data.licence_feed = LicenceFeed(self, random.Random(self.config.seed + 7)).events(cases)
+        HotlineExport(self, random.Random(self.config.seed + 12345)).write(data, cases)
         if self.config.evaluation_rate:  # its own stream, after everything else: the other data stays as it was
             feed = EvaluationFeed(self, random.Random(self.config.seed + 15485863))
             data.evaluations = feed.records(cases, data.truth)
@@ -742,6 +746,161 @@ POOR_TEXTS = (
     "工作人员态度一般，请联系我13812345678",
     "网上申报系统总是卡顿",
 )
+
+# 12345 categories (一级, 二级, 三级) of orders about no case, with relative weights.
+HOTLINE_TOPICS = (
+    (("咨询", "企业开办", "营业执照"), 20),
+    (("咨询", "审批服务", "办事指南"), 25),
+    (("咨询", "审批服务", "所需材料"), 15),
+    (("咨询", "工程建设", "施工许可"), 6),
+    (("投诉", "窗口服务", "服务态度"), 4),
+    (("投诉", "窗口服务", "排队等候"), 3),
+    (("求助", "网上办事", "系统操作"), 10),
+    (("建议", "政务服务", "便民措施"), 3),
+)
+HOTLINE_ABOUT_A_CASE = (("投诉", "审批服务", "办理时限"), ("咨询", "审批服务", "办理进度"))
+HOTLINE_CHANNELS = {"电话": 70, "微信": 10, "网站": 9, "APP": 8, "邮件": 2, "来信": 1}
+HOTLINE_UNITS = ("武进区行政审批局", "武进区行政审批局 市场准入科", "武进区行政审批局 社会事务科", "武进区政务服务中心")
+
+
+class HotlineExport:
+    """常州12345's daily export of the orders dispatched to the bureau, as the hotline system writes it: one file
+    a day of the orders closed (or revisited) that day, CSV in GBK on even days and .xlsx on odd ones.
+
+    Most orders are about no case (a consultation, a complaint about the hall); some name a case by its 办件编号
+    (the market regulator's national SBLSH or the health department's own number), some only by the applicant
+    and the item, a few about one of two namesakes' cases (the same name, the same item, the same day: for
+    review). About 2.4% come from the province (307 of 13,034 in the bureau's review year); nearly all are closed
+    by their deadline and about 98% of callers revisited are satisfied. Some orders are exported again the next
+    day, revisited (the same 工单编号 in two files); a few rows are malformed (a 办理结果 code no one maps, a
+    派单时间 no one can read); one re-sent file was saved as UTF-16. Its own random stream: every other record of the
+    dataset stays as it was.
+    """
+
+    def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:
+        self.g, self.rng = generator, rng
+        self.people = ApplicantFactory(rng)
+        self.serial = 0
+
+    def write(self, data: Dataset, cases: list[Case]) -> None:
+        numbers = {
+            case_id: number for source, number, case_id in data.truth if source in ("market_regulation", "health")
+        }
+        usable = [c for c in cases if c.bad is None]
+        namesakes = self._namesakes(usable)
+        cfg = self.g.config
+        for offset in range(cfg.days):
+            day = cfg.start + timedelta(days=offset)
+            recent = [c for c in usable if timedelta(days=1) <= day - c.submitted_at.date() <= timedelta(days=30)]
+            for _ in range(self.rng.randint(cfg.hotline_orders_per_day - 3, cfg.hotline_orders_per_day + 3)):
+                roll = self.rng.random()
+                if roll < 0.08 and recent:
+                    case = self.rng.choice(recent)
+                    self._order(data, day, case, numbers.get(case.case_id), by_number=case.case_id in numbers)
+                elif roll < 0.13 and recent:
+                    self._order(data, day, self.rng.choice(recent), None, by_number=False)
+                else:
+                    self._order(data, day, None, None, by_number=False)
+            for case in [c for c in namesakes if c.submitted_at.date() + timedelta(days=1) == day]:
+                self._order(data, day, case, None, by_number=False, quick=True)
+        self._unreadable(data)
+
+    @staticmethod
+    def _namesakes(cases: list[Case]) -> list[Case]:
+        """One case of each pair of namesakes (two applicants of one name filing one item on one day)."""
+        seen: dict[tuple, Case] = {}
+        found = []
+        for case in cases:
+            key = (case.applicant.name, case.item_code, case.submitted_at.date())
+            first = seen.setdefault(key, case)
+            if first is not case and first.applicant.identifier != case.applicant.identifier:
+                found.append(case)
+        return found
+
+    def _order(
+        self, data: Dataset, day: date, case: Case | None, number: str | None, *, by_number: bool, quick: bool = False
+    ) -> None:
+        """One order dispatched on ``day`` (``quick``: closed within hours, so even the last days export it)."""
+        rng = self.rng
+        self.serial += 1
+        order_id = f"CZ12345{day:%Y%m%d}{self.serial:05d}"
+        # one order in 42 from the province (2.4%), counted rather than drawn: a month shows its share
+        origin = "省级转办" if self.serial % 42 == 0 else "市级派单" if rng.random() < 0.75 else "区级受理"
+        if case is None:
+            topics, weights = zip(*HOTLINE_TOPICS, strict=True)
+            categories = rng.choices(topics, weights)[0]
+        else:
+            categories = rng.choice(HOTLINE_ABOUT_A_CASE)
+        dispatched = datetime.combine(day, time(8)) + timedelta(minutes=rng.randrange(0, 600))
+        limit = 7 if categories[0] == "投诉" else 5
+        deadline = datetime.combine(dispatched.date() + timedelta(days=limit), time(17, 30))
+        if rng.random() < 0.004:
+            closed = deadline + timedelta(hours=rng.randrange(2, 40))  # closed late: flagged overdue
+        elif quick:
+            closed = dispatched + timedelta(minutes=rng.randrange(30, 300))
+        else:
+            closed = dispatched + timedelta(
+                minutes=rng.randrange(30, int((deadline - dispatched).total_seconds() // 60))
+            )
+        if closed >= self.g.as_of:
+            return  # still open when the sandbox's last export was written: not exported
+        result = rng.choices(("0", "2", "1", "3"), (94, 3, 1, 2))[0]
+        revisited = result != "3" and rng.random() < 0.95
+        satisfaction = rng.choices(("3", "2", "1", "0"), (60, 38, 1, 1))[0] if revisited else ""
+        caller, phone = self.people.person_name(), self.people.phone()
+        if case is not None:
+            item = self.g.items.loc[case.item_code, "item_name"]
+            content = f"来电人{caller}反映{case.applicant.name}申请的{item}尚未办结，请求加快办理。联系电话{phone}"
+        else:
+            content = f"来电人咨询{categories[2]}相关事宜，请回电{phone}"
+        row = {
+            "工单编号": order_id,
+            "工单来源": origin,
+            "受理渠道": rng.choices(list(HOTLINE_CHANNELS), list(HOTLINE_CHANNELS.values()))[0],
+            "一级分类": categories[0],
+            "二级分类": categories[1],
+            "三级分类": categories[2],
+            "承办单位": rng.choice(HOTLINE_UNITS),
+            "派单时间": dispatched.strftime("%Y-%m-%d %H:%M:%S"),
+            "办理时限": deadline.strftime("%Y-%m-%d %H:%M:%S"),
+            "办结时间": closed.strftime("%Y-%m-%d %H:%M:%S"),
+            "办理结果": result,
+            "回访满意度": "",
+            "是否超期": "1" if closed > deadline else "0",
+            "办件编号": number if by_number and number else "",
+            "事项名称": "",
+            "申请人": "",
+            "来电人": caller,
+            "来电号码": phone,
+            "诉求内容": content,
+            "更新时间": closed.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        if case is not None and not row["办件编号"]:
+            aliases = [a for a in self.g.items.loc[case.item_code, "aliases"].split("|") if a]
+            row["事项名称"] = rng.choice([self.g.items.loc[case.item_code, "item_name"], *aliases])
+            row["申请人"] = case.applicant.name
+        bad = rng.random()
+        if bad < 0.006:
+            row["办理结果"] = "5"  # a code no one maps
+        elif bad < 0.012:
+            row["派单时间"] = f"{day:%Y}-13-{day:%d} 25:00"
+        rows = [row]
+        revisit = closed + timedelta(hours=rng.randrange(20, 30))
+        if satisfaction and revisit < self.g.as_of and rng.random() < 0.15:
+            # exported when closed, and again the next day once revisited: the same order in two files
+            rows.append({**row, "回访满意度": satisfaction, "更新时间": revisit.strftime("%Y-%m-%d %H:%M:%S")})
+        else:
+            row["回访满意度"] = satisfaction
+        for exported in rows:
+            stamp = datetime.strptime(exported["更新时间"], "%Y-%m-%d %H:%M:%S")
+            kind = "xlsx" if stamp.toordinal() % 2 else "csv"
+            data.hotline.append({**exported, "_file": f"hotline_orders_{stamp:%Y%m%d}.{kind}"})
+
+    def _unreadable(self, data: Dataset) -> None:
+        """A re-sent export saved as UTF-16 by a spreadsheet: one quarantined record, the rest of the drop loads."""
+        day = self.g.config.start
+        text = "工单编号,工单来源,办理结果\r\nCZ12345补传0001,市级派单,0\r\n"
+        data.hotline_unreadable[f"hotline_orders_{day:%Y%m%d}_补传.csv"] = text.encode("utf-16")
 
 
 def _fmt(value: datetime | None, fmt: str) -> str:

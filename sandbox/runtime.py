@@ -63,6 +63,7 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         "SUPERVISION_BASE_URL": endpoints["supervision"],
         "HOUSING_DB_URL": endpoints["housing_db"],
         "HEALTH_DROP_DIR": endpoints["health_drop"],
+        "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
     }
     for name, (key, secret) in CREDENTIALS.items():
@@ -125,6 +126,7 @@ class Sandbox:
         self.housing_url = settings.housing_url or f"sqlite:///{self.root / 'housing.sqlite'}"
         self.exchange_url = settings.exchange_url or f"sqlite:///{self.root / 'one_network.sqlite'}"
         self.health_dir = self.root / "health_drop"
+        self.hotline_dir = self.root / "hotline_drop"
         self.faults = {name: fault_kit.profile(settings.fault_level) for name in (*DEFAULT_PORTS, "one_network")}
         self.root.mkdir(parents=True, exist_ok=True)
         self.municipal = MunicipalState(
@@ -144,6 +146,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         self._write_housing_database()
         self._write_health_drops()
+        self._write_hotline_drops()
         self._write_truth()
         if not self.settings.resume:
             self._reset_exchange_database()
@@ -214,6 +217,7 @@ class Sandbox:
             "supervision": self.url("supervision"),
             "housing_db": self.housing_url,
             "health_drop": str(self.health_dir),
+            "hotline_drop": str(self.hotline_dir),
             "one_network_db": self.exchange_url,
         }
 
@@ -273,6 +277,21 @@ class Sandbox:
                 rows.to_csv(self.health_dir / name, index=False, encoding="gbk", lineterminator="\r\n")
         for name, content in self.data.undecodable_files.items():
             (self.health_dir / name).write_bytes(content)
+
+    def _write_hotline_drops(self) -> None:
+        """常州12345's daily exports: GBK CSV or .xlsx per day, and one unreadable re-sent file."""
+        self.hotline_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.hotline_dir.iterdir():
+            stale.unlink()
+        if self.data.hotline:
+            for name, rows in pd.DataFrame(self.data.hotline).groupby("_file"):
+                rows = rows.drop(columns="_file")
+                if name.endswith(".xlsx"):
+                    rows.to_excel(self.hotline_dir / name, index=False, engine="openpyxl")
+                else:
+                    rows.to_csv(self.hotline_dir / name, index=False, encoding="gbk", lineterminator="\r\n")
+        for name, content in self.data.hotline_unreadable.items():
+            (self.hotline_dir / name).write_bytes(content)
 
     def _write_truth(self) -> None:
         with open(self.root / "truth.csv", "w", newline="", encoding="utf-8") as handle:

@@ -639,3 +639,88 @@ mart_evaluations_monthly = Table(
     Column("poor_open", Integer, nullable=False),  # 差评 not yet revisited
     Column("poor_past_deadline", Integer, nullable=False),  # open 差评 with a step past its deadline
 )
+
+# ---------------------------------------------------------------- 12345 hotline orders (core/feeds, kind hotline)
+#: 12345 orders: each usable order record, as pulled on its day. The caller's name, phone and every digit run of
+#: the content are masked here already: nothing past staging holds them as the caller gave them.
+staged_hotline_orders = Table(
+    "staged_hotline_orders",
+    metadata,
+    *_record_key(),
+    Column("order_id", String(64), nullable=False),
+    Column("origin", String(16), nullable=False),  # schemas.feeds.HOTLINE_ORIGINS
+    Column("channel", String(16)),  # schemas.feeds.HOTLINE_CHANNELS
+    Column("category_1", String(64)),
+    Column("category_2", String(64)),
+    Column("category_3", String(64)),
+    Column("handling_unit", String(128)),
+    Column("dispatched_at", DateTime, nullable=False),
+    Column("deadline_at", DateTime, nullable=False),
+    Column("closed_at", DateTime),
+    Column("result", String(16), nullable=False),  # schemas.feeds.HOTLINE_RESULTS
+    Column("satisfaction", String(16)),  # schemas.feeds.HOTLINE_SATISFACTION; NULL: not revisited
+    Column("overdue", Boolean),  # the hotline system's own flag; NULL when not given
+    Column("case_no", String(64)),  # 办件编号, when the order names one
+    Column("item_name", String(128)),
+    Column("item_code", String(32)),  # the catalogue's code for item_name (schemas.items), when identified
+    Column("applicant_name", String(256)),  # needed for linking to a case; not carried past hotline_orders' build
+    Column("caller_name", String(64)),  # masked: the surname and * (张*)
+    Column("caller_phone", String(32)),  # masked: 139****5678
+    Column("content", Text),  # digit runs masked
+    Column("changed_at", String(32)),
+    Index("ix_staged_hotline_orders_order", "source_system", "order_id"),
+)
+
+#: Every 12345 order pulled, once, in its newest state: linked to a golden case (by 办件编号, or by applicant and
+#: item within the window), left for review (several candidate cases), unlinked (about no case: most orders), or
+#: quarantined (no usable record). No personal data. Rebuilt whole by the ``hotline_orders`` asset.
+hotline_orders = Table(
+    "hotline_orders",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("order_id", String(128), primary_key=True),  # the day and record key when no id could be read
+    Column("status", String(16), nullable=False),  # linked / review / unlinked / quarantined
+    Column("golden_case_id", String(32)),
+    Column("link_rule", String(32)),  # case_no / applicant_item_window
+    Column("candidates", Integer),  # golden cases the order could be about (review: 2 or more)
+    Column("origin", String(16)),
+    Column("channel", String(16)),
+    Column("category_1", String(64)),
+    Column("category_2", String(64)),
+    Column("category_3", String(64)),
+    Column("handling_unit", String(128)),
+    Column("dispatched_at", DateTime),
+    Column("deadline_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("result", String(16)),
+    Column("satisfaction", String(16)),
+    Column("overdue", Boolean),
+    Column("timeliness", String(16)),  # on_time / late / open / unknown (reporting.hotline.timeliness)
+    Column("case_no", String(64)),
+    Column("item_code", String(32)),
+    Column("first_partition", Date, nullable=False),
+    Column("partition_date", Date, nullable=False),  # the day of its newest record
+    Column("records", Integer, nullable=False),  # records pulled for it (repeats, later states, unusable ones)
+    Column("note", String(256)),  # why it is left for review, or why it is quarantined
+    Index("ix_hotline_orders_golden", "golden_case_id"),
+)
+
+mart_hotline_monthly = Table(
+    "mart_hotline_monthly",  # per month of dispatch, origin and first-level category: orders, on time, satisfied
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("origin", String(16), primary_key=True),  # schemas.feeds.HOTLINE_ORIGINS, or 'all'
+    Column("category_1", String(64), primary_key=True),  # '' when the export gave none; 'all' on the totals
+    Column("orders", Integer, nullable=False),  # every usable order dispatched in the month
+    Column("about_cases", Integer, nullable=False),  # of those, linked to an approval case
+    Column("solved", Integer, nullable=False),
+    Column("unsolved", Integer, nullable=False),
+    Column("partly_solved", Integer, nullable=False),
+    Column("returned", Integer, nullable=False),
+    Column("on_time", Integer, nullable=False),
+    Column("timed", Integer, nullable=False),  # orders the on-time rate counts (reporting/definitions.yaml)
+    Column("on_time_rate", Float),  # on_time / timed; NULL when none
+    Column("satisfied_count", Integer, nullable=False),
+    Column("rated", Integer, nullable=False),  # orders the satisfaction rate counts
+    Column("satisfaction_rate", Float),  # satisfied_count / rated; NULL when none
+)

@@ -112,7 +112,7 @@ def test_a_quarter_backfills_on_the_production_configuration(tmp_path, postgres_
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("source", [None, "housing", "market_regulation", "evaluations"])
+@pytest.mark.parametrize("source", [None, "housing", "market_regulation", "evaluations", "hotline"])
 def test_backfill_selection(source):
     from cli.backfill import selection
     from cli.main import _asset_names
@@ -120,8 +120,7 @@ def test_backfill_selection(source):
     from core.feeds import feeds
     from pipelines.definitions import DAILY_ASSETS
 
-    sources = [*departments(), *feeds()]
-    chosen = selection(_asset_names(DAILY_ASSETS), source, sources, tuple(licence_feeds()))
+    chosen = selection(_asset_names(DAILY_ASSETS), source, list(departments()), tuple(licence_feeds()), tuple(feeds()))
     raw = {a for a in chosen if a.startswith("raw_")}
     if source is None:
         assert len(chosen) == len(_asset_names(DAILY_ASSETS))
@@ -129,5 +128,7 @@ def test_backfill_selection(source):
         assert raw == {"raw_housing"} and "case_resolution" in chosen
     elif source == "evaluations":  # a platform's feed: its pull, its staging and everything downstream
         assert raw == {"raw_evaluations"} and {"staged_evaluations", "case_resolution"} <= set(chosen)
+    elif source == "hotline":
+        assert raw == {"raw_hotline"} and "staged_hotline_orders" in chosen
     else:
         assert raw == {"raw_market_regulation", "raw_licence_feed"}

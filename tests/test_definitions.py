@@ -69,6 +69,10 @@ def test_asset_graph_reads_as_the_design():
         "evaluations",
         "evaluations_mart",
         "channel_mart",
+        "raw_hotline",
+        "staged_hotline_orders",
+        "hotline_orders",
+        "hotline_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
     assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}
@@ -81,6 +85,8 @@ def test_asset_graph_reads_as_the_design():
         "receiver_holds_what_it_acknowledged",
         "no_stale_pending",
         "licence_identifiers_valid",
+        "hotline_pulled_equals_staged_plus_quarantined",
+        "every_order_once",
     } <= checks
 
 

@@ -1,5 +1,7 @@
-"""The platforms' feeds: ``raw_<feed>`` lands what each feed sent (as ``raw_<department>`` does), and the 好差评
-evaluations are staged (``staged_evaluations``) and followed to their cases (``evaluations``)."""
+"""The platforms' feeds: ``raw_<feed>`` lands what each feed sent (as ``raw_<department>`` does), the 好差评
+evaluations are staged (``staged_evaluations``) and followed to their cases (``evaluations``), and the 12345
+orders are staged (``staged_hotline_orders``, callers' personal data masked) and linked to the cases they are
+about (``hotline_orders``)."""
 
 import datetime as dt
 
@@ -27,16 +29,21 @@ from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_day
 from pipelines.pull.assets import land
 from reporting.definitions import definitions
 from reporting.evaluations import evaluation_states, follow_up
+from reporting.hotline import order_states
 from resolution.evaluations import number_index
 from schemas.warehouse import (
     evaluations,
+    golden_cases,
+    hotline_orders,
     quarantined_feed_records,
     raw_feed_records,
     source_loads,
     staged_evaluations,
+    staged_hotline_orders,
 )
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
+from staging.hotline import stage_hotline
 
 
 def build_feed_asset(feed: Feed) -> AssetsDefinition:
@@ -82,6 +89,7 @@ def build_feed_asset(feed: Feed) -> AssetsDefinition:
 
 FEED_ASSETS = [build_feed_asset(feed) for feed in feeds().values()]
 EVALUATION_FEEDS = feeds_of("evaluations")
+HOTLINE_FEEDS = feeds_of("hotline")
 
 
 def stage_evaluation_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -185,6 +193,117 @@ def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[W
             "poor_overdue": int((states["follow_up"] == "overdue").sum()),
             "waiting_by_reason": MetadataValue.md(
                 waiting["note"].value_counts().rename("evaluations").to_markdown() if len(waiting) else "none"
+            ),
+        }
+    )
+
+
+def stage_hotline_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage one hotline feed's day, replacing exactly that day's staged and quarantined rows of the feed."""
+    r = raw_feed_records.c
+    raw = warehouse.read(
+        sa.select(r.record_key, r.payload).where((r.partition_date == partition) & (r.source_system == feed.name))
+    )
+    staged, quarantined = stage_hotline(raw, feed, partition)
+    now = dt.datetime.now().replace(microsecond=0)
+    with warehouse.begin() as conn:
+        warehouse.replace_partition(
+            conn, staged_hotline_orders, partition, staged.assign(partition_date=partition), source_system=feed.name
+        )
+        warehouse.replace_partition(
+            conn,
+            quarantined_feed_records,
+            partition,
+            quarantined.assign(partition_date=partition, quarantined_at=now),
+            source_system=feed.name,
+        )
+    return staged, quarantined
+
+
+@asset(
+    name="staged_hotline_orders",
+    deps=[f.asset_name for f in HOTLINE_FEEDS.values()],
+    partitions_def=DAILY,
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(staged_hotline_orders, quarantined_feed_records),
+    description="12345 orders mapped onto the canonical order (origin, channel, categories, handling unit, dispatch "
+    "time, deadline, 办结 time, result, 回访满意度, overdue flag, the case it names), the item named identified in "
+    "the catalogue, the caller's name, phone and the content's digit runs masked; a record that cannot be used goes "
+    "to `quarantined_feed_records` with one reason (unknown result code, an unreadable time, no order id, an "
+    "unreadable export …). Re-running a day replaces that day.",
+)
+def staged_hotline_orders_asset(
+    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
+    rows, reasons = [], []
+    for day in partition_days(context):
+        for feed in HOTLINE_FEEDS.values():
+            staged, quarantined = stage_hotline_day(warehouse, feed, day.date)
+            rows.append(
+                {"partition_date": day.date, "feed": feed.name, "staged": len(staged), "quarantined": len(quarantined)}
+            )
+            reasons += list(quarantined["reason_code"]) if len(quarantined) else []
+    by_reason = pd.Series(reasons, dtype="string").value_counts()
+    frame = pd.DataFrame(rows)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
+            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
+            "by_day": MetadataValue.md(per_day(rows)),
+            "quarantine_reasons": MetadataValue.md(
+                by_reason.rename("records").to_markdown() if len(by_reason) else "none"
+            ),
+        }
+    )
+
+
+def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFrame:
+    """Every hotline order pulled, in its newest state, linked or not (``reporting.hotline.order_states``)."""
+    g = golden_cases.c
+    records = warehouse.read(sa.select(staged_hotline_orders), conn)
+    quarantined = warehouse.read(
+        sa.select(quarantined_feed_records).where(quarantined_feed_records.c.source_system.in_(list(HOTLINE_FEEDS))),
+        conn,
+    )
+    numbers = number_index(conn, case_nos=sorted(set(records["case_no"].dropna()))) if len(records) else None
+    golden = warehouse.read(sa.select(g.golden_case_id, g.applicant_name, g.item_code, g.submitted_at), conn)
+    if numbers is None:
+        numbers = pd.DataFrame(columns=["case_no", "golden_case_id"])
+    return order_states(records, quarantined, numbers, golden, definitions().hotline)
+
+
+@asset(
+    name="hotline_orders",
+    deps=["staged_hotline_orders", "case_resolution"],
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:approval-bureau"],
+    automation_condition=AutomationCondition.eager(),
+    metadata=table_metadata(hotline_orders),
+    description="Every 12345 order pulled, once, in its newest state: linked to the golden case it is about (by "
+    "办件编号, or by applicant and item within `link_window_days`), left for review (several candidate cases), "
+    "unlinked (about no case: most orders) or quarantined; on time or late by reporting/definitions.yaml. No "
+    "personal data. Rebuilt whole.",
+)
+def hotline_orders_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    with warehouse.begin() as conn:
+        states = build_order_states(warehouse, conn)
+        if rebuilt_if_changed(conn, hotline_orders):
+            context.log.info("hotline_orders: its columns changed with this version; created anew")
+        conn.execute(hotline_orders.delete())
+        insert_frame(conn, hotline_orders, states)
+    by_status = states["status"].value_counts()
+    by_rule = states["link_rule"].value_counts()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(states),
+            **{status: int(by_status.get(status, 0)) for status in ("linked", "review", "unlinked", "quarantined")},
+            "linked_by": MetadataValue.md(by_rule.rename("orders").to_markdown() if len(by_rule) else "none"),
+            "by_timeliness": MetadataValue.md(
+                states["timeliness"].value_counts().rename("orders").to_markdown() if len(states) else "none"
             ),
         }
     )

@@ -1,6 +1,6 @@
-"""Checks on the 好差评 evaluations, re-runnable on their own: nothing a feed sent is lost between its raw records
-and staged or quarantined, every evaluation pulled ends linked, waiting or quarantined, and an evaluation whose
-case has not come for days is reported."""
+"""Checks on the platforms' feeds, re-runnable on their own from the UI: nothing a feed sent is lost between its raw
+records and staged or quarantined (per day); every 好差评 evaluation pulled ends linked, waiting or quarantined, and
+one whose case has not come for days is reported; every 12345 order pulled ends in exactly one state."""
 
 import datetime as dt
 
@@ -10,62 +10,97 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from core import clock
 from core.warehouse import Warehouse
-from pipelines.feeds.assets import EVALUATION_FEEDS
+from pipelines.feeds.assets import EVALUATION_FEEDS, HOTLINE_FEEDS
 from pipelines.metadata import check_result, md
 from pipelines.partitions import daily_check, run_window
 from reporting.definitions import definitions
 from reporting.evaluations import LINKED, QUARANTINED, WAITING, accounted
-from schemas.warehouse import evaluations, quarantined_feed_records, raw_feed_records, source_loads, staged_evaluations
+from schemas.warehouse import (
+    evaluations,
+    hotline_orders,
+    quarantined_feed_records,
+    raw_feed_records,
+    source_loads,
+    staged_evaluations,
+    staged_hotline_orders,
+)
+
+STATUSES = ("linked", "review", "unlinked", "quarantined")
 
 
-def _per_day(warehouse: Warehouse, table: sa.Table, name: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+def _per_day(
+    warehouse: Warehouse, table: sa.Table, name: str, feeds: list[str], first: dt.date, last: dt.date
+) -> pd.DataFrame:
     t = table.c
     frame = warehouse.read(
         sa.select(t.partition_date, t.source_system, sa.func.count().label(name))
-        .where(t.partition_date.between(first, last) & t.source_system.in_(list(EVALUATION_FEEDS)))
+        .where(t.partition_date.between(first, last) & t.source_system.in_(feeds))
         .group_by(t.partition_date, t.source_system)
     )
     frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
     return frame.set_index(["partition_date", "source_system"])
 
 
-@daily_check(
+def records_staged_or_quarantined(*, asset: str, name: str, feeds: dict, staged: sa.Table, what: str):
+    """A daily check on a feed's staging: per day and feed, records pulled (raw_feed_records) = staged +
+    quarantined; a feed whose pull of a day has not finished (no source_loads row) cannot be verified: a warning."""
+
+    @daily_check(
+        asset=asset,
+        name=name,
+        blocking=True,
+        description=f"Per day and {what} feed: records pulled (raw_feed_records) = staged + quarantined. A feed "
+        "whose pull of a day has not finished (no source_loads row) cannot be verified: a warning.",
+    )
+    def check(context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
+        first, last = run_window(context)
+        names = list(feeds)
+        every = pd.MultiIndex.from_product(
+            [pd.date_range(first, last).date, names], names=["partition_date", "source_system"]
+        )
+        counts = pd.concat(
+            [
+                _per_day(warehouse, raw_feed_records, "pulled", names, first, last),
+                _per_day(warehouse, staged, "staged", names, first, last),
+                _per_day(warehouse, quarantined_feed_records, "quarantined", names, first, last),
+                _per_day(warehouse, source_loads, "loads", names, first, last),
+            ],
+            axis=1,
+        )
+        counts = counts.reindex(every.union(counts.index)).fillna(0).astype(int).reset_index()
+        counts["difference"] = counts["pulled"] - counts["staged"] - counts["quarantined"]
+        unbalanced = counts[counts["difference"] != 0]
+        not_pulled = counts[(counts["loads"] == 0) & (counts["difference"] == 0)]
+        return check_result(
+            failing=not unbalanced.empty,
+            unverified=[f"{r.partition_date} {r.source_system}: not pulled yet" for r in not_pulled.itertuples()],
+            metadata={
+                "days": (last - first).days + 1,
+                "pulled": int(counts["pulled"].sum()),
+                "staged": int(counts["staged"].sum()),
+                "quarantined": int(counts["quarantined"].sum()),
+                "failing_days": ", ".join(str(d) for d in sorted(set(unbalanced["partition_date"]))) or "none",
+                "unbalanced": md(unbalanced.drop(columns="loads")),
+            },
+        )
+
+    return check
+
+
+evaluation_records_staged_or_quarantined = records_staged_or_quarantined(
     asset="staged_evaluations",
     name="evaluation_records_staged_or_quarantined",
-    blocking=True,
-    description="Per day and evaluation feed: records pulled (raw_feed_records) = staged + quarantined. A feed "
-    "whose pull of a day has not finished (no source_loads row) cannot be verified: a warning.",
+    feeds=EVALUATION_FEEDS,
+    staged=staged_evaluations,
+    what="evaluation",
 )
-def evaluation_records_staged_or_quarantined(
-    context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> AssetCheckResult:
-    first, last = run_window(context)
-    every = pd.MultiIndex.from_product(
-        [pd.date_range(first, last).date, list(EVALUATION_FEEDS)], names=["partition_date", "source_system"]
-    )
-    counts = pd.concat(
-        [
-            _per_day(warehouse, raw_feed_records, "pulled", first, last),
-            _per_day(warehouse, staged_evaluations, "staged", first, last),
-            _per_day(warehouse, quarantined_feed_records, "quarantined", first, last),
-            _per_day(warehouse, source_loads, "loads", first, last),
-        ],
-        axis=1,
-    )
-    counts = counts.reindex(every.union(counts.index)).fillna(0).astype(int).reset_index()
-    counts["difference"] = counts["pulled"] - counts["staged"] - counts["quarantined"]
-    unbalanced = counts[counts["difference"] != 0]
-    not_pulled = counts[(counts["loads"] == 0) & (counts["difference"] == 0)]
-    return check_result(
-        failing=not unbalanced.empty,
-        unverified=[f"{r.partition_date} {r.source_system}: not pulled yet" for r in not_pulled.itertuples()],
-        metadata={
-            "pulled": int(counts["pulled"].sum()),
-            "staged": int(counts["staged"].sum()),
-            "quarantined": int(counts["quarantined"].sum()),
-            "unbalanced": md(unbalanced.drop(columns="loads")),
-        },
-    )
+hotline_pulled_equals_staged_plus_quarantined = records_staged_or_quarantined(
+    asset="staged_hotline_orders",
+    name="hotline_pulled_equals_staged_plus_quarantined",
+    feeds=HOTLINE_FEEDS,
+    staged=staged_hotline_orders,
+    what="hotline",
+)
 
 
 @asset_check(
@@ -113,4 +148,50 @@ def evaluations_waiting(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult
     )
 
 
-EVALUATION_CHECKS = [evaluation_records_staged_or_quarantined, every_evaluation_accounted_for, evaluations_waiting]
+@asset_check(
+    asset="hotline_orders",
+    blocking=True,
+    description="Every 12345 order pulled (an id staged or quarantined; a record without an id by itself) is in "
+    "hotline_orders exactly once, in one of linked, review, unlinked, quarantined; a linked one names its case.",
+)
+def every_order_once(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
+    h, s, q = hotline_orders.c, staged_hotline_orders.c, quarantined_feed_records.c
+    feeds = list(HOTLINE_FEEDS)
+    states = warehouse.read(sa.select(h.source_system, h.order_id, h.status, h.golden_case_id))
+    usable = warehouse.read(sa.select(s.source_system, s.order_id).distinct())
+    held = warehouse.read(
+        sa.select(q.source_system, q.partition_date, q.record_key, q.item_id).where(q.source_system.in_(feeds))
+    )
+    day = pd.to_datetime(held["partition_date"]).dt.strftime("%Y-%m-%d")
+    held_ids = held["item_id"].astype("string").fillna(day + "/" + held["record_key"].astype("string"))
+    pulled = set(zip(usable["source_system"], usable["order_id"], strict=True)) | set(
+        zip(held["source_system"], held_ids, strict=True)
+    )
+    present = list(zip(states["source_system"], states["order_id"], strict=True))
+    missing = pulled - set(present)
+    extra = set(present) - pulled
+    twice = len(present) - len(set(present))
+    bad_status = states[~states["status"].isin(STATUSES)]
+    unnamed = states[(states["status"] == "linked") & states["golden_case_id"].isna()]
+    return check_result(
+        failing=bool(missing or extra or twice or len(bad_status) or len(unnamed)),
+        unverified=[],
+        metadata={
+            "orders_pulled": len(pulled),
+            "orders_held": len(present),
+            "missing": ", ".join(sorted(o for _, o in missing)[:10]) or "none",
+            "not_pulled": ", ".join(sorted(o for _, o in extra)[:10]) or "none",
+            "twice": twice,
+            "by_status": md(states["status"].value_counts().rename_axis("status").reset_index()),
+            "linked_without_case": len(unnamed),
+        },
+    )
+
+
+FEED_CHECKS = [
+    evaluation_records_staged_or_quarantined,
+    every_evaluation_accounted_for,
+    evaluations_waiting,
+    hotline_pulled_equals_staged_plus_quarantined,
+    every_order_once,
+]

@@ -24,6 +24,7 @@ from reporting.channel import channel_monthly_select
 from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from reporting.definitions import definitions
 from reporting.evaluations import monthly_evaluations
+from reporting.hotline import monthly_hotline
 from reporting.reuse import availability, licence_reuse, material_reuse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
@@ -32,6 +33,7 @@ from schemas.warehouse import (
     evaluations,
     golden_cases,
     holder_codes,
+    hotline_orders,
     licence_events,
     licences,
     mart_2345_monthly,
@@ -40,6 +42,7 @@ from schemas.warehouse import (
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
+    mart_hotline_monthly,
     mart_licence_reuse,
     mart_material_reuse,
     mart_resolution_backlog,
@@ -410,5 +413,36 @@ def evaluations_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wa
             "dagster/row_count": len(mart),
             "satisfied_levels": ", ".join(settings.satisfied_levels),
             "by_month": MetadataValue.md(overall.reset_index().to_markdown(index=False) if len(overall) else "none"),
+        }
+    )
+
+
+@asset(
+    deps=["hotline_orders"],
+    kinds={"pandas", "sql"},
+    **MART,
+    metadata=table_metadata(mart_hotline_monthly),
+    description="12345 orders per month of dispatch, origin (province, city, district) and first-level category, "
+    "with a subtotal per origin and a total per month (`all`): orders, those about an approval case, per result, "
+    "the on-time rate and the satisfaction rate. Which answers count as satisfied, what on time is measured by and "
+    "which results the rates count is reporting/definitions.yaml. No personal data." + MART_DESCRIPTION,
+)
+def hotline_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    settings = definitions().hotline
+    with warehouse.begin() as conn:
+        states = warehouse.read(sa.select(hotline_orders), conn)
+        mart = monthly_hotline(states, settings)
+        if rebuilt_if_changed(conn, mart_hotline_monthly):
+            context.log.info("mart_hotline_monthly: its columns changed with this version; created anew")
+        conn.execute(mart_hotline_monthly.delete())
+        insert_frame(conn, mart_hotline_monthly, mart)
+    total = mart[(mart["origin"] == "all") & (mart["category_1"] == "all")]
+    shown = total[["month", "orders", "about_cases", "on_time_rate", "satisfaction_rate"]].round(4)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(mart),
+            "satisfied_values": ", ".join(settings.satisfied_values),
+            "on_time_basis": settings.on_time_basis,
+            "by_month": MetadataValue.md(shown.to_markdown(index=False) if len(shown) else "none"),
         }
     )

@@ -1,0 +1,197 @@
+"""12345 hotline orders as the bureau reports them: every order pulled in one state (linked to its case, left for
+review, unlinked, quarantined), whether it was closed on time, and the monthly figures (orders per origin and
+category, the on-time rate, the satisfaction rate).
+
+The definitions (which 回访满意度 answers count as satisfied and which are rated, what on time is measured by,
+which 办理结果 the rates count, the linking window) come from ``reporting/definitions.yaml``
+(:mod:`reporting.definitions`); docs/marts.md explains each figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from reporting.definitions import HotlineDefinitions
+from resolution.hotline import link_orders
+from schemas.feeds import HOTLINE_RESULTS
+from schemas.warehouse import mart_hotline_monthly
+
+QUARANTINED = "quarantined"
+ON_TIME, LATE, UNKNOWN = "on_time", "late", "unknown"
+STATE_COLUMNS = [
+    "source_system",
+    "order_id",
+    "status",
+    "golden_case_id",
+    "link_rule",
+    "candidates",
+    "origin",
+    "channel",
+    "category_1",
+    "category_2",
+    "category_3",
+    "handling_unit",
+    "dispatched_at",
+    "deadline_at",
+    "closed_at",
+    "result",
+    "satisfaction",
+    "overdue",
+    "timeliness",
+    "case_no",
+    "item_code",
+    "first_partition",
+    "partition_date",
+    "records",
+    "note",
+]
+ALL = "all"
+
+
+def newest_orders(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per order (source_system, order_id): its newest usable record by partition and change time, with
+    ``records`` (how many usable ones were pulled) and ``first_partition``."""
+    ordered = records.sort_values(["partition_date", "changed_at", "record_key"], na_position="first", kind="stable")
+    keys = ["source_system", "order_id"]
+    grouped = ordered.groupby(keys, sort=False)
+    newest = ordered.drop_duplicates(keys, keep="last").set_index(keys)
+    newest["records"] = grouped.size()
+    newest["first_partition"] = grouped["partition_date"].min()
+    return newest.reset_index()
+
+
+def quarantine_key(quarantined: pd.DataFrame) -> pd.Series:
+    """The order a quarantined record stands for: its id when one could be read, else the day and record key."""
+    day = pd.to_datetime(quarantined["partition_date"]).dt.strftime("%Y-%m-%d")
+    return quarantined["item_id"].astype("string").fillna(day + "/" + quarantined["record_key"].astype("string"))
+
+
+def timeliness(orders: pd.DataFrame, settings: HotlineDefinitions) -> pd.Series:
+    """Per order: on_time, late, or unknown (neither a 办结时间 nor the hotline's 是否超期 flag to tell by).
+    ``closed_at`` basis: 办结时间 against 办理时限, the flag where the time is missing; ``overdue_flag``: the
+    other way round."""
+    closed = pd.to_datetime(orders["closed_at"])
+    deadline = pd.to_datetime(orders["deadline_at"])
+    by_time = pd.Series(np.where(closed <= deadline, ON_TIME, LATE), index=orders.index, dtype="string")
+    by_time = by_time.where(closed.notna() & deadline.notna())
+    flag = orders["overdue"].astype("boolean")
+    by_flag = pd.Series(np.where(flag.fillna(False), LATE, ON_TIME), index=orders.index, dtype="string")
+    by_flag = by_flag.where(flag.notna())
+    first, then = (by_time, by_flag) if settings.on_time_basis == "closed_at" else (by_flag, by_time)
+    return first.fillna(then).fillna(UNKNOWN).astype("string")
+
+
+def order_states(
+    records: pd.DataFrame,
+    quarantined: pd.DataFrame,
+    numbers: pd.DataFrame,
+    golden: pd.DataFrame,
+    settings: HotlineDefinitions,
+) -> pd.DataFrame:
+    """One row per order pulled (``STATE_COLUMNS``), each in exactly one status. ``records``:
+    staged_hotline_orders rows; ``quarantined``: the hotline feeds' quarantined_feed_records rows; ``numbers``:
+    case_no → golden_case_id; ``golden``: golden_case_id, applicant_name, item_code, submitted_at. An order with a
+    usable record takes its newest usable state (a later record that could not be used is counted in its
+    ``records``); one with none is quarantined with the reason of its newest record."""
+    frames = []
+    if len(records):
+        records = records.assign(partition_date=pd.to_datetime(records["partition_date"]).dt.date)
+        usable = link_orders(newest_orders(records), numbers, golden, settings.link_window_days)
+        usable["timeliness"] = timeliness(usable, settings)
+        frames.append(usable)
+    if len(quarantined):
+        q = quarantined.assign(
+            order_id=quarantine_key(quarantined),
+            partition_date=pd.to_datetime(quarantined["partition_date"]).dt.date,
+        )
+        q = q.sort_values(["partition_date", "record_key"], kind="stable")
+        keys = ["source_system", "order_id"]
+        grouped = q.groupby(keys, sort=False)
+        newest = q.drop_duplicates(keys, keep="last").set_index(keys)
+        newest["records"] = grouped.size()
+        newest["first_partition"] = grouped["partition_date"].min()
+        newest = newest.reset_index().assign(status=QUARANTINED, note=lambda f: f["reason_code"])
+        if frames:
+            seen = pd.MultiIndex.from_frame(frames[0][keys])
+            found = pd.MultiIndex.from_frame(newest[keys])
+            extra = newest[found.isin(seen)].set_index(keys)["records"]
+            usable = frames[0].set_index(keys)
+            usable["records"] = usable["records"].add(extra, fill_value=0).astype(int)
+            usable["first_partition"] = pd.concat(
+                [usable["first_partition"], newest[found.isin(seen)].set_index(keys)["first_partition"]], axis=1
+            ).min(axis=1)
+            frames[0] = usable.reset_index()
+            newest = newest[~found.isin(seen)]
+        frames.append(newest)
+    if not frames:
+        return pd.DataFrame(columns=STATE_COLUMNS)
+    states = pd.concat(frames, ignore_index=True).reindex(columns=STATE_COLUMNS)
+    states["candidates"] = states["candidates"].astype("Int64")
+    states["first_partition"] = pd.to_datetime(states["first_partition"]).dt.date
+    return states
+
+
+def monthly_hotline(states: pd.DataFrame, settings: HotlineDefinitions) -> pd.DataFrame:
+    """``mart_hotline_monthly``: per month of dispatch, origin and first-level category, with a subtotal per
+    origin (category_1 ``all``) and a total per month (origin and category_1 ``all``): the usable orders, those
+    about a case, per result, on time of those timed and the rate, satisfied of those rated and the rate.
+    Quarantined orders are not counted (they have no month to count in); no personal data."""
+    usable = states[states["status"] != QUARANTINED]
+    columns = [c.name for c in mart_hotline_monthly.columns]
+    if usable.empty:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(
+        {
+            "month": pd.to_datetime(usable["dispatched_at"]).dt.strftime("%Y-%m"),
+            "origin": usable["origin"].astype("string"),
+            "category_1": usable["category_1"].astype("string").fillna(""),
+            "orders": 1,
+            "about_cases": (usable["status"] == "linked").astype(int),
+            **{result: (usable["result"] == result).astype(int) for result in HOTLINE_RESULTS},
+        }
+    )
+    timed = usable["result"].isin(settings.timed_results) & usable["timeliness"].isin([ON_TIME, LATE])
+    rated = usable["result"].isin(settings.rated_results) & usable["satisfaction"].isin(settings.rated_values)
+    frame["on_time"] = (timed & (usable["timeliness"] == ON_TIME)).astype(int)
+    frame["timed"] = timed.astype(int)
+    frame["satisfied_count"] = (rated & usable["satisfaction"].isin(settings.satisfied_values)).astype(int)
+    frame["rated"] = rated.astype(int)
+    measures = ["orders", "about_cases", *HOTLINE_RESULTS, "on_time", "timed", "satisfied_count", "rated"]
+    detail = frame.groupby(["month", "origin", "category_1"], as_index=False)[measures].sum()
+    per_origin = frame.groupby(["month", "origin"], as_index=False)[measures].sum().assign(category_1=ALL)
+    total = frame.groupby(["month"], as_index=False)[measures].sum().assign(origin=ALL, category_1=ALL)
+    mart = pd.concat([detail, per_origin, total], ignore_index=True)
+    mart["on_time_rate"] = (mart["on_time"] / mart["timed"]).where(mart["timed"] > 0)
+    mart["satisfaction_rate"] = (mart["satisfied_count"] / mart["rated"]).where(mart["rated"] > 0)
+    return mart.reindex(columns=columns).sort_values(["month", "origin", "category_1"], ignore_index=True)
+
+
+def last_month_figures(conn: sa.Connection, today: dt.date) -> dict:
+    """Last month's hotline figures (the month before ``today``'s), from one query on ``mart_hotline_monthly``'s
+    total row: month, orders, province orders, on_time_rate, satisfaction_rate (None when nothing was counted;
+    orders 0 and rates None when the month has no orders)."""
+    month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    m = mart_hotline_monthly.c
+    total = sa.func.sum(sa.case(((m.origin == ALL) & (m.category_1 == ALL), m.orders), else_=0))
+    province = sa.func.sum(sa.case(((m.origin == "province") & (m.category_1 == ALL), m.orders), else_=0))
+    on_time = sa.func.max(sa.case(((m.origin == ALL) & (m.category_1 == ALL), m.on_time_rate)))
+    satisfied = sa.func.max(sa.case(((m.origin == ALL) & (m.category_1 == ALL), m.satisfaction_rate)))
+    row = conn.execute(
+        sa.select(
+            total.label("orders"),
+            province.label("province_orders"),
+            on_time.label("on_time_rate"),
+            satisfied.label("satisfaction_rate"),
+        ).where(m.month == month)
+    ).one()
+    return {
+        "month": month,
+        "orders": int(row.orders or 0),
+        "province_orders": int(row.province_orders or 0),
+        "on_time_rate": None if row.on_time_rate is None else float(row.on_time_rate),
+        "satisfaction_rate": None if row.satisfaction_rate is None else float(row.satisfaction_rate),
+    }
