@@ -11,7 +11,7 @@ from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
 from reporting.evaluations import accounted
-from reporting.figures import channel_figures, evaluation_figures
+from reporting.figures import channel_figures, evaluation_figures, hotline_figures
 
 TARGETS = RECEIVERS
 
@@ -74,7 +74,11 @@ def _evaluations(warehouse) -> dict:
 def bureau_figures(warehouse, month: str) -> dict:
     """The figures the bureau is judged by, each from one query on its mart."""
     with warehouse.begin() as conn:
-        return {"evaluations": evaluation_figures(conn, month), "channel": channel_figures(conn, month)}
+        return {
+            "evaluations": evaluation_figures(conn, month),
+            "hotline": hotline_figures(conn, month),
+            "channel": channel_figures(conn, month),
+        }
 
 
 def _percent(rate: float | None) -> str:
@@ -157,6 +161,14 @@ def render(figures: dict) -> str:
             f"  好差评 satisfaction   {_percent(e['satisfaction_rate']):>7}  ({e['satisfied']} of {e['rated']} rated; "
             f"{e['evaluated_cases']} of {e['completed_cases']} completed cases evaluated, "
             f"{e['poor']} 差评, {e['poor_past_deadline']} past a deadline)",
+        ]
+        h = bureau["hotline"]
+        lines += [
+            f"  12345 on time        {_percent(h['on_time_rate']):>7}  ({h['on_time']} of {h['timed']} orders closed "
+            f"by their deadline; {h['orders']} orders, {h['province_orders']} from the province, "
+            f"{h['about_cases']} about a case)",
+            f"  12345 satisfaction   {_percent(h['satisfaction_rate']):>7}  ({h['satisfied_count']} of {h['rated']} "
+            "callers revisited were satisfied)",
         ]
         c = bureau["channel"]
         lines.append(

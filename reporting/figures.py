@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from schemas.warehouse import mart_channel_monthly, mart_evaluations_monthly
+from schemas.warehouse import mart_channel_monthly, mart_evaluations_monthly, mart_hotline_monthly
 
 
 def _rate(numerator: int | None, denominator: int | None) -> float | None:
@@ -57,3 +57,28 @@ def channel_figures(conn: sa.Connection, month: str, handling_dept: str | None =
         query = query.where(m.handling_dept == handling_dept)
     found = dict(zip(measures, (int(v) for v in conn.execute(query).one()), strict=True))
     return {"month": month, **found, "not_in_person_share": _rate(found["not_in_person"], found["determinable"])}
+
+
+def hotline_figures(conn: sa.Connection, month: str) -> dict:
+    """12345 orders of the month: orders (from the province among them), about an approval case, the on-time rate
+    (按时办结率) and the satisfaction rate (满意率) with the counts each is made of, from the mart's total row."""
+    m = mart_hotline_monthly.c
+    total = (m.origin == "all") & (m.category_1 == "all")
+
+    def of(condition, column) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, column), else_=0)), 0)
+
+    measures = ("orders", "about_cases", "on_time", "timed", "satisfied_count", "rated")
+    row = conn.execute(
+        sa.select(
+            *(of(total, m[name]) for name in measures),
+            of((m.origin == "province") & (m.category_1 == "all"), m.orders),
+        ).where(m.month == month)
+    ).one()
+    found = dict(zip([*measures, "province_orders"], (int(v) for v in row), strict=True))
+    return {
+        "month": month,
+        **found,
+        "on_time_rate": _rate(found["on_time"], found["timed"]),
+        "satisfaction_rate": _rate(found["satisfied_count"], found["rated"]),
+    }

@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from reporting.definitions import HotlineDefinitions
+from reporting.figures import hotline_figures
 from resolution.hotline import link_orders
 from schemas.feeds import HOTLINE_RESULTS
 from schemas.warehouse import mart_hotline_monthly
@@ -171,27 +172,6 @@ def monthly_hotline(states: pd.DataFrame, settings: HotlineDefinitions) -> pd.Da
 
 
 def last_month_figures(conn: sa.Connection, today: dt.date) -> dict:
-    """Last month's hotline figures (the month before ``today``'s), from one query on ``mart_hotline_monthly``'s
-    total row: month, orders, province orders, on_time_rate, satisfaction_rate (None when nothing was counted;
-    orders 0 and rates None when the month has no orders)."""
-    month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
-    m = mart_hotline_monthly.c
-    total = sa.func.sum(sa.case(((m.origin == ALL) & (m.category_1 == ALL), m.orders), else_=0))
-    province = sa.func.sum(sa.case(((m.origin == "province") & (m.category_1 == ALL), m.orders), else_=0))
-    on_time = sa.func.max(sa.case(((m.origin == ALL) & (m.category_1 == ALL), m.on_time_rate)))
-    satisfied = sa.func.max(sa.case(((m.origin == ALL) & (m.category_1 == ALL), m.satisfaction_rate)))
-    row = conn.execute(
-        sa.select(
-            total.label("orders"),
-            province.label("province_orders"),
-            on_time.label("on_time_rate"),
-            satisfied.label("satisfaction_rate"),
-        ).where(m.month == month)
-    ).one()
-    return {
-        "month": month,
-        "orders": int(row.orders or 0),
-        "province_orders": int(row.province_orders or 0),
-        "on_time_rate": None if row.on_time_rate is None else float(row.on_time_rate),
-        "satisfaction_rate": None if row.satisfaction_rate is None else float(row.satisfaction_rate),
-    }
+    """Last month's hotline figures (the month before ``today``'s), from one query on ``mart_hotline_monthly``
+    (:func:`reporting.figures.hotline_figures`): orders 0 and rates None when the month has no orders."""
+    return hotline_figures(conn, (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m"))

@@ -335,7 +335,12 @@ def test_last_months_figures_come_from_one_query_on_the_mart(tmp_path):
         "month": "2026-10",
         "orders": 6,
         "province_orders": 2,
+        "about_cases": 1,
+        "on_time": 3,
+        "timed": 4,
         "on_time_rate": 0.75,
+        "satisfied_count": 2,
+        "rated": 4,
         "satisfaction_rate": 0.5,
     }
     with warehouse.begin() as conn:
