@@ -10,8 +10,9 @@ from core.feeds import feeds_of
 from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
-from reporting.evaluations import accounted
+from reporting.accounting import accounted, balanced
 from reporting.figures import channel_figures, evaluation_figures, hotline_figures
+from schemas.warehouse import evaluations, hotline_orders
 
 TARGETS = RECEIVERS
 
@@ -57,17 +58,25 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "holders": count("SELECT COUNT(*) FROM holders"),
         "licence_events": count("SELECT COUNT(*) FROM licence_events"),
         "targets": targets,
-        "evaluations": _evaluations(warehouse),
+        "evaluations": _feed(warehouse, "evaluations"),
+        "hotline": _feed(warehouse, "hotline"),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
 
 
-def _evaluations(warehouse) -> dict:
-    """好差评 pulled (read from the raw records) and where each ended: linked, waiting for its case, quarantined."""
-    found = accounted(warehouse, feeds_of("evaluations"))
+FEED_STATES = {  # kind: (id field, state table, its statuses)
+    "evaluations": ("evaluation_id", evaluations, ("linked", "waiting", "quarantined")),
+    "hotline": ("order_id", hotline_orders, ("linked", "review", "unlinked", "quarantined")),
+}
+
+
+def _feed(warehouse, kind: str) -> dict:
+    """What a kind of feed sent (read from the raw records) and where each item ended."""
+    field, table, statuses = FEED_STATES[kind]
+    found = accounted(warehouse, feeds_of(kind), field, table, statuses)
     return {
-        **{key: found[key] for key in ("pulled", "linked", "waiting", "quarantined", "twice")},
-        "unaccounted": len(found["missing"]) + len(found["never_pulled"]),
+        **{key: found[key] for key in ("pulled", *statuses)},
+        "balanced": balanced(found, statuses),
     }
 
 
@@ -91,14 +100,9 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         ("staged = golden + duplicates", figures["staged"] == figures["golden"] + figures["duplicates"]),
     ]
     if e := figures.get("evaluations"):
-        checks.append(
-            (
-                "evaluations pulled = linked + waiting + quarantined",
-                e["pulled"] == e["linked"] + e["waiting"] + e["quarantined"]
-                and not e["unaccounted"]
-                and not e["twice"],
-            )
-        )
+        checks.append(("evaluations pulled = linked + waiting + quarantined", e["balanced"]))
+    if h := figures.get("hotline"):
+        checks.append(("12345 orders pulled = linked + review + unlinked + quarantined", h["balanced"]))
     for name, t in figures["targets"].items():
         checks.append(
             (
@@ -130,6 +134,14 @@ def render(figures: dict) -> str:
                 f"{e['quarantined']} quarantined)"
             ]
             if (e := figures.get("evaluations"))
+            else []
+        ),
+        *(
+            [
+                f"  12345 orders {h['pulled']:>7}  ({h['linked']} about a case, {h['review']} for review, "
+                f"{h['unlinked']} about no case, {h['quarantined']} quarantined)"
+            ]
+            if (h := figures.get("hotline"))
             else []
         ),
         f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "

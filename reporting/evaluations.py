@@ -9,19 +9,16 @@ The definitions (which levels count as satisfied, whether a 系统默认评价 i
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from core.feeds import Feed
 from reporting.definitions import EvaluationDefinitions
 from resolution.evaluations import link, newest_states, standing
 from schemas.case import is_completed
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, POOR_LEVELS
-from schemas.warehouse import evaluations, raw_feed_records
 from schemas.workdays import WorkingCalendar
+from staging.feeds import with_quarantined
 
 LINKED, WAITING, QUARANTINED = "linked", "waiting", "quarantined"
 STATE_COLUMNS = [
@@ -44,54 +41,24 @@ STATE_COLUMNS = [
 ]
 
 
-def quarantine_key(quarantined: pd.DataFrame) -> pd.Series:
-    """The evaluation a quarantined record stands for: its id when one could be read, else the day and record
-    key (two records without an id are two evaluations)."""
-    day = pd.to_datetime(quarantined["partition_date"]).dt.strftime("%Y-%m-%d")
-    return quarantined["item_id"].astype("string").fillna(day + "/" + quarantined["record_key"].astype("string"))
-
-
 def evaluation_states(records: pd.DataFrame, quarantined: pd.DataFrame, numbers: pd.DataFrame) -> pd.DataFrame:
     """One row per evaluation pulled (``STATE_COLUMNS``). ``records``: staged_evaluations rows; ``quarantined``:
     the evaluation feeds' quarantined_feed_records rows; ``numbers``: case_no → golden_case_id (every number each
     golden case is known under). An evaluation with a usable record takes its newest usable state (a later
     record that could not be used is quarantined on its own, as a record); one with none is quarantined with the
     reason of its newest record."""
-    frames = []
+    usable = None
     if len(records):
         records = records.assign(partition_date=pd.to_datetime(records["partition_date"]).dt.date)
         usable = link(newest_states(records), numbers)
         usable["status"] = np.where(usable["golden_case_id"].notna(), LINKED, WAITING)
         usable["stands"] = standing(usable)
         usable["poor"] = usable["level"].isin(POOR_LEVELS)
-        frames.append(usable)
     if len(quarantined):
-        q = quarantined.assign(
-            evaluation_id=quarantine_key(quarantined),
-            partition_date=pd.to_datetime(quarantined["partition_date"]).dt.date,
-        )
-        q = q.sort_values(["partition_date", "record_key"], kind="stable")
-        grouped = q.groupby(["source_system", "evaluation_id"], sort=False)
-        newest = q.drop_duplicates(["source_system", "evaluation_id"], keep="last").set_index(
-            ["source_system", "evaluation_id"]
-        )
-        newest["records"] = grouped.size()
-        newest["first_partition"] = grouped["partition_date"].min()
-        newest = newest.reset_index().assign(
-            status=QUARANTINED, stands=False, poor=False, note=lambda f: f["reason_code"]
-        )
-        if frames:
-            seen = pd.MultiIndex.from_frame(frames[0][["source_system", "evaluation_id"]])
-            keys = pd.MultiIndex.from_frame(newest[["source_system", "evaluation_id"]])
-            extra = newest[keys.isin(seen)].set_index(["source_system", "evaluation_id"])["records"]
-            usable = frames[0].set_index(["source_system", "evaluation_id"])
-            usable["records"] = usable["records"].add(extra, fill_value=0).astype(int)
-            frames[0] = usable.reset_index()
-            newest = newest[~keys.isin(seen)]
-        frames.append(newest)
-    if not frames:
+        usable = with_quarantined(usable, quarantined, "evaluation_id")
+    if usable is None:
         return pd.DataFrame(columns=STATE_COLUMNS)
-    states = pd.concat(frames, ignore_index=True).reindex(columns=STATE_COLUMNS)
+    states = usable.reindex(columns=STATE_COLUMNS)
     states["stands"] = states["stands"].fillna(False).astype(bool)
     states["poor"] = states["poor"].fillna(False).astype(bool)
     return states
@@ -184,42 +151,3 @@ def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: Ev
     for column in ("completed_cases", "evaluated_cases"):
         mart[column] = mart[column].astype("Int64")
     return mart.sort_values([*keys, "channel"], ignore_index=True)
-
-
-def pulled_evaluations(warehouse, feeds: dict[str, Feed]) -> pd.DataFrame:
-    """Every evaluation the ``feeds`` sent, read from the raw records alone: source_system, evaluation_id (the id
-    the record carries, or the day and record key of a record without one, as :func:`quarantine_key`)."""
-    r = raw_feed_records.c
-    raw = warehouse.read(
-        sa.select(r.source_system, r.partition_date, r.record_key, r.payload).where(r.source_system.in_(list(feeds)))
-    )
-    if raw.empty:
-        return pd.DataFrame(columns=["source_system", "evaluation_id"])
-    id_field = {name: feed.fields["evaluation_id"] for name, feed in feeds.items()}
-    given = pd.Series(
-        [
-            str(json.loads(payload).get(id_field[source]) or "").strip()
-            for source, payload in zip(raw["source_system"], raw["payload"], strict=True)
-        ],
-        index=raw.index,
-    )
-    day = pd.to_datetime(raw["partition_date"]).dt.strftime("%Y-%m-%d")
-    ids = given.where(given != "", day + "/" + raw["record_key"])
-    return pd.DataFrame({"source_system": raw["source_system"], "evaluation_id": ids}).drop_duplicates()
-
-
-def accounted(warehouse, feeds: dict[str, Feed]) -> dict:
-    """pulled (from the raw records) against the evaluations table: linked, waiting, quarantined, and how many
-    evaluations pulled are missing from it or in it without having been pulled."""
-    pulled = pulled_evaluations(warehouse, feeds)
-    states = warehouse.read(sa.select(evaluations.c.source_system, evaluations.c.evaluation_id, evaluations.c.status))
-    keys = ["source_system", "evaluation_id"]
-    merged = pulled.merge(states, on=keys, how="outer", indicator=True)
-    by_status = states["status"].value_counts()
-    return {
-        "pulled": len(pulled),
-        **{status: int(by_status.get(status, 0)) for status in (LINKED, WAITING, QUARANTINED)},
-        "missing": merged[merged["_merge"] == "left_only"][keys],
-        "never_pulled": merged[merged["_merge"] == "right_only"][keys],
-        "twice": int(states.duplicated(keys).sum()),
-    }

@@ -20,6 +20,7 @@ from reporting.figures import hotline_figures
 from resolution.hotline import link_orders
 from schemas.feeds import HOTLINE_RESULTS
 from schemas.warehouse import mart_hotline_monthly
+from staging.feeds import newest, with_quarantined
 
 QUARANTINED = "quarantined"
 ON_TIME, LATE, UNKNOWN = "on_time", "late", "unknown"
@@ -54,21 +55,8 @@ ALL = "all"
 
 
 def newest_orders(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per order (source_system, order_id): its newest usable record by partition and change time, with
-    ``records`` (how many usable ones were pulled) and ``first_partition``."""
-    ordered = records.sort_values(["partition_date", "changed_at", "record_key"], na_position="first", kind="stable")
-    keys = ["source_system", "order_id"]
-    grouped = ordered.groupby(keys, sort=False)
-    newest = ordered.drop_duplicates(keys, keep="last").set_index(keys)
-    newest["records"] = grouped.size()
-    newest["first_partition"] = grouped["partition_date"].min()
-    return newest.reset_index()
-
-
-def quarantine_key(quarantined: pd.DataFrame) -> pd.Series:
-    """The order a quarantined record stands for: its id when one could be read, else the day and record key."""
-    day = pd.to_datetime(quarantined["partition_date"]).dt.strftime("%Y-%m-%d")
-    return quarantined["item_id"].astype("string").fillna(day + "/" + quarantined["record_key"].astype("string"))
+    """One row per order (source_system, order_id): its newest usable record (:func:`staging.feeds.newest`)."""
+    return newest(records, "order_id")
 
 
 def timeliness(orders: pd.DataFrame, settings: HotlineDefinitions) -> pd.Series:
@@ -98,39 +86,16 @@ def order_states(
     case_no → golden_case_id; ``golden``: golden_case_id, applicant_name, item_code, submitted_at. An order with a
     usable record takes its newest usable state (a later record that could not be used is counted in its
     ``records``); one with none is quarantined with the reason of its newest record."""
-    frames = []
+    usable = None
     if len(records):
         records = records.assign(partition_date=pd.to_datetime(records["partition_date"]).dt.date)
         usable = link_orders(newest_orders(records), numbers, golden, settings.link_window_days)
         usable["timeliness"] = timeliness(usable, settings)
-        frames.append(usable)
     if len(quarantined):
-        q = quarantined.assign(
-            order_id=quarantine_key(quarantined),
-            partition_date=pd.to_datetime(quarantined["partition_date"]).dt.date,
-        )
-        q = q.sort_values(["partition_date", "record_key"], kind="stable")
-        keys = ["source_system", "order_id"]
-        grouped = q.groupby(keys, sort=False)
-        newest = q.drop_duplicates(keys, keep="last").set_index(keys)
-        newest["records"] = grouped.size()
-        newest["first_partition"] = grouped["partition_date"].min()
-        newest = newest.reset_index().assign(status=QUARANTINED, note=lambda f: f["reason_code"])
-        if frames:
-            seen = pd.MultiIndex.from_frame(frames[0][keys])
-            found = pd.MultiIndex.from_frame(newest[keys])
-            extra = newest[found.isin(seen)].set_index(keys)["records"]
-            usable = frames[0].set_index(keys)
-            usable["records"] = usable["records"].add(extra, fill_value=0).astype(int)
-            usable["first_partition"] = pd.concat(
-                [usable["first_partition"], newest[found.isin(seen)].set_index(keys)["first_partition"]], axis=1
-            ).min(axis=1)
-            frames[0] = usable.reset_index()
-            newest = newest[~found.isin(seen)]
-        frames.append(newest)
-    if not frames:
+        usable = with_quarantined(usable, quarantined, "order_id")
+    if usable is None:
         return pd.DataFrame(columns=STATE_COLUMNS)
-    states = pd.concat(frames, ignore_index=True).reindex(columns=STATE_COLUMNS)
+    states = usable.reindex(columns=STATE_COLUMNS)
     states["candidates"] = states["candidates"].astype("Int64")
     states["first_partition"] = pd.to_datetime(states["first_partition"]).dt.date
     return states

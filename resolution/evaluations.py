@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schemas.warehouse import case_links, case_numbers, staged_cases
+from staging.feeds import newest
 
 ROUND_ORDER = {"added": 0, "first": 1}
 
@@ -58,15 +59,8 @@ def number_index(
 
 
 def newest_states(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per evaluation (source_system, evaluation_id): its newest record by partition and change time,
-    with ``records`` (how many were pulled) and ``first_partition``."""
-    ordered = records.sort_values(["partition_date", "changed_at", "record_key"], na_position="first", kind="stable")
-    keys = ["source_system", "evaluation_id"]
-    grouped = ordered.groupby(keys, sort=False)
-    newest = ordered.drop_duplicates(keys, keep="last").set_index(keys)
-    newest["records"] = grouped.size()
-    newest["first_partition"] = grouped["partition_date"].min()
-    return newest.reset_index()
+    """One row per evaluation (source_system, evaluation_id): its newest record (:func:`staging.feeds.newest`)."""
+    return newest(records, "evaluation_id")
 
 
 def link(evaluations: pd.DataFrame, numbers: pd.DataFrame) -> pd.DataFrame:

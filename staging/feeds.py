@@ -107,3 +107,47 @@ def split(
 
 
 __all__ = ["feed_rules", "first_failing", "map_feed", "split"]
+
+
+# ---------------------------------------------------------------- a feed's items: one per id, in its newest state
+def newest(records: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """One row per item (source_system, ``id_column``: an evaluation, an order): its newest staged record by
+    partition and change time, with ``records`` (how many were staged) and ``first_partition``."""
+    ordered = records.sort_values(["partition_date", "changed_at", "record_key"], na_position="first", kind="stable")
+    keys = ["source_system", id_column]
+    grouped = ordered.groupby(keys, sort=False)
+    found = ordered.drop_duplicates(keys, keep="last").set_index(keys)
+    found["records"] = grouped.size()
+    found["first_partition"] = grouped["partition_date"].min()
+    return found.reset_index()
+
+
+def quarantine_key(quarantined: pd.DataFrame) -> pd.Series:
+    """The item a quarantined record stands for: its id when one could be read, else the day and record key (two
+    records without an id are two items)."""
+    day = pd.to_datetime(quarantined["partition_date"]).dt.strftime("%Y-%m-%d")
+    return quarantined["item_id"].astype("string").fillna(day + "/" + quarantined["record_key"].astype("string"))
+
+
+def with_quarantined(usable: pd.DataFrame | None, quarantined: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """``usable`` items (as :func:`newest` gives them) and the items of which no record could be used, each
+    ``quarantined`` with the reason of its newest record (``status`` quarantined, ``note`` its reason code). A
+    quarantined record of an item that has a usable one is counted in that item's ``records``."""
+    keys = ["source_system", id_column]
+    q = quarantined.assign(
+        **{id_column: quarantine_key(quarantined)}, partition_date=pd.to_datetime(quarantined["partition_date"]).dt.date
+    ).sort_values(["partition_date", "record_key"], kind="stable")
+    grouped = q.groupby(keys, sort=False)
+    held = q.drop_duplicates(keys, keep="last").set_index(keys)
+    held["records"] = grouped.size()
+    held["first_partition"] = grouped["partition_date"].min()
+    held = held.reset_index().assign(status="quarantined", note=lambda f: f["reason_code"])
+    if usable is None or usable.empty:
+        return held
+    seen = pd.MultiIndex.from_frame(usable[keys])
+    found = pd.MultiIndex.from_frame(held[keys])
+    also = held[found.isin(seen)].set_index(keys)
+    usable = usable.set_index(keys)
+    usable["records"] = usable["records"].add(also["records"], fill_value=0).astype(int)
+    usable["first_partition"] = pd.concat([usable["first_partition"], also["first_partition"]], axis=1).min(axis=1)
+    return pd.concat([usable.reset_index(), held[~found.isin(seen)]], ignore_index=True)

@@ -13,8 +13,9 @@ from core.warehouse import Warehouse
 from pipelines.feeds.assets import EVALUATION_FEEDS, HOTLINE_FEEDS
 from pipelines.metadata import check_result, md
 from pipelines.partitions import daily_check, run_window
+from reporting.accounting import accounted, balanced
 from reporting.definitions import definitions
-from reporting.evaluations import LINKED, QUARANTINED, WAITING, accounted
+from reporting.evaluations import LINKED, QUARANTINED, WAITING
 from schemas.warehouse import (
     evaluations,
     hotline_orders,
@@ -25,7 +26,8 @@ from schemas.warehouse import (
     staged_hotline_orders,
 )
 
-STATUSES = ("linked", "review", "unlinked", "quarantined")
+EVALUATION_STATUSES = (LINKED, WAITING, QUARANTINED)
+ORDER_STATUSES = ("linked", "review", "unlinked", "quarantined")
 
 
 def _per_day(
@@ -110,12 +112,12 @@ hotline_pulled_equals_staged_plus_quarantined = records_staged_or_quarantined(
     "waiting or quarantined: pulled = linked + waiting + quarantined, and none that was never pulled.",
 )
 def every_evaluation_accounted_for(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
-    found = accounted(warehouse, EVALUATION_FEEDS)
+    found = accounted(warehouse, EVALUATION_FEEDS, "evaluation_id", evaluations, EVALUATION_STATUSES)
     return AssetCheckResult(
-        passed=found["missing"].empty and found["never_pulled"].empty and not found["twice"],
+        passed=balanced(found, EVALUATION_STATUSES),
         severity=AssetCheckSeverity.ERROR,
         metadata={
-            **{key: found[key] for key in ("pulled", LINKED, WAITING, QUARANTINED, "twice")},
+            **{key: found[key] for key in ("pulled", *EVALUATION_STATUSES, "twice")},
             "pulled_but_missing": md(found["missing"].head(20)),
             "never_pulled": md(found["never_pulled"].head(20)),
         },
@@ -155,35 +157,17 @@ def evaluations_waiting(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult
     "hotline_orders exactly once, in one of linked, review, unlinked, quarantined; a linked one names its case.",
 )
 def every_order_once(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
-    h, s, q = hotline_orders.c, staged_hotline_orders.c, quarantined_feed_records.c
-    feeds = list(HOTLINE_FEEDS)
-    states = warehouse.read(sa.select(h.source_system, h.order_id, h.status, h.golden_case_id))
-    usable = warehouse.read(sa.select(s.source_system, s.order_id).distinct())
-    held = warehouse.read(
-        sa.select(q.source_system, q.partition_date, q.record_key, q.item_id).where(q.source_system.in_(feeds))
-    )
-    day = pd.to_datetime(held["partition_date"]).dt.strftime("%Y-%m-%d")
-    held_ids = held["item_id"].astype("string").fillna(day + "/" + held["record_key"].astype("string"))
-    pulled = set(zip(usable["source_system"], usable["order_id"], strict=True)) | set(
-        zip(held["source_system"], held_ids, strict=True)
-    )
-    present = list(zip(states["source_system"], states["order_id"], strict=True))
-    missing = pulled - set(present)
-    extra = set(present) - pulled
-    twice = len(present) - len(set(present))
-    bad_status = states[~states["status"].isin(STATUSES)]
-    unnamed = states[(states["status"] == "linked") & states["golden_case_id"].isna()]
+    found = accounted(warehouse, HOTLINE_FEEDS, "order_id", hotline_orders, ORDER_STATUSES)
+    h = hotline_orders.c
+    unnamed = warehouse.scalar(sa.select(sa.func.count()).where((h.status == "linked") & h.golden_case_id.is_(None)))
     return check_result(
-        failing=bool(missing or extra or twice or len(bad_status) or len(unnamed)),
+        failing=not balanced(found, ORDER_STATUSES) or bool(unnamed),
         unverified=[],
         metadata={
-            "orders_pulled": len(pulled),
-            "orders_held": len(present),
-            "missing": ", ".join(sorted(o for _, o in missing)[:10]) or "none",
-            "not_pulled": ", ".join(sorted(o for _, o in extra)[:10]) or "none",
-            "twice": twice,
-            "by_status": md(states["status"].value_counts().rename_axis("status").reset_index()),
-            "linked_without_case": len(unnamed),
+            **{key: found[key] for key in ("pulled", *ORDER_STATUSES, "twice", "other_status")},
+            "missing": md(found["missing"].head(20)),
+            "never_pulled": md(found["never_pulled"].head(20)),
+            "linked_without_case": int(unnamed or 0),
         },
     )
 
