@@ -390,9 +390,10 @@ def test_definitions_refused_on_unknown_values(tmp_path):
 def test_no_raw_caller_data_in_any_table_past_staging(tmp_path):
     """A hand-made export through pull, staging, the state table and the mart on a warehouse of its own: the
     caller's phone and name are in raw_feed_records only."""
-    from pipelines.feeds.assets import build_order_states, stage_hotline_day
+    from pipelines.feeds.assets import build_order_states, stage_feed_day
     from pipelines.pull.assets import land
-    from schemas.warehouse import hotline_orders, raw_feed_records
+    from schemas.warehouse import hotline_orders, raw_feed_records, staged_hotline_orders
+    from staging.hotline import stage_hotline
 
     drop = tmp_path / "drop"
     drop.mkdir()
@@ -403,7 +404,7 @@ def test_no_raw_caller_data_in_any_table_past_staging(tmp_path):
     start = dt.datetime.combine(DAY, dt.time())
     window = (start, start + dt.timedelta(days=1))
     land(warehouse, "hotline", DAY, window, source.fetch_changes(*window), raw_feed_records)
-    staged_rows, quarantined = stage_hotline_day(warehouse, declared, DAY)
+    staged_rows, quarantined = stage_feed_day(warehouse, declared, DAY, stage_hotline, staged_hotline_orders)
     assert len(staged_rows) + len(quarantined) == len(ROWS)
     with warehouse.begin() as conn:
         states = build_order_states(warehouse, conn)

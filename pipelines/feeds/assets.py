@@ -4,6 +4,7 @@ orders are staged (``staged_hotline_orders``, callers' personal data masked) and
 about (``hotline_orders``)."""
 
 import datetime as dt
+from collections.abc import Callable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -92,17 +93,20 @@ EVALUATION_FEEDS = feeds_of("evaluations")
 HOTLINE_FEEDS = feeds_of("hotline")
 
 
-def stage_evaluation_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stage one feed's day, replacing exactly that day's staged and quarantined rows of the feed."""
+def stage_feed_day(
+    warehouse: Warehouse, feed: Feed, partition: dt.date, stager: Callable, staged_table: sa.Table
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage one feed's day with ``stager`` (raw, feed, day → staged, quarantined), replacing exactly that day's
+    rows of the feed in ``staged_table`` and ``quarantined_feed_records``."""
     r = raw_feed_records.c
     raw = warehouse.read(
         sa.select(r.record_key, r.payload).where((r.partition_date == partition) & (r.source_system == feed.name))
     )
-    staged, quarantined = stage_evaluations(raw, feed, partition)
+    staged, quarantined = stager(raw, feed, partition)
     now = dt.datetime.now().replace(microsecond=0)
     with warehouse.begin() as conn:
         warehouse.replace_partition(
-            conn, staged_evaluations, partition, staged.assign(partition_date=partition), source_system=feed.name
+            conn, staged_table, partition, staged.assign(partition_date=partition), source_system=feed.name
         )
         warehouse.replace_partition(
             conn,
@@ -112,6 +116,32 @@ def stage_evaluation_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -
             source_system=feed.name,
         )
     return staged, quarantined
+
+
+def stage_feeds(
+    context: AssetExecutionContext, warehouse: Warehouse, feeds: dict[str, Feed], stager: Callable, table: sa.Table
+) -> MaterializeResult:
+    """Every day of the run, every feed of a kind: staged and quarantined, with what the UI shows of it."""
+    rows, reasons = [], []
+    for day in partition_days(context):
+        for feed in feeds.values():
+            staged, quarantined = stage_feed_day(warehouse, feed, day.date, stager, table)
+            rows.append(
+                {"partition_date": day.date, "feed": feed.name, "staged": len(staged), "quarantined": len(quarantined)}
+            )
+            reasons += list(quarantined["reason_code"]) if len(quarantined) else []
+    by_reason = pd.Series(reasons, dtype="string").value_counts()
+    frame = pd.DataFrame(rows)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
+            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
+            "by_day": MetadataValue.md(per_day(rows)),
+            "quarantine_reasons": MetadataValue.md(
+                by_reason.rename("records").to_markdown() if len(by_reason) else "none"
+            ),
+        }
+    )
 
 
 @asset(
@@ -129,26 +159,7 @@ def stage_evaluation_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -
     "Re-running a day replaces that day.",
 )
 def staged_evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    rows, reasons = [], []
-    for day in partition_days(context):
-        for feed in EVALUATION_FEEDS.values():
-            staged, quarantined = stage_evaluation_day(warehouse, feed, day.date)
-            rows.append(
-                {"partition_date": day.date, "feed": feed.name, "staged": len(staged), "quarantined": len(quarantined)}
-            )
-            reasons += list(quarantined["reason_code"]) if len(quarantined) else []
-    by_reason = pd.Series(reasons, dtype="string").value_counts()
-    frame = pd.DataFrame(rows)
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
-            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
-            "by_day": MetadataValue.md(per_day(rows)),
-            "quarantine_reasons": MetadataValue.md(
-                by_reason.rename("records").to_markdown() if len(by_reason) else "none"
-            ),
-        }
-    )
+    return stage_feeds(context, warehouse, EVALUATION_FEEDS, stage_evaluations, staged_evaluations)
 
 
 @asset(
@@ -198,28 +209,6 @@ def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[W
     )
 
 
-def stage_hotline_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stage one hotline feed's day, replacing exactly that day's staged and quarantined rows of the feed."""
-    r = raw_feed_records.c
-    raw = warehouse.read(
-        sa.select(r.record_key, r.payload).where((r.partition_date == partition) & (r.source_system == feed.name))
-    )
-    staged, quarantined = stage_hotline(raw, feed, partition)
-    now = dt.datetime.now().replace(microsecond=0)
-    with warehouse.begin() as conn:
-        warehouse.replace_partition(
-            conn, staged_hotline_orders, partition, staged.assign(partition_date=partition), source_system=feed.name
-        )
-        warehouse.replace_partition(
-            conn,
-            quarantined_feed_records,
-            partition,
-            quarantined.assign(partition_date=partition, quarantined_at=now),
-            source_system=feed.name,
-        )
-    return staged, quarantined
-
-
 @asset(
     name="staged_hotline_orders",
     deps=[f.asset_name for f in HOTLINE_FEEDS.values()],
@@ -238,26 +227,7 @@ def stage_hotline_day(warehouse: Warehouse, feed: Feed, partition: dt.date) -> t
 def staged_hotline_orders_asset(
     context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
 ) -> MaterializeResult:
-    rows, reasons = [], []
-    for day in partition_days(context):
-        for feed in HOTLINE_FEEDS.values():
-            staged, quarantined = stage_hotline_day(warehouse, feed, day.date)
-            rows.append(
-                {"partition_date": day.date, "feed": feed.name, "staged": len(staged), "quarantined": len(quarantined)}
-            )
-            reasons += list(quarantined["reason_code"]) if len(quarantined) else []
-    by_reason = pd.Series(reasons, dtype="string").value_counts()
-    frame = pd.DataFrame(rows)
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
-            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
-            "by_day": MetadataValue.md(per_day(rows)),
-            "quarantine_reasons": MetadataValue.md(
-                by_reason.rename("records").to_markdown() if len(by_reason) else "none"
-            ),
-        }
-    )
+    return stage_feeds(context, warehouse, HOTLINE_FEEDS, stage_hotline, staged_hotline_orders)
 
 
 def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFrame:
@@ -268,10 +238,10 @@ def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFram
         sa.select(quarantined_feed_records).where(quarantined_feed_records.c.source_system.in_(list(HOTLINE_FEEDS))),
         conn,
     )
-    numbers = number_index(conn, case_nos=sorted(set(records["case_no"].dropna()))) if len(records) else None
+    named = sorted(set(records["case_no"].dropna())) if len(records) else []
+    found = [number_index(conn, case_nos=named[i : i + 500]) for i in range(0, len(named), 500)]
+    numbers = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["case_no", "golden_case_id"])
     golden = warehouse.read(sa.select(g.golden_case_id, g.applicant_name, g.item_code, g.submitted_at), conn)
-    if numbers is None:
-        numbers = pd.DataFrame(columns=["case_no", "golden_case_id"])
     return order_states(records, quarantined, numbers, golden, definitions().hotline)
 
 
