@@ -158,6 +158,15 @@ def rebuilt_if_changed(conn: sa.Connection, table: sa.Table) -> bool:
     return True
 
 
+def replace_table(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, say=None) -> int:
+    """A table rebuilt whole (a mart, a state table): created anew first if its columns changed with an upgrade
+    (``say`` is told so), emptied, and filled with ``frame``. Returns the rows written."""
+    if rebuilt_if_changed(conn, table) and say is not None:
+        say(f"{table.name}: its columns changed with this version; created anew")
+    conn.execute(table.delete())
+    return insert_frame(conn, table, frame)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the UI, marts) do not block the loader

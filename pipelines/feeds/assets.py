@@ -24,7 +24,7 @@ from dagster import (
 from connectors.sources import DepartmentSource
 from core import clock
 from core.feeds import Feed, feeds, feeds_of
-from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed
+from core.warehouse import Warehouse, replace_table
 from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.assets import land
@@ -188,10 +188,7 @@ def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[W
         numbers = number_index(conn)
         states = evaluation_states(records, quarantined, numbers)
         states = follow_up(states, calendar(), settings, clock.today())
-        if rebuilt_if_changed(conn, evaluations):
-            context.log.info("evaluations: its columns changed with this version; created anew")
-        conn.execute(evaluations.delete())
-        insert_frame(conn, evaluations, states)
+        replace_table(conn, evaluations, states, context.log.info)
     by_status = states["status"].value_counts()
     waiting = states[states["status"] == "waiting"]
     return MaterializeResult(
@@ -261,10 +258,7 @@ def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFram
 def hotline_orders_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
         states = build_order_states(warehouse, conn)
-        if rebuilt_if_changed(conn, hotline_orders):
-            context.log.info("hotline_orders: its columns changed with this version; created anew")
-        conn.execute(hotline_orders.delete())
-        insert_frame(conn, hotline_orders, states)
+        replace_table(conn, hotline_orders, states, context.log.info)
     by_status = states["status"].value_counts()
     by_rule = states["link_rule"].value_counts()
     return MaterializeResult(

@@ -17,7 +17,7 @@ from dagster import (
 
 from core import clock
 from core.departments import department_systems
-from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed
+from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed, replace_table
 from pipelines.metadata import table_metadata
 from pipelines.partitions import MART_REFRESH
 from reporting.channel import channel_monthly_select
@@ -402,10 +402,7 @@ def evaluations_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wa
             sa.select(g.golden_case_id, g.handling_dept, g.item_code, g.status, g.completed_at), conn
         )
         mart = monthly_evaluations(states, golden, settings)
-        if rebuilt_if_changed(conn, mart_evaluations_monthly):
-            context.log.info("mart_evaluations_monthly: its columns changed with this version; created anew")
-        conn.execute(mart_evaluations_monthly.delete())
-        insert_frame(conn, mart_evaluations_monthly, mart)
+        replace_table(conn, mart_evaluations_monthly, mart, context.log.info)
     overall = mart[mart["channel"] == "all"].groupby("month")[["evaluations", "satisfied_count", "rated", "poor"]].sum()
     overall["satisfaction_rate"] = (overall["satisfied_count"] / overall["rated"]).round(4)
     return MaterializeResult(
@@ -432,10 +429,7 @@ def hotline_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareho
     with warehouse.begin() as conn:
         states = warehouse.read(sa.select(hotline_orders), conn)
         mart = monthly_hotline(states, settings)
-        if rebuilt_if_changed(conn, mart_hotline_monthly):
-            context.log.info("mart_hotline_monthly: its columns changed with this version; created anew")
-        conn.execute(mart_hotline_monthly.delete())
-        insert_frame(conn, mart_hotline_monthly, mart)
+        replace_table(conn, mart_hotline_monthly, mart, context.log.info)
     total = mart[(mart["origin"] == "all") & (mart["category_1"] == "all")]
     shown = total[["month", "orders", "about_cases", "on_time_rate", "satisfaction_rate"]].round(4)
     return MaterializeResult(
