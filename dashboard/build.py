@@ -3,7 +3,8 @@
 Its first page shows the 2345 targets (last month's share of business start-ups finished within 2 working days
 first), on-time rates by department against the promised limits, daily volumes by department, and the delivery and
 review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline;
-the 不见面审批 page the not-in-person share by department, cases per accepting place and the approval modes.
+the 12345 page orders per origin and category with the on-time and satisfaction rates; the 不见面审批 page the
+not-in-person share by department, cases per accepting place and the approval modes.
 The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page
 carries its data as JSON and plotly.js inline, so it opens from a file, from ``approval-bridge dashboard``, or from
 any web server, with no network.
@@ -29,6 +30,7 @@ from schemas.warehouse import (
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
+    mart_hotline_monthly,
     mart_resolution_backlog,
 )
 
@@ -67,6 +69,10 @@ QUERIES: dict[str, sa.Select] = {
         mart_evaluations_monthly,
         "month handling_dept item_code channel evaluations very_satisfied satisfied basic dissatisfied "
         "very_dissatisfied satisfied_count rated completed_cases evaluated_cases poor poor_open poor_past_deadline",
+    ),
+    "hotline": _columns(
+        mart_hotline_monthly,
+        "month origin category_1 orders about_cases on_time timed satisfied_count rated",
     ),
     "channel": _columns(
         mart_channel_monthly,

@@ -17,6 +17,7 @@ from schemas.warehouse import (
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
+    mart_hotline_monthly,
     mart_resolution_backlog,
     metadata,
 )
@@ -67,6 +68,20 @@ def _marts(warehouse: Warehouse) -> None:
         ):
             evaluations[level] = counts
         insert_frame(conn, mart_evaluations_monthly, evaluations)
+        # 12345: October, 40 orders (3 from the province, 37 from the city), 38 of 39 timed on time, 33 of 36 rated
+        # satisfied; 咨询 25, 投诉 15
+        hotline = pd.DataFrame({
+            "month": "2026-10",
+            "origin": ["all", "all", "all", "province", "city", "province", "city"],
+            "category_1": ["all", "咨询", "投诉", "all", "all", "投诉", "咨询"],
+            "orders": [40, 25, 15, 3, 37, 3, 25], "about_cases": [6, 2, 4, 1, 5, 1, 2],
+            "on_time": [38, 24, 14, 3, 35, 3, 24], "timed": [39, 25, 14, 3, 36, 3, 25],
+            "satisfied_count": [33, 21, 12, 2, 31, 2, 21], "rated": [36, 22, 14, 3, 33, 3, 22]})  # fmt: skip
+        for column in ("solved", "unsolved", "partly_solved", "returned"):
+            hotline[column] = 0
+        hotline["on_time_rate"] = hotline["on_time"] / hotline["timed"]
+        hotline["satisfaction_rate"] = hotline["satisfied_count"] / hotline["rated"]
+        insert_frame(conn, mart_hotline_monthly, hotline)
         # 不见面审批: October, market regulation 29 of 40 determinable (45 cases) at two places; housing 2 of 10
         insert_frame(conn, mart_channel_monthly, pd.DataFrame({
             "month": "2026-10", "handling_dept": ["market_regulation", "market_regulation", "housing"],
@@ -137,6 +152,24 @@ def test_the_not_in_person_page_draws_the_months_figures(tmp_path, headless_dom)
     bars = re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', dom)
     assert "72.5%" in bars and "20.0%" in bars  # market regulation 29 of 40, housing 2 of 10
     assert "40" in bars  # 40 cases accepted in the district hall
+
+
+@pytest.mark.integration
+def test_the_hotline_page_draws_the_months_figures(tmp_path, headless_dom):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    _marts(warehouse)
+    page = build(str(warehouse.engine.url), tmp_path / "dashboard" / "index.html", today=dt.date(2026, 11, 28))
+    warehouse.dispose()
+    dom = headless_dom(page.as_uri() + "#hotline")
+
+    kpi = dict(re.findall(r'id="kpi-([a-z]+)">([^<]*)<', dom))
+    assert kpi["hotontime"] == "97.4%" and kpi["hotsatisfied"] == "91.7%"  # 38 of 39; 33 of 36
+    assert kpi["hotorders"] == "40 · 3" and kpi["hotcases"] == "6"
+    assert re.search(r'<section id="page-hotline" data-page="hotline">', dom)
+    bars = re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', dom)
+    assert {"97.4%", "91.7%", "25", "15"} <= set(bars)  # the month's rates, and orders per first-level category
+    assert "<td>2026-10</td><td>40</td><td>3</td><td>97.4%</td><td>91.7%</td>" in dom
 
 
 @pytest.mark.unit
