@@ -96,6 +96,8 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
             instance=instance, raise_on_error=False, run_config=QUIET
         )
         receivers = {name: getattr(resources, name) for name in TARGETS}
+        if not marts.success:
+            raise SystemExit("the marts' refresh failed: see the Dagster UI (make dev) for its logs")
         figures = summary(warehouse, receivers, month=keys[-1][:7])  # the month of the last day loaded
         figures["faults_injected"] = sandbox.faults_served()
         figures["seconds"] = round(time.perf_counter() - started, 1)

@@ -420,4 +420,11 @@ def test_no_raw_caller_data_in_any_table_past_staging(tmp_path):
                 continue
             for raw in ("13912345678", "86123456", "张三丰", "13800001111"):
                 assert raw not in text, (name, raw)
+    from pipelines.feeds.checks import every_order_once  # the standalone check, on the same warehouse
+
+    found = every_order_once(warehouse=warehouse)
+    assert found.passed and found.metadata["pulled"].value == len(ROWS)
+    with warehouse.begin() as conn:  # an order lost on the way is named
+        conn.execute(hotline_orders.delete().where(hotline_orders.c.order_id == states["order_id"].iloc[0]))
+    assert not every_order_once(warehouse=warehouse).passed
     warehouse.dispose()

@@ -159,7 +159,7 @@ def evaluations_waiting(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult
 def every_order_once(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
     found = accounted(warehouse, HOTLINE_FEEDS, "order_id", hotline_orders, ORDER_STATUSES)
     h = hotline_orders.c
-    unnamed = warehouse.scalar(sa.select(sa.func.count()).where((h.status == "linked") & h.golden_case_id.is_(None)))
+    unnamed = len(warehouse.read(sa.select(h.order_id).where((h.status == "linked") & h.golden_case_id.is_(None))))
     return check_result(
         failing=not balanced(found, ORDER_STATUSES) or bool(unnamed),
         unverified=[],
