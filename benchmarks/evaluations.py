@@ -8,6 +8,11 @@ numbers to cases, the one that stands), 差评 deadlines on the working-day cale
 
     .venv/bin/python benchmarks/evaluations.py
     .venv/bin/python benchmarks/evaluations.py --evaluations 1000000
+
+Measured on the 2-core machine, 200,000 evaluations (201,949 records, 2,004 quarantined): staging 14.3 s (14,100
+records/s, peak 408 MiB: the feed's JSON read into one frame), linking 12.7 s (15,800/s), 差评 deadlines 0.5 s,
+the monthly mart 3.0 s. Staging is bounded by parsing the JSON payloads and masking the free text; a month of the
+district's evaluations (about 20,000) stages in under two seconds.
 """
 
 import argparse
