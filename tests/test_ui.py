@@ -1,5 +1,5 @@
 """The Dagster UI as IT staff see it: the webserver on loopback, opened in headless Chromium. The asset graph
-reads in its six groups, the schedule and sensors are there, and the quality checks show on their assets."""
+reads in its seven groups, the schedule and sensors are there, and the quality checks show on their assets."""
 
 import os
 import shutil
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-GROUPS = ("pull", "stage", "resolve", "deliver", "licences", "marts")
+GROUPS = ("pull", "stage", "feeds", "resolve", "deliver", "licences", "marts")
 
 
 @pytest.fixture(scope="module")
