@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from reporting.definitions import ProjectDefinitions
@@ -285,3 +286,58 @@ __all__ = [
     "counted_days", "key_project_report", "project_clocks", "project_stage_rows", "projects_monthly",
     "with_stages",
 ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the state tables (projects, project_handlings)
+def project_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
+    """Every project pulled, once: its newest staged record (``tracked``), or ``quarantined``."""
+    from staging.feeds import newest, with_quarantined
+
+    usable = newest(records, "project_code").assign(status="tracked", note=None) if len(records) else None
+    return with_quarantined(usable, quarantined, "project_code")
+
+
+def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: set, golden: pd.DataFrame):
+    """Every item handling pulled, once: ``linked`` to a tracked project (and to the golden case whose 办件编号 is
+    its 事项实例编码), ``waiting`` for its project, or ``quarantined``. ``golden``: golden_case_id, case_no."""
+    from staging.feeds import newest, with_quarantined
+
+    usable = None
+    if len(records):
+        usable = newest(records, "handling_id")
+        known = usable["project_code"].isin(tracked)
+        usable["status"] = np.where(known, "linked", "waiting")
+        usable["note"] = np.where(known, None, "project_not_pulled")
+        by_number = golden.dropna(subset=["case_no"]).drop_duplicates("case_no").set_index("case_no")["golden_case_id"]
+        usable["golden_case_id"] = usable["handling_id"].map(by_number)
+        stages = with_stages(usable)
+        usable["stage"], usable["national_stage"] = stages["stage"], stages["national_stage"]
+    return with_quarantined(usable, quarantined, "handling_id")
+
+
+def review_candidates(projects: pd.DataFrame, handlings: pd.DataFrame, golden: pd.DataFrame) -> pd.DataFrame:
+    """Golden cases of a stage item that no handling names (by 办件编号) but whose applicant is a tracked
+    project's unit: offered to review with what matched (applicant, site, a stage the project has not had yet)."""
+    columns = ["golden_case_id", "project_code", "case_no", "item_code", "item_name", "stage", "accepted_at",
+               "same_applicant", "same_site", "stage_expected", "reason"]  # fmt: skip
+    if golden.empty or projects.empty:
+        return pd.DataFrame(columns=columns)
+    table = project_stages().set_index("item_code")
+    cases = golden[golden["item_code"].isin(table.index) & ~golden["golden_case_id"].isin(handlings["golden_case_id"])]
+    units = projects.dropna(subset=["unit_id"])[["project_code", "unit_id", "site"]]
+    pairs = cases.merge(units, left_on="applicant_id", right_on="unit_id")
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    pairs["stage"] = pairs["item_code"].map(table["stage"])
+    had = set(zip(handlings["project_code"], handlings["stage"], strict=True))
+    pairs["same_applicant"] = True
+    site, address = pairs["site"].fillna("").astype(str), pairs["address"].fillna("").astype(str)
+    pairs["same_site"] = [bool(s) and (s in a or a in s) for s, a in zip(site, address, strict=True)]
+    pairs["stage_expected"] = [(p, s) not in had for p, s in zip(pairs["project_code"], pairs["stage"], strict=True)]
+    pairs["reason"] = (
+        "申请人为项目单位"
+        + np.where(pairs["same_site"], "，地址与建设地点一致", "")
+        + np.where(pairs["stage_expected"], "，项目尚无该阶段事项", "，项目已有该阶段事项")
+        + "：办件未填项目代码，请核对是否为该项目的事项。"
+    )
+    return pairs[columns].reset_index(drop=True)

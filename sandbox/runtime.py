@@ -66,7 +66,10 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         "HEALTH_DROP_DIR": endpoints["health_drop"],
         "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
-        "SPGL_DB_URL": endpoints.get("spgl_db", f"sqlite:///{Path(endpoints['health_drop']).parent / 'spgl.sqlite'}"),
+        **dict.fromkeys(
+            ("SPGL_PROJECTS_DB_URL", "SPGL_ITEMS_DB_URL"),
+            endpoints.get("spgl_db", f"sqlite:///{Path(endpoints['health_drop']).parent / 'spgl.sqlite'}"),
+        ),
     }
     for name, (key, secret) in CREDENTIALS.items():
         env[f"{name.upper()}_APP_KEY"], env[f"{name.upper()}_APP_SECRET"] = key, secret

@@ -109,7 +109,7 @@ PROJECTS = pd.DataFrame(
             "total_investment_wan": 12000.0,
             "key_flag": False,
         }
-    ]  # fmt: skip
+    ]
 )
 TODAY = dt.date(2026, 11, 30)
 
