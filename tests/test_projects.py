@@ -180,3 +180,29 @@ def test_monthly_figures_the_2345_construction_target_and_the_key_project_report
     report, shown = key_project_report(clocks, stages, "2026-10")
     assert report["project_code"].tolist() == [CODE] and len(shown) == 5
     assert key_project_report(clocks, stages, "2026-11")[0].empty  # permitted in October: no longer tracked
+
+
+def test_the_report_xlsx_matches_the_mart_and_neutralises_formulas(tmp_path):
+    from openpyxl import load_workbook
+
+    from reporting.project_report import PROJECT_HEADINGS, report_frames, write_report
+
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(HANDLINGS, calendar(), TODAY, settings)
+    projects = PROJECTS.assign(project_name='=HYPERLINK("http://x")')
+    clocks = project_clocks(projects, HANDLINGS, stages, calendar(), TODAY, settings)
+    path = tmp_path / "report.xlsx"
+    assert write_report(clocks, stages, "2026-10", path) == {"projects": 1, "stages": 5}
+    book = load_workbook(path)
+    assert book.sheetnames == ["projects", "stages"]
+    sheet = book["projects"]
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+    assert [c.value for c in sheet[1]] == list(PROJECT_HEADINGS.values())
+    row = dict(zip(PROJECT_HEADINGS, [c.value for c in sheet[2]], strict=True))
+    expected = report_frames(clocks, stages, "2026-10")["projects"].iloc[0]
+    assert row["project_name"] == '\'=HYPERLINK("http://x")'  # text, never a formula
+    for column in ("project_code", "working_days", "days_left", "stage_reached", "held_up_by", "responsible_dept"):
+        assert row[column] == expected[column], column
+    stage_rows = [[c.value for c in r] for r in book["stages"].iter_rows(min_row=2)]
+    assert [r[1] for r in stage_rows] == ["立项", "用地", "规划", "环评", "施工许可"]
+    assert [r[6] for r in stage_rows] == [2, 11, 5, 5, 3]
