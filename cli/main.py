@@ -245,6 +245,25 @@ def _month(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a month; give it as YYYY-MM, e.g. 2026-10") from None
 
 
+def _report(args: argparse.Namespace) -> int:
+    """The key-project monthly report as XLSX, read from the marts (mart_projects, mart_project_stages)."""
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from reporting.project_report import write_report
+    from schemas.warehouse import mart_project_stages, mart_projects
+
+    warehouse = _warehouse()
+    clocks = warehouse.read(sa.select(mart_projects))
+    stages = warehouse.read(sa.select(mart_project_stages))
+    warehouse.dispose()
+    output = Path(args.output or f"key-projects-{args.month}.xlsx")
+    counts = write_report(clocks, stages, args.month, output)
+    print(f"{output}: {counts['projects']} key projects, {counts['stages']} stages ({args.month})")
+    return 0
+
+
 def _reconcile(args: argparse.Namespace) -> int:
     """The reconciliation table of the configured warehouse; non-zero when an identity does not hold."""
     from cli.reconciliation import identities, render, summary
@@ -346,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
         "--month", type=_month, help="YYYY-MM: the month of the bureau's figures printed below it (default: last month)"
     )
     reconcile.set_defaults(run=_reconcile)
+
+    report = commands.add_parser("report", help="write a report from the marts as XLSX")
+    report.add_argument("kind", choices=["projects"], help="projects: the key-project monthly report (重点项目月报)")
+    report.add_argument("--month", type=_month, required=True, help="YYYY-MM, e.g. 2026-10")
+    report.add_argument("--output", help="the .xlsx to write (default key-projects-YYYY-MM.xlsx)")
+    report.set_defaults(run=_report)
 
     dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")
     dedup.add_argument("--input", required=True, help="UTF-8 CSV with the canonical case columns")

@@ -12,7 +12,7 @@ from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
 from reporting.accounting import accounted, balanced
 from reporting.figures import channel_figures, evaluation_figures, hotline_figures
-from schemas.warehouse import evaluations, hotline_orders
+from schemas.warehouse import evaluations, hotline_orders, project_handlings, projects
 
 TARGETS = RECEIVERS
 
@@ -60,6 +60,8 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "targets": targets,
         "evaluations": _feed(warehouse, "evaluations"),
         "hotline": _feed(warehouse, "hotline"),
+        "projects": _feed(warehouse, "projects"),
+        "project_items": _feed(warehouse, "project_items"),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
 
@@ -67,6 +69,8 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
 FEED_STATES = {  # kind: (id field, state table, its statuses)
     "evaluations": ("evaluation_id", evaluations, ("linked", "waiting", "quarantined")),
     "hotline": ("order_id", hotline_orders, ("linked", "review", "unlinked", "quarantined")),
+    "projects": ("project_code", projects, ("tracked", "quarantined")),
+    "project_items": ("handling_id", project_handlings, ("linked", "waiting", "quarantined")),
 }
 
 
@@ -103,6 +107,10 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         checks.append(("evaluations pulled = linked + waiting + quarantined", e["balanced"]))
     if h := figures.get("hotline"):
         checks.append(("12345 orders pulled = linked + review + unlinked + quarantined", h["balanced"]))
+    if p := figures.get("projects"):
+        checks.append(("projects pulled = tracked + quarantined", p["balanced"]))
+    if i := figures.get("project_items"):
+        checks.append(("project items pulled = linked + waiting + quarantined", i["balanced"]))
     for name, t in figures["targets"].items():
         checks.append(
             (

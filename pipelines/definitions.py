@@ -25,8 +25,11 @@ from pipelines.feeds.assets import (
     FEED_ASSETS,
     evaluations_asset,
     hotline_orders_asset,
+    projects_asset,
     staged_evaluations_asset,
     staged_hotline_orders_asset,
+    staged_project_items_asset,
+    staged_projects_asset,
 )
 from pipelines.feeds.checks import FEED_CHECKS
 from pipelines.licences.assets import licence_expiry, licence_repository, pull_licence_feed
@@ -39,6 +42,7 @@ from pipelines.marts.assets import (
     evaluations_mart,
     hotline_mart,
     licence_reuse_mart,
+    projects_mart,
     resolution_backlog_mart,
     working_calendar_table,
 )
@@ -59,6 +63,8 @@ DAILY_ASSETS = [
     stage,
     staged_evaluations_asset,
     staged_hotline_orders_asset,
+    staged_projects_asset,
+    staged_project_items_asset,
     case_resolution,
     *DELIVERY_ASSETS,
     pull_licence_feed,
@@ -79,6 +85,8 @@ UNPARTITIONED_ASSETS = [
     evaluations_mart,
     hotline_orders_asset,
     hotline_mart,
+    projects_asset,
+    projects_mart,
 ]
 
 daily_cases_job = define_asset_job(

@@ -133,9 +133,27 @@ def case_deadlines(
     )
 
 
-def monthly_2345(deadlines: pd.DataFrame) -> pd.DataFrame:
-    """Per target and month of completion: completed cases, how many within the target, the share."""
+def monthly_2345(deadlines: pd.DataFrame, project_clocks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per target and month of completion: completed cases, how many within the target, the share. "construction"
+    is measured on the projects' 立项 → 施工许可 clocks (``mart_projects``: reporting.projects), not on the
+    construction-permit case alone, when ``project_clocks`` are given."""
+    table = _monthly_2345_cases(deadlines, drop_construction=project_clocks is not None)
+    if project_clocks is None:
+        return table
+    from reporting.projects import construction_2345
+
+    target = targets_2345().loc["construction"]
+    clocks = project_clocks.assign(industrial=project_clocks["industrial"].astype(bool))
+    built = construction_2345(clocks, target["target_name"], int(target["working_days"]))
+    if built.empty:
+        return table
+    return pd.concat([table, built], ignore_index=True).sort_values(["target", "month"], ignore_index=True)
+
+
+def _monthly_2345_cases(deadlines: pd.DataFrame, drop_construction: bool) -> pd.DataFrame:
     counted = deadlines[deadlines["within_target"].notna()]
+    if drop_construction:
+        counted = counted[counted["target_2345"] != "construction"]
     columns = ["target", "month", "target_name", "target_days", "completed", "within_target",
                "share_within_target", "average_working_days"]  # fmt: skip
     if counted.empty:

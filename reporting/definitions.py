@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.case import CHANNELS, DELIVERY_METHODS
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, HOTLINE_RESULTS, HOTLINE_SATISFACTION
+from schemas.projects import STAGES
 
 DEFINITIONS_FILE = Path(__file__).resolve().parent / "definitions.yaml"
 #: Another file in its place (a deployment's own definitions); the shipped one otherwise.
@@ -113,12 +114,42 @@ class HotlineDefinitions(_Strict):
         return self
 
 
+class ProjectDefinitions(_Strict):
+    """Investment projects and the "45" (``mart_project_stages``, ``mart_projects_monthly``, the key-project
+    report): docs/projects.md explains each key."""
+
+    target_working_days: int = Field(default=45, ge=1)
+    stage_limits: dict[str, int] = Field(
+        default_factory=lambda: {"立项": 5, "用地": 15, "规划": 10, "环评": 10, "施工许可": 5}
+    )
+    industrial_industry_codes: tuple[str, ...] = tuple(f"{code:02d}" for code in range(6, 47))
+    key_investment_wan: float | None = Field(default=10000, ge=0)
+    key_from_source_flag: bool = True
+
+    @field_validator("stage_limits")
+    @classmethod
+    def _stages(cls, limits: dict[str, int]) -> dict[str, int]:
+        if sorted(limits) != sorted(STAGES):
+            raise ValueError(f"give a limit in working days for each of {', '.join(STAGES)}")
+        if any(value < 1 for value in limits.values()):
+            raise ValueError("a stage's limit is at least one working day")
+        return limits
+
+    @field_validator("industrial_industry_codes")
+    @classmethod
+    def _industries(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        if not codes or any(len(code) != 2 or not code.isdigit() for code in codes):
+            raise ValueError("industrial_industry_codes are two-digit industry codes of the 投资项目代码")
+        return codes
+
+
 class Definitions(_Strict):
     """Every mart's definition, by the mart's table name."""
 
     mart_evaluations_monthly: EvaluationDefinitions = EvaluationDefinitions()
     mart_channel_monthly: ChannelDefinition = ChannelDefinition()
     mart_hotline_monthly: HotlineDefinitions = HotlineDefinitions()
+    mart_projects_monthly: ProjectDefinitions = ProjectDefinitions()
 
     @property
     def evaluations(self) -> EvaluationDefinitions:
@@ -131,6 +162,10 @@ class Definitions(_Strict):
     @property
     def hotline(self) -> HotlineDefinitions:
         return self.mart_hotline_monthly
+
+    @property
+    def projects(self) -> ProjectDefinitions:
+        return self.mart_projects_monthly
 
 
 def definitions_file() -> Path:

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from core.departments import local_item_codes
 from sandbox import typos
 from sandbox.people import Applicant, ApplicantFactory
+from sandbox.projects import ProjectSystem
 from schemas.case import departments, items
 from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC
 from schemas.licences import HOLDER_CODE_TYPES, business_licence_number
@@ -178,6 +179,8 @@ class Dataset:
     evaluations: list[dict] = field(default_factory=list)  # the 好差评 system's evaluation records (EvaluationFeed)
     hotline: list[dict] = field(default_factory=list)  # 12345 orders; rows carry "_file" (the daily export)
     hotline_unreadable: dict[str, bytes] = field(default_factory=dict)
+    spgl_projects: list[dict] = field(default_factory=list)  # the SPGL stand-in's projects (sandbox.projects)
+    spgl_items: list[dict] = field(default_factory=list)  # ... and their item handlings
     truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
 
     def records(self, source: str) -> list[dict]:
@@ -224,6 +227,8 @@ class CaseGenerator:
         if self.config.evaluation_rate:  # its own stream, after everything else: the other data stays as it was
             feed = EvaluationFeed(self, random.Random(self.config.seed + 15485863))
             data.evaluations = feed.records(cases, data.truth)
+        # the project system, last and from its own stream: every record above stays as it was
+        ProjectSystem(self, random.Random(self.config.seed + 450045)).write(data)
         return data
 
     def _cases(self) -> Iterator[Case]:

@@ -23,6 +23,7 @@ from sandbox.apps import SUPERVISION, MunicipalState, department_app, municipal_
 from sandbox.generator import Dataset, GeneratorConfig, generate
 from sandbox.one_network import ExchangeProcessor
 from sandbox.ownership import claim, reset
+from sandbox.projects import write_spgl_database
 from sandbox.province.fixture import PROVINCE_METADATA
 
 # Credentials the stand-ins accept; production gets real ones through environment variables.
@@ -65,6 +66,10 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         "HEALTH_DROP_DIR": endpoints["health_drop"],
         "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
+        **dict.fromkeys(
+            ("SPGL_PROJECTS_DB_URL", "SPGL_ITEMS_DB_URL"),
+            endpoints.get("spgl_db", f"sqlite:///{Path(endpoints['health_drop']).parent / 'spgl.sqlite'}"),
+        ),
     }
     for name, (key, secret) in CREDENTIALS.items():
         env[f"{name.upper()}_APP_KEY"], env[f"{name.upper()}_APP_SECRET"] = key, secret
@@ -145,6 +150,7 @@ class Sandbox:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:
         self._write_housing_database()
+        write_spgl_database(f"sqlite:///{self.root / 'spgl.sqlite'}", self.data)
         self._write_health_drops()
         self._write_hotline_drops()
         self._write_truth()
@@ -216,6 +222,7 @@ class Sandbox:
             "municipal": self.url("municipal"),
             "supervision": self.url("supervision"),
             "housing_db": self.housing_url,
+            "spgl_db": f"sqlite:///{self.root / 'spgl.sqlite'}",
             "health_drop": str(self.health_dir),
             "hotline_drop": str(self.hotline_dir),
             "one_network_db": self.exchange_url,

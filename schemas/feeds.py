@@ -47,6 +47,10 @@ HOTLINE_RESULTS: tuple[str, ...] = ("solved", "unsolved", "partly_solved", "retu
 #: 回访满意度 (research §6 ``publicSatisfaction``: 0 不满意, 1 理解, 2 满意, 3 非常满意).
 HOTLINE_SATISFACTION: tuple[str, ...] = ("dissatisfied", "understood", "satisfied", "very_satisfied")
 
+#: How an item handled for an investment project ended (SPGL 办理状态 BLZT of its last step; the codes were not found
+#: in the research: each declaration maps its system's own).
+PROJECT_ITEM_OUTCOMES: tuple[str, ...] = ("granted", "returned", "running")
+
 
 @dataclass(frozen=True)
 class FeedKind:
@@ -103,5 +107,38 @@ FEED_KINDS: dict[str, FeedKind] = {
             "satisfaction": HOTLINE_SATISFACTION,
         },
         timestamps=("dispatched_at", "deadline_at", "closed_at"),
+    ),
+    # 工程建设项目审批管理系统 (SPGL): the project (SPGL_XMJBXXB with its 项目单位 SPGL_XMDWXXB) ...
+    "projects": FeedKind(
+        required=("project_code", "project_name"),
+        optional=(
+            "works_code",  # GCDM 工程代码
+            "approval_type",  # LXLX 立项类型, as the system writes it (codes not published)
+            "works_class",  # GCFL 工程分类, likewise
+            "total_investment_wan",  # ZTZE 总投资 (万元)
+            "site",  # JSDD 建设地点
+            "unit_name",  # 项目(建设)单位
+            "unit_id",  # its 统一社会信用代码
+            "key_flag",  # on the district's key-project list (重点项目), when the system carries it
+            "submitted_at",  # SBSJ 申报时间
+        ),
+        timestamps=("submitted_at",),
+    ),
+    # ... and each item handled for it (SPGL_XMSPSXBLXXB, its first and last step from SPGL_XMSPSXBLXXXXB, its
+    # 特别程序 from SPGL_XMSPSXBLTBCXXXB)
+    "project_items": FeedKind(
+        required=("handling_id", "project_code", "item_code", "accepted_at"),
+        optional=(
+            "item_name",
+            "dept_code",  # SPBMBM 审批部门编码
+            "dept_name",  # SPBMMC
+            "limit_days",  # SXBLSX 办理时限 (working days)
+            "ended_at",  # the last step's BLSJ, when it ended the handling
+            "outcome",
+            "pause_started_at",
+            "pause_ended_at",
+        ),
+        coded={"outcome": PROJECT_ITEM_OUTCOMES},
+        timestamps=("accepted_at", "ended_at", "pause_started_at", "pause_ended_at"),
     ),
 }

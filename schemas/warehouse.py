@@ -724,3 +724,163 @@ mart_hotline_monthly = Table(
     Column("rated", Integer, nullable=False),  # orders the satisfaction rate counts
     Column("satisfaction_rate", Float),  # satisfied_count / rated; NULL when none
 )
+
+
+# ---------------------------------------------------------------- investment projects (SPGL feeds; docs/projects.md)
+def _project_fields() -> list[Column]:
+    return [
+        Column("project_code", String(32), nullable=False),  # 投资项目代码, normalised and checked
+        Column("project_name", String(256), nullable=False),
+        Column("works_code", String(64)),
+        Column("approval_type", String(16)),
+        Column("works_class", String(16)),
+        Column("total_investment_wan", Float),
+        Column("site", String(512)),
+        Column("unit_name", String(256)),
+        Column("unit_id", String(32)),
+        Column("key_flag", Boolean),
+        Column("submitted_at", DateTime),
+    ]
+
+
+def _project_item_fields() -> list[Column]:
+    return [
+        Column("handling_id", String(64), nullable=False),  # SPSXSLBM 事项实例编码 (= 办件流水号)
+        Column("project_code", String(32), nullable=False),
+        Column("item_code", String(32), nullable=False),
+        Column("item_name", String(128)),
+        Column("dept_code", String(32)),
+        Column("dept_name", String(128)),
+        Column("limit_days", Integer),
+        Column("accepted_at", DateTime, nullable=False),
+        Column("ended_at", DateTime),
+        Column("outcome", String(16)),  # schemas.feeds.PROJECT_ITEM_OUTCOMES
+        Column("pause_started_at", DateTime),
+        Column("pause_ended_at", DateTime),
+    ]
+
+
+staged_projects = Table(
+    "staged_projects", metadata, *_record_key(), *_project_fields(), Column("changed_at", String(32))
+)
+staged_project_items = Table(
+    "staged_project_items", metadata, *_record_key(), *_project_item_fields(), Column("changed_at", String(32))
+)
+
+#: Every project pulled, once, in its newest state (tracked), or quarantined (its code failed the check: a clerk's
+#: typing). Rebuilt whole by the ``projects`` asset.
+projects = Table(
+    "projects",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("project_code", String(128), primary_key=True),  # as read when quarantined, else normalised
+    Column("status", String(16), nullable=False),  # tracked / quarantined
+    *[c for c in _project_fields() if c.name not in ("project_code", "project_name")],
+    Column("project_name", String(256)),
+    Column("first_partition", Date, nullable=False),
+    Column("partition_date", Date, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("note", String(256)),
+)
+
+#: Every item handling pulled, once, in its newest state: linked to its project (and to the golden case whose
+#: 办件编号 is its 事项实例编码, when one is), waiting (its project not pulled), or quarantined. Rebuilt whole.
+project_handlings = Table(
+    "project_handlings",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("handling_id", String(128), primary_key=True),
+    Column("status", String(16), nullable=False),  # linked / waiting / quarantined
+    *[c for c in _project_item_fields() if c.name != "handling_id"],
+    Column("stage", String(8)),  # schemas.projects.STAGES (NULL: an item outside the five)
+    Column("national_stage", Integer),
+    Column("golden_case_id", String(32)),
+    Column("first_partition", Date, nullable=False),
+    Column("partition_date", Date, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("note", String(256)),
+    Index("ix_project_handlings_project", "project_code"),
+)
+# a quarantined handling may have no project code, item or acceptance time
+for _name in ("project_code", "item_code", "accepted_at"):
+    project_handlings.c[_name].nullable = True
+
+#: Golden cases that carry no project code but look like a step of a known project (the project unit's USCC, an
+#: item of the stage table, the site): offered to review, never linked by guess (`approval-bridge projects review`).
+project_link_review = Table(
+    "project_link_review",
+    metadata,
+    Column("golden_case_id", String(32), primary_key=True),
+    Column("project_code", String(32), primary_key=True),
+    Column("case_no", String(64)),
+    Column("item_code", String(32)),
+    Column("item_name", String(128)),
+    Column("stage", String(8)),
+    Column("accepted_at", DateTime),
+    Column("same_applicant", Boolean, nullable=False),
+    Column("same_site", Boolean, nullable=False),
+    Column("stage_expected", Boolean, nullable=False),  # the project has no handling of this stage yet
+    Column("reason", String(256), nullable=False),
+)
+
+mart_projects = Table(
+    "mart_projects",  # per project: the 45 clock, stage reached, days used and left, the stage that held it up
+    metadata,
+    Column("project_code", String(32), primary_key=True),
+    Column("project_name", String(256)),
+    Column("unit_name", String(256)),
+    Column("site", String(512)),
+    Column("industry_code", String(2)),
+    Column("industrial", Boolean, nullable=False),
+    Column("key_project", Boolean, nullable=False),
+    Column("total_investment_wan", Float),
+    Column("started_on", Date),  # 立项 accepted: the clock's day 0
+    Column("permit_on", Date),  # 施工许可 granted
+    Column("month_permitted", String(7)),
+    Column("stage_reached", String(8)),
+    Column("status", String(16), nullable=False),  # permitted / running / not_started
+    Column("working_days", Integer),  # 立项 → 施工许可 (or today), parallel stages once, pauses out
+    Column("working_days_gross", Integer),  # every working day of the span
+    Column("paused_working_days", Integer),
+    Column("target_days", Integer, nullable=False),
+    Column("days_left", Integer),
+    Column("within_target", Boolean),
+    Column("stages_late", String(64)),
+    Column("held_up_by", String(8)),
+    Column("responsible_dept", String(128)),
+    Column("handlings", Integer, nullable=False),
+    Column("cases_linked", Integer, nullable=False),
+)
+
+mart_project_stages = Table(
+    "mart_project_stages",  # per project and stage: start, end, working days against the stage's limit
+    metadata,
+    Column("project_code", String(32), primary_key=True),
+    Column("stage", String(8), primary_key=True),
+    Column("stage_order", Integer, nullable=False),
+    Column("national_stage", Integer),
+    Column("started_on", Date),
+    Column("ended_on", Date),
+    Column("status", String(16), nullable=False),  # done / running
+    Column("handlings", Integer, nullable=False),
+    Column("redone", Boolean, nullable=False),
+    Column("working_days", Integer, nullable=False),
+    Column("paused_working_days", Integer, nullable=False),
+    Column("limit_days", Integer, nullable=False),
+    Column("on_time", Boolean),  # NULL: running and still within its limit
+    Column("responsible_dept", String(128)),
+)
+
+mart_projects_monthly = Table(
+    "mart_projects_monthly",  # per month of 施工许可: industrial projects, days 立项 → 施工许可, within the 45
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("projects", Integer, nullable=False),
+    Column("key_projects", Integer, nullable=False),
+    Column("average_working_days", Float),
+    Column("max_working_days", Integer),
+    Column("within_target", Integer, nullable=False),
+    Column("share_within_target", Float),
+    Column("target_days", Integer, nullable=False),
+    Column("held_up_by", Text),  # "<project code> <stage>; …", longest first
+)

@@ -73,6 +73,12 @@ def test_asset_graph_reads_as_the_design():
         "staged_hotline_orders",
         "hotline_orders",
         "hotline_mart",
+        "raw_spgl_projects",
+        "raw_spgl_project_items",
+        "staged_projects",
+        "staged_project_items",
+        "projects",
+        "projects_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
     assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}
@@ -87,6 +93,8 @@ def test_asset_graph_reads_as_the_design():
         "licence_identifiers_valid",
         "hotline_pulled_equals_staged_plus_quarantined",
         "every_order_once",
+        "project_records_staged_or_quarantined",
+        "project_item_records_staged_or_quarantined",
     } <= checks
 
 

@@ -31,20 +31,27 @@ from pipelines.pull.assets import land
 from reporting.definitions import definitions
 from reporting.evaluations import evaluation_states, follow_up
 from reporting.hotline import order_states
+from reporting.projects import handling_states, project_states, review_candidates
 from resolution.evaluations import number_index
 from schemas.warehouse import (
     evaluations,
     golden_cases,
     hotline_orders,
+    project_handlings,
+    project_link_review,
+    projects,
     quarantined_feed_records,
     raw_feed_records,
     source_loads,
     staged_evaluations,
     staged_hotline_orders,
+    staged_project_items,
+    staged_projects,
 )
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
 from staging.hotline import stage_hotline
+from staging.projects import stage_project_items, stage_projects
 
 
 def build_feed_asset(feed: Feed) -> AssetsDefinition:
@@ -91,6 +98,8 @@ def build_feed_asset(feed: Feed) -> AssetsDefinition:
 FEED_ASSETS = [build_feed_asset(feed) for feed in feeds().values()]
 EVALUATION_FEEDS = feeds_of("evaluations")
 HOTLINE_FEEDS = feeds_of("hotline")
+PROJECT_FEEDS = feeds_of("projects")
+PROJECT_ITEM_FEEDS = feeds_of("project_items")
 
 
 def stage_feed_day(
@@ -269,5 +278,88 @@ def hotline_orders_asset(context: AssetExecutionContext, warehouse: ResourcePara
             "by_timeliness": MetadataValue.md(
                 states["timeliness"].value_counts().rename("orders").to_markdown() if len(states) else "none"
             ),
+        }
+    )
+
+
+@asset(
+    name="staged_projects",
+    deps=[f.asset_name for f in PROJECT_FEEDS.values()],
+    partitions_def=DAILY,
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(staged_projects, quarantined_feed_records),
+    description="Investment projects (工程建设项目审批管理系统) mapped onto the canonical project, the 投资项目代码 "
+    "checked: a record whose code fails the check goes to `quarantined_feed_records`. Re-running a day replaces it.",
+)
+def staged_projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    return stage_feeds(context, warehouse, PROJECT_FEEDS, stage_projects, staged_projects)
+
+
+@asset(
+    name="staged_project_items",
+    deps=[f.asset_name for f in PROJECT_ITEM_FEEDS.values()],
+    partitions_def=DAILY,
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(staged_project_items, quarantined_feed_records),
+    description="Each item handled for a project (事项实例: item, department, accepted, ended, outcome, 特别程序), the "
+    "project code checked. Re-running a day replaces that day.",
+)
+def staged_project_items_asset(
+    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
+    return stage_feeds(context, warehouse, PROJECT_ITEM_FEEDS, stage_project_items, staged_project_items)
+
+
+@asset(
+    name="projects",
+    deps=["staged_projects", "staged_project_items", "case_resolution"],
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:approval-bureau"],
+    automation_condition=AutomationCondition.eager(),
+    metadata=table_metadata(projects, project_handlings, project_link_review),
+    description="Every project pulled, once (tracked or quarantined), every item handling (linked to its project and "
+    "to the golden case whose 办件编号 is its 事项实例编码, waiting for its project, or quarantined), and the golden "
+    "cases that look like a step of a project but carry no code (`project_link_review`: offered, never linked). "
+    "Rebuilt whole.",
+)
+def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    g = golden_cases.c
+    q = quarantined_feed_records
+    with warehouse.begin() as conn:
+        found = project_states(
+            warehouse.read(sa.select(staged_projects), conn),
+            warehouse.read(sa.select(q).where(q.c.source_system.in_(list(PROJECT_FEEDS))), conn),
+        )
+        tracked = set(found.loc[found["status"] == "tracked", "project_code"])
+        golden = warehouse.read(
+            sa.select(g.golden_case_id, g.case_no, g.item_code, g.item_name, g.applicant_id, g.address, g.accepted_at),
+            conn,
+        )
+        handled = handling_states(
+            warehouse.read(sa.select(staged_project_items), conn),
+            warehouse.read(sa.select(q).where(q.c.source_system.in_(list(PROJECT_ITEM_FEEDS))), conn),
+            tracked,
+            golden,
+        )
+        linked = handled[handled["status"] == "linked"]
+        review = review_candidates(found[found["status"] == "tracked"], linked, golden)
+        replace_table(conn, projects, found, context.log.info)
+        replace_table(conn, project_handlings, handled, context.log.info)
+        replace_table(conn, project_link_review, review, context.log.info)
+    by_status = pd.concat([found["status"], handled["status"]]).value_counts()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(found),
+            "handlings": len(handled),
+            **{status: int(by_status.get(status, 0)) for status in ("tracked", "linked", "waiting", "quarantined")},
+            "cases_linked": int(linked["golden_case_id"].notna().sum()),
+            "for_review": len(review),
         }
     )

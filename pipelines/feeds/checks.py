@@ -10,7 +10,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from core import clock
 from core.warehouse import Warehouse
-from pipelines.feeds.assets import EVALUATION_FEEDS, HOTLINE_FEEDS
+from pipelines.feeds.assets import EVALUATION_FEEDS, HOTLINE_FEEDS, PROJECT_FEEDS, PROJECT_ITEM_FEEDS
 from pipelines.metadata import check_result, md
 from pipelines.partitions import daily_check, run_window
 from reporting.accounting import accounted, balanced
@@ -24,6 +24,8 @@ from schemas.warehouse import (
     source_loads,
     staged_evaluations,
     staged_hotline_orders,
+    staged_project_items,
+    staged_projects,
 )
 
 EVALUATION_STATUSES = (LINKED, WAITING, QUARANTINED)
@@ -104,6 +106,21 @@ hotline_pulled_equals_staged_plus_quarantined = records_staged_or_quarantined(
     what="hotline",
 )
 
+project_records_staged_or_quarantined = records_staged_or_quarantined(
+    asset="staged_projects",
+    name="project_records_staged_or_quarantined",
+    feeds=PROJECT_FEEDS,
+    staged=staged_projects,
+    what="project",
+)
+project_item_records_staged_or_quarantined = records_staged_or_quarantined(
+    asset="staged_project_items",
+    name="project_item_records_staged_or_quarantined",
+    feeds=PROJECT_ITEM_FEEDS,
+    staged=staged_project_items,
+    what="project item",
+)
+
 
 @asset_check(
     asset="evaluations",
@@ -178,4 +195,6 @@ FEED_CHECKS = [
     evaluations_waiting,
     hotline_pulled_equals_staged_plus_quarantined,
     every_order_once,
+    project_records_staged_or_quarantined,
+    project_item_records_staged_or_quarantined,
 ]

@@ -25,6 +25,7 @@ from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from reporting.definitions import definitions
 from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
+from reporting.projects import project_clocks, project_stage_rows, projects_monthly
 from reporting.reuse import availability, licence_reuse, material_reuse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
@@ -45,8 +46,13 @@ from schemas.warehouse import (
     mart_hotline_monthly,
     mart_licence_reuse,
     mart_material_reuse,
+    mart_project_stages,
+    mart_projects,
+    mart_projects_monthly,
     mart_resolution_backlog,
     outbox,
+    project_handlings,
+    projects,
     review_decisions,
     review_queue,
     staged_pauses,
@@ -271,7 +277,48 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: ResourcePa
 
 
 @asset(
-    deps=["staged_cases", "case_resolution", "working_calendar"],
+    deps=["projects", "working_calendar"],
+    kinds={"pandas", "sql"},
+    **MART,
+    metadata=table_metadata(mart_projects, mart_project_stages, mart_projects_monthly),
+    description="Investment projects and the 45: per project and stage (`mart_project_stages`: start, end, working "
+    "days against the stage's limit, the department), per project (`mart_projects`: 立项 → 施工许可 working days, "
+    "parallel stages once, 特别程序 and applicant-held time out; stage reached, days left, stages late, the stage "
+    "that held it up, key project) and per month of 施工许可 (`mart_projects_monthly`). The 45, the stages' limits "
+    "and the key-project rule are reporting/definitions.yaml; docs/projects.md." + MART_DESCRIPTION,
+)
+def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    settings = definitions().projects
+    today = _today()
+    p, h = projects.c, project_handlings.c
+    with warehouse.begin() as conn:
+        tracked = warehouse.read(
+            sa.select(p.project_code, p.project_name, p.unit_name, p.site, p.total_investment_wan, p.key_flag).where(
+                p.status == "tracked"
+            ),
+            conn,
+        )
+        handlings = warehouse.read(sa.select(project_handlings).where(h.status == "linked"), conn)
+        handlings["source"] = handlings["source_system"]
+        stages = project_stage_rows(handlings, calendar(), today, settings)
+        clocks = project_clocks(tracked, handlings, stages, calendar(), today, settings)
+        monthly = projects_monthly(clocks)
+        replace_table(conn, mart_project_stages, stages, context.log.info)
+        replace_table(conn, mart_projects, clocks, context.log.info)
+        replace_table(conn, mart_projects_monthly, monthly, context.log.info)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(clocks),
+            "stages": len(stages),
+            "by_month": MetadataValue.md(
+                monthly.drop(columns="held_up_by").to_markdown(index=False) if len(monthly) else "none"
+            ),
+        }
+    )
+
+
+@asset(
+    deps=["staged_cases", "case_resolution", "working_calendar", "projects_mart"],
     kinds={"pandas", "sql"},
     **MART,
     metadata=table_metadata(mart_case_deadlines, mart_2345_monthly),
@@ -285,7 +332,7 @@ def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Ware
     with warehouse.begin() as conn:
         golden = warehouse.read(sa.select(golden_cases), conn)
         deadlines = case_deadlines(golden, calendar(), today, warehouse.read(case_pauses_select(), conn))
-        monthly = monthly_2345(deadlines)
+        monthly = monthly_2345(deadlines, warehouse.read(sa.select(mart_projects), conn))
         for table in (mart_case_deadlines, mart_2345_monthly):
             if rebuilt_if_changed(conn, table):
                 context.log.info(f"{table.name}: its columns changed with this version; created anew")

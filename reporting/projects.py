@@ -1,0 +1,343 @@
+"""Investment projects: each project's stages and its "45" clock, the monthly figures and the key-project report.
+
+The clock (docs/projects.md): from the day the project's first 立项 item was accepted to the day its 施工许可 was
+granted, counting the working days (行政许可法 Art. 82: the acceptance day not counted, holidays out, make-up days
+in) on which at least one item of the five stages was in a department's hands. So parallel stages count once (the
+union of their days, as overlapping pauses count once in ``reporting.deadlines.paused_days``), the days between
+handlings when nothing was filed (the applicant preparing, 申请人自行准备) are left out, and so are the days of a
+特别程序 (补正, 专家评审 … the item's pause). Counted day by day on the calendar: a project has tens of
+handlings, a district hundreds of projects.
+
+Inputs are plain frames (``handlings``: one row per item handled for a project, from the SPGL feeds and the golden
+cases carrying the project) so the counting is tested apart from the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from reporting.definitions import ProjectDefinitions
+from schemas.projects import CLOCK_END, CLOCK_START, STAGES, project_stages
+from schemas.workdays import WorkingCalendar
+
+#: What a handling frame carries.
+HANDLING_COLUMNS = (
+    "project_code", "handling_id", "item_code", "item_name", "dept_name", "accepted_at", "ended_at", "outcome",
+    "pause_started_at", "pause_ended_at", "golden_case_id", "source",
+)  # fmt: skip
+#: A handling's outcome: granted (办结 with approval), returned (退件, 不予受理: the stage is done again), running.
+OUTCOMES = ("granted", "returned", "running")
+
+STAGE_COLUMNS = [
+    "project_code", "stage", "stage_order", "national_stage", "started_on", "ended_on", "status", "handlings",
+    "redone", "working_days", "paused_working_days", "limit_days", "on_time", "responsible_dept",
+]  # fmt: skip
+PROJECT_COLUMNS = [
+    "project_code", "project_name", "unit_name", "site", "industry_code", "industrial", "key_project",
+    "total_investment_wan", "started_on", "permit_on", "month_permitted", "stage_reached", "status",
+    "working_days", "working_days_gross", "paused_working_days", "target_days", "days_left", "within_target",
+    "stages_late", "held_up_by", "responsible_dept", "handlings", "cases_linked",
+]  # fmt: skip
+MONTHLY_COLUMNS = [
+    "month", "projects", "key_projects", "average_working_days", "max_working_days", "within_target",
+    "share_within_target", "target_days", "held_up_by",
+]  # fmt: skip
+
+
+def _days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The days after ``start`` up to and including ``end`` (Art. 82: the first day is not counted)."""
+    if pd.isna(start) or pd.isna(end) or end <= start:
+        return pd.DatetimeIndex([])
+    return pd.date_range(start + pd.Timedelta(days=1), end, freq="D")
+
+
+def counted_days(
+    spans: pd.DataFrame, pauses: pd.DataFrame, cal: WorkingCalendar, within: tuple | None = None
+) -> tuple[int, int, int]:
+    """Working days in the union of ``spans`` (start, end: day-normalised timestamps) less those in the union of
+    ``pauses`` (start, end), optionally cut to ``within`` (start, end]. Returns (counted, paused, gross), gross
+    being the union's working days before the pauses come out."""
+    days = set()
+    for start, end in zip(spans["start"], spans["end"], strict=True):
+        if within is not None:
+            start, end = max(start, within[0]), min(end, within[1])
+        days.update(_days(start, end))
+    held = set()
+    for start, end in zip(pauses["start"], pauses["end"], strict=True):
+        held.update(_days(start, end))
+    if not days:
+        return 0, 0, 0
+    ordered = pd.Series(sorted(days))
+    working = ordered[cal.is_working_day(ordered).to_numpy(dtype=bool)]
+    paused = int(working.isin(held).sum())
+    return len(working) - paused, paused, len(working)
+
+
+def _spans(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
+    start = pd.to_datetime(handlings["accepted_at"]).dt.normalize()
+    end = pd.to_datetime(handlings["ended_at"]).dt.normalize().fillna(today)
+    return pd.DataFrame({"start": start, "end": end}, index=handlings.index).dropna()
+
+
+def _pauses(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
+    given = handlings[handlings["pause_started_at"].notna()]
+    start = pd.to_datetime(given["pause_started_at"]).dt.normalize()
+    end = pd.to_datetime(given["pause_ended_at"]).dt.normalize().fillna(today)
+    return pd.DataFrame({"start": start, "end": end})
+
+
+def with_stages(handlings: pd.DataFrame) -> pd.DataFrame:
+    """``handlings`` with stage, national_stage, milestone and the code table's responsible_dept (the handling's
+    own department wins where the source names it)."""
+    table = project_stages().set_index("item_code")
+    out = handlings.copy()
+    out["stage"] = out["item_code"].map(table["stage"]).astype("string")
+    out["national_stage"] = out["item_code"].map(table["national_stage"]).astype("Int64")
+    out["milestone"] = out["item_code"].map(table["milestone"]).fillna(False).astype(bool)
+    out["dept_name"] = out["dept_name"].astype("string").fillna(out["item_code"].map(table["responsible_dept"]))
+    return out
+
+
+def project_stage_rows(
+    handlings: pd.DataFrame, cal: WorkingCalendar, today: dt.date, settings: ProjectDefinitions
+) -> pd.DataFrame:
+    """One row per project and stage it has handlings in: first acceptance, the day its milestone item was
+    granted (NA while not), done/running, handlings (more than its items: redone), working days (its handlings'
+    union less their pauses), against the stage's limit, and the department that last handled it."""
+    now = pd.Timestamp(today)
+    frame = with_stages(handlings)
+    frame = frame[frame["stage"].notna()]
+    rows = []
+    for (code, stage), group in frame.groupby(["project_code", "stage"], sort=True):
+        granted = group[(group["outcome"] == "granted") & group["milestone"]]
+        ended = pd.to_datetime(granted["ended_at"]).max() if len(granted) else pd.NaT
+        spans = _spans(group, now if pd.isna(ended) else ended.normalize())
+        counted, paused, _ = counted_days(spans, _pauses(group, now), cal)
+        limit = settings.stage_limits[stage]
+        done = not pd.isna(ended)
+        last = group.sort_values(["accepted_at", "handling_id"]).iloc[-1]
+        rows.append(
+            {
+                "project_code": code,
+                "stage": stage,
+                "stage_order": STAGES.index(stage) + 1,
+                "national_stage": int(group["national_stage"].min()),
+                "started_on": pd.to_datetime(group["accepted_at"]).min().date(),
+                "ended_on": ended.date() if done else None,
+                "status": "done" if done else "running",
+                "handlings": len(group),
+                "redone": bool((group["outcome"] == "returned").any() or group["item_code"].duplicated().any()),
+                "working_days": counted,
+                "paused_working_days": paused,
+                "limit_days": limit,
+                "on_time": counted <= limit if done else (None if counted <= limit else False),
+                "responsible_dept": last["dept_name"],
+            }
+        )
+    stages = pd.DataFrame(rows, columns=STAGE_COLUMNS)
+    stages["on_time"] = stages["on_time"].astype("boolean")
+    return stages
+
+
+def project_clocks(
+    projects: pd.DataFrame,
+    handlings: pd.DataFrame,
+    stages: pd.DataFrame,
+    cal: WorkingCalendar,
+    today: dt.date,
+    settings: ProjectDefinitions,
+) -> pd.DataFrame:
+    """One row per project (``projects``: project_code, project_name, unit_name, site, total_investment_wan,
+    key_flag): its 45 clock, the stage reached, days used and left, the stages late and the one that held it up
+    longest, industrial and key by reporting/definitions.yaml."""
+    now = pd.Timestamp(today)
+    frame = with_stages(handlings)
+    frame = frame[frame["stage"].notna()]
+    rows = []
+    for project in projects.itertuples(index=False):
+        code = project.project_code
+        mine = frame[frame["project_code"] == code]
+        own = stages[stages["project_code"] == code].sort_values("stage_order")
+        first = mine[mine["stage"] == CLOCK_START]
+        start = pd.to_datetime(first["accepted_at"]).min().normalize() if len(first) else pd.NaT
+        permit = own[(own["stage"] == CLOCK_END) & (own["status"] == "done")]
+        end = pd.Timestamp(permit["ended_on"].iloc[0]) if len(permit) else pd.NaT
+        if pd.isna(start):
+            counted = paused = gross = None
+        else:
+            until = now if pd.isna(end) else end
+            spans = _spans(mine, until)
+            counted, paused, _ = counted_days(spans, _pauses(mine, now), cal, within=(start, until))
+            gross = int(cal.working_days_between(pd.Series([start]), pd.Series([until])).iloc[0])
+        industry = code.split("-")[2] if isinstance(code, str) and code.count("-") == 4 else None
+        key = bool(settings.key_from_source_flag and bool(project.key_flag)) or (
+            settings.key_investment_wan is not None
+            and pd.notna(project.total_investment_wan)
+            and float(project.total_investment_wan) >= settings.key_investment_wan
+        )
+        late = own.loc[own["on_time"].fillna(True) == False, "stage"].tolist()  # noqa: E712
+        reached = own.iloc[-1] if len(own) else None
+        longest = own.sort_values(["working_days", "stage_order"], ascending=[False, True]).head(1)
+        status = "permitted" if not pd.isna(end) else ("not_started" if pd.isna(start) else "running")
+        target = settings.target_working_days
+        rows.append(
+            {
+                "project_code": code,
+                "project_name": project.project_name,
+                "unit_name": project.unit_name,
+                "site": project.site,
+                "industry_code": industry,
+                "industrial": industry in settings.industrial_industry_codes,
+                "key_project": bool(key),
+                "total_investment_wan": project.total_investment_wan,
+                "started_on": None if pd.isna(start) else start.date(),
+                "permit_on": None if pd.isna(end) else end.date(),
+                "month_permitted": None if pd.isna(end) else end.strftime("%Y-%m"),
+                "stage_reached": None if reached is None else reached["stage"],
+                "status": status,
+                "working_days": counted,
+                "working_days_gross": gross,
+                "paused_working_days": paused,
+                "target_days": target,
+                "days_left": None if counted is None else target - counted,
+                "within_target": None if counted is None or pd.isna(end) else counted <= target,
+                "stages_late": "、".join(late) or None,
+                "held_up_by": longest["stage"].iloc[0] if len(longest) else None,
+                "responsible_dept": None if reached is None else reached["responsible_dept"],
+                "handlings": len(mine),
+                "cases_linked": int(mine["golden_case_id"].notna().sum()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=PROJECT_COLUMNS)
+    for column in ("working_days", "working_days_gross", "paused_working_days", "days_left"):
+        out[column] = out[column].astype("Int64")
+    out["within_target"] = out["within_target"].astype("boolean")
+    return out
+
+
+def projects_monthly(clocks: pd.DataFrame) -> pd.DataFrame:
+    """Per month of 施工许可: the industrial projects permitted, their average and longest 立项→施工许可 working
+    days, how many within the target, and which stage held each up (``code 阶段`` pairs, longest first)."""
+    done = clocks[clocks["industrial"] & clocks["month_permitted"].notna() & clocks["working_days"].notna()]
+    if done.empty:
+        return pd.DataFrame(columns=MONTHLY_COLUMNS)
+    rows = []
+    for month, group in done.groupby("month_permitted", sort=True):
+        days = group["working_days"].astype(int)
+        ordered = group.sort_values(["working_days", "project_code"], ascending=[False, True])
+        rows.append(
+            {
+                "month": month,
+                "projects": len(group),
+                "key_projects": int(group["key_project"].sum()),
+                "average_working_days": round(float(days.mean()), 2),
+                "max_working_days": int(days.max()),
+                "within_target": int(group["within_target"].fillna(False).sum()),
+                "share_within_target": round(float(group["within_target"].fillna(False).mean()), 4),
+                "target_days": int(group["target_days"].iloc[0]),
+                "held_up_by": "; ".join(
+                    f"{c} {s}" for c, s in zip(ordered["project_code"], ordered["held_up_by"].fillna("–"), strict=True)
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=MONTHLY_COLUMNS)
+
+
+def construction_2345(clocks: pd.DataFrame, target_name: str, target_days: int) -> pd.DataFrame:
+    """The 2345 "construction" target per month, on the projects' clocks (mart_2345_monthly's columns)."""
+    done = clocks[clocks["industrial"] & clocks["month_permitted"].notna() & clocks["working_days"].notna()]
+    columns = ["target", "month", "target_name", "target_days", "completed", "within_target",
+               "share_within_target", "average_working_days"]  # fmt: skip
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    within = done["working_days"].astype(int) <= target_days
+    grouped = done.assign(within=within).groupby("month_permitted")
+    table = pd.DataFrame(
+        {
+            "completed": grouped.size(),
+            "within_target": grouped["within"].sum().astype(int),
+            "average_working_days": grouped["working_days"].mean().astype(float).round(2),
+        }
+    ).reset_index(names="month")
+    table["target"], table["target_name"], table["target_days"] = "construction", target_name, target_days
+    table["share_within_target"] = (table["within_target"] / table["completed"]).round(4)
+    return table[columns]
+
+
+def key_project_report(clocks: pd.DataFrame, stages: pd.DataFrame, month: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The key-project monthly report as of ``month`` (YYYY-MM): the key projects started by the month's end and
+    not permitted before it (the ones still tracked, and those permitted in it), and their stages."""
+    first = pd.Timestamp(f"{month}-01")
+    last = (first + pd.offsets.MonthEnd(0)).date()
+    started = pd.to_datetime(clocks["started_on"]).dt.date
+    permitted = pd.to_datetime(clocks["permit_on"]).dt.date
+    open_then = permitted.isna() | (permitted >= first.date())
+    keep = clocks["key_project"] & started.notna() & (started <= last) & open_then
+    report = clocks[keep].sort_values("project_code").reset_index(drop=True)
+    shown = stages[stages["project_code"].isin(report["project_code"])].sort_values(["project_code", "stage_order"])
+    return report, shown.reset_index(drop=True)
+
+
+__all__ = [
+    "HANDLING_COLUMNS", "MONTHLY_COLUMNS", "OUTCOMES", "PROJECT_COLUMNS", "STAGE_COLUMNS", "construction_2345",
+    "counted_days", "key_project_report", "project_clocks", "project_stage_rows", "projects_monthly",
+    "with_stages",
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the state tables (projects, project_handlings)
+def project_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
+    """Every project pulled, once: its newest staged record (``tracked``), or ``quarantined``."""
+    from staging.feeds import newest, with_quarantined
+
+    usable = newest(records, "project_code").assign(status="tracked", note=None) if len(records) else None
+    return with_quarantined(usable, quarantined, "project_code")
+
+
+def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: set, golden: pd.DataFrame):
+    """Every item handling pulled, once: ``linked`` to a tracked project (and to the golden case whose 办件编号 is
+    its 事项实例编码), ``waiting`` for its project, or ``quarantined``. ``golden``: golden_case_id, case_no."""
+    from staging.feeds import newest, with_quarantined
+
+    usable = None
+    if len(records):
+        usable = newest(records, "handling_id")
+        known = usable["project_code"].isin(tracked)
+        usable["status"] = np.where(known, "linked", "waiting")
+        usable["note"] = np.where(known, None, "project_not_pulled")
+        by_number = golden.dropna(subset=["case_no"]).drop_duplicates("case_no").set_index("case_no")["golden_case_id"]
+        usable["golden_case_id"] = usable["handling_id"].map(by_number)
+        stages = with_stages(usable)
+        usable["stage"], usable["national_stage"] = stages["stage"], stages["national_stage"]
+    return with_quarantined(usable, quarantined, "handling_id")
+
+
+def review_candidates(projects: pd.DataFrame, handlings: pd.DataFrame, golden: pd.DataFrame) -> pd.DataFrame:
+    """Golden cases of a stage item that no handling names (by 办件编号) but whose applicant is a tracked
+    project's unit: offered to review with what matched (applicant, site, a stage the project has not had yet)."""
+    columns = ["golden_case_id", "project_code", "case_no", "item_code", "item_name", "stage", "accepted_at",
+               "same_applicant", "same_site", "stage_expected", "reason"]  # fmt: skip
+    if golden.empty or projects.empty:
+        return pd.DataFrame(columns=columns)
+    table = project_stages().set_index("item_code")
+    cases = golden[golden["item_code"].isin(table.index) & ~golden["golden_case_id"].isin(handlings["golden_case_id"])]
+    units = projects.dropna(subset=["unit_id"])[["project_code", "unit_id", "site"]]
+    pairs = cases.merge(units, left_on="applicant_id", right_on="unit_id")
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    pairs["stage"] = pairs["item_code"].map(table["stage"])
+    had = set(zip(handlings["project_code"], handlings["stage"], strict=True))
+    pairs["same_applicant"] = True
+    site, address = pairs["site"].fillna("").astype(str), pairs["address"].fillna("").astype(str)
+    pairs["same_site"] = [bool(s) and (s in a or a in s) for s, a in zip(site, address, strict=True)]
+    pairs["stage_expected"] = [(p, s) not in had for p, s in zip(pairs["project_code"], pairs["stage"], strict=True)]
+    pairs["reason"] = (
+        "申请人为项目单位"
+        + np.where(pairs["same_site"], "，地址与建设地点一致", "")
+        + np.where(pairs["stage_expected"], "，项目尚无该阶段事项", "，项目已有该阶段事项")
+        + "：办件未填项目代码，请核对是否为该项目的事项。"
+    )
+    return pairs[columns].reset_index(drop=True)

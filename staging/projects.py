@@ -1,0 +1,109 @@
+"""Investment projects staged from the engineering-construction approval system (SPGL): each project record and
+each item-handling record usable (``staged_projects``, ``staged_project_items``) or quarantined with its reason
+(``quarantined_feed_records``); nothing is dropped.
+
+Beyond the rules every feed shares (``staging.feeds``), a record whose 投资项目代码 fails the check
+(``schemas.identifiers.project_code_problems``: a clerk's typing, most often) is quarantined: a project is keyed by
+its code, and a wrong code would start a second project. A handling that ended before it was accepted, or names an
+investment that is not a number, is quarantined too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from core.feeds import Feed
+from schemas.identifiers import normalize_code_series, normalize_project_code_series, project_code_problems
+from staging.feeds import feed_rules, first_failing, map_feed, split
+
+PROJECT_COLUMNS = [
+    "source_system", "record_key", "project_code", "project_name", "works_code", "approval_type", "works_class",
+    "total_investment_wan", "site", "unit_name", "unit_id", "key_flag", "submitted_at", "changed_at",
+]  # fmt: skip
+ITEM_COLUMNS = [
+    "source_system", "record_key", "handling_id", "project_code", "item_code", "item_name", "dept_code",
+    "dept_name", "limit_days", "accepted_at", "ended_at", "outcome", "pause_started_at", "pause_ended_at",
+    "changed_at",
+]  # fmt: skip
+PROBLEM_WORDS = {
+    "format": "不是 4-6-2-2-6 位数字",
+    "year": "年份代码不是年份",
+    "region": "地区代码不是有效的行政区划",
+    "serial": "流水号为 000000",
+}
+FLAG_WORDS = {"1": True, "是": True, "Y": True, "TRUE": True, "0": False, "否": False, "N": False, "FALSE": False}
+
+
+def _code_rule(frame: pd.DataFrame, feed: Feed) -> tuple:
+    given = frame["project_code"]
+    frame["project_code"] = normalize_project_code_series(given)
+    problem = project_code_problems(frame["project_code"])
+    return (
+        problem.notna(),
+        "invalid_project_code",
+        feed.fields["project_code"]
+        + "“"
+        + given.fillna("")
+        + "”不是有效的投资项目代码（"
+        + problem.map(PROBLEM_WORDS).fillna("")
+        + "）：请在"
+        + feed.system_name
+        + "中核对后重新上报。",
+    )
+
+
+def _empty(columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.DataFrame(columns=columns), pd.DataFrame(columns=["source_system", "record_key", "item_id"])
+
+
+def stage_projects(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``raw``: record_key, payload (one feed, one day). Returns (staged, quarantined), both with source_system."""
+    if raw.empty:
+        return _empty(PROJECT_COLUMNS)
+    frame = map_feed(raw, feed)
+    rules = feed_rules(frame, feed)
+    rules.append(_code_rule(frame, feed))
+    investment = pd.to_numeric(frame["total_investment_wan"], errors="coerce")
+    rules.append(
+        (
+            frame["total_investment_wan"].notna() & investment.isna(),
+            "invalid_total_investment",
+            "总投资“" + frame["total_investment_wan"].fillna("") + "”不是数字（万元）。",
+        )
+    )
+    frame["total_investment_wan"] = investment
+    frame["key_flag"] = frame["key_flag"].str.upper().map(FLAG_WORDS).astype("boolean")
+    frame["unit_id"] = normalize_code_series(frame["unit_id"])
+    reason_code, reason = first_failing(frame, rules)
+    staged, quarantined = split(frame, reason_code, reason, "project_code")
+    staged["source_system"] = feed.name
+    return staged.reindex(columns=PROJECT_COLUMNS).reset_index(drop=True), quarantined.assign(source_system=feed.name)
+
+
+def stage_project_items(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """As :func:`stage_projects`, for the item handlings."""
+    if raw.empty:
+        return _empty(ITEM_COLUMNS)
+    frame = map_feed(raw, feed)
+    rules = feed_rules(frame, feed)
+    rules.append(_code_rule(frame, feed))
+    rules += [
+        (
+            frame["_raw_ended_at"].notna() & frame["ended_at"].isna(),
+            "invalid_ended_at",
+            feed.fields.get("ended_at", "ended_at") + "“" + frame["_raw_ended_at"].fillna("") + "”无法识别为时间。",
+        ),
+        (
+            frame["ended_at"] < frame["accepted_at"],
+            "ended_before_accepted",
+            "办结时间早于受理时间：请" + feed.system_name + "核对该事项实例。",
+        ),
+    ]
+    frame["limit_days"] = pd.to_numeric(frame["limit_days"], errors="coerce").astype("Int64")
+    reason_code, reason = first_failing(frame, rules)
+    staged, quarantined = split(frame, reason_code, reason, "handling_id")
+    staged["outcome"] = staged["outcome"].fillna("running")
+    staged["source_system"] = feed.name
+    return staged.reindex(columns=ITEM_COLUMNS).reset_index(drop=True), quarantined.assign(source_system=feed.name)

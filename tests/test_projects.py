@@ -1,0 +1,208 @@
+"""Investment projects: the 投资项目代码 check, the stage code table and the "45" clock.
+
+The clock's figures are counted by hand on the 2026 calendar (schemas/calendar/2026.csv: 20 September a make-up
+Sunday, 25-27 September 中秋, 1-7 October 国庆, 10 October a make-up Saturday), not by the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from reporting.definitions import ProjectDefinitions
+from reporting.projects import (
+    HANDLING_COLUMNS,
+    construction_2345,
+    counted_days,
+    key_project_report,
+    project_clocks,
+    project_stage_rows,
+    projects_monthly,
+)
+from schemas.identifiers import is_valid_project_code, normalize_project_code_series, project_code_problems
+from schemas.projects import STAGES, project_stages, stage_of
+from schemas.workdays import calendar
+
+pytestmark = pytest.mark.unit
+
+CODE = "2026-320412-34-03-512345"
+
+
+# ---------------------------------------------------------------- 投资项目代码
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("2026-320412-34-03-512345", None),
+        ("２０２６－３２０４１２－３４－０３－５１２３４５", None),  # full-width, as typed in a Chinese IME
+        ("2026 320412 34 03 512345".replace(" ", "—"), None),  # em dashes
+        ("20263204123403512345", None),  # the dashes left out
+        ("2509-320193-89-01-544060", None),  # a newer YYMM year code
+        ("2026-320412-34-03-51234", "format"),
+        ("2026-320412-3A-03-512345", "format"),
+        ("1999-320412-34-03-512345", "year"),
+        ("2613-320412-34-03-512345", "year"),  # month 13
+        ("2026-990412-34-03-512345", "region"),
+        ("2026-320412-34-03-000000", "serial"),
+    ],
+)
+def test_project_code_check(given, problem):
+    found = project_code_problems(normalize_project_code_series(pd.Series([given])))
+    assert (None if pd.isna(found.iloc[0]) else found.iloc[0]) == problem
+    assert is_valid_project_code(given) is (problem is None)
+
+
+def test_project_code_check_is_vectorised_and_keeps_blanks():
+    values = normalize_project_code_series(pd.Series([CODE, None, "", "2026-320412-34-03-5123456"], index=[5, 6, 7, 8]))
+    problems = project_code_problems(values)
+    assert list(problems.index) == [5, 6, 7, 8]
+    assert problems.isna().tolist() == [True, True, True, False]
+    assert not is_valid_project_code(None)
+
+
+# ---------------------------------------------------------------- the stage code table
+def test_every_seed_stage_has_a_milestone_item_and_national_stages_are_the_four():
+    table = project_stages()
+    for stage in STAGES:
+        assert table[(table["stage"] == stage) & table["milestone"]].shape[0] >= 1, stage
+    assert set(table["national_stage"]) == {1, 2, 3, 4}
+    assert table.loc[table["item_code"] == "000130001000", "stage"].item() == "施工许可"  # the catalogue's item
+    found = stage_of(pd.Series(["000121004000", "000131001000", "999999999999"]))
+    assert found["stage"].tolist()[0] == "规划" and found["national_stage"].tolist()[:2] == [2, 4]
+    assert pd.isna(found["stage"].iloc[1]) and pd.isna(found["stage"].iloc[2])  # 竣工验收 is after the 45
+
+
+# ---------------------------------------------------------------- the 45 clock
+def _handling(item, accepted, ended, outcome="granted", pause=(None, None), hid=None):
+    return dict.fromkeys(HANDLING_COLUMNS) | {
+        "project_code": CODE,
+        "handling_id": hid or f"{item}-{accepted}",
+        "item_code": item,
+        "accepted_at": pd.Timestamp(accepted),
+        "ended_at": pd.Timestamp(ended) if ended else pd.NaT,
+        "outcome": outcome,
+        "pause_started_at": pd.Timestamp(pause[0]) if pause[0] else pd.NaT,
+        "pause_ended_at": pd.Timestamp(pause[1]) if pause[1] else pd.NaT,
+    }
+
+
+HANDLINGS = pd.DataFrame(
+    [
+        _handling("000120001000", "2026-09-07 09:00", "2026-09-09 16:00"),  # 立项
+        _handling("000121001000", "2026-09-10 10:00", "2026-09-17 10:00"),  # 用地: 选址
+        _handling("000121002000", "2026-09-14 10:00", "2026-09-24 15:00"),  # 用地: 用地规划许可, overlapping
+        _handling("000121003000", "2026-09-21 09:00", "2026-09-23 09:00", "returned"),  # 规划: 方案, returned
+        _handling("000121003000", "2026-09-28 09:00", "2026-09-29 09:00"),  # ... and done again
+        _handling("000121004000", "2026-09-29 14:00", "2026-10-12 11:00", pause=("2026-09-29", "2026-10-09")),
+        _handling("000122001000", "2026-09-22 09:00", "2026-09-30 17:00"),  # 环评, parallel to 规划
+        _handling("000130001000", "2026-10-13 09:00", "2026-10-16 10:00"),  # 施工许可
+    ]
+)
+PROJECTS = pd.DataFrame(
+    [
+        {
+            "project_code": CODE,
+            "project_name": "某精密机械厂房",
+            "unit_name": "常州某机械有限公司",
+            "site": "武进高新区",
+            "total_investment_wan": 12000.0,
+            "key_flag": False,
+        }
+    ]
+)
+TODAY = dt.date(2026, 11, 30)
+
+
+def test_stages_count_their_handlings_once_leave_pauses_out_and_see_a_redone_stage():
+    stages = project_stage_rows(HANDLINGS, calendar(), TODAY, ProjectDefinitions()).set_index("stage")
+    # 立项: 8, 9 Sep. 用地: (10 Sep, 24 Sep]: 11, 14-18, 20 (make-up Sunday), 21-24 = 11.
+    # 规划: 22, 23, 29, 30 Sep, 8, 9, 10 (make-up Saturday), 12 Oct = 8, less the pause's 30 Sep, 8, 9 Oct = 5.
+    # 环评: 23, 24, 28, 29, 30 Sep = 5 (25-27 中秋). 施工许可: 14, 15, 16 Oct = 3.
+    assert stages["working_days"].to_dict() == {"施工许可": 3, "环评": 5, "用地": 11, "立项": 2, "规划": 5}
+    assert stages.loc["规划", "paused_working_days"] == 3
+    assert stages.loc["规划", "redone"] and stages.loc["规划", "handlings"] == 3 and not stages.loc["用地", "redone"]
+    assert stages.loc["规划", "ended_on"] == dt.date(2026, 10, 12) and stages.loc["规划", "status"] == "done"
+    assert stages["on_time"].all()
+    assert stages.loc["用地", "responsible_dept"] == "区自然资源和规划局"  # from the code table: no source named one
+
+
+def test_the_45_clock_counts_parallel_stages_once_and_leaves_out_pauses_and_applicant_time():
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(HANDLINGS, calendar(), TODAY, settings)
+    clock = project_clocks(PROJECTS, HANDLINGS, stages, calendar(), TODAY, settings).iloc[0]
+    # Every working day from 7 Sep (立项 accepted, not counted) to 16 Oct: 8-11, 14-18, 20, 21-24, 28-30 Sep (17)
+    # and 8, 9, 10, 12-16 Oct (8) = 25. Nothing was filed on 10 Sep and 13 Oct (each an acceptance day): 23 in some
+    # department's hands; the 专家评审 pause's 30 Sep, 8 and 9 Oct out: 20.
+    assert (clock["working_days_gross"], clock["paused_working_days"], clock["working_days"]) == (25, 3, 20)
+    assert clock["status"] == "permitted" and clock["permit_on"] == dt.date(2026, 10, 16)
+    assert clock["within_target"] and clock["days_left"] == 25 and clock["month_permitted"] == "2026-10"
+    assert clock["held_up_by"] == "用地" and clock["stages_late"] is None and clock["stage_reached"] == "施工许可"
+    assert clock["industrial"] and clock["key_project"]  # industry 34; 12000 万元 over the 10000 threshold
+    # the sum of the stages (2 + 11 + 5 + 5 + 3 = 26) would count 环评's days beside 用地's and 规划's twice
+    assert stages["working_days"].sum() == 26
+
+
+def test_a_stage_past_its_limit_is_late_and_a_running_project_counts_to_today():
+    settings = ProjectDefinitions(stage_limits={"立项": 5, "用地": 10, "规划": 10, "环评": 10, "施工许可": 5})
+    running = HANDLINGS[HANDLINGS["item_code"] != "000130001000"]
+    stages = project_stage_rows(running, calendar(), dt.date(2026, 10, 16), settings)
+    clock = project_clocks(PROJECTS, running, stages, calendar(), dt.date(2026, 10, 16), settings).iloc[0]
+    assert clock["stages_late"] == "用地" and clock["status"] == "running" and pd.isna(clock["within_target"])
+    # up to 12 Oct (the last handling's end): 23 - 3 (施工许可's days) = 20 in hands, less 3 paused = 17
+    assert clock["working_days"] == 17 and clock["days_left"] == 28 and clock["stage_reached"] == "环评"
+
+
+def test_counted_days_unions_spans_and_pauses():
+    spans = pd.DataFrame(
+        {"start": pd.to_datetime(["2026-10-12", "2026-10-13"]), "end": pd.to_datetime(["2026-10-16", "2026-10-19"])}
+    )
+    pauses = pd.DataFrame(
+        {"start": pd.to_datetime(["2026-10-14", "2026-10-13"]), "end": pd.to_datetime(["2026-10-15", "2026-10-15"])}
+    )
+    # (12, 19 Oct] = 13, 14, 15, 16, 19 = 5 working days; paused (13, 15] ∪ (14, 15] = 14, 15
+    assert counted_days(spans, pauses, calendar()) == (3, 2, 5)
+
+
+def test_monthly_figures_the_2345_construction_target_and_the_key_project_report():
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(HANDLINGS, calendar(), TODAY, settings)
+    clocks = project_clocks(PROJECTS, HANDLINGS, stages, calendar(), TODAY, settings)
+    monthly = projects_monthly(clocks).iloc[0]
+    assert (monthly["month"], monthly["projects"], monthly["average_working_days"], monthly["within_target"]) == (
+        "2026-10", 1, 20.0, 1,
+    )  # fmt: skip
+    assert monthly["held_up_by"] == f"{CODE} 用地"
+    target = construction_2345(clocks, "工业建设项目施工许可", 45).iloc[0]
+    assert (target["target"], target["month"], target["completed"], target["within_target"]) == (
+        "construction", "2026-10", 1, 1,
+    )  # fmt: skip
+    report, shown = key_project_report(clocks, stages, "2026-10")
+    assert report["project_code"].tolist() == [CODE] and len(shown) == 5
+    assert key_project_report(clocks, stages, "2026-11")[0].empty  # permitted in October: no longer tracked
+
+
+def test_the_report_xlsx_matches_the_mart_and_neutralises_formulas(tmp_path):
+    from openpyxl import load_workbook
+
+    from reporting.project_report import PROJECT_HEADINGS, report_frames, write_report
+
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(HANDLINGS, calendar(), TODAY, settings)
+    projects = PROJECTS.assign(project_name='=HYPERLINK("http://x")')
+    clocks = project_clocks(projects, HANDLINGS, stages, calendar(), TODAY, settings)
+    path = tmp_path / "report.xlsx"
+    assert write_report(clocks, stages, "2026-10", path) == {"projects": 1, "stages": 5}
+    book = load_workbook(path)
+    assert book.sheetnames == ["projects", "stages"]
+    sheet = book["projects"]
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+    assert [c.value for c in sheet[1]] == list(PROJECT_HEADINGS.values())
+    row = dict(zip(PROJECT_HEADINGS, [c.value for c in sheet[2]], strict=True))
+    expected = report_frames(clocks, stages, "2026-10")["projects"].iloc[0]
+    assert row["project_name"] == '\'=HYPERLINK("http://x")'  # text, never a formula
+    for column in ("project_code", "working_days", "days_left", "stage_reached", "held_up_by", "responsible_dept"):
+        assert row[column] == expected[column], column
+    stage_rows = [[c.value for c in r] for r in book["stages"].iter_rows(min_row=2)]
+    assert [r[1] for r in stage_rows] == ["立项", "用地", "规划", "环评", "施工许可"]
+    assert [r[6] for r in stage_rows] == [2, 11, 5, 5, 3]
