@@ -22,6 +22,7 @@ import pandas as pd
 from reporting.definitions import ProjectDefinitions
 from schemas.projects import CLOCK_END, CLOCK_START, STAGES, project_stages
 from schemas.workdays import WorkingCalendar
+from staging.feeds import newest, with_quarantined
 
 #: What a handling frame carries.
 HANDLING_COLUMNS = (
@@ -291,8 +292,6 @@ __all__ = [
 # ---------------------------------------------------------------- the state tables (projects, project_handlings)
 def project_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
     """Every project pulled, once: its newest staged record (``tracked``), or ``quarantined``."""
-    from staging.feeds import newest, with_quarantined
-
     usable = newest(records, "project_code").assign(status="tracked", note=None) if len(records) else None
     return with_quarantined(usable, quarantined, "project_code")
 
@@ -300,8 +299,6 @@ def project_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataF
 def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: set, golden: pd.DataFrame):
     """Every item handling pulled, once: ``linked`` to a tracked project (and to the golden case whose 办件编号 is
     its 事项实例编码), ``waiting`` for its project, or ``quarantined``. ``golden``: golden_case_id, case_no."""
-    from staging.feeds import newest, with_quarantined
-
     usable = None
     if len(records):
         usable = newest(records, "handling_id")
@@ -323,7 +320,8 @@ def review_candidates(projects: pd.DataFrame, handlings: pd.DataFrame, golden: p
     if golden.empty or projects.empty:
         return pd.DataFrame(columns=columns)
     table = project_stages().set_index("item_code")
-    cases = golden[golden["item_code"].isin(table.index) & ~golden["golden_case_id"].isin(handlings["golden_case_id"])]
+    named = handlings["golden_case_id"] if "golden_case_id" in handlings else pd.Series(dtype="string")
+    cases = golden[golden["item_code"].isin(table.index) & ~golden["golden_case_id"].isin(named)]
     units = projects.dropna(subset=["unit_id"])[["project_code", "unit_id", "site"]]
     pairs = cases.merge(units, left_on="applicant_id", right_on="unit_id")
     if pairs.empty:

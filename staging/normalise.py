@@ -54,6 +54,7 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     """Dates as clerks type them: 2025-03-05 10:00[:00], 2025/3/5, 20250305, 2025年3月5日, 2025.03.05, ISO."""
     text = clean_text(values)
     text = sub(text, r"(\+08:?00|Z)$", "").str.replace("T", " ", regex=False)
+    text = sub(text, r"(\d:\d{2})[.,]\d{1,9}$", r"\1")  # fractions of a second, as databases write them
     text = sub(sub(text, r"[年月/.]", "-"), r"[日秒]", "")
     text = sub(text, r"[时分点]", ":").str.rstrip(":")
     # Compact forms: 20250305, 202503051030, 20250305103000.

@@ -127,6 +127,7 @@ def test_clerk_date_forms_parse():
                 "2025.3.5",
                 "2025-03-05T14:30:00+08:00",
                 "２０２５－０３－０５",
+                "2025-03-05 14:30:00.000000",  # a database's datetime, fractions of a second and all
                 "2025-02-30",
                 "",
                 None,
@@ -141,6 +142,7 @@ def test_clerk_date_forms_parse():
         "2025-03-05",
         "2025-03-05 14:30",
         "2025-03-05",
+        "2025-03-05 14:30",
     ]
-    assert parsed.iloc[:7].tolist() == [pd.Timestamp(v) for v in expected]
-    assert parsed.iloc[7:].isna().all()  # an impossible date is not guessed
+    assert parsed.iloc[:8].tolist() == [pd.Timestamp(v) for v in expected]
+    assert parsed.iloc[8:].isna().all()  # an impossible date is not guessed
