@@ -133,9 +133,19 @@ def case_deadlines(
     )
 
 
-def monthly_2345(deadlines: pd.DataFrame) -> pd.DataFrame:
-    """Per target and month of completion: completed cases, how many within the target, the share."""
-    counted = deadlines[deadlines["within_target"].notna()]
+def monthly_2345(deadlines: pd.DataFrame, startup: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per target and month of completion: completed cases, how many within the target, the share.
+
+    "startup" is counted on start-up chains, not cases (a registration alone is not a start-up): ``startup`` holds
+    one row per start-up (``reporting.startup.chains_for_2345``: target_2345, month_completed = the month its
+    licence was issued, within_target, working_days_net of a complete chain); without it there is no startup row."""
+    counted = deadlines[deadlines["within_target"].notna() & (deadlines["target_2345"] != "startup")]
+    if startup is not None and not startup.empty:
+        counted = pd.concat([counted, startup], ignore_index=True)
+    counted = counted.assign(
+        within_target=counted["within_target"].astype(bool),
+        working_days_net=pd.to_numeric(counted["working_days_net"], errors="coerce"),
+    )
     columns = ["target", "month", "target_name", "target_days", "completed", "within_target",
                "share_within_target", "average_working_days"]  # fmt: skip
     if counted.empty:
@@ -145,7 +155,7 @@ def monthly_2345(deadlines: pd.DataFrame) -> pd.DataFrame:
         {
             "completed": grouped.size(),
             "within_target": grouped["within_target"].sum().astype(int),
-            "average_working_days": grouped["working_days_net"].mean().astype(float).round(2),
+            "average_working_days": grouped["working_days_net"].mean().astype(float).round(2).fillna(0.0),
         }
     ).reset_index(names=["target", "month"])
     targets = targets_2345()
