@@ -133,11 +133,17 @@ def case_deadlines(
     )
 
 
-def monthly_2345(deadlines: pd.DataFrame, project_clocks: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per target and month of completion: completed cases, how many within the target, the share. "construction"
-    is measured on the projects' 立项 → 施工许可 clocks (``mart_projects``: reporting.projects), not on the
-    construction-permit case alone, when ``project_clocks`` are given."""
-    table = _monthly_2345_cases(deadlines, drop_construction=project_clocks is not None)
+def monthly_2345(
+    deadlines: pd.DataFrame, *, project_clocks: pd.DataFrame | None = None, startup: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per target and month of completion: completed cases, how many within the target, the share.
+
+    "startup" is counted on start-up chains, not cases (a registration alone is not a start-up): ``startup`` holds
+    one row per start-up (``reporting.startup.chains_for_2345``: target_2345, month_completed = the month its
+    licence was issued, within_target, working_days_net of a complete chain); without it there is no startup row.
+    "construction" is measured on the projects' 立项 → 施工许可 clocks (``mart_projects``: reporting.projects), not on
+    the construction-permit case alone, when ``project_clocks`` are given."""
+    table = _monthly_2345_cases(deadlines, drop_construction=project_clocks is not None, startup=startup)
     if project_clocks is None:
         return table
     from reporting.projects import construction_2345
@@ -150,10 +156,16 @@ def monthly_2345(deadlines: pd.DataFrame, project_clocks: pd.DataFrame | None = 
     return pd.concat([table, built], ignore_index=True).sort_values(["target", "month"], ignore_index=True)
 
 
-def _monthly_2345_cases(deadlines: pd.DataFrame, drop_construction: bool) -> pd.DataFrame:
-    counted = deadlines[deadlines["within_target"].notna()]
+def _monthly_2345_cases(deadlines: pd.DataFrame, drop_construction: bool, startup: pd.DataFrame | None) -> pd.DataFrame:
+    counted = deadlines[deadlines["within_target"].notna() & (deadlines["target_2345"] != "startup")]
     if drop_construction:
         counted = counted[counted["target_2345"] != "construction"]
+    if startup is not None and not startup.empty:
+        counted = pd.concat([counted, startup], ignore_index=True)
+    counted = counted.assign(
+        within_target=counted["within_target"].astype(bool),
+        working_days_net=pd.to_numeric(counted["working_days_net"], errors="coerce"),
+    )
     columns = ["target", "month", "target_name", "target_days", "completed", "within_target",
                "share_within_target", "average_working_days"]  # fmt: skip
     if counted.empty:
@@ -163,7 +175,7 @@ def _monthly_2345_cases(deadlines: pd.DataFrame, drop_construction: bool) -> pd.
         {
             "completed": grouped.size(),
             "within_target": grouped["within_target"].sum().astype(int),
-            "average_working_days": grouped["working_days_net"].mean().astype(float).round(2),
+            "average_working_days": grouped["working_days_net"].mean().astype(float).round(2).fillna(0.0),
         }
     ).reset_index(names=["target", "month"])
     targets = targets_2345()

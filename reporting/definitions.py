@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.case import CHANNELS, DELIVERY_METHODS
+from schemas.case import CHANNELS, DELIVERY_METHODS, items
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, HOTLINE_RESULTS, HOTLINE_SATISFACTION
 from schemas.projects import STAGES
 
@@ -143,6 +144,41 @@ class ProjectDefinitions(_Strict):
         return codes
 
 
+STARTUP_REGISTRATION = "registration"
+
+
+class StartupDefinitions(_Strict):
+    """企业开办 as one chain (``mart_startup_chains``, the startup row of ``mart_2345_monthly``)."""
+
+    # step name: the catalogue items (基本编码) whose case is that step; ``registration`` opens the chain
+    steps: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            STARTUP_REGISTRATION: ("000102001000",),
+            "seal": ("000150001000",),
+            "invoice": ("000160001000",),
+            "social_security": ("000170001000",),
+        }
+    )
+    window_days: int = Field(default=30, ge=1, le=365)
+    clock_start: Literal["accepted_at", "submitted_at"] = "accepted_at"
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        if STARTUP_REGISTRATION not in steps:
+            raise ValueError(f"steps must name the `{STARTUP_REGISTRATION}` step: the case that opens a start-up")
+        if bad := sorted(name for name in steps if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name)):
+            raise ValueError(f"step names {bad} are not lower-case words (a-z, 0-9, _)")
+        if empty := sorted(name for name, codes in steps.items() if not codes):
+            raise ValueError(f"steps {empty} name no item")
+        codes = [code for listed in steps.values() for code in listed]
+        if twice := sorted({code for code in codes if codes.count(code) > 1}):
+            raise ValueError(f"items {twice} are named by more than one step")
+        if unknown := sorted(set(codes) - set(items()["item_code"])):
+            raise ValueError(f"items {unknown} are not in the catalogue (schemas/codes/catalogue.csv)")
+        return steps
+
+
 class Definitions(_Strict):
     """Every mart's definition, by the mart's table name."""
 
@@ -150,6 +186,7 @@ class Definitions(_Strict):
     mart_channel_monthly: ChannelDefinition = ChannelDefinition()
     mart_hotline_monthly: HotlineDefinitions = HotlineDefinitions()
     mart_projects_monthly: ProjectDefinitions = ProjectDefinitions()
+    mart_startup_chains: StartupDefinitions = StartupDefinitions()
 
     @property
     def evaluations(self) -> EvaluationDefinitions:
@@ -166,6 +203,10 @@ class Definitions(_Strict):
     @property
     def projects(self) -> ProjectDefinitions:
         return self.mart_projects_monthly
+
+    @property
+    def startup(self) -> StartupDefinitions:
+        return self.mart_startup_chains
 
 
 def definitions_file() -> Path:

@@ -141,6 +141,9 @@ class GeneratorConfig:
     late_report_rate: float = 0.03  # market-regulation records its system reports days late (after a clerk's entry)
     evaluation_rate: float = 0.7  # completed cases the applicant evaluates (好差评)
     hotline_orders_per_day: int = 12  # 12345 orders dispatched to the bureau (its own random stream: HotlineExport)
+    startup_steps: bool = (
+        True  # the 企业开办 platform's later steps of each registration (its own stream: StartupSteps)
+    )
 
 
 @dataclass
@@ -181,6 +184,8 @@ class Dataset:
     hotline_unreadable: dict[str, bytes] = field(default_factory=dict)
     spgl_projects: list[dict] = field(default_factory=list)  # the SPGL stand-in's projects (sandbox.projects)
     spgl_items: list[dict] = field(default_factory=list)  # ... and their item handlings
+    # the 企业开办 platform's cases (seal, invoice, social security; StartupSteps); rows carry "_file" (the export)
+    enterprise_startup: list[dict] = field(default_factory=list)
     truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
 
     def records(self, source: str) -> list[dict]:
@@ -229,6 +234,8 @@ class CaseGenerator:
             data.evaluations = feed.records(cases, data.truth)
         # the project system, last and from its own stream: every record above stays as it was
         ProjectSystem(self, random.Random(self.config.seed + 450045)).write(data)
+        if self.config.startup_steps:  # its own stream, after everything else: the other data stays as it was
+            StartupSteps(self, random.Random(self.config.seed + 32452843)).write(data, cases)
         return data
 
     def _cases(self) -> Iterator[Case]:
@@ -914,3 +921,117 @@ def _fmt(value: datetime | None, fmt: str) -> str:
 
 def generate(config: GeneratorConfig) -> Dataset:
     return CaseGenerator(config).generate()
+
+
+# The 企业开办 platform's steps after the business licence (core/departments/enterprise_startup.yaml).
+STARTUP_STEPS = {"seal": "000150001000", "invoice": "000160001000", "social_security": "000170001000"}
+STARTUP_LOCAL_CODES = {"000150001000": "QYKB-GZKZ", "000160001000": "QYKB-FPSL", "000170001000": "QYKB-SBDJ"}
+STARTUP_STATUS = {"申报": "1", "受理": "2", "审查": "3", "办结": "4", "退件": "5", "不予受理": "6"}
+STARTUP_CHANNELS = {"web": "1", "mobile": "2", "window": "3"}
+
+
+class StartupSteps:
+    """The 企业开办 platform's cases: after each 企业设立登记 the generator completes, the new enterprise's 公章刻制,
+    首次申领发票 and 单位参保登记, each under its USCC, as the platform's daily export lists them.
+
+    - most steps are filed on the day the licence is issued or the next working day and finished the same day;
+    - some enterprises come back days later for one step (a late chain), some never enrol their staff (no 社保登记:
+      an incomplete chain), a few apply for a second batch of invoices weeks later (the first counts);
+    - a sister company at the same address (another USCC) files its own seal and invoice the same day: it must not
+      join the chain; an enterprise registered years ago re-engraves a seal (a step with no registration: no chain).
+
+    Its own random stream, run after everything else: every other record of the dataset stays as it was.
+    """
+
+    FORMAT = "%Y-%m-%d %H:%M:%S"
+
+    def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:
+        from schemas.workdays import calendar  # the sandbox's steps fall on working days
+
+        self.g, self.rng = generator, rng
+        self.people = ApplicantFactory(rng)
+        self.calendar = calendar()
+        self.counter = 0
+
+    def _working(self, day: date, after: int) -> date:
+        """The ``after``-th working day after ``day`` (0: ``day`` itself if it is a working day, else the next)."""
+        import pandas as pd
+
+        step = 0 if after == 0 else 1
+        while True:
+            day = day + timedelta(days=step)
+            step = 1
+            if bool(self.calendar.is_working_day(pd.Series([pd.Timestamp(day)])).iloc[0]):
+                if after <= 1:
+                    return day
+                after -= 1
+
+    def write(self, data: Dataset, cases: list[Case]) -> None:
+        for case in cases:
+            if case.bad or case.item_code != "000102001000" or case.completed_at is None or case.status != "办结":
+                continue
+            licensed = case.completed_at
+            roll = self.rng.random()
+            steps = dict(STARTUP_STEPS)
+            late_step = None
+            if roll < 0.05:
+                steps.pop("social_security")  # never enrolled its staff (or not yet): the chain stays incomplete
+            elif roll < 0.07:
+                steps.pop("invoice")
+            elif roll < 0.17:
+                late_step = self.rng.choice(list(steps))
+            for step, item_code in steps.items():
+                offset = self.rng.choices((0, 1, 2), (70, 25, 5))[0] if step != late_step else self.rng.randint(3, 8)
+                day = self._working(licensed.date(), offset)
+                at = datetime.combine(day, time(9)) + timedelta(minutes=self.rng.randrange(0, 420))
+                submitted = max(at, licensed + timedelta(minutes=self.rng.randrange(10, 90)))
+                self._case(data, case.applicant, item_code, submitted)
+            if roll > 0.96:  # a second batch of invoices weeks later: the first counts
+                later = datetime.combine(licensed.date() + timedelta(days=self.rng.randint(10, 25)), time(10))
+                self._case(data, case.applicant, STARTUP_STEPS["invoice"], later)
+            if self.rng.random() < 0.04:  # the sister company at the same address files its own seal and invoice
+                sister = self.people.sibling_company(case.applicant)
+                for item_code in (STARTUP_STEPS["seal"], STARTUP_STEPS["invoice"]):
+                    self._case(data, sister, item_code, licensed + timedelta(minutes=self.rng.randrange(30, 300)))
+        companies = [c for c in cases if c.applicant.kind == "company" and not c.bad and c.item_code != "000102001000"]
+        for case in companies:  # an enterprise registered years ago re-engraves its seal: a step without a start-up
+            if self.rng.random() < 0.03:
+                self._case(data, case.applicant, STARTUP_STEPS["seal"], case.submitted_at + timedelta(hours=1))
+
+    def _case(self, data: Dataset, a: Applicant, item_code: str, submitted: datetime) -> None:
+        if submitted >= self.g.as_of:
+            return  # not filed yet when the sandbox's last export was written
+        rng = self.rng
+        self.counter += 1
+        accepted = submitted + timedelta(minutes=rng.randrange(1, 30))
+        completed = accepted + timedelta(minutes=rng.randrange(20, 240))
+        if rng.random() < 0.15:  # finished the next working day
+            day = self._working(accepted.date(), 1)
+            completed = datetime.combine(day, time(9)) + timedelta(minutes=rng.randrange(0, 420))
+        status = "办结"
+        if completed >= self.g.as_of:
+            status, completed = "受理", None
+        dept = self.g.items.loc[item_code, "handling_dept"]
+        case_id = f"S{self.counter:07d}"
+        record = {
+            "BJBH": self.g._national_case_no(dept, item_code, submitted.date()),
+            "SXBM": STARTUP_LOCAL_CODES[item_code],
+            "SXMC": self.g.items.loc[item_code, "item_name"],
+            "ZTLX": "企业",
+            "QYMC": a.name,
+            "TYSHXYDM": a.identifier,
+            "LXDH": a.phone,
+            "ZS": a.address,
+            "SQSJ": submitted.strftime(self.FORMAT),
+            "SLSJ": accepted.strftime(self.FORMAT),
+            "BJSJ": _fmt(completed, self.FORMAT),
+            "BLZT": STARTUP_STATUS[status],
+            "SQQD": STARTUP_CHANNELS[rng.choices(("web", "mobile", "window"), (60, 25, 15))[0]],
+            "GXSJ": (completed or accepted).strftime(self.FORMAT),
+        }
+        rows = [record]
+        if completed is not None and completed.date() > accepted.date():  # the day's export showed it accepted
+            rows.insert(0, {**record, "BJSJ": "", "BLZT": STARTUP_STATUS["受理"], "GXSJ": record["SLSJ"]})
+        for row in rows:
+            data.enterprise_startup.append({**row, "_file": f"qykb_cases_{row['GXSJ'][:10].replace('-', '')}.csv"})
+        data.truth.append(("enterprise_startup", record["BJBH"], case_id))

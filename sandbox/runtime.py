@@ -64,6 +64,9 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         "SUPERVISION_BASE_URL": endpoints["supervision"],
         "HOUSING_DB_URL": endpoints["housing_db"],
         "HEALTH_DROP_DIR": endpoints["health_drop"],
+        "ENTERPRISE_STARTUP_DROP_DIR": endpoints.get(
+            "startup_drop", str(Path(endpoints["health_drop"]).parent / "startup_drop")
+        ),
         "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
         **dict.fromkeys(
@@ -132,6 +135,7 @@ class Sandbox:
         self.exchange_url = settings.exchange_url or f"sqlite:///{self.root / 'one_network.sqlite'}"
         self.health_dir = self.root / "health_drop"
         self.hotline_dir = self.root / "hotline_drop"
+        self.startup_dir = self.root / "startup_drop"
         self.faults = {name: fault_kit.profile(settings.fault_level) for name in (*DEFAULT_PORTS, "one_network")}
         self.root.mkdir(parents=True, exist_ok=True)
         self.municipal = MunicipalState(
@@ -153,6 +157,7 @@ class Sandbox:
         write_spgl_database(f"sqlite:///{self.root / 'spgl.sqlite'}", self.data)
         self._write_health_drops()
         self._write_hotline_drops()
+        self._write_startup_drops()
         self._write_truth()
         if not self.settings.resume:
             self._reset_exchange_database()
@@ -225,6 +230,7 @@ class Sandbox:
             "spgl_db": f"sqlite:///{self.root / 'spgl.sqlite'}",
             "health_drop": str(self.health_dir),
             "hotline_drop": str(self.hotline_dir),
+            "startup_drop": str(self.startup_dir),
             "one_network_db": self.exchange_url,
         }
 
@@ -299,6 +305,15 @@ class Sandbox:
                     rows.to_csv(self.hotline_dir / name, index=False, encoding="gbk", lineterminator="\r\n")
         for name, content in self.data.hotline_unreadable.items():
             (self.hotline_dir / name).write_bytes(content)
+
+    def _write_startup_drops(self) -> None:
+        """The 企业开办 platform's daily exports (UTF-8 CSV) of its seal, invoice and social-security cases."""
+        self.startup_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.startup_dir.iterdir():
+            stale.unlink()
+        if self.data.enterprise_startup:
+            for name, rows in pd.DataFrame(self.data.enterprise_startup).groupby("_file"):
+                rows.drop(columns="_file").to_csv(self.startup_dir / name, index=False, encoding="utf-8")
 
     def _write_truth(self) -> None:
         with open(self.root / "truth.csv", "w", newline="", encoding="utf-8") as handle:

@@ -466,6 +466,47 @@ mart_2345_monthly = Table(
     Column("share_within_target", Float, nullable=False),
     Column("average_working_days", Float, nullable=False),
 )
+#: 企业开办 as one chain (reporting/startup.py): one row per start-up, opened by the enterprise's 设立登记 and joined
+#: by the later steps (seal, invoice, social security …, reporting/definitions.yaml) filed under its USCC. A USCC
+#: and an enterprise's name are public; no natural person's identifier is here.
+mart_startup_chains = Table(
+    "mart_startup_chains",
+    metadata,
+    Column("chain_id", String(32), primary_key=True),  # the registration's golden case id
+    Column("uscc", String(18)),  # the enterprise's 统一社会信用代码 (NULL: the registration named none)
+    Column("enterprise_name", String(256)),
+    Column("registration_case_no", String(64)),
+    Column("clock_start", Date),  # the registration's acceptance (or submission: definitions clock_start)
+    Column("licence_issued_on", Date),  # the registration's completion
+    Column("last_step_completed_on", Date),  # the chain's end when every step is done
+    Column("steps_required", Integer, nullable=False),
+    Column("steps_done", Integer, nullable=False),  # required steps completed (the registration among them)
+    Column("steps_missing", String(256)),  # required steps not completed, comma-separated (NULL: none)
+    Column("cases", Integer, nullable=False),  # cases in the chain (a second invoice batch counts here only)
+    Column("working_days_gross", Integer),  # clock start to the last step's completion (or today, if running)
+    Column("paused_working_days", Integer),  # 特别程序 of any of its cases, overlaps once
+    Column("working_days_net", Integer),
+    Column("target_days", Integer, nullable=False),
+    Column("target_deadline", Date),  # pushed on by the pauses
+    Column("result", String(16), nullable=False),  # on_time / late / running / overdue / stalled / no_uscc
+    Column("within_target", Boolean),  # NULL while running
+    Column("month", String(7)),  # month the licence was issued: the month the start-up counts in
+)
+#: One row per case in a start-up chain: which step it is, when it was filed and finished.
+mart_startup_steps = Table(
+    "mart_startup_steps",
+    metadata,
+    Column("chain_id", String(32), primary_key=True),
+    Column("golden_case_id", String(32), primary_key=True),
+    Column("step", String(32), nullable=False),
+    Column("counted", Boolean, nullable=False),  # the case that stands for its step (the first finished)
+    Column("case_no", String(64)),
+    Column("item_code", String(12)),
+    Column("handling_dept", String(32)),
+    Column("submitted_on", Date),
+    Column("completed_on", Date),
+    Column("working_days_from_start", Integer),  # clock start to this case's completion
+)
 mart_resolution_backlog = Table(
     "mart_resolution_backlog",
     metadata,

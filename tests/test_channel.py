@@ -392,10 +392,12 @@ def test_definitions_file_is_checked(tmp_path):
 # ---------------------------------------------------------------- the sandbox
 def test_sandbox_records_carry_the_fields_in_their_own_codes():
     from core.departments import departments
-    from sandbox.generator import GeneratorConfig, generate
+    from sandbox.generator import SOURCES, GeneratorConfig, generate
 
     data = generate(GeneratorConfig(start=dt.date(2026, 11, 2), days=10, cases_per_day=40))
     for system, declared in departments().items():
+        if system not in SOURCES:  # the 企业开办 platform's export gives the channel alone, always
+            continue
         field = declared.mapping.fields["submission_channel"]
         given = [r.get(field) for r in data.records(system)]
         known = [g for g in given if g]

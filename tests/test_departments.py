@@ -100,8 +100,8 @@ def fifth(tmp_path, monkeypatch):
 @pytest.mark.unit
 def test_shipped_declarations_load():
     found = declared.departments()
-    assert set(found) == {"market_regulation", "housing", "health", "approval_platform"}
-    assert declared.department_systems() == ("health", "housing", "market_regulation")
+    assert set(found) == {"market_regulation", "housing", "health", "approval_platform", "enterprise_startup"}
+    assert declared.department_systems() == ("enterprise_startup", "health", "housing", "market_regulation")
     assert declared.source_priority()["approval_platform"] > declared.source_priority()["housing"]
     assert set(declared.licence_feeds()) == {"market_regulation"}
 

@@ -63,10 +63,8 @@ def test_deadlines_results_and_the_2345_share():
     assert marts.loc["A", "within_target"] is pd.NA  # 食品经营许可 counts toward no 2345 target
     assert not marts["deadline_provisional"].any()
 
-    monthly = monthly_2345(marts.reset_index()).set_index(["target", "month"])
-    row = monthly.loc[("startup", "2026-11")]
-    assert (row["completed"], row["within_target"], row["target_days"]) == (3, 2, 2)
-    assert row["share_within_target"] == round(2 / 3, 4)
+    # startup is counted on start-up chains (tests/test_startup.py): the registration cases alone give no row
+    assert "startup" not in set(monthly_2345(marts.reset_index())["target"])
 
 
 def test_calendar_table_marks_holidays_make_up_days_and_unpublished_years(tmp_path):

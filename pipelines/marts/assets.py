@@ -27,6 +27,7 @@ from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
 from reporting.projects import project_clocks, project_stage_rows, projects_monthly
 from reporting.reuse import availability, licence_reuse, material_reuse
+from reporting.startup import chains_for_2345, startup_chains
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
 from schemas.warehouse import (
@@ -50,6 +51,8 @@ from schemas.warehouse import (
     mart_projects,
     mart_projects_monthly,
     mart_resolution_backlog,
+    mart_startup_chains,
+    mart_startup_steps,
     outbox,
     project_handlings,
     projects,
@@ -321,24 +324,30 @@ def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareh
     deps=["staged_cases", "case_resolution", "working_calendar", "projects_mart"],
     kinds={"pandas", "sql"},
     **MART,
-    metadata=table_metadata(mart_case_deadlines, mart_2345_monthly),
+    metadata=table_metadata(mart_case_deadlines, mart_2345_monthly, mart_startup_chains, mart_startup_steps),
     description="Each golden case's working-day duration from acceptance to completion, gross and net of its "
     "特别程序 (补正, 听证, 专家评审 …: `staged_pauses`, left out per 行政许可法 Art. 45), against its promised and "
     "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
-    "2345 targets per month in `mart_2345_monthly`." + MART_DESCRIPTION,
+    "2345 targets per month in `mart_2345_monthly`; 企业开办 as one chain per enterprise (设立登记, 刻章, 发票, 社保 "
+    "by its USCC: `mart_startup_chains`, `mart_startup_steps`), on which the startup target is counted."
+    + MART_DESCRIPTION,
 )
 def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     today = _today()
     with warehouse.begin() as conn:
         golden = warehouse.read(sa.select(golden_cases), conn)
-        deadlines = case_deadlines(golden, calendar(), today, warehouse.read(case_pauses_select(), conn))
-        monthly = monthly_2345(deadlines, warehouse.read(sa.select(mart_projects), conn))
-        for table in (mart_case_deadlines, mart_2345_monthly):
+        pauses = warehouse.read(case_pauses_select(), conn)
+        deadlines = case_deadlines(golden, calendar(), today, pauses)
+        chains, steps = startup_chains(golden, calendar(), today, definitions().startup, pauses)
+        clocks = warehouse.read(sa.select(mart_projects), conn)
+        monthly = monthly_2345(deadlines, project_clocks=clocks, startup=chains_for_2345(chains))
+        marts = (mart_case_deadlines, mart_2345_monthly, mart_startup_chains, mart_startup_steps)
+        for table in marts:
             if rebuilt_if_changed(conn, table):
                 context.log.info(f"{table.name}: its columns changed with this version; created anew")
             conn.execute(table.delete())
-        insert_frame(conn, mart_case_deadlines, deadlines)
-        insert_frame(conn, mart_2345_monthly, monthly)
+        for table, frame in zip(marts, (deadlines, monthly, chains, steps), strict=True):
+            insert_frame(conn, table, frame)
     results = deadlines["promise_result"].value_counts().rename("cases").reset_index()
     return MaterializeResult(
         metadata={
@@ -347,6 +356,11 @@ def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Ware
             "targets_2345": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "no cases yet"),
             "provisional_deadlines": int(deadlines["deadline_provisional"].sum()),
             "cases_with_pauses": int((deadlines["paused_working_days"].fillna(0) > 0).sum()),
+            "startup_chains": MetadataValue.md(
+                chains["result"].value_counts().rename("chains").reset_index().to_markdown(index=False)
+                if len(chains)
+                else "no start-ups yet"
+            ),
         }
     )
 
