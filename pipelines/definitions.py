@@ -24,8 +24,10 @@ from pipelines.deliver.checks import DELIVERY_CHECKS
 from pipelines.feeds.assets import (
     FEED_ASSETS,
     evaluations_asset,
+    findings_asset,
     hotline_orders_asset,
     staged_evaluations_asset,
+    staged_findings_asset,
     staged_hotline_orders_asset,
 )
 from pipelines.feeds.checks import FEED_CHECKS
@@ -39,6 +41,7 @@ from pipelines.marts.assets import (
     evaluations_mart,
     hotline_mart,
     licence_reuse_mart,
+    supervision_followup_mart,
     resolution_backlog_mart,
     working_calendar_table,
 )
@@ -59,6 +62,7 @@ DAILY_ASSETS = [
     stage,
     staged_evaluations_asset,
     staged_hotline_orders_asset,
+    staged_findings_asset,
     case_resolution,
     *DELIVERY_ASSETS,
     pull_licence_feed,
@@ -79,6 +83,8 @@ UNPARTITIONED_ASSETS = [
     evaluations_mart,
     hotline_orders_asset,
     hotline_mart,
+    findings_asset,
+    supervision_followup_mart,
 ]
 
 daily_cases_job = define_asset_job(
