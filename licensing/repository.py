@@ -496,10 +496,8 @@ def finding_events(linked: pd.DataFrame, partition: dt.date) -> pd.DataFrame:
     ends = acting["kind"].eq("suspension") & acting["ends_at"].notna()
     if ends.any():
         back = (pd.to_datetime(acting.loc[ends, "ends_at"]) + pd.Timedelta(days=1)).dt.date
-        frames.append(
-            pd.DataFrame({**{k: v[ends] if isinstance(v, pd.Series) else v for k, v in base.items()},
-                          "event": "reinstated", "effective_date": back})  # fmt: skip
-        )
+        ended = {k: v[ends] if isinstance(v, pd.Series) else v for k, v in base.items()}
+        frames.append(pd.DataFrame({**ended, "event": "reinstated", "effective_date": back}))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -41,8 +41,8 @@ from pipelines.marts.assets import (
     evaluations_mart,
     hotline_mart,
     licence_reuse_mart,
-    supervision_followup_mart,
     resolution_backlog_mart,
+    supervision_followup_mart,
     working_calendar_table,
 )
 from pipelines.marts.checks import every_staged_record_linked_once

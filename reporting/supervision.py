@@ -135,8 +135,7 @@ def followup(
         decided = pd.to_datetime(pairs["decided_date"])
         within = (decided >= pairs["completed"]) & (decided <= pairs["completed"] + pd.Timedelta(days=window))
         on_it = (
-            pairs["licence_key_f"].isna()
-            & pairs["licence_type_code_f"].isna()
+            pairs["licence_key_f"].isna() & pairs["licence_type_code_f"].isna()
             | (pairs["licence_key_f"] == pairs["licence_key"])
             | (pairs["licence_key_f"].isna() & (pairs["licence_type_code_f"] == pairs["licence_type_code"]))
         ).fillna(False)

@@ -25,16 +25,14 @@ from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from reporting.definitions import definitions
 from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
-from reporting.supervision import LINKED, followup
 from reporting.reuse import availability, licence_reuse, material_reuse
+from reporting.supervision import LINKED, followup
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
 from schemas.warehouse import (
-    findings,
-    holder_codes,
-    licences,
     case_links,
     evaluations,
+    findings,
     golden_cases,
     holder_codes,
     hotline_orders,
@@ -48,9 +46,9 @@ from schemas.warehouse import (
     mart_evaluations_monthly,
     mart_hotline_monthly,
     mart_licence_reuse,
-    mart_supervision_followup,
     mart_material_reuse,
     mart_resolution_backlog,
+    mart_supervision_followup,
     outbox,
     review_decisions,
     review_queue,
@@ -459,9 +457,7 @@ def hotline_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareho
     "of an untrue kind, a failed inspection or a revocation within the window). Definitions in "
     "reporting/definitions.yaml. No personal data." + MART_DESCRIPTION,
 )
-def supervision_followup_mart(
-    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> MaterializeResult:
+def supervision_followup_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     settings = definitions().supervision
     g, hc, lc, f = golden_cases.c, holder_codes.c, licences.c, findings.c
     with warehouse.begin() as conn:
