@@ -12,7 +12,7 @@ from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
 from reporting.accounting import accounted, balanced
 from reporting.figures import channel_figures, evaluation_figures, hotline_figures
-from schemas.warehouse import evaluations, hotline_orders
+from schemas.warehouse import evaluations, findings, hotline_orders
 
 TARGETS = RECEIVERS
 
@@ -60,6 +60,8 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "targets": targets,
         "evaluations": _feed(warehouse, "evaluations"),
         "hotline": _feed(warehouse, "hotline"),
+        "findings": _feed(warehouse, "findings"),
+        "findings_open": count("SELECT COUNT(*) FROM findings WHERE in_force"),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
 
@@ -67,6 +69,7 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
 FEED_STATES = {  # kind: (id field, state table, its statuses)
     "evaluations": ("evaluation_id", evaluations, ("linked", "waiting", "quarantined")),
     "hotline": ("order_id", hotline_orders, ("linked", "review", "unlinked", "quarantined")),
+    "findings": ("finding_id", findings, ("linked", "unknown_holder", "quarantined")),
 }
 
 
@@ -103,6 +106,8 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         checks.append(("evaluations pulled = linked + waiting + quarantined", e["balanced"]))
     if h := figures.get("hotline"):
         checks.append(("12345 orders pulled = linked + review + unlinked + quarantined", h["balanced"]))
+    if f := figures.get("findings"):
+        checks.append(("findings pulled = linked + unknown holder + quarantined", f["balanced"]))
     for name, t in figures["targets"].items():
         checks.append(
             (
@@ -142,6 +147,14 @@ def render(figures: dict) -> str:
                 f"{h['unlinked']} about no case, {h['quarantined']} quarantined)"
             ]
             if (h := figures.get("hotline"))
+            else []
+        ),
+        *(
+            [
+                f"  findings     {f['pulled']:>7}  ({f['linked']} linked to their holder, {f['unknown_holder']} "
+                f"unknown holder, {f['quarantined']} quarantined; {figures.get('findings_open', 0)} open)"
+            ]
+            if (f := figures.get("findings"))
             else []
         ),
         f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "

@@ -36,7 +36,7 @@ STATE_COLUMNS = [
     "decided_date",
     "effective_date",
     "end_date",
-    "open",
+    "in_force",
     "first_partition",
     "partition_date",
     "records",
@@ -95,7 +95,7 @@ def finding_states(linked: pd.DataFrame | None, quarantined: pd.DataFrame, today
             ),
             "no holder is known by this code",
         )
-        usable["open"] = is_open(usable, today)
+        usable["in_force"] = is_open(usable, today)
         usable["licences"] = usable["licence_keys"].map(len)
         usable["licence_key"] = usable["licence_keys"].map(lambda keys: keys[0] if len(keys) == 1 else None)
         kinds = usable["holder_code_type"].map({v: k for k, v in HOLDER_CODE_TYPES.items()})
@@ -110,7 +110,7 @@ def finding_states(linked: pd.DataFrame | None, quarantined: pd.DataFrame, today
     for column in STATE_COLUMNS:
         if column not in states:
             states[column] = None
-    states["open"] = states["open"].fillna(False).astype(bool)
+    states["in_force"] = states["in_force"].fillna(False).astype(bool)
     states["licences"] = states["licences"].fillna(0).astype(int)
     return states[STATE_COLUMNS].reset_index(drop=True)
 

@@ -767,7 +767,7 @@ findings = Table(
     Column("decided_date", Date),
     Column("effective_date", Date),
     Column("end_date", Date),
-    Column("open", Boolean, nullable=False),  # still in force today (not closed, suspension not ended)
+    Column("in_force", Boolean, nullable=False),  # open today (not closed, suspension not ended)
     Column("first_partition", Date, nullable=False),
     Column("partition_date", Date, nullable=False),
     Column("records", Integer, nullable=False),

@@ -333,7 +333,7 @@ def findings_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
         metadata={
             "dagster/row_count": len(states),
             **{status: int(by_status.get(status, 0)) for status in ("linked", "unknown_holder", "quarantined")},
-            "open": int(states["open"].sum()),
+            "in_force": int(states["in_force"].sum()),
             "by_kind": MetadataValue.md(
                 states["kind"].value_counts().rename("findings").to_markdown() if len(states) else "none"
             ),
