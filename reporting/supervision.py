@@ -69,10 +69,16 @@ def is_open(frame: pd.DataFrame, today: dt.date) -> pd.Series:
     followed by the holder's removal from the list."""
     closed = frame["status"].eq("closed").fillna(False) | frame["closed_at"].notna()
     ended = frame["kind"].eq("suspension") & (pd.to_datetime(frame["ends_at"]) < pd.Timestamp(today)).fillna(False)
-    removal = frame[frame["kind"] == "blacklist_removal"].groupby("holder_code")["decided_at"].max()
-    removed = frame["kind"].eq("blacklist") & (
-        pd.to_datetime(frame["holder_code"].map(removal)) >= pd.to_datetime(frame["decided_at"])
-    ).fillna(False)
+    decided = pd.to_datetime(frame["decided_at"])
+    lifted = frame["kind"] == "blacklist_removal"
+    removal = decided[lifted].groupby(frame.loc[lifted, "holder_code"]).max().to_dict()
+    removed = pd.Series(
+        [
+            kind == "blacklist" and code in removal and removal[code] >= when
+            for kind, code, when in zip(frame["kind"], frame["holder_code"], decided, strict=True)
+        ],
+        index=frame.index,
+    )
     once = frame["kind"].isin(["blacklist_removal", "inspection"])  # an event, nothing stays open
     return ~(closed | ended | removed | once)
 
