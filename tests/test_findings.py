@@ -41,7 +41,8 @@ NOW = dt.datetime(2026, 11, 16, 23)
 
 def _raw(*rows: dict) -> pd.DataFrame:
     base = {"JCJG": "", "XDRMC": "常州恒达科技有限公司", "ZZBH": "", "ZZLXDM": "", "JGBM": "武进区市场监督管理局",
-            "JDRQ": "2026-11-16", "SXRQ": "", "JZRQ": "", "ZT": "0", "JARQ": "", "SY": "", "GXSJ": "2026-11-16 18:00:00"}  # fmt: skip
+            "JDRQ": "2026-11-16", "SXRQ": "", "JZRQ": "", "ZT": "0", "JARQ": "", "SY": "",
+            "GXSJ": "2026-11-16 18:00:00"}  # fmt: skip
     records = [{**base, **r} for r in rows]
     return pd.DataFrame(
         {
