@@ -230,8 +230,8 @@ class Finding(_Wire):
     )
     result: str | None = Field(description="an inspection's result: pass / fail")
     department: str | None = Field(description="the supervising department, as the platform names it")
-    decided_date: dt.date | None = Field(description="决定日期")
-    effective_date: dt.date | None = Field(description="生效日期")
+    decided_date: dt.date | None = Field(description="the date the supervisor decided (its 决定 date)")
+    effective_date: dt.date | None = Field(description="the date it took effect")
     end_date: dt.date | None = Field(description="a suspension's last day")
     licence_id: str | None = Field(description="证照标识 of the licence it concerns, when it names exactly one")
 
