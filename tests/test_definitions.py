@@ -73,6 +73,10 @@ def test_asset_graph_reads_as_the_design():
         "staged_hotline_orders",
         "hotline_orders",
         "hotline_mart",
+        "raw_supervision_findings",
+        "staged_findings",
+        "findings",
+        "mart_supervision_followup",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
     assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}
@@ -87,7 +91,12 @@ def test_asset_graph_reads_as_the_design():
         "licence_identifiers_valid",
         "hotline_pulled_equals_staged_plus_quarantined",
         "every_order_once",
+        "finding_records_staged_or_quarantined",
+        "every_finding_accounted_for",
     } <= checks
+    # 审管互动: a day's findings fold into that day's licence repository, then the state table and the mart follow
+    assert AssetKey("staged_findings") in graph.get(AssetKey("licence_repository")).parent_keys
+    assert AssetKey("licence_repository") in graph.get(AssetKey("findings")).parent_keys
 
 
 @pytest.mark.unit
