@@ -12,7 +12,7 @@ from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
 from reporting.accounting import accounted, balanced
 from reporting.figures import channel_figures, evaluation_figures, hotline_figures
-from schemas.warehouse import evaluations, hotline_orders, project_handlings, projects
+from schemas.warehouse import evaluations, findings, hotline_orders, project_handlings, projects
 
 TARGETS = RECEIVERS
 
@@ -62,6 +62,8 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "hotline": _feed(warehouse, "hotline"),
         "projects": _feed(warehouse, "projects"),
         "project_items": _feed(warehouse, "project_items"),
+        "findings": _feed(warehouse, "findings"),
+        "findings_open": count("SELECT COUNT(*) FROM findings WHERE in_force"),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
 
@@ -71,6 +73,7 @@ FEED_STATES = {  # kind: (id field, state table, its statuses)
     "hotline": ("order_id", hotline_orders, ("linked", "review", "unlinked", "quarantined")),
     "projects": ("project_code", projects, ("tracked", "quarantined")),
     "project_items": ("handling_id", project_handlings, ("linked", "waiting", "quarantined")),
+    "findings": ("finding_id", findings, ("linked", "unknown_holder", "quarantined")),
 }
 
 
@@ -111,6 +114,8 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         checks.append(("projects pulled = tracked + quarantined", p["balanced"]))
     if i := figures.get("project_items"):
         checks.append(("project items pulled = linked + waiting + quarantined", i["balanced"]))
+    if f := figures.get("findings"):
+        checks.append(("findings pulled = linked + unknown holder + quarantined", f["balanced"]))
     for name, t in figures["targets"].items():
         checks.append(
             (
@@ -150,6 +155,14 @@ def render(figures: dict) -> str:
                 f"{h['unlinked']} about no case, {h['quarantined']} quarantined)"
             ]
             if (h := figures.get("hotline"))
+            else []
+        ),
+        *(
+            [
+                f"  findings     {f['pulled']:>7}  ({f['linked']} linked to their holder, {f['unknown_holder']} "
+                f"unknown holder, {f['quarantined']} quarantined; {figures.get('findings_open', 0)} open)"
+            ]
+            if (f := figures.get("findings"))
             else []
         ),
         f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "

@@ -1,5 +1,5 @@
-"""The platforms' feeds as configuration: 好差评 evaluations, 12345 hotline orders and the engineering-construction
-approval system's projects and their items, one YAML file each.
+"""The platforms' feeds as configuration: 好差评 evaluations, 12345 hotline orders, the engineering-construction
+approval system's projects and their items, and 审管互动 supervision findings, one YAML file each.
 
 A feed is declared like a department system (``core/departments.py``): where it is (connector kind and settings,
 the environment variables of its endpoint and credentials, with the sandbox's values), which of its fields carry
@@ -35,7 +35,7 @@ DIRS_VARIABLE = "BRIDGE_FEEDS_DIR"
 
 class Feed(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")  # the raw asset's suffix and the rows' source_system
-    kind: Literal["evaluations", "hotline", "projects", "project_items"]
+    kind: Literal["evaluations", "hotline", "projects", "project_items", "findings"]
     title: str  # the platform's own name for the feed, in the UI
     system_name: str  # how clerks call it, in quarantine reasons
     owner: str = Field(pattern=r"^(team:[\w-]+|[^@\s]+@[^@\s]+)$")

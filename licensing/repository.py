@@ -21,7 +21,13 @@ import sqlalchemy as sa
 from core.departments import department
 from core.warehouse import insert_frame
 from schemas.case import departments, is_completed, items
-from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, make_licence_identifier
+from schemas.identifiers import (
+    ID_KIND_RIC,
+    ID_KIND_USCC,
+    classify_identifiers,
+    make_licence_identifier,
+    normalize_code_series,
+)
 from schemas.licences import (
     AREA_CODE,
     EVENT_ORDER,
@@ -43,7 +49,12 @@ FIELDS = ["licence_type_code", "licence_name", "licence_no", "holder_name", "hol
 EVENT_COLUMNS = ["event", "effective_date", "source", "source_ref", "golden_case_id", *FIELDS]
 CURRENT = [c.name for c in licences.columns]
 #: On the same day a case's word comes first, then a system's licence feed, then the expiry run.
-SOURCE_RANK = {"case": 0, "expiry": 2}
+SOURCE_RANK = {"case": 0, "expiry": 2, "supervision": 3}
+#: Findings fed back by supervisors (审管互动) that change a licence's status: their events' source.
+SUPERVISION_SOURCE = "supervision"
+FINDING_EVENTS = {"suspension": "suspended", "revocation": "revoked"}
+#: A licence a finding names may still be acted on in these statuses (a revoked one is not revoked again).
+IN_FORCE = (VALID, "暂扣")
 FEED_RANK = 1
 
 
@@ -286,6 +297,10 @@ def fold(events: pd.DataFrame, previous: pd.DataFrame, today: dt.date, now: dt.d
     in (past its end date a valid licence has expired), its sources, and a version that grows on change."""
     if events.empty:
         return pd.DataFrame(columns=CURRENT)
+    # A supervisor's decision takes effect on its day (a suspension's end reinstates the day after it): until then
+    # it is history, not status. The daily expiry run refolds what came due.
+    due = pd.to_datetime(events["effective_date"]) <= pd.Timestamp(today)
+    events = events[(events["source"] != SUPERVISION_SOURCE) | due.fillna(True)]
     ordered = events.assign(
         _order=events["event"].map(EVENT_ORDER), _rank=events["source"].map(SOURCE_RANK).fillna(FEED_RANK)
     ).sort_values(["licence_key", "effective_date", "_order", "_rank", "source_ref"], kind="stable")
@@ -293,7 +308,7 @@ def fold(events: pd.DataFrame, previous: pd.DataFrame, today: dt.date, now: dt.d
     grouped = ordered.groupby("licence_key", sort=True)
     current = grouped[[*FIELDS, "golden_case_id", "holder_id", "_status"]].last()  # last non-null of each
     current["issue_date"] = grouped["issue_date"].first()  # the first issuance stands; renewals move validity
-    current["sources"] = grouped["source"].agg(lambda s: ",".join(sorted(set(s) - {"expiry"})))
+    current["sources"] = grouped["source"].agg(lambda s: ",".join(sorted(set(s) - {"expiry", SUPERVISION_SOURCE})))
     # A licence known so far only by a change (a backfill loaded the week of its change before the week it was
     # issued in) is one in force: its issuance, once loaded, orders before the change.
     current["_status"] = current["_status"].fillna(VALID)
@@ -394,3 +409,108 @@ def refold(conn: sa.Connection, keys: list[str], today: dt.date, now: dt.datetim
         conn.execute(licences.delete().where(licences.c.licence_key.in_(keys[start : start + 500])))
     insert_frame(conn, licences, current.drop(columns="_changed"))
     return current[current["_changed"]].drop(columns="_changed")
+
+
+# ---------------------------------------------------------------- 审管互动: findings fed back by supervisors
+def link_findings(conn: sa.Connection, found: pd.DataFrame) -> pd.DataFrame:
+    """Each finding's holder and licences: the holder by its code (any spelling the repository has linked; no
+    holder is created: one it does not know has ``holder_id`` NA), the licences by the number the finding gives
+    (among the holder's), else the holder's licences of the type it gives, preferring those in force. Adds
+    ``holder_id``, ``holder_code_type``, ``licence_keys`` (a list) and ``licence_match`` (number / type / none)."""
+    found = found.copy()
+    codes = found["holder_code"].astype("string").fillna("").tolist()
+    rows = [
+        r
+        for start in range(0, len(codes), 500)
+        for r in conn.execute(
+            sa.select(holder_codes.c.code, holder_codes.c.holder_id, holders.c.holder_code_type)
+            .join(holders, holders.c.holder_id == holder_codes.c.holder_id)
+            .where(holder_codes.c.code.in_(codes[start : start + 500]))
+        )
+    ]
+    known = pd.DataFrame(rows, columns=["code", "holder_id", "holder_code_type"]).set_index("code")
+    found["holder_id"] = found["holder_code"].map(known["holder_id"]).astype("string")
+    found["holder_code_type"] = found["holder_code"].map(known["holder_code_type"]).astype("string")
+    ids = sorted(set(found["holder_id"].dropna()))
+    held = pd.DataFrame(
+        [
+            r
+            for start in range(0, len(ids), 500)
+            for r in conn.execute(
+                sa.select(
+                    licences.c.holder_id,
+                    licences.c.licence_key,
+                    licences.c.licence_no,
+                    licences.c.licence_type_code,
+                    licences.c.status,
+                ).where(licences.c.holder_id.in_(ids[start : start + 500]))
+            )
+        ],
+        columns=["holder_id", "licence_key", "licence_no", "licence_type_code", "status"],
+    )
+    held["number"] = normalize_code_series(held["licence_no"].astype("string"))
+    by_holder = {h: frame for h, frame in held.groupby("holder_id")}
+    numbers = normalize_code_series(found["licence_no"].astype("string"))
+    keys, how = [], []
+    for holder, number, type_code in zip(found["holder_id"], numbers, found["licence_type_code"], strict=True):
+        mine = by_holder.get(holder) if pd.notna(holder) else None
+        if mine is None:
+            keys.append([])
+            how.append("none")
+            continue
+        by_number = mine[mine["number"] == number] if pd.notna(number) else mine.iloc[0:0]
+        if len(by_number):
+            keys.append(sorted(by_number["licence_key"]))
+            how.append("number")
+            continue
+        of_type = mine[mine["licence_type_code"] == type_code] if pd.notna(type_code) and type_code else mine.iloc[0:0]
+        in_force = of_type[of_type["status"].isin(IN_FORCE)]
+        chosen = in_force if len(in_force) else of_type
+        keys.append(sorted(chosen["licence_key"]))
+        how.append("type" if len(chosen) else "none")
+    found["licence_keys"] = keys
+    found["licence_match"] = how
+    return found
+
+
+def finding_events(linked: pd.DataFrame, partition: dt.date) -> pd.DataFrame:
+    """Licence events of the findings that change a status (``FINDING_EVENTS``), one per licence a finding applies
+    to: ``suspended`` from its effective date (else the decision's), ``reinstated`` the day after a suspension's end
+    date, ``revoked``. They state nothing else about the licence; ``source_ref`` is the finding and the day it was
+    pulled (a finding sent again on a later day, closed, adds its own)."""
+    acting = linked[linked["kind"].isin(list(FINDING_EVENTS)) & linked["licence_keys"].map(len).gt(0)]
+    if acting.empty:
+        return pd.DataFrame(columns=["licence_key", *EVENT_COLUMNS, "holder_id"])
+    acting = acting.explode("licence_keys")
+    effective = pd.to_datetime(acting["effective_at"].fillna(acting["decided_at"])).dt.date
+    ref = acting["finding_id"].astype(str) + "/" + partition.strftime("%Y%m%d")
+    base = {
+        "source": SUPERVISION_SOURCE,
+        "source_ref": ref,
+        "golden_case_id": None,
+        **dict.fromkeys(FIELDS, None),
+        "holder_id": acting["holder_id"],
+        "licence_key": acting["licence_keys"],
+    }
+    frames = [pd.DataFrame({**base, "event": acting["kind"].map(FINDING_EVENTS), "effective_date": effective})]
+    ends = acting["kind"].eq("suspension") & acting["ends_at"].notna()
+    if ends.any():
+        back = (pd.to_datetime(acting.loc[ends, "ends_at"]) + pd.Timedelta(days=1)).dt.date
+        ended = {k: v[ends] if isinstance(v, pd.Series) else v for k, v in base.items()}
+        frames.append(pd.DataFrame({**ended, "event": "reinstated", "effective_date": back}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def due_supervision_keys(conn: sa.Connection, today: dt.date, days: int = 7) -> list[str]:
+    """Licences with a supervisor's event that came due in the last ``days`` (a suspension's end, a decision
+    effective later than it was fed): the daily run refolds them."""
+    e = licence_events.c
+    since = today - dt.timedelta(days=days)
+    return sorted(
+        r[0]
+        for r in conn.execute(
+            sa.select(e.licence_key)
+            .where((e.source == SUPERVISION_SOURCE) & e.effective_date.between(since, today))
+            .distinct()
+        )
+    )

@@ -24,9 +24,11 @@ from pipelines.deliver.checks import DELIVERY_CHECKS
 from pipelines.feeds.assets import (
     FEED_ASSETS,
     evaluations_asset,
+    findings_asset,
     hotline_orders_asset,
     projects_asset,
     staged_evaluations_asset,
+    staged_findings_asset,
     staged_hotline_orders_asset,
     staged_project_items_asset,
     staged_projects_asset,
@@ -44,6 +46,7 @@ from pipelines.marts.assets import (
     licence_reuse_mart,
     projects_mart,
     resolution_backlog_mart,
+    supervision_followup_mart,
     working_calendar_table,
 )
 from pipelines.marts.checks import every_staged_record_linked_once
@@ -65,6 +68,7 @@ DAILY_ASSETS = [
     staged_hotline_orders_asset,
     staged_projects_asset,
     staged_project_items_asset,
+    staged_findings_asset,
     case_resolution,
     *DELIVERY_ASSETS,
     pull_licence_feed,
@@ -87,6 +91,8 @@ UNPARTITIONED_ASSETS = [
     hotline_mart,
     projects_asset,
     projects_mart,
+    findings_asset,
+    supervision_followup_mart,
 ]
 
 daily_cases_job = define_asset_job(

@@ -14,7 +14,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.case import CHANNELS, DELIVERY_METHODS, items
-from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, HOTLINE_RESULTS, HOTLINE_SATISFACTION
+from schemas.feeds import (
+    EVALUATION_LEVELS,
+    FINDING_KINDS,
+    FOLLOW_UP_STEPS,
+    HOTLINE_RESULTS,
+    HOTLINE_SATISFACTION,
+)
 from schemas.projects import STAGES
 
 DEFINITIONS_FILE = Path(__file__).resolve().parent / "definitions.yaml"
@@ -179,6 +185,22 @@ class StartupDefinitions(_Strict):
         return steps
 
 
+class SupervisionDefinitions(_Strict):
+    """审管互动 in ``mart_supervision_followup`` (and the open findings the sharing API shows)."""
+
+    inspection_window_days: int = Field(default=180, ge=1, le=1095)
+    inspection_kinds: tuple[str, ...] = ("inspection",)
+    untrue_kinds: tuple[str, ...] = ("commitment_untrue",)
+    untrue_if_inspection_failed: bool = True
+    untrue_if_revoked: bool = True
+    credit_kinds: tuple[str, ...] = ("blacklist",)
+
+    @field_validator("inspection_kinds", "untrue_kinds", "credit_kinds")
+    @classmethod
+    def _kinds(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _known(values, FINDING_KINDS, "finding kinds")
+
+
 class Definitions(_Strict):
     """Every mart's definition, by the mart's table name."""
 
@@ -187,6 +209,7 @@ class Definitions(_Strict):
     mart_hotline_monthly: HotlineDefinitions = HotlineDefinitions()
     mart_projects_monthly: ProjectDefinitions = ProjectDefinitions()
     mart_startup_chains: StartupDefinitions = StartupDefinitions()
+    mart_supervision_followup: SupervisionDefinitions = SupervisionDefinitions()
 
     @property
     def evaluations(self) -> EvaluationDefinitions:
@@ -207,6 +230,10 @@ class Definitions(_Strict):
     @property
     def startup(self) -> StartupDefinitions:
         return self.mart_startup_chains
+
+    @property
+    def supervision(self) -> SupervisionDefinitions:
+        return self.mart_supervision_followup
 
 
 def definitions_file() -> Path:

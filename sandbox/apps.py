@@ -358,9 +358,18 @@ SUPERVISION = IntakeKind(
 )
 
 
-def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed: int = 0) -> FastAPI:
+def municipal_app(
+    state: MunicipalState,
+    *,
+    app_key: str,
+    app_secret: str,
+    seed: int = 0,
+    findings: tuple[list[dict], str, str] | None = None,
+) -> FastAPI:
     """A signed intake with idempotency keys, receipts acknowledged later and a batch endpoint; what it requires
-    and checks comes from the state's :class:`IntakeKind`."""
+    and checks comes from the state's :class:`IntakeKind`. ``findings``: the 审管互动 platform's findings about
+    holders with the app key and secret it signs with, served page-style at ``/openapi/supervision/findings``
+    (changed field GXSJ) on the same host (the supervision platform's other direction)."""
     app = FastAPI(title=state.kind.title)
 
     def _missing_fields(payload: dict) -> str | None:
@@ -407,6 +416,23 @@ def municipal_app(state: MunicipalState, *, app_key: str, app_secret: str, seed:
         if reason := await _check_signature(request, secrets, nonces):
             return _refuse(reason)
         return {"code": "0", "data": state.receipts(ids.split(","), app.state.faults.duplicate_ack_rate)}
+
+    if findings is not None:
+        found_rows, (findings_key, findings_secret) = findings[0], findings[1:]
+        listed = sorted(found_rows, key=lambda r: (r["GXSJ"], r["JGJGBH"]))
+        findings_secrets, findings_nonces = {findings_key: findings_secret}, SeenNonces()
+
+        @app.get("/openapi/supervision/findings")
+        async def list_findings(
+            request: Request, updatedFrom: str, updatedTo: str, pageNo: int = 1, pageSize: int = 100
+        ):
+            if reason := await _check_signature(request, findings_secrets, findings_nonces):
+                return _refuse(reason)
+            if pageSize > 500:
+                return JSONResponse({"code": "400", "msg": "pageSize 不能超过 500"}, status_code=400)
+            rows = [r for r in listed if updatedFrom <= r["GXSJ"] < updatedTo]
+            page = rows[(pageNo - 1) * pageSize : pageNo * pageSize]
+            return {"code": "200", "msg": "成功", "data": {"total": len(rows), "pageNo": pageNo, "rows": page}}
 
     @app.get("/_sandbox/holdings")
     async def holdings() -> dict:

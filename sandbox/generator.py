@@ -17,7 +17,7 @@ from sandbox import typos
 from sandbox.people import Applicant, ApplicantFactory
 from sandbox.projects import ProjectSystem
 from schemas.case import departments, items
-from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC
+from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, make_uscc
 from schemas.licences import HOLDER_CODE_TYPES, business_licence_number
 
 SOURCES = ("market_regulation", "housing", "health", "approval_platform")
@@ -186,6 +186,7 @@ class Dataset:
     spgl_items: list[dict] = field(default_factory=list)  # ... and their item handlings
     # the 企业开办 platform's cases (seal, invoice, social security; StartupSteps); rows carry "_file" (the export)
     enterprise_startup: list[dict] = field(default_factory=list)
+    findings: list[dict] = field(default_factory=list)  # the 审管互动 platform's findings (FindingsFeed)
     truth: list[tuple[str, str, str]] = field(default_factory=list)  # source, source_record_id, case_id
 
     def records(self, source: str) -> list[dict]:
@@ -236,6 +237,8 @@ class CaseGenerator:
         ProjectSystem(self, random.Random(self.config.seed + 450045)).write(data)
         if self.config.startup_steps:  # its own stream, after everything else: the other data stays as it was
             StartupSteps(self, random.Random(self.config.seed + 32452843)).write(data, cases)
+        # its own stream, after everything else: the other data stays byte-identical
+        data.findings = FindingsFeed(self, random.Random(self.config.seed + 16)).records(cases, data.licence_feed)
         return data
 
     def _cases(self) -> Iterator[Case]:
@@ -913,6 +916,165 @@ class HotlineExport:
         day = self.g.config.start
         text = "工单编号,工单来源,办理结果\r\nCZ12345补传0001,市级派单,0\r\n"
         data.hotline_unreadable[f"hotline_orders_{day:%Y%m%d}_补传.csv"] = text.encode("utf-16")
+
+
+#: Who supervises holders of each department's licences (the findings' 监管部门), as the platform names them.
+SUPERVISORS = {
+    "market_regulation": "武进区市场监督管理局",
+    "housing": "武进区住房和城乡建设局",
+    "health": "武进区卫生健康局",
+    "approval_bureau": "武进区综合行政执法局",
+}
+
+
+class FindingsFeed:
+    """The municipal 审管互动 platform's findings about licence holders, as its paged API reports them (fields:
+    core/feeds/supervision_findings.yaml's counterpart, written here from what the platform publishes).
+
+    - inspections (双随机一公开) of some holders whose licence a case issued, weeks after it, mostly passed; a failed
+      one is followed by an order to rectify, sent again closed when the holder put it right;
+    - one suspension (暂扣) with an end date inside the window, one revocation (吊销) of a business licence named by
+      its number, one holder blacklisted (严重失信), one 告知承诺 approval found untrue;
+    - a finding for a holder the bridge has never seen, a record with a kind code the list lacks, and one record
+      sent twice.
+    """
+
+    FORMAT = "%Y-%m-%d %H:%M:%S"
+
+    def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:
+        self.g, self.rng = generator, rng
+        self.counter = 0
+
+    def _row(self, kind: str, holder: Applicant, at: datetime, dept: str, **extra: str) -> dict:
+        self.counter += 1
+        row = {
+            "JGJGBH": f"SGHD{at:%Y%m%d}{self.counter:05d}",  # 监管结果编号
+            "JGLX": kind,
+            "JCJG": "",
+            "XDRDM": holder.identifier,
+            "XDRMC": holder.name,
+            "ZZBH": "",
+            "ZZLXDM": "",
+            "JGBM": SUPERVISORS.get(dept, dept),
+            "JDRQ": at.strftime("%Y-%m-%d"),
+            "SXRQ": at.strftime("%Y-%m-%d"),
+            "JZRQ": "",
+            "ZT": "0",
+            "JARQ": "",
+            "SY": "",
+            "GXSJ": (at + timedelta(hours=self.rng.randrange(9, 18))).strftime(self.FORMAT),
+        }
+        row.update(extra)
+        return row
+
+    def records(self, cases: list[Case], licence_feed: list[dict]) -> list[dict]:
+        end = self.g.as_of
+        licensed = [
+            c
+            for c in cases
+            if c.bad is None
+            and c.completed_at is not None
+            and c.status == "办结"
+            and self.g.items.loc[c.item_code, "licence_type_code"]
+        ]
+        rows: list[dict] = []
+        seen: set[str] = set()
+        for case in licensed:
+            holder, dept = case.applicant, self.g.items.loc[case.item_code, "handling_dept"]
+            type_code = self.g.items.loc[case.item_code, "licence_type_code"]
+            if holder.identifier in seen or self.rng.random() >= 0.15:
+                continue
+            seen.add(holder.identifier)
+            at = datetime.combine(case.completed_at.date() + timedelta(days=self.rng.randrange(3, 25)), time(10))
+            if at >= end:
+                continue
+            failed = self.rng.random() < 0.12
+            rows.append(
+                self._row(
+                    "01",
+                    holder,
+                    at,
+                    dept,
+                    ZZLXDM=type_code,
+                    JCJG="2" if failed else "1",
+                    ZT="1",
+                    JARQ=at.strftime("%Y-%m-%d"),
+                    SY="双随机抽查",
+                )
+            )
+            if failed:  # 责令整改, closed when put right (sent again: a later state of one finding)
+                order = self._row("02", holder, at + timedelta(days=1), dept, ZZLXDM=type_code, SY="责令限期整改")
+                rows.append(order)
+                done = at + timedelta(days=self.rng.randrange(5, 15))
+                if done < end:
+                    rows.append(
+                        {**order, "ZT": "1", "JARQ": done.strftime("%Y-%m-%d"), "GXSJ": done.strftime(self.FORMAT)}
+                    )
+        first = datetime.combine(self.g.config.start, time(10))
+        # one suspension, ending inside the window; one untrue commitment
+        early = [
+            c for c in licensed if c.completed_at < first + timedelta(days=8) and c.applicant.identifier not in seen
+        ]
+        if early:
+            case = early[0]
+            seen.add(case.applicant.identifier)
+            at = case.completed_at.replace(hour=0, minute=0, second=0) + timedelta(days=4, hours=10)
+            rows.append(
+                self._row(
+                    "03",
+                    case.applicant,
+                    at,
+                    self.g.items.loc[case.item_code, "handling_dept"],
+                    ZZLXDM=self.g.items.loc[case.item_code, "licence_type_code"],
+                    JZRQ=(at + timedelta(days=9)).strftime("%Y-%m-%d"),
+                    SY="暂扣许可证件十日",
+                )
+            )
+        promised = [c for c in licensed if c.mode == "告知承诺" and c.applicant.identifier not in seen]
+        if promised:
+            case = promised[len(promised) // 3]
+            seen.add(case.applicant.identifier)
+            at = case.completed_at.replace(hour=10, minute=0, second=0) + timedelta(days=6)
+            if at < end:
+                rows.append(
+                    self._row(
+                        "07",
+                        case.applicant,
+                        at,
+                        self.g.items.loc[case.item_code, "handling_dept"],
+                        ZZLXDM=self.g.items.loc[case.item_code, "licence_type_code"],
+                        SY="承诺内容与实际不符",
+                    )
+                )
+        # one revocation of a business licence, by its number, and one holder blacklisted
+        stock = [r for r in licence_feed if r["CZLX"] and r["ZZZT"] == licence_feed[0]["ZZZT"]]
+        holders = {r["ZZBH"]: r for r in stock}
+        picks = sorted(holders)[:: max(1, len(holders) // 5)][:2]
+        people = {c.applicant.identifier: c.applicant for c in cases}
+        for n, number in enumerate(picks):
+            r = holders[number]
+            holder = people.get(r["CZZTDM"])
+            if holder is None or holder.identifier in seen:
+                continue
+            seen.add(holder.identifier)
+            at = first + timedelta(days=20 + n * 5)
+            if n == 0:
+                rows.append(
+                    self._row("04", holder, at, "market_regulation", ZZBH=number, ZZLXDM=r["ZZLXDM"], SY="吊销营业执照")
+                )
+            else:
+                rows.append(self._row("05", holder, at, "market_regulation", SY="列入严重违法失信名单"))
+        # a holder the bridge has never seen, a kind code the list lacks, the same record sent twice
+        ghost = Applicant(
+            "legal_person", "常州市武进区某某贸易有限公司", make_uscc("91320412", "MA1X0P0Y"), "", "", "company"
+        )
+        rows.append(self._row("02", ghost, first + timedelta(days=11), "market_regulation", SY="责令整改"))
+        if licensed:
+            odd = licensed[-1]
+            rows.append(self._row("99", odd.applicant, first + timedelta(days=12), "health", SY="其他"))
+        if rows:
+            rows.append(dict(rows[0]))
+        return [row for row in rows if row["GXSJ"] < end.strftime(self.FORMAT)]
 
 
 def _fmt(value: datetime | None, fmt: str) -> str:

@@ -33,6 +33,8 @@ CREDENTIALS = {
     "municipal": ("wj-bridge-czs", "sandbox-secret-municipal"),
     "supervision": ("wj-bridge-sghd", "sandbox-secret-supervision"),
     "evaluations": ("wj-bridge-hcp", "sandbox-secret-evaluations"),  # the 好差评 feed, on the platform's host
+    # the 审管互动 platform's findings, on the supervision host
+    "supervision_findings": ("wj-bridge-jgfk", "sandbox-secret-supervision-findings"),
 }
 DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104}
 HOUSING_TABLE = "t_sgxk_bj"
@@ -62,6 +64,7 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         "EVALUATIONS_BASE_URL": endpoints["approval_platform"],
         "MUNICIPAL_BASE_URL": endpoints["municipal"],
         "SUPERVISION_BASE_URL": endpoints["supervision"],
+        "SUPERVISION_FINDINGS_BASE_URL": endpoints["supervision"],
         "HOUSING_DB_URL": endpoints["housing_db"],
         "HEALTH_DROP_DIR": endpoints["health_drop"],
         "ENTERPRISE_STARTUP_DROP_DIR": endpoints.get(
@@ -197,6 +200,7 @@ class Sandbox:
                 app_key=CREDENTIALS["supervision"][0],
                 app_secret=CREDENTIALS["supervision"][1],
                 seed=self.settings.seed + 3,
+                findings=(self.data.findings, *CREDENTIALS["supervision_findings"]),
             ),
         }
         for name, app in apps.items():

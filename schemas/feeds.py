@@ -51,6 +51,21 @@ HOTLINE_SATISFACTION: tuple[str, ...] = ("dissatisfied", "understood", "satisfie
 #: in the research: each declaration maps its system's own).
 PROJECT_ITEM_OUTCOMES: tuple[str, ...] = ("granted", "returned", "running")
 
+#: 审管互动 findings fed back by supervising departments (the municipal supervision platform; docs/licences.md).
+FINDING_KINDS: tuple[str, ...] = (
+    "inspection",  # 检查结果 (双随机一公开, 专项检查): pass or fail in ``result``
+    "rectification",  # 责令整改
+    "suspension",  # 暂扣许可证件 (until ``ends_at``)
+    "revocation",  # 吊销许可证件
+    "blacklist",  # 列入严重失信主体名单
+    "blacklist_removal",  # 移出严重失信主体名单 (信用修复)
+    "commitment_untrue",  # 告知承诺核查不实 (承诺与实际不符)
+)
+#: 检查结果 of an inspection.
+FINDING_RESULTS: tuple[str, ...] = ("pass", "fail")
+#: Whether the supervisor still has the finding open (整改未完成, 暂扣期内, 失信名单内) or closed it.
+FINDING_STATUSES: tuple[str, ...] = ("open", "closed")
+
 
 @dataclass(frozen=True)
 class FeedKind:
@@ -140,5 +155,22 @@ FEED_KINDS: dict[str, FeedKind] = {
         ),
         coded={"outcome": PROJECT_ITEM_OUTCOMES},
         timestamps=("accepted_at", "ended_at", "pause_started_at", "pause_ended_at"),
+    ),
+    "findings": FeedKind(
+        required=("finding_id", "kind", "holder_code", "decided_at"),
+        optional=(
+            "result",  # inspections: pass / fail
+            "holder_name",
+            "licence_no",  # 证照编号, when the finding names the licence
+            "licence_type_code",  # 证照类型代码, when it names the type only
+            "department",  # the supervising department (name or code), as the platform has it
+            "effective_at",  # 生效日期 (the decision's, else decided_at)
+            "ends_at",  # 暂扣 截止日期 (a suspension's last day)
+            "status",
+            "closed_at",
+            "content",  # 事由: digit runs masked past staging
+        ),
+        coded={"kind": FINDING_KINDS, "result": FINDING_RESULTS, "status": FINDING_STATUSES},
+        timestamps=("decided_at", "effective_at", "ends_at", "closed_at"),
     ),
 }

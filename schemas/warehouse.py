@@ -925,3 +925,66 @@ mart_projects_monthly = Table(
     Column("target_days", Integer, nullable=False),
     Column("held_up_by", Text),  # "<project code> <stage>; …", longest first
 )
+
+# ---------------------------------------------------------------- 审管互动: supervision findings fed back
+staged_findings = Table(
+    "staged_findings",  # each usable finding record, as pulled on its day (holder codes as given: staging only)
+    metadata,
+    *_record_key(),
+    Column("finding_id", String(64), nullable=False),
+    Column("kind", String(24), nullable=False),  # schemas.feeds.FINDING_KINDS
+    Column("result", String(8)),  # inspections: pass / fail
+    Column("holder_code", String(32), nullable=False),  # normalised (USCC or 身份证号): never past this table
+    Column("holder_name", String(256)),
+    Column("licence_no", String(64)),
+    Column("licence_type_code", String(32)),
+    Column("department", String(64)),
+    Column("decided_at", DateTime, nullable=False),
+    Column("effective_at", DateTime),
+    Column("ends_at", DateTime),
+    Column("status", String(8)),  # open / closed
+    Column("closed_at", DateTime),
+    Column("content", Text),  # 事由, digit runs masked
+    Column("changed_at", String(32)),
+    Index("ix_staged_findings_id", "finding_id"),
+)
+
+#: Every finding pulled, once, in its newest state: linked to its holder (and licence), unknown_holder (no holder
+#: the repository knows by that code: reported, kept), or quarantined. No identity number: holders by holder_id.
+findings = Table(
+    "findings",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("finding_id", String(128), primary_key=True),  # the record key when no id could be read
+    Column("status", String(16), nullable=False),  # linked / unknown_holder / quarantined
+    Column("kind", String(24)),
+    Column("result", String(8)),
+    Column("holder_id", String(32), index=True),
+    Column("holder_code", String(32)),  # masked when a 身份证号
+    Column("licence_key", String(32)),  # the licence it names (by number, or the holder's one licence of the type)
+    Column("licences", Integer, nullable=False),  # licences it applies to (0 when it names none)
+    Column("licence_type_code", String(32)),
+    Column("department", String(64)),
+    Column("decided_date", Date),
+    Column("effective_date", Date),
+    Column("end_date", Date),
+    Column("in_force", Boolean, nullable=False),  # open today (not closed, suspension not ended)
+    Column("first_partition", Date, nullable=False),
+    Column("partition_date", Date, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("note", String(256)),  # why quarantined, or why no holder
+)
+
+mart_supervision_followup = Table(
+    "mart_supervision_followup",  # per month of completion, department and approval mode: approvals inspected
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("handling_dept", String(64), primary_key=True),
+    Column("approval_mode", String(8), primary_key=True),  # 审批 / 备案 / 告知承诺 / 容缺受理, '' unknown
+    Column("approvals", Integer, nullable=False),  # golden cases completed in the month
+    Column("inspected", Integer, nullable=False),  # of those, followed by an inspection within the window
+    Column("inspected_share", Float),  # inspected / approvals
+    Column("inspections_failed", Integer, nullable=False),  # approvals whose inspection in the window failed
+    Column("found_untrue", Integer, nullable=False),  # 告知承诺 approvals found untrue within the window
+    Column("window_days", Integer, nullable=False),
+)

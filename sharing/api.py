@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import clock
 from core.warehouse import Warehouse
+from reporting.definitions import definitions
 from schemas import licences as licence_rules
 from schemas.case import items
 from schemas.identifiers import (
@@ -40,7 +41,7 @@ from schemas.identifiers import (
     normalize_code,
     upgrade_ric15,
 )
-from schemas.warehouse import holder_codes, holders, licence_access_log, licences
+from schemas.warehouse import findings, holder_codes, holders, licence_access_log, licences
 from sharing.guard import (
     MAX_TYPES,
     REQUIRED,
@@ -85,6 +86,7 @@ class SharingClient:
     licence_types: frozenset[str] | None  # None: every type (``*`` in the register)
     personal_data: bool
     case_no_pattern: re.Pattern[str] | None = None
+    findings: bool = False  # may read holders' open supervision findings (审管互动) and credit flag
 
     def covers(self, licence_type_code: str) -> bool:
         return self.licence_types is None or licence_type_code in self.licence_types
@@ -115,6 +117,7 @@ def sharing_clients() -> dict[str, SharingClient]:
             licence_types=types,
             personal_data=row.personal_data.strip().lower() == "yes",
             case_no_pattern=pattern,
+            findings=str(getattr(row, "supervision_findings", "no")).strip().lower() == "yes",
         )
     return clients
 
@@ -219,6 +222,29 @@ class Verification(_Wire):
     licence_id: str | None = Field(description="its 证照标识 when the number belongs to the holder, else null")
 
 
+class Finding(_Wire):
+    finding_id: str = Field(description="监管结果编号, as the supervision platform numbers it")
+    kind: str = Field(
+        description="inspection (检查结果), rectification (责令整改), suspension (暂扣), revocation (吊销), blacklist "
+        "(严重失信), commitment_untrue (告知承诺核查不实)"
+    )
+    result: str | None = Field(description="an inspection's result: pass / fail")
+    department: str | None = Field(description="the supervising department, as the platform names it")
+    decided_date: dt.date | None = Field(description="the date the supervisor decided (its 决定 date)")
+    effective_date: dt.date | None = Field(description="the date it took effect")
+    end_date: dt.date | None = Field(description="a suspension's last day")
+    licence_id: str | None = Field(description="证照标识 of the licence it concerns, when it names exactly one")
+
+
+class HolderFindings(_Wire):
+    holder: Holder | None = Field(description="the holder as the repository knows it; null when only findings know it")
+    as_of: dt.date = Field(description="the day openness was judged on (Asia/Shanghai)")
+    credit_flag: bool = Field(
+        description="an open finding of a credit kind (严重失信主体名单): reportable for 容缺/告知承诺"
+    )
+    open_findings: list[Finding] = Field(description="findings still in force: not closed, a suspension not ended")
+
+
 class Problem(BaseModel):
     detail: str
 
@@ -256,6 +282,7 @@ class Action:
 LOOKUP = Action("lookup", ("holder_code", "caseNo", "type"))
 FETCH = Action("fetch", ("licence_id", "caseNo"))
 VERIFY = Action("verify", ("caseNo", "licenceNo", "holderCode"))
+FINDINGS = Action("findings", ("holder_code", "caseNo"))
 OTHER = "other"  # a path or method the API does not have
 
 _LICENCE_COLUMNS = [licences.c[name] for name in ("licence_key", *Licence.model_fields)]
@@ -474,6 +501,59 @@ class LicenceSharing:
         body = Verification(matches=matches, status=status, licence_id=best.licence_id)
         return body, "matches" if matches else f"not valid: {status}"
 
+    def findings(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[HolderFindings, str]:
+        """A holder's open findings and credit flag, for the callers registered for them (the approval bureau,
+        deciding 容缺受理 or 告知承诺 on the case it names): any other caller is refused (403) before anything is
+        read. A USCC no holder has still finds the findings filed under it (a holder unknown to the repository)."""
+        caller = access.caller
+        if not caller.findings:
+            raise Refusal(403, "findings: not registered for this caller's purpose")
+        code = asked.get("holder_code")
+        holder = conn.execute(
+            sa.select(*_HOLDER_COLUMNS)
+            .join(holder_codes, holder_codes.c.holder_id == holders.c.holder_id)
+            .where(holder_codes.c.code.in_(_candidate_codes(code)))
+            .order_by(holder_codes.c.how)
+            .limit(1)
+        ).first()
+        f = findings.c
+        same = f.holder_id == holder.holder_id if holder is not None else sa.false()
+        public = (f.holder_code == code) if is_valid_uscc(code) else sa.false()  # masked otherwise: never matched
+        rows = conn.execute(
+            sa.select(
+                f.finding_id,
+                f.kind,
+                f.result,
+                f.department,
+                f.decided_date,
+                f.effective_date,
+                f.end_date,
+                licences.c.licence_id,
+            )
+            .select_from(findings)
+            .outerjoin(licences, licences.c.licence_key == f.licence_key)
+            .where((same | public) & f.in_force & (f.status != "quarantined"))
+            .order_by(f.decided_date, f.finding_id)
+        ).all()
+        if holder is None and not rows:
+            raise _Stop(404, NO_SUCH_HOLDER, ALLOWED)
+        if holder is not None:
+            shown, access.holder = holder_code_views(holder.holder_code, holder.holder_code_type, caller)
+        credit = set(definitions().supervision.credit_kinds)
+        body = HolderFindings(
+            holder=Holder(
+                holder_code=shown,
+                holder_code_type=holder.holder_code_type,
+                holder_name=shown_name(holder.holder_name, holder.holder_code_type, caller),
+            )
+            if holder is not None
+            else None,
+            as_of=_today(),
+            credit_flag=any(row.kind in credit for row in rows),
+            open_findings=[Finding(**row._mapping) for row in rows],
+        )
+        return body, f"{len(rows)} open findings" + (", credit flag" if body.credit_flag else "")
+
 
 # ---------------------------------------------------------------- the app
 DESCRIPTION = """
@@ -602,6 +682,29 @@ def create_app(
         """``matches`` is true only when the number is the holder's, of a type the caller's purpose covers, and
         the licence is valid today; otherwise every field but ``status`` tells nothing."""
         return service.handle(request, VERIFY, service.verify)
+
+    @app.get(
+        "/v1/holders/{holder_code}/findings",
+        response_model=HolderFindings,
+        responses={
+            **_ERRORS,
+            403: {"model": Problem, "description": "a caller not registered for supervision findings"},
+            404: {"model": Problem, "description": "no holder and no finding known by this code"},
+        },
+        summary="A holder's open supervision findings and credit flag (审管互动, the approval bureau only)",
+        tags=["supervision"],
+    )
+    def holder_findings(
+        request: Request,
+        api_key: ApiKey,
+        holder_code: Annotated[str, Path(description="持证主体代码: USCC or 身份证号")],
+        case_no: CaseNo = None,
+    ):
+        """For 容缺受理 and 告知承诺 decisions: the findings supervisors fed back that are still in force (orders to
+        rectify not closed, suspensions not ended, revocations, blacklisting not lifted) and whether the holder is
+        on the credit blacklist. Only callers registered for it (`supervision_findings` in sharing_clients.csv);
+        purpose-bound by `caseNo` like every read, and audited."""
+        return service.handle(request, FINDINGS, service.findings)
 
     _document_parameters(app)
     return app

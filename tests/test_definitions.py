@@ -79,6 +79,10 @@ def test_asset_graph_reads_as_the_design():
         "staged_project_items",
         "projects",
         "projects_mart",
+        "raw_supervision_findings",
+        "staged_findings",
+        "findings",
+        "mart_supervision_followup",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
     assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}
@@ -95,7 +99,12 @@ def test_asset_graph_reads_as_the_design():
         "every_order_once",
         "project_records_staged_or_quarantined",
         "project_item_records_staged_or_quarantined",
+        "finding_records_staged_or_quarantined",
+        "every_finding_accounted_for",
     } <= checks
+    # 审管互动: a day's findings fold into that day's licence repository, then the state table and the mart follow
+    assert AssetKey("staged_findings") in graph.get(AssetKey("licence_repository")).parent_keys
+    assert AssetKey("licence_repository") in graph.get(AssetKey("findings")).parent_keys
 
 
 @pytest.mark.unit

@@ -25,6 +25,7 @@ from connectors.sources import DepartmentSource
 from core import clock
 from core.feeds import Feed, feeds, feeds_of
 from core.warehouse import Warehouse, replace_table
+from licensing.repository import link_findings
 from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.assets import land
@@ -32,9 +33,11 @@ from reporting.definitions import definitions
 from reporting.evaluations import evaluation_states, follow_up
 from reporting.hotline import order_states
 from reporting.projects import handling_states, project_states, review_candidates
+from reporting.supervision import finding_states, newest_findings
 from resolution.evaluations import number_index
 from schemas.warehouse import (
     evaluations,
+    findings,
     golden_cases,
     hotline_orders,
     project_handlings,
@@ -44,12 +47,14 @@ from schemas.warehouse import (
     raw_feed_records,
     source_loads,
     staged_evaluations,
+    staged_findings,
     staged_hotline_orders,
     staged_project_items,
     staged_projects,
 )
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
+from staging.findings import stage_findings
 from staging.hotline import stage_hotline
 from staging.projects import stage_project_items, stage_projects
 
@@ -98,6 +103,7 @@ def build_feed_asset(feed: Feed) -> AssetsDefinition:
 FEED_ASSETS = [build_feed_asset(feed) for feed in feeds().values()]
 EVALUATION_FEEDS = feeds_of("evaluations")
 HOTLINE_FEEDS = feeds_of("hotline")
+FINDING_FEEDS = feeds_of("findings")
 PROJECT_FEEDS = feeds_of("projects")
 PROJECT_ITEM_FEEDS = feeds_of("project_items")
 
@@ -361,5 +367,72 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
             **{status: int(by_status.get(status, 0)) for status in ("tracked", "linked", "waiting", "quarantined")},
             "cases_linked": int(linked["golden_case_id"].notna().sum()),
             "for_review": len(review),
+        }
+    )
+
+
+@asset(
+    name="staged_findings",
+    deps=[f.asset_name for f in FINDING_FEEDS.values()],
+    partitions_def=DAILY,
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(staged_findings, quarantined_feed_records),
+    description="审管互动 findings fed back by supervising departments (inspection results, orders to rectify, "
+    "suspensions, revocations, credit blacklisting) mapped onto the canonical finding, the holder's code "
+    "normalised (it stays in this table only), the 事由's digit runs masked; a record that cannot be used goes to "
+    "`quarantined_feed_records` with one reason (unknown kind code, no holder code, an unreadable date …). The "
+    "day's suspensions and revocations fold into `licence_repository` the same day. Re-running a day replaces "
+    "that day.",
+)
+def staged_findings_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    return stage_feeds(context, warehouse, FINDING_FEEDS, stage_findings, staged_findings)
+
+
+def build_finding_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFrame:
+    """Every finding pulled, in its newest state, linked to its holder and licences or not."""
+    records = warehouse.read(sa.select(staged_findings), conn)
+    quarantined = warehouse.read(
+        sa.select(quarantined_feed_records).where(quarantined_feed_records.c.source_system.in_(list(FINDING_FEEDS))),
+        conn,
+    )
+    linked = link_findings(conn, newest_findings(records)) if len(records) else None
+    return finding_states(linked, quarantined, clock.today())
+
+
+@asset(
+    name="findings",
+    deps=["staged_findings", "licence_repository"],
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:approval-bureau"],
+    automation_condition=AutomationCondition.eager(),
+    metadata=table_metadata(findings),
+    description="Every 审管互动 finding pulled, once, in its newest state: linked to its holder (and the licences it "
+    "names, by number or the holder's licences of its type), `unknown_holder` (no holder the repository knows by "
+    "that code: kept and reported), or quarantined; whether it is open today. A 身份证号 is masked. What the "
+    "sharing API shows the approval bureau and `mart_supervision_followup` counts. Rebuilt whole.",
+)
+def findings_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    with warehouse.begin() as conn:
+        states = build_finding_states(warehouse, conn)
+        replace_table(conn, findings, states, context.log.info)
+    by_status = states["status"].value_counts()
+    unknown = states[states["status"] == "unknown_holder"]
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(states),
+            **{status: int(by_status.get(status, 0)) for status in ("linked", "unknown_holder", "quarantined")},
+            "in_force": int(states["in_force"].sum()),
+            "by_kind": MetadataValue.md(
+                states["kind"].value_counts().rename("findings").to_markdown() if len(states) else "none"
+            ),
+            "unknown_holders": MetadataValue.md(
+                unknown[["finding_id", "kind", "holder_code", "department"]].to_markdown(index=False)
+                if len(unknown)
+                else "none"
+            ),
         }
     )

@@ -10,19 +10,22 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from core import clock
 from core.warehouse import Warehouse
-from pipelines.feeds.assets import EVALUATION_FEEDS, HOTLINE_FEEDS, PROJECT_FEEDS, PROJECT_ITEM_FEEDS
+from pipelines.feeds.assets import EVALUATION_FEEDS, FINDING_FEEDS, HOTLINE_FEEDS, PROJECT_FEEDS, PROJECT_ITEM_FEEDS
 from pipelines.metadata import check_result, md
 from pipelines.partitions import daily_check, run_window
 from reporting.accounting import accounted, balanced
 from reporting.definitions import definitions
 from reporting.evaluations import LINKED, QUARANTINED, WAITING
+from reporting.supervision import STATUSES as FINDING_STATUSES
 from schemas.warehouse import (
     evaluations,
+    findings,
     hotline_orders,
     quarantined_feed_records,
     raw_feed_records,
     source_loads,
     staged_evaluations,
+    staged_findings,
     staged_hotline_orders,
     staged_project_items,
     staged_projects,
@@ -189,6 +192,35 @@ def every_order_once(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
     )
 
 
+finding_records_staged_or_quarantined = records_staged_or_quarantined(
+    asset="staged_findings",
+    name="finding_records_staged_or_quarantined",
+    feeds=FINDING_FEEDS,
+    staged=staged_findings,
+    what="findings",
+)
+
+
+@asset_check(
+    asset="findings",
+    blocking=True,
+    description="Every 审管互动 finding pulled (read from the raw records) is in `findings` exactly once, linked to "
+    "its holder, unknown_holder or quarantined: pulled = linked + unknown holder + quarantined, none never pulled. "
+    "A finding for a holder the repository does not know is kept and counted, never dropped.",
+)
+def every_finding_accounted_for(warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
+    found = accounted(warehouse, FINDING_FEEDS, "finding_id", findings, FINDING_STATUSES)
+    return check_result(
+        failing=not balanced(found, FINDING_STATUSES),
+        unverified=[],
+        metadata={
+            **{key: found[key] for key in ("pulled", *FINDING_STATUSES, "twice", "other_status")},
+            "missing": md(found["missing"].head(20)),
+            "never_pulled": md(found["never_pulled"].head(20)),
+        },
+    )
+
+
 FEED_CHECKS = [
     evaluation_records_staged_or_quarantined,
     every_evaluation_accounted_for,
@@ -197,4 +229,6 @@ FEED_CHECKS = [
     every_order_once,
     project_records_staged_or_quarantined,
     project_item_records_staged_or_quarantined,
+    finding_records_staged_or_quarantined,
+    every_finding_accounted_for,
 ]

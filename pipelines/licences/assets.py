@@ -19,14 +19,18 @@ from dagster import (
 from connectors.sources import DepartmentSource
 from core import clock
 from core.departments import licence_feeds
+from core.feeds import feeds_of
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import queue
 from licensing.repository import (
     FIELDS,
     awaiting_holder,
     case_events,
+    due_supervision_keys,
     event_rows,
     feed_events,
+    finding_events,
+    link_findings,
     link_holders,
     name_holders,
     number_licences,
@@ -44,10 +48,12 @@ from schemas.warehouse import (
     licences,
     raw_licence_feed,
     staged_cases,
+    staged_findings,
 )
 
 STATED = (*FIELDS, "holder_id", "golden_case_id")  # what an event may state
 SUPERVISION = ("supervision",)
+SUPERVISION_SOURCE = "supervision"
 IDENTIFIERS_VALID = "licence_identifiers_valid"
 NONE_VALID_PAST_END = "no_licence_valid_past_its_end_date"
 ONE_HOLDER_PER_CODE = "one_holder_per_identifier"
@@ -58,6 +64,7 @@ def _today() -> dt.date:
 
 
 FEEDS = licence_feeds()
+FINDING_FEEDS = feeds_of("findings")  # 审管互动: supervisors' findings, whose suspensions and revocations fold in
 
 
 @asset(
@@ -147,7 +154,7 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
 
 
 @asset(
-    deps=["case_resolution", "raw_licence_feed"],
+    deps=["case_resolution", "raw_licence_feed", *(["staged_findings"] if FINDING_FEEDS else [])],
     partitions_def=DAILY,
     group_name="licences",
     kinds={"sqlalchemy"},
@@ -157,8 +164,9 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
     metadata=table_metadata(licences, licence_events, holders),
     description="电子证照库: one licence per licence (its type and printed number), from completed golden cases and "
     "the market-regulation registry, with 证照标识 (GB/T 36904), metadata after GB/T 36903, the holder linked "
-    "across sources, and full history in `licence_events`. New and changed licences are queued for the "
-    "supervising department (审管互动).",
+    "across sources, and full history in `licence_events`; the day's suspensions and revocations fed back by "
+    "supervisors (`staged_findings`) fold in as events of source `supervision`. New and changed licences are "
+    "queued for the supervising department (审管互动).",
 )
 def licence_repository(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     now, today = dt.datetime.now().replace(microsecond=0), _today()
@@ -236,7 +244,38 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
     insert_frame(conn, licence_events, event_rows(new, owner.to_numpy(), now))
     changed = refold(conn, sorted(before | set(new["licence_key"])), today, now)
     name_holders(conn, [*new["holder_id"].dropna(), *changed["holder_id"].dropna()])
+    # The day's findings, once the day's licences and holders are in: a licence issued and suspended on one day
+    # is suspended. Refolded again (its version grows once more); what changed either time is queued once.
+    supervised = _supervision_day(warehouse, conn, partition, now)
+    if len(supervised) or supervised.attrs["before"]:
+        again = refold(conn, sorted(set(supervised["licence_key"]) | supervised.attrs["before"]), today, now)
+        changed = pd.concat([changed[~changed["licence_key"].isin(again["licence_key"])], again], ignore_index=True)
+        new = pd.concat([new, supervised], ignore_index=True)
     return new, changed, _queue_supervision(conn, changed, partition, now), awaiting_holder(cases)
+
+
+def _supervision_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, now: dt.datetime) -> pd.DataFrame:
+    """Replace the day's supervision events with those of the findings staged that day."""
+    e, f = licence_events.c, staged_findings.c
+    replaced = (e.source == SUPERVISION_SOURCE) & (e.partition_date == partition)
+    before = {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
+    conn.execute(licence_events.delete().where(replaced))
+    staged = (
+        warehouse.read(
+            sa.select(staged_findings).where(
+                (f.partition_date == partition) & f.source_system.in_(list(FINDING_FEEDS))
+            ),
+            conn,
+        )
+        if FINDING_FEEDS
+        else pd.DataFrame()
+    )
+    events = finding_events(link_findings(conn, staged), partition) if len(staged) else pd.DataFrame()
+    if len(events):
+        insert_frame(conn, licence_events, event_rows(events, partition, now))
+    events = events if len(events) else pd.DataFrame(columns=["licence_key", "source", "event", "holder_id"])
+    events.attrs["before"] = before
+    return events
 
 
 @asset(
@@ -247,7 +286,8 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
     automation_condition=AutomationCondition.on_cron("15 0 * * *", cron_timezone=LOCAL_TZ),
     metadata=table_metadata(licence_events),
     description="Daily expiry: every licence still 有效 past its end date gets an `expired` event and becomes "
-    "过期失效; the change goes to the supervising department like any other.",
+    "过期失效; a licence whose suspension ended (or whose supervisor's decision took effect) in the last week is "
+    "refolded; the change goes to the supervising department like any other.",
 )
 def licence_expiry(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     now, today = dt.datetime.now().replace(microsecond=0), _today()
@@ -272,7 +312,8 @@ def licence_expiry(context: AssetExecutionContext, warehouse: ResourceParam[Ware
                 }
             )
             insert_frame(conn, licence_events, event_rows(events, today, now))
-        changed = refold(conn, due["licence_key"].tolist(), today, now)
+        # a supervisor's decision that came due (a suspension's end, a revocation effective later) refolds too
+        changed = refold(conn, sorted({*due["licence_key"], *due_supervision_keys(conn, today)}), today, now)
         # Queued under the newest daily partition (yesterday), which the delivery follow-up covers: today's is not
         # a partition until tomorrow.
         queued = _queue_supervision(conn, changed, today - dt.timedelta(days=1), now)

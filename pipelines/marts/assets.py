@@ -28,11 +28,13 @@ from reporting.hotline import monthly_hotline
 from reporting.projects import project_clocks, project_stage_rows, projects_monthly
 from reporting.reuse import availability, licence_reuse, material_reuse
 from reporting.startup import chains_for_2345, startup_chains
+from reporting.supervision import LINKED, followup
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
 from schemas.licences import required_materials
 from schemas.warehouse import (
     case_links,
     evaluations,
+    findings,
     golden_cases,
     holder_codes,
     hotline_orders,
@@ -53,6 +55,7 @@ from schemas.warehouse import (
     mart_resolution_backlog,
     mart_startup_chains,
     mart_startup_steps,
+    mart_supervision_followup,
     outbox,
     project_handlings,
     projects,
@@ -499,5 +502,57 @@ def hotline_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareho
             "satisfied_values": ", ".join(settings.satisfied_values),
             "on_time_basis": settings.on_time_basis,
             "by_month": MetadataValue.md(shown.to_markdown(index=False) if len(shown) else "none"),
+        }
+    )
+
+
+@asset(
+    name="mart_supervision_followup",
+    deps=["findings", "licence_repository"],
+    kinds={"pandas", "sql"},
+    **MART,
+    metadata=table_metadata(mart_supervision_followup),
+    description="审管互动 back to approval: per month of completion, handling department and approval mode "
+    "(审批, 备案, 告知承诺, 容缺受理), the approvals completed, those followed by an inspection of the holder within "
+    "`inspection_window_days`, those whose inspection failed, and the 告知承诺 approvals found untrue (a finding "
+    "of an untrue kind, a failed inspection or a revocation within the window). Definitions in "
+    "reporting/definitions.yaml. No personal data." + MART_DESCRIPTION,
+)
+def supervision_followup_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+    settings = definitions().supervision
+    g, hc, lc, f = golden_cases.c, holder_codes.c, licences.c, findings.c
+    with warehouse.begin() as conn:
+        approvals = warehouse.read(
+            sa.select(
+                g.golden_case_id,
+                g.handling_dept,
+                g.approval_mode,
+                g.completed_at,
+                hc.holder_id,
+                lc.licence_key,
+                lc.licence_type_code,
+            )
+            .select_from(golden_cases)
+            .join(holder_codes, hc.code == g.applicant_id)
+            .outerjoin(licences, lc.golden_case_id == g.golden_case_id)
+            .where(g.status.in_(COMPLETED_STATUSES) & g.completed_at.is_not(None)),
+            conn,
+        )
+        found = warehouse.read(
+            sa.select(f.holder_id, f.kind, f.result, f.licence_key, f.licence_type_code, f.decided_date).where(
+                f.status == LINKED
+            ),
+            conn,
+        )
+        mart = followup(approvals, found, settings, clock.today())
+        replace_table(conn, mart_supervision_followup, mart, context.log.info)
+    by_month = (
+        mart.groupby("month")[["approvals", "inspected", "found_untrue"]].sum().reset_index() if len(mart) else mart
+    )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(mart),
+            "inspection_window_days": settings.inspection_window_days,
+            "by_month": MetadataValue.md(by_month.to_markdown(index=False) if len(by_month) else "none"),
         }
     )
