@@ -4,7 +4,8 @@ Its first page shows the 2345 targets (last month's share of business start-ups 
 first), on-time rates by department against the promised limits, daily volumes by department, and the delivery and
 review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline;
 the 12345 page orders per origin and category with the on-time and satisfaction rates; the 不见面审批 page the
-not-in-person share by department, cases per accepting place and the approval modes.
+not-in-person share by department, cases per accepting place and the approval modes; the projects page a timeline
+per investment project (each stage from acceptance to completion) with the key-project table.
 The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page
 carries its data as JSON and plotly.js inline, so it opens from a file, from ``approval-bridge dashboard``, or from
 any web server, with no network.
@@ -31,6 +32,8 @@ from schemas.warehouse import (
     mart_delivery_status,
     mart_evaluations_monthly,
     mart_hotline_monthly,
+    mart_project_stages,
+    mart_projects,
     mart_resolution_backlog,
 )
 
@@ -73,6 +76,14 @@ QUERIES: dict[str, sa.Select] = {
     "hotline": _columns(
         mart_hotline_monthly,
         "month origin category_1 orders about_cases on_time timed satisfied_count rated",
+    ),
+    "projects": _columns(
+        mart_projects,
+        "project_code project_name industrial key_project started_on permit_on status stage_reached working_days "
+        "days_left within_target stages_late held_up_by responsible_dept",
+    ),
+    "project_stages": _columns(
+        mart_project_stages, "project_code stage stage_order started_on ended_on status working_days on_time"
     ),
     "channel": _columns(
         mart_channel_monthly,

@@ -18,6 +18,8 @@ from schemas.warehouse import (
     mart_delivery_status,
     mart_evaluations_monthly,
     mart_hotline_monthly,
+    mart_project_stages,
+    mart_projects,
     mart_resolution_backlog,
     metadata,
 )
@@ -82,6 +84,23 @@ def _marts(warehouse: Warehouse) -> None:
         hotline["on_time_rate"] = hotline["on_time"] / hotline["timed"]
         hotline["satisfaction_rate"] = hotline["satisfied_count"] / hotline["rated"]
         insert_frame(conn, mart_hotline_monthly, hotline)
+        # 工程建设项目: two industrial projects, one permitted in 38 working days, one running (key, 立项 and 用地 done)
+        insert_frame(conn, mart_projects, pd.DataFrame({
+            "project_code": ["2026-320412-34-03-000001", "2026-320412-29-03-000002"],
+            "project_name": ["恒达精密机械厂房", "武进新材料车间"], "industrial": True, "key_project": [False, True],
+            "started_on": [dt.date(2026, 9, 1), dt.date(2026, 10, 8)], "permit_on": [dt.date(2026, 10, 27), None],
+            "status": ["permitted", "running"], "stage_reached": ["施工许可", "规划"], "working_days": [38, 20],
+            "target_days": 45, "days_left": [7, 25], "within_target": [True, None], "stages_late": ["", "用地"],
+            "held_up_by": ["用地", "用地"], "responsible_dept": ["住建", "自然资源"], "handlings": [6, 3],
+            "cases_linked": [2, 1]}))  # fmt: skip
+        insert_frame(conn, mart_project_stages, pd.DataFrame({
+            "project_code": ["2026-320412-34-03-000001"] * 2 + ["2026-320412-29-03-000002"] * 2,
+            "stage": ["立项", "施工许可", "立项", "用地"], "stage_order": [1, 5, 1, 2],
+            "started_on": [dt.date(2026, 9, 1), dt.date(2026, 10, 20), dt.date(2026, 10, 8), dt.date(2026, 10, 12)],
+            "ended_on": [dt.date(2026, 9, 3), dt.date(2026, 10, 27), dt.date(2026, 10, 9), None],
+            "status": ["done", "done", "done", "running"], "handlings": 1, "redone": False,
+            "working_days": [2, 5, 1, 19], "paused_working_days": 0, "limit_days": [5, 5, 5, 15],
+            "on_time": [True, True, True, False]}))  # fmt: skip
         # 不见面审批: October, market regulation 29 of 40 determinable (45 cases) at two places; housing 2 of 10
         insert_frame(conn, mart_channel_monthly, pd.DataFrame({
             "month": "2026-10", "handling_dept": ["market_regulation", "market_regulation", "housing"],
@@ -170,6 +189,27 @@ def test_the_hotline_page_draws_the_months_figures(tmp_path, headless_dom):
     bars = re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', dom)
     assert {"97.4%", "91.7%", "25", "15"} <= set(bars)  # the month's rates, and orders per first-level category
     assert "<td>2026-10</td><td>40</td><td>3</td><td>97.4%</td><td>91.7%</td>" in dom
+
+
+@pytest.mark.integration
+def test_the_projects_page_draws_a_timeline_per_project(tmp_path, headless_dom):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    _marts(warehouse)
+    page = build(str(warehouse.engine.url), tmp_path / "dashboard" / "index.html", today=dt.date(2026, 11, 28))
+    warehouse.dispose()
+    dom = headless_dom(page.as_uri() + "#projects")
+
+    kpi = dict(re.findall(r'id="kpi-([a-z]+)">([^<]*)<', dom))
+    # The date filter spans the volume's one day (12 October): both projects were in hand then.
+    assert kpi["projects"] == "2" and kpi["permitted"] == "1 · 1" and kpi["avgdays"] == "38.0"
+    assert kpi["keyrunning"] == "1"
+    assert re.search(r'<section id="page-projects" data-page="projects">', dom)
+    bars = re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', dom)
+    assert "19 个工作日 · 超时" in bars and "5 个工作日" in bars  # each stage a bar, the late one marked
+    assert (
+        "<td>2026-320412-29-03-000002</td><td>武进新材料车间</td><td>是</td><td>规划</td><td>20</td><td>25</td>" in dom
+    )
 
 
 @pytest.mark.unit
