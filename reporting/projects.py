@@ -150,10 +150,17 @@ def project_clocks(
     cal: WorkingCalendar,
     today: dt.date,
     settings: ProjectDefinitions,
+    coded_cases: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per project (``projects``: project_code, project_name, unit_name, site, total_investment_wan,
     key_flag): its 45 clock, the stage reached, days used and left, the stages late and the one that held it up
-    longest, industrial and key by reporting/definitions.yaml."""
+    longest, industrial and key by reporting/definitions.yaml. ``coded_cases`` (golden_case_id, project_code):
+    golden cases whose source names the project; with the cases its handlings name, they are its linked cases."""
+    named = (
+        coded_cases.dropna(subset=["project_code"]).groupby("project_code")["golden_case_id"].agg(set).to_dict()
+        if coded_cases is not None and len(coded_cases)
+        else {}
+    )
     now = pd.Timestamp(today)
     frame = with_stages(handlings)
     frame = frame[frame["stage"].notna()]
@@ -209,7 +216,7 @@ def project_clocks(
                 "held_up_by": longest["stage"].iloc[0] if len(longest) else None,
                 "responsible_dept": None if reached is None else reached["responsible_dept"],
                 "handlings": len(mine),
-                "cases_linked": int(mine["golden_case_id"].notna().sum()),
+                "cases_linked": len(set(mine["golden_case_id"].dropna()) | named.get(code, set())),
             }
         )
     out = pd.DataFrame(rows, columns=PROJECT_COLUMNS)
@@ -313,17 +320,20 @@ def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: s
 
 
 def review_candidates(projects: pd.DataFrame, handlings: pd.DataFrame, golden: pd.DataFrame) -> pd.DataFrame:
-    """Golden cases of a stage item that no handling names (by 办件编号) but whose applicant is a tracked
-    project's unit: offered to review with what matched (applicant, site, a stage the project has not had yet)."""
+    """Golden cases of a stage item that no handling names (by 办件编号) and that carry no valid 投资项目代码, but
+    whose applicant is a tracked project's unit: offered to review with what matched (applicant, site, a stage the
+    project has not had yet), never linked by guess."""
     columns = ["golden_case_id", "project_code", "case_no", "item_code", "item_name", "stage", "accepted_at",
                "same_applicant", "same_site", "stage_expected", "reason"]  # fmt: skip
     if golden.empty or projects.empty:
         return pd.DataFrame(columns=columns)
     table = project_stages().set_index("item_code")
     named = handlings["golden_case_id"] if "golden_case_id" in handlings else pd.Series(dtype="string")
-    cases = golden[golden["item_code"].isin(table.index) & ~golden["golden_case_id"].isin(named)]
+    # a case that carries a (valid) 投资项目代码 is linked by it, not offered
+    coded = golden["project_code"].notna() if "project_code" in golden else pd.Series(False, index=golden.index)
+    cases = golden[golden["item_code"].isin(table.index) & ~golden["golden_case_id"].isin(named) & ~coded]
     units = projects.dropna(subset=["unit_id"])[["project_code", "unit_id", "site"]]
-    pairs = cases.merge(units, left_on="applicant_id", right_on="unit_id")
+    pairs = cases.drop(columns="project_code", errors="ignore").merge(units, left_on="applicant_id", right_on="unit_id")
     if pairs.empty:
         return pd.DataFrame(columns=columns)
     pairs["stage"] = pairs["item_code"].map(table["stage"])

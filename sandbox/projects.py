@@ -112,10 +112,13 @@ class ProjectSystem:
         e6 = self._at(a6 + timedelta(days=rng.randrange(2, 6)), 15)
         permit = self._handling(code, "施工许可", 0, a6, e6)
         visible = [h for h in handlings if h["_accepted"] < self.as_of]
-        if index == 7:  # the 施工许可 filed at the housing window only: no SPGL handling, a case for review
+        if index == 7:  # the 施工许可 filed at the housing window only: no SPGL handling, no code, a case for review
             self._housing_case(data, unit, site, a6, e6, number=None)
         elif a6 < self.as_of:
-            permit["SPSXSLBM"] = self._housing_case(data, unit, site, a6, e6, number=True)
+            # the housing clerk records the project's code; on one, a digit of the region is dropped (flagged, and
+            # the case is linked by its SPGL handling's number all the same)
+            typed = code.replace("-320412-", "-32412-") if index == 11 else code
+            permit["SPSXSLBM"] = self._housing_case(data, unit, site, a6, e6, number=True, project_code=typed)
             visible.append(permit)
         if index in (3, 8, 11):  # 用地 re-reported late: it arrives after 规划 and 环评
             for h in visible:
@@ -157,8 +160,11 @@ class ProjectSystem:
             "_stage": stage,
         }
 
-    def _housing_case(self, data, unit, site, accepted: datetime, ended: datetime, number) -> str | None:
-        """The 施工许可 case in the housing system's database (its 业务号 is the SPGL 事项实例编码)."""
+    def _housing_case(
+        self, data, unit, site, accepted: datetime, ended: datetime, number, project_code: str | None = None
+    ) -> str | None:
+        """The 施工许可 case in the housing system's database (its 业务号 is the SPGL 事项实例编码; the project's
+        投资项目代码 as the housing clerk recorded it, when given)."""
         if accepted >= self.as_of:
             return None
         day: date = accepted.date()
@@ -184,6 +190,8 @@ class ProjectSystem:
             "slck": "区政务服务中心住建窗口",
             "spcx": "一般程序",
         }
+        if project_code:
+            record["xmdm"] = project_code
         data.housing.append(record)
         data.truth.append(("housing", ywh, f"P{ywh}"))
         return ywh if number else None

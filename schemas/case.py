@@ -34,6 +34,7 @@ CASE_COLUMNS: tuple[str, ...] = (
     "delivery_method",  # 结果送达方式: DELIVERY_METHODS; NA where the source does not say
     "accepting_place",  # 受理地点: a place_code of places.csv; NA where the source does not say
     "approval_mode",  # 审批方式: APPROVAL_MODES (the source's word, else the item's default in items.csv)
+    "project_code",  # 投资项目代码, where the case is a step of an investment project and its source says which
 )
 #: What ``approval-bridge dedup`` reads: the canonical columns record resolution looks at.
 DEDUP_COLUMNS: tuple[str, ...] = (

@@ -70,6 +70,7 @@ _CASE_FIELDS = (
     Column("delivery_method", String(16)),  # 结果送达方式: DELIVERY_METHODS; NULL = unknown
     Column("accepting_place", String(32)),  # 受理地点: schemas/codes/places.csv place_code; NULL = unknown
     Column("approval_mode", String(8)),  # 审批方式: APPROVAL_MODES
+    Column("project_code", String(32)),  # 投资项目代码, normalised; NULL when none (or malformed: flagged)
 )
 
 

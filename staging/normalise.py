@@ -20,7 +20,14 @@ from schemas.case import (
     TIMESTAMP_COLUMNS,
     items,
 )
-from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, classify_identifiers, national_case_numbers
+from schemas.identifiers import (
+    ID_KIND_RIC,
+    ID_KIND_USCC,
+    classify_identifiers,
+    national_case_numbers,
+    normalize_project_code_series,
+    project_code_problems,
+)
 from schemas.items import identify_items
 from schemas.text import extract, nfkc, sub
 from staging.mappings import SourceMapping, mapping, mappings, national_case_no_systems
@@ -123,6 +130,10 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
         out[column] = given
         out[f"_raw_{column}"] = clean_text(given)
         out[column] = _coded(out, column)
+    given = out["project_code"] if "project_code" in out else pd.Series(pd.NA, index=out.index, dtype="string")
+    code = normalize_project_code_series(given)
+    out["_project_code_problem"] = project_code_problems(code)
+    out["project_code"] = code.mask(out["_project_code_problem"].notna())
     return out
 
 
@@ -235,6 +246,8 @@ def quality_flags(frame: pd.DataFrame) -> pd.Series:
     for column in CODED_COLUMNS:  # a code the declaration does not list: kept unknown, and said so
         flags[f"{column}_unmapped"] = frame[f"_raw_{column}"].notna() & frame[column].isna()
     flags["approval_mode_not_in_catalogue"] = _mode_not_offered(frame)
+    # a 投资项目代码 that fails its check is left out (the case is then offered to review, not linked by it)
+    flags["project_code_invalid"] = frame["_project_code_problem"].notna()
     text = pd.Series("", index=frame.index, dtype="string")
     for name, mask in flags.items():
         text = text.where(~mask.to_numpy(), text + name + ";")

@@ -20,6 +20,7 @@ from reporting.projects import (
     project_clocks,
     project_stage_rows,
     projects_monthly,
+    review_candidates,
 )
 from schemas.identifiers import is_valid_project_code, normalize_project_code_series, project_code_problems
 from schemas.projects import STAGES, project_stages, stage_of
@@ -206,3 +207,46 @@ def test_the_report_xlsx_matches_the_mart_and_neutralises_formulas(tmp_path):
     stage_rows = [[c.value for c in r] for r in book["stages"].iter_rows(min_row=2)]
     assert [r[1] for r in stage_rows] == ["立项", "用地", "规划", "环评", "施工许可"]
     assert [r[6] for r in stage_rows] == [2, 11, 5, 5, 3]
+
+
+# ---------------------------------------------------------------- cases that carry the code
+def test_a_case_carrying_the_code_is_linked_by_it_and_a_mistyped_code_is_flagged_not_linked():
+    from staging.normalise import stage_partition
+    from tests.test_staging import _raw
+
+    permit = {
+        "ywh": "WJJS20261013000091", "sxbm": "ZJ-SGXK", "sxmc": "建筑工程施工许可证核发", "jsdw": "常州某机械有限公司",
+        "tyshxydm": "9132041258558635XF", "xmdz": "武进高新区", "sqrq": "2026-10-13 09:00:00", "zt": "审查中",
+    }  # fmt: skip
+    typed = CODE.replace("-", "")  # typed without dashes: the 4-6-2-2-6 places come back
+    staged, quarantined = stage_partition(
+        _raw(
+            ("housing", dict(permit, xmdm=typed, _key="a")),
+            ("housing", dict(permit, ywh="WJJS20261013000092", xmdm=CODE.replace("-320412-", "-32412-"), _key="b")),
+        )
+    )
+    assert quarantined.empty
+    assert staged["project_code"].tolist()[0] == CODE and pd.isna(staged["project_code"].iloc[1])
+    assert "project_code_invalid" in staged["quality_flags"].iloc[1]
+    golden = pd.DataFrame(
+        {
+            "golden_case_id": ["G1", "G2"],
+            "case_no": ["WJJS20261013000091", "WJJS20261013000092"],
+            "item_code": "000130001000",
+            "item_name": "建筑工程施工许可证核发",
+            "applicant_id": "9132041258558635XF",
+            "address": "武进高新区",
+            "accepted_at": pd.Timestamp("2026-10-13 09:00"),
+            "project_code": [CODE, None],
+        }
+    )
+    projects = PROJECTS.assign(unit_id="9132041258558635XF")
+    none_handled = HANDLINGS.iloc[0:0].assign(golden_case_id=pd.Series(dtype="string"), stage=pd.Series(dtype="string"))
+    review = review_candidates(projects, none_handled, golden)
+    assert review["golden_case_id"].tolist() == ["G2"]  # the coded case is linked by its code; the other to review
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(HANDLINGS.assign(golden_case_id=None, source="spgl"), calendar(), TODAY, settings)
+    clock = project_clocks(
+        PROJECTS, HANDLINGS.assign(golden_case_id=None), stages, calendar(), TODAY, settings, golden
+    ).iloc[0]
+    assert clock["cases_linked"] == 1

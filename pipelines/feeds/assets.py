@@ -345,7 +345,16 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
         )
         tracked = set(found.loc[found["status"] == "tracked", "project_code"])
         golden = warehouse.read(
-            sa.select(g.golden_case_id, g.case_no, g.item_code, g.item_name, g.applicant_id, g.address, g.accepted_at),
+            sa.select(
+                g.golden_case_id,
+                g.case_no,
+                g.item_code,
+                g.item_name,
+                g.applicant_id,
+                g.address,
+                g.accepted_at,
+                g.project_code,
+            ),
             conn,
         )
         handled = handling_states(

@@ -283,7 +283,7 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: ResourcePa
 
 
 @asset(
-    deps=["projects", "working_calendar"],
+    deps=["projects", "case_resolution", "working_calendar"],
     kinds={"pandas", "sql"},
     **MART,
     metadata=table_metadata(mart_projects, mart_project_stages, mart_projects_monthly),
@@ -307,7 +307,13 @@ def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareh
         handlings = warehouse.read(sa.select(project_handlings).where(h.status == "linked"), conn)
         handlings["source"] = handlings["source_system"]
         stages = project_stage_rows(handlings, calendar(), today, settings)
-        clocks = project_clocks(tracked, handlings, stages, calendar(), today, settings)
+        coded = warehouse.read(
+            sa.select(golden_cases.c.golden_case_id, golden_cases.c.project_code).where(
+                golden_cases.c.project_code.is_not(None)
+            ),
+            conn,
+        )
+        clocks = project_clocks(tracked, handlings, stages, calendar(), today, settings, coded)
         monthly = projects_monthly(clocks)
         replace_table(conn, mart_project_stages, stages, context.log.info)
         replace_table(conn, mart_projects, clocks, context.log.info)
