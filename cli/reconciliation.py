@@ -11,7 +11,13 @@ from core.vocabulary import RECEIVERS
 from delivery.outbox import status_counts, unaccounted_versions
 from delivery.reconcile import receiver_counts
 from reporting.accounting import accounted, balanced
-from reporting.figures import channel_figures, evaluation_figures, hotline_figures
+from reporting.figures import (
+    channel_figures,
+    evaluation_figures,
+    hotline_figures,
+    project_figures,
+    target_figures,
+)
 from schemas.warehouse import evaluations, findings, hotline_orders, project_handlings, projects
 
 TARGETS = RECEIVERS
@@ -94,6 +100,8 @@ def bureau_figures(warehouse, month: str) -> dict:
             "evaluations": evaluation_figures(conn, month),
             "hotline": hotline_figures(conn, month),
             "channel": channel_figures(conn, month),
+            "targets": target_figures(conn, month),
+            "projects": project_figures(conn, month),
         }
 
 
@@ -203,6 +211,18 @@ def render(figures: dict) -> str:
             f"  12345 satisfaction   {_percent(h['satisfaction_rate']):>7}  ({h['satisfied_count']} of {h['rated']} "
             "callers revisited were satisfied)",
         ]
+        if start := bureau["targets"].get("startup"):
+            lines.append(
+                f"  企业开办 2 days       {_percent(start['share_within_target']):>7}  ({start['within_target']} of "
+                f"{start['completed']} start-ups, registration to seal, invoice and social security, in "
+                f"{start['target_days']} working days)"
+            )
+        if (p := bureau["projects"])["projects"]:
+            lines.append(
+                f"  工业项目 45 days      {_percent(p['within_target'] / p['projects']):>7}  ({p['within_target']} of "
+                f"{p['projects']} projects permitted; 立项 → 施工许可 {p['average_working_days']:.1f} working days on "
+                f"average, {p['max_working_days']} at most)"
+            )
         c = bureau["channel"]
         lines.append(
             f"  不见面审批 share       {_percent(c['not_in_person_share']):>7}  ({c['not_in_person']} of "

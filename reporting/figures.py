@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from schemas.warehouse import mart_channel_monthly, mart_evaluations_monthly, mart_hotline_monthly
+from schemas.warehouse import (
+    mart_2345_monthly,
+    mart_channel_monthly,
+    mart_evaluations_monthly,
+    mart_hotline_monthly,
+    mart_projects_monthly,
+)
 
 
 def _rate(numerator: int | None, denominator: int | None) -> float | None:
@@ -81,4 +87,47 @@ def hotline_figures(conn: sa.Connection, month: str) -> dict:
         **found,
         "on_time_rate": _rate(found["on_time"], found["timed"]),
         "satisfaction_rate": _rate(found["satisfied_count"], found["rated"]),
+    }
+
+
+def target_figures(conn: sa.Connection, month: str) -> dict:
+    """The 2345 targets of the month (``mart_2345_monthly``): per target, completed (start-up chains, projects'
+    permits, cases), within the target, the share and the average working days."""
+    m = mart_2345_monthly.c
+    rows = conn.execute(
+        sa.select(m.target, m.target_days, m.completed, m.within_target, m.share_within_target, m.average_working_days)
+        .where(m.month == month)
+        .order_by(m.target)
+    ).all()
+    return {
+        row.target: {
+            "target_days": int(row.target_days),
+            "completed": int(row.completed),
+            "within_target": int(row.within_target),
+            "share_within_target": row.share_within_target,
+            "average_working_days": row.average_working_days,
+        }
+        for row in rows
+    }
+
+
+def project_figures(conn: sa.Connection, month: str) -> dict:
+    """Industrial projects permitted in the month (``mart_projects_monthly``): how many, the average and longest
+    working days 立项 → 施工许可, how many within the 45, and the stage that held each up."""
+    m = mart_projects_monthly.c
+    row = conn.execute(
+        sa.select(
+            m.projects, m.average_working_days, m.max_working_days, m.within_target, m.target_days, m.held_up_by
+        ).where(m.month == month)
+    ).first()
+    if row is None:
+        return {"month": month, "projects": 0, "within_target": 0, "average_working_days": None}
+    return {
+        "month": month,
+        "projects": int(row.projects),
+        "within_target": int(row.within_target),
+        "target_days": int(row.target_days),
+        "average_working_days": row.average_working_days,
+        "max_working_days": row.max_working_days,
+        "held_up_by": row.held_up_by,
     }

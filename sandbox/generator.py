@@ -1143,7 +1143,7 @@ class StartupSteps:
             elif roll < 0.17:
                 late_step = self.rng.choice(list(steps))
             for step, item_code in steps.items():
-                offset = self.rng.choices((0, 1, 2), (70, 25, 5))[0] if step != late_step else self.rng.randint(3, 8)
+                offset = self.rng.choices((0, 1, 2), (85, 13, 2))[0] if step != late_step else self.rng.randint(3, 8)
                 day = self._working(licensed.date(), offset)
                 at = datetime.combine(day, time(9)) + timedelta(minutes=self.rng.randrange(0, 420))
                 submitted = max(at, licensed + timedelta(minutes=self.rng.randrange(10, 90)))
