@@ -45,8 +45,13 @@ EPHEMERAL_PORTS = {"market_regulation": 0, "approval_platform": 0, "municipal": 
 # ---------------------------------------------------------------- tiers
 TIERS = {"unit", "integration"}
 #: A test that uses the fixture needs the service; the marker lets a run select or leave out what it has not.
-SERVICE_FIXTURES = {"postgres_url": "postgres", "mariadb_url": "mariadb", "headless_dom": "chromium"}
-SERVICES = {"postgres", "mariadb", "chromium", "spark"}
+SERVICE_FIXTURES = {
+    "postgres_url": "postgres",
+    "mariadb_url": "mariadb",
+    "headless_dom": "chromium",
+    "libreoffice": "libreoffice",
+}
+SERVICES = {"postgres", "mariadb", "chromium", "libreoffice", "spark"}
 #: Modules whose tests need a service that no fixture names, marked here rather than in the module.
 MODULE_MARKERS = {"test_resolution_spark.py": ("integration", "spark")}
 
@@ -204,6 +209,28 @@ def warehouse(tmp_path) -> Iterator[Warehouse]:
 
 def pipeline_environment(sandbox: Sandbox, warehouse_url: str) -> dict[str, str]:
     return {**sandbox.environment(), "BRIDGE_WAREHOUSE_URL": warehouse_url}
+
+
+@pytest.fixture
+def libreoffice() -> Callable[..., Path]:
+    """``libreoffice(workbook, outdir)``: the workbook opened by LibreOffice Calc in headless mode and saved as CSV
+    (its first sheet), the path of the CSV. Debian's ``libreoffice-calc-nogui``; the test skips without it, unless
+    BRIDGE_REQUIRE_SERVICES=1."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        _unavailable("LibreOffice (Debian package `libreoffice-calc-nogui`, not installed)")
+
+    def convert(workbook: Path, outdir: Path) -> Path:
+        profile = outdir / "lo-profile"  # a profile of its own: no lock on a shared one, nothing left behind
+        result = subprocess.run(
+            [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to",
+             "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(outdir), str(workbook)],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return outdir / (workbook.stem + ".csv")
+
+    return convert
 
 
 @pytest.fixture
