@@ -18,7 +18,7 @@ from reporting.figures import (
     project_figures,
     target_figures,
 )
-from schemas.warehouse import evaluations, findings, hotline_orders, project_handlings, projects
+from schemas.warehouse import evaluations, findings, hotline_orders, process_stages, project_handlings, projects
 
 TARGETS = RECEIVERS
 
@@ -68,6 +68,7 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "hotline": _feed(warehouse, "hotline"),
         "projects": _feed(warehouse, "projects"),
         "project_items": _feed(warehouse, "project_items"),
+        "process_stages": _feed(warehouse, "process_stages"),
         "findings": _feed(warehouse, "findings"),
         "findings_open": count("SELECT COUNT(*) FROM findings WHERE in_force"),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
@@ -79,6 +80,7 @@ FEED_STATES = {  # kind: (id field, state table, its statuses)
     "hotline": ("order_id", hotline_orders, ("linked", "review", "unlinked", "quarantined")),
     "projects": ("project_code", projects, ("tracked", "quarantined")),
     "project_items": ("handling_id", project_handlings, ("linked", "waiting", "quarantined")),
+    "process_stages": ("stage_key", process_stages, ("current", "quarantined")),
     "findings": ("finding_id", findings, ("linked", "unknown_holder", "quarantined")),
 }
 
@@ -122,6 +124,8 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         checks.append(("projects pulled = tracked + quarantined", p["balanced"]))
     if i := figures.get("project_items"):
         checks.append(("project items pulled = linked + waiting + quarantined", i["balanced"]))
+    if s := figures.get("process_stages"):
+        checks.append(("process stages pulled = current + quarantined", s["balanced"]))
     if f := figures.get("findings"):
         checks.append(("findings pulled = linked + unknown holder + quarantined", f["balanced"]))
     for name, t in figures["targets"].items():

@@ -35,7 +35,7 @@ DIRS_VARIABLE = "BRIDGE_FEEDS_DIR"
 
 class Feed(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")  # the raw asset's suffix and the rows' source_system
-    kind: Literal["evaluations", "hotline", "projects", "project_items", "findings"]
+    kind: Literal["evaluations", "hotline", "projects", "project_items", "process_stages", "findings"]
     title: str  # the platform's own name for the feed, in the UI
     system_name: str  # how clerks call it, in quarantine reasons
     owner: str = Field(pattern=r"^(team:[\w-]+|[^@\s]+@[^@\s]+)$")

@@ -30,6 +30,7 @@ from pipelines.feeds.assets import (
     staged_evaluations_asset,
     staged_findings_asset,
     staged_hotline_orders_asset,
+    staged_process_stages_asset,
     staged_project_items_asset,
     staged_projects_asset,
 )
@@ -68,6 +69,7 @@ DAILY_ASSETS = [
     staged_hotline_orders_asset,
     staged_projects_asset,
     staged_project_items_asset,
+    staged_process_stages_asset,
     staged_findings_asset,
     case_resolution,
     *DELIVERY_ASSETS,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from reporting.definitions import ProjectDefinitions
-from schemas.projects import CLOCK_END, CLOCK_START, STAGES, project_stages
+from schemas.projects import CLOCK_END, CLOCK_START, NATIONAL_STAGES, STAGES, project_stages
 from schemas.workdays import WorkingCalendar
 from staging.feeds import newest, with_quarantined
 
@@ -35,12 +35,14 @@ OUTCOMES = ("granted", "returned", "running")
 STAGE_COLUMNS = [
     "project_code", "stage", "stage_order", "national_stage", "started_on", "ended_on", "status", "handlings",
     "redone", "working_days", "paused_working_days", "limit_days", "on_time", "responsible_dept",
+    "national_working_days", "national_limit_days", "national_on_time",
 ]  # fmt: skip
 PROJECT_COLUMNS = [
     "project_code", "project_name", "unit_name", "site", "industry_code", "industrial", "key_project",
     "total_investment_wan", "started_on", "permit_on", "month_permitted", "stage_reached", "status",
     "working_days", "working_days_gross", "paused_working_days", "target_days", "days_left", "within_target",
-    "stages_late", "held_up_by", "responsible_dept", "handlings", "cases_linked",
+    "stages_late", "held_up_by", "responsible_dept", "handlings", "cases_linked", "process_code",
+    "process_version", "national_stages_late",
 ]  # fmt: skip
 MONTHLY_COLUMNS = [
     "month", "projects", "key_projects", "average_working_days", "max_working_days", "within_target",
@@ -102,13 +104,64 @@ def with_stages(handlings: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def national_limits(projects: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
+    """Per project and national stage, the limit its process sets (``projects``: project_code, process_code,
+    process_version; ``stages``: the current process stages, process_code, process_version, national_stage,
+    limit_days). A process with two stages mapped to one national stage: their limits add up. A project with no
+    process, or whose process version was not pulled, has no rows."""
+    columns = ["project_code", "national_stage", "limit_days"]
+    if projects.empty or stages.empty or "process_code" not in projects:
+        return pd.DataFrame(columns=columns)
+    keys = ["process_code", "process_version"]
+    per_process = (
+        stages.dropna(subset=[*keys, "national_stage", "limit_days"])
+        .astype({"national_stage": int, "limit_days": int})
+        .groupby([*keys, "national_stage"], as_index=False)["limit_days"]
+        .sum()
+    )
+    joined = projects.dropna(subset=keys)[["project_code", *keys]].merge(per_process, on=keys)
+    return joined[columns].reset_index(drop=True)
+
+
+def national_days(
+    handlings: pd.DataFrame, cal: WorkingCalendar, today: dt.date, limits: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per project and national stage it has handlings in: the working days used so far (the union of every
+    handling of the stage's items, accepted to ended or today, less their pauses: counted as a seed stage is),
+    the process's limit for it (``limits``: :func:`national_limits`; NA when unknown) and whether it is over."""
+    now = pd.Timestamp(today)
+    frame = with_stages(handlings)
+    frame = frame[frame["national_stage"].notna()]
+    rows = []
+    for (code, national), group in frame.groupby(["project_code", "national_stage"], sort=True):
+        counted, _, _ = counted_days(_spans(group, now), _pauses(group, now), cal)
+        rows.append({"project_code": code, "national_stage": int(national), "working_days": counted})
+    out = pd.DataFrame(rows, columns=["project_code", "national_stage", "working_days"])
+    known = {}
+    if limits is not None and len(limits):
+        trio = zip(limits["project_code"], limits["national_stage"], limits["limit_days"], strict=True)
+        known = {(c, int(n)): int(d) for c, n, d in trio}
+    out["limit"] = pd.array(
+        [known.get((c, n)) for c, n in zip(out["project_code"], out["national_stage"], strict=True)], dtype="Int64"
+    )
+    out["over"] = (out["working_days"] > out["limit"]).astype("boolean")
+    return out
+
+
 def project_stage_rows(
-    handlings: pd.DataFrame, cal: WorkingCalendar, today: dt.date, settings: ProjectDefinitions
+    handlings: pd.DataFrame,
+    cal: WorkingCalendar,
+    today: dt.date,
+    settings: ProjectDefinitions,
+    limits: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per project and stage it has handlings in: first acceptance, the day its milestone item was
     granted (NA while not), done/running, handlings (more than its items: redone), working days (its handlings'
-    union less their pauses), against the stage's limit, and the department that last handled it."""
+    union less their pauses), against the stage's limit, and the department that last handled it. Beside them,
+    the stage's national stage against the project's process (``limits``: :func:`national_limits`): its working
+    days so far (:func:`national_days`), the process's limit for it and whether it is over (NA: no limit known)."""
     now = pd.Timestamp(today)
+    national = national_days(handlings, cal, today, limits).set_index(["project_code", "national_stage"])
     frame = with_stages(handlings)
     frame = frame[frame["stage"].notna()]
     rows = []
@@ -136,11 +189,28 @@ def project_stage_rows(
                 "limit_days": limit,
                 "on_time": counted <= limit if done else (None if counted <= limit else False),
                 "responsible_dept": last["dept_name"],
+                **_national(national, code, int(group["national_stage"].min())),
             }
         )
     stages = pd.DataFrame(rows, columns=STAGE_COLUMNS)
     stages["on_time"] = stages["on_time"].astype("boolean")
+    stages["national_on_time"] = stages["national_on_time"].astype("boolean")
+    for column in ("national_working_days", "national_limit_days"):
+        stages[column] = stages[column].astype("Int64")
     return stages
+
+
+def _national(national: pd.DataFrame, code: str, stage: int) -> dict:
+    if (code, stage) not in national.index:
+        return {"national_working_days": None, "national_limit_days": None, "national_on_time": None}
+    row = national.loc[(code, stage)]
+    limit = None if pd.isna(row["limit"]) else int(row["limit"])
+    return {
+        "national_working_days": int(row["working_days"]),
+        "national_limit_days": limit,
+        # over the limit is late whether the stage is done or not; within it: so far
+        "national_on_time": None if limit is None else bool(row["working_days"] <= limit),
+    }
 
 
 def project_clocks(
@@ -151,11 +221,19 @@ def project_clocks(
     today: dt.date,
     settings: ProjectDefinitions,
     coded_cases: pd.DataFrame | None = None,
+    limits: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per project (``projects``: project_code, project_name, unit_name, site, total_investment_wan,
-    key_flag): its 45 clock, the stage reached, days used and left, the stages late and the one that held it up
-    longest, industrial and key by reporting/definitions.yaml. ``coded_cases`` (golden_case_id, project_code):
-    golden cases whose source names the project; with the cases its handlings name, they are its linked cases."""
+    key_flag, optionally process_code, process_version): its 45 clock, the stage reached, days used and left, the
+    stages late and the one that held it up longest, industrial and key by reporting/definitions.yaml, and the
+    national stages over its process's limit (``limits``: :func:`national_limits`). ``coded_cases``
+    (golden_case_id, project_code): golden cases whose source names the project; with the cases its handlings
+    name, they are its linked cases."""
+    national = national_days(handlings, cal, today, limits)
+    over = national[national["over"].fillna(False).astype(bool)].sort_values(["project_code", "national_stage"])
+    late_national = over.groupby("project_code")["national_stage"].agg(
+        lambda stages: "、".join(f"{n} {NATIONAL_STAGES[n]}" for n in stages)
+    )
     named = (
         coded_cases.dropna(subset=["project_code"]).groupby("project_code")["golden_case_id"].agg(set).to_dict()
         if coded_cases is not None and len(coded_cases)
@@ -217,6 +295,9 @@ def project_clocks(
                 "responsible_dept": None if reached is None else reached["responsible_dept"],
                 "handlings": len(mine),
                 "cases_linked": len(set(mine["golden_case_id"].dropna()) | named.get(code, set())),
+                "process_code": getattr(project, "process_code", None),
+                "process_version": getattr(project, "process_version", None),
+                "national_stages_late": late_national.get(code),
             }
         )
     out = pd.DataFrame(rows, columns=PROJECT_COLUMNS)
@@ -291,8 +372,8 @@ def key_project_report(clocks: pd.DataFrame, stages: pd.DataFrame, month: str) -
 
 __all__ = [
     "HANDLING_COLUMNS", "MONTHLY_COLUMNS", "OUTCOMES", "PROJECT_COLUMNS", "STAGE_COLUMNS", "construction_2345",
-    "counted_days", "key_project_report", "project_clocks", "project_stage_rows", "projects_monthly",
-    "with_stages",
+    "counted_days", "key_project_report", "national_days", "national_limits", "process_stage_states",
+    "project_clocks", "project_stage_rows", "projects_monthly", "with_stages",
 ]  # fmt: skip
 
 
@@ -301,6 +382,12 @@ def project_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataF
     """Every project pulled, once: its newest staged record (``tracked``), or ``quarantined``."""
     usable = newest(records, "project_code").assign(status="tracked", note=None) if len(records) else None
     return with_quarantined(usable, quarantined, "project_code")
+
+
+def process_stage_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
+    """Every process stage pulled, once: its newest staged record (``current``), or ``quarantined``."""
+    usable = newest(records, "stage_key").assign(status="current", note=None) if len(records) else None
+    return with_quarantined(usable, quarantined, "stage_key")
 
 
 def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: set, golden: pd.DataFrame):

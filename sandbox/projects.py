@@ -34,6 +34,20 @@ ITEMS = {  # stage → (item code, name), in the order filed within the stage
 }
 
 
+# The district's 工业项目 approval process (SPGL_DFXMSPLCJDXXB): its four stages mapped onto the national four, with
+# the sandbox's limits (working days; 20 + 15 + 10 = the 45 to 施工许可, 竣工验收 after it). The codes, names and
+# limits are the sandbox's: the district's process table was not found. LCBSXLX 1: every milestone item ends the stage.
+PROCESS_CODE, PROCESS_VERSION = "320412-GYXM", "2.0"
+PROCESS_STAGES = (  # SPJDBM, SPJDMC, SPJDXH, DYBZSPJDXH, SPJDSX, LCBSXLX
+    ("GYXM-01", "立项用地规划许可阶段", "1", "1", "20", "1"),
+    ("GYXM-02", "工程建设许可阶段", "2", "2", "15", "1"),
+    ("GYXM-03", "施工许可阶段", "3", "3", "10", "1"),
+    ("GYXM-04", "竣工验收阶段", "4", "4", "12", "1"),
+)
+#: A stage of another process mapped onto no national stage (the designer's 并行推进 option, research §7): quarantined.
+OTHER_PROCESS = ("320412-GYGKJ", "1.0", ("GYGKJ-09", "并行推进", "9", "5", "30", "2"))
+
+
 def _workday(day: datetime) -> datetime:
     while day.weekday() >= 5:
         day += timedelta(days=1)
@@ -73,6 +87,10 @@ class ProjectSystem:
             "XMDWMC": unit.name,
             "XMDWDM": unit.identifier,
             "SFZDXM": "1" if index % 5 == 0 else "0",
+            # the process it runs under; one project filed under the process's earlier version, whose stages the
+            # system no longer carries (its national limits unknown)
+            "SPLCBM": PROCESS_CODE,
+            "SPLCBBH": "1.0" if index == 4 else PROCESS_VERSION,
         }
         handlings: list[dict] = []
         day = start
@@ -198,12 +216,12 @@ class ProjectSystem:
 
 
 # ---------------------------------------------------------------- the stand-in's database
-PROJECT_FIELDS = ("XMDM", "XMMC", "GCDM", "LXLX", "GCFL", "JSDD", "ZTZE", "SBSJ", "GXSJ")
+PROJECT_FIELDS = ("XMDM", "XMMC", "GCDM", "LXLX", "GCFL", "JSDD", "ZTZE", "SBSJ", "GXSJ", "SPLCBM", "SPLCBBH")
 ITEM_FIELDS = ("SPSXSLBM", "XMDM", "GCDM", "SPSXBM", "SPSXMC", "SPBMBM", "SPBMMC", "SXBLSX", "GXSJ")
 
 
 def write_spgl_database(url: str, data) -> None:
-    """SQLite tables in SPGL's names (a subset of their columns) and the two views the feeds read."""
+    """SQLite tables in SPGL's names (a subset of their columns) and the three views the feeds read."""
     import sqlalchemy as sa
 
     from sandbox.ownership import claim
@@ -213,7 +231,7 @@ def write_spgl_database(url: str, data) -> None:
     text, when = sa.String(256), sa.DateTime
     projects = sa.Table(
         "SPGL_XMJBXXB", meta,
-        *(sa.Column(c, text) for c in ("XMDM", "XMMC", "GCDM", "LXLX", "GCFL", "JSDD")),
+        *(sa.Column(c, text) for c in ("XMDM", "XMMC", "GCDM", "LXLX", "GCFL", "JSDD", "SPLCBM", "SPLCBBH")),
         sa.Column("ZTZE", sa.Float), sa.Column("SBSJ", when), sa.Column("GXSJ", when),
         sa.Column("SJYXBS", sa.Integer, default=1),
     )  # fmt: skip
@@ -231,24 +249,37 @@ def write_spgl_database(url: str, data) -> None:
         "SPGL_XMSPSXBLTBCXXXB", meta,
         sa.Column("SPSXSLBM", text), sa.Column("TBCXKSSJ", when), sa.Column("TBCXJSSJ", when),
     )  # fmt: skip
+    stages = sa.Table(
+        "SPGL_DFXMSPLCJDXXB", meta,
+        *(sa.Column(c, text) for c in ("SPLCBM", "SPLCBBH", "SPJDBM", "SPJDMC", "SPJDXH", "DYBZSPJDXH", "SPJDSX")),
+        sa.Column("LCBSXLX", text), sa.Column("GXSJ", when), sa.Column("SJYXBS", sa.Integer, default=1),
+    )  # fmt: skip
     claim(engine, "the SPGL stand-in's database")
     with engine.begin() as conn:
-        for view in ("V_SPGL_XMJBXX", "V_SPGL_XMSPSXBL"):
+        for view in ("V_SPGL_XMJBXX", "V_SPGL_XMSPSXBL", "V_SPGL_LCJD"):
             conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
         meta.drop_all(conn)
         meta.create_all(conn)
         if data.spgl_projects:
             conn.execute(
                 projects.insert(),
-                [
-                    {k: p[k] for k in ("XMDM", "XMMC", "GCDM", "LXLX", "GCFL", "JSDD", "ZTZE", "SBSJ", "GXSJ")}
-                    for p in data.spgl_projects
-                ],
+                [{k: p[k] for k in PROJECT_FIELDS} for p in data.spgl_projects],
             )
             conn.execute(
                 units.insert(),
                 [{"XMDM": p["XMDM"], "DWMC": p["XMDWMC"], "DWTYSHXYDM": p["XMDWDM"]} for p in data.spgl_projects],
             )
+            # the process table, uploaded with the first project (the interface's first day)
+            uploaded = min(p["GXSJ"] for p in data.spgl_projects)
+            rows = [(PROCESS_CODE, PROCESS_VERSION, stage) for stage in PROCESS_STAGES] + [OTHER_PROCESS]
+            conn.execute(
+                stages.insert(),
+                [
+                    dict(zip(("SPLCBM", "SPLCBBH", "SPJDBM", "SPJDMC", "SPJDXH", "DYBZSPJDXH", "SPJDSX", "LCBSXLX"),
+                             (code, version, *stage), strict=True), GXSJ=uploaded)
+                    for code, version, stage in rows
+                ],
+            )  # fmt: skip
             flagged = [{"XMDM": p["XMDM"]} for p in data.spgl_projects if p["SFZDXM"] == "1"]
             if flagged:
                 conn.execute(key_list.insert(), flagged)
@@ -278,7 +309,7 @@ def write_spgl_database(url: str, data) -> None:
         conn.execute(
             sa.text(
                 "CREATE VIEW V_SPGL_XMJBXX AS SELECT j.XMDM, j.XMMC, j.GCDM, j.LXLX, j.GCFL, j.ZTZE, j.JSDD, j.SBSJ, "
-                "j.GXSJ, d.DWMC AS XMDWMC, d.DWTYSHXYDM AS XMDWDM, "
+                "j.GXSJ, j.SPLCBM, j.SPLCBBH, d.DWMC AS XMDWMC, d.DWTYSHXYDM AS XMDWDM, "
                 "CASE WHEN z.XMDM IS NULL THEN '0' ELSE '1' END AS SFZDXM "
                 "FROM SPGL_XMJBXXB j LEFT JOIN SPGL_XMDWXXB d ON d.XMDM = j.XMDM "
                 "LEFT JOIN ZDXM_LIST z ON z.XMDM = j.XMDM WHERE j.SJYXBS = 1"
@@ -295,6 +326,12 @@ def write_spgl_database(url: str, data) -> None:
                 "ORDER BY s.BLSJ DESC LIMIT 1) AS BLZT, "
                 "t.TBCXKSSJ, t.TBCXJSSJ, b.GXSJ "
                 "FROM SPGL_XMSPSXBLXXB b LEFT JOIN SPGL_XMSPSXBLTBCXXXB t ON t.SPSXSLBM = b.SPSXSLBM"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE VIEW V_SPGL_LCJD AS SELECT SPLCBM || ':' || SPLCBBH || ':' || SPJDBM AS JDBS, SPLCBM, SPLCBBH, "
+                "SPJDBM, SPJDMC, SPJDXH, DYBZSPJDXH, SPJDSX, LCBSXLX, GXSJ FROM SPGL_DFXMSPLCJDXXB WHERE SJYXBS = 1"
             )
         )
     engine.dispose()

@@ -73,7 +73,7 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
         **dict.fromkeys(
-            ("SPGL_PROJECTS_DB_URL", "SPGL_ITEMS_DB_URL"),
+            ("SPGL_PROJECTS_DB_URL", "SPGL_ITEMS_DB_URL", "SPGL_STAGES_DB_URL"),
             endpoints.get("spgl_db", f"sqlite:///{Path(endpoints['health_drop']).parent / 'spgl.sqlite'}"),
         ),
     }

@@ -136,6 +136,8 @@ FEED_KINDS: dict[str, FeedKind] = {
             "unit_id",  # its 统一社会信用代码
             "key_flag",  # on the district's key-project list (重点项目), when the system carries it
             "submitted_at",  # SBSJ 申报时间
+            "process_code",  # SPLCBM 审批流程编码: the process (and its stages' limits) the project runs under
+            "process_version",  # SPLCBBH 审批流程版本号
         ),
         timestamps=("submitted_at",),
     ),
@@ -155,6 +157,23 @@ FEED_KINDS: dict[str, FeedKind] = {
         ),
         coded={"outcome": PROJECT_ITEM_OUTCOMES},
         timestamps=("accepted_at", "ended_at", "pause_started_at", "pause_ended_at"),
+    ),
+    # ... and the stages of the district's approval processes (SPGL_DFXMSPLCJDXXB 流程阶段): each stage of a process
+    # version, the national stage it stands for (DYBZSPJDXH) and its limit (SPJDSX, working days)
+    "process_stages": FeedKind(
+        required=(
+            "stage_key",  # the stage's key: process code, version and stage code (one column of the feed's view)
+            "process_code",  # SPLCBM
+            "process_version",  # SPLCBBH
+            "stage_code",  # SPJDBM
+            "national_stage",  # DYBZSPJDXH 对应标准阶段: 1-4 (schemas.projects.NATIONAL_STAGES)
+            "limit_days",  # SPJDSX 阶段时限 (working days)
+        ),
+        optional=(
+            "stage_name",  # SPJDMC
+            "stage_order",  # SPJDXH 阶段序号
+            "milestone_rule",  # LCBSXLX: 1 every milestone item ends the stage, 2 any one does
+        ),
     ),
     "findings": FeedKind(
         required=("finding_id", "kind", "holder_code", "decided_at"),

@@ -782,6 +782,22 @@ def _project_fields() -> list[Column]:
         Column("unit_id", String(32)),
         Column("key_flag", Boolean),
         Column("submitted_at", DateTime),
+        Column("process_code", String(64)),  # SPLCBM: the approval process the project runs under
+        Column("process_version", String(32)),  # SPLCBBH
+    ]
+
+
+def _process_stage_fields() -> list[Column]:
+    return [
+        Column("stage_key", String(160), nullable=False),  # process code:version:stage code
+        Column("process_code", String(64), nullable=False),  # SPLCBM
+        Column("process_version", String(32), nullable=False),  # SPLCBBH
+        Column("stage_code", String(64), nullable=False),  # SPJDBM
+        Column("stage_name", String(128)),
+        Column("stage_order", Integer),
+        Column("national_stage", Integer, nullable=False),  # DYBZSPJDXH: schemas.projects.NATIONAL_STAGES
+        Column("limit_days", Integer, nullable=False),  # SPJDSX (working days)
+        Column("milestone_rule", String(8)),  # LCBSXLX, as the system writes it
     ]
 
 
@@ -808,6 +824,27 @@ staged_projects = Table(
 staged_project_items = Table(
     "staged_project_items", metadata, *_record_key(), *_project_item_fields(), Column("changed_at", String(32))
 )
+staged_process_stages = Table(
+    "staged_process_stages", metadata, *_record_key(), *_process_stage_fields(), Column("changed_at", String(32))
+)
+
+#: Every process stage pulled, once, in its newest state: current, or quarantined (a national stage outside 1-4, a
+#: limit that is not a positive number of days). Rebuilt whole by the ``projects`` asset.
+process_stages = Table(
+    "process_stages",
+    metadata,
+    Column("source_system", String(32), primary_key=True),
+    Column("stage_key", String(160), primary_key=True),
+    Column("status", String(16), nullable=False),  # current / quarantined
+    *[c for c in _process_stage_fields() if c.name != "stage_key"],
+    Column("first_partition", Date, nullable=False),
+    Column("partition_date", Date, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("note", String(256)),
+)
+# a quarantined stage may lack any of them
+for _name in ("process_code", "process_version", "stage_code", "national_stage", "limit_days"):
+    process_stages.c[_name].nullable = True
 
 #: Every project pulled, once, in its newest state (tracked), or quarantined (its code failed the check: a clerk's
 #: typing). Rebuilt whole by the ``projects`` asset.
@@ -889,6 +926,9 @@ mart_projects = Table(
     Column("within_target", Boolean),
     Column("stages_late", String(64)),
     Column("held_up_by", String(8)),
+    Column("process_code", String(64)),  # SPLCBM/SPLCBBH: the process whose stage limits apply
+    Column("process_version", String(32)),
+    Column("national_stages_late", String(64)),  # national stages over the process's limit ("1 立项用地规划许可、…")
     Column("responsible_dept", String(128)),
     Column("handlings", Integer, nullable=False),
     Column("cases_linked", Integer, nullable=False),
@@ -911,6 +951,11 @@ mart_project_stages = Table(
     Column("limit_days", Integer, nullable=False),
     Column("on_time", Boolean),  # NULL: running and still within its limit
     Column("responsible_dept", String(128)),
+    # the national stage this stage belongs to, against the project's process: the working days of every handling
+    # of that national stage (union, pauses out), the process's limit for it (NULL: process or stage unknown)
+    Column("national_working_days", Integer),
+    Column("national_limit_days", Integer),
+    Column("national_on_time", Boolean),  # NULL: no limit known; true: within it (so far, while running)
 )
 
 mart_projects_monthly = Table(

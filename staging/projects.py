@@ -5,7 +5,9 @@ each item-handling record usable (``staged_projects``, ``staged_project_items``)
 Beyond the rules every feed shares (``staging.feeds``), a record whose 投资项目代码 fails the check
 (``schemas.identifiers.project_code_problems``: a clerk's typing, most often) is quarantined: a project is keyed by
 its code, and a wrong code would start a second project. A handling that ended before it was accepted, or names an
-investment that is not a number, is quarantined too.
+investment that is not a number, is quarantined too. A process stage (SPGL_DFXMSPLCJDXXB) whose 对应标准阶段 is not
+one of the national four, or whose 阶段时限 is not a positive whole number of working days, is quarantined: its
+limit would be compared with a stage it does not stand for, or with nothing.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ import pandas as pd
 
 from core.feeds import Feed
 from schemas.identifiers import normalize_code_series, normalize_project_code_series, project_code_problems
+from schemas.projects import NATIONAL_STAGES
 from staging.feeds import feed_rules, first_failing, map_feed, split
 
 PROJECT_COLUMNS = [
     "source_system", "record_key", "project_code", "project_name", "works_code", "approval_type", "works_class",
-    "total_investment_wan", "site", "unit_name", "unit_id", "key_flag", "submitted_at", "changed_at",
+    "total_investment_wan", "site", "unit_name", "unit_id", "key_flag", "submitted_at", "process_code",
+    "process_version", "changed_at",
 ]  # fmt: skip
 ITEM_COLUMNS = [
     "source_system", "record_key", "handling_id", "project_code", "item_code", "item_name", "dept_code",
     "dept_name", "limit_days", "accepted_at", "ended_at", "outcome", "pause_started_at", "pause_ended_at",
     "changed_at",
+]  # fmt: skip
+STAGE_COLUMNS = [
+    "source_system", "record_key", "stage_key", "process_code", "process_version", "stage_code", "stage_name",
+    "stage_order", "national_stage", "limit_days", "milestone_rule", "changed_at",
 ]  # fmt: skip
 PROBLEM_WORDS = {
     "format": "不是 4-6-2-2-6 位数字",
@@ -107,3 +115,41 @@ def stage_project_items(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tu
     staged["outcome"] = staged["outcome"].fillna("running")
     staged["source_system"] = feed.name
     return staged.reindex(columns=ITEM_COLUMNS).reset_index(drop=True), quarantined.assign(source_system=feed.name)
+
+
+def _whole(text: pd.Series) -> pd.Series:
+    """Text → a whole number (Int64), NA where it is not one ("15", "15.0" yes; "十五", "1.5" no)."""
+    number = pd.to_numeric(text, errors="coerce")
+    return number.where(number == number.round()).astype("Float64").astype("Int64")
+
+
+def stage_process_stages(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """As :func:`stage_projects`, for the stages of the approval processes."""
+    if raw.empty:
+        return _empty(STAGE_COLUMNS)
+    frame = map_feed(raw, feed)
+    rules = feed_rules(frame, feed)
+    national, limit = _whole(frame["national_stage"]), _whole(frame["limit_days"])
+    rules += [
+        (
+            frame["national_stage"].notna() & ~national.isin(list(NATIONAL_STAGES)).fillna(False).astype(bool),
+            "invalid_national_stage",
+            feed.fields["national_stage"]
+            + "“"
+            + frame["national_stage"].fillna("")
+            + "”不是标准审批阶段 1-4（立项用地规划许可、工程建设许可、施工许可、竣工验收）：请在"
+            + feed.system_name
+            + "中核对该流程阶段的对应标准阶段。",
+        ),
+        (
+            frame["limit_days"].notna() & ~(limit > 0).fillna(False).astype(bool),
+            "invalid_limit_days",
+            feed.fields["limit_days"] + "“" + frame["limit_days"].fillna("") + "”不是正整数（工作日）。",
+        ),
+    ]
+    frame["national_stage"], frame["limit_days"] = national, limit
+    frame["stage_order"] = _whole(frame["stage_order"])
+    reason_code, reason = first_failing(frame, rules)
+    staged, quarantined = split(frame, reason_code, reason, "stage_key")
+    staged["source_system"] = feed.name
+    return staged.reindex(columns=STAGE_COLUMNS).reset_index(drop=True), quarantined.assign(source_system=feed.name)

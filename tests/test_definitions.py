@@ -77,6 +77,8 @@ def test_asset_graph_reads_as_the_design():
         "raw_spgl_project_items",
         "staged_projects",
         "staged_project_items",
+        "raw_spgl_process_stages",
+        "staged_process_stages",
         "projects",
         "projects_mart",
         "raw_supervision_findings",
@@ -99,6 +101,7 @@ def test_asset_graph_reads_as_the_design():
         "every_order_once",
         "project_records_staged_or_quarantined",
         "project_item_records_staged_or_quarantined",
+        "process_stage_records_staged_or_quarantined",
         "finding_records_staged_or_quarantined",
         "every_finding_accounted_for",
     } <= checks

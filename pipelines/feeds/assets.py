@@ -32,7 +32,7 @@ from pipelines.pull.assets import land
 from reporting.definitions import definitions
 from reporting.evaluations import evaluation_states, follow_up
 from reporting.hotline import order_states
-from reporting.projects import handling_states, project_states, review_candidates
+from reporting.projects import handling_states, process_stage_states, project_states, review_candidates
 from reporting.supervision import finding_states, newest_findings
 from resolution.evaluations import number_index
 from schemas.warehouse import (
@@ -40,6 +40,7 @@ from schemas.warehouse import (
     findings,
     golden_cases,
     hotline_orders,
+    process_stages,
     project_handlings,
     project_link_review,
     projects,
@@ -49,6 +50,7 @@ from schemas.warehouse import (
     staged_evaluations,
     staged_findings,
     staged_hotline_orders,
+    staged_process_stages,
     staged_project_items,
     staged_projects,
 )
@@ -56,7 +58,7 @@ from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
 from staging.findings import stage_findings
 from staging.hotline import stage_hotline
-from staging.projects import stage_project_items, stage_projects
+from staging.projects import stage_process_stages, stage_project_items, stage_projects
 
 
 def build_feed_asset(feed: Feed) -> AssetsDefinition:
@@ -106,6 +108,7 @@ HOTLINE_FEEDS = feeds_of("hotline")
 FINDING_FEEDS = feeds_of("findings")
 PROJECT_FEEDS = feeds_of("projects")
 PROJECT_ITEM_FEEDS = feeds_of("project_items")
+PROCESS_STAGE_FEEDS = feeds_of("process_stages")
 
 
 def stage_feed_day(
@@ -323,14 +326,34 @@ def staged_project_items_asset(
 
 
 @asset(
+    name="staged_process_stages",
+    deps=[f.asset_name for f in PROCESS_STAGE_FEEDS.values()],
+    partitions_def=DAILY,
+    group_name="feeds",
+    kinds={"pandas", "sqlalchemy"},
+    owners=["team:data-platform"],
+    backfill_policy=WEEKLY_CHUNKS,
+    metadata=table_metadata(staged_process_stages, quarantined_feed_records),
+    description="The stages of the district's approval processes (流程阶段: process and version, stage, the national "
+    "stage it stands for, its limit in working days): a national stage outside 1-4 or a limit that is not a "
+    "positive whole number goes to `quarantined_feed_records`. Re-running a day replaces that day.",
+)
+def staged_process_stages_asset(
+    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
+    return stage_feeds(context, warehouse, PROCESS_STAGE_FEEDS, stage_process_stages, staged_process_stages)
+
+
+@asset(
     name="projects",
-    deps=["staged_projects", "staged_project_items", "case_resolution"],
+    deps=["staged_projects", "staged_project_items", "staged_process_stages", "case_resolution"],
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
     automation_condition=AutomationCondition.eager(),
-    metadata=table_metadata(projects, project_handlings, project_link_review),
-    description="Every project pulled, once (tracked or quarantined), every item handling (linked to its project and "
+    metadata=table_metadata(projects, project_handlings, project_link_review, process_stages),
+    description="Every project pulled, once (tracked or quarantined), every process stage (current or quarantined: "
+    "`process_stages`), every item handling (linked to its project and "
     "to the golden case whose 办件编号 is its 事项实例编码, waiting for its project, or quarantined), and the golden "
     "cases that look like a step of a project but carry no code (`project_link_review`: offered, never linked). "
     "Rebuilt whole.",
@@ -368,6 +391,11 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
         replace_table(conn, projects, found, context.log.info)
         replace_table(conn, project_handlings, handled, context.log.info)
         replace_table(conn, project_link_review, review, context.log.info)
+        stages = process_stage_states(
+            warehouse.read(sa.select(staged_process_stages), conn),
+            warehouse.read(sa.select(q).where(q.c.source_system.in_(list(PROCESS_STAGE_FEEDS))), conn),
+        )
+        replace_table(conn, process_stages, stages, context.log.info)
     by_status = pd.concat([found["status"], handled["status"]]).value_counts()
     return MaterializeResult(
         metadata={
@@ -376,6 +404,8 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
             **{status: int(by_status.get(status, 0)) for status in ("tracked", "linked", "waiting", "quarantined")},
             "cases_linked": int(linked["golden_case_id"].notna().sum()),
             "for_review": len(review),
+            "process_stages": len(stages),
+            "process_stages_quarantined": int((stages["status"] == "quarantined").sum()) if len(stages) else 0,
         }
     )
 

@@ -10,7 +10,14 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from core import clock
 from core.warehouse import Warehouse
-from pipelines.feeds.assets import EVALUATION_FEEDS, FINDING_FEEDS, HOTLINE_FEEDS, PROJECT_FEEDS, PROJECT_ITEM_FEEDS
+from pipelines.feeds.assets import (
+    EVALUATION_FEEDS,
+    FINDING_FEEDS,
+    HOTLINE_FEEDS,
+    PROCESS_STAGE_FEEDS,
+    PROJECT_FEEDS,
+    PROJECT_ITEM_FEEDS,
+)
 from pipelines.metadata import check_result, md
 from pipelines.partitions import daily_check, run_window
 from reporting.accounting import accounted, balanced
@@ -27,6 +34,7 @@ from schemas.warehouse import (
     staged_evaluations,
     staged_findings,
     staged_hotline_orders,
+    staged_process_stages,
     staged_project_items,
     staged_projects,
 )
@@ -122,6 +130,13 @@ project_item_records_staged_or_quarantined = records_staged_or_quarantined(
     feeds=PROJECT_ITEM_FEEDS,
     staged=staged_project_items,
     what="project item",
+)
+process_stage_records_staged_or_quarantined = records_staged_or_quarantined(
+    asset="staged_process_stages",
+    name="process_stage_records_staged_or_quarantined",
+    feeds=PROCESS_STAGE_FEEDS,
+    staged=staged_process_stages,
+    what="process stage",
 )
 
 
@@ -229,6 +244,7 @@ FEED_CHECKS = [
     every_order_once,
     project_records_staged_or_quarantined,
     project_item_records_staged_or_quarantined,
+    process_stage_records_staged_or_quarantined,
     finding_records_staged_or_quarantined,
     every_finding_accounted_for,
 ]

@@ -25,7 +25,7 @@ from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
 from reporting.definitions import definitions
 from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
-from reporting.projects import project_clocks, project_stage_rows, projects_monthly
+from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
 from reporting.reuse import availability, licence_reuse, material_reuse
 from reporting.startup import chains_for_2345, startup_chains
 from reporting.supervision import LINKED, followup
@@ -57,6 +57,7 @@ from schemas.warehouse import (
     mart_startup_steps,
     mart_supervision_followup,
     outbox,
+    process_stages,
     project_handlings,
     projects,
     review_decisions,
@@ -291,7 +292,9 @@ def working_calendar_table(context: AssetExecutionContext, warehouse: ResourcePa
     "days against the stage's limit, the department), per project (`mart_projects`: 立项 → 施工许可 working days, "
     "parallel stages once, 特别程序 and applicant-held time out; stage reached, days left, stages late, the stage "
     "that held it up, key project) and per month of 施工许可 (`mart_projects_monthly`). The 45, the stages' limits "
-    "and the key-project rule are reporting/definitions.yaml; docs/projects.md." + MART_DESCRIPTION,
+    "and the key-project rule are reporting/definitions.yaml; beside them, each national stage against the limit "
+    "the project's own approval process sets (`process_stages`: `national_limit_days`, `national_stages_late`). "
+    "docs/projects.md." + MART_DESCRIPTION,
 )
 def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     settings = definitions().projects
@@ -299,21 +302,31 @@ def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareh
     p, h = projects.c, project_handlings.c
     with warehouse.begin() as conn:
         tracked = warehouse.read(
-            sa.select(p.project_code, p.project_name, p.unit_name, p.site, p.total_investment_wan, p.key_flag).where(
-                p.status == "tracked"
-            ),
+            sa.select(
+                p.project_code,
+                p.project_name,
+                p.unit_name,
+                p.site,
+                p.total_investment_wan,
+                p.key_flag,
+                p.process_code,
+                p.process_version,
+            ).where(p.status == "tracked"),
             conn,
+        )
+        limits = national_limits(
+            tracked, warehouse.read(sa.select(process_stages).where(process_stages.c.status == "current"), conn)
         )
         handlings = warehouse.read(sa.select(project_handlings).where(h.status == "linked"), conn)
         handlings["source"] = handlings["source_system"]
-        stages = project_stage_rows(handlings, calendar(), today, settings)
+        stages = project_stage_rows(handlings, calendar(), today, settings, limits)
         coded = warehouse.read(
             sa.select(golden_cases.c.golden_case_id, golden_cases.c.project_code).where(
                 golden_cases.c.project_code.is_not(None)
             ),
             conn,
         )
-        clocks = project_clocks(tracked, handlings, stages, calendar(), today, settings, coded)
+        clocks = project_clocks(tracked, handlings, stages, calendar(), today, settings, coded, limits)
         monthly = projects_monthly(clocks)
         replace_table(conn, mart_project_stages, stages, context.log.info)
         replace_table(conn, mart_projects, clocks, context.log.info)
