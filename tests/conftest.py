@@ -235,15 +235,15 @@ def libreoffice() -> Callable[..., Path]:
 
 @pytest.fixture
 def headless_dom() -> Callable[..., str]:
-    """``headless_dom(url, budget_ms=10000)``: the page's DOM after its scripts ran, from Debian's Chromium in
-    headless mode (the test skips without it, unless BRIDGE_REQUIRE_SERVICES=1)."""
+    """``headless_dom(url, budget_ms=10000, window="1600,2000")``: the page's DOM after its scripts ran, from Debian's
+    Chromium in headless mode (the test skips without it, unless BRIDGE_REQUIRE_SERVICES=1)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         _unavailable("Chromium (Debian package `chromium`, not installed)")
 
-    def dom(url: str, budget_ms: int = 10000) -> str:
+    def dom(url: str, budget_ms: int = 10000, window: str = "1600,2000") -> str:
         result = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,2000",
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={window}",
              f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
             capture_output=True, text=True, timeout=180,
         )  # fmt: skip
