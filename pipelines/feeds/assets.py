@@ -162,22 +162,38 @@ def stage_feeds(
     )
 
 
-@asset(
-    name="staged_evaluations",
-    deps=[f.asset_name for f in EVALUATION_FEEDS.values()],
-    partitions_def=DAILY,
-    group_name="feeds",
-    kinds={"pandas", "sqlalchemy"},
-    owners=["team:data-platform"],
-    backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(staged_evaluations, quarantined_feed_records),
-    description="好差评 evaluations mapped onto the canonical evaluation (level, channel, time, 办件编号, the 差评's "
+def build_staged_asset(
+    feeds_of_kind: dict[str, Feed], stager: Callable, table: sa.Table, description: str
+) -> AssetsDefinition:
+    """The daily staging asset of one kind of feed (named after its table): every feed of the kind, every day of
+    the run, staged into ``table`` or quarantined (:func:`stage_feeds`)."""
+
+    @asset(
+        name=table.name,
+        deps=[f.asset_name for f in feeds_of_kind.values()],
+        partitions_def=DAILY,
+        group_name="feeds",
+        kinds={"pandas", "sqlalchemy"},
+        owners=["team:data-platform"],
+        backfill_policy=WEEKLY_CHUNKS,
+        metadata=table_metadata(table, quarantined_feed_records),
+        description=description,
+    )
+    def staged(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+        return stage_feeds(context, warehouse, feeds_of_kind, stager, table)
+
+    return staged
+
+
+staged_evaluations_asset = build_staged_asset(
+    EVALUATION_FEEDS,
+    stage_evaluations,
+    staged_evaluations,
+    "好差评 evaluations mapped onto the canonical evaluation (level, channel, time, 办件编号, the 差评's "
     "handling steps), their text's digit runs masked; a record that cannot be used goes to "
     "`quarantined_feed_records` with one reason (unknown level or channel code, no 办件编号, an unreadable time …). "
     "Re-running a day replaces that day.",
 )
-def staged_evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    return stage_feeds(context, warehouse, EVALUATION_FEEDS, stage_evaluations, staged_evaluations)
 
 
 @asset(
@@ -224,25 +240,16 @@ def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[W
     )
 
 
-@asset(
-    name="staged_hotline_orders",
-    deps=[f.asset_name for f in HOTLINE_FEEDS.values()],
-    partitions_def=DAILY,
-    group_name="feeds",
-    kinds={"pandas", "sqlalchemy"},
-    owners=["team:data-platform"],
-    backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(staged_hotline_orders, quarantined_feed_records),
-    description="12345 orders mapped onto the canonical order (origin, channel, categories, handling unit, dispatch "
+staged_hotline_orders_asset = build_staged_asset(
+    HOTLINE_FEEDS,
+    stage_hotline,
+    staged_hotline_orders,
+    "12345 orders mapped onto the canonical order (origin, channel, categories, handling unit, dispatch "
     "time, deadline, 办结 time, result, 回访满意度, overdue flag, the case it names), the item named identified in "
     "the catalogue, the caller's name, phone and the content's digit runs masked; a record that cannot be used goes "
     "to `quarantined_feed_records` with one reason (unknown result code, an unreadable time, no order id, an "
     "unreadable export …). Re-running a day replaces that day.",
 )
-def staged_hotline_orders_asset(
-    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> MaterializeResult:
-    return stage_feeds(context, warehouse, HOTLINE_FEEDS, stage_hotline, staged_hotline_orders)
 
 
 def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFrame:
@@ -291,57 +298,32 @@ def hotline_orders_asset(context: AssetExecutionContext, warehouse: ResourcePara
     )
 
 
-@asset(
-    name="staged_projects",
-    deps=[f.asset_name for f in PROJECT_FEEDS.values()],
-    partitions_def=DAILY,
-    group_name="feeds",
-    kinds={"pandas", "sqlalchemy"},
-    owners=["team:data-platform"],
-    backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(staged_projects, quarantined_feed_records),
-    description="Investment projects (工程建设项目审批管理系统) mapped onto the canonical project, the 投资项目代码 "
+staged_projects_asset = build_staged_asset(
+    PROJECT_FEEDS,
+    stage_projects,
+    staged_projects,
+    "Investment projects (工程建设项目审批管理系统) mapped onto the canonical project, the 投资项目代码 "
     "checked: a record whose code fails the check goes to `quarantined_feed_records`. Re-running a day replaces it.",
 )
-def staged_projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    return stage_feeds(context, warehouse, PROJECT_FEEDS, stage_projects, staged_projects)
 
 
-@asset(
-    name="staged_project_items",
-    deps=[f.asset_name for f in PROJECT_ITEM_FEEDS.values()],
-    partitions_def=DAILY,
-    group_name="feeds",
-    kinds={"pandas", "sqlalchemy"},
-    owners=["team:data-platform"],
-    backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(staged_project_items, quarantined_feed_records),
-    description="Each item handled for a project (事项实例: item, department, accepted, ended, outcome, 特别程序), the "
+staged_project_items_asset = build_staged_asset(
+    PROJECT_ITEM_FEEDS,
+    stage_project_items,
+    staged_project_items,
+    "Each item handled for a project (事项实例: item, department, accepted, ended, outcome, 特别程序), the "
     "project code checked. Re-running a day replaces that day.",
 )
-def staged_project_items_asset(
-    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> MaterializeResult:
-    return stage_feeds(context, warehouse, PROJECT_ITEM_FEEDS, stage_project_items, staged_project_items)
 
 
-@asset(
-    name="staged_process_stages",
-    deps=[f.asset_name for f in PROCESS_STAGE_FEEDS.values()],
-    partitions_def=DAILY,
-    group_name="feeds",
-    kinds={"pandas", "sqlalchemy"},
-    owners=["team:data-platform"],
-    backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(staged_process_stages, quarantined_feed_records),
-    description="The stages of the district's approval processes (流程阶段: process and version, stage, the national "
+staged_process_stages_asset = build_staged_asset(
+    PROCESS_STAGE_FEEDS,
+    stage_process_stages,
+    staged_process_stages,
+    "The stages of the district's approval processes (流程阶段: process and version, stage, the national "
     "stage it stands for, its limit in working days): a national stage outside 1-4 or a limit that is not a "
     "positive whole number goes to `quarantined_feed_records`. Re-running a day replaces that day.",
 )
-def staged_process_stages_asset(
-    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> MaterializeResult:
-    return stage_feeds(context, warehouse, PROCESS_STAGE_FEEDS, stage_process_stages, staged_process_stages)
 
 
 @asset(
@@ -410,24 +392,17 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
     )
 
 
-@asset(
-    name="staged_findings",
-    deps=[f.asset_name for f in FINDING_FEEDS.values()],
-    partitions_def=DAILY,
-    group_name="feeds",
-    kinds={"pandas", "sqlalchemy"},
-    owners=["team:data-platform"],
-    backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(staged_findings, quarantined_feed_records),
-    description="审管互动 findings fed back by supervising departments (inspection results, orders to rectify, "
+staged_findings_asset = build_staged_asset(
+    FINDING_FEEDS,
+    stage_findings,
+    staged_findings,
+    "审管互动 findings fed back by supervising departments (inspection results, orders to rectify, "
     "suspensions, revocations, credit blacklisting) mapped onto the canonical finding, the holder's code "
     "normalised (it stays in this table only), the 事由's digit runs masked; a record that cannot be used goes to "
     "`quarantined_feed_records` with one reason (unknown kind code, no holder code, an unreadable date …). The "
     "day's suspensions and revocations fold into `licence_repository` the same day. Re-running a day replaces "
     "that day.",
 )
-def staged_findings_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    return stage_feeds(context, warehouse, FINDING_FEEDS, stage_findings, staged_findings)
 
 
 def build_finding_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFrame:
