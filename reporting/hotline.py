@@ -19,38 +19,13 @@ from reporting.definitions import HotlineDefinitions
 from reporting.figures import hotline_figures
 from resolution.hotline import link_orders
 from schemas.feeds import HOTLINE_RESULTS
-from schemas.warehouse import mart_hotline_monthly
+from schemas.warehouse import hotline_orders, mart_hotline_monthly
 from staging.feeds import newest, with_quarantined
 
 QUARANTINED = "quarantined"
 ON_TIME, LATE, UNKNOWN = "on_time", "late", "unknown"
-STATE_COLUMNS = [
-    "source_system",
-    "order_id",
-    "status",
-    "golden_case_id",
-    "link_rule",
-    "candidates",
-    "origin",
-    "channel",
-    "category_1",
-    "category_2",
-    "category_3",
-    "handling_unit",
-    "dispatched_at",
-    "deadline_at",
-    "closed_at",
-    "result",
-    "satisfaction",
-    "overdue",
-    "timeliness",
-    "case_no",
-    "item_code",
-    "first_partition",
-    "partition_date",
-    "records",
-    "note",
-]
+#: An order's state: the columns of ``hotline_orders``.
+STATE_COLUMNS = [c.name for c in hotline_orders.columns]
 ALL = "all"
 
 

@@ -14,26 +14,11 @@ import pandas as pd
 
 from core.feeds import Feed
 from schemas.identifiers import mask_numbers_in_text
+from schemas.warehouse import staged_evaluations
 from staging.feeds import feed_rules, first_failing, map_feed, split
 
-COLUMNS = [
-    "source_system",
-    "record_key",
-    "evaluation_id",
-    "case_no",
-    "level",
-    "channel",
-    "round",
-    "evaluated_at",
-    "task_code",
-    "department_code",
-    "text",
-    "received_at",
-    "verified_at",
-    "rectified_at",
-    "revisited_at",
-    "changed_at",
-]
+#: What a staged evaluation holds: the table's columns (its day is added when it is written).
+COLUMNS = [c.name for c in staged_evaluations.columns if c.name != "partition_date"]
 
 
 def stage_evaluations(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:

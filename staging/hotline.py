@@ -21,33 +21,11 @@ import pandas as pd
 from core.feeds import Feed
 from schemas.identifiers import mask_numbers_in_text
 from schemas.items import identify_items
+from schemas.warehouse import staged_hotline_orders
 from staging.feeds import feed_rules, first_failing, map_feed, split
 
-COLUMNS = [
-    "source_system",
-    "record_key",
-    "order_id",
-    "origin",
-    "channel",
-    "category_1",
-    "category_2",
-    "category_3",
-    "handling_unit",
-    "dispatched_at",
-    "deadline_at",
-    "closed_at",
-    "result",
-    "satisfaction",
-    "overdue",
-    "case_no",
-    "item_name",
-    "item_code",
-    "applicant_name",
-    "caller_name",
-    "caller_phone",
-    "content",
-    "changed_at",
-]
+#: What a staged order holds: the table's columns (its day is added when it is written).
+COLUMNS = [c.name for c in staged_hotline_orders.columns if c.name != "partition_date"]
 #: How exports write 是否超期 (isOverdue 0/1; some write 是/否).
 OVERDUE_WORDS = {"1": True, "是": True, "Y": True, "TRUE": True, "0": False, "否": False, "N": False, "FALSE": False}
 
