@@ -28,7 +28,8 @@ ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 RIC_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
 RIC_CHECK = "10X98765432"
 
-USCC_SHAPE = re.compile(f"[{USCC_CHARS}]{{18}}")
+#: 登记管理部门 and 机构类别, the region (GB/T 2260: six digits), the 组织机构代码 and the check.
+USCC_SHAPE = re.compile(f"[{USCC_CHARS}]{{2}}[0-9]{{6}}[{USCC_CHARS}]{{10}}")
 RIC_SHAPE = re.compile(r"\d{17}[\dX]")
 OLD_RIC_SHAPE = re.compile(r"\d{15}")
 #: The earliest birth year a 身份证号 carries (GB 11643's own example is of 1880).

@@ -55,6 +55,12 @@ def test_codes_that_fail_are_refused(code):
     assert not identity.applicant_id_ok(code)
 
 
+def test_a_region_code_is_six_digits():
+    first17 = "91ABCDEF" + "MA1MGBN10"  # check characters right, region letters
+    assert not identity.is_valid_uscc(first17 + identity.uscc_check_char(first17))
+    assert not stdnum_uscc.is_valid(first17 + identity.uscc_check_char(first17))
+
+
 def test_the_uscc_check_agrees_with_python_stdnum():
     rng = random.Random(32100)
     for _ in range(3000):
