@@ -39,6 +39,7 @@ HANDLING_COLUMNS = (
 #: again when the item is filed again) or it is still running.
 OUTCOMES = PROJECT_ITEM_OUTCOMES
 ENDED_WITHOUT_GRANT = ("refused", "not_accepted", "withdrawn", "revoked")
+NEVER_ACCEPTED = ("not_accepted",)
 
 STAGE_COLUMNS = [
     "project_code", "stage", "stage_order", "national_stage", "started_on", "ended_on", "status", "handlings",
@@ -68,33 +69,46 @@ def _days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 def counted_days(
     spans: pd.DataFrame, pauses: pd.DataFrame, cal: WorkingCalendar, within: tuple | None = None
 ) -> tuple[int, int, int]:
-    """Working days in the union of ``spans`` (start, end: day-normalised timestamps) less those in the union of
-    ``pauses`` (start, end), optionally cut to ``within`` (start, end]. Returns (counted, paused, gross), gross
-    being the union's working days before the pauses come out."""
-    days = set()
-    for start, end in zip(spans["start"], spans["end"], strict=True):
+    """Working days on which some span (start, end: day-normalised timestamps) was open and not paused, optionally
+    cut to ``within`` (start, end]. A pause (start, end) takes out the days of its own span when both carry a
+    ``key`` (the handling: a handling in 特别程序 does not stop a parallel one being in a department's hands that
+    day), of every span when they do not. Returns (counted, paused, gross): gross the working days some span was
+    open, paused those of them on which every open span was paused."""
+    held: dict = {}
+    keyed = "key" in spans and "key" in pauses
+    for key, start, end in zip(
+        pauses["key"] if keyed else [None] * len(pauses), pauses["start"], pauses["end"], strict=True
+    ):
+        held.setdefault(key, set()).update(_days(start, end))
+    open_days, in_hands = set(), set()
+    keys = spans["key"] if keyed else [None] * len(spans)
+    for key, start, end in zip(keys, spans["start"], spans["end"], strict=True):
         if within is not None:
             start, end = max(start, within[0]), min(end, within[1])
-        days.update(_days(start, end))
-    held = set()
-    for start, end in zip(pauses["start"], pauses["end"], strict=True):
-        held.update(_days(start, end))
-    if not days:
+        days = set(_days(start, end))
+        open_days.update(days)
+        in_hands.update(days - held.get(key, set()))
+    if not open_days:
         return 0, 0, 0
-    ordered = pd.Series(sorted(days))
+    ordered = pd.Series(sorted(open_days))
     working = ordered[cal.is_working_day(ordered).to_numpy(dtype=bool)]
-    paused = int(working.isin(held).sum())
-    return len(working) - paused, paused, len(working)
+    counted = int(working.isin(in_hands).sum())
+    return counted, len(working) - counted, len(working)
 
 
 def _spans(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
+    """Each handling's days in a department's hands: accepted to ended (or today). A handling that was never
+    accepted (2 已撤件, 4 不受理, 5 不予受理) has none: the days before acceptance are not on the clock (Art. 82)."""
+    if "outcome" in handlings:
+        handlings = handlings[~handlings["outcome"].isin(NEVER_ACCEPTED).fillna(False).astype(bool)]
     start = pd.to_datetime(handlings["accepted_at"]).dt.normalize()
     end = pd.to_datetime(handlings["ended_at"]).dt.normalize().fillna(today)
-    return pd.DataFrame({"start": start, "end": end}, index=handlings.index).dropna()
+    return pd.DataFrame({"key": handlings.index, "start": start, "end": end}, index=handlings.index).dropna()
 
 
 def _pauses(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
-    """Every pause of the handlings, 补正 and 特别程序 alike (start, end: day-normalised; an open one to today)."""
+    """Every pause of the handlings, 补正 and 特别程序 alike (key: the handling's row; start, end: day-normalised;
+    an open one to today)."""
     frames = []
     for start, end in (("correction_started_at", "correction_ended_at"), ("pause_started_at", "pause_ended_at")):
         if start not in handlings:
@@ -103,12 +117,13 @@ def _pauses(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
+                    "key": given.index,
                     "start": pd.to_datetime(given[start]).dt.normalize(),
                     "end": pd.to_datetime(given[end]).dt.normalize().fillna(today),
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["start", "end"])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["key", "start", "end"])
 
 
 def with_stages(handlings: pd.DataFrame) -> pd.DataFrame:

@@ -49,9 +49,9 @@ HOTLINE_SATISFACTION: tuple[str, ...] = ("dissatisfied", "understood", "satisfie
 
 #: How an item handled for an investment project stands, from its last step's 办理状态 (SPGL BLZT, contracts/spgl/
 #: BLZT.yaml; each declaration maps its system's codes): a decision (granted: 11 办结（通过）, 12 办结（容缺通过）;
-#: refused: 13 办结（不通过）), ended without one (not_accepted: 4 不受理, 5 不予受理; withdrawn: 2 已撤件, 14 撤回;
-#: revoked: 15 撤销), or still running (1, 3, 6-10: received, accepted, in 补正, in the department's hands, in a
-#: 特别程序).
+#: refused: 13 办结（不通过）), ended without one (not_accepted, never accepted: 2 已撤件, 4 不受理, 5 不予受理;
+#: withdrawn after acceptance: 14 撤回; revoked: 15 撤销), or still running (1, 3, 6-10: received, accepted, in 补正,
+#: in the department's hands, in a 特别程序).
 PROJECT_ITEM_OUTCOMES: tuple[str, ...] = ("granted", "refused", "not_accepted", "withdrawn", "revoked", "running")
 
 #: 审管互动 findings fed back by supervising departments (the municipal supervision platform; docs/licences.md).

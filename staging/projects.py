@@ -9,8 +9,8 @@ is quarantined too.
 
 An item handling is read with its steps (SPGL 办理状态 BLZT, contracts/spgl/BLZT.yaml): its outcome is its last
 step's code as the declaration maps it (a code the map lacks is quarantined with the code in the reason), its end
-is kept only when that step ended it (11/12 granted, 13 refused, 4/5 not accepted, 2/14 withdrawn, 15 revoked; 8
-部门开始办理 and 9 特别程序 never end it), and its 补正 (6 → 7) and 特别程序 (9 → 10) are its pauses. A handling that
+is kept only when that step ended it (11/12 granted, 13 refused, 2/4/5 never accepted, 14 withdrawn, 15 revoked;
+8 部门开始办理 and 9 特别程序 never end it), and its 补正 (6 → 7) and 特别程序 (9 → 10) are its pauses. A handling that
 ended before it was accepted, or that names neither a project nor a 工程, is quarantined. The national stage and the
 milestone flag its process's stage-item table gives are kept when they are a national stage (1-5); otherwise the
 bureau's table places the item (``schemas.projects``).
