@@ -223,7 +223,9 @@ def project_stage_rows(
                 "ended_on": ended.date() if done else None,
                 "status": "done" if done else "running",
                 "handlings": len(group),
-                "redone": bool(group["outcome"].isin(ENDED_WITHOUT_GRANT).any() or group["item_code"].duplicated().any()),
+                "redone": bool(
+                    group["outcome"].isin(ENDED_WITHOUT_GRANT).any() or group["item_code"].duplicated().any()
+                ),
                 "working_days": counted,
                 "paused_working_days": paused,
                 "limit_days": limit,

@@ -254,7 +254,8 @@ class ProjectSystem:
 
     def _extra_handling(self, project, stage, which, accepted, ended) -> dict:
         """A handling beside the project's main ones, on working days, numbered from the stand-in's own stream."""
-        return self._handling(project, stage, which, _workday(accepted), _workday(ended), suffix="X", numbers=self.extra)
+        accepted, ended = _workday(accepted), _workday(ended)
+        return self._handling(project, stage, which, accepted, ended, suffix="X", numbers=self.extra)
 
     def _housing_case(
         self, data, unit, site, accepted: datetime, ended: datetime, number, project_code: str | None = None

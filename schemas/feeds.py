@@ -166,9 +166,13 @@ FEED_KINDS: dict[str, FeedKind] = {
         ),
         coded={"outcome": PROJECT_ITEM_OUTCOMES},
         timestamps=(
-            "accepted_at", "ended_at", "correction_started_at", "correction_ended_at", "pause_started_at",
+            "accepted_at",
+            "ended_at",
+            "correction_started_at",
+            "correction_ended_at",
+            "pause_started_at",
             "pause_ended_at",
-        ),  # fmt: skip
+        ),
     ),
     # ... and the stages of the district's approval processes (SPGL_DFXMSPLCJDXXB 流程阶段): each stage of a process
     # version, the national stage it stands for (DYBZSPJDXH) and its limit (SPJDSX, working days)

@@ -22,7 +22,13 @@ STAGES: tuple[str, ...] = ("立项", "用地", "规划", "环评", "施工许可
 CLOCK_START, CLOCK_END = "立项", "施工许可"
 #: SPGL 对应标准审批阶段 DYBZSPJDXH (contracts/spgl/DYBZSPJDXH.yaml): the national four, and 5 并行推进, the stage
 #: a process keeps for the items handled beside its main line (aplanmis writes it with no limit, SPJDSX 0).
-NATIONAL_STAGES: dict[int, str] = {1: "立项用地规划许可", 2: "工程建设许可", 3: "施工许可", 4: "竣工验收", 5: "并行推进"}
+NATIONAL_STAGES: dict[int, str] = {
+    1: "立项用地规划许可",
+    2: "工程建设许可",
+    3: "施工许可",
+    4: "竣工验收",
+    5: "并行推进",
+}
 PARALLEL_STAGE = 5
 
 
