@@ -301,7 +301,8 @@ def project_clocks(
             counted, paused, _ = counted_days(spans, _pauses(mine, now), cal, within=(start, until))
             gross = int(cal.working_days_between(pd.Series([start]), pd.Series([until])).iloc[0])
         industry = code.split("-")[2] if isinstance(code, str) and code.count("-") == 4 else None
-        key = bool(settings.key_from_source_flag and bool(project.key_flag)) or (
+        flagged = False if pd.isna(project.key_flag) else bool(project.key_flag)  # SPGL carries no flag: NULL
+        key = bool(settings.key_from_source_flag and flagged) or (
             settings.key_investment_wan is not None
             and pd.notna(project.total_investment_wan)
             and float(project.total_investment_wan) >= settings.key_investment_wan
