@@ -98,7 +98,7 @@ def spgl_db(tmp_path) -> str:
                     "SXBLSX": 10,
                     "GXSJ": T("2026-11-02 09:00"),
                 },
-            ],  # fmt: skip
+            ],
             # as on 2 November: accepted (3, and 8 written at once with it: the higher code is the last step)
             "SPGL_XMSPSXBLXXXXB": [
                 _step(1, "2026-11-02 08:30"),
@@ -128,7 +128,7 @@ def spgl_db(tmp_path) -> str:
                     "LCBSXLX": 2,
                     "GXSJ": T("2026-11-01 06:00"),
                 },
-            ],  # fmt: skip
+            ],
             "SPGL_DFXMSPLCJDSXXXB": [
                 {
                     "SPLCBM": "P",
@@ -139,7 +139,7 @@ def spgl_db(tmp_path) -> str:
                     "SFLCBSX": 1,
                     "GXSJ": T("2026-11-01 06:00"),
                 },
-            ],  # fmt: skip
+            ],
         },
     )
     return url
