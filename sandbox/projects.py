@@ -300,7 +300,8 @@ def spgl_metadata():
     types; no length or NOT NULL is published)."""
     import sqlalchemy as sa
 
-    types = {"VARCHAR": sa.String, "INTEGER": sa.Integer, "DOUBLE": sa.Float, "DATETIME": sa.DateTime}
+    # VARCHAR: no length is published; 255 lets the same tables be made on MySQL as well
+    types = {"VARCHAR": lambda: sa.String(255), "INTEGER": sa.Integer, "DOUBLE": sa.Float, "DATETIME": sa.DateTime}
     meta = sa.MetaData()
     for name in SPGL_TABLES:
         document = contract(name)

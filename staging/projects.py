@@ -94,6 +94,7 @@ def stage_projects(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tuple[p
     frame["total_investment_wan"] = investment
     frame["key_flag"] = frame["key_flag"].str.upper().map(FLAG_WORDS).astype("boolean")
     frame["unit_id"] = normalize_code_series(frame["unit_id"])
+    frame["process_version"] = process_version(frame["process_version"])
     reason_code, reason = first_failing(frame, rules)
     staged, quarantined = split(frame, reason_code, reason, "project_code")
     staged["source_system"] = feed.name
@@ -136,6 +137,14 @@ def stage_project_items(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> tu
     return staged.reindex(columns=ITEM_COLUMNS).reset_index(drop=True), quarantined.assign(source_system=feed.name)
 
 
+def process_version(text: pd.Series) -> pd.Series:
+    """SPLCBBH 审批流程版本号 (a number in SPGL: Double) in one spelling, whichever database formatted it: 1, 1.0 and
+    1.00 are "1.0", 2.5 is "2.5"; text that is not a number stays as written. The projects and the process stages
+    are joined on it."""
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
+    return number.astype("string").fillna(text.astype("string"))  # a float's own spelling: 1.0, 2.5
+
+
 def _whole(text: pd.Series) -> pd.Series:
     """Text → a whole number (Int64), NA where it is not one ("15", "15.0" yes; "十五", "1.5" no)."""
     number = pd.to_numeric(text, errors="coerce")
@@ -170,6 +179,10 @@ def stage_process_stages(raw: pd.DataFrame, feed: Feed, partition: dt.date) -> t
     limit = limit.mask(parallel & (limit == 0))  # 并行推进's 0: no limit of its own
     frame["national_stage"], frame["limit_days"] = national, limit
     frame["stage_order"] = _whole(frame["stage_order"])
+    # the stage's key from its parts, the version in one spelling (databases format a Double differently)
+    frame["process_version"] = process_version(frame["process_version"])
+    parts = frame["process_code"] + ":" + frame["process_version"] + ":" + frame["stage_code"]
+    frame["stage_key"] = parts.fillna(frame["stage_key"])
     reason_code, reason = first_failing(frame, rules)
     staged, quarantined = split(frame, reason_code, reason, "stage_key")
     staged["source_system"] = feed.name

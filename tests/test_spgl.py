@@ -29,7 +29,8 @@ T = dt.datetime.fromisoformat
 
 
 def _tables() -> sa.MetaData:
-    types = {"VARCHAR": sa.String, "INTEGER": sa.Integer, "DOUBLE": sa.Float, "DATETIME": sa.DateTime}
+    # no length is published: 255 (MySQL wants one)
+    types = {"VARCHAR": lambda: sa.String(255), "INTEGER": sa.Integer, "DOUBLE": sa.Float, "DATETIME": sa.DateTime}
     meta = sa.MetaData()
     for path in sorted(CONTRACTS.glob("SPGL_*.yaml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -74,7 +75,11 @@ def _step(blzt: int, at: str, handling: str = "H1") -> dict:
 
 @pytest.fixture
 def spgl_db(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'spgl.sqlite'}"
+    return _fill(f"sqlite:///{tmp_path / 'spgl.sqlite'}")
+
+
+def _fill(url: str) -> str:
+    """The SPGL tables at ``url`` with a project, its units, one handling accepted on 2 November, and the process."""
     project = {"XMDM": CODE, "XMMC": "某精密机械厂房", "GCDM": WORKS, "ZTZE": 12000.0, "SPLCBM": "P", "SPLCBBH": 1.0}
     unit = {"XMDM": CODE, "GCDM": WORKS, "GXSJ": T("2026-11-02 08:00")}
     _create(url)
@@ -203,6 +208,30 @@ def test_the_parallel_stage_is_read_with_no_limit(spgl_db):
     assert quarantined.empty
     parallel = staged.set_index("stage_code").loc["P-1.0"]
     assert parallel["national_stage"] == 5 and pd.isna(parallel["limit_days"])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "server",
+    [pytest.param("postgres_url", marks=pytest.mark.postgres), pytest.param("mariadb_url", marks=pytest.mark.mariadb)],
+)
+def test_the_declared_queries_read_the_same_on_a_server_database(server, request):
+    """The queries are standard SQL translated per dialect (|| and CAST on MySQL, GREATEST on each): the same rows."""
+    url = _fill(request.getfixturevalue(server))
+    projects = _read(url, "spgl_projects", "2026-11-02", "2026-11-03")
+    assert projects["record_key"].tolist() == [CODE]
+    assert projects["payload"].iloc[0]["JSDWMC"] == "常州某机械有限公司"
+    stages = _read(url, "spgl_process_stages", "2026-11-01", "2026-11-02")
+    staged, _ = _staged(stages, "spgl_process_stages", stage_process_stages)
+    assert sorted(staged["stage_key"]) == ["P:1.0:P-1.0", "P:1.0:S2"]  # the version in one spelling (PG: "1")
+    _write(url, {"SPGL_XMSPSXBLXXXXB": [_step(9, "2026-11-06 10:00"), _step(11, "2026-11-10 15:00")]})
+    items = _read(url, "spgl_project_items", "2026-11-10", "2026-11-11")
+    staged, quarantined = _staged(items, "spgl_project_items", stage_project_items)
+    assert quarantined.empty
+    row = staged.iloc[0]
+    assert (row["outcome"], row["accepted_at"], row["pause_started_at"], row["national_stage"]) == (
+        "granted", pd.Timestamp("2026-11-02 09:00"), pd.Timestamp("2026-11-06 10:00"), 5,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- the stand-in's database, as the demo reads it
