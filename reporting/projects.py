@@ -3,12 +3,12 @@
 The clock (docs/projects.md): from the day the project's first 立项 item was accepted to the day its 施工许可 was
 granted, counting the working days (行政许可法 Art. 82: the acceptance day not counted, holidays out, make-up days
 in) on which at least one item of the five stages was in a department's hands. So parallel stages count once (the
-union of their days, as overlapping pauses count once in ``reporting.deadlines.paused_days``): an item its process
-puts in the 并行推进 stage (national stage 5, beside the main line) counts on the days nothing else of the five was
-open, and adds nothing on the days something was. The days between handlings when nothing was filed (the applicant
-preparing, 申请人自行准备) are left out, and so are a handling's pauses: its 补正 (BLZT 6 → 7) and its 特别程序
-(9 → 10: 专家评审, 听证 …). Counted day by day on the calendar: a project has tens of handlings, a district hundreds
-of projects.
+union of their days, as overlapping pauses count once in ``reporting.deadlines.paused_days``): an item of the five
+that its process puts in the 并行推进 stage (national stage 5, beside the main line: 环评, often) counts on the days
+nothing else of the five was open, and adds nothing on the days something was. The days between handlings when
+nothing was filed (the applicant preparing, 申请人自行准备) are left out, and so are a handling's pauses: its 补正
+(BLZT 6 → 7) and its 特别程序 (9 → 10: 专家评审, 听证 …), on its own days only. Counted day by day on the calendar: a
+project has tens of handlings, a district hundreds of projects.
 
 Inputs are plain frames (``handlings``: one row per item handled for a project, from the SPGL feeds and the golden
 cases carrying the project) so the counting is tested apart from the warehouse.
@@ -138,7 +138,7 @@ def with_stages(handlings: pd.DataFrame) -> pd.DataFrame:
         pd.to_numeric(given, errors="coerce").fillna(out["item_code"].map(table["national_stage"])).astype("Int64")
     )
     given = out["milestone"] if "milestone" in out else pd.Series(pd.NA, index=out.index)
-    given = pd.Series(pd.array(given.astype(object).where(given.notna(), None), dtype="boolean"), index=out.index)
+    given = given.astype(object).map({True: True, False: False}).astype("boolean")  # NA where the system is silent
     out["milestone"] = given.fillna(out["item_code"].map(table["milestone"])).fillna(False).astype(bool)
     out["dept_name"] = out["dept_name"].astype("string").fillna(out["item_code"].map(table["responsible_dept"]))
     return out

@@ -337,16 +337,14 @@ def _steps(h: dict, as_of: datetime) -> list[tuple[int, datetime, str | None]]:
         (blzt("已受理"), accepted, "予以受理"),
         (blzt("部门开始办理"), accepted, None),  # written at once with 已受理, as implementations do
     ]
-    if h.get("correction"):
-        start, end = h["correction"]
-        steps.append((blzt("补正（开始）"), start, "请补正材料"))
-        if end < as_of:
-            steps.append((blzt("补正（结束）"), end, "材料已补正"))
-    if h["pause"]:
-        start, end = h["pause"]
-        steps.append((blzt("特别程序（开始）"), start, "专家评审"))
-        if end < as_of:
-            steps.append((blzt("特别程序（结束）"), end, "专家评审结束"))
+    for pause, (begins, ends, opinions) in (
+        (h.get("correction"), ("补正（开始）", "补正（结束）", ("请补正材料", "材料已补正"))),
+        (h["pause"], ("特别程序（开始）", "特别程序（结束）", ("专家评审", "专家评审结束"))),
+    ):
+        if pause and pause[0] < as_of:
+            steps.append((blzt(begins), pause[0], opinions[0]))
+            if pause[1] < as_of:
+                steps.append((blzt(ends), pause[1], opinions[1]))
     if ended:
         if isinstance(h["close"], tuple):  # a code of the system's own, outside the public list
             steps.append((h["close"][0], ended, h["close"][1]))
@@ -366,9 +364,12 @@ def write_spgl_database(url: str, data) -> None:
 
     engine = sa.create_engine(url)
     meta = spgl_metadata()
-    cap = lambda moment, h=None: min(  # noqa: E731  an upload time: not before the interface went live
-        max(moment, h["live"], h.get("late") or moment) if h else moment, data.as_of - timedelta(minutes=1)
-    )
+
+    def uploaded(moment: datetime, h: dict) -> datetime:
+        """When a row of handling ``h`` reached the table: not before the interface went live (nor before the
+        handling was re-reported, when it was late), not after the window."""
+        return min(max(moment, h["live"], h.get("late") or moment), data.as_of - timedelta(minutes=1))
+
     rows: dict[str, list[dict]] = {name: [] for name in SPGL_TABLES}
 
     def add(table: str, **values) -> None:
@@ -390,13 +391,13 @@ def write_spgl_database(url: str, data) -> None:
                 GXSJ=changed)  # fmt: skip
     for h in data.spgl_items:
         add("SPGL_XMSPSXBLXXB", **{k: h[k] for k in ("SPSXSLBM", "GCDM", "SPSXBM", "SPLCBM", "SPLCBBH", "SPBMBM",
-            "SPBMMC", "SXBLSX")}, SPSXBBH=1.0, GXSJ=cap(h["accepted"], h))  # fmt: skip
+            "SPBMMC", "SXBLSX")}, SPSXBBH=1.0, GXSJ=uploaded(h["accepted"], h))  # fmt: skip
         for blzt, moment, opinion in _steps(h, data.as_of):
             add("SPGL_XMSPSXBLXXXXB", SPSXSLBM=h["SPSXSLBM"], GCDM=h["GCDM"], BLZT=blzt, BLSJ=moment, BLYJ=opinion,
-                BLCS=h["SPBMMC"], GXSJ=cap(moment, h))  # fmt: skip
-        if h["pause"]:
+                BLCS=h["SPBMMC"], GXSJ=uploaded(moment, h))  # fmt: skip
+        if h["pause"] and h["pause"][0] < data.as_of:
             add("SPGL_XMSPSXBLTBCXXXB", SPSXSLBM=h["SPSXSLBM"], GCDM=h["GCDM"], TBCXMC="专家评审",
-                TBCXKSSJ=h["pause"][0], GXSJ=cap(h["pause"][0], h))  # fmt: skip
+                TBCXKSSJ=h["pause"][0], GXSJ=uploaded(h["pause"][0], h))  # fmt: skip
     if data.spgl_projects:
         # the process, uploaded with the first project (the interface's first day)
         uploaded = min(p["GXSJ"] for p in data.spgl_projects)
