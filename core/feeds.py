@@ -45,6 +45,10 @@ class Feed(_Strict):
     codes: dict[str, dict[str, str]] = Field(default_factory=dict)  # coded field -> {the system's code: canonical}
     # how the system writes its times when they are not ISO (strftime form); ISO and the clerks' forms always read
     time_format: str | None = None
+    # where the declaration's tables, fields and codes come from (a standard, a public definition), and what in it
+    # is assumed and to be confirmed
+    source: str | None = None
+    assumed: str | None = None
 
     @model_validator(mode="after")
     def _fits_its_kind(self) -> Feed:
