@@ -1,4 +1,6 @@
-"""Code lists as data (schemas/codelists.py): canonical values → each receiver profile's codes, versioned by date."""
+"""Code lists as data (schemas/codelists.py): canonical values → each receiver profile's codes, versioned by date,
+each list and row saying where it comes from, and the lists held against the standard's code sets as published
+(contracts/gbt39046, transcribed from GB/T 39046-2020, not from the lists)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,14 @@ from schemas.case import APPLICANT_TYPES, STATUSES, departments
 from schemas.codelists import PROFILES, CodeListError, CodeLists
 
 pytestmark = pytest.mark.unit
+
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+
+
+def read_contract(relative: str, key: str = "code", value: str = "meaning") -> dict[str, str]:
+    """A published code set under contracts/ (its '#' lines name the source): key → value, as text."""
+    table = pd.read_csv(CONTRACTS / relative, comment="#", dtype=str, keep_default_na=False)
+    return dict(zip(table[key], table[value], strict=True))
 
 HEADER = "version,valid_from,valid_to,value,label,national,pre_family,municipal,source\n"
 
@@ -100,3 +110,63 @@ def test_department_list_agrees_with_departments_csv():
     expected = departments().set_index("department_code")["issuer_uscc"]
     for profile in PROFILES:
         assert table[profile].to_dict() == expected.to_dict()
+
+
+#: Lists whose national (and municipal) codes are a GB/T 39046 appendix A code set.
+STANDARD_SETS = {
+    "channel": "gbt39046/a5_handling_form.csv",
+    "case_type": "gbt39046/a6_case_type.csv",
+    "satisfaction": "gbt39046/a8_satisfaction.csv",
+    "applicant_type": "gbt39046/a4_service_object.csv",
+}
+#: The rows that knowingly take a broader code than their meaning, and the standard's meaning of that code: the row
+#: must say so (``assumed: …``) as well.
+BROADER = {("channel", "self_service"): "其他", ("applicant_type", "legal_person"): "企业法人"}
+
+
+@pytest.mark.parametrize("list_name", sorted(STANDARD_SETS))
+def test_no_list_gives_a_canonical_value_a_code_the_standard_means_otherwise(list_name):
+    """E.g. channel web must go as A.5 2 电脑端网上办理, never as a code A.5 gives another meaning."""
+    published = read_contract(STANDARD_SETS[list_name])
+    table = codelists.code_table(list_name)
+    for profile in ("national", "municipal"):
+        for value, row in table.iterrows():
+            code = row[profile]
+            assert code in published, f"{list_name} {value}: {profile} code {code!r} is not in the standard's set"
+            if (list_name, value) in BROADER:
+                assert published[code] == BROADER[list_name, value]
+                assert "assumed:" in row["source"], f"{list_name} {value} takes {code} without saying it is assumed"
+            else:
+                assert published[code] == row["label"], f"{list_name} {value}: {code} means {published[code]}"
+
+
+def test_a_list_that_takes_a_code_of_another_meaning_fails(tmp_path: Path):
+    """The check above can fail: a list sending web as A.5 3 (移动端网上申请) is caught."""
+    rows = "1,2004-01-01,,web,电脑端网上办理,3,3,3,GB/T 39046 A.5\n"
+    (tmp_path / "lists.csv").write_text("list,title,canonical_values,source,assumed\nchannel,办理形式,x,A.5,\n")
+    (tmp_path / "channel.csv").write_text(HEADER + rows, encoding="utf-8")
+    published = read_contract(STANDARD_SETS["channel"])
+    row = CodeLists(tmp_path).in_force("channel").loc["web"]
+    assert published[row["national"]] != row["label"]
+
+
+def test_every_list_and_row_says_where_it_comes_from(tmp_path: Path):
+    for name in codelists.list_names():
+        source, assumed = codelists.DEFAULT.provenance(name)
+        assert bool(source) != bool(assumed), name
+    # the standard's lists name it; the lists no source gives say what to confirm
+    assert "A.5" in codelists.DEFAULT.provenance("channel")[0]
+    assert "confirm" in codelists.DEFAULT.provenance("process_action")[1]
+    assert codelists.DEFAULT.assumed_rows("delivery_method") == {
+        next(iter(codelists.DEFAULT.assumed_rows("delivery_method"))): ["window", "express", "electronic"]
+    }
+    (tmp_path / "lists.csv").write_text(
+        "list,title,canonical_values,source,assumed\ncertificate_type,证件类型,x,GA/T 2000.156,also assumed\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "certificate_type.csv").write_text(HEADER + "1,2025-01-01,,ric,居民身份证,111,111,111,\n")
+    lists = CodeLists(tmp_path)
+    with pytest.raises(CodeListError, match=r"lists.csv: list 'certificate_type' gives both source and assumed"):
+        lists.provenance("certificate_type")
+    with pytest.raises(CodeListError, match=r"certificate_type.csv: rows name no source and no 'assumed: …': ric"):
+        lists.table("certificate_type")
