@@ -3,7 +3,8 @@
 A declaration names the connector kind and its settings (paging, cursor fields, encodings, file pattern,
 table), the environment variables its endpoint and credentials come from (with the sandbox profile's
 values), the field mapping onto the canonical case, its status and applicant-type codes, its local item
-codes, its owner and title for the UI, and where its format comes from (``source:`` or ``assumed:``, docs/formats.md). Adding a system is adding a file: the shipped declarations live
+codes, its owner and title for the UI, and where its format comes from (``source:`` or ``assumed:``,
+docs/formats.md). Adding a system is adding a file: the shipped declarations live
 beside this module, and ``BRIDGE_DEPARTMENTS_DIR`` (one or more folders, ``os.pathsep``-separated) adds or
 overrides more. Nothing here knows a department by name.
 """

@@ -4,9 +4,10 @@ approval system's projects and their items, and 审管互动 supervision finding
 A feed is declared like a department system (``core/departments.py``): where it is (connector kind and settings,
 the environment variables of its endpoint and credentials, with the sandbox's values), which of its fields carry
 the canonical fields of its kind (``schemas.feeds.FEED_KINDS``), how its codes map onto the canonical
-vocabularies (a province's codes that differ from the national list are a named override beside them, with their
-source), and where its format comes from (``source:`` or ``assumed:``, docs/formats.md). The shipped declarations live in ``core/feeds/``; ``BRIDGE_FEEDS_DIR`` (folders,
-``os.pathsep``-separated) adds or overrides more. Nothing here knows a platform by name.
+vocabularies (a province's codes that differ from the national list are a named override beside them, with
+their source), and where its format comes from (``source:`` or ``assumed:``, docs/formats.md). The shipped
+declarations live in ``core/feeds/``; ``BRIDGE_FEEDS_DIR`` (folders, ``os.pathsep``-separated) adds or overrides
+more. Nothing here knows a platform by name.
 """
 
 from __future__ import annotations

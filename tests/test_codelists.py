@@ -24,6 +24,7 @@ def read_contract(relative: str, key: str = "code", value: str = "meaning") -> d
     table = pd.read_csv(CONTRACTS / relative, comment="#", dtype=str, keep_default_na=False)
     return dict(zip(table[key], table[value], strict=True))
 
+
 HEADER = "version,valid_from,valid_to,value,label,national,pre_family,municipal,source\n"
 
 

@@ -17,11 +17,11 @@ from core.warehouse import Warehouse, insert_frame
 from reporting.definitions import EvaluationDefinitions
 from reporting.evaluations import evaluation_states, follow_up, monthly_evaluations
 from resolution.evaluations import link, newest_states, standing
+from schemas.feeds import EVALUATION_CHANNEL_LABELS, LEVEL_LABELS
 from schemas.warehouse import staged_cases, staged_evaluations
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
 from staging.normalise import stage_partition
-from schemas.feeds import EVALUATION_CHANNEL_LABELS, LEVEL_LABELS
 from tests.test_codelists import read_contract
 from tests.test_staging import GOOD_MARKET, MR, _raw
 
