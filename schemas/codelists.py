@@ -2,12 +2,12 @@
 
 One file per list, ``schemas/codes/lists/<list>.csv``::
 
-    version,valid_from,valid_to,value,label,national,pre_family,municipal,source
+    version,valid_from,valid_to,value,label,national,municipal,source
 
 - ``value``: the bridge's canonical value (``ric``, ``legal_person``, ``办结``, ``workday`` …);
-- one column per receiver profile: ``national`` (the national ``up_pro_*`` tables, GB/T 39046), ``pre_family`` (the
-  province's ``PRE_*`` front-end tables), ``municipal`` (the municipal platform's JSON). A blank cell means the
-  profile has no code for the value: it is reported as unmapped, never guessed;
+- one column per receiver profile: ``national`` (the national ``up_pro_*`` tables, GB/T 39046) and ``municipal``
+  (the municipal platform's JSON). A blank cell means the profile has no code for the value: it is reported as
+  unmapped, never guessed;
 - ``valid_from`` / ``valid_to`` (inclusive, blank = open): a changed list is new rows under a new ``version`` with
   a later ``valid_from``, the old rows closed with ``valid_to``; history is kept, as in ``required_materials.csv``.
 
@@ -34,7 +34,6 @@ LISTS_DIR = REPO_ROOT / "schemas" / "codes" / "lists"
 #: Receiver profiles, each a column of every list, and how a reason names them.
 PROFILES: dict[str, str] = {
     "national": "the national platform (up_pro_* tables)",
-    "pre_family": "the province (PRE_* front-end tables)",
     "municipal": "the municipal platform",
 }
 META_COLUMNS = ("version", "valid_from", "valid_to", "value", "label", "source")
