@@ -3,7 +3,8 @@
 A declaration names the connector kind and its settings (paging, cursor fields, encodings, file pattern,
 table), the environment variables its endpoint and credentials come from (with the sandbox profile's
 values), the field mapping onto the canonical case, its status and applicant-type codes, its local item
-codes, and its owner and title for the UI. Adding a system is adding a file: the shipped declarations live
+codes, its owner and title for the UI, and where its format comes from (``source:`` or ``assumed:``,
+docs/formats.md). Adding a system is adding a file: the shipped declarations live
 beside this module, and ``BRIDGE_DEPARTMENTS_DIR`` (one or more folders, ``os.pathsep``-separated) adds or
 overrides more. Nothing here knows a department by name.
 """
@@ -19,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.provenance import Provenance
 from schemas.case import (
     APPLICANT_TYPES,
     APPROVAL_MODES,
@@ -190,7 +192,10 @@ class LicenceFeed(_Strict):
         return _onto(operations, EVENTS, "operations", "licence events")
 
 
-class Department(_Strict):
+class Department(_Strict, Provenance):
+    """A department system's declaration; ``source:`` or ``assumed:`` says where its field names and codes come
+    from (:class:`core.provenance.Provenance`)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")  # the source_system value and the asset's suffix
     title: str  # the department's own name for its system, shown in the UI
     system_name: str  # how clerks call it, in quarantine reasons

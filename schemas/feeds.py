@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: 好差评 levels, best first (GB/T 39734: 五级; the national 满意度 code A.8 numbers them 1 非常满意 … 5 非常不满意,
-#: the 好差评 systems the other way round: each declaration maps its own codes).
+#: 好差评 levels, best first (GB/T 39734: 五级). Two numberings are in use, both explicit in data: the 好差评
+#: interfaces send 1 非常不满意 … 5 非常满意 (each feed declaration maps its codes, ``core/feeds/evaluations.yaml``);
+#: the receivers get GB/T 39046 A.8's 1 非常满意 … 5 非常不满意 (``schemas/codes/lists/satisfaction.csv``).
 EVALUATION_LEVELS: tuple[str, ...] = ("very_satisfied", "satisfied", "basic", "dissatisfied", "very_dissatisfied")
 LEVEL_LABELS = {
     "very_satisfied": "非常满意",
@@ -21,17 +22,21 @@ LEVEL_LABELS = {
 }
 #: 差评: the levels that open a rectification (GB/T 39734 差评; research §5: levels 1–2 of five).
 POOR_LEVELS: tuple[str, ...] = ("dissatisfied", "very_dissatisfied")
-#: Where the evaluation was given (评价渠道 ``pf``; research §5, the two sources disagree on 6 and 7).
-EVALUATION_CHANNELS: tuple[str, ...] = (
-    "web",  # PC 网页
-    "app",  # 移动端 (苏服办 app, 小程序)
-    "qr_code",  # 二维码
-    "window_device",  # 大厅评价器 / 平板
-    "terminal",  # 大厅其他, 自助终端
-    "phone",  # 电话回访
-    "sms",  # 短信
-    "default",  # 系统默认评价 (no evaluation given in time)
-)
+#: Where the evaluation was given (评价渠道): GB/T 39046 table 9's seven channels in its order, which the 好差评
+#: interfaces number 1–7 as ``pf`` (contracts/gbt39046, contracts/haochaping), then ``default``, which no national
+#: list has: one province's interface codes a 系统默认评价 (no evaluation given in time), so a province override may
+#: map onto it (docs/evaluations.md).
+EVALUATION_CHANNEL_LABELS: dict[str, str] = {
+    "web": "PC端",
+    "app": "移动服务端",  # 苏服办 app, 小程序
+    "qr_code": "二维码",
+    "window_device": "政务大厅平板电脑",  # the hall's evaluation tablet at the window
+    "terminal": "政务大厅其他终端",  # other hall terminals (自助终端)
+    "phone": "电话",  # 电话回访
+    "sms": "短信",
+    "default": "系统默认评价",
+}
+EVALUATION_CHANNELS: tuple[str, ...] = tuple(EVALUATION_CHANNEL_LABELS)
 #: 评价次数: a first evaluation, or one added later (追加评价) which then stands for the case.
 EVALUATION_ROUNDS: tuple[str, ...] = ("first", "added")
 #: What happens to a 差评, in order (GB/T 39734 差评处置; research §5): each step has a deadline in
