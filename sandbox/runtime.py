@@ -21,6 +21,7 @@ import uvicorn
 from sandbox import faults as fault_kit
 from sandbox.apps import SUPERVISION, MunicipalState, department_app, municipal_app
 from sandbox.generator import Dataset, GeneratorConfig, generate
+from sandbox.numbering import numbering_app
 from sandbox.one_network import ExchangeProcessor
 from sandbox.ownership import claim, reset
 from sandbox.projects import write_spgl_database
@@ -35,8 +36,10 @@ CREDENTIALS = {
     "evaluations": ("wj-bridge-hcp", "sandbox-secret-evaluations"),  # the 好差评 feed, on the platform's host
     # the 审管互动 platform's findings, on the supervision host
     "supervision_findings": ("wj-bridge-jgfk", "sandbox-secret-supervision-findings"),
+    "case_no_service": ("wj-bridge-bjbh", "sandbox-secret-case_no_service"),  # the province's numbering service
 }
-DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104}
+DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104,
+                 "numbering": 18105}  # fmt: skip
 HOUSING_TABLE = "t_sgxk_bj"
 
 
@@ -72,6 +75,7 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         ),
         "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
+        "CASE_NO_SERVICE_BASE_URL": endpoints.get("numbering", "http://127.0.0.1:18105"),
         **dict.fromkeys(
             ("SPGL_PROJECTS_DB_URL", "SPGL_ITEMS_DB_URL", "SPGL_STAGES_DB_URL"),
             endpoints.get("spgl_db", f"sqlite:///{Path(endpoints['health_drop']).parent / 'spgl.sqlite'}"),
@@ -202,6 +206,12 @@ class Sandbox:
                 seed=self.settings.seed + 3,
                 findings=(self.data.findings, *CREDENTIALS["supervision_findings"]),
             ),
+            "numbering": numbering_app(
+                app_key=CREDENTIALS["case_no_service"][0],
+                app_secret=CREDENTIALS["case_no_service"][1],
+                faults=self.faults["numbering"],
+                seed=self.settings.seed + 5,
+            ),
         }
         for name, app in apps.items():
             self.servers[name] = _ServerThread(app, self.settings.ports.get(name, 0))
@@ -230,6 +240,7 @@ class Sandbox:
             "approval_platform": self.url("approval_platform"),
             "municipal": self.url("municipal"),
             "supervision": self.url("supervision"),
+            "numbering": self.url("numbering"),
             "housing_db": self.housing_url,
             "spgl_db": f"sqlite:///{self.root / 'spgl.sqlite'}",
             "health_drop": str(self.health_dir),
