@@ -281,6 +281,10 @@ class Sandbox:
             sa.Column("slck", sa.String(32), comment="受理窗口"),
             sa.Column("spcx", sa.String(16), comment="审批程序"),
             sa.Column("xmdm", sa.String(32), comment="投资项目代码 (施工许可; NULL in other rows)"),
+            sa.Column("slr", sa.String(32), comment="受理人"),
+            sa.Column(
+                "sqcl", sa.Text, comment="申请材料 (JSON: mc 材料名称, sqfs 收取方式, fs 份数; NULL in older rows)"
+            ),
             sa.Column("gxsj", sa.DateTime, index=True, comment="更新时间"),
             comment="施工许可/预售许可办件",
             mysql_charset="utf8mb4",
@@ -290,7 +294,9 @@ class Sandbox:
             meta.drop_all(conn)
             meta.create_all(conn)
             if self.data.housing:  # an empty list would insert one row of defaults
-                conn.execute(table.insert(), [{"xmdm": None, **row} for row in self.data.housing])
+                conn.execute(
+                    table.insert(), [{"xmdm": None, "slr": None, "sqcl": None, **row} for row in self.data.housing]
+                )
         engine.dispose()
 
     def _write_health_drops(self) -> None:
