@@ -60,13 +60,19 @@ def stage_materials(raw: pd.DataFrame, staged: pd.DataFrame) -> pd.DataFrame:
 
 
 def _material_columns(items: pd.DataFrame, declared) -> dict[str, pd.Series]:
-    def field(name: str | None) -> pd.Series:
+    def field(name: str | None, as_written: bool = False) -> pd.Series:
+        """A key of each item: codes and counts through NFKC (full-width digits typed); names as written (a
+        material's name keeps its full-width brackets), trimmed; blanks missing."""
         if name is None or name not in items:
             return pd.Series(pd.NA, index=items.index, dtype="string")
-        return clean_text(items[name].astype("string"))
+        text = items[name].astype("string")
+        if as_written:
+            text = text.str.strip()
+            return text.mask(text.isin(["", "nan", "None", "NULL", "null"]))
+        return clean_text(text)
 
-    name, code = field(declared.name), field(declared.get_type)
-    count_text, attachment = field(declared.count), field(declared.attachment)
+    name, code = field(declared.name, as_written=True), field(declared.get_type)
+    count_text, attachment = field(declared.count), field(declared.attachment, as_written=True)
     get_type = code.map(declared.get_types).astype("string")
     count = pd.to_numeric(count_text, errors="coerce")
     whole = count.notna() & (count >= 0) & (count % 1 == 0)
