@@ -188,8 +188,8 @@ class Service:
 def test_numbers_from_the_province_service_are_stored_and_refusals_counted(warehouse):
     cases = [golden(f"GC{i}", ("approval_platform", f"P{i}")) for i in range(1, 6)]
     members = [member(f"GC{i}", "approval_platform", f"P{i}") for i in range(1, 6)]
-    key = dict(zip([f"P{i}" for i in range(1, 6)], request_ids(pd.Series(["approval_platform"] * 5),
-                                                                pd.Series([f"P{i}" for i in range(1, 6)])), strict=True))  # fmt: skip
+    records = pd.Series([f"P{i}" for i in range(1, 6)])
+    key = dict(zip(records, request_ids(pd.Series(["approval_platform"] * 5), records), strict=True))
     service = Service(
         {
             key["P1"]: {"project_no": TASK + "202611160001"},  # the national form
