@@ -119,7 +119,7 @@ def _case_no_knob_problems() -> list[Problem]:
         try:
             read()
         except ConfigurationError as exc:
-            problems.append(Problem(variable, str(exc).split(": ", 1)[-1]))
+            problems.append(Problem(variable, str(exc).removeprefix(f"{variable.name}=")))
     return problems
 
 

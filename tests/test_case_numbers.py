@@ -215,3 +215,45 @@ def test_numbers_from_the_province_service_are_stored_and_refusals_counted(wareh
         again, figures = assign_case_numbers(conn, pd.DataFrame(cases), pd.DataFrame(members), DAY, NOW, service)
     assert again.iloc[1] == "JS-2026-000000123" and figures["reused"] == 1
     assert sorted(service.asked[1]["request_id"]) == sorted(key[f"P{i}"] for i in (1, 3, 4, 5))
+
+
+# ---------------------------------------------------------------- picking the source is configuration
+@pytest.fixture
+def numbering_env(monkeypatch):
+    from core import settings
+
+    for variable in [*settings.variables(), *settings.CASE_NO_SERVICE_VARIABLES, *settings.CASE_NO_KNOBS]:
+        monkeypatch.delenv(variable.name, raising=False)
+    monkeypatch.delenv(settings.PROFILE_VARIABLE, raising=False)
+    return monkeypatch
+
+
+def test_the_source_is_checked_and_the_service_required_in_production_when_chosen(numbering_env):
+    from core import settings
+    from pipelines.resources import case_numbering
+    from tests.test_profiles import production_values
+
+    assert settings.case_no_source() == "bridge" and settings.case_no_serial_start() == 9001
+    assert "CASE_NO_SERVICE_BASE_URL" not in {v.name for v in settings.variables()}  # not read unless chosen
+    shown = {row["variable"]: row for row in settings.resolved()}
+    assert shown["BRIDGE_CASE_NO_SOURCE"]["value"] == "bridge" and shown["BRIDGE_CASE_NO_SOURCE"]["source"] == "default"
+
+    numbering_env.setenv("BRIDGE_CASE_NO_SOURCE", "redis")
+    numbering_env.setenv("BRIDGE_CASE_NO_SERIAL_START", "0")
+    problems = [str(p) for p in settings.check()]
+    assert any(p.startswith("BRIDGE_CASE_NO_SOURCE: 'redis'") and "province_service" in p for p in problems)
+    assert any(p.startswith("BRIDGE_CASE_NO_SERIAL_START: '0': a serial from 1 to 9999") for p in problems)
+
+    numbering_env.setenv("BRIDGE_CASE_NO_SOURCE", "province_service")
+    numbering_env.delenv("BRIDGE_CASE_NO_SERIAL_START")
+    sandbox = case_numbering()  # the sandbox profile: the stand-in's published address and keys
+    assert (sandbox.source, sandbox.base_url) == ("province_service", "http://127.0.0.1:18105")
+    numbering_env.setenv("BRIDGE_PROFILE", "production")
+    for name, value in production_values().items():
+        if not name.startswith("CASE_NO_SERVICE_"):
+            numbering_env.setenv(name, value)
+    missing = {p.variable.name for p in settings.check()}
+    assert missing == {"CASE_NO_SERVICE_BASE_URL", "CASE_NO_SERVICE_APP_KEY", "CASE_NO_SERVICE_APP_SECRET"}
+    numbering_env.setenv("CASE_NO_SERVICE_APP_SECRET", "sandbox-secret-case_no_service")  # the published one
+    refused = {str(p) for p in settings.check() if p.variable.name == "CASE_NO_SERVICE_APP_SECRET"}
+    assert refused and all("sandbox publishes" in p for p in refused)
