@@ -193,7 +193,8 @@ def materials_of(golden_ids: pd.Series, materials: pd.DataFrame, linked: pd.Data
     keys = ["source_system", "partition_date", "record_key"]
     ranked = survivorship_order(linked)[[*keys, "golden_case_id"]].assign(_rank=range(len(linked)))
     ranked["partition_date"] = pd.to_datetime(ranked["partition_date"]).dt.date
-    m = materials.assign(partition_date=pd.to_datetime(materials["partition_date"]).dt.date).merge(ranked, on=keys)
+    m = materials.drop(columns="golden_case_id", errors="ignore")  # the links say which case: ``linked``'s
+    m = m.assign(partition_date=pd.to_datetime(m["partition_date"]).dt.date).merge(ranked, on=keys)
     m = m[m["golden_case_id"].isin(set(golden_ids))]
     if m.empty:
         return pd.Series(pd.NA, index=golden_ids.index, dtype="string")

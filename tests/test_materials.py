@@ -142,7 +142,8 @@ def test_the_case_lists_each_material_once_from_its_best_record():
              "attachment": None, "problem": None},
         ]
     )  # fmt: skip
-    found = materials_of(pd.Series(["GC1", "GC2"]), pd.concat([materials, extra], ignore_index=True), linked)
+    listed = pd.concat([materials, extra], ignore_index=True).assign(golden_case_id="GC1")  # as the links give it
+    found = materials_of(pd.Series(["GC1", "GC2"]), listed, linked)
     assert pd.isna(found.iloc[1])  # a case with none
     listed = json.loads(found.iloc[0])
     assert listed == [
