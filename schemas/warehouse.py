@@ -71,6 +71,8 @@ _CASE_FIELDS = (
     Column("accepting_place", String(32)),  # 受理地点: schemas/codes/places.csv place_code; NULL = unknown
     Column("approval_mode", String(8)),  # 审批方式: APPROVAL_MODES
     Column("project_code", String(32)),  # 投资项目代码, normalised; NULL when none (or malformed: flagged)
+    # 经办人 (受理人员): staff, not an applicant: not masked, never logged; up_pro_accept.handle_user_name is 100 long
+    Column("handler_name", String(100)),
 )
 
 
@@ -133,6 +135,18 @@ staged_pauses = Table(
     Column("started_at", DateTime),
     Column("ended_at", DateTime),  # NULL while the pause runs
     Column("problem", String(64)),  # why the pause cannot be counted (the case is flagged pause_unreadable)
+)
+
+staged_materials = Table(
+    "staged_materials",  # 材料: the papers a staged record lists as received (feeds up_pro_material)
+    metadata,
+    *_record_key(),  # the staged record the material belongs to
+    Column("seq", Integer, primary_key=True),  # its place in the record's list
+    Column("name", String(200)),  # 材料名称 (up_pro_material.material_name varchar(200))
+    Column("get_type", String(16)),  # 收取方式: schemas.case.MATERIAL_GET_TYPES; NULL when the source does not say
+    Column("count", Integer),  # 收取数量; NULL when the source does not say
+    Column("attachment", String(200)),  # 附件名称, for an uploaded one
+    Column("problem", String(64)),  # why the entry cannot be read (the record is flagged material_unreadable)
 )
 
 quarantined_records = Table(
@@ -234,13 +248,20 @@ golden_cases = Table(
 case_numbers = Table(
     "case_numbers",
     metadata,
-    Column("project_no", String(50), primary_key=True),  # 办件编号: 实施编码 (31) + yyyyMMdd + serial (4)
+    Column(
+        "project_no", String(50), primary_key=True
+    ),  # 办件编号 (up to 50; national form 实施编码 + yyyyMMdd + serial)
     Column("source_system", String(32), nullable=False),  # the anchor record
     Column("source_record_id", String(128), nullable=False),
-    Column("task_code", String(36), nullable=False),  # 实施编码
-    Column("number_date", Date, nullable=False),
-    Column("serial", Integer, nullable=False),
+    # 实施编码, date and serial the number was formed from; NULL for a department's number in another form (a UUID)
+    Column("task_code", String(36)),
+    Column("number_date", Date),
+    Column("serial", Integer),
     Column("origin", String(16), nullable=False),  # department (carried by the record) / allocated (by the bridge)
+    Column("allocated_by", String(16)),  # for an allocated one: bridge (its own serial) / province_service
+    # for an allocated one, where its 实施编码 came from: catalogue (the province's implementation list) / derived
+    # (built by the bridge from the department's USCC, level and 基本编码: assumed, to confirm with the catalogue)
+    Column("task_code_origin", String(16)),
     Column("superseded_by", String(50)),  # an allocated number replaced by the department's own, when it came
     Column("assigned_partition", Date, nullable=False),
     Column("assigned_at", DateTime, nullable=False),

@@ -245,7 +245,7 @@ def test_a_fifth_system_by_file_reaches_the_golden_cases(fifth, tmp_path):
     from core.warehouse import Warehouse
     from pipelines.pull.assets import build_raw_asset
     from pipelines.resolve.assets import case_resolution
-    from pipelines.resources import WarehouseResource, department_resource
+    from pipelines.resources import WarehouseResource, case_numbering, department_resource
     from pipelines.stage.assets import stage
 
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
@@ -256,6 +256,7 @@ def test_a_fifth_system_by_file_reaches_the_golden_cases(fifth, tmp_path):
         resources={
             "warehouse": WarehouseResource(url=url),
             "development_reform": department_resource(declared.department("development_reform")),
+            "case_numbering": case_numbering(),  # where new 办件编号 come from (the bridge's serials by default)
         },
         raise_on_error=False,
     )
