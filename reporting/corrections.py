@@ -447,14 +447,25 @@ def details(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- entries
+def quarantine_keys(quarantined: pd.DataFrame) -> pd.Series:
+    """The entry a quarantined record belongs to: its system and id (``record_id``: a department record's
+    source_record_id, a feed record's item id), else its day and record key (a record without a readable id, or an
+    unreadable file, is an entry of its own)."""
+    day = pd.to_datetime(quarantined["partition_date"]).dt.strftime("%Y-%m-%d")
+    key = quarantined["record_id"].astype("string").fillna(day + "/" + quarantined["record_key"].astype("string"))
+    return QUARANTINE + "|" + quarantined["source_system"].astype("string") + "|" + key
+
+
+def refusal_keys(letters: pd.DataFrame) -> pd.Series:
+    """The entry a dead letter belongs to: its receiver and golden case (every version of the case refused)."""
+    return REFUSAL + "|" + letters["target"].astype("string") + "|" + letters["golden_case_id"].astype("string")
+
+
 def correction_entries(facts: Facts) -> pd.DataFrame:
     """Every entry (``corrections``' columns): the quarantine and refusal entries the facts make, and those the
     state remembers that the facts no longer show, closed."""
-    made = pd.concat(
-        [frame for frame in (quarantine_entries(facts), refusal_entries(facts)) if len(frame)],
-        ignore_index=True,
-    )
-    made = made.reindex(columns=COLUMNS) if len(made) else pd.DataFrame(columns=COLUMNS)
+    made = [frame for frame in (quarantine_entries(facts), refusal_entries(facts)) if len(frame)]
+    made = pd.concat(made, ignore_index=True).reindex(columns=COLUMNS) if made else pd.DataFrame(columns=COLUMNS)
     return remembered(made, facts.previous, facts.staged)
 
 
@@ -463,10 +474,7 @@ def quarantine_entries(facts: Facts) -> pd.DataFrame:
     q = facts.quarantined
     if q.empty:
         return pd.DataFrame(columns=COLUMNS)
-    q = q.assign(partition_date=pd.to_datetime(q["partition_date"]).dt.date)
-    day = pd.to_datetime(q["partition_date"]).dt.strftime("%Y-%m-%d")
-    key = q["record_id"].astype("string").fillna(day + "/" + q["record_key"].astype("string"))
-    q["entry_key"] = QUARANTINE + "|" + q["source_system"] + "|" + key
+    q = q.assign(partition_date=pd.to_datetime(q["partition_date"]).dt.date, entry_key=quarantine_keys(q))
     q = q.sort_values(["entry_key", "partition_date", "record_key"], kind="stable")
     grouped = q.groupby("entry_key", sort=False)
     latest = q.drop_duplicates("entry_key", keep="last").set_index("entry_key")
@@ -521,7 +529,7 @@ def refusal_entries(facts: Facts) -> pd.DataFrame:
         version=letters["version"].astype(int),
         partition_date=pd.to_datetime(letters["partition_date"].fillna(letters["created_at"])).dt.date,
     )
-    letters["entry_key"] = REFUSAL + "|" + letters["target"] + "|" + letters["golden_case_id"]
+    letters["entry_key"] = refusal_keys(letters)
     letters = letters.sort_values(["entry_key", "version"], kind="stable")
     grouped = letters.groupby("entry_key", sort=False)
     latest = letters.drop_duplicates("entry_key", keep="last").set_index("entry_key")

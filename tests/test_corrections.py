@@ -1,0 +1,257 @@
+"""Corrections back to the departments, on hand-made records: each quarantined record and each receiver's refusal
+is one entry on the right department's list; a record quarantined again is the same entry; a record arriving
+clean, or a later version acknowledged, closes it; identity numbers and phones are masked in the list, the mart
+and the XLSX; the table is the same whether days are loaded one by one or at once, and re-built.
+
+The records are written as the department systems write them (tests/test_staging.py's market-regulation and
+platform records, a health export row), staged by the bridge's staging and resolved by its resolution; the
+receivers' answers go through the outbox's own recording (delivery.outbox._record), as a receiver's would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors.targets import Delivery
+from core.warehouse import Warehouse, insert_frame
+from delivery.outbox import _record
+from reporting.corrections import build, daily_counts
+from schemas.warehouse import corrections, outbox, raw_records
+from schemas.workdays import calendar
+from tests.test_staging import GOOD_MARKET, MR, PLATFORM
+
+D1, D2, D3, D4 = (dt.date(2026, 11, 16) + dt.timedelta(days=n) for n in range(4))
+RIC = "320412199001011234"  # a 身份证号 that must never show whole
+HEALTH = {
+    "办件编号": "WJWS-20261116-0001",
+    "事项编码": "WJ-GGWS",
+    "事项名称": "公共场所卫生许可",
+    "申请人类型": "个人",
+    "申请人": "张三",
+    "证件号码": "32041219900",  # eleven digits: malformed, quarantined
+    "联系电话": "13912345678",
+    "申请日期": "2026/11/16 09:00",
+    "办理状态": "受理",
+    "更新时间": "2026-11-16 09:30:00",
+}
+# another applicant's 食品经营许可 (SCJG-SPJY), its name left out
+NAMELESS = dict(
+    GOOD_MARKET, SBLSH=MR[2], SXBM="SCJG-SPJY", SXMC="食品经营许可", SQRMC="", SQRZJHM="913204127123456729",
+    LXDH="13812345678", GXSJ="2026-11-16 11:00:00",
+)  # fmt: skip
+# the department's record lacks the phone; the window clerk's re-entry has one: the golden case takes it from there
+MARKET = dict(GOOD_MARKET, LXDH="")
+TYPED = dict(PLATFORM, mobile="13900001111")
+
+
+def land(warehouse: Warehouse, day: dt.date, *records: tuple[str, str, dict]) -> None:
+    """Raw records of a day as the pull lands them (source, record key, payload), replacing the day."""
+    frame = pd.DataFrame(
+        [
+            {
+                "source_system": source,
+                "partition_date": day,
+                "record_key": key,
+                "changed_at": None,
+                "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                "batch_id": f"{source}-{day}",
+                "fetched_at": dt.datetime.combine(day, dt.time(23)),
+            }
+            for source, key, payload in records
+        ]
+    )
+    with warehouse.begin() as conn:
+        conn.execute(raw_records.delete().where(raw_records.c.partition_date == day))
+        insert_frame(conn, raw_records, frame)
+
+
+def load(warehouse: Warehouse, day: dt.date) -> None:
+    """A day through staging and resolution, as the daily job runs them."""
+    from pipelines.resolve.assets import resolve_partition
+    from pipelines.stage.assets import stage_day
+
+    stage_day(warehouse, day)
+    with warehouse.begin() as conn:
+        resolve_partition(conn, day)
+
+
+def answer(warehouse: Warehouse, target: str, version: int, outcome: str, code=None, reason=None) -> None:
+    """The receiver's answer to the case's version, recorded as the outbox records it."""
+    rows = warehouse.read(sa.select(outbox).where((outbox.c.target == target) & (outbox.c.version == version)))
+    assert len(rows) == 1, rows
+    deliveries = [Delivery(rows["idempotency_key"].iloc[0], outcome, f"R-{target}-{version}", code, reason)]
+    with warehouse.begin() as conn:
+        _record(conn, target, rows, deliveries)
+
+
+def rebuild(warehouse: Warehouse) -> pd.DataFrame:
+    """The corrections asset's work: build from the facts, write the table."""
+    from core.warehouse import replace_table
+
+    with warehouse.begin() as conn:
+        entries = build(conn)
+        replace_table(conn, corrections, entries)
+    return warehouse.read(sa.select(corrections)).set_index("entry_key").sort_index()
+
+
+DAYS = {
+    D1: [
+        ("market_regulation", MR[1], MARKET),
+        ("approval_platform", "AP-1", TYPED),
+        ("market_regulation", MR[2], NAMELESS),
+        ("health", HEALTH["办件编号"], HEALTH),
+    ],
+    # the nameless record changes again (accepted) and is still nameless: quarantined again, the same entry
+    D2: [("market_regulation", MR[2], dict(NAMELESS, SLSJ="2026-11-17 09:00:00", GXSJ="2026-11-17 09:00:00"))],
+    # the case of MR[1] is completed: a new version goes out
+    D3: [("market_regulation", MR[1], dict(MARKET, BLZT="05", BJSJ="2026-11-18 16:00:00", GXSJ="2026-11-18 16:00:00"))],
+    # the department put the name in: the record arrives again and stages cleanly
+    D4: [("market_regulation", MR[2], dict(NAMELESS, SQRMC="常州明德商贸有限公司", GXSJ="2026-11-19 10:00:00"))],
+}
+
+
+def run_days(warehouse: Warehouse, *, rebuild_each_day: bool) -> pd.DataFrame:
+    """The four days loaded in order, the receivers answering as they go; the table built after each day, or once
+    at the end."""
+    for day, records in DAYS.items():
+        land(warehouse, day, *records)
+        load(warehouse, day)
+        if day == D1:
+            # the province refuses version 1 (its remark names its own column; the number in it must be masked),
+            # the city refuses it too (its code says the identifier)
+            answer(warehouse, "one_network", 1, "rejected", "02", "字段contact_mobile：13900001111不是有效的手机号码")
+            answer(warehouse, "municipal", 1, "rejected", "E2003", f"申请人证件号码{RIC}校验不通过")
+        if day == D3:  # version 2: the city takes it; the province refuses it again
+            answer(warehouse, "municipal", 2, "acknowledged")
+            answer(warehouse, "one_network", 2, "rejected", "02", "字段contact_mobile：13900001111不是有效的手机号码")
+        if rebuild_each_day:
+            rebuild(warehouse)
+    return rebuild(warehouse)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> tuple[Warehouse, pd.DataFrame]:
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path_factory.mktemp('corrections') / 'w.sqlite'}")
+    table = run_days(warehouse, rebuild_each_day=True)
+    yield warehouse, table
+    warehouse.dispose()
+
+
+@pytest.mark.integration
+def test_a_record_quarantined_twice_is_one_entry_closed_when_it_arrives_clean(loaded):
+    _, table = loaded
+    entry = table.loc[f"quarantine|market_regulation|{MR[2]}"]
+    assert entry["department"] == "market_regulation" and entry["record_id"] == MR[2] and entry["case_no"] == MR[2]
+    assert entry["occurrences"] == 2 and entry["first_seen"] == D1 and entry["last_seen"] == D2
+    assert entry["field"] == "applicant_name" and entry["field_label"] == "申请人名称（SQRMC）"
+    assert entry["status"] == "fixed" and entry["fixed_on"] == D4 and entry["fixed_how"] == "record_staged"
+    assert entry["reason"].startswith("申请人名称为空")
+
+
+@pytest.mark.integration
+def test_a_quarantined_identity_number_is_masked_on_the_list(loaded):
+    _, table = loaded
+    entry = table.loc[f"quarantine|health|{HEALTH['办件编号']}"]
+    assert entry["department"] == "health" and entry["status"] == "open" and entry["field"] == "applicant_id"
+    assert entry["applicant"] == "张三（32*******00）"  # the malformed number is not shown whole either
+    assert "13912345678" not in table.to_string()  # no phone anywhere in the table
+
+
+@pytest.mark.integration
+def test_a_refusal_goes_to_the_department_whose_record_supplied_the_field(loaded):
+    _, table = loaded
+    province = table.loc[table["target"] == "one_network"].iloc[0]
+    # the phone came from the window clerk's re-entry (the department's record had none): the bureau's list
+    assert province["department"] == "approval_bureau" and province["source_system"] == "approval_platform"
+    assert province["record_id"] == "AP-1" and province["field"] == "contact_mobile"
+    assert province["case_no"] == MR[1] and province["applicant"] == "常州恒达科技有限公司（9132041258558635XF）"
+    # refused again on version 2: the same entry, updated
+    assert province["occurrences"] == 2 and province["version"] == 2 and province["status"] == "open"
+    assert province["first_seen"] == D1 and province["last_seen"] == D3
+    assert "13900001111" not in province["reason"] and "139****1111" in province["reason"]
+    city = table.loc[table["target"] == "municipal"].iloc[0]
+    # the identifier both records carry: the department's own record before the re-entry
+    assert city["department"] == "market_regulation" and city["record_id"] == MR[1] and city["field"] == "applicant_id"
+    assert RIC not in city["reason"] and "320412********1234" in city["reason"]
+    assert city["reason"].startswith("申请人证件号码缺失或校验位错误")  # what the clerk fixes, receiver_errors.csv
+    # version 2 taken by the city: the refusal of version 1 is dealt with
+    assert city["status"] == "fixed" and city["fixed_how"] == "version_acknowledged" and city["fixed_on"] == D3
+
+
+@pytest.mark.integration
+def test_every_quarantined_record_and_dead_letter_is_in_one_entry(loaded):
+    from pipelines.corrections.checks import every_quarantine_and_refusal_in_one_entry
+
+    warehouse, table = loaded
+    quarantined = warehouse.scalar("SELECT COUNT(*) FROM quarantined_records")
+    records = warehouse.scalar("SELECT COUNT(DISTINCT source_system || source_record_id) FROM quarantined_records")
+    letters = warehouse.scalar("SELECT COUNT(DISTINCT target || golden_case_id) FROM dead_letters")
+    assert (quarantined, records, letters) == (3, 2, 2)
+    assert len(table) == records + letters
+    assert every_quarantine_and_refusal_in_one_entry(warehouse=warehouse).passed
+    with warehouse.begin() as conn:  # an entry lost: the check says so
+        conn.execute(corrections.delete().where(corrections.c.kind == "refusal"))
+    result = every_quarantine_and_refusal_in_one_entry(warehouse=warehouse)
+    assert not result.passed and result.metadata["facts_without_entry"].value == 3  # three refused versions
+    rebuild(warehouse)
+    assert every_quarantine_and_refusal_in_one_entry(warehouse=warehouse).passed
+
+
+@pytest.mark.integration
+def test_the_table_is_the_same_built_once_or_each_day_and_again(loaded, tmp_path):
+    _, each_day = loaded
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'once.sqlite'}")
+    once = run_days(warehouse, rebuild_each_day=False)
+    again = rebuild(warehouse)
+    warehouse.dispose()
+    pd.testing.assert_frame_equal(once, each_day)
+    pd.testing.assert_frame_equal(again, once)
+
+
+@pytest.mark.integration
+def test_a_day_loaded_again_without_the_quarantine_keeps_the_entry_closed(tmp_path):
+    """The department put the record right in place and the day was pulled again: its quarantine is gone from the
+    facts, the entry stays on the list, fixed by the clean record of that day."""
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    land(warehouse, D1, ("market_regulation", MR[2], NAMELESS))
+    load(warehouse, D1)
+    assert rebuild(warehouse).loc[f"quarantine|market_regulation|{MR[2]}", "status"] == "open"
+    land(warehouse, D1, ("market_regulation", MR[2], dict(NAMELESS, SQRMC="常州明德商贸有限公司")))
+    load(warehouse, D1)
+    entry = rebuild(warehouse).loc[f"quarantine|market_regulation|{MR[2]}"]
+    assert (entry["status"], entry["fixed_how"], entry["fixed_on"]) == ("fixed", "record_staged", D1)
+    warehouse.dispose()
+
+
+@pytest.mark.unit
+def test_the_mart_counts_open_entries_by_working_day_age():
+    """Counted by hand on the 2026 calendar (schemas/calendar/2026.csv): 1-7 October is the National Day holiday,
+    10 October (a Saturday) a make-up working day; the day first seen is day 0."""
+    entries = pd.DataFrame(
+        {
+            "entry_key": ["a", "b", "c"],
+            "kind": ["quarantine", "refusal", "quarantine"],
+            "department": ["housing", "housing", "health"],
+            "first_seen": [dt.date(2026, 9, 28), dt.date(2026, 9, 30), dt.date(2026, 10, 9)],
+            "fixed_on": [None, dt.date(2026, 10, 10), dt.date(2026, 10, 9)],
+        }
+    )
+    mart = daily_counts(entries, calendar(), dt.date(2026, 10, 12)).set_index(["day", "department"])
+    # housing on Mon 12 Oct: a, open since Mon 28 Sep: 29, 30 Sep, 8, 9, 10 (make-up), 12 Oct = 6 working days
+    row = mart.loc[(dt.date(2026, 10, 12), "housing")]
+    assert (row["open"], row["open_6_10"], row["oldest_open_working_days"]) == (1, 1, 6)
+    assert row["opened"] == 0 and row["fixed"] == 0
+    # on Fri 9 Oct: a is 4 working days old (29, 30 Sep, 8, 9 Oct), b 2 (8, 9 Oct)
+    row = mart.loc[(dt.date(2026, 10, 9), "housing")]
+    assert (row["open"], row["open_refused"], row["open_0_2"], row["open_3_5"]) == (2, 1, 1, 1)
+    assert row["oldest_open_working_days"] == 4
+    row = mart.loc[(dt.date(2026, 10, 10), "housing")]  # b fixed on the make-up Saturday
+    assert (row["open"], row["fixed"]) == (1, 1)
+    row = mart.loc[(dt.date(2026, 10, 9), "health")]  # c opened and fixed the same day: never open at a day's end
+    assert (row["open"], row["opened"], row["fixed"]) == (0, 1, 1) and pd.isna(row["oldest_open_working_days"])
+    assert mart.index.get_level_values("day").min() == dt.date(2026, 9, 28)
+    assert len(mart.xs("health", level="department")) == 4  # from its first entry to the mart's day
