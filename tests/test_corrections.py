@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from connectors.targets import Delivery
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import _record
-from reporting.corrections import build, daily_counts
+from reporting.corrections import Facts, build, correction_entries, daily_counts
 from schemas.warehouse import corrections, outbox, raw_records
 from schemas.workdays import calendar
 from tests.test_staging import GOOD_MARKET, MR, PLATFORM
@@ -255,3 +255,175 @@ def test_the_mart_counts_open_entries_by_working_day_age():
     assert (row["open"], row["opened"], row["fixed"]) == (0, 1, 1) and pd.isna(row["oldest_open_working_days"])
     assert mart.index.get_level_values("day").min() == dt.date(2026, 9, 28)
     assert len(mart.xs("health", level="department")) == 4  # from its first entry to the mart's day
+
+
+# ---------------------------------------------------------------- from hand-made facts to the clerk's XLSX
+def hand_made_facts() -> Facts:
+    """Facts as the warehouse would hold them: a health record quarantined with a 身份证号 in its payload and its
+    reason (it arrives clean four days later), a 好差评 record whose case is a health case, an applicant name
+    crafted as a formula, and a province refusal whose remark carries a 身份证号."""
+    quarantined = pd.DataFrame(
+        {
+            "source_system": ["health", "evaluations", "market_regulation"],
+            "partition_date": [dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 25)],
+            "record_key": ["WJWS-1", "E-9", MR[3]],
+            "record_id": ["WJWS-1", "E-9", MR[3]],
+            "reason_code": ["invalid_submitted_at", "unknown_level", "unknown_item"],
+            "reason": [
+                f"申报时间无法识别（证件号码{RIC}）",
+                "satisfaction“9”不在代码对照中",
+                "事项编码“XX”不在事项目录中",
+            ],
+            "payload": [
+                json.dumps({"办件编号": "WJWS-1", "申请人": "张三", "证件号码": RIC, "联系电话": "13912345678"}),
+                json.dumps({"evaluateId": "E-9", "projectNo": "WJWS-7", "satisfaction": "9"}),
+                json.dumps({"SBLSH": MR[3], "SQRMC": '=HYPERLINK("http://x","y")', "SQRZJHM": "9132041258558635XF"}),
+            ],
+        }
+    )
+    golden_id = "GC00000000000001"
+    letters = pd.DataFrame(
+        {
+            "target": ["one_network"],
+            "idempotency_key": [f"one_network:{golden_id}:v1"],
+            "golden_case_id": [golden_id],
+            "version": [1],
+            "reason_code": ["03"],
+            "target_reason": [f"字段applyer_page_code：{RIC}校验位错误"],
+            "clerk_message": [None],
+            "created_at": [dt.datetime(2026, 11, 27, 10)],
+            "partition_date": [dt.date(2026, 11, 26)],
+            "payload": [json.dumps({"project_no": "N1", "applicant_name": "李四", "applicant_id": RIC})],
+        }
+    )
+    members = pd.DataFrame(
+        {
+            "golden_case_id": [golden_id, golden_id],
+            "source_system": ["approval_platform", "health"],
+            "source_record_id": ["AP-7", "WJWS-2"],
+            "partition_date": [dt.date(2026, 11, 26), dt.date(2026, 11, 25)],
+            "record_key": ["AP-7", "WJWS-2"],
+            "applicant_id": [RIC, RIC],
+        }
+    )
+    return Facts(
+        quarantined=quarantined,
+        # the health record arrives again, clean, on 27 November
+        staged=pd.DataFrame(
+            {"source_system": ["health"], "record_id": ["WJWS-1"], "partition_date": [dt.date(2026, 11, 27)]}
+        ),
+        letters=letters,
+        versions=pd.DataFrame(columns=["target", "golden_case_id", "version", "status", "partition_date"]),
+        members=members,
+        licences=pd.DataFrame(columns=["licence_key", "golden_case_id", "licence_no", "sources"]),
+        case_departments=pd.DataFrame({"case_no": ["WJWS-7"], "handling_dept": ["health"]}),
+        previous=pd.DataFrame(columns=[c.name for c in corrections.columns]),
+    )
+
+
+@pytest.fixture
+def warehouse_with_entries(tmp_path, monkeypatch) -> Warehouse:
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    monkeypatch.setenv("BRIDGE_WAREHOUSE_URL", url)
+    warehouse = Warehouse(url=url)
+    with warehouse.begin() as conn:
+        insert_frame(conn, corrections, correction_entries(hand_made_facts()))
+    yield warehouse
+    warehouse.dispose()
+
+
+@pytest.mark.unit
+def test_entries_from_hand_made_facts_are_routed_and_masked():
+    entries = correction_entries(hand_made_facts()).set_index("entry_key")
+    health = entries.loc["quarantine|health|WJWS-1"]
+    assert health["applicant"] == "张三（320412********1234）" and RIC not in health["reason"]
+    assert health["field"] == "submitted_at" and health["field_label"] == "申报时间（申请日期）"
+    # 好差评: on the list of the department of the case it names
+    assert entries.loc["quarantine|evaluations|E-9", "department"] == "health"
+    assert entries.loc["quarantine|evaluations|E-9", "case_no"] == "WJWS-7"
+    # the province names its column: applyer_page_code is the applicant's identifier (connectors/profiles)
+    refusal = entries.loc["refusal|one_network|GC00000000000001"]
+    assert refusal["field"] == "applicant_id" and refusal["field_label"] == "申请人证件号码（证件号码）"
+    # both records carry the refused identifier: the department's own (health) before the bureau's re-entry
+    assert (refusal["department"], refusal["record_id"]) == ("health", "WJWS-2")
+    assert RIC not in refusal["reason"] and refusal["applicant"] == "李四（320412********1234）"
+    assert RIC not in entries.to_string() and "13912345678" not in entries.to_string()
+
+
+@pytest.mark.unit
+def test_the_lists_read_back_from_xlsx_masked_with_formulas_as_text(warehouse_with_entries, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    from cli.main import main
+    from reporting.correction_lists import HEADINGS
+
+    out = tmp_path / "lists"
+    assert main(["report", "corrections", "--day", "2026-11-27", "--output", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [f"corrections-2026-11-27-{d}.xlsx" for d in ("health", "market_regulation")]
+    book = load_workbook(out / "corrections-2026-11-27-health.xlsx")
+    sheet = book["纠错清单"]
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+    assert [c.value for c in sheet[1]] == list(HEADINGS.values())
+    rows = [dict(zip(HEADINGS, [c.value for c in r], strict=True)) for r in sheet.iter_rows(min_row=2)]
+    # open first, the oldest first (first seen Tue 24 Nov: 3 working days before Fri 27 Nov), then the record
+    # that arrived clean that day
+    shown = [(r["record_id"], r["status_label"], r["age_working_days"], r["fixed_how_label"]) for r in rows]
+    assert shown == [
+        ("E-9", "待改正", 3, None),
+        ("WJWS-2", "待改正", 1, None),
+        ("WJWS-1", "已改正", 4, "记录重新报送，校验通过"),
+    ]
+    cells = " ".join(str(c.value) for r in sheet.iter_rows() for c in r if c.value is not None)
+    assert RIC not in cells and "320412********1234" in cells and "13912345678" not in cells
+    market = load_workbook(out / "corrections-2026-11-27-market_regulation.xlsx")["纠错清单"]
+    names = [c.value for c in market["H"]]
+    assert names[1] == '\'=HYPERLINK("http://x","y")（9132041258558635XF）'  # text, never a formula
+    assert "2 open, 1 fixed" in capsys.readouterr().out  # health's list
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--day", "2026-02-30"], "'2026-02-30' is not a day; give it as YYYY-MM-DD"),
+        (["--day", "20261127"], "'20261127' is not a day"),
+        (["--day", "yesterday"], "'yesterday' is not a day"),
+    ],
+)
+def test_a_malformed_day_is_refused_in_one_line(arguments, message, capsys):
+    from cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["report", "corrections", *arguments])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.unit
+def test_bad_outputs_and_empty_days_are_refused_in_one_line_writing_nothing(warehouse_with_entries, tmp_path, capsys):
+    from cli.main import main
+
+    def run(*arguments: str) -> tuple[int, str, str]:
+        code = main(["report", "corrections", *arguments])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 1
+        return code, out, err
+
+    code, _, err = run("--day", "2026-12-01", "--output", str(tmp_path))  # TODAY is 30 November
+    assert code == 2 and "after today" in err
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("x")
+    code, _, err = run("--day", "2026-11-27", "--output", str(a_file))
+    assert code == 2 and "is a file" in err
+    code, _, err = run("--day", "2026-11-27", "--output", str(tmp_path / "no" / "such"))
+    assert code == 2 and "parent folder" in err and not (tmp_path / "no").exists()
+    code, out, _ = run("--day", "2026-11-20", "--output", str(tmp_path / "quiet"))  # before any entry
+    assert code == 0 and "nothing written" in out and not (tmp_path / "quiet").exists()
+    lists = tmp_path / "lists"
+    assert run("--day", "2026-11-27", "--output", str(lists))[0] == 0
+    before = {p: p.stat().st_mtime_ns for p in lists.iterdir()}
+    code, _, err = run("--day", "2026-11-27", "--output", str(lists))
+    assert code == 2 and "exists" in err and "--force" in err
+    assert {p: p.stat().st_mtime_ns for p in lists.iterdir()} == before  # nothing replaced
+    assert run("--day", "2026-11-27", "--output", str(lists), "--force")[0] == 0
