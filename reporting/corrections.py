@@ -292,28 +292,40 @@ def read_facts(conn: sa.Connection) -> Facts:
     department_rows = _read(
         conn,
         sa.select(
-            q.source_system, q.partition_date, q.record_key, q.source_record_id.label("record_id"), q.reason_code,
-            q.reason, r.payload,
+            q.source_system,
+            q.partition_date,
+            q.record_key,
+            q.source_record_id.label("record_id"),
+            q.reason_code,
+            q.reason,
+            r.payload,
         ).outerjoin(
             raw_records,
-            (r.source_system == q.source_system) & (r.partition_date == q.partition_date)
+            (r.source_system == q.source_system)
+            & (r.partition_date == q.partition_date)
             & (r.record_key == q.record_key),
         ),
-    )  # fmt: skip
+    )
     f, rf = quarantined_feed_records.c, raw_feed_records.c
     feed_rows = _read(
         conn,
         sa.select(
-            f.source_system, f.partition_date, f.record_key, f.item_id.label("record_id"), f.reason_code, f.reason,
+            f.source_system,
+            f.partition_date,
+            f.record_key,
+            f.item_id.label("record_id"),
+            f.reason_code,
+            f.reason,
             rf.payload,
         )
         .outerjoin(
             raw_feed_records,
-            (rf.source_system == f.source_system) & (rf.partition_date == f.partition_date)
+            (rf.source_system == f.source_system)
+            & (rf.partition_date == f.partition_date)
             & (rf.record_key == f.record_key),
         )
         .where(f.source_system.in_(list(listed_feeds()))),
-    )  # fmt: skip
+    )
     quarantined = pd.concat([department_rows, feed_rows], ignore_index=True)
     previous = _read(conn, sa.select(corrections))
     wanted = pd.concat(
@@ -328,10 +340,18 @@ def read_facts(conn: sa.Connection) -> Facts:
     letters = _read(
         conn,
         sa.select(
-            d.target, d.idempotency_key, d.golden_case_id, d.version, d.reason_code, d.target_reason, d.clerk_message,
-            d.created_at, o.partition_date, o.payload,
+            d.target,
+            d.idempotency_key,
+            d.golden_case_id,
+            d.version,
+            d.reason_code,
+            d.target_reason,
+            d.clerk_message,
+            d.created_at,
+            o.partition_date,
+            o.payload,
         ).outerjoin(outbox, (o.target == d.target) & (o.idempotency_key == d.idempotency_key)),
-    )  # fmt: skip
+    )
     refused = sorted(set(letters["golden_case_id"]))
     versions = _in_chunks(
         conn,

@@ -184,7 +184,11 @@ def test_a_refusal_goes_to_the_department_whose_record_supplied_the_field(loaded
 
 @pytest.mark.integration
 def test_every_quarantined_record_and_dead_letter_is_in_one_entry(loaded):
+    from cli.reconciliation import _correction_lines, correction_figures
     from pipelines.corrections.checks import every_quarantine_and_refusal_in_one_entry
+
+    def render_lines(figures: dict) -> str:
+        return "\n".join(_correction_lines(figures))
 
     warehouse, table = loaded
     quarantined = warehouse.scalar("SELECT COUNT(*) FROM quarantined_records")
@@ -193,10 +197,22 @@ def test_every_quarantined_record_and_dead_letter_is_in_one_entry(loaded):
     assert (quarantined, records, letters) == (3, 2, 2)
     assert len(table) == records + letters
     assert every_quarantine_and_refusal_in_one_entry(warehouse=warehouse).passed
-    with warehouse.begin() as conn:  # an entry lost: the check says so
+    figures = correction_figures(warehouse)  # the demo's reconciliation line
+    assert figures["balanced"] and (figures["quarantine_entries"], figures["refusal_entries"]) == (2, 2)
+    assert (figures["quarantined_records"], figures["dead_letters"]) == (3, 3)
+    assert (figures["open"], figures["fixed"]) == (2, 2)
+    assert figures["by_department"] == {
+        "市场监管": {"open": 0, "fixed": 2},
+        "卫健": {"open": 1, "fixed": 0},
+        "行政审批局": {"open": 1, "fixed": 0},
+    }
+    line = render_lines(figures)
+    assert "corrections        4  (2 for 3 quarantined records, 2 for 3 refused or held-back versions" in line
+    with warehouse.begin() as conn:  # an entry lost: the check and the reconciliation say so
         conn.execute(corrections.delete().where(corrections.c.kind == "refusal"))
     result = every_quarantine_and_refusal_in_one_entry(warehouse=warehouse)
     assert not result.passed and result.metadata["facts_without_entry"].value == 3  # three refused versions
+    assert not correction_figures(warehouse)["balanced"]
     rebuild(warehouse)
     assert every_quarantine_and_refusal_in_one_entry(warehouse=warehouse).passed
 
