@@ -234,10 +234,11 @@ def _known_fields(source: str) -> set[str]:
 
 
 def field_labels(fields: pd.Series, sources: pd.Series) -> pd.Series:
-    """A field in the clerk's words, with the system's own name for it: 申请人名称（SQRMC）."""
+    """A field in the clerk's words, with the system's own name for it (for a receiver's case fact, the name of the
+    record's field it comes from): 申请人名称（SQRMC）."""
     own = pd.Series(
         [
-            _source_fields(s).get(f) if isinstance(f, str) and isinstance(s, str) else None
+            _source_fields(s).get(FACT_COLUMNS.get(f, f)) if isinstance(f, str) and isinstance(s, str) else None
             for f, s in zip(fields, sources, strict=True)
         ],
         index=fields.index,
@@ -742,7 +743,7 @@ def remembered(made: pd.DataFrame, previous: pd.DataFrame, staged: pd.DataFrame)
     still_open = gone["status"] == OPEN
     if still_open.any():
         closing = gone[still_open]
-        staged_on = _first_staged_after(closing, staged, strictly=False)
+        staged_on = _first_staged_after(closing, staged, strictly=False).where(closing["kind"] == QUARANTINE, None)
         unreadable = closing["reason_code"] == "unreadable_file"
         how = np.where(staged_on.notna(), RECORD_STAGED, np.where(unreadable, FILE_READ, WITHDRAWN))
         gone.loc[closing.index, "fixed_on"] = staged_on.where(staged_on.notna(), closing["last_seen"])

@@ -443,3 +443,28 @@ def test_bad_outputs_and_empty_days_are_refused_in_one_line_writing_nothing(ware
     assert code == 2 and "exists" in err and "--force" in err
     assert {p: p.stat().st_mtime_ns for p in lists.iterdir()} == before  # nothing replaced
     assert run("--day", "2026-11-27", "--output", str(lists), "--force")[0] == 0
+
+
+@pytest.mark.unit
+def test_the_sandbox_departments_send_some_wrong_records_again_corrected():
+    """The demo's departments put right every other record they got wrong: the same 办件编号 comes again, later,
+    and the bridge's staging takes the second where it quarantined the first."""
+    from sandbox.generator import GeneratorConfig, generate
+    from staging.normalise import stage_partition
+
+    data = generate(GeneratorConfig(start=dt.date(2026, 10, 1), days=35, cases_per_day=20))
+    frame = pd.DataFrame(data.market_regulation)
+    raw = pd.DataFrame(
+        {
+            "source_system": "market_regulation",
+            "record_key": frame["SBLSH"] + "@" + frame["GXSJ"],
+            "payload": [json.dumps(r, ensure_ascii=False) for r in data.market_regulation],
+        }
+    )
+    staged, quarantined = stage_partition(raw)
+    wrong = quarantined.assign(at=quarantined["record_key"].str.split("@").str[1])
+    clean = staged.assign(at=staged["record_key"].str.split("@").str[1])
+    later = wrong.merge(clean, on="source_record_id", suffixes=("_wrong", "_clean"))
+    corrected = later[later["at_clean"] > later["at_wrong"]]["source_record_id"].unique()
+    never = set(wrong["source_record_id"]) - set(corrected)
+    assert len(corrected) >= 1 and len(never) >= 1, (corrected, never)
