@@ -280,20 +280,34 @@ def hand_made_facts() -> Facts:
     crafted as a formula, and a province refusal whose remark carries a 身份证号."""
     quarantined = pd.DataFrame(
         {
-            "source_system": ["health", "evaluations", "market_regulation"],
-            "partition_date": [dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 25)],
-            "record_key": ["WJWS-1", "E-9", MR[3]],
-            "record_id": ["WJWS-1", "E-9", MR[3]],
-            "reason_code": ["invalid_submitted_at", "unknown_level", "unknown_item"],
+            "source_system": ["health", "evaluations", "market_regulation", "spgl_projects"],
+            "partition_date": [
+                dt.date(2026, 11, 23),
+                dt.date(2026, 11, 24),
+                dt.date(2026, 11, 25),
+                dt.date(2026, 11, 25),
+            ],
+            "record_key": ["WJWS-1", "E-9", MR[3], "2026-32412-34-03-000001"],
+            "record_id": ["WJWS-1", "E-9", MR[3], "2026-32412-34-03-000001"],
+            "reason_code": ["invalid_submitted_at", "unknown_level", "unknown_item", "invalid_project_code"],
             "reason": [
                 f"申报时间无法识别（证件号码{RIC}）",
                 "satisfaction“9”不在代码对照中",
                 "事项编码“XX”不在事项目录中",
+                "投资项目代码格式不符",
             ],
             "payload": [
                 json.dumps({"办件编号": "WJWS-1", "申请人": "张三", "证件号码": RIC, "联系电话": "13912345678"}),
                 json.dumps({"evaluateId": "E-9", "projectNo": "WJWS-7", "satisfaction": "9"}),
                 json.dumps({"SBLSH": MR[3], "SQRMC": '=HYPERLINK("http://x","y")', "SQRZJHM": "9132041258558635XF"}),
+                json.dumps(
+                    {
+                        "XMDM": "2026-32412-34-03-000001",
+                        "XMMC": "恒达厂房",
+                        "XMDWMC": "常州恒达科技有限公司",
+                        "XMDWDM": "9132041258558635XF",
+                    }
+                ),
             ],
         }
     )
@@ -357,6 +371,10 @@ def test_entries_from_hand_made_facts_are_routed_and_masked():
     # 好差评: on the list of the department of the case it names
     assert entries.loc["quarantine|evaluations|E-9", "department"] == "health"
     assert entries.loc["quarantine|evaluations|E-9", "case_no"] == "WJWS-7"
+    # 工程建设项目审批管理系统: 住建's list; the project unit stands as the applicant
+    project = entries.loc["quarantine|spgl_projects|2026-32412-34-03-000001"]
+    assert project["department"] == "housing" and project["field_label"] == "投资项目代码（XMDM）"
+    assert project["applicant"] == "常州恒达科技有限公司（9132041258558635XF）"
     # the province names its column: applyer_page_code is the applicant's identifier (connectors/profiles)
     refusal = entries.loc["refusal|one_network|GC00000000000001"]
     assert refusal["field"] == "applicant_id" and refusal["field_label"] == "申请人证件号码（证件号码）"
@@ -376,7 +394,7 @@ def test_the_lists_read_back_from_xlsx_masked_with_formulas_as_text(warehouse_wi
     out = tmp_path / "lists"
     assert main(["report", "corrections", "--day", "2026-11-27", "--output", str(out)]) == 0
     written = sorted(p.name for p in out.iterdir())
-    assert written == [f"corrections-2026-11-27-{d}.xlsx" for d in ("health", "market_regulation")]
+    assert written == [f"corrections-2026-11-27-{d}.xlsx" for d in ("health", "housing", "market_regulation")]
     book = load_workbook(out / "corrections-2026-11-27-health.xlsx")
     sheet = book["纠错清单"]
     assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
