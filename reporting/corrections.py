@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -208,8 +209,14 @@ def applicant_text(names: pd.Series, ids: pd.Series) -> pd.Series:
 
 
 def masked_text(values: pd.Series) -> pd.Series:
-    """Free text (a reason, a receiver's words) with every run of digits long enough to be a number masked."""
-    return values.astype("string").map(mask_numbers_in_text, na_action="ignore").astype("string")
+    """Free text (a reason, a receiver's words) with every run of digits long enough to be a number masked
+    (``schemas.identifiers.mask_numbers_in_text``); a text with none keeps its own full-width punctuation."""
+
+    def masked(text: str) -> str:
+        found = mask_numbers_in_text(text)
+        return text if found == unicodedata.normalize("NFKC", text) else found
+
+    return values.astype("string").map(masked, na_action="ignore").astype("string")
 
 
 def _payloads(texts: pd.Series) -> pd.DataFrame:

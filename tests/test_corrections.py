@@ -149,7 +149,7 @@ def test_a_record_quarantined_twice_is_one_entry_closed_when_it_arrives_clean(lo
     assert entry["occurrences"] == 2 and entry["first_seen"] == D1 and entry["last_seen"] == D2
     assert entry["field"] == "applicant_name" and entry["field_label"] == "申请人名称（SQRMC）"
     assert entry["status"] == "fixed" and entry["fixed_on"] == D4 and entry["fixed_how"] == "record_staged"
-    assert entry["reason"].startswith("申请人名称为空")
+    assert entry["reason"].startswith("申请人名称为空，请在")  # the clerk's words, full-width punctuation kept
 
 
 @pytest.mark.integration
