@@ -229,6 +229,16 @@ def test_the_table_is_the_same_built_once_or_each_day_and_again(loaded, tmp_path
 
 
 @pytest.mark.integration
+def test_the_table_is_the_same_on_postgresql(loaded, postgres_url):
+    """The same days through the same code on the production warehouse's database give the same entries."""
+    _, on_sqlite = loaded
+    warehouse = Warehouse(url=postgres_url)
+    on_postgres = run_days(warehouse, rebuild_each_day=True)
+    warehouse.dispose()
+    pd.testing.assert_frame_equal(on_postgres, on_sqlite, check_dtype=False)
+
+
+@pytest.mark.integration
 def test_a_day_loaded_again_without_the_quarantine_keeps_the_entry_closed(tmp_path):
     """The department put the record right in place and the day was pulled again: its quarantine is gone from the
     facts, the entry stays on the list, fixed by the clean record of that day."""
