@@ -615,7 +615,7 @@ def receiver_errors() -> pd.DataFrame:
     table = pd.read_csv(CODES_DIR / "receiver_errors.csv", dtype=str, keep_default_na=False)
     if "field" not in table:
         table["field"] = ""
-    return table.set_index(["target", "code"])
+    return table.drop_duplicates(["target", "code"], keep="last").set_index(["target", "code"])
 
 
 @cache
