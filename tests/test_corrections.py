@@ -496,3 +496,45 @@ def test_the_sandbox_departments_send_some_wrong_records_again_corrected():
     corrected = later[later["at_clean"] > later["at_wrong"]]["source_record_id"].unique()
     never = set(wrong["source_record_id"]) - set(corrected)
     assert len(corrected) >= 1 and len(never) >= 1, (corrected, never)
+
+
+@pytest.mark.unit
+def test_entries_a_reloaded_day_took_away_stay_closed_and_first_seen_never_moves_later():
+    from reporting.corrections import COLUMNS, remembered
+
+    def entry(key: str, **given) -> dict:
+        base = dict.fromkeys(COLUMNS)
+        base.update(entry_key=key, kind="quarantine", department="health", source_system="health", status="open")
+        base.update(reason_code="unknown_item", first_seen=dt.date(2026, 11, 2), last_seen=dt.date(2026, 11, 3))
+        return {**base, **given}
+
+    previous = pd.DataFrame(
+        [
+            entry("quarantine|health|2026-11-02/export.csv", record_id="export.csv", reason_code="unreadable_file"),
+            entry("quarantine|health|WJWS-5", record_id="WJWS-5"),  # no longer sent at all
+            entry("quarantine|health|WJWS-6", record_id="WJWS-6"),  # staged on the day it was loaded again
+            entry("quarantine|health|WJWS-7", record_id="WJWS-7"),  # still quarantined, now seen from 4 Nov
+            entry("quarantine|health|WJWS-8", record_id="WJWS-8", status="fixed", fixed_on=dt.date(2026, 11, 5)),
+        ]
+    )
+    made = pd.DataFrame([entry("quarantine|health|WJWS-7", record_id="WJWS-7", first_seen=dt.date(2026, 11, 4))])
+    staged = pd.DataFrame(
+        {"source_system": ["health"], "record_id": ["WJWS-6"], "partition_date": [dt.date(2026, 11, 3)]}
+    )
+    kept = remembered(made, previous, staged).set_index("entry_key")
+    assert len(kept) == 5
+    how = kept[["status", "fixed_how", "fixed_on"]].to_dict("index")
+    assert how["quarantine|health|2026-11-02/export.csv"] == {
+        "status": "fixed",
+        "fixed_how": "file_read",
+        "fixed_on": dt.date(2026, 11, 3),
+    }
+    assert how["quarantine|health|WJWS-5"]["fixed_how"] == "withdrawn"
+    assert how["quarantine|health|WJWS-6"] == {
+        "status": "fixed",
+        "fixed_how": "record_staged",
+        "fixed_on": dt.date(2026, 11, 3),
+    }
+    assert kept.loc["quarantine|health|WJWS-7", "first_seen"] == dt.date(2026, 11, 2)  # as first remembered
+    assert kept.loc["quarantine|health|WJWS-7", "status"] == "open"
+    assert kept.loc["quarantine|health|WJWS-8", "fixed_on"] == dt.date(2026, 11, 5)  # closed before: as it was
