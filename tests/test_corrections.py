@@ -310,12 +310,15 @@ def hand_made_facts() -> Facts:
                 json.dumps({"办件编号": "WJWS-1", "申请人": "张三", "证件号码": RIC, "联系电话": "13912345678"}),
                 json.dumps({"evaluateId": "E-9", "projectNo": "WJWS-7", "satisfaction": "9"}),
                 json.dumps({"SBLSH": MR[3], "SQRMC": '=HYPERLINK("http://x","y")', "SQRZJHM": "9132041258558635XF"}),
+                # the 建设单位 under both names SPGL readers use: the DBA's view (XMDW*) and the base tables (JSDW*)
                 json.dumps(
                     {
                         "XMDM": "2026-32412-34-03-000001",
                         "XMMC": "恒达厂房",
                         "XMDWMC": "常州恒达科技有限公司",
                         "XMDWDM": "9132041258558635XF",
+                        "JSDWMC": "常州恒达科技有限公司",
+                        "JSDWDM": "9132041258558635XF",
                     }
                 ),
             ],
