@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import time
 
@@ -269,6 +270,16 @@ def _month(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a month; give it as YYYY-MM, e.g. 2026-10") from None
 
 
+def _day(text: str) -> dt.date:
+    """A day as YYYY-MM-DD, or a one-line refusal (argparse prints it and exits 2)."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; give it as YYYY-MM-DD, e.g. 2026-10-12") from None
+
+
 def _report(args: argparse.Namespace) -> int:
     """The key-project monthly report as XLSX, read from the marts (mart_projects, mart_project_stages)."""
     from pathlib import Path
@@ -285,6 +296,55 @@ def _report(args: argparse.Namespace) -> int:
     output = Path(args.output or f"key-projects-{args.month}.xlsx")
     counts = write_report(clocks, stages, args.month, output)
     print(f"{output}: {counts['projects']} key projects, {counts['stages']} stages ({args.month})")
+    return 0
+
+
+def _report_corrections(args: argparse.Namespace) -> int:
+    """Each department's correction list of the day as XLSX, read from the ``corrections`` table. Refuses in one
+    line, writing nothing: a day after today, an output that is a file or whose parent folder is missing, a list
+    already there (unless --force). A day with nothing on any list writes nothing and says so."""
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from core import clock
+    from reporting.correction_lists import department_name, list_file, list_of_day, write_list
+    from schemas.warehouse import corrections
+    from schemas.workdays import calendar
+
+    def refuse(message: str) -> int:
+        print(f"report corrections: {message}", file=sys.stderr)
+        return 2
+
+    day, folder = args.day, Path(args.output or ".")
+    if day > clock.today():
+        return refuse(f"--day {day} is after today ({clock.today()}): there is no list for it yet")
+    if folder.exists() and not folder.is_dir():
+        return refuse(f"--output {folder} is a file; give the folder the lists go in")
+    if not folder.exists() and not folder.parent.is_dir():
+        return refuse(f"--output {folder}: its parent folder {folder.parent} does not exist")
+    warehouse = _warehouse()
+    try:
+        listed = list_of_day(warehouse.read(sa.select(corrections)), day, calendar())
+    finally:
+        warehouse.dispose()
+    if listed.empty:
+        print(f"report corrections: nothing was open or fixed on {day} on any department's list; nothing written")
+        return 0
+    paths = {dept: list_file(folder, day, dept) for dept in sorted(listed["department"].unique())}
+    there = [str(p) for p in paths.values() if p.exists()]
+    if there and not args.force:
+        return refuse(f"{there[0]} exists{f' (and {len(there) - 1} more)' if len(there) > 1 else ''}; --force replaces")
+    try:
+        folder.mkdir(exist_ok=True)
+        for dept, path in paths.items():
+            rows = listed[listed["department"] == dept]
+            write_list(rows, path)
+            still_open = int((rows["status_on_day"] == "open").sum())
+            print(f"{path}: {department_name(dept)}, {still_open} open, {len(rows) - still_open} fixed on {day}")
+    except OSError as exc:
+        print(f"report corrections: {exc.strerror or exc} ({exc.filename or folder})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -390,11 +450,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     reconcile.set_defaults(run=_reconcile)
 
-    report = commands.add_parser("report", help="write a report from the marts as XLSX")
-    report.add_argument("kind", choices=["projects"], help="projects: the key-project monthly report (重点项目月报)")
-    report.add_argument("--month", type=_month, required=True, help="YYYY-MM, e.g. 2026-10")
-    report.add_argument("--output", help="the .xlsx to write (default key-projects-YYYY-MM.xlsx)")
-    report.set_defaults(run=_report)
+    report = commands.add_parser("report", help="write a report as XLSX")
+    reports = report.add_subparsers(dest="kind", required=True)
+    projects = reports.add_parser("projects", help="the key-project monthly report (重点项目月报), from the marts")
+    projects.add_argument("--month", type=_month, required=True, help="YYYY-MM, e.g. 2026-10")
+    projects.add_argument("--output", help="the .xlsx to write (default key-projects-YYYY-MM.xlsx)")
+    projects.set_defaults(run=_report)
+    lists = reports.add_parser(
+        "corrections", help="each department's correction list (纠错清单) of a day, one .xlsx per department"
+    )
+    lists.add_argument("--day", type=_day, required=True, help="YYYY-MM-DD: the lists as they stood that day")
+    lists.add_argument(
+        "--output", help="the folder the lists go in (default: here); created if its parent folder exists"
+    )
+    lists.add_argument("--force", action="store_true", help="replace lists already written for the day")
+    lists.set_defaults(run=_report_corrections)
 
     dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")
     dedup.add_argument("--input", required=True, help="UTF-8 CSV with the canonical case columns")

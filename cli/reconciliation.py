@@ -72,6 +72,7 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "process_stages": _feed(warehouse, "process_stages"),
         "findings": _feed(warehouse, "findings"),
         "findings_open": count("SELECT COUNT(*) FROM findings WHERE in_force"),
+        "corrections": correction_figures(warehouse),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
 
@@ -120,6 +121,55 @@ def _feed(warehouse, kind: str) -> dict:
     }
 
 
+def correction_figures(warehouse) -> dict:
+    """The correction lists against their facts: every quarantined record (of the systems and feeds on the
+    departments' lists) and every dead letter in exactly one entry; the entries a re-loaded day left without facts
+    (kept, closed) apart; open and fixed, how, and per department."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from pipelines.corrections.checks import fact_keys
+    from reporting.corrections import OPEN, QUARANTINE, REFUSAL
+    from schemas.case import departments
+    from schemas.warehouse import corrections
+
+    facts = fact_keys(warehouse)
+    t = corrections.c
+    entries = warehouse.read(sa.select(t.entry_key, t.department, t.status, t.fixed_how))
+    backed = entries["entry_key"].isin(facts["entry_key"])
+    wanted = facts.drop_duplicates("entry_key")
+    names = departments().set_index("department_code")["short_name"]
+    per_department = (
+        entries.groupby(["department", "status"]).size().unstack(fill_value=0)
+        if len(entries)
+        else pd.DataFrame(columns=["open", "fixed"])
+    ).reindex(columns=["open", "fixed"], fill_value=0)
+    found = {
+        "entries": len(entries),
+        "open": int((entries["status"] == OPEN).sum()),
+        "fixed": int((entries["status"] != OPEN).sum()),
+        "quarantined_records": int((facts["kind"] == QUARANTINE).sum()),
+        "quarantine_entries": int((wanted["kind"] == QUARANTINE).sum()),
+        "dead_letters": int((facts["kind"] == REFUSAL).sum()),
+        "refusal_entries": int((wanted["kind"] == REFUSAL).sum()),
+        "from_facts": int(backed.sum()),
+        "without_facts": int((~backed).sum()),
+        "missing": int((~wanted["entry_key"].isin(entries["entry_key"])).sum()),
+        "open_without_facts": int((~backed & (entries["status"] == OPEN)).sum()),
+        "fixed_how": {str(k): int(v) for k, v in entries["fixed_how"].value_counts().items()},
+        "by_department": {
+            str(names.get(dept, dept)): {"open": int(row["open"]), "fixed": int(row["fixed"])}
+            for dept, row in per_department.iterrows()
+        },
+    }
+    found["balanced"] = (
+        found["missing"] == 0
+        and found["open_without_facts"] == 0
+        and found["from_facts"] == found["quarantine_entries"] + found["refusal_entries"]
+    )
+    return found
+
+
 def bureau_figures(warehouse, month: str) -> dict:
     """The figures the bureau is judged by, each from one query on its mart."""
     with warehouse.begin() as conn:
@@ -153,6 +203,8 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
         checks.append(("process stages pulled = current + quarantined", s["balanced"]))
     if f := figures.get("findings"):
         checks.append(("findings pulled = linked + unknown holder + quarantined", f["balanced"]))
+    if c := figures.get("corrections"):
+        checks.append(("corrections = quarantined records + receivers' refusals, each in one entry", c["balanced"]))
     for name, t in figures["targets"].items():
         checks.append(
             (
@@ -168,6 +220,24 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
                 )
             )
     return checks
+
+
+def _correction_lines(c: dict | None) -> list[str]:
+    if not c:
+        return []
+    how = c["fixed_how"]
+    lines = [
+        f"  corrections  {c['entries']:>7}  ({c['quarantine_entries']} for {c['quarantined_records']} quarantined "
+        f"records, {c['refusal_entries']} for {c['dead_letters']} refused or held-back versions; {c['open']} open, "
+        f"{c['fixed']} fixed: {how.get('record_staged', 0)} records arrived clean, "
+        f"{how.get('version_acknowledged', 0)} later versions acknowledged"
+        + (f", {c['without_facts']} kept from re-loaded days" if c["without_facts"] else "")
+        + ")"
+    ]
+    if c["by_department"]:
+        shown = " · ".join(f"{d} {n['open']} open/{n['fixed']} fixed" for d, n in c["by_department"].items())
+        lines.append(f"               by department: {shown}")
+    return lines
 
 
 def render(figures: dict) -> str:
@@ -212,6 +282,7 @@ def render(figures: dict) -> str:
             if (n := figures.get("case_numbers"))
             else []
         ),
+        *_correction_lines(figures.get("corrections")),
         f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "
         f"{figures['licences_from_both_sources']} reported by a case and the registry alike; "
         f"{figures['holders']} holders, {figures['licence_events']} events)",

@@ -5,7 +5,9 @@ first), on-time rates by department against the promised limits, daily volumes b
 review backlogs; the 好差评 page the satisfaction rate, coverage, levels and channels and the 差评 past a deadline;
 the 12345 page orders per origin and category with the on-time and satisfaction rates; the 不见面审批 page the
 not-in-person share by department, cases per accepting place and the approval modes; the projects page a timeline
-per investment project (each stage from acceptance to completion) with the key-project table.
+per investment project (each stage from acceptance to completion) with the key-project table; the corrections page
+the departments' correction lists (纠错清单): entries open at the end of the span by department and age in working
+days, and entries opened and fixed per day.
 The date and department filters apply to every page (a monthly mart by the months the dates fall in). The page
 carries its data as JSON and plotly.js inline, so it opens from a file, from ``approval-bridge dashboard``, or from
 any web server, with no network.
@@ -28,6 +30,7 @@ from schemas.warehouse import (
     mart_2345_monthly,
     mart_case_deadlines,
     mart_channel_monthly,
+    mart_corrections_daily,
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
@@ -89,6 +92,11 @@ QUERIES: dict[str, sa.Select] = {
         mart_channel_monthly,
         "month handling_dept accepting_place place_name cases determinable not_in_person mode_licensing "
         "mode_filing mode_commitment mode_missing_papers",
+    ),
+    "corrections": _columns(
+        mart_corrections_daily,
+        "day department open opened fixed open_quarantined open_refused open_0_2 open_3_5 open_6_10 open_over_10 "
+        "oldest_open_working_days",
     ),
 }
 PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")  # markup, styles and the charts' script

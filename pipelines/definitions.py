@@ -13,6 +13,8 @@ from dagster import (
     schedule,
 )
 
+from pipelines.corrections.assets import corrections_asset, corrections_mart
+from pipelines.corrections.checks import every_quarantine_and_refusal_in_one_entry
 from pipelines.deliver.assets import (
     DELIVERY_ASSETS,
     delivery_status,
@@ -95,6 +97,8 @@ UNPARTITIONED_ASSETS = [
     projects_mart,
     findings_asset,
     supervision_followup_mart,
+    corrections_asset,
+    corrections_mart,
 ]
 
 daily_cases_job = define_asset_job(
@@ -145,6 +149,7 @@ def build_definitions() -> Definitions:
             *FEED_CHECKS,
             every_staged_record_linked_once,
             every_read_has_its_case,
+            every_quarantine_and_refusal_in_one_entry,
         ],
         jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
         schedules=[daily_cases_schedule, nightly_reconciliation],

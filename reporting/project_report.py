@@ -1,18 +1,15 @@
 """The key-project monthly report (重点项目月报) as an XLSX the office can hand on: one sheet of projects (stage
 reached, days used and left of the 45, stages late, responsible department) and one of their stages, both read from
 the marts (``mart_projects``, ``mart_project_stages``) through ``reporting.projects.key_project_report``. Text
-cells that would start a formula are written as text (core.exports.spreadsheet_safe)."""
+cells that would start a formula are written as text (core.exports.write_workbook)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
-from core.exports import spreadsheet_safe
+from core.exports import write_workbook
 from reporting.projects import key_project_report
 
 PROJECT_HEADINGS = {
@@ -57,26 +54,5 @@ def report_frames(clocks: pd.DataFrame, stages: pd.DataFrame, month: str) -> dic
 
 def write_report(clocks: pd.DataFrame, stages: pd.DataFrame, month: str, path: Path) -> dict[str, int]:
     """Write the report; returns the rows per sheet."""
-    book = Workbook()
-    book.remove(book.active)
-    header = PatternFill("solid", fgColor="1F4E78")
-    counts = {}
-    for name, frame in report_frames(clocks, stages, month).items():
-        headings = SHEETS[name]
-        sheet = book.create_sheet(name)
-        sheet.append([headings[c] for c in frame.columns])
-        safe = spreadsheet_safe(frame.astype(object).where(frame.notna(), None))
-        for row in safe.itertuples(index=False):
-            sheet.append([None if v is pd.NA else v for v in row])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True, color="FFFFFF")
-            cell.fill = header
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        for index, column in enumerate(frame.columns, start=1):
-            widest = max([len(str(headings[column])) * 2, *(len(str(v)) for v in frame[column].dropna())], default=8)
-            sheet.column_dimensions[get_column_letter(index)].width = min(max(widest + 2, 8), 48)
-        sheet.freeze_panes = "A2"
-        counts[name] = len(frame)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return counts
+    frames = report_frames(clocks, stages, month)
+    return write_workbook(path, {name: (frame, SHEETS[name]) for name, frame in frames.items()})

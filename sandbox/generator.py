@@ -264,6 +264,7 @@ class CaseGenerator:
             StartupSteps(self, random.Random(self.config.seed + 32452843)).write(data, cases)
         # its own stream, after everything else: the other data stays byte-identical
         data.findings = FindingsFeed(self, random.Random(self.config.seed + 16)).records(cases, data.licence_feed)
+        CorrectedRecords(self.as_of).write(data, cases)  # draws no random number: the data above stays as it was
         return data
 
     def _cases(self) -> Iterator[Case]:
@@ -1253,3 +1254,52 @@ class StartupSteps:
         for row in rows:
             data.enterprise_startup.append({**row, "_file": f"qykb_cases_{row['GXSJ'][:10].replace('-', '')}.csv"})
         data.truth.append(("enterprise_startup", record["BJBH"], case_id))
+
+
+#: What a department corrects, per system: its key, name, identifier and submission fields (with the submission's
+#: format), and its change time (CorrectedRecords).
+CORRECTED_FIELDS = {
+    "market_regulation": ("SBLSH", "SQRMC", "SQRZJHM", "SBSJ", "%Y-%m-%d %H:%M:%S", "GXSJ"),
+    "health": ("办件编号", "申请人", "证件号码", "申请日期", "%Y/%m/%d %H:%M", "更新时间"),
+}
+
+
+class CorrectedRecords:
+    """Departments putting right what the bridge sent back (its correction lists): every other record the market
+    regulator's or the health system's clerks got wrong (a name left out, an identifier cut short, an impossible
+    date; not an unknown item) is sent again two days after its last change, the field right, under the same
+    办件编号, when that is before the last day loaded. Draws no random number, so every other record stays as it
+    was. The housing database keeps only a case's current row, so a fix there would hide the wrong state."""
+
+    FIELDS = CORRECTED_FIELDS
+    FIXABLE = ("missing_name", "malformed_id", "bad_date")
+    DELAY = timedelta(days=2)
+
+    def __init__(self, as_of: datetime) -> None:
+        self.as_of = as_of
+
+    def write(self, data: Dataset, cases: list[Case]) -> None:
+        by_id = {case.case_id: case for case in cases}
+        fixable = [
+            (source, key, by_id[case_id])
+            for source, key, case_id in data.truth
+            if source in self.FIELDS
+            and case_id in by_id
+            and by_id[case_id].bad in self.FIXABLE
+            and by_id[case_id].changed_at + self.DELAY < self.as_of - timedelta(days=1)
+        ]
+        for source, key, case in fixable[::2]:
+            key_field, name, ident, submitted, fmt, changed = self.FIELDS[source]
+            records = data.records(source)
+            wrong = next(r for r in reversed(records) if r[key_field] == key)
+            when = case.changed_at + self.DELAY
+            fixed = {
+                **wrong,
+                name: case.applicant.name,
+                ident: case.applicant.identifier,
+                submitted: case.submitted_at.strftime(fmt),
+                changed: when.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            if "_file" in wrong:  # the health system's export of that day
+                fixed["_file"] = f"health_cases_{when:%Y%m%d}.{'xlsx' if when.toordinal() % 2 else 'csv'}"
+            records.append(fixed)

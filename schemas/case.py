@@ -169,6 +169,14 @@ def departments() -> pd.DataFrame:
 
 
 @cache
+def field_labels() -> dict[str, str]:
+    """The canonical fields in a clerk's words (``field_labels.csv``: 办件编号 for ``case_no`` …): what an export,
+    a correction list or a reason shows a person instead of the bridge's English column name."""
+    labels = pd.read_csv(CODES_DIR / "field_labels.csv", dtype=str, keep_default_na=False)
+    return dict(zip(labels["field"], labels["label"], strict=True))
+
+
+@cache
 def places() -> pd.DataFrame:
     """受理地点: the district hall, the two parks' halls and the towns' service centres (``places.csv``), each
     with the region code (``regions.csv``) that place reports under."""

@@ -593,6 +593,56 @@ mart_delivery_status = Table(
     Column("dead_lettered", Integer, nullable=False),
 )
 
+# ---------------------------------------------------------------- corrections (docs/corrections.md)
+#: 纠错清单: one entry per thing a department must put right, on that department's list: a quarantined record (per
+#: source record, its newest quarantine; a record quarantined again is the same entry) or a receiver's refusal (per
+#: receiver and golden case, its newest refused or held-back version). Open until the record arrives again and stages
+#: cleanly, or a later version of the case is acknowledged by that receiver. Rebuilt by the ``corrections`` asset
+#: (reporting.corrections), which keeps entries whose facts a re-loaded day took away, closed. Applicant names and
+#: masked identifiers: not a mart.
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("entry_key", String(320), primary_key=True),  # quarantine|<source>|<record> / refusal|<target>|<case>
+    Column("kind", String(16), nullable=False),  # quarantine / refusal
+    Column("department", String(32), nullable=False),  # schemas/codes/departments.csv: whose list it is on
+    Column("source_system", String(32)),  # the system or feed whose record is to be put right
+    Column("target", String(32)),  # refusals: the receiver that refused (or the bridge held back for)
+    Column("golden_case_id", String(32)),  # refusals: the case (internal: never on the list a clerk gets)
+    Column("version", Integer),  # refusals: the newest version refused or held back
+    Column("record_id", String(128)),  # the department's own record number, as its clerks know it
+    Column("case_no", String(64)),  # 办件编号 where known
+    Column("applicant", String(320)),  # name and identifier, a 身份证号 masked; never a phone
+    Column("field", String(64)),  # the canonical field at fault, where the reason names one
+    Column("field_label", String(128)),  # the same in the clerk's words, with the system's own field name
+    Column("reason_code", String(64), nullable=False),
+    Column("reason", Text, nullable=False),  # what to put right, in the clerk's words; digit runs masked
+    Column("occurrences", Integer, nullable=False),  # quarantines of the record, or versions refused
+    Column("first_seen", Date, nullable=False),  # partition day of the first quarantine, or first refused version
+    Column("last_seen", Date, nullable=False),  # ... of the newest
+    Column("status", String(8), nullable=False),  # open / fixed
+    Column("fixed_on", Date),  # partition day of the clean record, or of the version acknowledged
+    Column("fixed_how", String(24)),  # record_staged / version_acknowledged / file_read / withdrawn
+    Index("ix_corrections_department", "department", "status"),
+)
+
+mart_corrections_daily = Table(
+    "mart_corrections_daily",  # per day and department: correction entries open, opened, fixed, and their age
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("department", String(32), primary_key=True),  # schemas/codes/departments.csv department_code
+    Column("open", Integer, nullable=False),  # entries open at the end of the day
+    Column("opened", Integer, nullable=False),  # entries first seen that day
+    Column("fixed", Integer, nullable=False),  # entries fixed that day
+    Column("open_quarantined", Integer, nullable=False),  # of the open: quarantined records
+    Column("open_refused", Integer, nullable=False),  # of the open: receivers' refusals (and versions held back)
+    Column("open_0_2", Integer, nullable=False),  # open entries 0-2 working days old (the first day is day 0)
+    Column("open_3_5", Integer, nullable=False),
+    Column("open_6_10", Integer, nullable=False),
+    Column("open_over_10", Integer, nullable=False),
+    Column("oldest_open_working_days", Integer),  # NULL when none is open
+)
+
 # ---------------------------------------------------------------- the platforms' feeds: 好差评, 12345 (core/feeds)
 #: What each feed sent (``raw_<feed>``), untouched, as ``raw_records`` holds the department systems'.
 raw_feed_records = Table(

@@ -14,6 +14,7 @@ from schemas.warehouse import (
     mart_2345_monthly,
     mart_case_deadlines,
     mart_channel_monthly,
+    mart_corrections_daily,
     mart_daily_volume,
     mart_delivery_status,
     mart_evaluations_monthly,
@@ -110,6 +111,16 @@ def _marts(warehouse: Warehouse) -> None:
             "determinable": [28, 12, 10], "not_in_person": [21, 8, 2], "mode_licensing": [20, 10, 10],
             "mode_filing": [5, 5, 0], "mode_commitment": [3, 0, 0], "mode_missing_papers": [2, 0, 0],
             "mode_unknown": 0}))  # fmt: skip
+        # 纠错清单: housing, two entries opened on Fri 9 Oct, one fixed on Mon 12 Oct (13 Oct: after the dates);
+        # health, three open on 12 Oct, two of them older than 10 working days, the oldest 14
+        corrections = pd.DataFrame({
+            "day": [dt.date(2026, 10, 9), day, dt.date(2026, 10, 13), dt.date(2026, 10, 11), day],
+            "department": ["housing", "housing", "housing", "health", "health"],
+            "open": [2, 1, 1, 2, 3], "opened": [2, 0, 0, 0, 1], "fixed": [0, 1, 0, 0, 0],
+            "open_quarantined": [1, 1, 1, 2, 2], "open_refused": [1, 0, 0, 0, 1],
+            "open_0_2": [2, 1, 1, 0, 1], "open_3_5": 0, "open_6_10": 0, "open_over_10": [0, 0, 0, 2, 2],
+            "oldest_open_working_days": [0, 1, 2, 13, 14]})  # fmt: skip
+        insert_frame(conn, mart_corrections_daily, corrections)
 
 
 @pytest.mark.integration
@@ -210,6 +221,29 @@ def test_the_projects_page_draws_a_timeline_per_project(tmp_path, headless_dom):
     assert (
         "<td>2026-320412-29-03-000002</td><td>武进新材料车间</td><td>是</td><td>规划</td><td>20</td><td>25</td>" in dom
     )
+
+
+@pytest.mark.integration
+def test_the_corrections_page_draws_open_entries_by_department_and_age(tmp_path, headless_dom):
+    warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    metadata.create_all(warehouse.engine)
+    _marts(warehouse)
+    page = build(str(warehouse.engine.url), tmp_path / "dashboard" / "index.html", today=dt.date(2026, 11, 28))
+    warehouse.dispose()
+    dom = headless_dom(page.as_uri() + "#corrections")
+
+    kpi = dict(re.findall(r'id="kpi-([a-z]+)">([^<]*)<', dom))
+    # the dates span 12 October: open at its end 1 (housing) + 3 (health); 13 October is after the span
+    assert kpi["corropen"] == "4" and kpi["corrold"] == "2 · 14"
+    assert kpi["corropened"] == "1" and kpi["corrfixed"] == "1"
+    assert re.search(r'<section id="page-corrections" data-page="corrections">', dom)  # shown, not hidden
+    age = dom[dom.index('id="chart-corr-age"') : dom.index('id="chart-corr-daily"')]
+    daily = dom[dom.index('id="chart-corr-daily"') : dom.index('id="table-corr"')]
+    assert 'class="main-svg"' in age and 'class="main-svg"' in daily  # both drawn
+    # housing 1 and health 1 under three working days, health 2 over ten
+    assert sorted(re.findall(r'class="bartext[^"]*"[^>]*>([^<]+)</text>', age)) == ["1", "1", "2"]
+    assert "<td>住建</td><td>1</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td><td>1</td>" in dom
+    assert "<td>卫健</td><td>3</td><td>2</td><td>1</td><td>2</td><td>14</td><td>1</td><td>0</td>" in dom
 
 
 @pytest.mark.unit

@@ -85,9 +85,11 @@ def test_asset_graph_reads_as_the_design():
         "staged_findings",
         "findings",
         "mart_supervision_followup",
+        "corrections",
+        "corrections_mart",
     } <= keys
     groups = {graph.get(AssetKey(k)).group_name for k in keys}
-    assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds"}
+    assert groups == {"pull", "stage", "resolve", "deliver", "licences", "marts", "feeds", "corrections"}
     checks = {key.name for key in graph.asset_check_keys}
     assert {
         "pulled_equals_staged_plus_quarantined",
@@ -104,10 +106,17 @@ def test_asset_graph_reads_as_the_design():
         "process_stage_records_staged_or_quarantined",
         "finding_records_staged_or_quarantined",
         "every_finding_accounted_for",
+        "every_quarantine_and_refusal_in_one_entry",
     } <= checks
     # 审管互动: a day's findings fold into that day's licence repository, then the state table and the mart follow
     assert AssetKey("staged_findings") in graph.get(AssetKey("licence_repository")).parent_keys
     assert AssetKey("licence_repository") in graph.get(AssetKey("findings")).parent_keys
+    # corrections follow staging, resolution and the receivers' answers; the mart follows them
+    parents = graph.get(AssetKey("corrections")).parent_keys
+    assert {
+        AssetKey(k) for k in ("quarantined_records", "case_resolution", "municipal_delivery", "delivery_status")
+    } <= parents
+    assert AssetKey("corrections") in graph.get(AssetKey("corrections_mart")).parent_keys
 
 
 @pytest.mark.unit
@@ -180,6 +189,7 @@ def test_quality_identities_run_alone():
         ("licence_repository", "no_licence_valid_past_its_end_date"),
         ("licence_repository", "one_holder_per_identifier"),
         ("resolution_backlog_mart", "every_staged_record_linked_once"),
+        ("corrections", "every_quarantine_and_refusal_in_one_entry"),
     }
     for key in graph.asset_check_keys:
         if (key.asset_key.to_user_string(), key.name) in standalone:

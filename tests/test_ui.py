@@ -1,5 +1,5 @@
 """The Dagster UI as IT staff see it: the webserver on loopback, opened in headless Chromium. The asset graph
-reads in its seven groups, the schedule and sensors are there, and the quality checks show on their assets."""
+reads in its eight groups, the schedule and sensors are there, and the quality checks show on their assets."""
 
 import os
 import shutil
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-GROUPS = ("pull", "stage", "feeds", "resolve", "deliver", "licences", "marts")
+GROUPS = ("pull", "stage", "feeds", "resolve", "deliver", "licences", "marts", "corrections")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,14 @@ def test_asset_graph_shows_every_group_and_asset(webserver, headless_dom):
 
 def test_catalog_lists_assets_with_descriptions(webserver, headless_dom):
     dom = headless_dom(f"{webserver}/assets", 20000, "1600,6000")  # the list draws the rows in view: all of them
-    for asset in ("raw_housing", "staged_cases", "case_resolution", "licence_repository", "delivery_status"):
+    for asset in (
+        "raw_housing",
+        "staged_cases",
+        "case_resolution",
+        "licence_repository",
+        "delivery_status",
+        "corrections",
+    ):
         assert asset in dom
 
 
@@ -85,6 +92,7 @@ def test_schedule_and_sensors_are_there(webserver, headless_dom):
         ("municipal_delivery", ("every_version_accounted_for",)),
         ("delivery_status", ("receiver_holds_what_it_acknowledged", "no_stale_pending")),
         ("licence_repository", ("licence_identifiers_valid", "no_licence_valid_past_its_end_date")),
+        ("corrections", ("every_quarantine_and_refusal_in_one_entry",)),
     ],
 )
 def test_checks_show_on_their_assets(webserver, asset, checks, headless_dom):
