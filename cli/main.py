@@ -213,13 +213,13 @@ def _model(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace) -> int:
     """The configuration as the profile resolves it, secrets never shown; non-zero when it cannot run."""
     from connectors.municipal import MAP_VARIABLE, MapError, municipal_map
-    from connectors.province import PROFILE_VARIABLE, ProfileError, province_profile
+    from connectors.province import DDL_VARIABLE, PROFILE_VARIABLE, ProfileError, ddl_version, province_profile
     from core.departments import DeclarationError
 
     try:
         rows = settings.resolved()
         problems = settings.check()
-        formats = {PROFILE_VARIABLE: province_profile(), MAP_VARIABLE: municipal_map()}
+        formats = {PROFILE_VARIABLE: province_profile(), DDL_VARIABLE: ddl_version(), MAP_VARIABLE: municipal_map()}
     except (settings.ConfigurationError, DeclarationError, ProfileError, MapError) as exc:
         print(f"configuration: {exc}", file=sys.stderr)
         return 2
