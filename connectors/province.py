@@ -108,7 +108,9 @@ class ProvinceTableTarget(DeliveryTarget):
     )
     tenant_id: int | None = Field(default=None, description="ONE_NETWORK_TENANT_ID: 租户ID the province issued")
     org_id: int | None = Field(default=None, description="ONE_NETWORK_ORG_ID: the bridge's 机构ID (created/updated by)")
-    user_id: int | None = Field(default=None, description="ONE_NETWORK_USER_ID: the bridge's 用户ID (created/updated by)")
+    user_id: int | None = Field(
+        default=None, description="ONE_NETWORK_USER_ID: the bridge's 用户ID (created/updated by)"
+    )
     worker_id: int = Field(default=0, ge=0, le=1023, description="ONE_NETWORK_WORKER_ID: this writer's snowflake id")
     settle_seconds: float = Field(
         default=600.0, ge=0, description="ONE_NETWORK_SETTLE_SECONDS: how long a row stands unrefused to be taken"
@@ -214,7 +216,9 @@ class ProvinceTableTarget(DeliveryTarget):
         t = self._table(conn, name)
         rows = rows.rename(columns={"version": "_case_version", **self.ddl.rename.get(name, {})})
         columns = [c for c in rows.columns if c not in ("golden_case_id", "_case_version", sync.row_key)]
-        rows["_batch"] = [batches[(g, int(v))] for g, v in zip(rows["golden_case_id"], rows["_case_version"], strict=True)]
+        rows["_batch"] = [
+            batches[(g, int(v))] for g, v in zip(rows["golden_case_id"], rows["_case_version"], strict=True)
+        ]
         rows = rows.sort_values(["golden_case_id", "_case_version"], kind="stable")
         rank = rows.groupby(sync.row_key).cumcount()
         delete = chosen.operations.get("delete")
@@ -239,9 +243,7 @@ class ProvinceTableTarget(DeliveryTarget):
             out = wave[~(same | again)].copy()
             if out.empty:
                 continue
-            out[sync.operation] = [
-                chosen.operations["update" if u else "insert"] for u in out.index.isin(live.index)
-            ]
+            out[sync.operation] = [chosen.operations["update" if u else "insert"] for u in out.index.isin(live.index)]
             out[sync.batch] = out["_batch"]
             insert_frame(conn, t, self._stamped(out, latest, now))  # the table's columns only
             written |= set(zip(out["golden_case_id"], out["_case_version"].astype(int), strict=True))
@@ -359,7 +361,9 @@ class ProvinceTableTarget(DeliveryTarget):
             t = self._table(conn, name)
             for part in _chunks(batches):
                 query = sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time]).where(t.c[sync.batch].in_(part))
-                frames.append(pd.DataFrame(conn.execute(query).all(), columns=["row", "batch", "time"]).assign(table=name))
+                frames.append(
+                    pd.DataFrame(conn.execute(query).all(), columns=["row", "batch", "time"]).assign(table=name)
+                )
         return pd.concat(frames, ignore_index=True)
 
     def _refused(self, conn: sa.Connection, written: pd.DataFrame) -> dict[str, tuple[str, str]]:

@@ -166,7 +166,9 @@ class Profile(_Strict):
     @model_validator(mode="after")
     def _complete(self) -> Profile:
         if (self.source is None) == (self.assumed is None):
-            raise ValueError("a profile says exactly one of source (its public definition) or assumed (what to confirm)")
+            raise ValueError(
+                "a profile says exactly one of source (its public definition) or assumed (what to confirm)"
+            )
         if not {"insert", "update"} <= set(self.operations):
             raise ValueError("operations must name insert and update")
         unknown = [name for name, spec in self.tables.items() if self.case_key not in spec.columns]
@@ -190,9 +192,7 @@ class Profile(_Strict):
         if origin and origin.assumed:
             found.append(f"{where} sync.origin {origin.column}={origin.value}: {origin.assumed}")
         for table, spec in self.tables.items():
-            found += [
-                f"{where} {table}.{column}: {how.assumed}" for column, how in spec.columns.items() if how.assumed
-            ]
+            found += [f"{where} {table}.{column}: {how.assumed}" for column, how in spec.columns.items() if how.assumed]
         return [" ".join(line.split()) for line in found]
 
 

@@ -7,7 +7,6 @@ are fetched with ``follow_up``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time

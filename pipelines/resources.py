@@ -16,7 +16,13 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field, ValidationError
 
 from connectors.municipal import DEFAULT_MAP, MunicipalTarget, municipal_map
-from connectors.province import DEFAULT_DDL_VERSION, DEFAULT_PROVINCE_PROFILE, ProvinceTableTarget, ddl_version, province_profile
+from connectors.province import (
+    DEFAULT_DDL_VERSION,
+    DEFAULT_PROVINCE_PROFILE,
+    ProvinceTableTarget,
+    ddl_version,
+    province_profile,
+)
 from connectors.sources import DepartmentSource, build_source
 from connectors.targets import DeliveryTarget, SupervisionTarget
 from core import departments as declared

@@ -112,11 +112,12 @@ class NationalExchange:
             if child.parent == spec.name
         ):
             return None  # the case's rows that hang on this one go first, whatever order the pass reads tables in
-        if spec.parent and operation != "d":  # taking back a held row needs no parent
-            if not self._held(conn, spec.parent, lambda t: t.c.project_no == case_no):
-                if self._waiting(conn, spec.parent, lambda t: t.c.project_no == case_no):
-                    return None
-                problems.append(Problem("project_no", NOT_ACCEPTED, f"办件{case_no}未受理，不能接收"))
+        # taking back a held row needs no parent; anything else needs the case's acceptance held
+        needs_parent = spec.parent is not None and operation != "d"
+        if needs_parent and not self._held(conn, spec.parent, lambda t: t.c.project_no == case_no):
+            if self._waiting(conn, spec.parent, lambda t: t.c.project_no == case_no):
+                return None
+            problems.append(Problem("project_no", NOT_ACCEPTED, f"办件{case_no}未受理，不能接收"))
         return problems
 
     def _take(self, conn: sa.Connection, spec: AuditedTable, row: Mapping) -> int:
@@ -205,7 +206,9 @@ class NationalExchange:
             result_ids = [row_id for (name, _), (row_id, *_rest) in live.items() if name == "up_pro_result"]
             if result_ids:
                 t = self._t("up_pro_result")
-                results = dict(conn.execute(sa.select(t.c.project_no, t.c.result_type).where(t.c.id.in_(result_ids))).all())
+                results = dict(
+                    conn.execute(sa.select(t.c.project_no, t.c.result_type).where(t.c.id.in_(result_ids))).all()
+                )
             for (name, _), (_, _, _, case_no) in live.items():
                 counts[case_no][name] += 1
         return [

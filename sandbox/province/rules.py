@@ -103,9 +103,7 @@ def check_row(spec: AuditedTable, row: Mapping[str, object]) -> list[Problem]:
             )
             continue
         if check and check.codes and text not in lists[check.codes]:
-            problems.append(
-                Problem(column.name, UNKNOWN_CODE, f"字段{column.name}的值{text}不在代码表{check.codes}中")
-            )
+            problems.append(Problem(column.name, UNKNOWN_CODE, f"字段{column.name}的值{text}不在代码表{check.codes}中"))
         if check and check.rule and (why := RULES[check.rule](text)):
             problems.append(Problem(column.name, MALFORMED, f"字段{column.name}：{why}"))
     rule_of = {check.rule: column for column, check in spec.checks.items() if check.rule}
