@@ -284,7 +284,7 @@ class ProvinceTableTarget(DeliveryTarget):
         issued = {"tenant_id": self.tenant_id, "org_id": self.org_id, "user_id": self.user_id}
         for column, how in ddl.housekeeping.items():
             if how.value == "now":
-                out[column] = now
+                out[column] = pd.Timestamp(now)
             else:
                 if issued[how.value] is None:
                     raise ProfileError(
@@ -292,10 +292,11 @@ class ProvinceTableTarget(DeliveryTarget):
                         f"set ONE_NETWORK_{how.value.upper()}"
                     )
                 out[column] = issued[how.value]
-            if how.keep and earlier.any():
+            if how.keep and earlier.any():  # the value the row's first version was written with
                 first = latest[column].reindex(out.index[earlier])
-                out[column] = out[column].astype(object)
-                out.loc[earlier, column] = first.where(first.notna(), out.loc[earlier, column]).to_numpy()
+                if how.value == "now":
+                    first = pd.to_datetime(first)
+                out.loc[earlier, column] = first.fillna(out.loc[earlier, column]).to_numpy()
         if ddl.version:
             previous = pd.to_numeric(latest[ddl.version].reindex(out.index), errors="coerce").fillna(0).astype(int)
             out[ddl.version] = (previous + 1).to_numpy()
