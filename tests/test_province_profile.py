@@ -180,17 +180,19 @@ def test_a_change_is_an_update_of_the_same_row_with_its_next_version(province):
 
 def test_two_versions_written_in_the_same_second_keep_their_order(province):
     """v2 and v3 go out in one second (the clock does not move) and v3 undoes v2's change: the newest stored row is
-    v3's by its id, so v4 (the same as v3) writes nothing, and the province holds v3."""
+    v3's by its id, so v4 (the same as v3) writes nothing, and the province holds v3. (GC2's v2 batch hash sorts
+    after v3's: ordered by write time in whole seconds, then batch, v2 would pass for the newest.)"""
     a, b = "常州武进恒达1号科技有限公司", "常州武进恒达1号科技股份有限公司"
     versions = [
-        message("GC1", 1, case(1, "受理", decided_at=None, applicant_name=a)),
-        message("GC1", 2, case(1, "受理", decided_at=None, applicant_name=b)),
-        message("GC1", 3, case(1, "受理", decided_at=None, applicant_name=a)),
+        message("GC2", 1, case(1, "受理", decided_at=None, applicant_name=a)),
+        message("GC2", 2, case(1, "受理", decided_at=None, applicant_name=b)),
+        message("GC2", 3, case(1, "受理", decided_at=None, applicant_name=a)),
     ]
     for version in versions:  # one transaction each, all at the same second
         province.target.send([version])
     batches = [batch_of(m.idempotency_key) for m in versions]
-    fourth = message("GC1", 4, case(1, "受理", decided_at=None, applicant_name=a, statutory_days=20))
+    assert batches[1] > batches[2]  # the order that used to mislead
+    fourth = message("GC2", 4, case(1, "受理", decided_at=None, applicant_name=a, statutory_days=20))
     (answer,) = province.target.send([fourth])
     assert answer.receipt_id.startswith("=")  # nothing the province keeps changed since v3
     rows = province.rows("SELECT cd_operation, applyer_name, cd_batch FROM up_pro_accept ORDER BY id")
