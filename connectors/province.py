@@ -49,6 +49,7 @@ from connectors.province_profile import (
     province_profile,
 )
 from connectors.snowflake import Snowflake
+from connectors.database_errors import TargetMisconfigured
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
 from core import clock
 from core.warehouse import insert_frame
@@ -157,9 +158,28 @@ class ProvinceTableTarget(DeliveryTarget):
         return f"profile {self.profile_name} (DDL {self.ddl_version}): {self.profile.title}"
 
     def _table(self, conn: sa.Connection, name: str) -> sa.Table:
+        """The province's table as its database defines it; one of the profile's that lacks a column the profile
+        or its DDL version writes stops the run (the DDL version configured is not the database's)."""
         if name not in self._tables:
-            self._tables[name] = sa.Table(name, sa.MetaData(), autoload_with=conn)
+            found = sa.Table(name, sa.MetaData(), autoload_with=conn)
+            if name in self.profile.tables:
+                missing = [c for c in self._written(name) if c not in found.c]
+                if missing:
+                    raise TargetMisconfigured(
+                        f"{name} has no column {', '.join(missing)}: the front-end database's tables are not DDL "
+                        f"version {self.ddl_version!r} ({DDL_VARIABLE}); nothing was sent"
+                    )
+            self._tables[name] = found
         return self._tables[name]
+
+    def _written(self, name: str) -> list[str]:
+        """Every column the bridge writes in table ``name``: the profile's and the DDL version's."""
+        sync, ddl = self.profile.sync, self.ddl
+        renamed = ddl.rename.get(name, {})
+        columns = [renamed.get(c, c) for c in self.profile.tables[name].columns]
+        columns += [sync.row_key, sync.batch, sync.operation, sync.time, ddl.row_id.column, *ddl.housekeeping]
+        columns += [c for c in (sync.origin.column if sync.origin else None, ddl.version) if c]
+        return list(dict.fromkeys(columns))
 
     # ------------------------------------------------------------ writing
     def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
