@@ -228,7 +228,7 @@ def _signed_intake(kind: Literal["cases", "supervision"], name: str) -> SignedIn
 def worker_id() -> int:
     """``ONE_NETWORK_WORKER_ID`` (default 0): which writer of the province's tables this deployment is (0-1023);
     two deployments writing the same front-end database need different ones (connectors/snowflake.py)."""
-    value = settings.number("ONE_NETWORK_WORKER_ID", 0)
+    value = float(settings.number("ONE_NETWORK_WORKER_ID", 0))
     if not (value.is_integer() and 0 <= value <= 1023):
         raise settings.ConfigurationError(f"ONE_NETWORK_WORKER_ID={value:g}: a whole number from 0 to 1023")
     return int(value)

@@ -276,8 +276,3 @@ def test_the_evaluation_that_stands_goes_to_the_province_in_the_national_codes()
     assert held.empty
     result = national["up_pro_result"].set_index("golden_case_id")["satisfaction"]
     assert result["GC1"] == "5" and pd.isna(result["GC2"])
-    pre, held = case_rows(cases, profile("pre"))
-    assert held.empty
-    extension = pre["PRE_APASINFO_EXT"].set_index("golden_case_id")
-    assert extension.loc["GC1", "SATISFACTION"] == "5" and pd.isna(extension.loc["GC2", "SATISFACTION"])
-    assert extension.loc["GC1", "GB_PROJECT_NO"] == extension.loc["GC1", "PROJID"]
