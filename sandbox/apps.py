@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import faults as fault_kit
+from sandbox.identity import applicant_id_ok
 from sandbox.province.fixture import codes as province_codes
 from sandbox.province.rules import case_number_problem, uscc_problem
 from sandbox.signature import SeenNonces, refusal
-from schemas.identifiers import classify_identifiers
 
 
 def _refuse(reason: str) -> JSONResponse:
@@ -315,8 +314,7 @@ OPTIONAL_CODED = {"submissionChannel": "handle_form", "deliveryMethod": "municip
 def _municipal_business_checks(payloads: list[dict]) -> list[tuple[str, str] | None]:
     """The platform's batch check: (code, message) per rejected payload, None where it is accepted. The city
     takes the national codes (the sandbox's own copies, ``sandbox/province/codes.yaml``) and the 办件编号 rule."""
-    ids = pd.Series([p.get("applicantId") for p in payloads], dtype="string")
-    checksum_ok = classify_identifiers(ids)["checksum_ok"].to_numpy()
+    checksum_ok = [applicant_id_ok(p.get("applicantId")) for p in payloads]  # the platform's own check
     lists = province_codes()
     coded = {"status": "project_state", "applicantType": "applyer_type", "applicantIdType": "cert_type"}
     problems: list[tuple[str, str] | None] = []

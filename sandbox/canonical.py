@@ -13,7 +13,23 @@ import datetime as dt
 import pandas as pd
 
 from sandbox.generator import HEALTH_STATUS, HOUSING_STATUS, MARKET_STATUS, PLATFORM_STATUS, SOURCES, Dataset
-from schemas.case import DEDUP_COLUMNS
+
+#: The columns ``approval-bridge dedup`` reads, in its order, as docs/resolution.md ("For IT staff") documents its
+#: input: the sandbox writes to the documented shape (tests/test_sandbox_catalogue.py holds the two equal).
+DEDUP_COLUMNS: tuple[str, ...] = (
+    "source_system",
+    "source_record_id",
+    "case_no",
+    "item_code",
+    "item_name",
+    "applicant_type",
+    "applicant_name",
+    "applicant_id",
+    "contact_phone",
+    "address",
+    "submitted_at",
+    "status",
+)
 
 #: Per stand-in system: canonical column -> the field the generator writes that meaning into. A column a system
 #: does not have is absent (housing records no applicant type; the platform no decision time).

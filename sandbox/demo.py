@@ -37,6 +37,18 @@ def demo_window(options: DemoOptions) -> list[str]:
     return [str(start + dt.timedelta(days=i)) for i in range(options.days)]
 
 
+def reset_warehouse(engine: sa.Engine, what: str) -> None:
+    """Drop and recreate the bridge's warehouse tables (the marts in their schema), on a database the sandbox owns
+    (:func:`sandbox.ownership.claim`): the demo's driver runs the bridge, so it may use the bridge's own DDL."""
+    from core.warehouse import create_tables, on_warehouse_schemas
+    from sandbox.ownership import claim
+    from schemas.warehouse import metadata
+
+    claim(engine, what)
+    metadata.drop_all(on_warehouse_schemas(engine))
+    create_tables(engine, metadata)
+
+
 def run_demo(options: DemoOptions, *, log=print) -> dict:
     """Refuses in the production profile and while any production variable is set: the demo refills its
     own warehouse and delivers to its own stand-ins, nothing else."""
@@ -51,9 +63,7 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
     from pipelines.definitions import build_definitions
     from pipelines.partitions import WEEKLY_CHUNKS, partition_range_tags
     from pipelines.resources import build_resources as resource_defs
-    from sandbox.ownership import reset
     from sandbox.runtime import Sandbox, SandboxSettings
-    from schemas.warehouse import metadata
 
     keys = demo_window(options)
     sandbox_settings = SandboxSettings(
@@ -65,7 +75,7 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
     )
     owned = sa.create_engine(settings.warehouse_url())
     try:
-        reset(owned, metadata, "the demo's warehouse")  # an empty warehouse of its own every time
+        reset_warehouse(owned, "the demo's warehouse")  # an empty warehouse of its own every time
     finally:
         owned.dispose()
     defs = build_definitions()

@@ -12,13 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from core.departments import local_item_codes
-from sandbox import typos
+from sandbox import catalogue, typos, workdays
+from sandbox.identity import HOLDER_CODE_TYPE, business_licence_number, make_uscc
 from sandbox.people import Applicant, ApplicantFactory
 from sandbox.projects import ProjectSystem
-from schemas.case import departments, items
-from schemas.identifiers import ID_KIND_RIC, ID_KIND_USCC, make_uscc
-from schemas.licences import HOLDER_CODE_TYPES, business_licence_number
 
 SOURCES = ("market_regulation", "housing", "health", "approval_platform")
 # What a department system calls each canonical status.
@@ -95,7 +92,7 @@ MODE_CODES = {
 }
 TOWNS = ("320412001", "320412002", "320412003", "320412100", "320412102", "320412103", "320412104", "320412105",
          "320412106", "320412110", "320412113", "320412114", "320412119", "320412120")  # fmt: skip
-# Where each system can accept a case (its own codes for the places of schemas/codes/places.csv).
+# Where each system can accept a case, in its own codes: the district hall, the two parks' halls, the towns' centres.
 PLACE_CODES = {
     "market_regulation": {"district_hall": "SJ-ZWZX", "wjhtz": "SJ-GXQ", "xthp": "SJ-XTH",
                           "town_320412100": "SJ-HT", "town_320412102": "SJ-NT", "town_320412103": "SJ-LY",
@@ -201,11 +198,15 @@ class CaseGenerator:
         self.late_rng = random.Random(config.seed + 104729)  # likewise
         self.channel_rng = random.Random(config.seed + 15485863)  # likewise: channel, delivery, place, mode
         self.people = ApplicantFactory(self.rng)
-        self.items = items().set_index("item_code")
-        # The department systems' own item codes, as their declarations map them (local code → 基本编码).
-        self.local_codes = {(system, code): local for (system, local), code in local_item_codes().items()}
-        self.dept_uscc = dict(zip(departments()["department_code"], departments()["issuer_uscc"], strict=True))
-        self.dept_name = dict(zip(departments()["department_code"], departments()["department_name"], strict=True))
+        # The sandbox's own catalogue (sandbox/data/): the items, the departments, each system's own item codes.
+        self.items = catalogue.items().set_index("item_code")
+        local = catalogue.local_item_codes()
+        keys = list(zip(local["system"], local["item_code"], strict=True))  # (system, 基本编码)
+        self.local_codes = dict(zip(keys, local["local_code"], strict=True))
+        self.local_names = dict(zip(keys, local["local_name"], strict=True))
+        depts = catalogue.departments()
+        self.dept_uscc = dict(zip(depts["department"], depts["issuer_uscc"], strict=True))
+        self.dept_name = dict(zip(depts["department"], depts["department_name"], strict=True))
         self._serials: dict[tuple[str, date], int] = {}
         self._case_counter = 0
         self.as_of = datetime.combine(config.start + timedelta(days=config.days), time())
@@ -217,7 +218,7 @@ class CaseGenerator:
         for case in cases:
             self._service(case)
         for case in cases:
-            dept = self.items.loc[case.item_code, "handling_dept"]
+            dept = self.items.loc[case.item_code, "department"]
             if dept == "approval_bureau":
                 self._platform_entry(data, case, typed_by_clerk=False)
                 continue
@@ -312,7 +313,7 @@ class CaseGenerator:
 
     def _service(self, case: Case) -> None:
         """申报渠道, 送达方式, 受理地点 and 审批方式 of a case, from its own random stream."""
-        rng, dept = self.channel_rng, self.items.loc[case.item_code, "handling_dept"]
+        rng, dept = self.channel_rng, self.items.loc[case.item_code, "department"]
         roll = rng.random()
         online = ONLINE_SHARE.get(dept, 0.5)
         if roll < online:
@@ -371,7 +372,7 @@ class CaseGenerator:
         a, day = case.applicant, case.submitted_at.date()
         local_code = self.local_codes[(dept, case.item_code)]
         name, ident, submitted = a.name, a.identifier, case.submitted_at.strftime("%Y-%m-%d %H:%M:%S")
-        item_name = self.items.loc[case.item_code, "item_name"]
+        item_name = self.local_names[(dept, case.item_code)]
         if case.bad == "missing_name":
             name = ""
         elif case.bad == "unknown_item":
@@ -542,7 +543,7 @@ class CaseGenerator:
                 _fmt(case.accepted_at, fmt),
                 _fmt(case.completed_at, fmt),
             )
-        dept = self.items.loc[case.item_code, "handling_dept"]
+        dept = self.items.loc[case.item_code, "department"]
         case_no = f"WJSP{typed_at:%Y%m%d}{self._serial('approval_platform', typed_at.date()):05d}"
         record = {
             "caseNo": case_no,
@@ -634,7 +635,7 @@ class LicenceFeed:
 
     def _row(self, event: str, type_code: str, a, name: str, issued: datetime, at: datetime, status: str) -> dict:
         self.counter += 1
-        code, kind = a.identifier, ID_KIND_USCC if a.applicant_type == "legal_person" else ID_KIND_RIC
+        code = a.identifier
         if self.rng.random() < 0.03:
             code = typos.mistype_digit(self.rng, code)
         fmt = "%Y-%m-%d %H:%M:%S"
@@ -642,10 +643,10 @@ class LicenceFeed:
             "JLBH": f"SCJG-ZZ-{at:%Y%m%d}-{self.counter:06d}",  # 记录编号
             "ZZMC": "营业执照",
             "ZZLXDM": type_code,
-            "ZZBH": business_licence_number(a.identifier, kind),  # 证照编号: the USCC (三证合一)
+            "ZZBH": business_licence_number(a.identifier, a.applicant_type),  # 证照编号: the USCC (三证合一)
             "CZZT": name,
             "CZZTDM": code,
-            "CZZTDMLX": HOLDER_CODE_TYPES[kind],
+            "CZZTDMLX": HOLDER_CODE_TYPE[a.applicant_type],
             "FZRQ": issued.strftime("%Y-%m-%d"),
             "YXQQ": issued.strftime("%Y-%m-%d"),
             "YXQZ": "",  # 长期有效
@@ -708,7 +709,7 @@ class EvaluationFeed:
     def _evaluation(self, case: Case, number: str, at: datetime, round_: str = "1") -> list[dict]:
         self.counter += 1
         level = self._pick(self.LEVELS)
-        dept = self.g.items.loc[case.item_code, "handling_dept"]
+        dept = self.g.items.loc[case.item_code, "department"]
         row = {
             "evaluateId": f"HCP{at:%Y%m%d}{self.counter:06d}",
             "projectNo": number,
@@ -980,7 +981,7 @@ class FindingsFeed:
         rows: list[dict] = []
         seen: set[str] = set()
         for case in licensed:
-            holder, dept = case.applicant, self.g.items.loc[case.item_code, "handling_dept"]
+            holder, dept = case.applicant, self.g.items.loc[case.item_code, "department"]
             type_code = self.g.items.loc[case.item_code, "licence_type_code"]
             if holder.identifier in seen or self.rng.random() >= 0.15:
                 continue
@@ -1024,7 +1025,7 @@ class FindingsFeed:
                     "03",
                     case.applicant,
                     at,
-                    self.g.items.loc[case.item_code, "handling_dept"],
+                    self.g.items.loc[case.item_code, "department"],
                     ZZLXDM=self.g.items.loc[case.item_code, "licence_type_code"],
                     JZRQ=(at + timedelta(days=9)).strftime("%Y-%m-%d"),
                     SY="暂扣许可证件十日",
@@ -1041,7 +1042,7 @@ class FindingsFeed:
                         "07",
                         case.applicant,
                         at,
-                        self.g.items.loc[case.item_code, "handling_dept"],
+                        self.g.items.loc[case.item_code, "department"],
                         ZZLXDM=self.g.items.loc[case.item_code, "licence_type_code"],
                         SY="承诺内容与实际不符",
                     )
@@ -1085,9 +1086,8 @@ def generate(config: GeneratorConfig) -> Dataset:
     return CaseGenerator(config).generate()
 
 
-# The 企业开办 platform's steps after the business licence (core/departments/enterprise_startup.yaml).
+# The 企业开办 platform's steps after the business licence (its own step codes: sandbox/data/local_item_codes.csv).
 STARTUP_STEPS = {"seal": "000150001000", "invoice": "000160001000", "social_security": "000170001000"}
-STARTUP_LOCAL_CODES = {"000150001000": "QYKB-GZKZ", "000160001000": "QYKB-FPSL", "000170001000": "QYKB-SBDJ"}
 STARTUP_STATUS = {"申报": "1", "受理": "2", "审查": "3", "办结": "4", "退件": "5", "不予受理": "6"}
 STARTUP_CHANNELS = {"web": "1", "mobile": "2", "window": "3"}
 
@@ -1108,22 +1108,17 @@ class StartupSteps:
     FORMAT = "%Y-%m-%d %H:%M:%S"
 
     def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:
-        from schemas.workdays import calendar  # the sandbox's steps fall on working days
-
         self.g, self.rng = generator, rng
         self.people = ApplicantFactory(rng)
-        self.calendar = calendar()
         self.counter = 0
 
     def _working(self, day: date, after: int) -> date:
         """The ``after``-th working day after ``day`` (0: ``day`` itself if it is a working day, else the next)."""
-        import pandas as pd
-
         step = 0 if after == 0 else 1
         while True:
             day = day + timedelta(days=step)
             step = 1
-            if bool(self.calendar.is_working_day(pd.Series([pd.Timestamp(day)])).iloc[0]):
+            if workdays.is_working_day(day):
                 if after <= 1:
                     return day
                 after -= 1
@@ -1173,12 +1168,12 @@ class StartupSteps:
         status = "办结"
         if completed >= self.g.as_of:
             status, completed = "受理", None
-        dept = self.g.items.loc[item_code, "handling_dept"]
+        dept = self.g.items.loc[item_code, "department"]
         case_id = f"S{self.counter:07d}"
         record = {
             "BJBH": self.g._national_case_no(dept, item_code, submitted.date()),
-            "SXBM": STARTUP_LOCAL_CODES[item_code],
-            "SXMC": self.g.items.loc[item_code, "item_name"],
+            "SXBM": self.g.local_codes[("enterprise_startup", item_code)],
+            "SXMC": self.g.local_names[("enterprise_startup", item_code)],
             "ZTLX": "企业",
             "QYMC": a.name,
             "TYSHXYDM": a.identifier,

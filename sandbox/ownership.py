@@ -3,13 +3,14 @@
 A database the sandbox (or the demo) fills carries a marker table. Before it drops anything, the sandbox
 looks: a database with tables but no marker belongs to someone else (a real warehouse, a department's
 database), and the sandbox refuses, naming it, instead of dropping its tables.
+
+Plain SQLAlchemy: the stand-ins' own tables name no schema. The demo's warehouse, whose tables are the bridge's,
+is reset by the demo driver (:func:`sandbox.demo.reset_warehouse`), after the same :func:`claim`.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-
-from core.warehouse import create_tables, on_warehouse_schemas
 
 MARKER = "sandbox_owned"
 
@@ -32,7 +33,7 @@ def claim(engine: sa.Engine, what: str) -> None:
 
 
 def reset(engine: sa.Engine, metadata: sa.MetaData, what: str) -> None:
-    """Drop and recreate ``metadata``'s tables, on a database the sandbox owns (the marts in their schema)."""
+    """Drop and recreate a stand-in's tables (``metadata``), on a database the sandbox owns."""
     claim(engine, what)
-    metadata.drop_all(on_warehouse_schemas(engine))
-    create_tables(engine, metadata)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from schemas.identifiers import USCC_ALPHABET, make_uscc, ric_check_char
+from sandbox.identity import USCC_CHARS, make_ric, make_uscc
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢钱汤"
 GIVEN_CHARS = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍建国红文辉鹏飞斌宇浩凯婷雪琳晨欣怡俊峰志"
@@ -121,7 +121,7 @@ class ApplicantFactory:
 
     def uscc(self, category: str = "91") -> str:
         def make() -> str:
-            body = "MA" + "".join(self.rng.choice(USCC_ALPHABET) for _ in range(6))
+            body = "MA" + "".join(self.rng.choice(USCC_CHARS) for _ in range(6))
             return make_uscc(category + "320412", body)
 
         return self._unique(make)
@@ -130,8 +130,7 @@ class ApplicantFactory:
         def make() -> str:
             region = self.rng.choices([r for r, _ in RIC_REGIONS], [w for _, w in RIC_REGIONS])[0]
             birth = date(1955, 1, 1) + timedelta(days=self.rng.randrange(0, 48 * 365))
-            first17 = f"{region}{birth:%Y%m%d}{self.rng.randrange(0, 1000):03d}"
-            return first17 + ric_check_char(first17)
+            return make_ric(region, birth, self.rng.randrange(0, 1000))
 
         return self._unique(make)
 

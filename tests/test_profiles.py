@@ -159,18 +159,18 @@ def test_sandbox_commands_refuse_production(clean_env, capsys, command):
 
 @pytest.mark.unit
 def test_the_sandbox_never_drops_tables_it_did_not_create(tmp_path):
-    from sandbox.ownership import NotOurs, claim, reset
-    from schemas.warehouse import metadata
+    from sandbox.demo import reset_warehouse
+    from sandbox.ownership import NotOurs, claim
 
     theirs = sa.create_engine(f"sqlite:///{tmp_path / 'theirs.sqlite'}")
     with theirs.begin() as conn:
         conn.execute(sa.text("CREATE TABLE licence_access_log (id INTEGER)"))
     with pytest.raises(NotOurs, match=r"1 table.* the sandbox did not create \(licence_access_log\)"):
-        reset(theirs, metadata, "the demo's warehouse")
+        reset_warehouse(theirs, "the demo's warehouse")
     assert sa.inspect(theirs).get_table_names() == ["licence_access_log"]  # untouched
     ours = sa.create_engine(f"sqlite:///{tmp_path / 'ours.sqlite'}")
-    reset(ours, metadata, "the demo's warehouse")
-    reset(ours, metadata, "the demo's warehouse")  # its own: reset again freely
+    reset_warehouse(ours, "the demo's warehouse")
+    reset_warehouse(ours, "the demo's warehouse")  # its own: reset again freely
     claim(ours, "again")
     assert "golden_cases" in sa.inspect(ours).get_table_names()
 
