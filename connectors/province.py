@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
+from connectors.database_errors import TargetMisconfigured
 from connectors.province_profile import (
     CASE_FIELDS,
     DDL_VARIABLE,
@@ -49,7 +50,6 @@ from connectors.province_profile import (
     province_profile,
 )
 from connectors.snowflake import Snowflake
-from connectors.database_errors import TargetMisconfigured
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
 from core import clock
 from core.warehouse import insert_frame

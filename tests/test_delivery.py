@@ -239,7 +239,8 @@ def _exchange_scenario(warehouse: Warehouse, target: ProvinceTableTarget) -> Non
     dead letter with its words), the corrected next version is taken and closes it; the rest is taken once it
     has stood for the settling time; a re-send writes nothing twice."""
     bad_number = {"project_no": _case(99)["project_no"][:-4] + "0000"}  # serial 0000: the province refuses it
-    _queue(warehouse, "one_network", [(f"GC{n}", 1, _case(n)) for n in range(8)] + [("GCX", 1, _case(99, **bad_number))])
+    versions = [(f"GC{n}", 1, _case(n)) for n in range(8)] + [("GCX", 1, _case(99, **bad_number))]
+    _queue(warehouse, "one_network", versions)
     _settle(warehouse, "one_network", target)
     letter = warehouse.read("SELECT reason_code, target_reason FROM dead_letters WHERE golden_case_id = 'GCX'")
     assert letter["reason_code"].tolist() == ["03"] and "project_no" in letter["target_reason"].iloc[0]

@@ -133,7 +133,8 @@ def _plant_refusals(url: str, batches: list[str]) -> None:
             ):
                 planted.append({
                     "id": 10_000 + len(planted), "cd_time": now, "create_org_id": 1, "create_time": now,
-                    "create_user_id": 1, "err_type": "E0301", "remark": "申请人证件号码核验不通过", "row_guid": uuid.uuid4().hex,
+                    "create_user_id": 1, "err_type": "E0301", "remark": "申请人证件号码核验不通过",
+                    "row_guid": uuid.uuid4().hex,
                     "table_cd_batch": batch, "table_cd_source": source, "table_cd_time": written,
                     "table_name": "办件信息", "table_row_guid": guid, "table_sql_name": name, "table_update_time": now,
                     "tenant_id": 1, "update_org_id": 1, "update_time": now, "update_user_id": 1, "version": 1,
@@ -167,9 +168,9 @@ def _acknowledgement_completes(url: str, tmp_path) -> None:
     assert len(written) > 300
 
     # the province refuses five first versions of cases that have no other (and so every row they wrote)
-    single = warehouse.read(
-        "SELECT golden_case_id FROM outbox GROUP BY golden_case_id HAVING MAX(version) = 1"
-    )["golden_case_id"].tolist()[:5]
+    single = warehouse.read("SELECT golden_case_id FROM outbox GROUP BY golden_case_id HAVING MAX(version) = 1")[
+        "golden_case_id"
+    ].tolist()[:5]
     assert len(single) == 5
     refused_batches = [batch_of(f"one_network:{g}:v1") for g in single]
     _plant_refusals(url, refused_batches)
