@@ -1,6 +1,8 @@
-"""Clients of the receivers: the one network's exchange table and the municipal platform's HTTP intake.
+"""What every receiver client shares: the outbox message, the answer per message, rate limit and circuit breaker,
+the database receivers' transactions (``send_in_transactions``) and the signed HTTP intakes (the municipal
+platform's, the supervision intake's). The one network's client is ``connectors.province.ProvinceTableTarget``.
 
-Both take outbox messages (a golden case version in canonical form plus its idempotency key), map them
+All take outbox messages (a golden case version in canonical form plus its idempotency key), map them
 to the receiver's wire format, and report per message what happened. Acknowledgements come later and
 are fetched with ``follow_up``.
 """
