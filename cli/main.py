@@ -210,24 +210,48 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile_assumptions(name: str) -> object:
+    """A province profile's assumed items as the model reads them (part → what to confirm: the parts
+    core.formats also reads from the file's YAML, so each is warned about once)."""
+    from connectors.province import profile
+
+    return profile(name).assumed_parts
+
+
 def _config(args: argparse.Namespace) -> int:
-    """The configuration as the profile resolves it, secrets never shown; non-zero when it cannot run."""
+    """The configuration as the profile resolves it, secrets never shown; non-zero when it cannot run. In
+    production, one warning per format item that no published source gives (docs/formats.md)."""
     from connectors.municipal import MAP_VARIABLE, MapError, municipal_map
     from connectors.province import DDL_VARIABLE, PROFILE_VARIABLE, ProfileError, ddl_version, province_profile
+    from core import formats as format_files
     from core.departments import DeclarationError
+    from schemas.codelists import CodeListError
 
     try:
         rows = settings.resolved()
         problems = settings.check()
         formats = {PROFILE_VARIABLE: province_profile(), DDL_VARIABLE: ddl_version(), MAP_VARIABLE: municipal_map()}
-    except (settings.ConfigurationError, DeclarationError, ProfileError, MapError) as exc:
+        in_force = {format_files.PROVINCE_PROFILE: formats[PROFILE_VARIABLE],
+                    format_files.MUNICIPAL_MAP: formats[MAP_VARIABLE]}  # fmt: skip
+        files = format_files.collect(in_force, profile_assumptions=_profile_assumptions)
+    except (settings.ConfigurationError, DeclarationError, ProfileError, MapError, CodeListError) as exc:
         print(f"configuration: {exc}", file=sys.stderr)
         return 2
+    assumed = format_files.warnings(files)
     print(f"profile: {settings.profile()} ({settings.PROFILE_VARIABLE})")
     print("formats: " + ", ".join(f"{value} ({variable})" for variable, value in formats.items()))
     width = max(len(r["variable"]) for r in rows)
     for row in rows:
         print(f"  {row['variable']:<{width}}  {row['source']:<15}  {row['value']}")
+    if settings.is_production():
+        if assumed:
+            print(f"\n{len(assumed)} format item(s) are assumed, not published: confirm each before relying on it "
+                  "(docs/formats.md):", file=sys.stderr)  # fmt: skip
+        for line in assumed:
+            print(f"  warning: {line}", file=sys.stderr)
+    else:
+        print(f"format files: {len(files)}, {len(assumed)} assumed item(s) to confirm before production "
+              "(docs/formats.md; config check lists them in the production profile)")  # fmt: skip
     if problems:
         print(f"\n{len(problems)} variable(s) stop the {settings.profile()} profile:", file=sys.stderr)
         for problem in problems:

@@ -64,6 +64,7 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "holders": count("SELECT COUNT(*) FROM holders"),
         "licence_events": count("SELECT COUNT(*) FROM licence_events"),
         "targets": targets,
+        "case_numbers": _case_numbers(count),
         "evaluations": _feed(warehouse, "evaluations"),
         "hotline": _feed(warehouse, "hotline"),
         "projects": _feed(warehouse, "projects"),
@@ -73,6 +74,30 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         "findings_open": count("SELECT COUNT(*) FROM findings WHERE in_force"),
         **({"bureau": bureau_figures(warehouse, month)} if month else {}),
     }
+
+
+NUMBER_ORIGINS = ("kept", "allocated_by_bridge", "allocated_by_service")
+
+
+def _case_numbers(count) -> dict[str, int]:
+    """The 办件编号 the golden cases go out under, by where each came from (case_numbers): kept from a department,
+    allocated by the bridge's serial or the province's numbering service, under a derived 实施编码 (assumed, to be
+    confirmed against the province's catalogue), superseded by a department's; and what the cases carry besides."""
+    live = "FROM case_numbers WHERE superseded_by IS NULL"
+    return {
+        "kept": count(f"SELECT COUNT(*) {live} AND origin = 'department'"),
+        "allocated_by_bridge": count(f"SELECT COUNT(*) {live} AND origin = 'allocated' AND "
+                                     "COALESCE(allocated_by, 'bridge') = 'bridge'"),
+        "allocated_by_service": count(f"SELECT COUNT(*) {live} AND allocated_by = 'province_service'"),
+        "derived_task_codes": count(f"SELECT COUNT(*) {live} AND task_code_origin = 'derived'"),
+        "superseded": count("SELECT COUNT(*) FROM case_numbers WHERE superseded_by IS NOT NULL"),
+        "with_materials": count(
+            "SELECT COUNT(DISTINCT l.golden_case_id) FROM staged_materials m JOIN case_links l ON "
+            "l.source_system = m.source_system AND l.partition_date = m.partition_date AND l.record_key = m.record_key "
+            "WHERE m.problem IS NULL"
+        ),
+        "with_handler": count("SELECT COUNT(*) FROM golden_cases WHERE handler_name IS NOT NULL"),
+    }  # fmt: skip
 
 
 FEED_STATES = {  # kind: (id field, state table, its statuses)
@@ -175,6 +200,16 @@ def render(figures: dict) -> str:
                 f"unknown holder, {f['quarantined']} quarantined; {figures.get('findings_open', 0)} open)"
             ]
             if (f := figures.get("findings"))
+            else []
+        ),
+        *(
+            [
+                f"  办件编号     {sum(n[k] for k in NUMBER_ORIGINS):>7}  ({n['kept']} kept from departments, "
+                f"{n['allocated_by_bridge']} allocated by the bridge, {n['allocated_by_service']} by the province's "
+                f"service; {n['derived_task_codes']} under a derived 实施编码, {n['superseded']} superseded)",
+                f"  with materials {n['with_materials']:>5}  golden cases; with a clerk (经办人) {n['with_handler']}",
+            ]
+            if (n := figures.get("case_numbers"))
             else []
         ),
         f"  licences     {figures['licences']:>7}  ({figures['licences_valid']} valid, "

@@ -16,17 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from connectors.province import ColumnMap, case_facts, column_values, load_file
 from connectors.targets import NOTHING, Delivery, HttpTarget, OutboxMessage
+from core.provenance import Provenance
 
 MAPS_DIR = Path(__file__).parent / "maps"
 MAP_VARIABLE = "MUNICIPAL_MAP"
 DEFAULT_MAP = "municipal"
 
 
-class DocumentMap(BaseModel):
+class DocumentMap(Provenance):
+    """A field map; ``source:`` or ``assumed:`` says where its keys and codes come from (docs/formats.md)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str

@@ -184,6 +184,18 @@ class Profile(_Strict):
                 raise ValueError(f"ddl_versions.{version}.rename names tables the profile has not: {strange}")
         return self
 
+    def assumed_parts(self) -> dict[str, str]:
+        """The assumed items as part → what to confirm, each part the item's path in the YAML file (as
+        ``core.formats`` names the parts it reads from the file itself)."""
+        found = {}
+        if self.sync.origin and self.sync.origin.assumed:
+            found["sync.origin"] = self.sync.origin.assumed
+        for table, spec in self.tables.items():
+            for column, how in spec.columns.items():
+                if how.assumed:
+                    found[f"tables.{table}.columns.{column}"] = how.assumed
+        return found
+
     def assumptions(self, path: str | None = None) -> list[str]:
         """Every value or code this profile assumes, one line each: ``<file> <where>: <what to confirm>``."""
         where = path or f"connectors/profiles/{self.name}.yaml"

@@ -3,7 +3,8 @@
 A declaration names the connector kind and its settings (paging, cursor fields, encodings, file pattern,
 table), the environment variables its endpoint and credentials come from (with the sandbox profile's
 values), the field mapping onto the canonical case, its status and applicant-type codes, its local item
-codes, and its owner and title for the UI. Adding a system is adding a file: the shipped declarations live
+codes, its owner and title for the UI, and where its format comes from (``source:`` or ``assumed:``,
+docs/formats.md). Adding a system is adding a file: the shipped declarations live
 beside this module, and ``BRIDGE_DEPARTMENTS_DIR`` (one or more folders, ``os.pathsep``-separated) adds or
 overrides more. Nothing here knows a department by name.
 """
@@ -19,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.provenance import Provenance
 from schemas.case import (
     APPLICANT_TYPES,
     APPROVAL_MODES,
@@ -26,6 +28,7 @@ from schemas.case import (
     CHANNELS,
     CODED_COLUMNS,
     DELIVERY_METHODS,
+    MATERIAL_GET_TYPES,
     PAUSE_KINDS,
     STATUSES,
     places,
@@ -92,15 +95,37 @@ class PauseMapping(_Strict):
         return _onto(kinds, PAUSE_KINDS, "pauses.kinds", "特别程序")
 
 
+class MaterialMapping(_Strict):
+    """Where a record lists its materials (材料, the papers taken in): a field holding a list of objects (``format:
+    json``: a text holding that list as JSON, as a database column does), and in each the name, 收取方式, count and
+    attachment; ``get_types`` maps the system's 收取方式 codes onto ``schemas.case.MATERIAL_GET_TYPES``."""
+
+    field: str
+    format: Literal["list", "json"] = "list"
+    name: str  # 材料名称
+    get_type: str  # 收取方式
+    count: str | None = None  # 收取数量, if the system records it
+    attachment: str | None = None  # 附件名称, if the system records it
+    get_types: dict[str, str]
+
+    @field_validator("get_types")
+    @classmethod
+    def _known_get_types(cls, get_types: dict[str, str]) -> dict[str, str]:
+        return _onto(get_types, MATERIAL_GET_TYPES, "materials.get_types", "收取方式 values")
+
+
 class FieldMapping(_Strict):
     fields: dict[str, str]  # canonical column -> the system's field
     statuses: dict[str, str]  # the system's status code -> canonical 办件状态
     applicant_types: dict[str, str] = Field(default_factory=dict)  # -> legal_person / natural_person
     item_codes: dict[str, str] = Field(default_factory=dict)  # the system's local item code -> 基本编码
-    # national: the system numbers its cases by the national 办件编号 rule (the province issued or checks them), so
-    # a malformed one is quarantined and the golden case carries it; local: its own numbering, kept as case_no
+    # national: the system's case numbers are the 办件编号 its cases are known by (issued by it or the province's
+    # numbering service), so the golden case goes out under it when it is valid (schemas.identifiers: up to 50
+    # letters, digits and -; the 43-character national form checked in depth) and an invalid one is quarantined;
+    # local: its own internal numbering, kept as case_no, and the bridge gives the case a 办件编号
     case_no_form: Literal["national", "local"] = "local"
     pauses: PauseMapping | None = None  # where the system lists a case's pauses (特别程序), if it does
+    materials: MaterialMapping | None = None  # where the system lists a case's materials (材料), if it does
     # 申报渠道, 结果送达方式, 受理地点, 审批方式: the system's code -> the canonical value. A code not listed is kept
     # unknown (NA) and the record flagged ``<column>_unmapped``; a record without the field is simply unknown.
     channels: dict[str, str] = Field(default_factory=dict)  # -> schemas.case.CHANNELS
@@ -190,7 +215,10 @@ class LicenceFeed(_Strict):
         return _onto(operations, EVENTS, "operations", "licence events")
 
 
-class Department(_Strict):
+class Department(_Strict, Provenance):
+    """A department system's declaration; ``source:`` or ``assumed:`` says where its field names and codes come
+    from (:class:`core.provenance.Provenance`)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")  # the source_system value and the asset's suffix
     title: str  # the department's own name for its system, shown in the UI
     system_name: str  # how clerks call it, in quarantine reasons

@@ -90,6 +90,52 @@ PLATFORM_VARIABLES: tuple[Variable, ...] = (
 )
 
 
+# ---------------------------------------------------------------- where new 办件编号 come from (issue 22)
+CASE_NO_SOURCE_VARIABLE = "BRIDGE_CASE_NO_SOURCE"
+#: bridge: the bridge's own serial under the 实施编码 (resolution.numbering); province_service: the province's
+#: numbering service (connectors.numbering), whose variables are then required like any receiver's.
+CASE_NO_SOURCES = ("bridge", "province_service")
+DEFAULT_CASE_NO_SOURCE = "bridge"
+CASE_NO_SERIAL_START_VARIABLE = "BRIDGE_CASE_NO_SERIAL_START"
+DEFAULT_CASE_NO_SERIAL_START = 9001
+#: The province's numbering service: read only when BRIDGE_CASE_NO_SOURCE=province_service.
+CASE_NO_SERVICE_VARIABLES: tuple[Variable, ...] = tuple(
+    _receiver("CASE_NO_SERVICE", "province's 办件编号 numbering service", 18105, "wj-bridge-bjbh")
+)
+CASE_NO_KNOBS = (
+    Variable(CASE_NO_SOURCE_VARIABLE, f"where new 办件编号 come from: {' | '.join(CASE_NO_SOURCES)}"),
+    Variable(CASE_NO_SERIAL_START_VARIABLE, "the bridge's first serial of a 实施编码 and day (1-9999)"),
+)
+
+
+def case_no_source() -> str:
+    """``BRIDGE_CASE_NO_SOURCE`` (default ``bridge``), checked."""
+    chosen = (os.environ.get(CASE_NO_SOURCE_VARIABLE) or "").strip() or DEFAULT_CASE_NO_SOURCE
+    if chosen not in CASE_NO_SOURCES:
+        raise ConfigurationError(f"{CASE_NO_SOURCE_VARIABLE}={chosen!r}: use one of {', '.join(CASE_NO_SOURCES)}")
+    return chosen
+
+
+def case_no_serial_start() -> int:
+    """``BRIDGE_CASE_NO_SERIAL_START`` (default 9001), checked: a serial from 1 to 9999."""
+    text = (os.environ.get(CASE_NO_SERIAL_START_VARIABLE) or "").strip()
+    if not text:
+        return DEFAULT_CASE_NO_SERIAL_START
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 9999):
+        raise ConfigurationError(f"{CASE_NO_SERIAL_START_VARIABLE}={text!r}: a serial from 1 to 9999")
+    return int(text)
+
+
+def _case_no_knob_problems() -> list[Problem]:
+    problems = []
+    for variable, read in zip(CASE_NO_KNOBS, (case_no_source, case_no_serial_start), strict=True):
+        try:
+            read()
+        except ConfigurationError as exc:
+            problems.append(Problem(variable, str(exc).removeprefix(f"{variable.name}=")))
+    return problems
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "dagster_home")
 
@@ -118,6 +164,8 @@ def department_variable(department: declared.Department | declared_feeds.Feed, s
 def variables() -> list[Variable]:
     """Every variable the pipeline reads: the platforms', then each declared department's and feed's."""
     found = list(PLATFORM_VARIABLES)
+    if _chosen_case_no_source() == "province_service":
+        found += CASE_NO_SERVICE_VARIABLES
     for system in [*declared.departments().values(), *declared_feeds.feeds().values()]:
         found += [department_variable(system, slot) for slot in declared.SLOTS if slot in system.environment]
     seen: set[str] = set()
@@ -126,6 +174,14 @@ def variables() -> list[Variable]:
             raise ConfigurationError(f"{variable.name} is read twice: a declaration reuses a platform's variable")
         seen.add(variable.name)
     return found
+
+
+def _chosen_case_no_source() -> str:
+    """The source as set, without refusing a wrong value (check() names it)."""
+    try:
+        return case_no_source()
+    except ConfigurationError:
+        return DEFAULT_CASE_NO_SOURCE
 
 
 def _published() -> set[str]:
@@ -160,7 +216,7 @@ class Problem:
 def check() -> list[Problem]:
     """What stops the configuration from running in the current profile (nothing, in the sandbox profile unless
     a variable is set to blanks)."""
-    problems = []
+    problems = _case_no_knob_problems()
     published = _published() if is_production() else set()
     for variable in variables():
         raw = os.environ.get(variable.name)
@@ -226,6 +282,19 @@ def resolved() -> list[dict[str, str]]:
         except ConfigurationError:
             source, display = "missing", ""
         rows.append({"variable": variable.name, "source": source, "value": display, "purpose": variable.purpose})
+    for variable in CASE_NO_KNOBS:  # tuning knobs with defaults in both profiles, shown with what is in force
+        text = given(variable.name)
+        rows.append(
+            {
+                "variable": variable.name,
+                "source": "environment" if text is not None else "default",
+                "value": text if text is not None else {
+                    CASE_NO_SOURCE_VARIABLE: DEFAULT_CASE_NO_SOURCE,
+                    CASE_NO_SERIAL_START_VARIABLE: str(DEFAULT_CASE_NO_SERIAL_START),
+                }[variable.name],
+                "purpose": variable.purpose,
+            }
+        )  # fmt: skip
     return rows
 
 

@@ -16,6 +16,7 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field, ValidationError
 
 from connectors.municipal import DEFAULT_MAP, MunicipalTarget, municipal_map
+from connectors.numbering import CaseNumberService
 from connectors.province import (
     DEFAULT_DDL_VERSION,
     DEFAULT_PROVINCE_PROFILE,
@@ -29,6 +30,7 @@ from core import departments as declared
 from core import feeds as declared_feeds
 from core import settings
 from core.warehouse import Warehouse
+from resolution.numbering import BridgeSerials
 
 
 def configured(variable: settings.Variable) -> str | EnvVar:
@@ -234,6 +236,41 @@ def worker_id() -> int:
     return int(value)
 
 
+class CaseNumbering(ConfigurableResource):
+    """Where new 办件编号 come from (``BRIDGE_CASE_NO_SOURCE``): the bridge's own serial under the 实施编码, or the
+    province's numbering service (its endpoint and secret as ``EnvVar``s)."""
+
+    source: Literal["bridge", "province_service"] = "bridge"
+    serial_start: int = Field(default=9001, description="BRIDGE_CASE_NO_SERIAL_START: the bridge's first serial")
+    base_url: str = Field(default="", description="CASE_NO_SERVICE_BASE_URL (province_service only)")
+    app_key: str = ""
+    app_secret: str = Field(default="", description="signing secret; set through an environment variable")
+    sign_method: str = "HMAC-SHA256"
+
+    def create_resource(self, context: InitResourceContext) -> BridgeSerials | CaseNumberService:
+        if self.source == "bridge":
+            return BridgeSerials(start=self.serial_start)
+        return CaseNumberService(
+            base_url=self.base_url, app_key=self.app_key, app_secret=self.app_secret, sign_method=self.sign_method
+        )
+
+
+def case_numbering() -> CaseNumbering:
+    """The numbering resource for the configured source; the service's variables only when it is chosen."""
+    source = settings.case_no_source()
+    if source == "bridge":
+        return CaseNumbering(source=source, serial_start=settings.case_no_serial_start())
+    service = {
+        v.name.removeprefix("CASE_NO_SERVICE_").lower(): configured(v) for v in settings.CASE_NO_SERVICE_VARIABLES
+    }
+    return CaseNumbering(
+        source=source,
+        serial_start=settings.case_no_serial_start(),
+        sign_method=settings.given("CASE_NO_SERVICE_SIGN_METHOD") or "HMAC-SHA256",
+        **service,
+    )
+
+
 def build_resources() -> dict:
     """Every resource of the code location, for the profile in force. In production a missing or published
     value stops here, naming each variable."""
@@ -257,6 +294,7 @@ def build_resources() -> dict:
             worker_id=worker_id(),
             settle_seconds=_platform("ONE_NETWORK_SETTLE_SECONDS"),
         ),
+        "case_numbering": case_numbering(),
         "municipal": _signed_intake("cases", "municipal"),
         "supervision": _signed_intake("supervision", "supervision"),
     }

@@ -3,10 +3,12 @@
 The clock (docs/projects.md): from the day the project's first 立项 item was accepted to the day its 施工许可 was
 granted, counting the working days (行政许可法 Art. 82: the acceptance day not counted, holidays out, make-up days
 in) on which at least one item of the five stages was in a department's hands. So parallel stages count once (the
-union of their days, as overlapping pauses count once in ``reporting.deadlines.paused_days``), the days between
-handlings when nothing was filed (the applicant preparing, 申请人自行准备) are left out, and so are the days of a
-特别程序 (补正, 专家评审 … the item's pause). Counted day by day on the calendar: a project has tens of
-handlings, a district hundreds of projects.
+union of their days, as overlapping pauses count once in ``reporting.deadlines.paused_days``): an item of the five
+that its process puts in the 并行推进 stage (national stage 5, beside the main line: 环评, often) counts on the days
+nothing else of the five was open, and adds nothing on the days something was. The days between handlings when
+nothing was filed (the applicant preparing, 申请人自行准备) are left out, and so are a handling's pauses: its 补正
+(BLZT 6 → 7) and its 特别程序 (9 → 10: 专家评审, 听证 …), on its own days only. Counted day by day on the calendar: a
+project has tens of handlings, a district hundreds of projects.
 
 Inputs are plain frames (``handlings``: one row per item handled for a project, from the SPGL feeds and the golden
 cases carrying the project) so the counting is tested apart from the warehouse.
@@ -20,17 +22,24 @@ import numpy as np
 import pandas as pd
 
 from reporting.definitions import ProjectDefinitions
+from schemas.feeds import PROJECT_ITEM_OUTCOMES
 from schemas.projects import CLOCK_END, CLOCK_START, NATIONAL_STAGES, STAGES, project_stages
 from schemas.workdays import WorkingCalendar
 from staging.feeds import newest, with_quarantined
 
-#: What a handling frame carries.
+#: What a handling frame carries (national_stage and milestone: the process's, when its stage-item table lists the
+#: item; NA otherwise, and the bureau's table places it).
 HANDLING_COLUMNS = (
     "project_code", "handling_id", "item_code", "item_name", "dept_name", "accepted_at", "ended_at", "outcome",
-    "pause_started_at", "pause_ended_at", "golden_case_id", "source",
+    "correction_started_at", "correction_ended_at", "pause_started_at", "pause_ended_at", "national_stage",
+    "milestone", "golden_case_id", "source",
 )  # fmt: skip
-#: A handling's outcome: granted (办结 with approval), returned (退件, 不予受理: the stage is done again), running.
-OUTCOMES = ("granted", "returned", "running")
+#: A handling's outcome (schemas.feeds.PROJECT_ITEM_OUTCOMES): granted (11 办结（通过）, 12 容缺通过) decides its
+#: stage; the others ended it without a grant (13 不通过, 4/5 不受理, 2/14 撤件/撤回, 15 撤销: the stage is done
+#: again when the item is filed again) or it is still running.
+OUTCOMES = PROJECT_ITEM_OUTCOMES
+ENDED_WITHOUT_GRANT = ("refused", "not_accepted", "withdrawn", "revoked")
+NEVER_ACCEPTED = ("not_accepted",)
 
 STAGE_COLUMNS = [
     "project_code", "stage", "stage_order", "national_stage", "started_on", "ended_on", "status", "handlings",
@@ -60,46 +69,77 @@ def _days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 def counted_days(
     spans: pd.DataFrame, pauses: pd.DataFrame, cal: WorkingCalendar, within: tuple | None = None
 ) -> tuple[int, int, int]:
-    """Working days in the union of ``spans`` (start, end: day-normalised timestamps) less those in the union of
-    ``pauses`` (start, end), optionally cut to ``within`` (start, end]. Returns (counted, paused, gross), gross
-    being the union's working days before the pauses come out."""
-    days = set()
-    for start, end in zip(spans["start"], spans["end"], strict=True):
+    """Working days on which some span (start, end: day-normalised timestamps) was open and not paused, optionally
+    cut to ``within`` (start, end]. A pause (start, end) takes out the days of its own span when both carry a
+    ``key`` (the handling: a handling in 特别程序 does not stop a parallel one being in a department's hands that
+    day), of every span when they do not. Returns (counted, paused, gross): gross the working days some span was
+    open, paused those of them on which every open span was paused."""
+    held: dict = {}
+    keyed = "key" in spans and "key" in pauses
+    for key, start, end in zip(
+        pauses["key"] if keyed else [None] * len(pauses), pauses["start"], pauses["end"], strict=True
+    ):
+        held.setdefault(key, set()).update(_days(start, end))
+    open_days, in_hands = set(), set()
+    keys = spans["key"] if keyed else [None] * len(spans)
+    for key, start, end in zip(keys, spans["start"], spans["end"], strict=True):
         if within is not None:
             start, end = max(start, within[0]), min(end, within[1])
-        days.update(_days(start, end))
-    held = set()
-    for start, end in zip(pauses["start"], pauses["end"], strict=True):
-        held.update(_days(start, end))
-    if not days:
+        days = set(_days(start, end))
+        open_days.update(days)
+        in_hands.update(days - held.get(key, set()))
+    if not open_days:
         return 0, 0, 0
-    ordered = pd.Series(sorted(days))
+    ordered = pd.Series(sorted(open_days))
     working = ordered[cal.is_working_day(ordered).to_numpy(dtype=bool)]
-    paused = int(working.isin(held).sum())
-    return len(working) - paused, paused, len(working)
+    counted = int(working.isin(in_hands).sum())
+    return counted, len(working) - counted, len(working)
 
 
 def _spans(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
+    """Each handling's days in a department's hands: accepted to ended (or today). A handling that was never
+    accepted (2 已撤件, 4 不受理, 5 不予受理) has none: the days before acceptance are not on the clock (Art. 82)."""
+    if "outcome" in handlings:
+        handlings = handlings[~handlings["outcome"].isin(NEVER_ACCEPTED).fillna(False).astype(bool)]
     start = pd.to_datetime(handlings["accepted_at"]).dt.normalize()
     end = pd.to_datetime(handlings["ended_at"]).dt.normalize().fillna(today)
-    return pd.DataFrame({"start": start, "end": end}, index=handlings.index).dropna()
+    return pd.DataFrame({"key": handlings.index, "start": start, "end": end}, index=handlings.index).dropna()
 
 
 def _pauses(handlings: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
-    given = handlings[handlings["pause_started_at"].notna()]
-    start = pd.to_datetime(given["pause_started_at"]).dt.normalize()
-    end = pd.to_datetime(given["pause_ended_at"]).dt.normalize().fillna(today)
-    return pd.DataFrame({"start": start, "end": end})
+    """Every pause of the handlings, 补正 and 特别程序 alike (key: the handling's row; start, end: day-normalised;
+    an open one to today)."""
+    frames = []
+    for start, end in (("correction_started_at", "correction_ended_at"), ("pause_started_at", "pause_ended_at")):
+        if start not in handlings:
+            continue
+        given = handlings[handlings[start].notna()]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "key": given.index,
+                    "start": pd.to_datetime(given[start]).dt.normalize(),
+                    "end": pd.to_datetime(given[end]).dt.normalize().fillna(today),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["key", "start", "end"])
 
 
 def with_stages(handlings: pd.DataFrame) -> pd.DataFrame:
-    """``handlings`` with stage, national_stage, milestone and the code table's responsible_dept (the handling's
-    own department wins where the source names it)."""
+    """``handlings`` with stage (the seed's five, from the bureau's table), national_stage and milestone (the
+    process's stage-item table where it listed the item, the bureau's table for the others) and the code table's
+    responsible_dept (the handling's own department wins where the source names it)."""
     table = project_stages().set_index("item_code")
     out = handlings.copy()
     out["stage"] = out["item_code"].map(table["stage"]).astype("string")
-    out["national_stage"] = out["item_code"].map(table["national_stage"]).astype("Int64")
-    out["milestone"] = out["item_code"].map(table["milestone"]).fillna(False).astype(bool)
+    given = out["national_stage"] if "national_stage" in out else pd.Series(np.nan, index=out.index)
+    out["national_stage"] = (
+        pd.to_numeric(given, errors="coerce").fillna(out["item_code"].map(table["national_stage"])).astype("Int64")
+    )
+    given = out["milestone"] if "milestone" in out else pd.Series(pd.NA, index=out.index)
+    given = given.astype(object).map({True: True, False: False}).astype("boolean")  # NA where the system is silent
+    out["milestone"] = given.fillna(out["item_code"].map(table["milestone"])).fillna(False).astype(bool)
     out["dept_name"] = out["dept_name"].astype("string").fillna(out["item_code"].map(table["responsible_dept"]))
     return out
 
@@ -183,7 +223,9 @@ def project_stage_rows(
                 "ended_on": ended.date() if done else None,
                 "status": "done" if done else "running",
                 "handlings": len(group),
-                "redone": bool((group["outcome"] == "returned").any() or group["item_code"].duplicated().any()),
+                "redone": bool(
+                    group["outcome"].isin(ENDED_WITHOUT_GRANT).any() or group["item_code"].duplicated().any()
+                ),
                 "working_days": counted,
                 "paused_working_days": paused,
                 "limit_days": limit,
@@ -259,7 +301,8 @@ def project_clocks(
             counted, paused, _ = counted_days(spans, _pauses(mine, now), cal, within=(start, until))
             gross = int(cal.working_days_between(pd.Series([start]), pd.Series([until])).iloc[0])
         industry = code.split("-")[2] if isinstance(code, str) and code.count("-") == 4 else None
-        key = bool(settings.key_from_source_flag and bool(project.key_flag)) or (
+        flagged = False if pd.isna(project.key_flag) else bool(project.key_flag)  # SPGL carries no flag: NULL
+        key = bool(settings.key_from_source_flag and flagged) or (
             settings.key_investment_wan is not None
             and pd.notna(project.total_investment_wan)
             and float(project.total_investment_wan) >= settings.key_investment_wan
@@ -392,17 +435,22 @@ def process_stage_states(records: pd.DataFrame, quarantined: pd.DataFrame) -> pd
 
 def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: set, golden: pd.DataFrame):
     """Every item handling pulled, once: ``linked`` to a tracked project (and to the golden case whose 办件编号 is
-    its 事项实例编码), ``waiting`` for its project, or ``quarantined``. ``golden``: golden_case_id, case_no."""
+    its 事项实例编码), ``waiting`` for its project (not pulled yet, or its 工程 not in the project table), or
+    ``quarantined``; placed in its stage, national stage and milestone (:func:`with_stages`). ``golden``:
+    golden_case_id, case_no."""
     usable = None
     if len(records):
         usable = newest(records, "handling_id")
         known = usable["project_code"].isin(tracked)
         usable["status"] = np.where(known, "linked", "waiting")
-        usable["note"] = np.where(known, None, "project_not_pulled")
+        # waiting: the project not pulled yet, or no project in SPGL_XMJBXXB has the handling's 工程代码
+        named = usable["project_code"].notna().to_numpy(dtype=bool)
+        usable["note"] = np.where(known, None, np.where(named, "project_not_pulled", "works_code_unknown"))
         by_number = golden.dropna(subset=["case_no"]).drop_duplicates("case_no").set_index("case_no")["golden_case_id"]
         usable["golden_case_id"] = usable["handling_id"].map(by_number)
         stages = with_stages(usable)
-        usable["stage"], usable["national_stage"] = stages["stage"], stages["national_stage"]
+        for column in ("stage", "national_stage", "milestone"):
+            usable[column] = stages[column]
     return with_quarantined(usable, quarantined, "handling_id")
 
 

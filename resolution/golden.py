@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from core.departments import source_priority
-from schemas.case import CASE_COLUMNS, CODED_COLUMNS, items
+from schemas.case import CASE_COLUMNS, CODED_COLUMNS, items, name_key
 
 GOLDEN_FIELDS = [c for c in CASE_COLUMNS if c not in ("source_system", "source_record_id")] + ["applicant_id_kind"]
 #: Fields a case version's payload carries only when known (issue 15): a case none of whose sources says them keeps
-#: the content, and so the versions, it had before they existed.
-WHEN_KNOWN = tuple(CODED_COLUMNS)
+#: the content, and so the versions, it had before they existed. 经办人 (handler_name, issue 22) likewise.
+WHEN_KNOWN = (*CODED_COLUMNS, "handler_name")
 
 
 def golden_id_for(source_system: pd.Series, source_record_id: pd.Series) -> pd.Series:
@@ -149,6 +149,10 @@ def payload_json(golden: pd.DataFrame) -> list[str]:
         for row, listed in zip(rows, golden["pauses"], strict=True):
             if isinstance(listed, str) and listed:
                 row["pauses"] = json.loads(listed)
+    if "materials" in golden:  # likewise: a case whose sources list no materials keeps its content
+        for row, listed in zip(rows, golden["materials"], strict=True):
+            if isinstance(listed, str) and listed:
+                row["materials"] = json.loads(listed)
     if "evaluation" in golden:  # likewise: the 好差评 evaluation that stands for the case, once it has one
         for row, given in zip(rows, golden["evaluation"], strict=True):
             if isinstance(given, str) and given:
@@ -173,6 +177,36 @@ def pauses_of(golden_ids: pd.Series, pauses: pd.DataFrame) -> pd.Series:
     documents = {
         case_id: json.dumps(group[["kind", "start", "end"]].to_dict("records"), ensure_ascii=False)
         for case_id, group in p.groupby("golden_case_id", sort=False)
+    }
+    return golden_ids.map(documents).astype("string")
+
+
+def materials_of(golden_ids: pd.Series, materials: pd.DataFrame, linked: pd.DataFrame) -> pd.Series:
+    """Per golden case (aligned with ``golden_ids``), its materials (材料) as JSON (``[{"name", "get_type", "count",
+    "attachment"}]``; NA for none), from the readable materials of its records (``materials``: source_system,
+    partition_date, record_key, seq, name, get_type, count, attachment). Survivorship as for the case's fields: the
+    records in :func:`survivorship_order` of ``linked`` (the golden cases' records), each material by name once
+    (NFKC, spaces and bracket forms aside), from the best record listing it; a record pulled again lists its
+    materials again, and its current state wins. In the order of the best record's list, then the others'."""
+    if materials.empty or linked.empty:
+        return pd.Series(pd.NA, index=golden_ids.index, dtype="string")
+    keys = ["source_system", "partition_date", "record_key"]
+    ranked = survivorship_order(linked)[[*keys, "golden_case_id"]].assign(_rank=range(len(linked)))
+    ranked["partition_date"] = pd.to_datetime(ranked["partition_date"]).dt.date
+    m = materials.drop(columns="golden_case_id", errors="ignore")  # the links say which case: ``linked``'s
+    m = m.assign(partition_date=pd.to_datetime(m["partition_date"]).dt.date).merge(ranked, on=keys)
+    m = m[m["golden_case_id"].isin(set(golden_ids))]
+    if m.empty:
+        return pd.Series(pd.NA, index=golden_ids.index, dtype="string")
+    m["_name"] = m["name"].astype(str).map(name_key)
+    m = m.sort_values(["golden_case_id", "_rank", "seq"]).drop_duplicates(["golden_case_id", "_name"])
+    m["count"] = m["count"].astype("Int64").astype(object).where(m["count"].notna(), None)
+    m["attachment"] = m["attachment"].astype(object).where(m["attachment"].notna(), None)
+    documents = {
+        case_id: json.dumps(
+            group[["name", "get_type", "count", "attachment"]].to_dict("records"), ensure_ascii=False, default=int
+        )
+        for case_id, group in m.groupby("golden_case_id", sort=False)
     }
     return golden_ids.map(documents).astype("string")
 

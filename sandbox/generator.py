@@ -7,6 +7,7 @@ makes, a few typed twice, plus cases of its own. ``truth`` says which records de
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -117,6 +118,28 @@ RESTAURANT_PACKAGE = ("000102002000", "000105001000", "000105002000")
 BAD_KINDS = ("missing_name", "unknown_item", "malformed_id", "bad_date")
 
 
+#: 材料 a window takes in per item (name, whether the 电子证照库 can supply it), for the systems that list them;
+#: "" = any other item. Names after the items' published 申请材料 lists, shortened.
+PAPERS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "000102001000": (("公司登记（备案）申请书", False), ("公司章程", False), ("法定代表人身份证明", True),
+                     ("住所使用证明", False)),
+    "000102002000": (("个体工商户登记（备案）申请书", False), ("经营者身份证明", True), ("经营场所使用证明", False)),
+    "000105001000": (("食品经营许可申请书", False), ("营业执照", True), ("食品安全管理制度", False),
+                     ("主要设备设施布局图", False)),
+    "000105002000": (("小餐饮登记申请表", False), ("营业执照", True), ("经营场所使用证明", False)),
+    "000130001000": (("建筑工程施工许可申请表", False), ("建设工程规划许可证", True), ("施工合同", False),
+                     ("施工图审查合格书", False)),
+    "000130002000": (("商品房预售许可申请表", False), ("营业执照", True), ("建设工程规划许可证", True),
+                     ("建筑工程施工许可证", True)),
+    "": (("申请书", False), ("申请人身份证明", True)),
+}  # fmt: skip
+#: Window clerks (synthetic names) per system that records who accepted a case.
+CLERKS = {
+    "housing": ("沈建国", "钱丽华", "蒋卫东", "许明"),
+    "approval_platform": ("王丽", "张敏", "陈静", "刘洋", "周婷", "吴磊", "徐芳", "孙浩"),
+}
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     start: date
@@ -196,6 +219,7 @@ class CaseGenerator:
         self.rng = random.Random(config.seed)
         self.pause_rng = random.Random(config.seed + 7919)  # its own stream: the rest of the data stays as it was
         self.late_rng = random.Random(config.seed + 104729)  # likewise
+        self.paper_rng = random.Random(config.seed + 2750159)  # likewise: materials and clerks (issue 22)
         self.channel_rng = random.Random(config.seed + 15485863)  # likewise: channel, delivery, place, mode
         self.people = ApplicantFactory(self.rng)
         # The sandbox's own catalogue (sandbox/data/): the items, the departments, each system's own item codes.
@@ -403,6 +427,7 @@ class CaseGenerator:
                 "BLZT": MARKET_STATUS[case.status],
                 "GXSJ": case.changed_at.strftime(fmt),
                 "TBCX": self._pauses(case, fmt),
+                "SQCL": self._materials(dept, case),
                 **self._service_fields(dept, case, ("SBQD", "SDFS", "SLDD", "SPFS")),
             }
             if late:  # reported in one go, days after the case last changed: no earlier state was ever seen
@@ -423,6 +448,8 @@ class CaseGenerator:
                 "xmdz": a.address,
                 "sqrq": case.submitted_at if case.bad != "bad_date" else None,
                 "slrq": case.accepted_at,
+                "slr": self._clerk(dept, case),
+                "sqcl": self._materials(dept, case),
                 "jdrq": case.decided_at,
                 "bjrq": case.completed_at,
                 "zt": HOUSING_STATUS[case.status],
@@ -454,6 +481,39 @@ class CaseGenerator:
             key = record["办件编号"]
         data.records(dept).extend([*self._earlier_states(dept, case, record), record])
         data.truth.append((dept, key, case.case_id))
+
+    def _materials(self, system: str, case: Case) -> list[dict] | str | None:
+        """材料 the market regulator (SQCL: a list of objects, 收取方式 coded 1 纸质 2 上传 3 证照库) and the housing
+        database (sqcl: the list as JSON text, 收取方式 in words) record for a case, from their own random stream:
+        none on some records (rows from before the field), and now and then a 收取方式 code the bridge does not
+        know (9 其他)."""
+        rng = self.paper_rng
+        if rng.random() < (0.15 if system == "market_regulation" else 0.3):
+            return [] if system == "market_regulation" else None
+        online = case.channel in ("web", "mobile")
+        listed = []
+        for name, licence in PAPERS.get(case.item_code, PAPERS[""]):
+            how = "licence" if licence and rng.random() < 0.8 else "upload" if online else "paper"
+            count = rng.randint(1, 2) if how == "paper" else 1 if how == "upload" else None
+            listed.append((name, how, count))
+        if system == "market_regulation":
+            codes = {"paper": "1", "upload": "2", "licence": "3"}
+            return [
+                {"CLMC": name, "SQFS": "9" if rng.random() < 0.01 else codes[how], "SQSL": count,
+                 "FJMC": f"{name}.pdf" if how == "upload" else ""}
+                for name, how, count in listed
+            ]  # fmt: skip
+        words = {"paper": "纸质", "upload": "网上上传", "licence": "证照库调取"}
+        return json.dumps(
+            [{"mc": name, "sqfs": words[how], "fs": count} for name, how, count in listed], ensure_ascii=False
+        )
+
+    def _clerk(self, system: str, case: Case) -> str | None:
+        """经办人: the clerk who accepted the case, as the approval platform (acceptUserName) and the housing database
+        (slr) record it; none before acceptance, and left blank now and then. Its own random stream."""
+        if case.accepted_at is None or self.paper_rng.random() < 0.05:
+            return None
+        return self.paper_rng.choice(CLERKS[system])
 
     def _pauses(self, case: Case, fmt: str) -> list[dict]:
         """特别程序 the market regulator lists (TBCX): for some cases that took three days or more, a 补正 (now and
@@ -556,6 +616,7 @@ class CaseGenerator:
             "address": address,
             "applyTime": applied,
             "acceptTime": accepted,
+            "acceptUserName": self._clerk("approval_platform", case),
             "finishTime": finished,
             "status": PLATFORM_STATUS[case.status],
             "deptName": self.dept_name[dept],
@@ -671,7 +732,7 @@ class EvaluationFeed:
     """
 
     LEVELS = (("5", 0.88), ("4", 0.08), ("3", 0.032), ("2", 0.005), ("1", 0.003))
-    CHANNELS = (("4", 0.40), ("2", 0.25), ("1", 0.14), ("6", 0.10), ("3", 0.05), ("7", 0.04), ("8", 0.02))
+    CHANNELS = (("4", 0.40), ("2", 0.25), ("1", 0.14), ("7", 0.10), ("3", 0.05), ("5", 0.04), ("6", 0.02))
     FORMAT = "%Y-%m-%d %H:%M:%S"
 
     def __init__(self, generator: CaseGenerator, rng: random.Random) -> None:

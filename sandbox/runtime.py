@@ -21,6 +21,7 @@ import uvicorn
 from sandbox import faults as fault_kit
 from sandbox.apps import SUPERVISION, MunicipalState, department_app, municipal_app
 from sandbox.generator import Dataset, GeneratorConfig, generate
+from sandbox.numbering import numbering_app
 from sandbox.one_network import ExchangeProcessor
 from sandbox.ownership import claim, reset
 from sandbox.projects import write_spgl_database
@@ -35,8 +36,10 @@ CREDENTIALS = {
     "evaluations": ("wj-bridge-hcp", "sandbox-secret-evaluations"),  # the 好差评 feed, on the platform's host
     # the 审管互动 platform's findings, on the supervision host
     "supervision_findings": ("wj-bridge-jgfk", "sandbox-secret-supervision-findings"),
+    "case_no_service": ("wj-bridge-bjbh", "sandbox-secret-case_no_service"),  # the province's numbering service
 }
-DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104}
+DEFAULT_PORTS = {"market_regulation": 18101, "approval_platform": 18102, "municipal": 18103, "supervision": 18104,
+                 "numbering": 18105}  # fmt: skip
 HOUSING_TABLE = "t_sgxk_bj"
 
 
@@ -72,6 +75,7 @@ def environment_for(endpoints: dict[str, str]) -> dict[str, str]:
         ),
         "HOTLINE_DROP_DIR": endpoints.get("hotline_drop", str(Path(endpoints["health_drop"]).parent / "hotline_drop")),
         "ONE_NETWORK_DB_URL": endpoints["one_network_db"],
+        "CASE_NO_SERVICE_BASE_URL": endpoints.get("numbering", "http://127.0.0.1:18105"),
         **dict.fromkeys(
             ("SPGL_PROJECTS_DB_URL", "SPGL_ITEMS_DB_URL", "SPGL_STAGES_DB_URL"),
             endpoints.get("spgl_db", f"sqlite:///{Path(endpoints['health_drop']).parent / 'spgl.sqlite'}"),
@@ -202,6 +206,12 @@ class Sandbox:
                 seed=self.settings.seed + 3,
                 findings=(self.data.findings, *CREDENTIALS["supervision_findings"]),
             ),
+            "numbering": numbering_app(
+                app_key=CREDENTIALS["case_no_service"][0],
+                app_secret=CREDENTIALS["case_no_service"][1],
+                faults=self.faults["numbering"],
+                seed=self.settings.seed + 5,
+            ),
         }
         for name, app in apps.items():
             self.servers[name] = _ServerThread(app, self.settings.ports.get(name, 0))
@@ -230,6 +240,7 @@ class Sandbox:
             "approval_platform": self.url("approval_platform"),
             "municipal": self.url("municipal"),
             "supervision": self.url("supervision"),
+            "numbering": self.url("numbering"),
             "housing_db": self.housing_url,
             "spgl_db": f"sqlite:///{self.root / 'spgl.sqlite'}",
             "health_drop": str(self.health_dir),
@@ -270,6 +281,10 @@ class Sandbox:
             sa.Column("slck", sa.String(32), comment="受理窗口"),
             sa.Column("spcx", sa.String(16), comment="审批程序"),
             sa.Column("xmdm", sa.String(32), comment="投资项目代码 (施工许可; NULL in other rows)"),
+            sa.Column("slr", sa.String(32), comment="受理人"),
+            sa.Column(
+                "sqcl", sa.Text, comment="申请材料 (JSON: mc 材料名称, sqfs 收取方式, fs 份数; NULL in older rows)"
+            ),
             sa.Column("gxsj", sa.DateTime, index=True, comment="更新时间"),
             comment="施工许可/预售许可办件",
             mysql_charset="utf8mb4",
@@ -279,7 +294,9 @@ class Sandbox:
             meta.drop_all(conn)
             meta.create_all(conn)
             if self.data.housing:  # an empty list would insert one row of defaults
-                conn.execute(table.insert(), [{"xmdm": None, **row} for row in self.data.housing])
+                conn.execute(
+                    table.insert(), [{"xmdm": None, "slr": None, "sqcl": None, **row} for row in self.data.housing]
+                )
         engine.dispose()
 
     def _write_health_drops(self) -> None:

@@ -35,6 +35,7 @@ CASE_COLUMNS: tuple[str, ...] = (
     "accepting_place",  # 受理地点: a place_code of places.csv; NA where the source does not say
     "approval_mode",  # 审批方式: APPROVAL_MODES (the source's word, else the item's default in items.csv)
     "project_code",  # 投资项目代码, where the case is a step of an investment project and its source says which
+    "handler_name",  # 经办人 / 受理人员: the clerk who accepted or handled the case (staff); NA where unsaid
 )
 #: What ``approval-bridge dedup`` reads: the canonical columns record resolution looks at.
 DEDUP_COLUMNS: tuple[str, ...] = (
@@ -79,6 +80,15 @@ PAUSE_GROUNDS = {
     },
 }
 
+
+#: 收取方式 of a case's materials (材料), canonical: 纸质收取 (paper), 附件上传 (upload), 电子证照库 (licence:
+#: taken from the licence repository), after the 前置库 ``PRE_FILE.TAKETYPE`` values (research exchange-formats
+#: §2.2); GB/T 39046-2020 表5 lists 收取方式 an..20 without a code list, and the national
+#: ``up_pro_material.get_type`` is 2 characters with no published list (research §9): each receiver's profile maps
+#: these onto its codes.
+MATERIAL_GET_TYPES: tuple[str, ...] = ("paper", "upload", "licence")
+#: The keys of one material in the canonical case's ``materials`` list.
+MATERIAL_KEYS: tuple[str, ...] = ("name", "get_type", "count", "attachment")
 
 #: 申报渠道 (办理形式): the values of ``schemas/codes/lists/channel.csv``. ``self_service`` is a terminal in a hall.
 CHANNELS: tuple[str, ...] = ("window", "web", "mobile", "self_service", "express", "other")

@@ -2,17 +2,20 @@
 
 One file per list, ``schemas/codes/lists/<list>.csv``::
 
-    version,valid_from,valid_to,value,label,national,pre_family,municipal,source
+    version,valid_from,valid_to,value,label,national,municipal,source
 
 - ``value``: the bridge's canonical value (``ric``, ``legal_person``, ``办结``, ``workday`` …);
-- one column per receiver profile: ``national`` (the national ``up_pro_*`` tables, GB/T 39046), ``pre_family`` (the
-  province's ``PRE_*`` front-end tables), ``municipal`` (the municipal platform's JSON). A blank cell means the
-  profile has no code for the value: it is reported as unmapped, never guessed;
+- one column per receiver profile: ``national`` (the national ``up_pro_*`` tables, GB/T 39046) and ``municipal``
+  (the municipal platform's JSON). A blank cell means the profile has no code for the value: it is reported as
+  unmapped, never guessed;
 - ``valid_from`` / ``valid_to`` (inclusive, blank = open): a changed list is new rows under a new ``version`` with
   a later ``valid_from``, the old rows closed with ``valid_to``; history is kept, as in ``required_materials.csv``.
 
-``lists.csv`` names each list (its title, used in reasons). Which choice follows which source is in
-``schemas/codes/README.md``. Plain pandas, no Dagster: the delivery code calls :func:`translate` per column.
+``lists.csv`` names each list (its title, used in reasons) and where the list comes from: ``source`` (the standard
+or public definition) or ``assumed`` (what to confirm, with whom), exactly one. Each row's ``source`` cell names the
+row's source, or says ``assumed: …`` for the part of it no source gives (:func:`core.provenance.split`); a row that
+says neither is refused when the list is read. Which choice follows which source is in ``schemas/codes/README.md``
+and docs/formats.md. Plain pandas, no Dagster: the delivery code calls :func:`translate` per column.
 """
 
 from __future__ import annotations
@@ -24,14 +27,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import clock
+from core import clock, provenance
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LISTS_DIR = REPO_ROOT / "schemas" / "codes" / "lists"
 #: Receiver profiles, each a column of every list, and how a reason names them.
 PROFILES: dict[str, str] = {
     "national": "the national platform (up_pro_* tables)",
-    "pre_family": "the province (PRE_* front-end tables)",
     "municipal": "the municipal platform",
 }
 META_COLUMNS = ("version", "valid_from", "valid_to", "value", "label", "source")
@@ -68,6 +70,28 @@ class CodeLists:
         table = self.table(list_name)
         current = (table["valid_from"] <= day) & (table["valid_to"].isna() | (day <= table["valid_to"]))
         return table[current].set_index("value")
+
+    def provenance(self, list_name: str) -> tuple[str | None, str | None]:
+        """(source, assumed) of the whole list, from ``lists.csv``: exactly one is given."""
+        index = self.directory / "lists.csv"
+        entry = _index(self.directory).get(list_name)
+        if entry is None:
+            raise CodeListError(f"{index}: no row for the list {list_name!r}")
+        source, assumed = entry
+        if bool(source) == bool(assumed):
+            given = "both source and assumed" if source else "neither source nor assumed"
+            raise CodeListError(f"{index}: list {list_name!r} gives {given}: name exactly one")
+        return source, assumed
+
+    def assumed_rows(self, list_name: str) -> dict[str, list[str]]:
+        """What each row's ``source`` cell says is assumed (``…; assumed: …``) → the values whose row says it."""
+        found: dict[str, list[str]] = {}
+        table = self.table(list_name)
+        for value, cell in zip(table["value"], table["source"], strict=True):
+            _, assumed = provenance.split(cell)
+            if assumed and value not in found.setdefault(assumed, []):
+                found[assumed].append(value)
+        return found
 
     def _check_profile(self, list_name: str, profile: str) -> None:
         if profile not in PROFILES:
@@ -130,6 +154,17 @@ def _titles(directory: Path) -> dict[str, str]:
 
 
 @cache
+def _index(directory: Path) -> dict[str, tuple[str | None, str | None]]:
+    """``lists.csv``: list → (source, assumed), blanks as ``None``."""
+    index = directory / "lists.csv"
+    if not index.is_file():
+        return {}
+    frame = pd.read_csv(index, dtype=str, keep_default_na=False)
+    columns = [frame.get(c, pd.Series("", index=frame.index)).str.strip() for c in ("source", "assumed")]
+    return {name: (s or None, a or None) for name, s, a in zip(frame["list"], *columns, strict=True)}
+
+
+@cache
 def _load(path: Path) -> pd.DataFrame:
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in META_COLUMNS if c not in table.columns]
@@ -138,6 +173,10 @@ def _load(path: Path) -> pd.DataFrame:
     for column in ("value", *PROFILES):
         if column in table.columns:
             table[column] = table[column].str.strip()
+    unsourced = [value for value, cell in zip(table["value"], table["source"], strict=True)
+                 if provenance.split(cell) == (None, None)]  # fmt: skip
+    if unsourced:
+        raise CodeListError(f"{path}: rows name no source and no 'assumed: …': {', '.join(unsourced)}")
     try:
         table["valid_from"] = pd.to_datetime(table["valid_from"], format="%Y-%m-%d")
         table["valid_to"] = pd.to_datetime(table["valid_to"].replace("", None), format="%Y-%m-%d")

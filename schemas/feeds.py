@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: 好差评 levels, best first (GB/T 39734: 五级; the national 满意度 code A.8 numbers them 1 非常满意 … 5 非常不满意,
-#: the 好差评 systems the other way round: each declaration maps its own codes).
+#: 好差评 levels, best first (GB/T 39734: 五级). Two numberings are in use, both explicit in data: the 好差评
+#: interfaces send 1 非常不满意 … 5 非常满意 (each feed declaration maps its codes, ``core/feeds/evaluations.yaml``);
+#: the receivers get GB/T 39046 A.8's 1 非常满意 … 5 非常不满意 (``schemas/codes/lists/satisfaction.csv``).
 EVALUATION_LEVELS: tuple[str, ...] = ("very_satisfied", "satisfied", "basic", "dissatisfied", "very_dissatisfied")
 LEVEL_LABELS = {
     "very_satisfied": "非常满意",
@@ -21,17 +22,21 @@ LEVEL_LABELS = {
 }
 #: 差评: the levels that open a rectification (GB/T 39734 差评; research §5: levels 1–2 of five).
 POOR_LEVELS: tuple[str, ...] = ("dissatisfied", "very_dissatisfied")
-#: Where the evaluation was given (评价渠道 ``pf``; research §5, the two sources disagree on 6 and 7).
-EVALUATION_CHANNELS: tuple[str, ...] = (
-    "web",  # PC 网页
-    "app",  # 移动端 (苏服办 app, 小程序)
-    "qr_code",  # 二维码
-    "window_device",  # 大厅评价器 / 平板
-    "terminal",  # 大厅其他, 自助终端
-    "phone",  # 电话回访
-    "sms",  # 短信
-    "default",  # 系统默认评价 (no evaluation given in time)
-)
+#: Where the evaluation was given (评价渠道): GB/T 39046 table 9's seven channels in its order, which the 好差评
+#: interfaces number 1–7 as ``pf`` (contracts/gbt39046, contracts/haochaping), then ``default``, which no national
+#: list has: one province's interface codes a 系统默认评价 (no evaluation given in time), so a province override may
+#: map onto it (docs/evaluations.md).
+EVALUATION_CHANNEL_LABELS: dict[str, str] = {
+    "web": "PC端",
+    "app": "移动服务端",  # 苏服办 app, 小程序
+    "qr_code": "二维码",
+    "window_device": "政务大厅平板电脑",  # the hall's evaluation tablet at the window
+    "terminal": "政务大厅其他终端",  # other hall terminals (自助终端)
+    "phone": "电话",  # 电话回访
+    "sms": "短信",
+    "default": "系统默认评价",
+}
+EVALUATION_CHANNELS: tuple[str, ...] = tuple(EVALUATION_CHANNEL_LABELS)
 #: 评价次数: a first evaluation, or one added later (追加评价) which then stands for the case.
 EVALUATION_ROUNDS: tuple[str, ...] = ("first", "added")
 #: What happens to a 差评, in order (GB/T 39734 差评处置; research §5): each step has a deadline in
@@ -47,9 +52,12 @@ HOTLINE_RESULTS: tuple[str, ...] = ("solved", "unsolved", "partly_solved", "retu
 #: 回访满意度 (research §6 ``publicSatisfaction``: 0 不满意, 1 理解, 2 满意, 3 非常满意).
 HOTLINE_SATISFACTION: tuple[str, ...] = ("dissatisfied", "understood", "satisfied", "very_satisfied")
 
-#: How an item handled for an investment project ended (SPGL 办理状态 BLZT of its last step; the codes were not found
-#: in the research: each declaration maps its system's own).
-PROJECT_ITEM_OUTCOMES: tuple[str, ...] = ("granted", "returned", "running")
+#: How an item handled for an investment project stands, from its last step's 办理状态 (SPGL BLZT, contracts/spgl/
+#: BLZT.yaml; each declaration maps its system's codes): a decision (granted: 11 办结（通过）, 12 办结（容缺通过）;
+#: refused: 13 办结（不通过）), ended without one (not_accepted, never accepted: 2 已撤件, 4 不受理, 5 不予受理;
+#: withdrawn after acceptance: 14 撤回; revoked: 15 撤销), or still running (1, 3, 6-10: received, accepted, in 补正,
+#: in the department's hands, in a 特别程序).
+PROJECT_ITEM_OUTCOMES: tuple[str, ...] = ("granted", "refused", "not_accepted", "withdrawn", "revoked", "running")
 
 #: 审管互动 findings fed back by supervising departments (the municipal supervision platform; docs/licences.md).
 FINDING_KINDS: tuple[str, ...] = (
@@ -141,22 +149,35 @@ FEED_KINDS: dict[str, FeedKind] = {
         ),
         timestamps=("submitted_at",),
     ),
-    # ... and each item handled for it (SPGL_XMSPSXBLXXB, its first and last step from SPGL_XMSPSXBLXXXXB, its
-    # 特别程序 from SPGL_XMSPSXBLTBCXXXB)
+    # ... and each item handled for it (SPGL_XMSPSXBLXXB, with its steps from SPGL_XMSPSXBLXXXXB, its 特别程序 from
+    # SPGL_XMSPSXBLTBCXXXB and its place in its process from SPGL_DFXMSPLCJDSXXXB)
     "project_items": FeedKind(
-        required=("handling_id", "project_code", "item_code", "accepted_at"),
+        required=("handling_id", "item_code", "accepted_at"),
         optional=(
+            "project_code",  # XMDM of the project whose 工程 (GCDM) the handling names; none: not uploaded yet
+            "works_code",  # GCDM 工程代码, the handling's own link to its project
             "item_name",
             "dept_code",  # SPBMBM 审批部门编码
             "dept_name",  # SPBMMC
             "limit_days",  # SXBLSX 办理时限 (working days)
-            "ended_at",  # the last step's BLSJ, when it ended the handling
-            "outcome",
+            "ended_at",  # the last step's BLSJ (kept when that step ended the handling)
+            "outcome",  # the last step's BLZT
+            "correction_started_at",  # 补正（开始）: BLZT 6
+            "correction_ended_at",  # 补正（结束）: BLZT 7
+            "pause_started_at",  # 特别程序（开始）: BLZT 9 (or the 特别程序 table's TBCXKSSJ)
+            "pause_ended_at",  # 特别程序（结束）: BLZT 10
+            "national_stage",  # DYBZSPJDXH of the process stage the stage-item table places the item in
+            "milestone",  # SFLCBSX 是否里程碑事项, likewise
+        ),
+        coded={"outcome": PROJECT_ITEM_OUTCOMES},
+        timestamps=(
+            "accepted_at",
+            "ended_at",
+            "correction_started_at",
+            "correction_ended_at",
             "pause_started_at",
             "pause_ended_at",
         ),
-        coded={"outcome": PROJECT_ITEM_OUTCOMES},
-        timestamps=("accepted_at", "ended_at", "pause_started_at", "pause_ended_at"),
     ),
     # ... and the stages of the district's approval processes (SPGL_DFXMSPLCJDXXB 流程阶段): each stage of a process
     # version, the national stage it stands for (DYBZSPJDXH) and its limit (SPJDSX, working days)
@@ -166,8 +187,8 @@ FEED_KINDS: dict[str, FeedKind] = {
             "process_code",  # SPLCBM
             "process_version",  # SPLCBBH
             "stage_code",  # SPJDBM
-            "national_stage",  # DYBZSPJDXH 对应标准阶段: 1-4 (schemas.projects.NATIONAL_STAGES)
-            "limit_days",  # SPJDSX 阶段时限 (working days)
+            "national_stage",  # DYBZSPJDXH 对应标准阶段: 1-4, 5 并行推进 (schemas.projects.NATIONAL_STAGES)
+            "limit_days",  # SPJDSX 阶段时限 (working days; 0 for 并行推进, which has no limit of its own)
         ),
         optional=(
             "stage_name",  # SPJDMC

@@ -2,8 +2,10 @@
 
 Two stage vocabularies: the seed's five 环节 the bureau reports key projects by (立项, 用地, 规划, 环评, 施工许可:
 the "45" runs from 立项 to 施工许可 across them) and the national four of the engineering-construction approval
-reform (SPGL 标准阶段: 1 立项用地规划许可, 2 工程建设许可, 3 施工许可, 4 竣工验收). Plain data, no I/O beyond the
-code table.
+reform (SPGL 标准阶段: 1 立项用地规划许可, 2 工程建设许可, 3 施工许可, 4 竣工验收), beside which a process may have a
+并行推进 stage (5: items handled alongside the main line, no limit of its own). Where the system's stage-item table
+(SPGL_DFXMSPLCJDSXXXB) places an item, that wins; the bureau's table is the fallback for items it does not list.
+Plain data, no I/O beyond the code table.
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from schemas.case import CODES_DIR
 STAGES: tuple[str, ...] = ("立项", "用地", "规划", "环评", "施工许可")
 #: Where the 45 clock starts and ends.
 CLOCK_START, CLOCK_END = "立项", "施工许可"
-#: SPGL 标准阶段 (research exchange-formats §7).
-NATIONAL_STAGES: dict[int, str] = {1: "立项用地规划许可", 2: "工程建设许可", 3: "施工许可", 4: "竣工验收"}
+#: SPGL 对应标准审批阶段 DYBZSPJDXH (contracts/spgl/DYBZSPJDXH.yaml): the national four, and 5 并行推进, the stage
+#: a process keeps for the items handled beside its main line (aplanmis writes it with no limit, SPJDSX 0).
+NATIONAL_STAGES: dict[int, str] = {
+    1: "立项用地规划许可",
+    2: "工程建设许可",
+    3: "施工许可",
+    4: "竣工验收",
+    5: "并行推进",
+}
+PARALLEL_STAGE = 5
 
 
 @cache
@@ -32,7 +42,7 @@ def project_stages() -> pd.DataFrame:
         raise ValueError(f"project_stages.csv: stages {unknown} are not among {', '.join(STAGES)}")
     table["national_stage"] = table["national_stage"].astype(int)
     if unknown := sorted(set(table["national_stage"]) - set(NATIONAL_STAGES)):
-        raise ValueError(f"project_stages.csv: national stages {unknown} are not among 1-4")
+        raise ValueError(f"project_stages.csv: national stages {unknown} are not among 1-5")
     if table["item_code"].duplicated().any():
         raise ValueError("project_stages.csv: an item is mapped twice")
     table["national_stage_name"] = table["national_stage"].map(NATIONAL_STAGES)

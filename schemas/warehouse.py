@@ -71,6 +71,8 @@ _CASE_FIELDS = (
     Column("accepting_place", String(32)),  # 受理地点: schemas/codes/places.csv place_code; NULL = unknown
     Column("approval_mode", String(8)),  # 审批方式: APPROVAL_MODES
     Column("project_code", String(32)),  # 投资项目代码, normalised; NULL when none (or malformed: flagged)
+    # 经办人 (受理人员): staff, not an applicant: not masked, never logged; up_pro_accept.handle_user_name is 100 long
+    Column("handler_name", String(100)),
 )
 
 
@@ -133,6 +135,18 @@ staged_pauses = Table(
     Column("started_at", DateTime),
     Column("ended_at", DateTime),  # NULL while the pause runs
     Column("problem", String(64)),  # why the pause cannot be counted (the case is flagged pause_unreadable)
+)
+
+staged_materials = Table(
+    "staged_materials",  # 材料: the papers a staged record lists as received (feeds up_pro_material)
+    metadata,
+    *_record_key(),  # the staged record the material belongs to
+    Column("seq", Integer, primary_key=True),  # its place in the record's list
+    Column("name", String(200)),  # 材料名称 (up_pro_material.material_name varchar(200))
+    Column("get_type", String(16)),  # 收取方式: schemas.case.MATERIAL_GET_TYPES; NULL when the source does not say
+    Column("count", Integer),  # 收取数量; NULL when the source does not say
+    Column("attachment", String(200)),  # 附件名称, for an uploaded one
+    Column("problem", String(64)),  # why the entry cannot be read (the record is flagged material_unreadable)
 )
 
 quarantined_records = Table(
@@ -234,13 +248,20 @@ golden_cases = Table(
 case_numbers = Table(
     "case_numbers",
     metadata,
-    Column("project_no", String(50), primary_key=True),  # 办件编号: 实施编码 (31) + yyyyMMdd + serial (4)
+    Column(
+        "project_no", String(50), primary_key=True
+    ),  # 办件编号 (up to 50; national form 实施编码 + yyyyMMdd + serial)
     Column("source_system", String(32), nullable=False),  # the anchor record
     Column("source_record_id", String(128), nullable=False),
-    Column("task_code", String(36), nullable=False),  # 实施编码
-    Column("number_date", Date, nullable=False),
-    Column("serial", Integer, nullable=False),
+    # 实施编码, date and serial the number was formed from; NULL for a department's number in another form (a UUID)
+    Column("task_code", String(36)),
+    Column("number_date", Date),
+    Column("serial", Integer),
     Column("origin", String(16), nullable=False),  # department (carried by the record) / allocated (by the bridge)
+    Column("allocated_by", String(16)),  # for an allocated one: bridge (its own serial) / province_service
+    # for an allocated one, where its 实施编码 came from: catalogue (the province's implementation list) / derived
+    # (built by the bridge from the department's USCC, level and 基本编码: assumed, to confirm with the catalogue)
+    Column("task_code_origin", String(16)),
     Column("superseded_by", String(50)),  # an allocated number replaced by the department's own, when it came
     Column("assigned_partition", Date, nullable=False),
     Column("assigned_at", DateTime, nullable=False),
@@ -795,8 +816,8 @@ def _process_stage_fields() -> list[Column]:
         Column("stage_code", String(64), nullable=False),  # SPJDBM
         Column("stage_name", String(128)),
         Column("stage_order", Integer),
-        Column("national_stage", Integer, nullable=False),  # DYBZSPJDXH: schemas.projects.NATIONAL_STAGES
-        Column("limit_days", Integer, nullable=False),  # SPJDSX (working days)
+        Column("national_stage", Integer, nullable=False),  # DYBZSPJDXH: schemas.projects.NATIONAL_STAGES (5 并行推进)
+        Column("limit_days", Integer),  # SPJDSX (working days); NULL: 并行推进's 0, no limit of its own
         Column("milestone_rule", String(8)),  # LCBSXLX, as the system writes it
     ]
 
@@ -804,17 +825,24 @@ def _process_stage_fields() -> list[Column]:
 def _project_item_fields() -> list[Column]:
     return [
         Column("handling_id", String(64), nullable=False),  # SPSXSLBM 事项实例编码 (= 办件流水号)
-        Column("project_code", String(32), nullable=False),
+        Column("project_code", String(32)),  # XMDM of the handling's 工程; NULL: SPGL_XMJBXXB has no such 工程 yet
+        Column("works_code", String(64)),  # GCDM 工程代码
         Column("item_code", String(32), nullable=False),
         Column("item_name", String(128)),
         Column("dept_code", String(32)),
         Column("dept_name", String(128)),
         Column("limit_days", Integer),
         Column("accepted_at", DateTime, nullable=False),
-        Column("ended_at", DateTime),
-        Column("outcome", String(16)),  # schemas.feeds.PROJECT_ITEM_OUTCOMES
-        Column("pause_started_at", DateTime),
+        Column("ended_at", DateTime),  # kept when the last step ended the handling
+        Column("outcome", String(16)),  # schemas.feeds.PROJECT_ITEM_OUTCOMES, from the last step's BLZT
+        Column("correction_started_at", DateTime),  # 补正 (BLZT 6 → 7): a pause
+        Column("correction_ended_at", DateTime),
+        Column("pause_started_at", DateTime),  # 特别程序 (BLZT 9 → 10): a pause
         Column("pause_ended_at", DateTime),
+        # the item's national stage (5 并行推进) and milestone flag: as the process's stage-item table gives them
+        # (staged); in project_handlings, the bureau's table (schemas/codes/project_stages.csv) filling the gaps
+        Column("national_stage", Integer),
+        Column("milestone", Boolean),
     ]
 
 
@@ -828,7 +856,7 @@ staged_process_stages = Table(
     "staged_process_stages", metadata, *_record_key(), *_process_stage_fields(), Column("changed_at", String(32))
 )
 
-#: Every process stage pulled, once, in its newest state: current, or quarantined (a national stage outside 1-4, a
+#: Every process stage pulled, once, in its newest state: current, or quarantined (a national stage outside 1-5, a
 #: limit that is not a positive number of days). Rebuilt whole by the ``projects`` asset.
 process_stages = Table(
     "process_stages",
@@ -843,7 +871,7 @@ process_stages = Table(
     Column("note", String(256)),
 )
 # a quarantined stage may lack any of them
-for _name in ("process_code", "process_version", "stage_code", "national_stage", "limit_days"):
+for _name in ("process_code", "process_version", "stage_code", "national_stage"):
     process_stages.c[_name].nullable = True
 
 #: Every project pulled, once, in its newest state (tracked), or quarantined (its code failed the check: a clerk's
@@ -872,7 +900,6 @@ project_handlings = Table(
     Column("status", String(16), nullable=False),  # linked / waiting / quarantined
     *[c for c in _project_item_fields() if c.name != "handling_id"],
     Column("stage", String(8)),  # schemas.projects.STAGES (NULL: an item outside the five)
-    Column("national_stage", Integer),
     Column("golden_case_id", String(32)),
     Column("first_partition", Date, nullable=False),
     Column("partition_date", Date, nullable=False),
@@ -880,8 +907,8 @@ project_handlings = Table(
     Column("note", String(256)),
     Index("ix_project_handlings_project", "project_code"),
 )
-# a quarantined handling may have no project code, item or acceptance time
-for _name in ("project_code", "item_code", "accepted_at"):
+# a quarantined handling may have no item or acceptance time
+for _name in ("item_code", "accepted_at"):
     project_handlings.c[_name].nullable = True
 
 #: Golden cases that carry no project code but look like a step of a known project (the project unit's USCC, an

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.departments import PauseMapping, departments
+from core.departments import MaterialMapping, PauseMapping, departments
 from schemas.case import CODED_COLUMNS
 
 
@@ -18,8 +18,9 @@ class SourceMapping:
     fields: dict[str, str]  # canonical column -> the source's field name
     statuses: dict[str, str]  # the source's status value -> canonical 办件状态
     applicant_types: dict[str, str] = field(default_factory=dict)  # source value -> canonical; {} = infer from id
-    case_no_form: str = "local"  # national: case_no must follow the 办件编号 rule
+    case_no_form: str = "local"  # national: case_no is the 办件编号, kept when valid (schemas.identifiers)
     pauses: PauseMapping | None = None  # where the system lists a case's 特别程序
+    materials: MaterialMapping | None = None  # where the system lists a case's 材料
     # per coded column (submission_channel, delivery_method, accepting_place, approval_mode): code -> canonical
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -34,6 +35,7 @@ def mappings() -> dict[str, SourceMapping]:
             applicant_types=dict(d.mapping.applicant_types),
             case_no_form=d.mapping.case_no_form,
             pauses=d.mapping.pauses,
+            materials=d.mapping.materials,
             codes={column: dict(getattr(d.mapping, maps)) for column, maps in CODED_COLUMNS.items()},
         )
         for name, d in departments().items()
@@ -41,7 +43,7 @@ def mappings() -> dict[str, SourceMapping]:
 
 
 def national_case_no_systems() -> frozenset[str]:
-    """The systems whose case numbers are national 办件编号."""
+    """The systems whose case numbers are the 办件编号 their cases are known by (``case_no_form: national``)."""
     return frozenset(name for name, m in mappings().items() if m.case_no_form == "national")
 
 

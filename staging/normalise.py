@@ -23,8 +23,8 @@ from schemas.case import (
 from schemas.identifiers import (
     ID_KIND_RIC,
     ID_KIND_USCC,
+    case_number_problems,
     classify_identifiers,
-    national_case_numbers,
     normalize_project_code_series,
     project_code_problems,
 )
@@ -99,6 +99,9 @@ def normalise(mapped: pd.DataFrame) -> pd.DataFrame:
     ):
         out[column] = clean_text(out[column])
     out["applicant_name"] = out["applicant_name"].str.replace(r"\s+", "", regex=True)
+    # 经办人: a clerk's name as the system holds it (NFKC, no spaces); a frame mapped before the column existed has none
+    handler = out["handler_name"] if "handler_name" in out else pd.Series(pd.NA, index=out.index, dtype="string")
+    out["handler_name"] = clean_text(handler).str.replace(r"\s+", "", regex=True)
     out["address"] = out["address"].str.replace(r"\s+", "", regex=True)
     phone = clean_text(out["contact_phone"]).str.replace(r"[^\d\-]", "", regex=True)
     out["contact_phone"] = phone.mask(phone == "")
@@ -164,9 +167,22 @@ def _codes(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return status, applicant_type.fillna(inferred.astype("string"))
 
 
+#: Why a department's 办件编号 is refused, for the clerk (schemas.identifiers.case_number_problems): the published
+#: rule is GB/T 39046-2020 (办件编号 an..50) and, for a number in the national form, 实施编码 + date + serial.
+CASE_NO_REASONS = {
+    "blank": "为空：该系统的办件编号即对外的办件编号，不能为空。",
+    "too_long": "超过50位：办件编号最长50位（GB/T 39046-2020 政务服务平台基础数据规范）。",
+    "characters": "含有字母、数字和“-”以外的字符（如空格、汉字或不可见字符）：办件编号只能由字母、数字和“-”组成，"
+    "最长50位。",
+    "national_form": "是国家编码规则的43位形式（31位实施编码、8位日期yyyyMMdd、4位流水号），但校验不通过："
+    "实施编码须以有效的统一社会信用代码开头，日期须为真实日期，流水号从0001起。",
+}
+
+
 def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """(reason_code, reason) per row; NA where the record may be staged. The first failing rule wins."""
     system = frame["source_system"].map(system_names()).fillna(frame["source_system"])
+    case_problem = case_number_problems(frame["case_no"])
     rules = [
         (
             frame["file_error"].notna(),
@@ -178,12 +194,13 @@ def validate(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         (frame["source_record_id"].isna(), "missing_source_id", "缺少办件编号，无法追溯到" + system + "中的原始记录。"),
         (frame["applicant_name"].isna(), "missing_applicant_name", "申请人名称为空，请在" + system + "中补全。"),
         (
-            frame["source_system"].isin(national_case_no_systems())
-            & ~national_case_numbers(frame["case_no"].fillna("")).to_numpy(),
+            frame["source_system"].isin(national_case_no_systems()) & case_problem.notna(),
             "malformed_case_no",
             "办件编号（"
             + frame["case_no"].fillna("").str.len().astype("string")
-            + "位）不符合国家编码规则：应为31位实施编码、8位日期（yyyyMMdd）和4位流水号，共43位。请在"
+            + "位）"
+            + case_problem.map(CASE_NO_REASONS).fillna("")
+            + "请在"
             + system
             + "中核对该办件的编号。",
         ),
@@ -252,6 +269,17 @@ def quality_flags(frame: pd.DataFrame) -> pd.Series:
     for name, mask in flags.items():
         text = text.where(~mask.to_numpy(), text + name + ";")
     return text.str.rstrip(";").mask(text == "")
+
+
+def flag_problems(staged: pd.DataFrame, listed: pd.DataFrame, flag: str) -> pd.Series:
+    """``staged``'s quality flags with ``flag`` added to each record one of whose listed rows (``listed``: a
+    record's pauses, materials …, with source_system, record_key, problem) has a problem."""
+    flags = staged["quality_flags"].astype("string")
+    if listed.empty:
+        return flags
+    bad = listed.loc[listed["problem"].notna(), ["source_system", "record_key"]].drop_duplicates()
+    hit = pd.MultiIndex.from_frame(staged[["source_system", "record_key"]]).isin(pd.MultiIndex.from_frame(bad))
+    return flags.where(~hit, (flags.fillna("") + ";" + flag).str.lstrip(";"))
 
 
 def _mode_not_offered(frame: pd.DataFrame) -> pd.Series:

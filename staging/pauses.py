@@ -14,7 +14,7 @@ import json
 import pandas as pd
 
 from staging.mappings import mapping
-from staging.normalise import parse_timestamps
+from staging.normalise import flag_problems, parse_timestamps
 
 COLUMNS = ["source_system", "record_key", "seq", "kind", "started_at", "ended_at", "problem"]
 FLAG = "pause_unreadable"
@@ -63,9 +63,4 @@ def _pause_columns(items: pd.DataFrame, declared) -> dict[str, pd.Series]:
 
 def flag_records(staged: pd.DataFrame, pauses: pd.DataFrame) -> pd.Series:
     """``staged``'s quality flags with ``pause_unreadable`` added where one of a record's pauses has a problem."""
-    flags = staged["quality_flags"].astype("string")
-    if pauses.empty:
-        return flags
-    bad = pauses.loc[pauses["problem"].notna(), ["source_system", "record_key"]].drop_duplicates()
-    hit = pd.MultiIndex.from_frame(staged[["source_system", "record_key"]]).isin(pd.MultiIndex.from_frame(bad))
-    return flags.where(~hit, (flags.fillna("") + ";" + FLAG).str.lstrip(";"))
+    return flag_problems(staged, pauses, FLAG)

@@ -33,6 +33,7 @@ FIFTH = textwrap.dedent(
     short_name: 发改
     owner: team:development-reform
     role: department
+    assumed: the export's headings and status texts are as the platform's staff described them; confirm on a real file
     environment:
       endpoint:
         variable: DEVELOPMENT_REFORM_DROP_DIR
@@ -116,6 +117,8 @@ def test_shipped_declarations_load():
         (("kind: files", "kind: ftp"), "connector.kind"),
         (("owner: team:development-reform", "owner: 发改局"), "owner"),
         (('"": legal_person', '"": company'), "applicant_types map onto ['company']"),
+        (("assumed: the export's", "# the export's"), "neither source nor assumed: name exactly one"),
+        (("role: department", "role: department\nsource: GB/T 39046"), "both source and assumed: name exactly one"),
     ],
 )
 def test_a_bad_declaration_is_refused_in_one_line_naming_the_file(tmp_path, monkeypatch, change, message):
@@ -243,7 +246,7 @@ def test_a_fifth_system_by_file_reaches_the_golden_cases(fifth, tmp_path):
     from core.warehouse import Warehouse
     from pipelines.pull.assets import build_raw_asset
     from pipelines.resolve.assets import case_resolution
-    from pipelines.resources import WarehouseResource, department_resource
+    from pipelines.resources import WarehouseResource, case_numbering, department_resource
     from pipelines.stage.assets import stage
 
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
@@ -254,6 +257,7 @@ def test_a_fifth_system_by_file_reaches_the_golden_cases(fifth, tmp_path):
         resources={
             "warehouse": WarehouseResource(url=url),
             "development_reform": department_resource(declared.department("development_reform")),
+            "case_numbering": case_numbering(),  # where new 办件编号 come from (the bridge's serials by default)
         },
         raise_on_error=False,
     )

@@ -17,10 +17,12 @@ from core.warehouse import Warehouse, insert_frame
 from reporting.definitions import EvaluationDefinitions
 from reporting.evaluations import evaluation_states, follow_up, monthly_evaluations
 from resolution.evaluations import link, newest_states, standing
+from schemas.feeds import EVALUATION_CHANNEL_LABELS, LEVEL_LABELS
 from schemas.warehouse import staged_cases, staged_evaluations
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
 from staging.normalise import stage_partition
+from tests.test_codelists import read_contract
 from tests.test_staging import GOOD_MARKET, MR, _raw
 
 FEED = "evaluations"
@@ -80,7 +82,7 @@ def test_staging_maps_the_feeds_codes_and_quarantines_what_cannot_be_used():
     )
     assert list(staged["evaluation_id"]) == ["E1", "E2"]
     assert list(staged["level"]) == ["very_satisfied", "very_dissatisfied"]
-    assert list(staged["channel"]) == ["window_device", "default"]
+    assert list(staged["channel"]) == ["window_device", "sms"]  # pf 7 短信 (GB/T 39046 table 9's seventh)
     assert "1234 5678" not in staged.loc[0, "text"] and "198001011234" not in staged.loc[0, "text"]
     assert staged.loc[0, "text"].startswith("请回电 138****5678")
     reasons = dict(zip(quarantined["item_id"].fillna("(none)"), quarantined["reason_code"], strict=True))
@@ -92,6 +94,61 @@ def test_staging_maps_the_feeds_codes_and_quarantines_what_cannot_be_used():
         "(none)": "missing_evaluation_id",
     }
     assert quarantined["reason"].str.len().min() > 10 and quarantined["source_system"].eq(FEED).all()
+
+
+#: How the two implementations spell three of GB/T 39046 table 9's channel names (contracts/haochaping): the same
+#: channel, in the same place of the list.
+SPELLINGS = {"pc端": "PC端", "移动端": "移动服务端", "政务大厅自助终端": "政务大厅其他终端"}
+
+
+@pytest.mark.unit
+def test_the_feeds_channel_codes_are_table_9s_channels_in_its_order_as_both_implementations_number_them():
+    """pf 6 must mean 电话 and 7 短信: the declaration's codes against the standard's list and two implementations."""
+    table9 = read_contract("gbt39046/table9_evaluation_channel.csv", key="position", value="name")
+    implementations = [read_contract("haochaping/pf_21999586137.csv"), read_contract("haochaping/pf_44730132202.csv")]
+    channels = feed(FEED).code_map("channel")
+    assert sorted(channels) == sorted(table9)  # every channel of the standard has its code, and nothing else (no 8)
+    for code, canonical in channels.items():
+        assert EVALUATION_CHANNEL_LABELS[canonical] == table9[code], f"pf {code} is {table9[code]} in table 9"
+        for published in implementations:
+            assert SPELLINGS.get(published[code], published[code]) == table9[code]
+    assert channels["6"] == "phone" and channels["7"] == "sms"
+
+
+@pytest.mark.unit
+def test_a_provinces_own_channel_codes_are_a_named_override_held_against_its_source(tmp_path):
+    declared = feed(FEED)
+    assert declared.apply_override is None  # the national list is in force
+    zhejiang = declared.code_overrides["zhejiang"]
+    published = read_contract("haochaping/pf_zhejiang_3417401498.csv")
+    assert "3417401498" in zhejiang.source and zhejiang.province == "浙江省"
+    for code, canonical in zhejiang.codes["channel"].items():
+        assert EVALUATION_CHANNEL_LABELS[canonical] == published[code]
+    # in force, the override replaces only the codes it gives
+    document = json.loads(declared.model_dump_json())
+    path = tmp_path / "evaluations.yaml"
+    path.write_text(json.dumps({**document, "apply_override": "zhejiang"}), encoding="utf-8")
+    applied = read_model(path, Feed).code_map("channel")
+    assert (applied["6"], applied["7"], applied["4"]) == ("sms", "default", "window_device")
+    path.write_text(json.dumps({**document, "apply_override": "jiangsu"}), encoding="utf-8")
+    with pytest.raises(DeclarationError, match=r"apply_override: 'jiangsu' is not one of code_overrides \(zhejiang\)"):
+        read_model(path, Feed)
+
+
+@pytest.mark.unit
+def test_both_level_numberings_are_held_against_their_published_lists():
+    """The feed's 1 非常不满意 … 5 非常满意 (好差评 interfaces) and the receivers' GB/T 39046 A.8 1 非常满意 … 5."""
+    from schemas.codelists import code_table
+
+    levels = feed(FEED).code_map("level")
+    for published in ("haochaping/satisfaction_zhejiang_3417401498.csv", "haochaping/apprate_12111867854.csv"):
+        meanings = read_contract(published)
+        assert {code: LEVEL_LABELS[level] for code, level in levels.items()} == meanings
+    a8 = read_contract("gbt39046/a8_satisfaction.csv")
+    national = code_table("satisfaction")
+    for profile in ("national", "municipal"):
+        assert {row[profile]: LEVEL_LABELS[level] for level, row in national.iterrows()} == a8
+    assert levels["1"] == "very_dissatisfied" and national.loc["very_dissatisfied", "national"] == "5"
 
 
 def _records(*rows: tuple) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""The SPGL stage table (SPGL_DFXMSPLCJDXXB 流程阶段) on hand-made records: staged (a national stage outside 1-4 and a
-limit that is not a positive whole number of working days quarantined), each stage once in the state table, the
+"""The SPGL stage table (SPGL_DFXMSPLCJDXXB 流程阶段) on hand-made records: staged (the 并行推进 stage, DYBZSPJDXH 5
+with SPJDSX 0 as aplanmis writes it, kept with no limit; a national stage outside 1-5 and a limit that is not a
+positive whole number of working days quarantined), each stage once in the state table, the
 process's limits joined to the projects that name the process (per national stage; none for an unknown process or
 version), and the national stage's working days against that limit beside the seed stages' figures, which stay as
 they were.
@@ -50,18 +51,19 @@ STAGE_RECORDS = _raw(
     _stage("GYXM-02", "2", "2", "15.0"),  # a whole number written as a decimal
     _stage("GYXM-03", "3", "3", "10"),
     _stage("GYXM-04", "4", "4", "12"),
-    _stage("GYXM-09", "9", "5", "30"),  # 并行推进: no national stage
+    _stage("320412-GYXM-2.0", "5", "5", "0"),  # 并行推进, as aplanmis writes it: no limit of its own
+    _stage("GYXM-09", "9", "6", "30"),  # no such national stage
     _stage("GYXM-10", "10", "2", "十五"),  # a limit in words
-    _stage("GYXM-11", "11", "3", "0"),  # no limit
+    _stage("GYXM-11", "11", "3", "0"),  # a main-line stage with no limit
 )
 
 
 def test_stages_staged_and_the_bad_ones_quarantined_with_their_reason():
     staged, quarantined = stage_process_stages(STAGE_RECORDS, feed("spgl_process_stages"), DAY)
-    assert staged["stage_code"].tolist() == ["GYXM-01", "GYXM-02", "GYXM-03", "GYXM-04"]
-    assert staged["national_stage"].tolist() == [1, 2, 3, 4]
-    assert staged["limit_days"].tolist() == [20, 15, 10, 12]
-    assert staged["stage_order"].tolist() == [1, 2, 3, 4]
+    assert staged["stage_code"].tolist() == ["GYXM-01", "GYXM-02", "GYXM-03", "GYXM-04", "320412-GYXM-2.0"]
+    assert staged["national_stage"].tolist() == [1, 2, 3, 4, 5]
+    assert staged["limit_days"].tolist()[:4] == [20, 15, 10, 12] and pd.isna(staged["limit_days"].iloc[4])
+    assert staged["stage_order"].tolist() == [1, 2, 3, 4, 5]
     assert staged["stage_key"].iloc[0] == "320412-GYXM:2.0:GYXM-01" and (staged["milestone_rule"] == "1").all()
     reasons = quarantined.set_index("item_id")["reason_code"].to_dict()
     assert reasons == {
@@ -69,13 +71,13 @@ def test_stages_staged_and_the_bad_ones_quarantined_with_their_reason():
         "320412-GYXM:2.0:GYXM-10": "invalid_limit_days",
         "320412-GYXM:2.0:GYXM-11": "invalid_limit_days",
     }
-    assert "DYBZSPJDXH“5”" in quarantined.loc[quarantined["reason_code"] == "invalid_national_stage", "reason"].item()
+    assert "DYBZSPJDXH“6”" in quarantined.loc[quarantined["reason_code"] == "invalid_national_stage", "reason"].item()
     # the state table: each stage once, current or quarantined (the reconciliation's identity)
     states = process_stage_states(
         staged.assign(partition_date=DAY), quarantined.assign(partition_date=DAY, quarantined_at=None)
     )
-    assert len(states) == 7 and states["stage_key"].is_unique
-    assert states["status"].value_counts().to_dict() == {"current": 4, "quarantined": 3}
+    assert len(states) == 8 and states["stage_key"].is_unique
+    assert states["status"].value_counts().to_dict() == {"current": 5, "quarantined": 3}
 
 
 def test_a_missing_limit_is_quarantined_as_missing():
@@ -106,6 +108,7 @@ def test_the_national_limit_is_joined_per_project_by_its_process_and_version():
         }
     )
     limits = national_limits(projects, _current_stages())
+    # 并行推进 has no limit: no row for it
     assert limits.to_dict("records") == [
         {"project_code": "A", "national_stage": 1, "limit_days": 20},
         {"project_code": "A", "national_stage": 2, "limit_days": 15},
@@ -121,7 +124,7 @@ def test_the_national_stage_against_its_process_limit_beside_the_seed_stages():
     settings = ProjectDefinitions()
     before = project_stage_rows(HANDLINGS, calendar(), TODAY, settings)
     projects = PROJECTS.assign(process_code=PROCESS[0], process_version=PROCESS[1])
-    limits = national_limits(projects, _current_stages().assign(limit_days=[12, 15, 10, 12]))
+    limits = national_limits(projects, _current_stages().assign(limit_days=[12, 15, 10, 12, None]))
     stages = project_stage_rows(HANDLINGS, calendar(), TODAY, settings, limits).set_index("stage")
     # the seed stages' figures unchanged
     seed = [c for c in before.columns if c != "stage" and (not c.startswith("national_") or c == "national_stage")]
@@ -129,8 +132,8 @@ def test_the_national_stage_against_its_process_limit_beside_the_seed_stages():
     # national 1 = 立项 + 用地: 8, 9, 11, 14-18, 20 (make-up Sunday), 21-24 Sep = 13 (10 Sep: no handling in the
     # department's hands, 选址's acceptance day not counted), over its 12.
     # national 2 = 规划 + 环评: (21 Sep, 12 Oct]: 22-24, 28-30 Sep, 8-10 (10 a make-up Saturday), 12 Oct = 10,
-    # less the pause's 30 Sep, 8, 9 Oct = 7, within 15. national 3 = 施工许可: 3, within 10.
-    assert stages["national_working_days"].to_dict() == {"施工许可": 3, "环评": 7, "用地": 13, "立项": 13, "规划": 7}
+    # less the 规划许可's pause on 8 and 9 Oct (on 30 Sep 环评 was open) = 8, within 15. national 3 = 施工许可: 3.
+    assert stages["national_working_days"].to_dict() == {"施工许可": 3, "环评": 8, "用地": 13, "立项": 13, "规划": 8}
     assert stages["national_limit_days"].to_dict() == {"施工许可": 10, "环评": 15, "用地": 12, "立项": 12, "规划": 15}
     assert stages["national_on_time"].to_dict() == {
         "施工许可": True, "环评": True, "用地": False, "立项": False, "规划": True

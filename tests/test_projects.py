@@ -7,6 +7,7 @@ Sunday, 25-27 September 中秋, 1-7 October 国庆, 10 October a make-up Saturda
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -134,10 +135,11 @@ def test_the_45_clock_counts_parallel_stages_once_and_leaves_out_pauses_and_appl
     clock = project_clocks(PROJECTS, HANDLINGS, stages, calendar(), TODAY, settings).iloc[0]
     # Every working day from 7 Sep (立项 accepted, not counted) to 16 Oct: 8-11, 14-18, 20, 21-24, 28-30 Sep (17)
     # and 8, 9, 10, 12-16 Oct (8) = 25. Nothing was filed on 10 Sep and 13 Oct (each an acceptance day): 23 in some
-    # department's hands; the 专家评审 pause's 30 Sep, 8 and 9 Oct out: 20.
-    assert (clock["working_days_gross"], clock["paused_working_days"], clock["working_days"]) == (25, 3, 20)
+    # department's hands. The 专家评审 pause of the 规划许可 (30 Sep, 8 and 9 Oct) takes out 8 and 9 Oct, when nothing
+    # else was open; on 30 Sep 环评 was in its department's hands, so that day counts: 21.
+    assert (clock["working_days_gross"], clock["paused_working_days"], clock["working_days"]) == (25, 2, 21)
     assert clock["status"] == "permitted" and clock["permit_on"] == dt.date(2026, 10, 16)
-    assert clock["within_target"] and clock["days_left"] == 25 and clock["month_permitted"] == "2026-10"
+    assert clock["within_target"] and clock["days_left"] == 24 and clock["month_permitted"] == "2026-10"
     assert clock["held_up_by"] == "用地" and clock["stages_late"] is None and clock["stage_reached"] == "施工许可"
     assert clock["industrial"] and clock["key_project"]  # industry 34; 12000 万元 over the 10000 threshold
     # the sum of the stages (2 + 11 + 5 + 5 + 3 = 26) would count 环评's days beside 用地's and 规划's twice
@@ -150,8 +152,8 @@ def test_a_stage_past_its_limit_is_late_and_a_running_project_counts_to_today():
     stages = project_stage_rows(running, calendar(), dt.date(2026, 10, 16), settings)
     clock = project_clocks(PROJECTS, running, stages, calendar(), dt.date(2026, 10, 16), settings).iloc[0]
     assert clock["stages_late"] == "用地" and clock["status"] == "running" and pd.isna(clock["within_target"])
-    # up to 12 Oct (the last handling's end): 23 - 3 (施工许可's days) = 20 in hands, less 3 paused = 17
-    assert clock["working_days"] == 17 and clock["days_left"] == 28 and clock["stage_reached"] == "环评"
+    # up to 12 Oct (the last handling's end): 23 - 3 (施工许可's days) = 20 in hands, less 8 and 9 Oct paused = 18
+    assert clock["working_days"] == 18 and clock["days_left"] == 27 and clock["stage_reached"] == "环评"
 
 
 def test_counted_days_unions_spans_and_pauses():
@@ -171,7 +173,7 @@ def test_monthly_figures_the_2345_construction_target_and_the_key_project_report
     clocks = project_clocks(PROJECTS, HANDLINGS, stages, calendar(), TODAY, settings)
     monthly = projects_monthly(clocks).iloc[0]
     assert (monthly["month"], monthly["projects"], monthly["average_working_days"], monthly["within_target"]) == (
-        "2026-10", 1, 20.0, 1,
+        "2026-10", 1, 21.0, 1,
     )  # fmt: skip
     assert monthly["held_up_by"] == f"{CODE} 用地"
     target = construction_2345(clocks, "工业建设项目施工许可", 45).iloc[0]
@@ -250,3 +252,168 @@ def test_a_case_carrying_the_code_is_linked_by_it_and_a_mistyped_code_is_flagged
         PROJECTS, HANDLINGS.assign(golden_case_id=None), stages, calendar(), TODAY, settings, golden
     ).iloc[0]
     assert clock["cases_linked"] == 1
+
+
+# ---------------------------------------------------------------- SPGL handlings: the public 办理状态 (BLZT) list
+def _spgl_item(hid: str, blzt: str | None, **given) -> dict:
+    """A row as the spgl_project_items query gives it (its first step, last step and code, pauses, stage)."""
+    return {
+        "SPSXSLBM": hid, "XMDM": CODE, "GCDM": f"{CODE}-0001", "SPSXBM": "000121004000", "SPBMMC": "区自然资源和规划局",
+        "SLSJ": "2026-09-29 14:00:00", "BJSJ": "2026-10-12 11:00:00.000000", "BLZT": blzt,
+        "GXSJ": "2026-10-12 11:00:00",
+    } | given  # fmt: skip
+
+
+def _stage_items(*rows: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from core.feeds import feed
+    from staging.projects import stage_project_items
+
+    raw = pd.DataFrame(
+        {"record_key": [r["SPSXSLBM"] for r in rows], "payload": [json.dumps(r, ensure_ascii=False) for r in rows]}
+    )
+    return stage_project_items(raw, feed("spgl_project_items"), dt.date(2026, 10, 12))
+
+
+def test_the_closing_step_decides_and_8_or_9_never_do():
+    staged, quarantined = _stage_items(
+        _spgl_item("A", "11"),  # 办结（通过）
+        _spgl_item("B", "12"),  # 办结（容缺通过）
+        _spgl_item("C", "13"),  # 办结（不通过）
+        _spgl_item("D", "8"),  # 部门开始办理: still in the department's hands
+        _spgl_item("E", "9", TBCXKSSJ="2026-10-09 10:00:00"),  # 特别程序（开始）: paused, not ended
+        _spgl_item("F", "7", BZKSSJ="2026-10-01 09:00:00", BZJSSJ="2026-10-08 09:00:00"),  # 补正（结束）
+        _spgl_item("G", "2"),  # 已撤件: withdrawn before acceptance
+        _spgl_item("H", "5"),  # 不予受理
+        _spgl_item("I", "14"),  # 撤回
+        _spgl_item("J", "15"),  # 撤销
+    )
+    assert quarantined.empty
+    found = staged.set_index("handling_id")
+    assert found["outcome"].to_dict() == {
+        "A": "granted", "B": "granted", "C": "refused", "D": "running", "E": "running", "F": "running",
+        "G": "not_accepted", "H": "not_accepted", "I": "withdrawn", "J": "revoked",
+    }  # fmt: skip
+    # the end is kept where the last step ended the handling, never for 8, 9 or 7
+    assert found["ended_at"].isna().to_dict() == dict.fromkeys("ABCGHIJ", False) | dict.fromkeys("DEF", True)
+    assert found.loc["A", "ended_at"] == pd.Timestamp("2026-10-12 11:00")
+    assert found.loc["E", "pause_started_at"] == pd.Timestamp("2026-10-09 10:00")
+    assert pd.isna(found.loc["E", "pause_ended_at"])
+    assert found.loc["F", "correction_started_at"] == pd.Timestamp("2026-10-01 09:00")
+    assert found.loc["F", "correction_ended_at"] == pd.Timestamp("2026-10-08 09:00")
+
+
+def test_an_unknown_step_code_or_a_handling_of_no_project_is_quarantined_with_its_reason():
+    from reporting.projects import handling_states
+
+    staged, quarantined = _stage_items(
+        _spgl_item("U", "22"),  # a code of the system's own, outside the public list
+        _spgl_item("N", "11", XMDM=None, GCDM=None),  # names neither a project nor a 工程
+        _spgl_item("W", "11", XMDM=None),  # its 工程 not in the project table (yet)
+        _spgl_item("X", "11", BJSJ="2026-09-28 10:00:00"),  # ended before it was accepted
+        _spgl_item("S", "11", DYBZSPJDXH="5", SFLCBSX="0"),  # the process's stage-item table places it
+        _spgl_item("T", "11", DYBZSPJDXH="7", SFLCBSX="是"),  # not a national stage: the bureau's table places it
+    )
+    reasons = quarantined.set_index("item_id")["reason_code"].to_dict()
+    assert reasons == {"U": "unknown_outcome", "N": "missing_project_code", "X": "ended_before_accepted"}
+    assert "BLZT“22”" in quarantined.set_index("item_id").loc["U", "reason"]
+    found = staged.set_index("handling_id")
+    assert found.loc["S", "national_stage"] == 5 and not found.loc["S", "milestone"]
+    assert pd.isna(found.loc["T", "national_stage"]) and found.loc["T", "milestone"]
+    assert pd.isna(found.loc["W", "project_code"]) and found.loc["W", "works_code"] == f"{CODE}-0001"
+    states = handling_states(
+        staged.assign(partition_date=dt.date(2026, 10, 12)),
+        quarantined.assign(partition_date=dt.date(2026, 10, 12)),
+        {CODE},
+        pd.DataFrame(columns=["golden_case_id", "case_no"]),
+    ).set_index("handling_id")
+    assert states.loc["W", "status"] == "waiting" and states.loc["W", "note"] == "works_code_unknown"
+    assert states.loc["S", "status"] == "linked" and states.loc["S", "national_stage"] == 5
+    # the bureau's table fills what the process does not give: 000121004000 is its national stage 2, a milestone
+    assert states.loc["T", "national_stage"] == 2 and states.loc["T", "milestone"]
+    assert not states.loc["S", "milestone"]  # the process's flag wins over the bureau's
+    assert states["status"].value_counts().to_dict() == {"linked": 2, "quarantined": 3, "waiting": 1}
+
+
+# ---------------------------------------------------------------- 并行推进, pauses and closures on the clock
+def _with(frame: pd.DataFrame, item: str, **values) -> pd.DataFrame:
+    frame = frame.copy()
+    for column, value in values.items():
+        frame[column] = frame[column].astype(object)
+        frame.loc[frame["item_code"] == item, column] = value
+    return frame
+
+
+def test_a_parallel_stage_counts_once_and_has_no_limit_of_its_own():
+    from reporting.projects import national_limits
+
+    handlings = _with(HANDLINGS, "000122001000", national_stage=5, milestone=True)  # 环评 in 并行推进
+    # the system: 选址 is the 用地 milestone, not the 用地规划许可 (the bureau's table says the other way round)
+    handlings = _with(handlings, "000121001000", national_stage=1, milestone=True)
+    handlings = _with(handlings, "000121002000", national_stage=1, milestone=False)
+    # an item of 并行推进 that is none of the seed's five
+    extra = dict.fromkeys(HANDLING_COLUMNS) | {
+        "project_code": CODE, "handling_id": "P5", "item_code": "000123001000", "outcome": "granted",
+        "accepted_at": pd.Timestamp("2026-10-09 09:00"), "ended_at": pd.Timestamp("2026-10-13 10:00"),
+        "national_stage": 5,
+    }  # fmt: skip
+    handlings = pd.concat([handlings, pd.DataFrame([extra])], ignore_index=True)
+    process = pd.DataFrame(
+        {
+            "process_code": "P", "process_version": "1.0", "national_stage": [1, 2, 3, 5],
+            "limit_days": [12, 15, 10, None],
+        }
+    )  # fmt: skip
+    projects = PROJECTS.assign(process_code="P", process_version="1.0")
+    limits = national_limits(projects, process)
+    assert sorted(limits["national_stage"]) == [1, 2, 3]  # 并行推进: no limit
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(handlings, calendar(), TODAY, settings, limits).set_index("stage")
+    # national 5 = 环评 (22 Sep, 30 Sep]: 23, 24, 28-30 Sep (25-27 中秋) = 5, and the other item (9 Oct, 13 Oct]:
+    # 10 (a make-up Saturday), 12, 13 Oct = 3: 8, against no limit
+    row = stages.loc["环评"]
+    assert row["national_stage"] == 5 and row["national_working_days"] == 8
+    assert pd.isna(row["national_limit_days"]) and pd.isna(row["national_on_time"])
+    # national 2 is 规划 alone now: 22, 23, 29 Sep, 10, 12 Oct (the 规划许可's pause takes out 30 Sep, 8 and 9 Oct,
+    # when no other 规划 handling was open) = 5
+    assert stages.loc["规划", "national_working_days"] == 5
+    assert stages.loc["用地", "ended_on"] == dt.date(2026, 9, 17)  # the system's milestone ended the stage
+    clock = project_clocks(projects, handlings, stages.reset_index(), calendar(), TODAY, settings, None, limits)
+    # the clock as before (21): 环评's days once beside 规划's and 用地's; the 并行推进 item outside the five is not
+    # on it (and 10, 12 Oct were counted for the 规划许可 already)
+    assert clock.iloc[0]["working_days"] == 21
+    assert clock.iloc[0]["national_stages_late"] == "1 立项用地规划许可"  # 13 > 12; 并行推进 never late
+
+
+def test_pauses_take_out_their_own_handlings_days_and_a_never_accepted_handling_has_none():
+    handlings = _with(
+        HANDLINGS,
+        "000120001000",
+        correction_started_at=pd.Timestamp("2026-09-07 10:00"),  # 补正 on the 立项: (7 Sep, 8 Sep]
+        correction_ended_at=pd.Timestamp("2026-09-08 15:00"),
+    )
+    more = [
+        # a 环评 application not accepted (不予受理): its days before acceptance are on no clock
+        {"handling_id": "NA", "accepted_at": "2026-10-07 09:00", "ended_at": "2026-10-09 10:00",
+         "outcome": "not_accepted"},
+        # one withdrawn (撤回) after acceptance: in the department's hands until then
+        {"handling_id": "WD", "accepted_at": "2026-10-07 09:00", "ended_at": "2026-10-08 10:00",
+         "outcome": "withdrawn"},
+    ]  # fmt: skip
+    extra = pd.DataFrame(
+        [
+            dict.fromkeys(HANDLING_COLUMNS)
+            | {"project_code": CODE, "item_code": "000122001000"}
+            | m
+            | {"accepted_at": pd.Timestamp(m["accepted_at"]), "ended_at": pd.Timestamp(m["ended_at"])}
+            for m in more
+        ]
+    )
+    handlings = pd.concat([handlings, extra], ignore_index=True)
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(handlings, calendar(), TODAY, settings).set_index("stage")
+    assert (stages.loc["立项", "working_days"], stages.loc["立项", "paused_working_days"]) == (1, 1)  # 8 Sep paused
+    assert stages.loc["环评", "redone"] and stages.loc["环评", "working_days"] == 6  # 5 + 8 Oct (the withdrawn one)
+    clock = project_clocks(PROJECTS, handlings, stages.reset_index(), calendar(), TODAY, settings).iloc[0]
+    # 23 days some handling was open; out: 8 Sep (the 立项's 补正, nothing else open) and 9 Oct (the 规划许可's
+    # 专家评审; the one not accepted does not count). 8 Oct counts: the withdrawn 环评 was in its department's hands.
+    assert (clock["working_days"], clock["paused_working_days"]) == (21, 2)

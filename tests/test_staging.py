@@ -92,11 +92,12 @@ def test_bad_input_ends_in_quarantine_with_a_reason():
         ("health", {"_file": "health_cases_20261116_补报.csv", "_error": "the file holds NUL bytes", "_key": "f.csv"}),
         ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[7], _key="MR-7")),
         ("market_regulation", dict(GOOD_MARKET, SBLSH=MR[8][:-4] + "0000", _key="MR-8")),  # serials start at 0001
-        ("market_regulation", dict(GOOD_MARKET, SBLSH="SCJG-2026-0009", _key="MR-9")),  # a local number
+        ("market_regulation", dict(GOOD_MARKET, SBLSH="SCJG 2026 0009", _key="MR-9")),  # blanks in it
+        ("market_regulation", dict(GOOD_MARKET, SBLSH="SCJG-2026-0010", _key="MR-10")),  # another valid form: kept
     )
     staged, quarantined = stage_partition(raw)
     assert len(staged) + len(quarantined) == len(raw)
-    assert staged["source_record_id"].tolist() == [MR[7]]
+    assert staged["source_record_id"].tolist() == [MR[7], "SCJG-2026-0010"]
     reasons = dict(zip(quarantined["record_key"], quarantined["reason_code"], strict=True))
     assert reasons == {
         "MR-2": "missing_applicant_name",
@@ -113,7 +114,8 @@ def test_bad_input_ends_in_quarantine_with_a_reason():
     assert "9位" in text["MR-4"] and "91320412M" not in text["MR-4"]  # the reason never repeats the identifier
     assert "2026-13-45" in text["MR-5"]
     assert "重新导出" in text["f.csv"]
-    assert "43位" in text["MR-9"] and "（14位）" in text["MR-9"] and "SCJG-2026-0009" not in text["MR-9"]
+    assert "43位" in text["MR-8"] and "0001" in text["MR-8"]
+    assert "（14位）" in text["MR-9"] and "空格" in text["MR-9"] and "SCJG 2026 0009" not in text["MR-9"]
 
 
 def test_clerk_date_forms_parse():

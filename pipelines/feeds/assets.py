@@ -311,8 +311,9 @@ staged_project_items_asset = build_staged_asset(
     PROJECT_ITEM_FEEDS,
     stage_project_items,
     staged_project_items,
-    "Each item handled for a project (事项实例: item, department, accepted, ended, outcome, 特别程序), the "
-    "project code checked. Re-running a day replaces that day.",
+    "Each item handled for a project (事项实例: item, department, accepted, ended, outcome from its last step's "
+    "办理状态, 补正 and 特别程序 pauses, its stage in its process), the project code checked; a step in a code the "
+    "declaration does not map is quarantined. Re-running a day replaces that day.",
 )
 
 
@@ -321,8 +322,9 @@ staged_process_stages_asset = build_staged_asset(
     stage_process_stages,
     staged_process_stages,
     "The stages of the district's approval processes (流程阶段: process and version, stage, the national "
-    "stage it stands for, its limit in working days): a national stage outside 1-4 or a limit that is not a "
-    "positive whole number goes to `quarantined_feed_records`. Re-running a day replaces that day.",
+    "stage it stands for, its limit in working days): a national stage outside 1-4 and 5 并行推进, or a limit "
+    "that is not a positive whole number (0 for 并行推进), goes to `quarantined_feed_records`. Re-running a day "
+    "replaces that day.",
 )
 
 

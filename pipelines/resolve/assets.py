@@ -34,12 +34,13 @@ from resolution.golden import (
     assign_golden_ids,
     build_golden_cases,
     content_hashes,
+    materials_of,
     pauses_of,
     payload_json,
     roles,
 )
 from resolution.model import CASE_WINDOW_DAYS, MODEL_PATH, evidence, load_model, model_summary
-from resolution.numbering import assign_case_numbers, withdrawn_numbers
+from resolution.numbering import Allocator, assign_case_numbers, withdrawn_numbers
 from schemas.identifiers import mask_identifier_series, mask_phone_series
 from schemas.warehouse import (
     case_links,
@@ -52,6 +53,7 @@ from schemas.warehouse import (
     review_queue,
     staged_cases,
     staged_evaluations,
+    staged_materials,
     staged_pauses,
 )
 
@@ -284,8 +286,9 @@ def _strengthen_neighbours(conn: sa.Connection, neighbours: pd.DataFrame, rule: 
     )
 
 
-def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
-    """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures."""
+def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Allocator | None = None) -> dict:
+    """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures.
+    ``allocator``: where new 办件编号 come from (default: the bridge's own serials)."""
     now = dt.datetime.now().replace(microsecond=0)
     new = _typed(
         pd.DataFrame(
@@ -368,9 +371,10 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
 
     rebuilt = build_golden_cases(linked)
     # The 办件编号 each case goes out under; part of the content, so a number newly carried is a new version.
-    rebuilt["project_no"], numbering = assign_case_numbers(conn, rebuilt, linked, partition, now)
+    rebuilt["project_no"], numbering = assign_case_numbers(conn, rebuilt, linked, partition, now, allocator)
     rebuilt["withdrawn_numbers"] = withdrawn_numbers(conn, rebuilt, linked)
     rebuilt["pauses"] = pauses_of(rebuilt["golden_case_id"], _linked_pauses(conn, linked))
+    rebuilt["materials"] = materials_of(rebuilt["golden_case_id"], _linked_materials(conn, linked), linked)
     rebuilt["evaluation"] = evaluation_documents(
         rebuilt["golden_case_id"], _linked_evaluations(conn, rebuilt["golden_case_id"].tolist(), partition)
     )
@@ -436,27 +440,36 @@ def resolve_partition(conn: sa.Connection, partition: dt.date) -> dict:
     }
 
 
-def _linked_pauses(conn: sa.Connection, linked: pd.DataFrame) -> pd.DataFrame:
-    """The counted pauses (特别程序) of the linked records, with their golden case."""
+def _linked_listed(conn: sa.Connection, table: sa.Table, columns: list[str], linked: pd.DataFrame) -> pd.DataFrame:
+    """The readable rows (no ``problem``) a linked record lists in ``table`` (its pauses, its materials): the
+    record's key, ``columns`` and its golden case."""
     keys = ["source_system", "partition_date", "record_key"]
-    p = staged_pauses.c
+    t = table.c
     found = [
         pd.DataFrame(
             conn.execute(
-                sa.select(p.source_system, p.partition_date, p.record_key, p.kind, p.started_at, p.ended_at).where(
-                    p.record_key.in_(chunk) & p.problem.is_(None)
-                )
+                sa.select(*(t[c] for c in [*keys, *columns])).where(t.record_key.in_(chunk) & t.problem.is_(None))
             ).all(),
-            columns=[*keys, "kind", "started_at", "ended_at"],
+            columns=[*keys, *columns],
         )
         for chunk in _chunks(sorted(set(linked["record_key"])))
     ]
-    pauses = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*keys, "kind"])
-    if pauses.empty:
-        return pd.DataFrame(columns=["golden_case_id", "kind", "started_at", "ended_at"])
-    pauses["partition_date"] = pd.to_datetime(pauses["partition_date"]).dt.date
+    rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*keys, *columns])
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, *columns, "golden_case_id"])
+    rows["partition_date"] = pd.to_datetime(rows["partition_date"]).dt.date
     members = linked[[*keys, "golden_case_id"]].assign(partition_date=pd.to_datetime(linked["partition_date"]).dt.date)
-    return pauses.merge(members, on=keys)
+    return rows.merge(members, on=keys)
+
+
+def _linked_pauses(conn: sa.Connection, linked: pd.DataFrame) -> pd.DataFrame:
+    """The counted pauses (特别程序) of the linked records, with their golden case."""
+    return _linked_listed(conn, staged_pauses, ["kind", "started_at", "ended_at"], linked)
+
+
+def _linked_materials(conn: sa.Connection, linked: pd.DataFrame) -> pd.DataFrame:
+    """The readable materials (材料) of the linked records, with their golden case."""
+    return _linked_listed(conn, staged_materials, ["seq", "name", "get_type", "count", "attachment"], linked)
 
 
 def _evaluated_on(conn: sa.Connection, partition: dt.date) -> set[str]:
@@ -554,14 +567,16 @@ def queue_versions(conn: sa.Connection, changed: pd.DataFrame, partition: dt.dat
     metadata=table_metadata(golden_cases, case_links, outbox),
     description="Finds records that describe the same case (a clerk's re-entry, a case typed twice), keeps the "
     "link table record → golden case, builds golden cases by survivorship (department systems win over re-typed "
-    "copies), gives each its 办件编号 (the department's own, or one allocated once by the national rule) and queues "
-    "every new golden-case version for the receivers.",
+    "copies), gives each its 办件编号 (the department's own when valid, else one allocated once from the configured "
+    "source) and queues every new golden-case version for the receivers.",
 )
-def case_resolution(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+def case_resolution(
+    context: AssetExecutionContext, warehouse: ResourceParam[Warehouse], case_numbering: ResourceParam[Allocator]
+) -> MaterializeResult:
     days, rules, numbers = [], collections.Counter(), collections.Counter()
     for day in partition_days(context):  # oldest first: a day links against the days before it
         with warehouse.begin() as conn:
-            figures = resolve_partition(conn, day.date)
+            figures = resolve_partition(conn, day.date, case_numbering)
         rules.update(figures.pop("rules"))
         numbers.update(figures.pop("case_numbers"))
         days.append({"partition_date": day.date, **figures})
@@ -582,7 +597,9 @@ def case_resolution(context: AssetExecutionContext, warehouse: ResourceParam[War
             "by_day": MetadataValue.md(per_day(days)),
             "resolution_model": MetadataValue.md(model_summary(load_model()).round(4).to_markdown(index=False)),
             "match_rules": MetadataValue.md(rules.to_markdown(index=False) if len(rules) else "none"),
-            # 办件编号: carried from a department's record, reused, newly allocated, replaced by a department's
+            # 办件编号: kept from a department's record, reused, newly allocated (from the source named), replaced by a
+            # department's, none to be had; new numbers under a derived 实施编码 (assumed: confirm with the catalogue)
             "case_numbers": MetadataValue.json(dict(numbers)),
+            "case_number_source": case_numbering.source,
         },
     )

@@ -18,7 +18,8 @@ from core.departments import departments
 from core.warehouse import Warehouse
 from pipelines.metadata import table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
-from schemas.warehouse import quarantined_records, raw_records, staged_cases, staged_pauses
+from schemas.warehouse import quarantined_records, raw_records, staged_cases, staged_materials, staged_pauses
+from staging import materials as listed_materials
 from staging.normalise import stage_partition
 from staging.pauses import flag_records, stage_pauses
 
@@ -126,7 +127,7 @@ def _pause_summary(pauses: pd.DataFrame) -> str:
 
 
 def stage_day(warehouse: Warehouse, partition: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Stage one day's raw records, replacing exactly that day's staged, quarantined and pause rows."""
+    """Stage one day's raw records, replacing exactly that day's staged, quarantined, pause and material rows."""
     raw = warehouse.read(
         sa.select(raw_records.c.source_system, raw_records.c.record_key, raw_records.c.payload).where(
             raw_records.c.partition_date == partition
@@ -134,12 +135,15 @@ def stage_day(warehouse: Warehouse, partition: dt.date) -> tuple[pd.DataFrame, p
     )
     staged, quarantined = stage_partition(raw)
     pauses = stage_pauses(raw, staged)
+    materials = listed_materials.stage_materials(raw, staged)
     if len(staged):
         staged["quality_flags"] = flag_records(staged, pauses)
+        staged["quality_flags"] = listed_materials.flag_records(staged, materials)
     now = dt.datetime.now().replace(microsecond=0)
     with warehouse.begin() as conn:
         warehouse.replace_partition(conn, staged_cases, partition, staged.assign(partition_date=partition))
         warehouse.replace_partition(conn, staged_pauses, partition, pauses.assign(partition_date=partition))
+        warehouse.replace_partition(conn, staged_materials, partition, materials.assign(partition_date=partition))
         warehouse.replace_partition(
             conn,
             quarantined_records,
