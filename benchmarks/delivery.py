@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.municipal import MunicipalTarget  # noqa: E402
-from connectors.targets import DeliveryTarget, ExchangeTableTarget  # noqa: E402
+from connectors.province import ProvinceTableTarget  # noqa: E402
+from connectors.targets import DeliveryTarget  # noqa: E402
 from core.warehouse import Warehouse, insert_frame  # noqa: E402
 from delivery.outbox import drain  # noqa: E402
 from sandbox.runtime import CREDENTIALS  # noqa: E402
@@ -231,9 +232,11 @@ def main() -> None:
                 circuit_breaker_cooldown_seconds=2,
             )
             breaker = {"circuit_breaker_failures": 3, "circuit_breaker_cooldown_seconds": 2}
-            exchange = ExchangeTableTarget(url=receivers.exchange_url, rate_limit_per_second=50_000, **breaker)
+            # the national tables (the province's ids for their housekeeping columns; its audit answers within 2 s)
+            breaker |= {"tenant_id": 1, "org_id": 2, "user_id": 3, "settle_seconds": 2}
+            exchange = ProvinceTableTarget(url=receivers.exchange_url, rate_limit_per_second=50_000, **breaker)
             # The front-end database unreachable: a URL whose directory does not exist.
-            exchange_down = ExchangeTableTarget(url=f"sqlite:///{root / 'gone' / 'front.sqlite'}", **breaker)
+            exchange_down = ProvinceTableTarget(url=f"sqlite:///{root / 'gone' / 'front.sqlite'}", **breaker)
 
             def municipal_outage(down: bool) -> None:
                 faults(receivers.municipal_url, down_for_seconds=3600 if down else 0.001)

@@ -212,18 +212,18 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _profile_assumptions(name: str) -> object:
-    """A province profile's own ``assumptions`` (method or value), when its model has one; else nothing: the
-    profile's YAML keys are read instead (core.formats)."""
+    """A province profile's assumed items as the model reads them (part → what to confirm: the parts
+    core.formats also reads from the file's YAML, so each is warned about once)."""
     from connectors.province import profile
 
-    return getattr(profile(name), "assumptions", None)
+    return profile(name).assumed_parts
 
 
 def _config(args: argparse.Namespace) -> int:
     """The configuration as the profile resolves it, secrets never shown; non-zero when it cannot run. In
     production, one warning per format item that no published source gives (docs/formats.md)."""
     from connectors.municipal import MAP_VARIABLE, MapError, municipal_map
-    from connectors.province import PROFILE_VARIABLE, ProfileError, province_profile
+    from connectors.province import DDL_VARIABLE, PROFILE_VARIABLE, ProfileError, ddl_version, province_profile
     from core import formats as format_files
     from core.departments import DeclarationError
     from schemas.codelists import CodeListError
@@ -231,7 +231,7 @@ def _config(args: argparse.Namespace) -> int:
     try:
         rows = settings.resolved()
         problems = settings.check()
-        formats = {PROFILE_VARIABLE: province_profile(), MAP_VARIABLE: municipal_map()}
+        formats = {PROFILE_VARIABLE: province_profile(), DDL_VARIABLE: ddl_version(), MAP_VARIABLE: municipal_map()}
         in_force = {format_files.PROVINCE_PROFILE: formats[PROFILE_VARIABLE],
                     format_files.MUNICIPAL_MAP: formats[MAP_VARIABLE]}  # fmt: skip
         files = format_files.collect(in_force, profile_assumptions=_profile_assumptions)

@@ -1,13 +1,14 @@
-"""Clients of the receivers: the one network's exchange table and the municipal platform's HTTP intake.
+"""What every receiver client shares: the outbox message, the answer per message, rate limit and circuit breaker,
+the database receivers' transactions (``send_in_transactions``) and the signed HTTP intakes (the municipal
+platform's, the supervision intake's). The one network's client is ``connectors.province.ProvinceTableTarget``.
 
-Both take outbox messages (a golden case version in canonical form plus its idempotency key), map them
+All take outbox messages (a golden case version in canonical form plus its idempotency key), map them
 to the receiver's wire format, and report per message what happened. Acknowledgements come later and
 are fetched with ``follow_up``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from connectors.exchange import EX_CASE_INFO, FAILED, PENDING, SUCCEEDED
+from connectors.database_errors import REFUSED, UNUSABLE, TargetMisconfigured, classify, refusal
 from connectors.http import (
     CircuitBreaker,
     CircuitOpen,
@@ -90,9 +91,17 @@ class DeliveryTarget(BaseModel, ABC):
     def send_in_transactions(
         self, messages: list[OutboxMessage], size: int, send_batch: Callable[[list[OutboxMessage]], list[Delivery]]
     ) -> list[Delivery]:
-        """For receivers that are a database: ``send_batch`` writes one batch in one transaction. A failed
-        connection commits nothing of the batch and counts against the circuit breaker; once it opens, the rest
-        stays queued for the next run."""
+        """For receivers that are a database: ``send_batch`` writes one batch in one transaction.
+
+        What the database answers decides what happens (:func:`connectors.database_errors.classify`):
+        - it refused a statement for its data (NOT NULL, too long, a bad value): the batch is written again one
+          version a transaction, so the good versions still go and only the refused one is rejected, with the
+          database's code and message (its dead letter);
+        - it could not be reached, or the transaction broke off (a dropped connection, a lock timeout): nothing of
+          the batch was committed, the versions stay queued with the error kept, and the failure counts against the
+          circuit breaker; once it opens, the rest stays queued for the next run untouched;
+        - the tables are not what the bridge was configured for (an unknown column or table): the run stops
+          (:class:`TargetMisconfigured`), nothing is dead-lettered."""
         results: list[Delivery] = []
         for start in range(0, len(messages), size):
             batch = messages[start : start + size]
@@ -101,10 +110,40 @@ class DeliveryTarget(BaseModel, ABC):
             self.throttle.wait(len(batch))
             try:
                 results.extend(send_batch(batch))
-            except sa.exc.OperationalError:
+            except sa.exc.DBAPIError as exc:
+                kind = classify(exc)
+                if kind == UNUSABLE:
+                    raise TargetMisconfigured(refusal(exc)[1]) from exc
+                if kind == REFUSED:
+                    self.breaker.succeeded()  # the database answered: it is the data
+                    results.extend(self._one_by_one(batch, send_batch))
+                    continue
                 self.breaker.failed()  # nothing of this batch was committed; it is sent again later
+                results.extend(Delivery(m.idempotency_key, "failed", None, None, refusal(exc)[1]) for m in batch)
                 continue
             self.breaker.succeeded()
+        return results
+
+    def _one_by_one(
+        self, batch: list[OutboxMessage], send_batch: Callable[[list[OutboxMessage]], list[Delivery]]
+    ) -> list[Delivery]:
+        """A batch the database refused, one version a transaction: the refused version is rejected with the
+        database's words, the others go; a connection lost on the way leaves the rest queued."""
+        results: list[Delivery] = []
+        for position, message in enumerate(batch):
+            try:
+                results.extend(send_batch([message]))
+            except sa.exc.DBAPIError as exc:
+                kind = classify(exc)
+                if kind == UNUSABLE:
+                    raise TargetMisconfigured(refusal(exc)[1]) from exc
+                code, reason = refusal(exc)
+                if kind == REFUSED:
+                    results.append(Delivery(message.idempotency_key, "rejected", None, code, reason))
+                    continue
+                self.breaker.failed()
+                results.extend(Delivery(m.idempotency_key, "failed", None, None, reason) for m in batch[position:])
+                break
         return results
 
     @abstractmethod
@@ -149,144 +188,6 @@ HOLDINGS_COLUMNS = ["golden_case_id", "version", "duplicate_effects"]
 #: acknowledged as sent, and counted as held in reconciliation (the receiver holds the case as it stood, or, not
 #: yet accepted, nothing).
 NOTHING = "="
-
-
-def _parse_ts(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-class ExchangeTableTarget(DeliveryTarget):
-    """江苏政务服务网: rows into the exchange table on the front-end database."""
-
-    url: str = Field(description="SQLAlchemy URL of the front-end database; credentials via environment")
-    batch_size: int = 500
-
-    _engine_cache: sa.Engine | None = PrivateAttr(default=None)
-
-    def format_name(self) -> str:
-        return "profile interim: ex_case_info (the bridge's earlier one-table layout, keyed by the golden id)"
-
-    def _engine(self) -> sa.Engine:
-        # The province owns the front-end database and its tables; the bridge only reads and writes rows.
-        if self._engine_cache is None:
-            self._engine_cache = sa.create_engine(self.url, pool_pre_ping=True)
-        return self._engine_cache
-
-    def send(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        engine = self._engine()
-        try:
-            return self.send_in_transactions(messages, self.batch_size, lambda batch: self._send_batch(engine, batch))
-        finally:
-            engine.dispose()
-
-    def _send_batch(self, engine: sa.Engine, batch: list[OutboxMessage]) -> list[Delivery]:
-        keys = {(m.golden_case_id, m.version): m for m in batch}
-        t = EX_CASE_INFO
-        with engine.begin() as conn:
-            existing = {
-                (row.PROJID, row.DATAVERSION): row.PAYLOAD_HASH
-                for row in conn.execute(
-                    sa.select(t.c.PROJID, t.c.DATAVERSION, t.c.PAYLOAD_HASH).where(
-                        sa.tuple_(t.c.PROJID, t.c.DATAVERSION).in_(list(keys))
-                    )
-                )
-            }
-            fresh = [m for key, m in keys.items() if key not in existing]
-            now = dt.datetime.now().replace(microsecond=0)
-            if fresh:
-                conn.execute(t.insert(), [self._row(m, now) for m in fresh])
-        results = []
-        for key, message in keys.items():
-            receipt = f"{key[0]}:{key[1]}"
-            if key in existing and existing[key] != message.payload_hash:
-                results.append(
-                    Delivery(
-                        message.idempotency_key,
-                        "rejected",
-                        receipt,
-                        "HASH_CONFLICT",
-                        "前置库已有同一版本但内容不同的记录",
-                    )
-                )
-            else:
-                results.append(Delivery(message.idempotency_key, "sent", receipt))
-        return results
-
-    @staticmethod
-    def _row(m: OutboxMessage, now: dt.datetime) -> dict[str, Any]:
-        p = m.payload
-        return {
-            "PROJID": m.golden_case_id,
-            "DATAVERSION": m.version,
-            "CASENO": p.get("case_no"),
-            "SXBM": p.get("item_code"),
-            "SXMC": p.get("item_name"),
-            "SQRLX": "1" if p.get("applicant_type") == "legal_person" else "2",
-            "SQRMC": p.get("applicant_name"),
-            "SQRZJHM": p.get("applicant_id"),
-            "LXDH": p.get("contact_phone"),
-            "DZ": p.get("address"),
-            "SBSJ": _parse_ts(p.get("submitted_at")),
-            "SLSJ": _parse_ts(p.get("accepted_at")),
-            "BJSJ": _parse_ts(p.get("completed_at")),
-            "BLZT": p.get("status"),
-            "CNSX": p.get("promised_days"),
-            "FDSX": p.get("statutory_days"),
-            "BLBM": p.get("handling_dept"),
-            "BATCHNO": now.strftime("%Y%m%d%H%M%S"),
-            "PAYLOAD_HASH": m.payload_hash,
-            "INSERT_TIME": now,
-            "SYNC_STATUS": PENDING,
-        }
-
-    def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
-        t = EX_CASE_INFO
-        by_key = {(m.golden_case_id, m.version): m for m in messages}
-        results = []
-        engine = self._engine()
-        try:
-            with engine.connect() as conn:
-                keys = list(by_key)
-                for start in range(0, len(keys), self.batch_size):
-                    chunk = keys[start : start + self.batch_size]
-                    query = sa.select(t.c.PROJID, t.c.DATAVERSION, t.c.SYNC_STATUS, t.c.SYNC_ERROR).where(
-                        sa.tuple_(t.c.PROJID, t.c.DATAVERSION).in_(chunk)
-                    )
-                    for row in conn.execute(query):
-                        message = by_key[(row.PROJID, row.DATAVERSION)]
-                        receipt = f"{row.PROJID}:{row.DATAVERSION}"
-                        if row.SYNC_STATUS == SUCCEEDED:
-                            results.append(Delivery(message.idempotency_key, "acknowledged", receipt))
-                        elif row.SYNC_STATUS == FAILED:
-                            code, _, reason = (row.SYNC_ERROR or "").partition(" ")
-                            results.append(Delivery(message.idempotency_key, "rejected", receipt, code, reason))
-        finally:
-            engine.dispose()
-        return results
-
-    def holdings(self) -> pd.DataFrame | None:
-        """Per case, the newest version the province took in (S). PROJID + DATAVERSION is the table's key, so
-        one version cannot take effect twice; a duplicate effect is one department case number (CASENO) held
-        under two PROJIDs, which is what a missed duplicate looks like to the province."""
-        t = EX_CASE_INFO
-        accepted = (
-            sa.select(t.c.PROJID, sa.func.max(t.c.DATAVERSION).label("version"), sa.func.max(t.c.CASENO).label("c"))
-            .where(t.c.SYNC_STATUS == SUCCEEDED)
-            .group_by(t.c.PROJID)
-            .subquery()
-        )
-        engine = self._engine()
-        try:
-            with engine.connect() as conn:
-                frame = pd.DataFrame(
-                    conn.execute(sa.select(accepted)).fetchall(), columns=["golden_case_id", "version", "c"]
-                )
-        finally:
-            engine.dispose()
-        same_case_no = frame.groupby("c", dropna=True)["golden_case_id"].transform("size")
-        rank = frame.groupby("c", dropna=True)["golden_case_id"].rank(method="first")
-        frame["duplicate_effects"] = ((same_case_no > 1) & (rank > 1)).astype(int)
-        return frame[HOLDINGS_COLUMNS]
 
 
 class CredentialsRefused(RuntimeError):

@@ -72,6 +72,19 @@ PLATFORM_VARIABLES: tuple[Variable, ...] = (
         secret=True,
         sandbox="sqlite:///{sandbox_dir}/one_network.sqlite",
     ),
+    # The ids the province issues to the bridge for the national tables' housekeeping columns (租户ID, 机构ID, 用户ID:
+    # tenant_id, create_/update_org_id, create_/update_user_id), and how long its audit has to refuse a row before
+    # the row counts as taken (docs/delivery.md). The sandbox's are its own; production must set the real ones.
+    Variable(
+        "ONE_NETWORK_TENANT_ID", "江苏政务服务网: tenant id (租户ID) the province issued", sandbox="900000000000000001"
+    ),
+    Variable("ONE_NETWORK_ORG_ID", "江苏政务服务网: the bridge's org id (机构ID)", sandbox="900000000000000002"),
+    Variable("ONE_NETWORK_USER_ID", "江苏政务服务网: the bridge's user id (用户ID)", sandbox="900000000000000003"),
+    Variable(
+        "ONE_NETWORK_SETTLE_SECONDS",
+        "江苏政务服务网: seconds a row stands unrefused in dn_audit_abnormal before it counts as taken",
+        sandbox="8",
+    ),
     *_receiver("MUNICIPAL", "常州市 integrated platform", 18103, "wj-bridge-czs"),
     *_receiver("SUPERVISION", "审管互动 supervision intake", 18104, "wj-bridge-sghd"),
 )

@@ -17,9 +17,15 @@ from pydantic import Field, ValidationError
 
 from connectors.municipal import DEFAULT_MAP, MunicipalTarget, municipal_map
 from connectors.numbering import CaseNumberService
-from connectors.province import DEFAULT_PROVINCE_PROFILE, INTERIM, ProvinceTableTarget, province_profile
+from connectors.province import (
+    DEFAULT_DDL_VERSION,
+    DEFAULT_PROVINCE_PROFILE,
+    ProvinceTableTarget,
+    ddl_version,
+    province_profile,
+)
 from connectors.sources import DepartmentSource, build_source
-from connectors.targets import DeliveryTarget, ExchangeTableTarget, SupervisionTarget
+from connectors.targets import DeliveryTarget, SupervisionTarget
 from core import departments as declared
 from core import feeds as declared_feeds
 from core import settings
@@ -129,27 +135,48 @@ def feed_resource(feed: declared_feeds.Feed) -> FeedSystem:
 
 
 class ExchangeTable(ConfigurableResource):
-    """江苏政务服务网: the province's case tables on its front-end database (前置库), as a profile declares them."""
+    """江苏政务服务网: the national case tables on the province's front-end database (前置库), as a profile declares
+    them, in the DDL version the database has."""
 
     url: str = Field(description="SQLAlchemy URL of the front-end database (ONE_NETWORK_DB_URL)")
     profile: str = Field(
         default=DEFAULT_PROVINCE_PROFILE,
-        description="BRIDGE_PROVINCE_PROFILE: connectors/profiles/<profile>.yaml (national: the up_pro_* tables); "
-        "'interim' is the bridge's earlier one-table layout (ex_case_info)",
+        description="BRIDGE_PROVINCE_PROFILE: connectors/profiles/<profile>.yaml (national: the up_pro_* tables)",
+    )
+    ddl_version: str = Field(
+        default=DEFAULT_DDL_VERSION,
+        description="ONE_NETWORK_DDL_VERSION: the published DDL the province's tables follow (current: snowflake "
+        "ids and the tenant/create/update columns; 2020: AUTO_INCREMENT ids, none of those)",
+    )
+    tenant_id: str = Field(description="ONE_NETWORK_TENANT_ID: 租户ID the province issued to the bridge")
+    org_id: str = Field(description="ONE_NETWORK_ORG_ID: the bridge's 机构ID, as created_/updated_org_id")
+    user_id: str = Field(description="ONE_NETWORK_USER_ID: the bridge's 用户ID, as created_/updated_user_id")
+    worker_id: int = Field(default=0, description="ONE_NETWORK_WORKER_ID: this writer's snowflake worker id, 0-1023")
+    settle_seconds: str = Field(
+        description="ONE_NETWORK_SETTLE_SECONDS: how long the province has to refuse a row before it counts as taken"
     )
     rate_limit_per_second: float = 500
     circuit_breaker_failures: int = 3
     circuit_breaker_cooldown_seconds: float = 15
 
     def create_resource(self, context: InitResourceContext) -> DeliveryTarget:
-        limits = {
-            "rate_limit_per_second": self.rate_limit_per_second,
-            "circuit_breaker_failures": self.circuit_breaker_failures,
-            "circuit_breaker_cooldown_seconds": self.circuit_breaker_cooldown_seconds,
-        }
-        if self.profile == INTERIM:
-            return ExchangeTableTarget(url=self.url, **limits)
-        return ProvinceTableTarget(url=self.url, profile_name=self.profile, **limits)
+        numbers = {}
+        for name in ("tenant_id", "org_id", "user_id", "settle_seconds"):
+            value = getattr(self, name)
+            try:
+                numbers[name] = float(value) if name == "settle_seconds" else int(value)
+            except ValueError:
+                raise settings.ConfigurationError(f"ONE_NETWORK_{name.upper()}={value!r} is not a number") from None
+        return ProvinceTableTarget(
+            url=self.url,
+            profile_name=self.profile,
+            ddl_version=self.ddl_version,
+            worker_id=self.worker_id,
+            rate_limit_per_second=self.rate_limit_per_second,
+            circuit_breaker_failures=self.circuit_breaker_failures,
+            circuit_breaker_cooldown_seconds=self.circuit_breaker_cooldown_seconds,
+            **numbers,
+        )
 
 
 class SignedIntake(ConfigurableResource):
@@ -198,6 +225,15 @@ def _signed_intake(kind: Literal["cases", "supervision"], name: str) -> SignedIn
         circuit_breaker_cooldown_seconds=settings.number(f"{prefix}_BREAKER_COOLDOWN_SECONDS", 15),
         **({"field_map": municipal_map()} if kind == "cases" else {}),
     )
+
+
+def worker_id() -> int:
+    """``ONE_NETWORK_WORKER_ID`` (default 0): which writer of the province's tables this deployment is (0-1023);
+    two deployments writing the same front-end database need different ones (connectors/snowflake.py)."""
+    value = float(settings.number("ONE_NETWORK_WORKER_ID", 0))
+    if not (value.is_integer() and 0 <= value <= 1023):
+        raise settings.ConfigurationError(f"ONE_NETWORK_WORKER_ID={value:g}: a whole number from 0 to 1023")
+    return int(value)
 
 
 class CaseNumbering(ConfigurableResource):
@@ -251,6 +287,12 @@ def build_resources() -> dict:
             circuit_breaker_failures=int(settings.number("ONE_NETWORK_BREAKER_FAILURES", 3)),
             circuit_breaker_cooldown_seconds=settings.number("ONE_NETWORK_BREAKER_COOLDOWN_SECONDS", 15),
             profile=province_profile(),
+            ddl_version=ddl_version(),
+            tenant_id=_platform("ONE_NETWORK_TENANT_ID"),
+            org_id=_platform("ONE_NETWORK_ORG_ID"),
+            user_id=_platform("ONE_NETWORK_USER_ID"),
+            worker_id=worker_id(),
+            settle_seconds=_platform("ONE_NETWORK_SETTLE_SECONDS"),
         ),
         "case_numbering": case_numbering(),
         "municipal": _signed_intake("cases", "municipal"),

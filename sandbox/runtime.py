@@ -25,7 +25,7 @@ from sandbox.numbering import numbering_app
 from sandbox.one_network import ExchangeProcessor
 from sandbox.ownership import claim, reset
 from sandbox.projects import write_spgl_database
-from sandbox.province.fixture import PROVINCE_METADATA
+from sandbox.province.fixture import ddl_version, front_end_metadata
 
 # Credentials the stand-ins accept; production gets real ones through environment variables.
 CREDENTIALS = {
@@ -346,6 +346,6 @@ class Sandbox:
     def _reset_exchange_database(self) -> None:
         engine = sa.create_engine(self.exchange_url)
         try:
-            reset(engine, PROVINCE_METADATA, "the one network stand-in's front-end database")
+            reset(engine, front_end_metadata(ddl_version()), "the one network stand-in's front-end database")
         finally:
             engine.dispose()

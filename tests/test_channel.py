@@ -220,22 +220,6 @@ def _case(number: int, **fields) -> dict:
     }
 
 
-def test_pre_applyfrom_comes_from_the_channel_list_and_an_unknown_channel_still_reaches_the_province():
-    cases = pd.DataFrame(
-        [
-            _case(1, submission_channel="web"),
-            _case(2, submission_channel="self_service"),  # no A.5 code: 9 其他 (schemas/codes/README.md)
-            _case(3, submission_channel="other"),
-            _case(4),  # no source said: 9 其他 as before, not held back for a reporting fact
-            _case(5, submission_channel="carrier_pigeon"),  # a value with no code is still held, with its reason
-        ]
-    )
-    tables, held = case_rows(cases, profile("pre"))
-    applyfrom = tables["PRE_APASINFO"].set_index("golden_case_id")["APPLYFROM"]
-    assert applyfrom.to_dict() == {"GC1": "2", "GC2": "9", "GC3": "9", "GC4": "9"}
-    assert held["golden_case_id"].tolist() == ["GC5"] and "carrier_pigeon" in held.loc[0, "reason"]
-
-
 def test_national_is_delivery_results_is_one_only_for_express():
     cases = pd.DataFrame(
         [

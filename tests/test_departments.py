@@ -176,15 +176,16 @@ def test_the_sandbox_publishes_what_the_declarations_expect():
 def platform_vocabulary() -> set[str]:
     """Names the receivers and the sharing API define for themselves (the province's exchange columns, the
     municipal intake's JSON keys, the API's parameters): a department system may happen to use them too."""
-    from connectors.exchange import EX_CASE_INFO
     from connectors.municipal import document_map
+    from connectors.province import profile
     from sharing.api import create_app
 
     spec = create_app("sqlite://").openapi()
     parameters = {
         p["name"] for path in spec["paths"].values() for op in path.values() for p in op.get("parameters", [])
     }
-    return {c.name for c in EX_CASE_INFO.columns} | set(document_map("municipal").fields) | parameters | {"size"}
+    province = {column for table in profile("national").tables.values() for column in table.columns}
+    return province | set(document_map("municipal").fields) | parameters | {"size"}
 
 
 @pytest.mark.unit

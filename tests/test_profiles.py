@@ -128,14 +128,16 @@ def test_config_check_command(clean_env, capsys):
     assert main(["config", "check"]) == 0
     out = capsys.readouterr().out
     assert "configuration ready" in out and "national (BRIDGE_PROVINCE_PROFILE)" in out
+    assert "current (ONE_NETWORK_DDL_VERSION)" in out
     # the formats are files: an unknown one stops the check in one line naming what there is
     clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "jiangsu-2019")
     assert main(["config", "check"]) == 2
-    assert capsys.readouterr().err.strip().endswith("(profiles: national, pre)")
-    clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "interim")  # keyed by the golden id: never in production
+    assert capsys.readouterr().err.strip().endswith("(profiles: national)")
+    clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "national")
+    clean_env.setenv("ONE_NETWORK_DDL_VERSION", "2019")  # the published versions only
     assert main(["config", "check"]) == 2
-    assert "production speaks the province's tables" in capsys.readouterr().err
-    clean_env.setenv("BRIDGE_PROVINCE_PROFILE", "pre")
+    assert "knows the DDL versions current, 2020" in capsys.readouterr().err
+    clean_env.setenv("ONE_NETWORK_DDL_VERSION", "2020")
     clean_env.setenv("MUNICIPAL_MAP", "changzhou-v2")
     assert main(["config", "check"]) == 2
     assert "no field map 'changzhou-v2'" in capsys.readouterr().err

@@ -1,11 +1,12 @@
-"""Every province profile on every database the front-end may run on: SQLite, PostgreSQL and MariaDB.
+"""The national profile on every database the front-end may run on: SQLite, PostgreSQL and MariaDB, in both
+published DDL versions.
 
-The province's tables are created by the sandbox from its own fixture of the published definitions (NOT NULL,
-lengths; ``sandbox/province/tables``). The cases here are made by hand and sit at the edges: names and addresses
-of exactly the permitted length in Chinese characters (a MariaDB ``varchar(100)`` counts characters, not bytes),
-a natural person under a 居民身份证, a landline instead of a mobile, a returned case, a case accepted one day and
-finished the next. After the stand-in's exchange has judged them, every row in every table is checked once more
-against the stand-in's own rules, and what was written reads back unchanged.
+The province's tables are created from the copies of the public DDL (``contracts/national``), so the database itself
+holds the published NOT NULL columns and lengths. The cases here are made by hand and sit at the edges: names and
+addresses of exactly the permitted length in Chinese characters (a MariaDB ``varchar(100)`` counts characters, not
+bytes), a natural person under a 居民身份证, a landline instead of a mobile, a returned case, a case accepted one
+day and finished the next with a 补正 on the way, materials. After the stand-in's audit, every row of every table is
+checked once more against the stand-in's own rules, and what was written reads back unchanged.
 """
 
 import datetime as dt
@@ -17,15 +18,18 @@ import sqlalchemy as sa
 from connectors.province import ProvinceTableTarget
 from connectors.province import profile as bridge_profile
 from connectors.targets import OutboxMessage
-from sandbox.province.exchange import NationalExchange, PreExchange
-from sandbox.province.fixture import build_metadata, family
+from sandbox.province.exchange import NationalExchange
+from sandbox.province.fixture import audited, front_end_metadata
 from sandbox.province.rules import check_row
 
 TASK = "11320412MB0143028G4000102001000"  # 企业设立登记 as the market regulator implements it (its 实施编码)
 NAME_100 = "常州市武进区" + "恒" * 88 + "科技有限公司"  # exactly 100 characters
 ADDRESS_1000 = "江苏省常州市武进区湖塘镇" + "路" * 988
-EXCHANGES = {"national": NationalExchange, "pre": PreExchange}
-CASE_NAME_COLUMN = {"national": ("up_pro_accept", "applyer_name"), "pre": ("PRE_APASINFO", "APPLYNAME")}
+IDS = {"tenant_id": 320412, "org_id": 3204120001, "user_id": 3204120001001}
+MATERIALS = [
+    {"name": "公司登记（备案）申请书", "get_type": "paper", "count": 1, "attachment": None},
+    {"name": "章程", "get_type": "upload", "count": None, "attachment": "章程.pdf"},
+]
 
 
 def _case(serial: int, status: str, **fields) -> dict:
@@ -51,8 +55,8 @@ def _case(serial: int, status: str, **fields) -> dict:
         "promised_days": 2,
         "statutory_days": 15,
         "handling_dept": "market_regulation",
-        "submission_channel": "web",  # PRE_APASINFO.APPLYFROM requires one (issue 15)
         "delivery_method": "electronic",
+        "handler_name": "陈晓燕",
         **fields,
     }
 
@@ -68,9 +72,10 @@ NATURAL_PERSON = {  # a 居民身份证 (GB 11643's published example) and a lan
     "applicant_id": "11010519491231002X",
     "applicant_id_kind": "ric",
     "contact_phone": "0519-86543210",
+    "handler_name": None,
 }
 EDGE_CASES = [
-    _message("GC1", 1, _case(1, "办结", applicant_name=NAME_100, address=ADDRESS_1000)),
+    _message("GC1", 1, _case(1, "办结", applicant_name=NAME_100, address=ADDRESS_1000, materials=MATERIALS)),
     _message("GC2", 1, _case(2, "受理", **NATURAL_PERSON)),
     _message("GC3", 1, _case(3, "退件")),
     _message("GC4", 1, _case(4, "受理")),
@@ -92,12 +97,13 @@ EDGE_CASES = [
 TOO_LONG = _message("GC5", 1, _case(5, "受理", applicant_name=NAME_100 + "司"))  # 101 characters
 
 
-def _deliver_and_judge(url: str, profile: str) -> None:
+def _deliver_and_judge(url: str, version: str) -> None:
     engine = sa.create_engine(url)
     try:
-        build_metadata((profile,)).create_all(engine)
-        exchange = EXCHANGES[profile](engine)
-        target = ProvinceTableTarget(url=url, profile_name=profile)
+        front_end_metadata(version).create_all(engine)
+        exchange = NationalExchange(engine, version)
+        now = [dt.datetime(2026, 11, 17, 9)]
+        target = ProvinceTableTarget(url=url, ddl_version=version, settle_seconds=60, **IDS).using_clock(lambda: now[0])
         sent = {d.idempotency_key: d for d in target.send([*EDGE_CASES, TOO_LONG])}
         assert {sent[m.idempotency_key].outcome for m in EDGE_CASES} == {"sent"}
         held = sent[TOO_LONG.idempotency_key]
@@ -108,45 +114,44 @@ def _deliver_and_judge(url: str, profile: str) -> None:
         ]
         exchange.process_once(dt.datetime(2100, 1, 1))
         exchange.process_once(dt.datetime(2100, 1, 1))  # a row deferred for its parent is taken on the next pass
+        now[0] += dt.timedelta(seconds=61)
         outcomes = {d.idempotency_key: d.outcome for d in target.follow_up(answered)}
         assert outcomes == dict.fromkeys((m.idempotency_key for m in EDGE_CASES), "acknowledged")
         assert exchange.rejections() == []
-        numbers = {h["case_no"] for h in exchange.holdings()}
-        assert numbers == {f"{TASK}20261116{n:04d}" for n in (1, 2, 3, 4)}  # GC5 never reached the province
+        holdings = {h["case_no"]: h for h in exchange.holdings()}
+        assert set(holdings) == {f"{TASK}20261116{n:04d}" for n in (1, 2, 3, 4)}  # GC5 never reached the province
+        assert {n[-1]: h["special_rows"] for n, h in holdings.items()} == {"1": 0, "2": 0, "3": 0, "4": 1}
+        assert {n[-1]: h["material_rows"] for n, h in holdings.items()} == {"1": 2, "2": 0, "3": 0, "4": 0}
 
         # every row of every table, once more against the stand-in's own definitions and code lists
-        spec = family(profile)
+        tables = audited(version)
         with engine.connect() as conn:
-            for name, table_spec in spec.tables.items():
+            for name in bridge_profile("national").tables:
                 rows = conn.execute(sa.select(sa.Table(name, sa.MetaData(), autoload_with=conn))).mappings().all()
-                # special procedures and materials: the cases carry none yet (issue 15)
-                assert rows or name not in bridge_profile(profile).tables, name
+                assert rows, name
                 for row in rows:
-                    assert check_row(table_spec, row) == [], (name, check_row(table_spec, row))
-            table, column = CASE_NAME_COLUMN[profile]
-            t = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            names = set(conn.execute(sa.select(t.c[column])).scalars())
-        assert NAME_100 in names  # 100 Chinese characters, stored whole
-        if profile == "national":
-            special = {h["case_no"]: h["special_rows"] for h in exchange.holdings()}
-            assert special == {f"{TASK}20261116{n:04d}": int(n == 4) for n in (1, 2, 3, 4)}
+                    assert check_row(tables[name], row) == [], (name, check_row(tables[name], row))
+            t = sa.Table("up_pro_accept", sa.MetaData(), autoload_with=conn)
+            names = set(conn.execute(sa.select(t.c.applyer_name)).scalars())
+            addresses = set(conn.execute(sa.select(t.c.address)).scalars())
+        assert NAME_100 in names and ADDRESS_1000 in addresses  # stored whole, in characters
     finally:
         engine.dispose()
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("profile", sorted(EXCHANGES))
-def test_edge_cases_on_sqlite(tmp_path, profile):
-    _deliver_and_judge(f"sqlite:///{tmp_path / 'province.sqlite'}", profile)
+@pytest.mark.parametrize("version", ["current", "2020"])
+def test_edge_cases_on_sqlite(tmp_path, version):
+    _deliver_and_judge(f"sqlite:///{tmp_path / 'province.sqlite'}", version)
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("profile", sorted(EXCHANGES))
-def test_edge_cases_on_postgresql(postgres_url, profile):
-    _deliver_and_judge(postgres_url, profile)
+@pytest.mark.parametrize("version", ["current", "2020"])
+def test_edge_cases_on_postgresql(postgres_url, version):
+    _deliver_and_judge(postgres_url, version)
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("profile", sorted(EXCHANGES))
-def test_edge_cases_on_mariadb(mariadb_url, profile):
-    _deliver_and_judge(mariadb_url, profile)
+@pytest.mark.parametrize("version", ["current", "2020"])
+def test_edge_cases_on_mariadb(mariadb_url, version):
+    _deliver_and_judge(mariadb_url, version)

@@ -1,12 +1,16 @@
-"""The province's table definitions, read from ``tables/<family>.yaml``, as SQLAlchemy Core tables.
+"""The province stand-in's front-end database: the national tables as published (``contracts/national``, read by
+:mod:`sandbox.province.contract`), its audit rules (``checks.yaml``), its code lists (``codes.yaml``) and one table
+of its own bookkeeping.
 
-Families: ``national`` (up_pro_* with the error table dn_audit_abnormal and the mirrors dn_pro_*), ``pre`` (the
-provincial front-end PRE_* family) and ``interim`` (ex_case_info, the flat table the bridge writes today).
+The bookkeeping table ``sandbox_province_ledger`` is the stand-in's private note of which rows its audit has taken
+and how it judged them: the published up_pro_* tables carry no status column, so the province must remember
+elsewhere. It is NOT part of the interface: the bridge never reads it; the province answers through
+``dn_audit_abnormal`` only.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,90 +18,56 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
+from sandbox.province.contract import VERSIONS, TableDefinition, definitions
+from sandbox.province.contract import build_metadata as contract_metadata
+
 HERE = Path(__file__).parent
-FAMILIES = ("national", "pre", "interim")
-#: The stand-in's own bookkeeping of the national rows it has processed (no published table: the up_pro_* tables
-#: carry no status column). Not part of the interface; the sender reads dn_pro_* and dn_audit_abnormal.
 LEDGER = "sandbox_province_ledger"
-_TYPE = re.compile(r"(varchar)\((\d+)\)|(int|datetime|text)")
+FEEDBACK = "dn_audit_abnormal"
+#: The stand-in reads the same variable as the bridge to know which published DDL its tables follow.
+DDL_VARIABLE = "ONE_NETWORK_DDL_VERSION"
+
+
+def ddl_version() -> str:
+    version = os.environ.get(DDL_VARIABLE, "").strip() or "current"
+    if version not in VERSIONS:
+        raise ValueError(f"{DDL_VARIABLE}={version!r}: the stand-in knows {', '.join(VERSIONS)}")
+    return version
 
 
 @dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    type: str  # varchar | int | datetime | text
-    length: int | None
-    nullable: bool
-    codes: str | None
-    rule: str | None
-    comment: str | None
-
-    def sa_type(self) -> sa.types.TypeEngine:
-        if self.type == "varchar":
-            return sa.String(self.length)
-        return {"int": sa.Integer(), "datetime": sa.DateTime(), "text": sa.Text()}[self.type]
+class Check:
+    codes: str | None = None
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    name: str
-    comment: str | None
+class AuditedTable:
+    """One up_pro_* table as the province audits it: its published definition, its own checks, its parent."""
+
+    definition: TableDefinition
+    checks: dict[str, Check]
     parent: str | None
-    primary_key: tuple[str, ...]
-    columns: tuple[ColumnSpec, ...]
 
-    def column(self, name: str) -> ColumnSpec:
-        return next(c for c in self.columns if c.name == name)
-
-
-@dataclass(frozen=True)
-class FamilySpec:
-    family: str
-    source: str
-    tables: dict[str, TableSpec]  # in the order the province processes them (parents first)
-    abnormal: TableSpec | None
-    mirror_prefix: str | None
-
-    def mirror_name(self, table: str) -> str:
-        return f"{self.mirror_prefix}{table.removeprefix('up_')}"
-
-
-def _column(entry: dict) -> ColumnSpec:
-    match = _TYPE.fullmatch(entry["type"])
-    if not match:
-        raise ValueError(f"column {entry['name']}: unknown type {entry['type']!r}")
-    kind = match.group(1) or match.group(3)
-    return ColumnSpec(
-        name=entry["name"],
-        type=kind,
-        length=int(match.group(2)) if match.group(2) else None,
-        nullable=bool(entry.get("nullable", True)),
-        codes=entry.get("codes"),
-        rule=entry.get("rule"),
-        comment=entry.get("comment"),
-    )
+    @property
+    def name(self) -> str:
+        return self.definition.name
 
 
 @cache
-def family(name: str) -> FamilySpec:
-    """The family's definitions, as ``tables/<name>.yaml`` transcribes them."""
-    raw = yaml.safe_load((HERE / "tables" / f"{name}.yaml").read_text(encoding="utf-8"))
-    sync = tuple(_column(c) for c in raw.get("sync_columns") or ())
-    tables = {}
-    for table_name, body in raw["tables"].items():
-        own = tuple(_column(c) for c in body["columns"])
-        tables[table_name] = TableSpec(
-            name=table_name,
-            comment=body.get("comment"),
-            parent=body.get("parent"),
-            primary_key=tuple(body.get("primary_key") or raw.get("primary_key") or ()),
-            columns=own + tuple(c for c in sync if c.name not in {o.name for o in own}),
-        )
-    abnormal = None
-    if raw.get("abnormal"):
-        a = raw["abnormal"]
-        abnormal = TableSpec(a["name"], a.get("comment"), None, (), tuple(_column(c) for c in a["columns"]))
-    return FamilySpec(name, raw["source"], tables, abnormal, raw.get("mirror_prefix"))
+def _checks() -> dict:
+    return yaml.safe_load((HERE / "checks.yaml").read_text(encoding="utf-8"))
+
+
+@cache
+def audited(version: str = "current") -> dict[str, AuditedTable]:
+    """The tables the province audits, parents first (the order it takes them in)."""
+    raw, tables = _checks(), definitions(version)
+    found = {}
+    for name, own in raw["tables"].items():
+        checks = {column: Check(**how) for column, how in {**raw["every_table"], **(own or {})}.items()}
+        found[name] = AuditedTable(tables[name], checks, raw["parents"].get(name))
+    return found
 
 
 @cache
@@ -107,67 +77,31 @@ def codes() -> dict[str, dict[str, str]]:
     return {name: {str(k): str(v) for k, v in values.items()} for name, values in raw.items()}
 
 
-def _table(
-    meta: sa.MetaData,
-    spec: TableSpec,
-    *,
-    name: str | None = None,
-    key: tuple[str, ...] | None = None,
-    extra: tuple[sa.Column, ...] = (),
-) -> sa.Table:
-    key = spec.primary_key if key is None else key
-    columns = [
-        sa.Column(
-            c.name,
-            c.sa_type(),
-            nullable=c.nullable and c.name not in key,
-            primary_key=c.name in key,
-            autoincrement=False,
-            comment=c.comment,
-        )
-        for c in spec.columns
-    ]
-    if not key:  # the error table: a surrogate key of its own
-        columns.insert(0, sa.Column("abnormal_id", sa.Integer, primary_key=True, autoincrement=True))
-    return sa.Table(name or spec.name, meta, *columns, *extra, comment=spec.comment, mysql_charset="utf8mb4")
+def ledger_table(meta: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        LEDGER,
+        meta,
+        sa.Column("table_sql_name", sa.String(50), primary_key=True),
+        sa.Column("row_id", sa.BigInteger, primary_key=True, autoincrement=False),  # the row's id in its table
+        sa.Column("row_guid", sa.String(50), nullable=False),
+        sa.Column("cd_batch", sa.String(32), nullable=False),
+        sa.Column("cd_operation", sa.String(2)),
+        sa.Column("project_no", sa.String(50)),
+        sa.Column("outcome", sa.String(10), nullable=False),  # accepted / refused
+        sa.Column("err_type", sa.String(100)),
+        sa.Column("processed_at", sa.DateTime, nullable=False),
+        comment="the province stand-in's own bookkeeping of its audit (not part of the interface)",
+        mysql_charset="utf8mb4",
+    )
 
 
-def build_metadata(names: tuple[str, ...] = FAMILIES) -> sa.MetaData:
-    """The province's tables of the given families in one MetaData (create_all / drop_all on any dialect)."""
-    meta = sa.MetaData()
-    for name in names:
-        spec = family(name)
-        for table in spec.tables.values():
-            _table(meta, table)
-            if spec.mirror_prefix:
-                _table(
-                    meta,
-                    table,
-                    name=spec.mirror_name(table.name),
-                    key=("row_guid",),
-                    extra=(sa.Column("update_time", sa.DateTime, nullable=False, comment="进入汇聚区日期"),),
-                )
-        if spec.abnormal:
-            _table(meta, spec.abnormal)
-        if name == "national":
-            sa.Table(
-                LEDGER,
-                meta,
-                sa.Column("table_sql_name", sa.String(100), primary_key=True),
-                sa.Column("row_guid", sa.String(50), primary_key=True),
-                sa.Column("cd_batch", sa.String(32), primary_key=True),
-                sa.Column("project_no", sa.String(50)),
-                sa.Column("outcome", sa.String(10), nullable=False),  # accepted / rejected
-                sa.Column("err_type", sa.String(10)),
-                sa.Column("processed_at", sa.DateTime, nullable=False),
-                mysql_charset="utf8mb4",
-            )
+@cache
+def front_end_metadata(version: str = "current") -> sa.MetaData:
+    """Every table of the stand-in's front-end database: the published ones of ``version`` and its ledger."""
+    meta = contract_metadata(version)
+    ledger_table(meta)
     return meta
 
 
-#: Every table of every family, built once.
-PROVINCE_METADATA = build_metadata()
-
-
-def table(name: str) -> sa.Table:
-    return PROVINCE_METADATA.tables[name]
+def table(name: str, version: str = "current") -> sa.Table:
+    return front_end_metadata(version).tables[name]

@@ -2,7 +2,8 @@
 
 Written from the published rules (exchange-formats.md §3.1: the 办件编号 is the 31-character 实施编码, the date
 yyyyMMdd and a 4-digit serial from 0001; §3.2: the 实施编码 begins with the implementing body's 18-character
-统一社会信用代码, GB 32100-2015 check character; the lengths and NOT NULL of ``tables/*.yaml``; ``codes.yaml``).
+统一社会信用代码, GB 32100-2015 check character; the lengths and NOT NULL of the published tables,
+``contracts/national``; ``codes.yaml``; which column follows which, ``checks.yaml``).
 Messages are in the province's words: they are what the sender reads back.
 """
 
@@ -13,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sandbox.province.fixture import TableSpec, codes
+from sandbox.province.fixture import AuditedTable, codes
 
 # GB 32100-2015: 31 characters (no I, O, S, V, Z); weights 3^i mod 31; check = (31 - sum mod 31) mod 31.
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -83,31 +84,30 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def check_row(spec: TableSpec, row: Mapping[str, object]) -> list[Problem]:
-    """Every problem of ``row`` against ``spec`` alone (NOT NULL, lengths, code lists, identifier rules); the
+def check_row(spec: AuditedTable, row: Mapping[str, object]) -> list[Problem]:
+    """Every problem of ``row`` against its table alone (NOT NULL, lengths, code lists, identifier rules); the
     checks that need what the province already holds (updates, parents) are the exchange process's."""
     lists = codes()
     problems: list[Problem] = []
-    for column in spec.columns:
+    for column in spec.definition.columns:
         value = row.get(column.name)
+        check = spec.checks.get(column.name)
         if _blank(value):
-            if not column.nullable or column.name in spec.primary_key:
+            if column.not_null and column.default is None and not column.auto_increment:
                 problems.append(Problem(column.name, MISSING, f"必填项{column.name}为空"))
             continue
         text = value if isinstance(value, str) else str(value)
-        if column.type == "varchar" and len(text) > column.length:
+        if column.type == "varchar" and column.length is not None and len(text) > column.length:
             problems.append(
                 Problem(column.name, TOO_LONG, f"字段{column.name}长度{len(text)}超过规定的{column.length}")
             )
             continue
-        if column.codes and text not in lists[column.codes]:
-            problems.append(
-                Problem(column.name, UNKNOWN_CODE, f"字段{column.name}的值{text}不在代码表{column.codes}中")
-            )
-        if column.rule and (why := RULES[column.rule](text)):
+        if check and check.codes and text not in lists[check.codes]:
+            problems.append(Problem(column.name, UNKNOWN_CODE, f"字段{column.name}的值{text}不在代码表{check.codes}中"))
+        if check and check.rule and (why := RULES[check.rule](text)):
             problems.append(Problem(column.name, MALFORMED, f"字段{column.name}：{why}"))
-    case_col = next((c.name for c in spec.columns if c.rule == "case_number"), None)
-    task_col = next((c.name for c in spec.columns if c.rule == "implementing_code"), None)
+    rule_of = {check.rule: column for column, check in spec.checks.items() if check.rule}
+    case_col, task_col = rule_of.get("case_number"), rule_of.get("implementing_code")
     case_no, task = row.get(case_col or ""), row.get(task_col or "")
     if case_col and task_col and not problems and not str(case_no).startswith(str(task)):
         problems.append(Problem(case_col, MALFORMED, f"办件编号{case_no}不以实施编码{task}开头"))
