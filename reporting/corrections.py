@@ -581,17 +581,13 @@ def receiver_columns() -> dict[str, dict[str, str]]:
     """Per receiver, its own column or key names → the case fact each carries (the province profile and the
     municipal map in force): a receiver's words that name a column name a field."""
     from connectors.municipal import document_map, municipal_map
-    from connectors.province import ProfileError, profile, province_profile
+    from connectors.province import profile, province_profile
 
     found: dict[str, dict[str, str]] = {"one_network": {}, "municipal": {}}
-    try:
-        chosen = profile(province_profile())
-        for spec in chosen.tables.values():
-            for column, how in spec.columns.items():
-                if how.field:
-                    found["one_network"].setdefault(column, how.field)
-    except (ProfileError, FileNotFoundError):  # the interim layout has no profile file: no column names to read
-        pass
+    for spec in profile(province_profile()).tables.values():
+        for column, how in spec.columns.items():
+            if how.field:
+                found["one_network"].setdefault(column, how.field)
     for key, how in document_map(municipal_map()).fields.items():
         if how.field:
             found["municipal"][key] = how.field
