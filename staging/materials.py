@@ -10,10 +10,9 @@ the field, or with an empty list, has no materials: that is not an error.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
+from staging.lists import stage_listed
 from staging.mappings import mapping
 from staging.normalise import clean_text, flag_problems
 
@@ -21,42 +20,11 @@ COLUMNS = ["source_system", "record_key", "seq", "name", "get_type", "count", "a
 FLAG = "material_unreadable"
 
 
-def _listed(value: object, form: str) -> tuple[list | None, bool]:
-    """(the list, readable) of one record's field: nothing (None, empty text) is an empty list."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return [], True
-    if form == "json" and isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None, False
-    return (value, True) if isinstance(value, list) else (None, False)
-
-
 def stage_materials(raw: pd.DataFrame, staged: pd.DataFrame) -> pd.DataFrame:
     """The materials of the staged records (``raw``: source_system, record_key, payload), one row each."""
-    frames = []
-    for source, rows in raw.groupby("source_system", sort=True):
-        declared = mapping(str(source)).materials
-        if declared is None or staged.empty:
-            continue
-        rows = rows[rows["record_key"].isin(staged.loc[staged["source_system"] == source, "record_key"])]
-        found = [_listed(json.loads(p).get(declared.field), declared.format) for p in rows["payload"]]
-        readable = pd.Series([ok for _, ok in found], index=rows.index, dtype=bool)
-        listed = pd.Series([items for items, _ in found], index=rows.index, dtype=object)
-        frame = pd.DataFrame({"record_key": rows["record_key"], "item": listed.where(readable)}).explode("item")
-        frame = frame[frame["item"].notna()]
-        not_a_list = rows.loc[~readable, ["record_key"]].assign(seq=0, problem="materials_not_a_list")
-        if len(frame):
-            frame["seq"] = frame.groupby("record_key").cumcount()
-            objects = frame["item"].map(lambda item: isinstance(item, dict)).astype(bool)
-            items = pd.json_normalize([i if isinstance(i, dict) else {} for i in frame["item"]]).set_index(frame.index)
-            frame = frame.drop(columns="item").assign(**_material_columns(items, declared))
-            frame["problem"] = frame["problem"].mask(~objects, "material_not_an_object")
-        frames.append(pd.concat([frame.drop(columns="item", errors="ignore"), not_a_list]).assign(source_system=source))
-    if not frames:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
+    return stage_listed(
+        raw, staged, lambda source: mapping(source).materials, _material_columns, COLUMNS, "materials", "material"
+    )
 
 
 def _material_columns(items: pd.DataFrame, declared) -> dict[str, pd.Series]:

@@ -9,10 +9,9 @@ that cannot be read, an end before the start) is kept with its ``problem`` and i
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
+from staging.lists import stage_listed
 from staging.mappings import mapping
 from staging.normalise import flag_problems, parse_timestamps
 
@@ -22,26 +21,7 @@ FLAG = "pause_unreadable"
 
 def stage_pauses(raw: pd.DataFrame, staged: pd.DataFrame) -> pd.DataFrame:
     """The pauses of the staged records (``raw``: source_system, record_key, payload), one row each."""
-    frames = []
-    for source, rows in raw.groupby("source_system", sort=True):
-        declared = mapping(str(source)).pauses
-        if declared is None or staged.empty:
-            continue
-        rows = rows[rows["record_key"].isin(staged.loc[staged["source_system"] == source, "record_key"])]
-        values = [json.loads(p).get(declared.field) for p in rows["payload"]]
-        listed = pd.Series(values, index=rows.index, dtype=object)
-        readable = pd.Series([isinstance(v, list) for v in values], index=rows.index, dtype=bool)
-        frame = pd.DataFrame({"record_key": rows["record_key"], "item": listed.where(readable)}).explode("item")
-        frame = frame[frame["item"].notna()]
-        not_a_list = rows.loc[listed.notna() & ~readable, ["record_key"]].assign(seq=0, problem="pauses_not_a_list")
-        if len(frame):
-            frame["seq"] = frame.groupby("record_key").cumcount()
-            items = pd.json_normalize(frame["item"].tolist()).set_index(frame.index)
-            frame = frame.drop(columns="item").assign(**_pause_columns(items, declared))
-        frames.append(pd.concat([frame.drop(columns="item", errors="ignore"), not_a_list]).assign(source_system=source))
-    if not frames:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
+    return stage_listed(raw, staged, lambda source: mapping(source).pauses, _pause_columns, COLUMNS, "pauses", "pause")
 
 
 def _pause_columns(items: pd.DataFrame, declared) -> dict[str, pd.Series]:
