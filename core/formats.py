@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -107,38 +108,37 @@ def _declared(dirs: Iterable[Path]) -> dict[str, Path]:
     return found
 
 
-def _departments() -> list[Format]:
-    systems = declared_departments.departments()  # read and checked: a missing source is refused there
-    paths = _declared(declared_departments.declaration_dirs())
+def _declarations(kind: str, declared: dict, dirs: Iterable[Path], used_by: Callable[[str, Any], str]) -> list[Format]:
+    """One row per declaration file (a department's system, a feed): read and checked where it is declared, so a
+    file naming neither source nor assumed was refused there already."""
+    paths = _declared(dirs)
     return [
         Format(
-            DEPARTMENT,
+            kind,
             _shown(paths[name]),
             d.title,
-            f"raw_{name} → staged_cases",
+            used_by(name, d),
             _text(d.source),
             _text(d.assumed),
             _parts(d.assumed_parts.items(), _text(d.assumed)),
         )
-        for name, d in systems.items()
+        for name, d in declared.items()
     ]
+
+
+def _departments() -> list[Format]:
+    return _declarations(
+        DEPARTMENT,
+        declared_departments.departments(),
+        declared_departments.declaration_dirs(),
+        lambda name, _: f"raw_{name} → staged_cases",
+    )
 
 
 def _feeds() -> list[Format]:
-    found = declared_feeds.feeds()
-    paths = _declared(declared_feeds.declaration_dirs())
-    return [
-        Format(
-            FEED,
-            _shown(paths[name]),
-            f.title,
-            f"raw_{name} → staged {f.kind}",
-            _text(f.source),
-            _text(f.assumed),
-            _parts(f.assumed_parts.items(), _text(f.assumed)),
-        )
-        for name, f in found.items()
-    ]
+    return _declarations(
+        FEED, declared_feeds.feeds(), declared_feeds.declaration_dirs(), lambda name, f: f"raw_{name} → staged {f.kind}"
+    )
 
 
 def _walk(node: object, at: str = "") -> Iterable[tuple[str, str]]:
