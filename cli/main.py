@@ -9,8 +9,11 @@ import re
 import sys
 import time
 
+from cli.reading import Refused, add_allow_empty, one_line, open_warehouse, shown_warehouse
 from core import settings, shutdown
 from core.vocabulary import RECEIVERS
+
+WAITING_KINDS = ("pairs", "orders", "projects")  # reporting.waiting.KINDS, without importing pandas for --help
 
 
 def pool_names() -> list[str]:
@@ -51,29 +54,26 @@ def _dedup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warehouse():
-    from core.warehouse import Warehouse
-
-    return Warehouse(url=settings.warehouse_url())
-
-
+@one_line("review")
 def _review(args: argparse.Namespace) -> int:
-    from resolution.review import decide, open_pairs
+    """``review list``: everything waiting for a person, by kind; ``review decide``: a verdict on a pair."""
+    from cli.waiting import waiting_text
+    from resolution.review import decide
 
-    warehouse = _warehouse()
     if args.action == "list":
-        pairs = open_pairs(warehouse, args.limit)
-        if pairs.empty:
-            print("the review queue is empty")
-        for pair in pairs.itertuples():
-            print(
-                f"p={pair.match_probability:.3f}  {pair.source_system_l}:{pair.source_record_id_l}  "
-                f"{pair.source_system_r}:{pair.source_record_id_r}\n  {pair.summary.replace(chr(10), chr(10) + '  ')}"
-            )
+        warehouse = open_warehouse(args.allow_empty)
+        try:
+            print(waiting_text(warehouse, [args.kind] if args.kind else None, args.limit))
+        finally:
+            warehouse.dispose()
         return 0
     if not (args.left and args.right and args.decision and args.by):
-        raise SystemExit("review decide needs --left, --right, --decision and --by")
-    decide(warehouse, args.left, args.right, args.decision, args.by, args.note)
+        raise Refused("review decide needs --left, --right, --decision and --by")
+    warehouse = open_warehouse(args.allow_empty, writes=True)
+    try:
+        decide(warehouse, args.left, args.right, args.decision, args.by, args.note)
+    finally:
+        warehouse.dispose()
     print(f"recorded: {args.left} and {args.right} are {args.decision}; re-run case_resolution for their days")
     return 0
 
@@ -174,19 +174,29 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+@one_line("explain")
 def _explain(args: argparse.Namespace) -> int:
-    from resolution.review import explain, splits
+    """A golden case (by its id or a 办件编号): who and what it is, then why its records were linked."""
+    from cli.cases import explained_text
 
-    warehouse = _warehouse()
-    links = explain(warehouse, args.golden_case_id)
-    apart = splits(warehouse, args.golden_case_id)
-    if links.empty:
-        print(f"{args.golden_case_id}: no links (a golden case of one record, or an unknown id)")
-    else:
-        print(links.to_string(index=False))
-    if not apart.empty:
-        print("\nNot merged: links the model made that a cannot-link constraint did not take")
-        print(apart.to_string(index=False))
+    warehouse = open_warehouse(args.allow_empty)
+    try:
+        print(explained_text(warehouse, args.golden_case_id))
+    finally:
+        warehouse.dispose()
+    return 0
+
+
+@one_line("cases find")
+def _cases(args: argparse.Namespace) -> int:
+    """Golden cases by applicant name, USCC or 身份证号, 办件编号 or source record id: the ids ``explain`` takes."""
+    from cli.cases import found_text
+
+    warehouse = open_warehouse(args.allow_empty)
+    try:
+        print(found_text(warehouse, args.text, args.limit))
+    finally:
+        warehouse.dispose()
     return 0
 
 
@@ -280,6 +290,7 @@ def _day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day; give it as YYYY-MM-DD, e.g. 2026-10-12") from None
 
 
+@one_line("report projects")
 def _report(args: argparse.Namespace) -> int:
     """The key-project monthly report as XLSX, read from the marts (mart_projects, mart_project_stages)."""
     from pathlib import Path
@@ -289,16 +300,19 @@ def _report(args: argparse.Namespace) -> int:
     from reporting.project_report import write_report
     from schemas.warehouse import mart_project_stages, mart_projects
 
-    warehouse = _warehouse()
-    clocks = warehouse.read(sa.select(mart_projects))
-    stages = warehouse.read(sa.select(mart_project_stages))
-    warehouse.dispose()
+    warehouse = open_warehouse(args.allow_empty)
+    try:
+        clocks = warehouse.read(sa.select(mart_projects))
+        stages = warehouse.read(sa.select(mart_project_stages))
+    finally:
+        warehouse.dispose()
     output = Path(args.output or f"key-projects-{args.month}.xlsx")
     counts = write_report(clocks, stages, args.month, output)
     print(f"{output}: {counts['projects']} key projects, {counts['stages']} stages ({args.month})")
     return 0
 
 
+@one_line("report corrections")
 def _report_corrections(args: argparse.Namespace) -> int:
     """Each department's correction list of the day as XLSX, read from the ``corrections`` table. Refuses in one
     line, writing nothing: a day after today, an output that is a file or whose parent folder is missing, a list
@@ -323,7 +337,7 @@ def _report_corrections(args: argparse.Namespace) -> int:
         return refuse(f"--output {folder} is a file; give the folder the lists go in")
     if not folder.exists() and not folder.parent.is_dir():
         return refuse(f"--output {folder}: its parent folder {folder.parent} does not exist")
-    warehouse = _warehouse()
+    warehouse = open_warehouse(args.allow_empty)
     try:
         listed = list_of_day(warehouse.read(sa.select(corrections)), day, calendar())
     finally:
@@ -348,16 +362,20 @@ def _report_corrections(args: argparse.Namespace) -> int:
     return 0
 
 
+@one_line("reconcile")
 def _reconcile(args: argparse.Namespace) -> int:
-    """The reconciliation table of the configured warehouse; non-zero when an identity does not hold."""
+    """The reconciliation table of the configured warehouse; non-zero when an identity does not hold, and 2 (one
+    line naming it) when the warehouse was never loaded, unless --allow-empty."""
     from cli.reconciliation import identities, render, summary
     from core import clock
 
     month = args.month or (clock.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
-    warehouse = _warehouse()
-    figures = summary(warehouse, month=month)
+    warehouse = open_warehouse(args.allow_empty)
+    try:
+        figures = summary(warehouse, month=month)
+    finally:
+        warehouse.dispose()
     print(render(figures))
-    warehouse.dispose()
     return 0 if all(ok for _, ok in identities(figures)) else 1
 
 
@@ -448,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     reconcile.add_argument(
         "--month", type=_month, help="YYYY-MM: the month of the bureau's figures printed below it (default: last month)"
     )
+    add_allow_empty(reconcile)
     reconcile.set_defaults(run=_reconcile)
 
     report = commands.add_parser("report", help="write a report as XLSX")
@@ -455,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     projects = reports.add_parser("projects", help="the key-project monthly report (重点项目月报), from the marts")
     projects.add_argument("--month", type=_month, required=True, help="YYYY-MM, e.g. 2026-10")
     projects.add_argument("--output", help="the .xlsx to write (default key-projects-YYYY-MM.xlsx)")
+    add_allow_empty(projects)
     projects.set_defaults(run=_report)
     lists = reports.add_parser(
         "corrections", help="each department's correction list (纠错清单) of a day, one .xlsx per department"
@@ -464,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         "--output", help="the folder the lists go in (default: here); created if its parent folder exists"
     )
     lists.add_argument("--force", action="store_true", help="replace lists already written for the day")
+    add_allow_empty(lists)
     lists.set_defaults(run=_report_corrections)
 
     dedup = commands.add_parser("dedup", help="resolve a CSV of canonical cases into clusters of the same case")
@@ -476,14 +497,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     dedup.set_defaults(run=_dedup)
 
-    review = commands.add_parser("review", help="list uncertain pairs, or record a decision on one")
+    review = commands.add_parser(
+        "review", help="list what waits for a person (pairs, 12345 orders, project links), or decide on a pair"
+    )
     review.add_argument("action", choices=["list", "decide"])
-    review.add_argument("--limit", type=int, default=20)
+    review.add_argument(
+        "--kind", choices=list(WAITING_KINDS), help="list: one kind of waiting item (default: every kind)"
+    )
+    review.add_argument("--limit", type=int, default=20, help="list: at most this many items of each kind")
     review.add_argument("--left", help="SOURCE:RECORD_ID")
     review.add_argument("--right", help="SOURCE:RECORD_ID")
     review.add_argument("--decision", choices=["same", "different"])
     review.add_argument("--by", help="who decided")
     review.add_argument("--note")
+    add_allow_empty(review)
     review.set_defaults(run=_review)
 
     deliver = commands.add_parser(
@@ -528,9 +555,22 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_argument("--no-serve", action="store_true", help="only write the page")
     dashboard.set_defaults(run=_dashboard)
 
-    explain = commands.add_parser("explain", help="why the records of a golden case were linked, field by field")
-    explain.add_argument("golden_case_id")
+    explain = commands.add_parser(
+        "explain", help="a golden case (by golden id or 办件编号): who and what, its records, why they were linked"
+    )
+    explain.add_argument("golden_case_id", metavar="GOLDEN_ID_OR_办件编号")
+    add_allow_empty(explain)
     explain.set_defaults(run=_explain)
+
+    cases = commands.add_parser("cases", help="find golden cases (the ids explain takes)")
+    case_actions = cases.add_subparsers(dest="action", required=True)
+    cases_find = case_actions.add_parser(
+        "find", help="by applicant name (contains), USCC or 身份证号, 办件编号, source record id or golden id"
+    )
+    cases_find.add_argument("text", help="a name or part of one, an identifier, a 办件编号, SOURCE:ID or a record id")
+    cases_find.add_argument("--limit", type=int, default=20, help="show at most this many (those changed last)")
+    add_allow_empty(cases_find)
+    cases_find.set_defaults(run=_cases)
 
     model = commands.add_parser("model", help="show the resolution model, or train it on --input cases.csv")
     model.add_argument("action", choices=["show", "train"])
