@@ -9,7 +9,7 @@ import re
 import sys
 import time
 
-from cli.reading import Refused, add_allow_empty, one_line, open_warehouse, shown_warehouse
+from cli.reading import Refused, add_allow_empty, name_warehouse, one_line, open_warehouse
 from core import settings, shutdown
 from core.vocabulary import RECEIVERS
 
@@ -84,6 +84,7 @@ def _deliver(args: argparse.Namespace) -> int:
     Exit code 0 when nothing is pending, 3 when versions still are, 128 + the signal's number when stopped."""
     names = [args.target] if args.target else list(RECEIVERS)
     deadline = time.monotonic() + args.wait
+    name_warehouse()
     with shutdown.stop_signals("deliver (safe to run again: each version goes under its idempotency key)") as stop:
         waiting = _drain(names, deadline)
     return 128 + stop.signum if stop.requested else 0 if waiting.empty else 3
@@ -163,6 +164,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     from dashboard.build import build
     from sharing.server import default_warehouse_url
 
+    name_warehouse()
     page = build(default_warehouse_url(), Path(args.output or settings.dagster_home() / "dashboard" / "index.html"))
     print(f"dashboard written to {page}")
     if args.no_serve:

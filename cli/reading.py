@@ -10,6 +10,7 @@ into one line on stderr instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -74,14 +75,13 @@ def open_warehouse(allow_empty: bool, *, writes: bool = False) -> Warehouse:
     return Warehouse(url=url)
 
 
-def shown_warehouse() -> str:
-    """The configured warehouse's URL without credentials (for a command that only names it)."""
+def name_warehouse() -> None:
+    """Print which warehouse a command reads, without credentials, and nothing else (a command that does not
+    refuse an empty one: ``dashboard``, ``deliver``); a URL that is missing or unreadable is left to the command."""
     from core.warehouse_state import UnreadableURL, shown_url
 
-    try:
-        return shown_url(warehouse_url())
-    except UnreadableURL as exc:
-        raise Refused(f"{settings.WAREHOUSE.name}: {exc}") from None
+    with contextlib.suppress(UnreadableURL, settings.ConfigurationError):
+        print(f"warehouse {shown_url(settings.warehouse_url())}", flush=True)
 
 
 def one_line(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]:

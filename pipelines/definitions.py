@@ -59,6 +59,7 @@ from pipelines.pull.assets import RAW_ASSETS
 from pipelines.resolve.assets import case_resolution
 from pipelines.resolve.checks import one_item_per_golden_case, staged_equals_golden_plus_duplicates
 from pipelines.resources import build_resources
+from pipelines.review.checks import REVIEW_CHECKS
 from pipelines.stage.assets import stage
 from pipelines.stage.checks import pulled_equals_staged_plus_quarantined, staged_cases_expectations
 from schemas.case import LOCAL_TZ
@@ -150,6 +151,7 @@ def build_definitions() -> Definitions:
             every_staged_record_linked_once,
             every_read_has_its_case,
             every_quarantine_and_refusal_in_one_entry,
+            *REVIEW_CHECKS,
         ],
         jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
         schedules=[daily_cases_schedule, nightly_reconciliation],

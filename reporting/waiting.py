@@ -115,7 +115,9 @@ def counts(warehouse, today: dt.date, max_age_days: float) -> pd.DataFrame:
 def queue(warehouse, kind: str, limit: int | None = None) -> Queue:
     """The items of one kind waiting for a person, oldest first (at most ``limit``), and how many there are."""
     table, since, waits = _since_column(kind)
-    total = warehouse.read(sa.select(sa.func.count().label("n"), sa.func.min(since).label("oldest")).where(waits))
+    total = warehouse.read(
+        sa.select(sa.func.count().label("n"), sa.func.min(since).label("oldest")).select_from(table).where(waits)
+    )
     oldest = pd.to_datetime(total["oldest"].iloc[0])
     listed = {PAIRS: _pairs, ORDERS: _orders, PROJECTS: _projects}[kind](warehouse, waits, since, limit)
     return Queue(kind, int(total["n"].iloc[0] or 0), None if pd.isna(oldest) else oldest.date(), listed)
