@@ -3,6 +3,9 @@ why its records were linked, in at most 120 columns (``cli.screen``), personal d
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 
 from cli.reading import Refused
@@ -10,18 +13,29 @@ from cli.screen import hanging, render, table
 from reporting.cases import Case, describe, find
 from resolution.evaluations import number_index
 from resolution.review import explain, splits
+from schemas.identifiers import mask_numbers_in_text
 from schemas.warehouse import golden_cases
+
+
+def _echoed(text: str) -> str:
+    """The text a person searched for, as it may be printed back: a run of digits long enough to be a 身份证号 or a
+    phone masked (a 办件编号 or a company's USCC has letters in it and stays as typed)."""
+    compact = "".join(unicodedata.normalize("NFKC", text).split())
+    return mask_numbers_in_text(compact) if re.fullmatch(r"[0-9]{11,}[Xx]?", compact) else text
 
 
 def found_text(warehouse, text: str, limit: int) -> str:
     """The golden cases ``text`` names, newest first, each with its applicant, item, 办件编号, status and sources."""
     matches = find(warehouse, text)
+    shown_text = _echoed(text)
     if matches.empty:
-        raise Refused(f"no golden case matches {text!r} (by id, 办件编号, record id, identifier or applicant name)", 1)
+        raise Refused(
+            f"no golden case matches {shown_text!r} (by id, 办件编号, record, identifier or applicant name)", 1
+        )
     shown = matches.head(limit)
     cases = {case.golden_case_id: case for case in describe(warehouse, shown["golden_case_id"].tolist())}
     more = f"; the {limit} changed last are shown (--limit)" if len(matches) > limit else ""
-    blocks = [f"{len(matches)} golden case{'s' if len(matches) != 1 else ''} match {text!r}{more}"]
+    blocks = [f"{len(matches)} golden case{'s' if len(matches) != 1 else ''} match {shown_text!r}{more}"]
     for row in shown.itertuples():
         case = cases.get(row.golden_case_id)
         if case is None:  # a link to a golden case since rebuilt away: say so rather than drop it

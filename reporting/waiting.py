@@ -137,8 +137,9 @@ def _pairs(warehouse, waits, since, limit) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "since": _dates(found["queued_at"]),
-            "head": "p=" + found["match_probability"].map("{:.3f}".format) + "  " + left + "  " + right,
-            "detail": found["summary"].astype("string"),  # masked when queued (pipelines.resolve)
+            "head": "p=" + found["match_probability"].map("{:.3f}".format),
+            # the records as review decide takes them, then both side by side (masked when queued)
+            "detail": left + "\n" + right + "\n" + found["summary"].astype("string"),
         }
     )
 

@@ -20,7 +20,7 @@ from connectors.targets import Delivery
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import _record
 from reporting.corrections import Facts, build, correction_entries, daily_counts
-from schemas.warehouse import corrections, outbox, raw_records
+from schemas.warehouse import corrections, outbox, raw_records, source_loads
 from schemas.workdays import calendar
 from tests.test_staging import GOOD_MARKET, MR, PLATFORM
 
@@ -369,7 +369,11 @@ def warehouse_with_entries(tmp_path, monkeypatch) -> Warehouse:
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     monkeypatch.setenv("BRIDGE_WAREHOUSE_URL", url)
     warehouse = Warehouse(url=url)
+    load = {"source_system": "health", "partition_date": dt.date(2026, 11, 23), "batch_id": "b1", "rows_pulled": 1,
+            "window_start": dt.datetime(2026, 11, 23), "window_end": dt.datetime(2026, 11, 24), "rows_collapsed": 0,
+            "fetched_at": dt.datetime(2026, 11, 24, 1, 30)}  # fmt: skip
     with warehouse.begin() as conn:
+        conn.execute(source_loads.insert(), load)  # a loaded warehouse: the commands refuse one never loaded
         insert_frame(conn, corrections, correction_entries(hand_made_facts()))
     yield warehouse
     warehouse.dispose()
