@@ -417,5 +417,5 @@ def test_explain_takes_a_case_number_and_refuses_an_unknown_id_in_one_line(loade
     _, by_id, _ = run(capsys, "explain", "GC00000000000002")
     code, by_number, _ = run(capsys, "explain", PERSON_NO)
     assert code == 0 and by_number == by_id and "张三（320412********1234）" in by_id and RIC not in by_id
-    code, out, err = run(capsys, "explain", "GC99999999999999")
+    code, _, err = run(capsys, "explain", "GC99999999999999")
     assert code == 1 and len(err.splitlines()) == 1 and "no golden case has the id or 办件编号" in err
