@@ -67,9 +67,12 @@ def open_warehouse(allow_empty: bool, *, writes: bool = False) -> Warehouse:
             f"the warehouse {found.shown} was {found.why()}; check DAGSTER_HOME and {settings.WAREHOUSE.name}, or "
             f"give {ALLOW_EMPTY} to go on with it empty"
         )
-    from cli.screen import render
+    from cli.screen import WIDTH, render, width
 
-    print(render(f"warehouse {found.shown} ({found.why()}{', read as empty' if found.never_loaded else ''})"))
+    named = f"warehouse {found.shown}"
+    held = f"({found.why()}{', read as empty' if found.never_loaded else ''})"
+    # one line when it fits; else what it holds on the next, indented (a URL is never broken)
+    print(f"{named} {held}" if width(f"{named} {held}") <= WIDTH else f"{named}\n{render(held, indent=2)}")
     if found.state in (MISSING, NO_TABLES) and not writes:
         return Warehouse(url="sqlite://")  # the bridge's tables, empty, in memory: nothing created at the URL
     return Warehouse(url=url)

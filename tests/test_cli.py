@@ -81,3 +81,36 @@ def test_a_stand_in_port_in_use_is_one_line_not_a_traceback():
         port = taken.getsockname()[1]
         with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is in use: another sandbox"):
             _ServerThread(lambda scope, receive, send: None, port)
+
+
+def test_an_empty_dagster_home_is_refused_naming_the_warehouse_then_read_once_loaded(tmp_path):
+    """Issue 23: `reconcile` on a DAGSTER_HOME never loaded exits non-zero in one line naming the warehouse (and
+    creates no file); the same home once loaded is named, and `explain` fits 120 columns."""
+    from core.warehouse import Warehouse
+    from tests.test_operator_commands import columns, fill
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_WAREHOUSE")}
+    env.update(DAGSTER_HOME=str(tmp_path), COLUMNS="200")  # a wide terminal must not widen the output
+
+    def command(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "approval-bridge"), *arguments], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    refused = command("reconcile")
+    path = tmp_path / "warehouse.sqlite"
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.splitlines() == [
+        f"approval-bridge reconcile: the warehouse sqlite:///{path} was never loaded: the file does not exist; "
+        "check DAGSTER_HOME and BRIDGE_WAREHOUSE_URL, or give --allow-empty to go on with it empty"
+    ]
+    assert not path.exists()
+    warehouse = Warehouse(url=f"sqlite:///{path}")
+    fill(warehouse)
+    warehouse.dispose()
+    explained = command("explain", "GC00000000000001")
+    assert explained.returncode == 0 and explained.stderr == "", explained.stderr
+    named = " ".join(explained.stdout.split("\n")[:2])  # on two lines when it does not fit in 120 columns
+    assert named.startswith(f"warehouse sqlite:///{path}") and "(1 loads of 1 sources, days 2026-11-16" in named
+    assert "Golden case GC00000000000001 (version 2): 2 records" in explained.stdout
+    assert max(columns(line) for line in explained.stdout.splitlines()) <= 120

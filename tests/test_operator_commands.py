@@ -282,7 +282,9 @@ def test_allow_empty_goes_on_naming_the_warehouse_and_creates_nothing(tmp_path, 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     code, out, _ = run(capsys, "reconcile", "--allow-empty")
     assert code == 0
-    assert out.splitlines()[0].startswith(f"warehouse sqlite:///{tmp_path / 'warehouse.sqlite'} (never loaded")
+    named = " ".join(out.splitlines()[:2])
+    assert named.startswith(f"warehouse sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    assert "(never loaded: the file does not exist, read as empty)" in named
     assert "pulled             0" in out
     code, out, _ = run(capsys, "review", "list", "--allow-empty")
     assert code == 0 and "record pairs 0, 12345 orders 0, project links 0" in out
@@ -315,8 +317,9 @@ def test_an_unreadable_warehouse_and_a_missing_url_are_one_line(tmp_path, monkey
 
 def test_a_loaded_warehouse_is_named_in_the_first_line(loaded, capsys):
     code, out, _ = run(capsys, "reconcile")
-    named = " ".join(out.splitlines()[:2])  # wrapped at 120 columns when the path is long
-    assert named.startswith(f"warehouse {loaded.url} (1 loads of 1 sources, days 2026-11-16") and code in (0, 1)
+    named = " ".join(out.splitlines()[:2])  # what it holds on the next line when the path is long
+    assert named.startswith(f"warehouse {loaded.url}") and code in (0, 1)
+    assert "(1 loads of 1 sources, days 2026-11-16, last load 2026-11-16 09:00)" in named
 
 
 # ---------------------------------------------------------------- what waits for a person
