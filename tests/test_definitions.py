@@ -189,6 +189,7 @@ def test_quality_identities_run_alone():
         ("licence_repository", "no_licence_valid_past_its_end_date"),
         ("licence_repository", "one_holder_per_identifier"),
         ("resolution_backlog_mart", "every_staged_record_linked_once"),
+        ("resolution_backlog_mart", "nothing_waits_for_a_person_too_long"),
         ("corrections", "every_quarantine_and_refusal_in_one_entry"),
     }
     for key in graph.asset_check_keys:
