@@ -12,6 +12,7 @@ import uvicorn
 
 from core import settings
 from core.shutdown import stop_signals
+from core.warehouse_state import shown_url
 from sharing.api import KeyProblem, create_app
 from sharing.guard import TRUSTED_PROXIES, Limits, parse_networks
 
@@ -50,8 +51,10 @@ def main_serve(args: argparse.Namespace) -> int:
     host, port = getattr(args, "host", DEFAULT_HOST), getattr(args, "port", DEFAULT_PORT)
     try:
         profile = settings.profile()  # a bad BRIDGE_PROFILE is named before anything else
+        url = getattr(args, "warehouse_url", None) or default_warehouse_url()
         print(f"licence sharing API on http://{host}:{port}/v1 (OpenAPI: /docs, /openapi.json); Ctrl-C stops it")
-        serve(host, port, getattr(args, "warehouse_url", None))
+        print(f"warehouse {shown_url(url)}", flush=True)  # which one it reads, without credentials
+        serve(host, port, url)
     except KeyProblem as problem:
         lines = [f"approval-bridge serve: the API does not start ({settings.PROFILE_VARIABLE}={profile}):"]
         print("\n".join([*lines, *(f"  - {line}" for line in problem.problems)]), file=sys.stderr)
