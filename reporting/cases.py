@@ -14,14 +14,13 @@ ways says each):
 
 ``describe`` gives, per golden case: the applicant (a 身份证号 masked, as the correction lists show it:
 ``reporting.corrections.applicant_text``; never a phone), the item, status and dates, the 办件编号 it goes out under
-(the newest version in the outbox says; before any is queued, the department's own, else the earliest stored),
+(a department's own, else the earliest stored: the rule ``resolution.numbering`` chose it by),
 the numbers withdrawn in its favour, and its records with their sources.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -31,7 +30,7 @@ import sqlalchemy as sa
 from reporting.corrections import applicant_text
 from resolution.evaluations import number_index
 from schemas.identifiers import classify_identifiers
-from schemas.warehouse import case_links, case_numbers, golden_cases, outbox, staged_cases
+from schemas.warehouse import case_links, case_numbers, golden_cases, staged_cases
 
 CHUNK = 500
 
@@ -148,23 +147,27 @@ def _numbers(warehouse, records: pd.DataFrame) -> pd.DataFrame:
     return stored.merge(anchors, on=["source_system", "source_record_id"])
 
 
-def _sent_numbers(warehouse, ids: list[str]) -> dict[str, str]:
-    """The 办件编号 in the newest version queued for any receiver, per golden case."""
-    o = outbox.c
-    newest = sa.select(o.golden_case_id, sa.func.max(o.version).label("version")).group_by(o.golden_case_id)
-    found = {}
-    for chunk in _chunks(ids):
-        latest = newest.where(o.golden_case_id.in_(chunk)).subquery()
-        rows = warehouse.read(
-            sa.select(o.golden_case_id, o.payload).join(
-                latest, (latest.c.golden_case_id == o.golden_case_id) & (latest.c.version == o.version)
-            )
-        )
-        for row in rows.itertuples():
-            number = json.loads(row.payload).get("project_no") if row.payload else None
-            if number:
-                found[row.golden_case_id] = number
-    return found
+def _numbers_in_force(stored: pd.DataFrame) -> pd.Series:
+    """Per golden case, the 办件编号 it goes out under, by the rule that chose it
+    (``resolution.numbering.assign_case_numbers``): a department's own first (its records in source and id order),
+    else the earliest stored that no department's number has replaced."""
+    live = stored[stored["superseded_by"].isna()]
+    own = live[live["origin"] == "department"].sort_values(["golden_case_id", "source_system", "source_record_id"])
+    earliest = live.sort_values(["golden_case_id", "assigned_at", "project_no"])
+    first_own = own.drop_duplicates("golden_case_id").set_index("golden_case_id")["project_no"]
+    first_stored = earliest.drop_duplicates("golden_case_id").set_index("golden_case_id")["project_no"]
+    return first_own.combine_first(first_stored)
+
+
+def _listing(records: pd.DataFrame) -> pd.DataFrame:
+    """Each record of each case once: its role (golden when any of its states is the winner) and the days it was
+    staged; the winner first, then by source and id."""
+    keys = ["golden_case_id", "source_system", "source_record_id"]
+    day = records.assign(day=pd.to_datetime(records["partition_date"]).dt.strftime("%Y-%m-%d"))
+    days = day.drop_duplicates([*keys, "day"]).sort_values("day").groupby(keys)["day"].agg(", ".join)
+    roles = records.assign(winner=records["role"] != "golden").sort_values("winner").drop_duplicates(keys)
+    listing = roles[[*keys, "role"]].merge(days.rename("days").reset_index(), on=keys)
+    return listing.assign(winner=listing["role"] != "golden").sort_values(["winner", *keys[1:]]).drop(columns="winner")
 
 
 def describe(warehouse, ids: list[str]) -> list[Case]:
@@ -174,45 +177,29 @@ def describe(warehouse, ids: list[str]) -> list[Case]:
         return []
     records = _records(warehouse, ids)
     numbers = _numbers(warehouse, records)
-    sent = _sent_numbers(warehouse, ids)
-    applicants = applicant_text(golden["applicant_name"], golden["applicant_id"])
-    cases = []
-    for gid in (i for i in ids if i in golden.index):
-        row = golden.loc[gid]
-        own = records[records["golden_case_id"] == gid]
-        days = own.groupby(["source_system", "source_record_id"])["partition_date"].agg(
-            lambda d: ", ".join(sorted({str(x)[:10] for x in d}))
+    in_force = _numbers_in_force(numbers)
+    gone = numbers[numbers["superseded_by"].notna()].drop_duplicates(["golden_case_id", "project_no"])
+    withdrawn = {gid: list(zip(g["project_no"], g["superseded_by"], strict=True))
+                 for gid, g in gone.sort_values("project_no").groupby("golden_case_id")}  # fmt: skip
+    listings = {gid: g.drop(columns="golden_case_id") for gid, g in _listing(records).groupby("golden_case_id")}
+    applicants = applicant_text(golden["applicant_name"], golden["applicant_id"]).fillna("?")
+    items = (golden["item_code"].fillna("") + " " + golden["item_name"].fillna("")).str.strip().replace("", "?")
+    submitted = pd.to_datetime(golden["submitted_at"])
+    return [
+        Case(
+            golden_case_id=gid,
+            applicant=str(applicants[gid]),
+            item=str(items[gid]),
+            status=str(golden.at[gid, "status"]) if pd.notna(golden.at[gid, "status"]) else "?",
+            submitted=None if pd.isna(submitted[gid]) else submitted[gid].date(),
+            handling_dept=str(golden.at[gid, "handling_dept"]) if pd.notna(golden.at[gid, "handling_dept"]) else "?",
+            version=int(golden.at[gid, "version"]),
+            number=in_force.get(gid),
+            withdrawn=withdrawn.get(gid, []),
+            records=listings.get(
+                gid, pd.DataFrame(columns=["source_system", "source_record_id", "role", "days"])
+            ).reset_index(drop=True),
         )
-        roles = own.sort_values("role", key=lambda r: r != "golden").drop_duplicates(
-            ["source_system", "source_record_id"]
-        )
-        listing = roles[["source_system", "source_record_id", "role"]].merge(
-            days.rename("days").reset_index(), on=["source_system", "source_record_id"]
-        )
-        listing = listing.sort_values(["role", "source_system", "source_record_id"], key=_golden_first)
-        mine = numbers[numbers["golden_case_id"] == gid]
-        live = mine[mine["superseded_by"].isna()].sort_values(
-            ["origin", "assigned_at", "project_no"], key=lambda c: c != "department" if c.name == "origin" else c
-        )
-        gone = mine[mine["superseded_by"].notna()].drop_duplicates("project_no").sort_values("project_no")
-        item = " ".join(str(v) for v in (row["item_code"], row["item_name"]) if isinstance(v, str) and v)
-        submitted = pd.to_datetime(row["submitted_at"])
-        cases.append(
-            Case(
-                golden_case_id=gid,
-                applicant=str(applicants.loc[gid]) if pd.notna(applicants.loc[gid]) else "?",
-                item=item or "?",
-                status=str(row["status"]) if pd.notna(row["status"]) else "?",
-                submitted=None if pd.isna(submitted) else submitted.date(),
-                handling_dept=str(row["handling_dept"]) if pd.notna(row["handling_dept"]) else "?",
-                version=int(row["version"]),
-                number=sent.get(gid) or (str(live["project_no"].iloc[0]) if len(live) else None),
-                withdrawn=list(zip(gone["project_no"], gone["superseded_by"], strict=True)),
-                records=listing.reset_index(drop=True),
-            )
-        )
-    return cases
-
-
-def _golden_first(column: pd.Series) -> pd.Series:
-    return column != "golden" if column.name == "role" else column
+        for gid in ids
+        if gid in golden.index
+    ]
