@@ -9,7 +9,7 @@ import re
 import sys
 import time
 
-from cli.reading import Refused, add_allow_empty, name_warehouse, one_line, open_warehouse
+from cli.reading import Refused, add_allow_empty, how_many, name_warehouse, one_line, open_warehouse
 from core import settings, shutdown
 from core.vocabulary import RECEIVERS
 
@@ -506,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     review.add_argument(
         "--kind", choices=list(WAITING_KINDS), help="list: one kind of waiting item (default: every kind)"
     )
-    review.add_argument("--limit", type=int, default=20, help="list: at most this many items of each kind")
+    review.add_argument("--limit", type=how_many, default=20, help="list: at most this many items of each kind")
     review.add_argument("--left", help="SOURCE:RECORD_ID")
     review.add_argument("--right", help="SOURCE:RECORD_ID")
     review.add_argument("--decision", choices=["same", "different"])
@@ -570,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         "find", help="by applicant name (contains), USCC or 身份证号, 办件编号, source record id or golden id"
     )
     cases_find.add_argument("text", help="a name or part of one, an identifier, a 办件编号, SOURCE:ID or a record id")
-    cases_find.add_argument("--limit", type=int, default=20, help="show at most this many (those changed last)")
+    cases_find.add_argument("--limit", type=how_many, default=20, help="show at most this many (those changed last)")
     add_allow_empty(cases_find)
     cases_find.set_defaults(run=_cases)
 

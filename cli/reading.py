@@ -41,6 +41,15 @@ def add_allow_empty(parser) -> None:
     )
 
 
+def how_many(text: str) -> int:
+    """A ``--limit``: a whole number from 1, or a one-line refusal (argparse prints it and exits 2)."""
+    import argparse
+
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of items; give 1 or more, e.g. 20")
+    return int(text)
+
+
 def warehouse_url() -> str:
     try:
         return settings.warehouse_url()

@@ -422,3 +422,12 @@ def test_explain_takes_a_case_number_and_refuses_an_unknown_id_in_one_line(loade
     assert code == 0 and by_number == by_id and "张三（320412********1234）" in by_id and RIC not in by_id
     code, _, err = run(capsys, "explain", "GC99999999999999")
     assert code == 1 and len(err.splitlines()) == 1 and "no golden case has the id or 办件编号" in err
+
+
+def test_bad_arguments_are_refused_in_one_line(loaded, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["review", "list", "--limit", "-1"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "'-1' is not a number of items" in err and "Traceback" not in err
+    code, _, err = run(capsys, "review", "decide", "--left", "a:1")
+    assert code == 2 and err == "approval-bridge review: review decide needs --left, --right, --decision and --by\n"
