@@ -68,7 +68,7 @@ def _review(args: argparse.Namespace) -> int:
             warehouse.dispose()
         return 0
     if not (args.left and args.right and args.decision and args.by):
-        raise Refused("review decide needs --left, --right, --decision and --by")
+        raise Refused("decide needs --left, --right, --decision and --by")
     warehouse = open_warehouse(args.allow_empty, writes=True)
     try:
         decide(warehouse, args.left, args.right, args.decision, args.by, args.note)

@@ -430,4 +430,4 @@ def test_bad_arguments_are_refused_in_one_line(loaded, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "'-1' is not a number of items" in err and "Traceback" not in err
     code, _, err = run(capsys, "review", "decide", "--left", "a:1")
-    assert code == 2 and err == "approval-bridge review: review decide needs --left, --right, --decision and --by\n"
+    assert code == 2 and err == "approval-bridge review: decide needs --left, --right, --decision and --by\n"
