@@ -13,6 +13,7 @@ from dagster import (
     schedule,
 )
 
+from pipelines.automation import after_load
 from pipelines.corrections.assets import corrections_asset, corrections_mart
 from pipelines.corrections.checks import every_quarantine_and_refusal_in_one_entry
 from pipelines.deliver.assets import (
@@ -78,10 +79,10 @@ DAILY_ASSETS = [
     pull_licence_feed,
     licence_repository,
 ]
-UNPARTITIONED_ASSETS = [
-    delivery_status,
-    licence_expiry,
-    working_calendar_table,
+#: On a clock of their own: the calendar at 01:00, licence expiry at 00:15 (their automation conditions).
+ON_CRON = [working_calendar_table, licence_expiry]
+#: Rebuilt whole from what the load wrote: once after each load that changed their inputs (pipelines/automation.py).
+AFTER_LOAD = [
     daily_volume_mart,
     deadlines_mart,
     delivery_status_mart,
@@ -100,6 +101,11 @@ UNPARTITIONED_ASSETS = [
     corrections_asset,
     corrections_mart,
 ]
+#: The ends of the daily load (its assets no other daily asset reads): while one is planned or running, a load is.
+LOAD = AssetSelection.assets(*DAILY_ASSETS)
+LOAD_ENDS = LOAD.sinks().resolve(DAILY_ASSETS)
+AFTER_LOAD = [asset.with_attributes(automation_condition=after_load(LOAD, LOAD_ENDS)) for asset in AFTER_LOAD]
+UNPARTITIONED_ASSETS = [delivery_status, *ON_CRON, *AFTER_LOAD]
 
 daily_cases_job = define_asset_job(
     "daily_cases",
@@ -132,7 +138,9 @@ marts_automation = AutomationConditionSensorDefinition(
     "marts_automation",
     target=AssetSelection.assets(*UNPARTITIONED_ASSETS) - AssetSelection.assets(delivery_status),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Rebuild the marts whenever a day's load or a reconciliation finishes.",
+    description="Refreshes the state tables and marts once after each load that changed their inputs (a day's "
+    "load, a backfill, a follow-up that got an answer; pipelines/automation.py), the calendar and licence expiry on "
+    "their clocks. Each asset's Automation tab says what held it back.",
 )
 
 

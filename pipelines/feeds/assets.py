@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    AutomationCondition,
     Backoff,
     Jitter,
     MaterializeResult,
@@ -202,7 +201,6 @@ staged_evaluations_asset = build_staged_asset(
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(evaluations),
     description="Every 好差评 evaluation pulled, once, in its newest state: linked to its golden case by 办件编号, "
     "waiting for its case (reported after `waiting_report_after_days`), or quarantined; the one that stands for "
@@ -273,7 +271,6 @@ def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFram
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(hotline_orders),
     description="Every 12345 order pulled, once, in its newest state: linked to the golden case it is about (by "
     "办件编号, or by applicant and item within `link_window_days`), left for review (several candidate cases), "
@@ -334,7 +331,6 @@ staged_process_stages_asset = build_staged_asset(
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(projects, project_handlings, project_link_review, process_stages),
     description="Every project pulled, once (tracked or quarantined), every process stage (current or quarantined: "
     "`process_stages`), every item handling (linked to its project and "
@@ -424,7 +420,6 @@ def build_finding_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFr
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(findings),
     description="Every 审管互动 finding pulled, once, in its newest state: linked to its holder (and the licences it "
     "names, by number or the holder's licences of its type), `unknown_holder` (no holder the repository knows by "
