@@ -144,22 +144,36 @@ marts_automation = AutomationConditionSensorDefinition(
 )
 
 
+CHECKS = [
+    pulled_equals_staged_plus_quarantined,
+    staged_cases_expectations,
+    staged_equals_golden_plus_duplicates,
+    one_item_per_golden_case,
+    *DELIVERY_CHECKS,
+    *LICENCE_CHECKS,
+    *FEED_CHECKS,
+    every_staged_record_linked_once,
+    every_read_has_its_case,
+    every_quarantine_and_refusal_in_one_entry,
+]
+#: The checks with a verdict per day (pipelines/partitions.py, daily_check).
+DAILY_CHECKS = [c for c in CHECKS if all(spec.partitions_def == DAILY for spec in c.check_specs)]
+#: Dagster 1.13 cannot partition a job of checks alone, nor execute a partitioned check from its page: the days are
+#: the run's partition tags, as the daily runs carry them.
+recheck_days_job = define_asset_job(
+    "recheck_days",
+    selection=AssetSelection.checks(*DAILY_CHECKS),
+    description="The daily checks alone, nothing loaded or materialised: one verdict per day and check, each on its "
+    "partition. Pick the days in the Launchpad's tags: `dagster/partition` = 2026-12-06, or "
+    "`dagster/asset_partition_range_start` and `_end` for several; without them, the last seven days.",
+)
+
+
 def build_definitions() -> Definitions:
     return Definitions(
         assets=[*DAILY_ASSETS, *UNPARTITIONED_ASSETS],
-        asset_checks=[
-            pulled_equals_staged_plus_quarantined,
-            staged_cases_expectations,
-            staged_equals_golden_plus_duplicates,
-            one_item_per_golden_case,
-            *DELIVERY_CHECKS,
-            *LICENCE_CHECKS,
-            *FEED_CHECKS,
-            every_staged_record_linked_once,
-            every_read_has_its_case,
-            every_quarantine_and_refusal_in_one_entry,
-        ],
-        jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
+        asset_checks=CHECKS,
+        jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job, recheck_days_job],
         schedules=[daily_cases_schedule, nightly_reconciliation],
         sensors=[outstanding_deliveries, marts_automation],
         resources=build_resources(),
