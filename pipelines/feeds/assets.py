@@ -25,7 +25,7 @@ from core import clock
 from core.feeds import Feed, feeds, feeds_of
 from core.warehouse import Warehouse, replace_table
 from licensing.repository import link_findings
-from pipelines.metadata import table_metadata
+from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.assets import land
 from reporting.definitions import definitions
@@ -87,10 +87,10 @@ def build_feed_asset(feed: Feed) -> AssetsDefinition:
             for note in batch.notes:
                 (context.log.info if batch.complete else context.log.warning)(note)
         frame = pd.DataFrame(loads)
+        report_days(context, frame[["partition_date", "rows_pulled", "rows_collapsed"]], "rows_pulled")
         return MaterializeResult(
-            metadata={
-                "dagster/row_count": int(frame["rows_pulled"].sum()),
-                "rows_collapsed": int(frame["rows_collapsed"].sum()),
+            metadata={  # the run's; each day's own counts: report_days
+                "rows_in_run": int(frame["rows_pulled"].sum()),
                 "by_day": MetadataValue.md(
                     per_day(frame[["partition_date", "rows_pulled", "rows_collapsed"]].to_dict("records"))
                 ),
@@ -148,11 +148,12 @@ def stage_feeds(
             )
             reasons += list(quarantined["reason_code"]) if len(quarantined) else []
     by_reason = pd.Series(reasons, dtype="string").value_counts()
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=["partition_date", "feed", "staged", "quarantined"])
+    report_days(context, frame, "staged")
     return MaterializeResult(
-        metadata={
-            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
-            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
+        metadata={  # the run's; each day's own counts: report_days
+            "staged_in_run": int(frame["staged"].sum()),
+            "quarantined_in_run": int(frame["quarantined"].sum()),
             "by_day": MetadataValue.md(per_day(rows)),
             "quarantine_reasons": MetadataValue.md(
                 by_reason.rename("records").to_markdown() if len(by_reason) else "none"
