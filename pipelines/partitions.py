@@ -26,12 +26,13 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # which materialisation a day's verdict is about (the UI's link)
 )
 
-from core import clock
+from core import clock, settings
 from core.warehouse import Warehouse
 from schemas.case import LOCAL_TZ
 
-#: Records belong to the Asia/Shanghai day they changed on; the newest partition is yesterday.
-DAILY = DailyPartitionsDefinition(start_date="2025-01-01", timezone=LOCAL_TZ, end_offset=0)
+#: Records belong to the Asia/Shanghai day they changed on; the newest partition is yesterday, the first is where the
+#: data starts (BRIDGE_PARTITIONS_START, core/settings.py), so "% filled" in the UI counts the days there can be.
+DAILY = DailyPartitionsDefinition(start_date=settings.partitions_start().isoformat(), timezone=LOCAL_TZ, end_offset=0)
 
 
 #: The daily load (01:30) must have landed by 04:00: past it, the UI shows the asset as late, which is how IT
