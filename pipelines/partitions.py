@@ -120,14 +120,14 @@ def day_evaluations(
         yield AssetCheckEvaluation(
             asset_key=asset,
             check_name=name,
-            passed=not failed,
+            passed=bool(days) and not failed,  # no day to check is nothing verified: a warning
             metadata={
                 "days": MetadataValue.text(f"{days[0]} … {days[-1]}" if days else "none"),
                 "failed_days": MetadataValue.text(", ".join(map(str, failed)) or "none"),
             },
             target_materialization_data=None,
             severity=AssetCheckSeverity.ERROR if errors else AssetCheckSeverity.WARN,
-            description=f"the last {len(days)} days, each recorded on its partition",
+            description=f"the last {len(days)} days, each recorded on its partition" if days else "no day yet",
             blocking=False,
             partition=None,
         )
@@ -149,7 +149,8 @@ def daily_check(*, asset: str, description: str, name: str | None = None, blocki
         @asset_check(asset=asset, name=check_name, partitions_def=DAILY, blocking=blocking, description=description)
         def check(context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]):
             days = checked_days(context)
-            yield from day_evaluations(context, key, check_name, blocking, judge(warehouse, days), days)
+            verdicts = judge(warehouse, days) if days else {}  # no day yet: the partitions start today
+            yield from day_evaluations(context, key, check_name, blocking, verdicts, days)
             yield Output(None)
 
         return check
