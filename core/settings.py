@@ -13,12 +13,14 @@ variable into an ``EnvVar``, so a secret's value never lands in run configuratio
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from core import clock
 from core import departments as declared
 from core import feeds as declared_feeds
 
@@ -136,6 +138,40 @@ def _case_no_knob_problems() -> list[Problem]:
     return problems
 
 
+# ---------------------------------------------------------------- where the daily partitions start (issue 23)
+PARTITIONS_START_VARIABLE = "BRIDGE_PARTITIONS_START"
+#: When unset: the day the partitions always started on, so an installation that never set it keeps its days. Set
+#: it once, to the first day the bridge loads (production: the go-live day; the demo and `make dev`: the demo's
+#: first day); the UI's "% filled" then counts from where the data starts. Moved later, the days before it leave
+#: the UI (their rows stay in the warehouse).
+DEFAULT_PARTITIONS_START = dt.date(2025, 1, 1)
+PARTITIONS_START = Variable(PARTITIONS_START_VARIABLE, "the first day of the daily partitions (YYYY-MM-DD)")
+
+
+def partitions_start() -> dt.date:
+    """``BRIDGE_PARTITIONS_START`` (default 2025-01-01), checked: a date, not after today."""
+    text = (given(PARTITIONS_START_VARIABLE) or "").strip()
+    if not text:
+        return DEFAULT_PARTITIONS_START
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"{PARTITIONS_START_VARIABLE}={text!r} is not a date (YYYY-MM-DD): the first day the bridge loads"
+        ) from None
+    if day > clock.today():
+        raise ConfigurationError(f"{PARTITIONS_START_VARIABLE}={text!r} is after today: no day could be loaded")
+    return day
+
+
+def _partitions_start_problems() -> list[Problem]:
+    try:
+        partitions_start()
+    except ConfigurationError as exc:
+        return [Problem(PARTITIONS_START, str(exc).removeprefix(f"{PARTITIONS_START_VARIABLE}="))]
+    return []
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "dagster_home")
 
@@ -216,7 +252,7 @@ class Problem:
 def check() -> list[Problem]:
     """What stops the configuration from running in the current profile (nothing, in the sandbox profile unless
     a variable is set to blanks)."""
-    problems = _case_no_knob_problems()
+    problems = _case_no_knob_problems() + _partitions_start_problems()
     published = _published() if is_production() else set()
     for variable in variables():
         raw = os.environ.get(variable.name)
@@ -295,6 +331,15 @@ def resolved() -> list[dict[str, str]]:
                 "purpose": variable.purpose,
             }
         )  # fmt: skip
+    start = given(PARTITIONS_START_VARIABLE)
+    rows.append(
+        {
+            "variable": PARTITIONS_START_VARIABLE,
+            "source": "environment" if start is not None else "default",
+            "value": start.strip() if start is not None else DEFAULT_PARTITIONS_START.isoformat(),
+            "purpose": PARTITIONS_START.purpose,
+        }
+    )
     return rows
 
 

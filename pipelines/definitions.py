@@ -13,6 +13,7 @@ from dagster import (
     schedule,
 )
 
+from pipelines.automation import after_load
 from pipelines.corrections.assets import corrections_asset, corrections_mart
 from pipelines.corrections.checks import every_quarantine_and_refusal_in_one_entry
 from pipelines.deliver.assets import (
@@ -79,10 +80,10 @@ DAILY_ASSETS = [
     pull_licence_feed,
     licence_repository,
 ]
-UNPARTITIONED_ASSETS = [
-    delivery_status,
-    licence_expiry,
-    working_calendar_table,
+#: On a clock of their own: the calendar at 01:00, licence expiry at 00:15 (their automation conditions).
+ON_CRON = [working_calendar_table, licence_expiry]
+#: Rebuilt whole from what the load wrote: once after each load that changed their inputs (pipelines/automation.py).
+AFTER_LOAD = [
     daily_volume_mart,
     deadlines_mart,
     delivery_status_mart,
@@ -101,6 +102,11 @@ UNPARTITIONED_ASSETS = [
     corrections_asset,
     corrections_mart,
 ]
+#: The ends of the daily load (its assets no other daily asset reads): while one is planned or running, a load is.
+LOAD = AssetSelection.assets(*DAILY_ASSETS)
+LOAD_ENDS = LOAD.sinks().resolve(DAILY_ASSETS)
+AFTER_LOAD = [asset.with_attributes(automation_condition=after_load(LOAD, LOAD_ENDS)) for asset in AFTER_LOAD]
+UNPARTITIONED_ASSETS = [delivery_status, *ON_CRON, *AFTER_LOAD]
 
 daily_cases_job = define_asset_job(
     "daily_cases",
@@ -133,27 +139,43 @@ marts_automation = AutomationConditionSensorDefinition(
     "marts_automation",
     target=AssetSelection.assets(*UNPARTITIONED_ASSETS) - AssetSelection.assets(delivery_status),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Rebuild the marts whenever a day's load or a reconciliation finishes.",
+    description="Refreshes the state tables and marts once after each load that changed their inputs (a day's "
+    "load, a backfill, a follow-up that got an answer; pipelines/automation.py), the calendar and licence expiry on "
+    "their clocks. Each asset's Automation tab says what held it back.",
+)
+
+
+CHECKS = [
+    pulled_equals_staged_plus_quarantined,
+    staged_cases_expectations,
+    staged_equals_golden_plus_duplicates,
+    one_item_per_golden_case,
+    *DELIVERY_CHECKS,
+    *LICENCE_CHECKS,
+    *FEED_CHECKS,
+    every_staged_record_linked_once,
+    every_read_has_its_case,
+    every_quarantine_and_refusal_in_one_entry,
+    *REVIEW_CHECKS,
+]
+#: The checks with a verdict per day (pipelines/partitions.py, daily_check).
+DAILY_CHECKS = [c for c in CHECKS if all(spec.partitions_def == DAILY for spec in c.check_specs)]
+#: Dagster 1.13 cannot partition a job of checks alone, nor execute a partitioned check from its page: the days are
+#: the run's partition tags, as the daily runs carry them.
+recheck_days_job = define_asset_job(
+    "recheck_days",
+    selection=AssetSelection.checks(*DAILY_CHECKS),
+    description="The daily checks alone, nothing loaded or materialised: one verdict per day and check, each on its "
+    "partition. Pick the days in the Launchpad's tags: `dagster/partition` = 2026-12-06, or "
+    "`dagster/asset_partition_range_start` and `_end` for several; without them, the last seven days.",
 )
 
 
 def build_definitions() -> Definitions:
     return Definitions(
         assets=[*DAILY_ASSETS, *UNPARTITIONED_ASSETS],
-        asset_checks=[
-            pulled_equals_staged_plus_quarantined,
-            staged_cases_expectations,
-            staged_equals_golden_plus_duplicates,
-            one_item_per_golden_case,
-            *DELIVERY_CHECKS,
-            *LICENCE_CHECKS,
-            *FEED_CHECKS,
-            every_staged_record_linked_once,
-            every_read_has_its_case,
-            every_quarantine_and_refusal_in_one_entry,
-            *REVIEW_CHECKS,
-        ],
-        jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job],
+        asset_checks=CHECKS,
+        jobs=[daily_cases_job, refresh_marts_job, follow_deliveries_job, recheck_days_job],
         schedules=[daily_cases_schedule, nightly_reconciliation],
         sensors=[outstanding_deliveries, marts_automation],
         resources=build_resources(),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import inspect
 import io
 import tokenize
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 import pandas as pd
@@ -13,6 +15,9 @@ import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    DataVersion,
     MetadataValue,
     TableColumn,
     TableColumnConstraints,
@@ -104,3 +109,40 @@ def check_result(*, failing: bool, unverified: list[str], metadata: dict) -> Ass
         severity=AssetCheckSeverity.ERROR if failing else AssetCheckSeverity.WARN,
         metadata={**metadata, "could_not_verify": MetadataValue.md("\n".join(f"- {u}" for u in unverified) or "none")},
     )
+
+
+def report_days(
+    context: AssetExecutionContext,
+    days: Sequence[Mapping] | pd.DataFrame,
+    rows: str,
+    *,
+    asset_key: str | AssetKey | None = None,
+) -> None:
+    """Each partition of the run gets its own figures: ``days`` has one row per day (or per day and source, summed
+    here) with ``partition_date`` and numbers; the column ``rows`` becomes that day's ``dagster/row_count``. A
+    week's run then shows 61 rows on a day of 61 rows, not the week's 556, and the UI plots each day."""
+    frame = pd.DataFrame(list(days) if not isinstance(days, pd.DataFrame) else days)
+    keys = context.partition_keys
+    if frame.empty:
+        frame = pd.DataFrame({"partition_date": keys, rows: 0})
+    frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.strftime("%Y-%m-%d")
+    numbers = frame.select_dtypes(include=["number", "bool"]).columns
+    flags = frame[numbers].select_dtypes(include="bool").columns
+    per_day = frame.groupby("partition_date")[list(numbers)].agg({c: ("max" if c in flags else "sum") for c in numbers})
+    per_day = per_day.reindex(keys)
+    for key in keys:
+        figures = per_day.loc[key]
+        metadata = {
+            name: (bool(value) if name in flags else int(value))
+            for name, value in figures.items()
+            if pd.notna(value) and name != rows
+        }
+        metadata["dagster/row_count"] = int(figures[rows]) if pd.notna(figures[rows]) else 0
+        context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=key)
+
+
+def fingerprint(frame: pd.DataFrame) -> DataVersion:
+    """A data version from the facts an asset wrote (its rows, in a canonical order): the same facts give the same
+    version, so a run that changed nothing does not count as an update downstream (pipelines/automation.py)."""
+    canonical = frame.astype(str).sort_values(list(frame.columns)).to_csv(index=False) if len(frame) else ""
+    return DataVersion(hashlib.sha256(f"{list(frame.columns)}\n{canonical}".encode()).hexdigest()[:24])

@@ -73,6 +73,9 @@ def _dev(args: argparse.Namespace) -> int:
     started: ``dagster dev`` first, then the stand-ins (core.shutdown.stop_groups)."""
     env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    from sandbox.demo import partitions_start
+
+    env.setdefault(settings.PARTITIONS_START_VARIABLE, partitions_start(args.days))  # the UI counts the demo's days
     bin_dir = os.path.dirname(sys.executable)
     names: dict[int, str] = {}
     children: list[subprocess.Popen] = []

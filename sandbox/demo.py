@@ -37,6 +37,16 @@ def demo_window(options: DemoOptions) -> list[str]:
     return [str(start + dt.timedelta(days=i)) for i in range(options.days)]
 
 
+def partitions_start(days: int) -> str:
+    """Where the UI's partitions start under ``make dev``: the first day of the last demo (demo-summary.json) or of
+    the days the stand-ins serve, whichever is earlier."""
+    first = demo_window(DemoOptions(days=days))[0]
+    try:
+        return min(first, json.loads((settings.dagster_home() / "demo-summary.json").read_text())["partitions"][0])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):  # no demo yet, or a summary of another shape
+        return first
+
+
 def reset_warehouse(engine: sa.Engine, what: str) -> None:
     """Drop and recreate the bridge's warehouse tables (the marts in their schema), on a database the sandbox owns
     (:func:`sandbox.ownership.claim`): the demo's driver runs the bridge, so it may use the bridge's own DDL."""
@@ -56,6 +66,9 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
     home = settings.dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
+    # the partitions start on the demo's first day (unless set), so the UI counts the demo's days as all there are;
+    # read when the definitions are first imported, just below
+    os.environ.setdefault(settings.PARTITIONS_START_VARIABLE, demo_window(options)[0])
 
     from dagster import DagsterInstance, build_resources
 

@@ -12,6 +12,7 @@ from dagster import (
     DagsterInstance,
     Definitions,
     define_asset_job,
+    instance_for_test,
 )
 
 from core.warehouse import Warehouse, insert_frame
@@ -22,7 +23,7 @@ from pipelines.deliver.checks import (
 )
 from pipelines.licences.checks import licence_identifiers_valid, no_licence_valid_past_its_end_date
 from pipelines.marts.checks import every_staged_record_linked_once
-from pipelines.partitions import DAILY
+from pipelines.partitions import DAILY, partition_range_tags
 from pipelines.resolve.checks import staged_equals_golden_plus_duplicates
 from pipelines.stage.assets import partition_counts
 from pipelines.stage.checks import pulled_equals_staged_plus_quarantined
@@ -38,6 +39,7 @@ from schemas.warehouse import (
     source_loads,
     staged_cases,
 )
+from tests.conftest import TODAY
 
 pytestmark = pytest.mark.unit
 
@@ -46,21 +48,26 @@ AT = dt.datetime(2026, 11, 16, 9)
 ERROR, WARN = AssetCheckSeverity.ERROR, AssetCheckSeverity.WARN
 
 
-def run_check(check, warehouse: Warehouse, partition: dt.date | None = DAY, **resources):
-    """Run one check alone (its asset not materialised in the run) and return its evaluation; a blocking check
-    that fails fails its run, as in the UI."""
+def run_days(check, warehouse: Warehouse, tags: dict, instance=None, partitioned: bool = True, **resources):
+    """Run one check alone (its asset not materialised in the run), as the UI does, over the days ``tags`` name
+    (one partition, a range, or none); its evaluations. A blocking check that fails fails its run, as in the UI."""
     (key,) = check.check_keys
-    spec = AssetSpec(key.asset_key, partitions_def=DAILY if partition else None)
+    spec = AssetSpec(key.asset_key, partitions_def=DAILY if partitioned else None)
     defs = Definitions(
         assets=[spec],
         asset_checks=[check],
         jobs=[define_asset_job("check_alone", selection=AssetSelection.checks(check))],
         resources={"warehouse": warehouse, **resources},
     )
-    tags = {"dagster/partition": str(partition)} if partition else {}
     job = defs.resolve_job_def("check_alone")
-    result = job.execute_in_process(instance=DagsterInstance.ephemeral(), tags=tags, raise_on_error=False)
-    (evaluation,) = result.get_asset_check_evaluations()
+    result = job.execute_in_process(instance=instance or DagsterInstance.ephemeral(), tags=tags, raise_on_error=False)
+    return result.get_asset_check_evaluations()
+
+
+def run_check(check, warehouse: Warehouse, partition: dt.date | None = DAY, **resources):
+    """One check alone on one day (or unpartitioned): its evaluation."""
+    tags = {"dagster/partition": str(partition)} if partition else {}
+    (evaluation,) = run_days(check, warehouse, tags, partitioned=partition is not None, **resources)
     return evaluation
 
 
@@ -129,13 +136,76 @@ def test_a_record_lost_in_staging_fails_its_day(warehouse):
     insert(warehouse, staged_cases, [record(staged_cases, "A")])
     evaluation = run_check(pulled_equals_staged_plus_quarantined, warehouse)
     assert verdict(evaluation) == "error"
-    assert text(evaluation, "failing_days") == str(DAY) and "housing" in text(evaluation, "unbalanced")
+    assert evaluation.partition == str(DAY) and text(evaluation, "unbalanced_sources") == "housing"
 
 
 def test_a_day_not_pulled_cannot_be_verified(warehouse):
     evaluation = run_check(pulled_equals_staged_plus_quarantined, warehouse)
     assert verdict(evaluation) == "warning"
     assert "not pulled yet" in text(evaluation, "could_not_verify")
+
+
+def test_a_week_of_days_gets_a_verdict_per_day(warehouse):
+    """A run over several days (a backfill's week) records one evaluation per day, on that day's partition, with
+    that day's figures: no line for the whole run, no day left "skipped"."""
+    second, third = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    for day in (DAY, second):
+        pulled(warehouse, day)
+        insert(warehouse, raw_records, [record(raw_records, "A", day), record(raw_records, "B", day)])
+        insert(warehouse, staged_cases, [record(staged_cases, "A", day)])
+    insert(warehouse, quarantined_records, [record(quarantined_records, "B", DAY)])  # the second day loses B
+    with instance_for_test() as instance:
+        evaluations = run_days(
+            pulled_equals_staged_plus_quarantined, warehouse, partition_range_tags([str(DAY), str(third)]), instance
+        )
+        key = next(iter(pulled_equals_staged_plus_quarantined.check_keys))
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+    assert [(e.partition, verdict(e)) for e in evaluations] == [
+        (str(DAY), "passed"),
+        (str(second), "error"),
+        (str(third), "warning"),  # nothing pulled that day
+    ]
+    assert [e.metadata["quarantined"].value for e in evaluations] == [1, 0, 0]
+    assert text(evaluations[1], "unbalanced_sources") == "housing"
+    # what the UI lists: each day's execution, none without a partition, none still planned (shown "skipped")
+    assert sorted((r.partition, r.status.value) for r in history) == [
+        (str(DAY), "SUCCEEDED"),
+        (str(second), "FAILED"),
+        (str(third), "FAILED"),  # a warning: the UI shows it failed with severity WARN
+    ]
+
+
+def test_a_check_run_without_a_day_checks_the_last_week(warehouse):
+    """The UI's "Execute" beside a daily check launches it with no partition: the last seven days, each on its
+    partition, and one line for the run."""
+    evaluations = run_days(staged_equals_golden_plus_duplicates, warehouse, {})
+    days = [str(TODAY - dt.timedelta(days=n)) for n in range(7, 0, -1)]
+    assert [e.partition for e in evaluations] == [*days, None]
+    assert all(verdict(e) == "warning" for e in evaluations)  # nothing pulled on any of them
+    assert text(evaluations[-1], "failed_days") == ", ".join(days)
+
+
+def test_recheck_days_runs_every_daily_check_alone_on_the_days_named(warehouse):
+    """The job the UI launches to re-check days without loading them: every daily check, one verdict each on each
+    day the run's tags name, nothing materialised."""
+    from pipelines.definitions import DAILY_CHECKS, defs
+
+    pulled(warehouse)
+    job = defs.resolve_job_def("recheck_days")
+    result = job.execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        tags=partition_range_tags([str(DAY), str(DAY + dt.timedelta(days=1))]),
+        resources={"warehouse": warehouse},
+        raise_on_error=False,
+    )
+    evaluations = result.get_asset_check_evaluations()
+    daily = {key for check in DAILY_CHECKS for key in check.check_keys}
+    assert {"pulled_equals_staged_plus_quarantined", "staged_equals_golden_plus_duplicates",
+            "every_version_accounted_for", "licence_identifiers_valid"} <= {key.name for key in daily}  # fmt: skip
+    assert sorted((e.asset_check_key, e.partition) for e in evaluations) == sorted(
+        (key, str(day)) for key in daily for day in (DAY, DAY + dt.timedelta(days=1))
+    )
+    assert not result.get_asset_materialization_events()
 
 
 # ---------------------------------------------------------------- staged = golden + duplicates
@@ -159,7 +229,7 @@ def test_staged_equals_golden_plus_duplicates(warehouse):
 def test_a_staged_record_without_a_link_fails_its_day(warehouse):
     _two_records_one_case(warehouse, links=1)
     evaluation = run_check(staged_equals_golden_plus_duplicates, warehouse)
-    assert verdict(evaluation) == "error" and text(evaluation, "failing_days") == str(DAY)
+    assert verdict(evaluation) == "error" and evaluation.metadata["not_linked"].value == 1
 
 
 def test_a_golden_case_with_two_winners_fails(warehouse):

@@ -12,7 +12,6 @@ from dagster import (
     AssetKey,
     Definitions,
     RunRequest,
-    SkipReason,
     build_schedule_context,
     build_sensor_context,
     instance_for_test,
@@ -129,10 +128,17 @@ def test_daily_schedule_loads_yesterday_and_the_day_before():
 
 @pytest.mark.unit
 def test_outstanding_deliveries_sensor_follows_up_only_while_something_waits(tmp_path):
+    """The request's shape (tests/test_follow_up.py: when it comes, over simulated time)."""
     warehouse = Warehouse(url=f"sqlite:///{tmp_path / 'w.sqlite'}")
+    start = dt.datetime.combine(TODAY, dt.time(20))
+
+    def tick(minute: int, cursor: str | None):
+        with clock.frozen_at(start + dt.timedelta(minutes=minute)):
+            context = build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse})
+            return outstanding_deliveries(context)
+
     with instance_for_test() as instance:
-        context = build_sensor_context(instance=instance, resources={"warehouse": warehouse})
-        assert isinstance(outstanding_deliveries(context), SkipReason)
+        assert tick(0, None).skip_reason is not None
         with warehouse.begin() as conn:
             conn.execute(
                 outbox.insert(),
@@ -149,7 +155,9 @@ def test_outstanding_deliveries_sensor_follows_up_only_while_something_waits(tmp
                     "created_at": dt.datetime.combine(TODAY - dt.timedelta(days=2), dt.time(9)),
                 },
             )
-        request = outstanding_deliveries(build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        seen = tick(1, None)
+        assert not seen.run_requests and "municipal: 1 version sent" in seen.skip_reason.skip_message
+        (request,) = tick(3, seen.cursor).run_requests
         assert isinstance(request, RunRequest) and request.tags["outstanding_versions"] == "1"
         # The receiver's delivery step over the pending day (in its pool), then delivery_status over the window.
         day = str(TODAY - dt.timedelta(days=2))
@@ -167,9 +175,10 @@ def test_outstanding_deliveries_sensor_follows_up_only_while_something_waits(tmp
         )  # fmt: skip
         assert nightly.run_config["ops"]["delivery_status"]["config"]["days"] is None  # the whole history
         assert "receiver_holds_what_it_acknowledged" in {k.name for k in nightly.asset_check_keys}
-        with clock.frozen(TODAY + dt.timedelta(days=30)):  # past the window: the nightly reconciliation's, not ours
-            later = outstanding_deliveries(build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
-        assert isinstance(later, SkipReason)
+        later = start + dt.timedelta(days=30)  # past the window: the nightly reconciliation's, not ours
+        with clock.frozen_at(later):
+            context = build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+            assert not outstanding_deliveries(context).run_requests
     warehouse.dispose()
 
 

@@ -4,7 +4,7 @@ opened, fixed and age, per day and department). The logic is reporting.correctio
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, MetadataValue, ResourceParam, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam, asset
 
 from core import clock
 from core.warehouse import Warehouse, replace_table
@@ -44,7 +44,6 @@ def by_department(entries: pd.DataFrame) -> pd.DataFrame:
     group_name="corrections",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(corrections),
     description="纠错清单: every quarantined record (per source record: its newest quarantine) and every receiver's "
     "refusal or version held back (per receiver and golden case: its newest version) as one entry on the list of "

@@ -2,7 +2,7 @@
 their acknowledgements, and the reconciliation that proves the counts.
 
 Only a receiver's delivery asset talks to it about versions (sends, asks about receipts), and it holds the
-receiver's pool (``target_<name>``): the daily load, a backfill and the minute follow-up take turns at each
+receiver's pool (``target_<name>``): the daily load, a backfill and the sensor's follow-up take turns at each
 receiver. ``delivery_status`` sends nothing; it compares the outbox with each receiver's own listing.
 """
 
@@ -18,29 +18,34 @@ from dagster import (
     AssetsDefinition,
     AssetSelection,
     Config,
+    DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     MaterializeResult,
     MetadataValue,
     ResourceParam,
     RunRequest,
+    RunsFilter,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     asset,
     define_asset_job,
     schedule,
     sensor,
 )
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 from pydantic import Field
 
 from connectors.targets import DeliveryTarget
 from core import clock, settings
-from core.vocabulary import PENDING_STATUSES
+from core.vocabulary import OUTBOX_STATUSES, PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
+from delivery import followup
 from delivery.outbox import drain
 from delivery.reconcile import compare_cases, outbox_rows, per_day, resolve_receipts
-from pipelines.metadata import md, table_metadata
+from pipelines.metadata import fingerprint, md, report_days, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, partition_range_tags
 from schemas.case import LOCAL_TZ
 from schemas.warehouse import dead_letters, delivery_reconciliation, outbox
@@ -55,7 +60,11 @@ ENTITY = {"one_network": "case_resolution", "municipal": "case_resolution", "sup
 ACCOUNTED = "every_version_accounted_for"
 RECEIVER_AGREES = "receiver_holds_what_it_acknowledged"
 NO_STALE_PENDING = "no_stale_pending"
-#: How many partition days the minute follow-up and reconciliation look back over (the nightly run: all).
+#: Runs that deliver to the receivers: while one is queued or running, the follow-up waits for it.
+DELIVERING_JOBS = ("follow_acknowledgements", "daily_cases")
+#: A follow-up run names the receivers it follows up (the UI's run tags).
+FOLLOW_UP_TAG = "bridge/follow_up"
+#: How many partition days the sensor's follow-up and reconciliation look back over (the nightly run: all).
 WINDOW_DAYS_VARIABLE = "BRIDGE_RECONCILE_WINDOW_DAYS"
 
 
@@ -82,8 +91,10 @@ def build_delivery_asset(target_name: str) -> AssetsDefinition:
         description=f"{TARGET_TITLES[target_name]}. Sends the day's queued versions (idempotency key per target, "
         "entity and version), records each outcome, and follows acknowledgements; rejections go to the "
         "dead-letter table with the receiver's reason and what the clerk should fix. While versions of recent "
-        "days are pending, the `outstanding_deliveries` sensor re-runs those days every minute (what a fault left "
-        "queued goes out again, late receipts are fetched); the nightly reconciliation does so for every day.",
+        "days are pending, the `outstanding_deliveries` sensor re-runs those days when the receiver's backoff says "
+        "so (what a fault left queued goes out again, late receipts are fetched); the nightly reconciliation does "
+        "so for every day. Each day's materialisation counts that day's versions by status; its data version is "
+        "the days' outbox, unchanged by a follow-up that changed nothing.",
     )
     def delivery(context: AssetExecutionContext) -> MaterializeResult:
         days = partition_days(context)
@@ -98,11 +109,16 @@ def build_delivery_asset(target_name: str) -> AssetsDefinition:
             .group_by(t.partition_date, t.status)
         )
         table = by_status.pivot_table(index="partition_date", columns="status", values="versions", fill_value=0)
+        per_status = table.reindex(columns=list(OUTBOX_STATUSES), fill_value=0).astype(int)
+        report_days(context, per_status.assign(versions=per_status.sum(axis=1)).reset_index(), rows="versions")
         return MaterializeResult(
             metadata={
                 **{k: int(v) for k, v in figures.items()},
                 "by_day_and_status": MetadataValue.md(table.to_markdown() if len(table) else "nothing queued"),
-            }
+            },
+            # the days' outbox as it stands: a follow-up that changed nothing leaves it as it was, and the marts
+            # do not refresh for it (pipelines/automation.py)
+            data_version=fingerprint(by_status.astype({"partition_date": str})),
         )
 
     return delivery
@@ -114,7 +130,7 @@ DELIVERY_ASSETS = [build_delivery_asset(name) for name in TARGET_TITLES]
 class ReconcileWindow(Config):
     days: int | None = Field(
         default=None,
-        description="Reconcile the versions of the last N partition days (the minute follow-up); "
+        description="Reconcile the versions of the last N partition days (the sensor's follow-up); "
         "empty: the whole history (the nightly run, and a materialisation from the UI).",
     )
 
@@ -186,13 +202,14 @@ def reconcile(
     "about receipts: that is each receiver's delivery asset, the only step holding its pool (`target_<name>`), "
     "so a Dagster step never needs two receivers' pools. This asset only reads each receiver's listing, once a "
     "run, one receiver after another; it claims no pool, as a read cannot flood a receiver nor race a send. "
-    "One trigger: the `outstanding_deliveries` sensor (every minute while versions of the last "
-    "BRIDGE_RECONCILE_WINDOW_DAYS days, default 7, are pending: those days' delivery steps, then this over that "
-    "window); the `nightly_reconciliation` schedule (03:00) widens the window to the whole history.",
+    "One trigger: the `outstanding_deliveries` sensor (while versions of the last BRIDGE_RECONCILE_WINDOW_DAYS "
+    "days, default 7, are pending, when a receiver's backoff makes it due: those days' delivery steps, then this "
+    "over that window); the `nightly_reconciliation` schedule (03:00) widens the window to the whole history. Its "
+    "data version is the reconciliation table: a run that found nothing new does not refresh the marts.",
 )
 def delivery_status(context: AssetExecutionContext, config: ReconcileWindow) -> MaterializeResult:
     warehouse: Warehouse = context.resources.warehouse
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     since = None if config.days is None else _today() - dt.timedelta(days=config.days)
     stale_before = now - dt.timedelta(hours=settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24))
     tables, listed = [], {}
@@ -231,7 +248,7 @@ def delivery_status(context: AssetExecutionContext, config: ReconcileWindow) -> 
     metadata["open_dead_letters"] = md(letters)
     metadata["by_day"] = md(table.drop(columns="reconciled_at").sort_values(["target", "day"]))
     metadata["dagster/row_count"] = len(every_day)
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(metadata=metadata, data_version=fingerprint(every_day.drop(columns="reconciled_at")))
 
 
 follow_deliveries_job = define_asset_job(
@@ -263,16 +280,27 @@ def pending_days(warehouse: Warehouse, since: dt.date | None) -> pd.DataFrame:
     return frame[frame["target"].isin(list(TARGET_TITLES))]
 
 
+def existing_days() -> set[str]:
+    """The partition days that exist now: a version queued today waits for today to become a partition (tomorrow)."""
+    return set(DAILY.get_partition_keys(current_time=dt.datetime.combine(_today(), dt.time(), clock.SHANGHAI)))
+
+
 def follow_up_request(
-    warehouse: Warehouse, days: int | None, run_key: str, *, check_receivers: bool
+    warehouse: Warehouse,
+    days: int | None,
+    run_key: str,
+    *,
+    check_receivers: bool,
+    targets: list[str] | None = None,
 ) -> RunRequest | None:
-    """One run: the delivery asset of each receiver with pending versions, over the days from the first to the last
-    such day (of the last ``days`` days, or all), then ``delivery_status`` over the same window. None when no
-    version of those days is pending."""
+    """One run: the delivery asset of each receiver with pending versions (of ``targets``, default all), over the
+    days from the first to the last such day (of the last ``days`` days, or all), then ``delivery_status`` over the
+    same window. None when no version of those days is pending."""
     since = None if days is None else _today() - dt.timedelta(days=days)
     pending = pending_days(warehouse, since)
-    # A version queued today waits for today to become a partition (tomorrow).
-    existing = set(DAILY.get_partition_keys(current_time=dt.datetime.combine(_today(), dt.time(), clock.SHANGHAI)))
+    if targets is not None:
+        pending = pending[pending["target"].isin(targets)]
+    existing = existing_days()
     keys = []
     if len(pending):
         span = pd.date_range(pending["first"].min(), pending["last"].max()).date
@@ -293,22 +321,51 @@ def follow_up_request(
         tags={
             **(partition_range_tags(keys) if keys else {}),
             "outstanding_versions": str(int(pending["versions"].sum())),
+            FOLLOW_UP_TAG: ",".join(targets) or "none",
         },
     )
 
 
-@sensor(job=follow_deliveries_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
-def outstanding_deliveries(context: SensorEvaluationContext, warehouse: ResourceParam[Warehouse]):
-    """Receivers acknowledge late and go down: while versions of the last BRIDGE_RECONCILE_WINDOW_DAYS days are
-    queued or unacknowledged, follow them up every minute and reconcile that window."""
-    days = window_days()
-    bucket = dt.datetime.now().strftime("%Y%m%d%H%M")
-    request = follow_up_request(warehouse, days, f"deliveries-{bucket}", check_receivers=False)
-    if request is None:
-        return SkipReason(
-            f"no version of the last {days} days waits for a receiver (older ones: the nightly reconciliation)"
+def delivering_run(instance: DagsterInstance) -> str | None:
+    """A run queued or running that delivers (a follow-up, a day's load, a backfill of a delivery asset), named for
+    the UI; None when there is none."""
+    delivery_keys = {a.key for a in DELIVERY_ASSETS}
+    for run in instance.get_runs(filters=RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES), limit=50):
+        if run.job_name in DELIVERING_JOBS or delivery_keys & set(run.asset_selection or ()):
+            return f"run {run.run_id[:8]} ({run.job_name}, {run.status.value.lower()})"
+    return None
+
+
+@sensor(
+    job=follow_deliveries_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Follows up the receivers while versions of the last BRIDGE_RECONCILE_WINDOW_DAYS days (default 7) "
+    "are queued or unacknowledged, only when one is due: per receiver a backoff of 2, 4, 8 … up to 60 minutes "
+    "while nothing changes (BRIDGE_FOLLOW_UP_FIRST_MINUTES, BRIDGE_FOLLOW_UP_MAX_MINUTES), afresh when a version "
+    "is queued or acknowledged; never while a follow-up or a load is running. A tick that starts nothing says why.",
+)
+def outstanding_deliveries(context: SensorEvaluationContext, warehouse: ResourceParam[Warehouse]) -> SensorResult:
+    """Receivers acknowledge late and go down: follow up the pending versions of the last window's days, each
+    receiver when its backoff says so (delivery/followup.py), one run at a time, and reconcile that window."""
+    days, now = window_days(), clock.now()
+    existing = sorted(existing_days())
+    first = max(_today() - dt.timedelta(days=days), dt.date.fromisoformat(existing[0])) if existing else _today()
+    last = dt.date.fromisoformat(existing[-1]) if existing else first - dt.timedelta(days=1)
+    pending = followup.pending_by_receiver(warehouse, first, last)
+    decided = followup.plan(
+        pending, followup.read_cursor(context.cursor), now, followup.Backoff.configured(),
+        in_flight=delivering_run(context.instance),
+    )  # fmt: skip
+    request = None
+    if decided.due:
+        request = follow_up_request(
+            warehouse, days, f"deliveries-{now:%Y%m%d%H%M}", check_receivers=False, targets=decided.due
         )
-    return request
+    if request is None:
+        return SensorResult(skip_reason=SkipReason(decided.why_not()), cursor=decided.cursor())
+    context.log.info(decided.why_not())
+    return SensorResult(run_requests=[request], cursor=decided.cursor())
 
 
 @schedule(

@@ -1,5 +1,6 @@
 """Checks on delivery that can be re-run on their own (Dagster UI: the check's "Execute"): every version is in each
-receiver's outbox, every receiver holds what it acknowledged, nothing waits too long."""
+receiver's outbox (one verdict per day, pipelines/partitions.py daily_check), every receiver holds what it
+acknowledged, nothing waits too long."""
 
 import datetime as dt
 
@@ -15,7 +16,7 @@ from dagster import (
 )
 
 from connectors.targets import DeliveryTarget
-from core import settings
+from core import clock, settings
 from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse
 from delivery.outbox import LICENCE_TARGETS, STATUSES
@@ -30,29 +31,37 @@ from pipelines.deliver.assets import (
     read_listing,
 )
 from pipelines.metadata import check_result, md
-from pipelines.partitions import daily_check, run_window
+from pipelines.partitions import Verdicts, daily_check, days_of
 from schemas.warehouse import case_links, golden_cases, licence_events, licences, outbox
 
 
 def versions_accounted(warehouse: Warehouse, target_name: str, first: dt.date, last: dt.date) -> dict:
     """For the entities the days first..last touched (golden cases linked from them, or licences with events of
     them, and whatever the target was queued on them): every version from 1 to the current one must have an outbox
-    row for the target in a known status. Returns the figures, the gaps and the days' outbox by status."""
+    row for the target in a known status. Returns which day touched which entity, the gaps by entity and the days'
+    outbox rows."""
     if target_name in LICENCE_TARGETS:
         table, key = licences, licences.c.licence_key
-        touched = sa.select(licence_events.c.licence_key).where(licence_events.c.partition_date.between(first, last))
+        e = licence_events.c
+        touched = sa.select(e.licence_key.label("entity_id"), e.partition_date).where(
+            e.partition_date.between(first, last)
+        )
     else:
         table, key = golden_cases, golden_cases.c.golden_case_id
-        touched = sa.select(case_links.c.golden_case_id).where(case_links.c.partition_date.between(first, last))
+        link = case_links.c
+        touched = sa.select(link.golden_case_id.label("entity_id"), link.partition_date).where(
+            link.partition_date.between(first, last)
+        )
     o = outbox.c
     in_days = (o.target == target_name) & o.partition_date.between(first, last)
-    ids = sa.union(touched, sa.select(o.golden_case_id).where(in_days)).subquery()
-    entities = warehouse.read(
-        sa.select(key.label("entity_id"), table.c.version.label("current")).where(key.in_(sa.select(ids.c[0])))
-    )
+    pairs = sa.union(touched, sa.select(o.golden_case_id, o.partition_date).where(in_days)).subquery()
+    by_day = warehouse.read(sa.select(pairs.c.entity_id, pairs.c.partition_date))
+    by_day["partition_date"] = pd.to_datetime(by_day["partition_date"]).dt.date
+    ids = sa.select(pairs.c.entity_id)
+    entities = warehouse.read(sa.select(key.label("entity_id"), table.c.version.label("current")).where(key.in_(ids)))
     rows = warehouse.read(
         sa.select(o.golden_case_id.label("entity_id"), o.version, o.status, o.partition_date).where(
-            (o.target == target_name) & o.golden_case_id.in_(sa.select(ids.c[0]))
+            (o.target == target_name) & o.golden_case_id.in_(ids)
         )
     )
     held = rows.merge(entities, on="entity_id")
@@ -61,19 +70,12 @@ def versions_accounted(warehouse: Warehouse, target_name: str, first: dt.date, l
     gaps = []
     for entity_id, current in zip(entities["entity_id"], entities["current"].astype(int), strict=True):
         missing = sorted(set(range(1, current + 1)) - accounted.get(entity_id, set()))
-        if missing:
-            gaps.append({"entity": entity_id, "current_version": current, "missing_versions": str(missing)})
+        gaps.append({"entity": entity_id, "current_version": current, "missing_versions": missing})
     rows["partition_date"] = pd.to_datetime(rows["partition_date"]).dt.date
-    days = rows[rows["partition_date"].between(first, last)]
-    unknown = days[~days["status"].isin(STATUSES)]
-    by_status = pd.crosstab(days["partition_date"], days["status"]).reset_index() if len(days) else days
     return {
-        "entities": len(entities),
-        "versions_expected": int(entities["current"].sum()) if len(entities) else 0,
-        "versions_accounted": int(held[["entity_id", "version"]].drop_duplicates().shape[0]),
-        "gaps": pd.DataFrame(gaps, columns=["entity", "current_version", "missing_versions"]),
-        "unknown_status": unknown,
-        "by_day_and_status": by_status,
+        "touched": by_day,
+        "versions": pd.DataFrame(gaps, columns=["entity", "current_version", "missing_versions"]),
+        "rows": rows[rows["partition_date"].between(first, last)],
     }
 
 
@@ -85,29 +87,36 @@ def build_accounted_check(target_name: str) -> AssetChecksDefinition:
         asset=f"{target_name}_delivery",
         name=ACCOUNTED,
         description=f"Every version (1 … current) of every {ENTITY_NAMES[target_name in LICENCE_TARGETS]} the "
-        "run's days touched has a row in this receiver's outbox, acknowledged, pending (queued or sent) or "
+        "day touched has a row in this receiver's outbox, acknowledged, pending (queued or sent) or "
         "dead-lettered: nothing queued is lost, nothing is left unqueued.",
     )
-    def every_version_accounted_for(
-        context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
-    ) -> AssetCheckResult:
-        first, last = run_window(context)
-        found = versions_accounted(warehouse, target_name, first, last)
-        gaps, unknown = found["gaps"], found["unknown_status"]
-        return check_result(
-            failing=not gaps.empty or not unknown.empty,
-            unverified=[],
-            metadata={
-                "days": (last - first).days + 1,
-                "entities_checked": found["entities"],
-                "versions_expected": found["versions_expected"],
-                "versions_accounted": found["versions_accounted"],
-                "entities_with_missing_versions": len(gaps),
-                "examples": md(gaps.head(20)),
-                "rows_in_unknown_status": len(unknown),
-                "by_day_and_status": md(found["by_day_and_status"], "nothing queued on these days"),
-            },
-        )
+    def every_version_accounted_for(warehouse: Warehouse, days: list[dt.date]) -> Verdicts:
+        found = versions_accounted(warehouse, target_name, days[0], days[-1])
+        versions, rows = found["versions"], found["rows"]
+        verdicts = {}
+        for day in days:
+            of_day = versions[versions["entity"].isin(days_of(found["touched"], day)["entity_id"])]
+            gaps = of_day[of_day["missing_versions"].map(len) > 0]
+            queued = days_of(rows, day)
+            unknown = queued[~queued["status"].isin(STATUSES)]
+            verdicts[day] = check_result(
+                failing=not gaps.empty or not unknown.empty,
+                unverified=[],
+                metadata={
+                    "entities_checked": len(of_day),
+                    "versions_expected": int(of_day["current_version"].sum()),
+                    "versions_accounted": int(of_day["current_version"].sum())
+                    - int(of_day["missing_versions"].map(len).sum()),
+                    "entities_with_missing_versions": len(gaps),
+                    "examples": md(gaps.head(20).astype({"missing_versions": str})),
+                    "rows_in_unknown_status": len(unknown),
+                    "queued_on_the_day_by_status": md(
+                        queued["status"].value_counts().rename("versions").rename_axis("status").reset_index(),
+                        "nothing queued on this day",
+                    ),
+                },
+            )
+        return verdicts
 
     return every_version_accounted_for
 
@@ -191,7 +200,7 @@ def receiver_holds_what_it_acknowledged(context: AssetCheckExecutionContext) -> 
 )
 def no_stale_pending(context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
     hours = settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24)
-    before = dt.datetime.now().replace(microsecond=0) - dt.timedelta(hours=hours)
+    before = clock.now() - dt.timedelta(hours=hours)
     o = outbox.c
     stale = warehouse.read(
         sa.select(

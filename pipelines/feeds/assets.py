@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
-    AutomationCondition,
     Backoff,
     Jitter,
     MaterializeResult,
@@ -26,7 +25,7 @@ from core import clock
 from core.feeds import Feed, feeds, feeds_of
 from core.warehouse import Warehouse, replace_table
 from licensing.repository import link_findings
-from pipelines.metadata import table_metadata
+from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.assets import land
 from reporting.definitions import definitions
@@ -88,10 +87,10 @@ def build_feed_asset(feed: Feed) -> AssetsDefinition:
             for note in batch.notes:
                 (context.log.info if batch.complete else context.log.warning)(note)
         frame = pd.DataFrame(loads)
+        report_days(context, frame[["partition_date", "rows_pulled", "rows_collapsed"]], "rows_pulled")
         return MaterializeResult(
-            metadata={
-                "dagster/row_count": int(frame["rows_pulled"].sum()),
-                "rows_collapsed": int(frame["rows_collapsed"].sum()),
+            metadata={  # the run's; each day's own counts: report_days
+                "rows_in_run": int(frame["rows_pulled"].sum()),
                 "by_day": MetadataValue.md(
                     per_day(frame[["partition_date", "rows_pulled", "rows_collapsed"]].to_dict("records"))
                 ),
@@ -149,11 +148,12 @@ def stage_feeds(
             )
             reasons += list(quarantined["reason_code"]) if len(quarantined) else []
     by_reason = pd.Series(reasons, dtype="string").value_counts()
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=["partition_date", "feed", "staged", "quarantined"])
+    report_days(context, frame, "staged")
     return MaterializeResult(
-        metadata={
-            "dagster/row_count": int(frame["staged"].sum()) if len(frame) else 0,
-            "quarantined": int(frame["quarantined"].sum()) if len(frame) else 0,
+        metadata={  # the run's; each day's own counts: report_days
+            "staged_in_run": int(frame["staged"].sum()),
+            "quarantined_in_run": int(frame["quarantined"].sum()),
             "by_day": MetadataValue.md(per_day(rows)),
             "quarantine_reasons": MetadataValue.md(
                 by_reason.rename("records").to_markdown() if len(by_reason) else "none"
@@ -202,7 +202,6 @@ staged_evaluations_asset = build_staged_asset(
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(evaluations),
     description="Every 好差评 evaluation pulled, once, in its newest state: linked to its golden case by 办件编号, "
     "waiting for its case (reported after `waiting_report_after_days`), or quarantined; the one that stands for "
@@ -273,7 +272,6 @@ def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFram
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(hotline_orders),
     description="Every 12345 order pulled, once, in its newest state: linked to the golden case it is about (by "
     "办件编号, or by applicant and item within `link_window_days`), left for review (several candidate cases), "
@@ -334,7 +332,6 @@ staged_process_stages_asset = build_staged_asset(
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(projects, project_handlings, project_link_review, process_stages),
     description="Every project pulled, once (tracked or quarantined), every process stage (current or quarantined: "
     "`process_stages`), every item handling (linked to its project and "
@@ -424,7 +421,6 @@ def build_finding_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFr
     group_name="feeds",
     kinds={"pandas", "sqlalchemy"},
     owners=["team:approval-bureau"],
-    automation_condition=AutomationCondition.eager(),
     metadata=table_metadata(findings),
     description="Every 审管互动 finding pulled, once, in its newest state: linked to its holder (and the licences it "
     "names, by number or the holder's licences of its type), `unknown_holder` (no holder the repository knows by "

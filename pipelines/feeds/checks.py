@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, ResourceParam, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, ResourceParam, asset_check
 
 from core import clock
 from core.warehouse import Warehouse
@@ -19,7 +19,7 @@ from pipelines.feeds.assets import (
     PROJECT_ITEM_FEEDS,
 )
 from pipelines.metadata import check_result, md
-from pipelines.partitions import daily_check, run_window
+from pipelines.partitions import Verdicts, daily_check, days_of
 from reporting.accounting import accounted, balanced
 from reporting.definitions import definitions
 from reporting.evaluations import LINKED, QUARANTINED, WAITING
@@ -67,12 +67,10 @@ def records_staged_or_quarantined(*, asset: str, name: str, feeds: dict, staged:
         description=f"Per day and {what} feed: records pulled (raw_feed_records) = staged + quarantined. A feed "
         "whose pull of a day has not finished (no source_loads row) cannot be verified: a warning.",
     )
-    def check(context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]) -> AssetCheckResult:
-        first, last = run_window(context)
+    def check(warehouse: Warehouse, days: list[dt.date]) -> Verdicts:
+        first, last = days[0], days[-1]
         names = list(feeds)
-        every = pd.MultiIndex.from_product(
-            [pd.date_range(first, last).date, names], names=["partition_date", "source_system"]
-        )
+        every = pd.MultiIndex.from_product([days, names], names=["partition_date", "source_system"])
         counts = pd.concat(
             [
                 _per_day(warehouse, raw_feed_records, "pulled", names, first, last),
@@ -84,20 +82,23 @@ def records_staged_or_quarantined(*, asset: str, name: str, feeds: dict, staged:
         )
         counts = counts.reindex(every.union(counts.index)).fillna(0).astype(int).reset_index()
         counts["difference"] = counts["pulled"] - counts["staged"] - counts["quarantined"]
-        unbalanced = counts[counts["difference"] != 0]
-        not_pulled = counts[(counts["loads"] == 0) & (counts["difference"] == 0)]
-        return check_result(
-            failing=not unbalanced.empty,
-            unverified=[f"{r.partition_date} {r.source_system}: not pulled yet" for r in not_pulled.itertuples()],
-            metadata={
-                "days": (last - first).days + 1,
-                "pulled": int(counts["pulled"].sum()),
-                "staged": int(counts["staged"].sum()),
-                "quarantined": int(counts["quarantined"].sum()),
-                "failing_days": ", ".join(str(d) for d in sorted(set(unbalanced["partition_date"]))) or "none",
-                "unbalanced": md(unbalanced.drop(columns="loads")),
-            },
-        )
+        verdicts = {}
+        for day in days:
+            of_day = days_of(counts, day)
+            unbalanced = of_day[of_day["difference"] != 0]
+            not_pulled = of_day[(of_day["loads"] == 0) & (of_day["difference"] == 0)]
+            verdicts[day] = check_result(
+                failing=not unbalanced.empty,
+                unverified=[f"{feed}: not pulled yet" for feed in not_pulled["source_system"]],
+                metadata={
+                    "pulled": int(of_day["pulled"].sum()),
+                    "staged": int(of_day["staged"].sum()),
+                    "quarantined": int(of_day["quarantined"].sum()),
+                    "by_feed": md(of_day.drop(columns=["partition_date", "loads"])),
+                    "unbalanced_feeds": ", ".join(unbalanced["source_system"]) or "none",
+                },
+            )
+        return verdicts
 
     return check
 

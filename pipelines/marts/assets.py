@@ -110,12 +110,15 @@ def delivery_status_select() -> sa.Select:
     ).group_by(o.target, o.partition_date)
 
 
-MART_DESCRIPTION = " Rebuilt whole after every load; columns documented in docs/marts.md."
-#: What every mart shares: its group and owner, a rebuild after each load, and how fresh dashboards expect it.
+MART_DESCRIPTION = (
+    " Rebuilt whole once after each load that changed its inputs (pipelines/automation.py); columns documented in "
+    "docs/marts.md."
+)
+#: What every mart shares: its group and owner, and how fresh dashboards expect it. When it refreshes (once after
+#: each load that changed its inputs) is set where the load is known: pipelines/definitions.py, after_load.
 MART = {
     "group_name": "marts",
     "owners": ["team:data-platform"],
-    "automation_condition": AutomationCondition.eager(),
     "freshness_policy": MART_REFRESH,
 }
 

@@ -23,7 +23,7 @@ from dagster import (
 from connectors.sources import DepartmentSource
 from core.departments import Department, departments
 from core.warehouse import Warehouse, insert_frame
-from pipelines.metadata import table_metadata
+from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from schemas.warehouse import raw_records, source_loads
 from schemas.workdays import calendar
@@ -117,6 +117,7 @@ def build_raw_asset(spec: Department) -> AssetsDefinition:
         frame = pd.DataFrame(loads)
         frame["working_day"] = calendar().is_working_day(frame["partition_date"]).to_numpy()
         silent = frame.loc[frame["working_day"] & (frame["rows_pulled"] == 0), "partition_date"]
+        report_days(context, frame[["partition_date", "rows_pulled", "rows_collapsed", "working_day"]], "rows_pulled")
         return MaterializeResult(
             check_results=[
                 AssetCheckResult(
@@ -130,9 +131,8 @@ def build_raw_asset(spec: Department) -> AssetsDefinition:
                     },
                 )
             ],
-            metadata={
-                "dagster/row_count": int(frame["rows_pulled"].sum()),
-                "rows_collapsed": int(frame["rows_collapsed"].sum()),
+            metadata={  # the run's; each day's own counts: report_days
+                "rows_in_run": int(frame["rows_pulled"].sum()),
                 "cursor": loads[-1]["cursor"] or "",
                 "batch_id": ", ".join(frame["batch_id"]),
                 "by_day": MetadataValue.md(

@@ -25,7 +25,7 @@ from dagster import (
 from core.vocabulary import CASE_RECEIVERS
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import queue
-from pipelines.metadata import table_metadata
+from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from resolution.clusters import CONSTRAINTS
 from resolution.engine import make_engine
@@ -581,6 +581,7 @@ def case_resolution(
         numbers.update(figures.pop("case_numbers"))
         days.append({"partition_date": day.date, **figures})
     # staged = golden + duplicates is checked on its own, per day (resolve/checks.py)
+    report_days(context, days, "staged")  # each partition its own figures, over the run's totals below
     total = pd.DataFrame(days).drop(columns="partition_date").sum()
     rules = pd.Series(rules, name="records").rename_axis("match_rule").reset_index()
     return MaterializeResult(

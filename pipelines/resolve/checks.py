@@ -1,20 +1,15 @@
-"""Checks on record resolution that can be re-run on their own (Dagster UI: the check's "Execute")."""
+"""Checks on record resolution, one verdict per day, re-runnable on their own (pipelines/partitions.py,
+daily_check)."""
 
 import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    MetadataValue,
-    ResourceParam,
-)
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from core.warehouse import Warehouse
 from pipelines.metadata import check_result, md
-from pipelines.partitions import daily_check, run_window
+from pipelines.partitions import Verdicts, daily_check, days_of
 from pipelines.stage.checks import days_not_pulled
 from schemas.warehouse import case_links, golden_cases, staged_cases
 
@@ -132,29 +127,41 @@ def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple
     return [(gc, ", ".join(group["item_code"])) for gc, group in rows.groupby("golden_case_id")]
 
 
+def golden_cases_by_day(warehouse: Warehouse, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """The (golden case, day) pairs of the links of the days first..last: which days touched which golden case."""
+    link = case_links.c
+    frame = warehouse.read(
+        sa.select(link.golden_case_id, link.partition_date).where(link.partition_date.between(first, last)).distinct()
+    )
+    frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
+    return frame
+
+
 @daily_check(
     asset="case_resolution",
     name=ONE_ITEM,
     blocking=True,
-    description="No golden case linked from the run's days holds records with two different catalogue item codes "
+    description="No golden case linked from the day holds records with two different catalogue item codes "
     "(aliases are one code after staging; a source record counts in its newest state): a false merge would lose a "
     "case at every receiver.",
 )
-def one_item_per_golden_case(
-    context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> AssetCheckResult:
-    first, last = run_window(context)
-    found = golden_cases_with_two_items(warehouse, first, last)
-    listed = "\n".join(f"- {gc}: {codes}" for gc, codes in found[:20])
-    return AssetCheckResult(
-        passed=not found,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "days": (last - first).days + 1,
-            "golden_cases_with_two_items": len(found),
-            "examples": MetadataValue.md(listed or "none"),
-        },
-    )
+def one_item_per_golden_case(warehouse: Warehouse, days: list[dt.date]) -> Verdicts:
+    found = dict(golden_cases_with_two_items(warehouse, days[0], days[-1]))
+    touched = golden_cases_by_day(warehouse, days[0], days[-1])
+    verdicts = {}
+    for day in days:
+        of_day = sorted(set(days_of(touched, day)["golden_case_id"]) & set(found))
+        listed = "\n".join(f"- {gc}: {found[gc]}" for gc in of_day[:20])
+        verdicts[day] = AssetCheckResult(
+            passed=not of_day,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "golden_cases_checked": int(days_of(touched, day)["golden_case_id"].nunique()),
+                "golden_cases_with_two_items": len(of_day),
+                "examples": MetadataValue.md(listed or "none"),
+            },
+        )
+    return verdicts
 
 
 @daily_check(
@@ -165,27 +172,25 @@ def one_item_per_golden_case(
     "exactly one link, no link outlives its record), and every golden case linked from the day has exactly one "
     "winning record and a row in golden_cases. A day not pulled yet cannot be verified: a warning.",
 )
-def staged_equals_golden_plus_duplicates(
-    context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]
-) -> AssetCheckResult:
-    first, last = run_window(context)
+def staged_equals_golden_plus_duplicates(warehouse: Warehouse, days: list[dt.date]) -> Verdicts:
+    first, last = days[0], days[-1]
     by_day = linked_by_day(warehouse, first, last)
-    wrong = (by_day["difference"] != 0) | (by_day["not_linked"] > 0) | (by_day["links_without_record"] > 0)
     winners = golden_cases_not_one_winner(warehouse, first, last)
-    empty = set(by_day.loc[by_day["staged"] + by_day["golden"] + by_day["duplicates"] == 0, "partition_date"])
-    return check_result(
-        failing=bool(wrong.any()) or not winners.empty,
-        unverified=[
-            f"{d}: not pulled yet, nothing staged" for d in days_not_pulled(warehouse, first, last) if d in empty
-        ],
-        metadata={
-            "days": (last - first).days + 1,
-            "staged": int(by_day["staged"].sum()),
-            "golden": int(by_day["golden"].sum()),
-            "duplicates": int(by_day["duplicates"].sum()),
-            "failing_days": ", ".join(str(d) for d in by_day.loc[wrong, "partition_date"]) or "none",
-            "by_day": md(by_day),
-            "golden_cases_without_one_winner": len(winners),
-            "examples": md(winners.head(20)),
-        },
-    )
+    touched = golden_cases_by_day(warehouse, first, last)
+    not_pulled = set(days_not_pulled(warehouse, first, last))
+    verdicts = {}
+    for day in days:
+        figures = days_of(by_day, day).iloc[0]
+        wrong = bool(figures["difference"] != 0 or figures["not_linked"] > 0 or figures["links_without_record"] > 0)
+        of_day = winners[winners["golden_case_id"].isin(days_of(touched, day)["golden_case_id"])]
+        empty = figures["staged"] + figures["golden"] + figures["duplicates"] == 0
+        verdicts[day] = check_result(
+            failing=wrong or not of_day.empty,
+            unverified=["not pulled yet, nothing staged"] if day in not_pulled and empty else [],
+            metadata={
+                **{name: int(figures[name]) for name in by_day.columns if name != "partition_date"},
+                "golden_cases_without_one_winner": len(of_day),
+                "examples": md(of_day.head(20)),
+            },
+        )
+    return verdicts

@@ -16,7 +16,7 @@ from dagster import (
 
 from core.departments import departments
 from core.warehouse import Warehouse
-from pipelines.metadata import table_metadata
+from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
 from schemas.warehouse import quarantined_records, raw_records, staged_cases, staged_materials, staged_pauses
 from staging import materials as listed_materials
@@ -97,10 +97,12 @@ def stage(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -
     )
     flags = staged["quality_flags"].dropna().str.split(";").explode().value_counts() if len(staged) else pd.Series()
     daily = counts.groupby("partition_date")[["pulled", "staged", "quarantined"]].sum().reset_index()
+    report_days(context, daily, "staged", asset_key="staged_cases")  # each day's own counts
+    report_days(context, daily[["partition_date", "quarantined"]], "quarantined", asset_key="quarantined_records")
     yield MaterializeResult(
         asset_key="staged_cases",
         metadata={
-            "dagster/row_count": len(staged),
+            "staged_in_run": len(staged),
             "by_source": MetadataValue.md(by_source.to_markdown(index=False)),
             "by_day": MetadataValue.md(per_day(daily.to_dict("records"))),
             "quality_flags": MetadataValue.md(
@@ -112,7 +114,7 @@ def stage(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -
     yield MaterializeResult(
         asset_key="quarantined_records",
         metadata={
-            "dagster/row_count": len(quarantined),
+            "quarantined_in_run": len(quarantined),
             "reasons": MetadataValue.md(reasons.to_markdown(index=False) if len(reasons) else "none"),
         },
     )
