@@ -43,9 +43,8 @@ def summary(warehouse, receivers: dict | None = None, month: str | None = None) 
         targets[name]["acknowledged_cases"] = count(
             f"SELECT COUNT(DISTINCT golden_case_id) FROM outbox WHERE target = '{name}' AND status = 'acknowledged'"
         )
-        held = receiver_counts(warehouse, name, receivers[name]) if receivers else None
-        if held is not None:  # counted on the receiver's side
-            targets[name].update(held)
+        if receivers:  # counted on the receiver's side, by its own query, a month at a time
+            targets[name].update(receiver_counts(warehouse, name, receivers[name]))
         if receivers and (spoken := receivers[name].format_name()):
             targets[name]["format"] = spoken
     return {
@@ -212,7 +211,15 @@ def identities(figures: dict) -> list[tuple[str, bool]]:
                 t["unaccounted"] == 0 and t["case_versions"] == t["acknowledged"] + t["pending"] + t["dead_lettered"],
             )
         )
-        if "received_cases" in t:
+        if "received_cases" in t and t.get("duplicate_effects") is None:
+            checks.append(
+                (
+                    f"{name}: receiver confirms the cases it acknowledged (by receipt; taking effect twice: cannot "
+                    "verify)",
+                    t["received_cases"] == t["acknowledged_cases"],
+                )
+            )
+        elif "received_cases" in t:
             checks.append(
                 (
                     f"{name}: receiver holds the cases it acknowledged, none twice",
@@ -238,6 +245,11 @@ def _correction_lines(c: dict | None) -> list[str]:
         shown = " · ".join(f"{d} {n['open']} open/{n['fixed']} fixed" for d, n in c["by_department"].items())
         lines.append(f"               by department: {shown}")
     return lines
+
+
+def _shown(value) -> str:
+    """A receiver's own figure, or ``?`` where its query cannot say it."""
+    return "?" if value is None else str(value)
 
 
 def render(figures: dict) -> str:
@@ -293,12 +305,18 @@ def render(figures: dict) -> str:
     for name, t in figures["targets"].items():
         lines.append(
             f"  {name:<12} {t['case_versions']:>8} {t['acknowledged']:>12} {t['pending']:>8} {t['dead_lettered']:>13}"
-            f" {t.get('received_cases', '?'):>14} {t.get('duplicate_effects', '?'):>6}"
+            f" {_shown(t.get('received_cases')):>14} {_shown(t.get('duplicate_effects')):>6}"
         )
     formats = [(name, t["format"]) for name, t in figures["targets"].items() if t.get("format")]
     if formats:
         lines.append("")
         lines += [f"  {name} speaks {spoken}" for name, spoken in formats]
+    read = [(name, t) for name, t in figures["targets"].items() if "verified_by" in t or "cannot_verify" in t]
+    if read:
+        lines.append("")
+        for name, t in read:
+            how = f"read by {t['verified_by']}" if "verified_by" in t else f"cannot verify: {t['cannot_verify']}"
+            lines.append(f"  {name} {how}")
     if figures.get("faults_injected"):
         lines.append("")
         for name, served in figures["faults_injected"].items():
@@ -342,4 +360,7 @@ def render(figures: dict) -> str:
     lines.append("")
     for label, ok in identities(figures):
         lines.append(f"  [{'ok' if ok else 'FAILED'}] {label}")
+    for name, t in figures["targets"].items():
+        if "cannot_verify" in t:  # a warning, never a pass
+            lines.append(f"  [cannot verify] {name}: what the receiver holds ({t['cannot_verify']})")
     return "\n".join(lines)

@@ -120,22 +120,3 @@ class MunicipalTarget(HttpTarget):
             else:
                 settled.append(Delivery(key, "sent", NOTHING + hashlib.sha256(key.encode()).hexdigest()[:31]))
         return ready, settled
-
-    def holdings(self) -> pd.DataFrame | None:
-        """The platform's listing by 办件编号: each case's version in effect as its receipt, and how many times a
-        version was applied again (``case_no``, ``receipt``, ``repeats``); ``delivery.reconcile.resolve_receipts``
-        says which golden case each was."""
-        rows = self.listing()
-        if rows is None:
-            return None
-        frame = pd.DataFrame(rows, columns=["entityId", "receiptId", "duplicateEffects"])
-        frame.columns = ["case_no", "receipt", "repeats"]
-        return frame.astype({"repeats": int})
-
-    def counts(self) -> dict[str, int] | None:
-        """What the platform holds by its own key, the 办件编号 (a golden case held under two numbers shows only
-        through the outbox: ``delivery.reconcile.receiver_counts``)."""
-        held = self.holdings()
-        if held is None:
-            return None
-        return {"received_cases": int(held["case_no"].nunique()), "duplicate_effects": int(held["repeats"].sum())}

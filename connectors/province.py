@@ -50,7 +50,7 @@ from connectors.province_profile import (
     province_profile,
 )
 from connectors.snowflake import Snowflake
-from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage
+from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage, ReadWindow
 from core import clock
 from core.warehouse import insert_frame
 
@@ -413,20 +413,30 @@ class ProvinceTableTarget(DeliveryTarget):
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     # ------------------------------------------------------------ holdings
-    def holdings(self) -> pd.DataFrame | None:
-        """What is in effect at the province, row by row: per row key its newest version (by row id) that the
-        province did not refuse, unless that is a delete; listed by case number and the batch that wrote it
+    def verified_by(self) -> str:
+        tables = ", ".join(self.profile.tables)
+        return f"its tables ({tables}) read by {self.profile.sync.time} from the window's first version on"
+
+    def holdings(self, window: ReadWindow) -> pd.DataFrame | None:
+        """What is in effect at the province among the rows written from ``window.written_from`` on (the tables'
+        own time column, ``cd_time``; None: every row), row by row: per row key its newest version (by row id) that
+        the province did not refuse, unless that is a delete; listed by case number and the batch that wrote it
         (``case_no``, ``receipt``), with ``repeats``: inserts of a row key beyond its first that the province did
         not refuse (a row taken twice). Which case version a batch was is the outbox's to say
         (:func:`delivery.reconcile.resolve_receipts`)."""
         chosen, sync, ddl = self.profile, self.profile.sync, self.ddl
-        frames = []
+        frames, read = [], [ddl.row_id.column, sync.row_key, chosen.case_key, sync.batch, sync.operation]
         with self._engine().connect() as conn:
-            refused = self._refusal_rows(conn)
+            written = {}
             for name in chosen.tables:
                 t = self._table(conn, name)
-                read = [ddl.row_id.column, sync.row_key, chosen.case_key, sync.batch, sync.operation]
-                rows = pd.DataFrame(conn.execute(sa.select(*(t.c[c] for c in read))).all(), columns=read)
+                query = sa.select(*(t.c[c] for c in read))
+                if window.written_from is not None:
+                    query = query.where(t.c[sync.time] >= window.written_from)
+                written[name] = pd.DataFrame(conn.execute(query).all(), columns=read)
+            batches = pd.concat(written.values())[sync.batch].dropna().astype(str).unique().tolist()
+            refused = self._refusal_rows(conn, None if window.written_from is None else batches)
+            for name, rows in written.items():
                 named = refused[refused["table"] == name]
                 out = pd.MultiIndex.from_frame(named[["row", "batch"]].astype(str))
                 taken = rows[~pd.MultiIndex.from_frame(rows[[sync.row_key, sync.batch]].astype(str)).isin(out)]
@@ -442,8 +452,3 @@ class ProvinceTableTarget(DeliveryTarget):
         first = ~listing["case_no"].duplicated()
         listing["repeats"] = np.where(first, listing["case_no"].map(repeats).fillna(0), 0).astype(int)
         return listing
-
-    def counts(self) -> dict[str, int] | None:
-        """None: the listing is by receipt, and only the outbox can say which case each receipt was
-        (``delivery.reconcile.receiver_counts``)."""
-        return None

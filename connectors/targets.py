@@ -9,6 +9,7 @@ are fetched with ``follow_up``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -150,20 +151,32 @@ class DeliveryTarget(BaseModel, ABC):
     def follow_up(self, messages: list[OutboxMessage]) -> list[Delivery]:
         """Ask the receiver what became of messages already sent (one answer per message at most)."""
 
-    def holdings(self) -> pd.DataFrame | None:
-        """What the receiver itself holds: one row per case (``golden_case_id``, the ``version`` in effect,
-        ``duplicate_effects``), where it can tell; None where it cannot."""
+    def holdings(self, window: ReadWindow) -> pd.DataFrame | None:
+        """What the receiver itself says about the versions of a reconciliation window, by its own published query
+        (:meth:`verified_by` names it): a listing by receipt (``case_no``, ``receipt``, ``repeats``: the rows the
+        province's tables took in from ``window.written_from``), or the receipts' states (``receipt``, ``status``:
+        the platform's receipts query for ``window.receipts``). None: the receiver publishes no such query, and what
+        it holds cannot be verified."""
+        return None
+
+    def verified_by(self) -> str | None:
+        """The receiver's own query the reconciliation reads, in words; None where it publishes none."""
         return None
 
     def format_name(self) -> str:
         """The format the receiver is spoken to in (its profile or field map), as the reconciliation names it."""
         return ""
 
-    def counts(self) -> dict[str, int] | None:
-        held = self.holdings()
-        if held is None:
-            return None
-        return {"received_cases": len(held), "duplicate_effects": int(held["duplicate_effects"].sum())}
+
+@dataclass(frozen=True)
+class ReadWindow:
+    """What the reconciliation asks a receiver about: the versions of one window of partition days. A receiver
+    that keeps its own write times (the province's ``cd_time``) is read from ``written_from`` on (None: from the
+    beginning); one that answers by receipt is asked about ``receipts`` (those of the window's versions sent or
+    acknowledged)."""
+
+    written_from: dt.datetime | None = None
+    receipts: tuple[str, ...] = ()
 
 
 class Throttle:
@@ -183,7 +196,6 @@ class Throttle:
             time.sleep(start - now)
 
 
-HOLDINGS_COLUMNS = ["golden_case_id", "version", "duplicate_effects"]
 #: The receipt of a version that has nothing for a receiver (``=`` and 31 characters of its batch or key hash):
 #: acknowledged as sent, and counted as held in reconciliation (the receiver holds the case as it stood, or, not
 #: yet accepted, nothing).
@@ -211,6 +223,12 @@ class HttpTarget(DeliveryTarget):
     cases_path: str = "/gateway/v1/cases"
     batch_path: str = "/gateway/v1/cases/batch"
     receipts_path: str = "/gateway/v1/receipts"
+    reconcile_by_receipts: bool = Field(
+        default=True,
+        description="the reconciliation asks the receipts query again about the window's versions (the platform's "
+        "own answer per receipt: accepted, rejected, pending); false where the platform's interface does not "
+        "answer for a receipt after it acknowledged it: the reconciliation then says it cannot verify",
+    )
 
     def _call(self, client: httpx.Client, method: str, path: str, **request) -> httpx.Response:
         """One call with retries; each attempt waits for the rate limit's next slot and is signed afresh."""
@@ -319,22 +337,27 @@ class HttpTarget(DeliveryTarget):
                     )
         return list(answers.values())
 
-    def listing(self) -> list[dict] | None:
-        """What the platform says it holds, where it offers a listing (the sandbox's does); else None."""
-        try:
-            with make_client(self.base_url, self.timeout_seconds) as client:
-                answer = client.get("/_sandbox/holdings")
-        except httpx.HTTPError:
+    def verified_by(self) -> str | None:
+        if not self.reconcile_by_receipts:
             return None
-        return answer.json()["data"] if answer.status_code == 200 else None
+        return f"its receipts query (GET {self.receipts_path}): accepted, rejected or pending per receipt"
 
-    def holdings(self) -> pd.DataFrame | None:
-        """Per entity the version the platform holds (a production platform without a listing gives None)."""
-        rows = self.listing()
-        if rows is None:
+    def holdings(self, window: ReadWindow) -> pd.DataFrame | None:
+        """The platform's answer for each receipt of the window (``receipt``, ``status``: accepted, rejected,
+        pending); a receipt it does not answer for is absent. A version with nothing for the platform (receipt
+        ``=…``) is not asked about. None: the platform is not asked (``reconcile_by_receipts`` false). A receipt
+        answered twice (a doubled acknowledgement) is one answer. Raises when the platform does not answer."""
+        if not self.reconcile_by_receipts:
             return None
-        frame = pd.DataFrame(rows, columns=["entityId", "version", "duplicateEffects"])
-        return frame.set_axis(HOLDINGS_COLUMNS, axis=1).astype({"version": int, "duplicate_effects": int})
+        receipts = sorted({r for r in window.receipts if r and not r.startswith(NOTHING)})
+        answers: dict[str, str] = {}
+        with make_client(self.base_url, self.timeout_seconds) as client:
+            for start in range(0, len(receipts), 100):
+                query = {"ids": ",".join(receipts[start : start + 100])}
+                answer = self._call(client, "GET", self.receipts_path, params=query).json()
+                for item in answer.get("data", []):
+                    answers[str(item["receiptId"])] = str(item.get("status") or "")
+        return pd.DataFrame({"receipt": list(answers), "status": list(answers.values())}, columns=["receipt", "status"])
 
 
 class SupervisionTarget(HttpTarget):

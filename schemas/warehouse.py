@@ -579,6 +579,9 @@ delivery_reconciliation = Table(
     Column("receiver_cases", Integer, nullable=False),  # of the receiver's own listing, cases placed on this day
     Column("in_flight", Integer, nullable=False),  # taken in by the receiver, acknowledgement not yet fetched
     Column("differences", Integer, nullable=False),  # cases where the receiver and we disagree
+    # "verified" (by the receiver's own query: the province's tables by date range, a platform's receipts query) or
+    # "cannot verify" (the receiver publishes no such query, or it did not answer): then receiver_cases says nothing
+    Column("receiver_check", String(16)),
     Column("reconciled_at", DateTime, nullable=False),
     Index("ix_delivery_reconciliation", "target", "day"),
 )

@@ -15,6 +15,7 @@ from dagster import (
     instance_for_test,
 )
 
+from connectors.targets import ReadWindow
 from core.warehouse import Warehouse, insert_frame
 from pipelines.deliver.checks import (
     ACCOUNTED_CHECKS,
@@ -116,7 +117,8 @@ def golden(case_id: str, version: int = 1) -> dict:
 def sent(target: str, case_id: str, version: int, status: str, day: dt.date = DAY, at: dt.datetime = AT) -> dict:
     return {"target": target, "idempotency_key": f"{target}:{case_id}:v{version}", "golden_case_id": case_id,
             "version": version, "partition_date": day, "payload": "{}", "payload_hash": "h", "status": status,
-            "attempts": 1, "created_at": at}  # fmt: skip
+            "attempts": 1, "created_at": at,
+            "receipt_id": f"R-{case_id}-{version}" if status in ("sent", "acknowledged") else None}  # fmt: skip
 
 
 # ---------------------------------------------------------------- pulled = staged + quarantined
@@ -287,24 +289,26 @@ def test_licence_versions_are_accounted_for_the_supervision_feed(warehouse):
 
 # ---------------------------------------------------------------- receivers hold what they acknowledged
 class Receiver:
-    """A receiver as the check sees it: its listing, or none (``counts()`` None), or a listing that fails."""
+    """A receiver as the check sees it: a platform answering its receipts query (accepted for the versions it
+    holds), one that publishes no such query (``held`` None), or one whose query fails. It keeps what it was asked."""
 
     def __init__(self, held: list[tuple[str, int]] | None = (), fails: bool = False):
-        self.held, self.fails = held, fails
+        self.held, self.fails, self.asked = held, fails, []
 
-    def holdings(self) -> pd.DataFrame | None:
+    def verified_by(self) -> str | None:
+        return None if self.held is None else "its receipts query"
+
+    def holdings(self, window: ReadWindow) -> pd.DataFrame | None:
+        self.asked.append(window)
         if self.fails:
             raise ConnectionError("front-end database unreachable")
-        if self.held is None:
-            return None
+        accepted = {f"R-{case_id}-{version}" for case_id, version in self.held}
         return pd.DataFrame(
-            [(case_id, version, 0) for case_id, version in self.held],
-            columns=["golden_case_id", "version", "duplicate_effects"],
+            {
+                "receipt": list(window.receipts),
+                "status": ["accepted" if r in accepted else "rejected" for r in window.receipts],
+            }
         )
-
-    def counts(self) -> dict | None:
-        held = self.holdings()
-        return None if held is None else {"received_cases": len(held), "duplicate_effects": 0}
 
 
 def _acknowledged(warehouse) -> None:
@@ -316,7 +320,8 @@ def test_receivers_hold_what_they_acknowledged(warehouse):
     receivers = {"one_network": Receiver([("GC1", 1)]), "municipal": Receiver([("GC1", 1)]), "supervision": Receiver()}
     evaluation = run_check(receiver_holds_what_it_acknowledged, warehouse, partition=None, **receivers)
     assert verdict(evaluation) == "passed", evaluation.metadata
-    assert "its listing, case by case" in text(evaluation, "receivers")
+    assert "verified by its receipts query" in text(evaluation, "receivers")
+    assert evaluation.metadata["municipal_receiver_check"].value == "verified"
 
 
 def test_a_receiver_missing_an_acknowledged_case_fails(warehouse):
@@ -329,7 +334,7 @@ def test_a_receiver_missing_an_acknowledged_case_fails(warehouse):
 
 @pytest.mark.parametrize(
     ("receiver", "why"),
-    [(Receiver(None), "counts() is None"), (Receiver(fails=True), "ConnectionError")],
+    [(Receiver(None), "publishes no query"), (Receiver(fails=True), "ConnectionError")],
     ids=["no listing", "listing unreachable"],
 )
 def test_a_receiver_without_a_listing_is_a_warning_not_a_pass(warehouse, receiver, why):
@@ -338,7 +343,8 @@ def test_a_receiver_without_a_listing_is_a_warning_not_a_pass(warehouse, receive
     evaluation = run_check(receiver_holds_what_it_acknowledged, warehouse, partition=None, **receivers)
     assert verdict(evaluation) == "warning"
     assert "municipal" in text(evaluation, "could_not_verify") and why in text(evaluation, "could_not_verify")
-    assert "not verified" in text(evaluation, "receivers")
+    assert "cannot verify" in text(evaluation, "receivers")
+    assert evaluation.metadata["municipal_receiver_check"].value == "cannot verify"
 
 
 def test_stale_pending_versions_warn(warehouse, monkeypatch):

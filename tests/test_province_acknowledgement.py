@@ -22,9 +22,10 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.province import ProvinceTableTarget, batch_of
+from connectors.targets import ReadWindow
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import drain, status_counts
-from delivery.reconcile import compare_cases, outbox_rows, receiver_counts, resolve_receipts
+from delivery.reconcile import EPOCH, receiver_counts, reconcile_receiver
 from sandbox.province.contract import build_metadata
 from schemas.warehouse import outbox
 
@@ -191,12 +192,15 @@ def _acknowledgement_completes(url: str, tmp_path) -> None:
 
     # what the province holds in effect is what was acknowledged: per case its newest acknowledged version,
     # the withdrawn numbers gone, the refused cases not there, nothing twice
-    rows = outbox_rows(warehouse, "one_network")
-    cases = compare_cases(rows, resolve_receipts(warehouse, "one_network", target.holdings()))
+    found = reconcile_receiver(warehouse, "one_network", target, None, EPOCH)  # its tables, a month at a time
+    cases = found.cases
     assert set(cases["verdict"]) == {"agrees"}, cases[cases["verdict"] != "agrees"]
     held = receiver_counts(warehouse, "one_network", target)
-    assert held == {"received_cases": 175, "duplicate_effects": 0}
-    listing = target.holdings()
+    assert (held["received_cases"], held["duplicate_effects"]) == (175, 0) and "cd_time" in held["verified_by"]
+    # the sensor's window (the last days only) reads the province's rows by date range, and agrees as well
+    recent = reconcile_receiver(warehouse, "one_network", target, dt.date(2026, 11, 16), EPOCH)
+    assert set(recent.cases["verdict"]) == {"agrees"} and recent.check == "verified"
+    listing = target.holdings(ReadWindow())
     assert not listing["case_no"].str.contains(r"9\d{3}$").any()  # the bridge's withdrawn numbers
     engine = sa.create_engine(url)
     with engine.connect() as conn:

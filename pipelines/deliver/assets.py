@@ -7,7 +7,6 @@ receiver. ``delivery_status`` sends nothing; it compares the outbox with each re
 """
 
 import datetime as dt
-from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -44,7 +43,7 @@ from core.vocabulary import OUTBOX_STATUSES, PENDING_STATUSES
 from core.warehouse import Warehouse, insert_frame
 from delivery import followup
 from delivery.outbox import drain
-from delivery.reconcile import compare_cases, outbox_rows, per_day, resolve_receipts
+from delivery.reconcile import Reconciled, reconcile_receiver
 from pipelines.metadata import fingerprint, md, report_days, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, partition_range_tags
 from schemas.case import LOCAL_TZ
@@ -135,59 +134,20 @@ class ReconcileWindow(Config):
     )
 
 
-@dataclass(frozen=True)
-class Listing:
-    """What a receiver says it holds: per case where it can list them, else totals where it can count them,
-    else nothing, with why."""
-
-    held: pd.DataFrame | None = None
-    counts: dict[str, int] | None = None
-    why_not: str | None = None
+def reconcile_all(context, warehouse: Warehouse, since: dt.date | None, stale_before: dt.datetime) -> dict:
+    """Each receiver reconciled over the days from ``since`` (None: all, a month at a time), one after another."""
+    return {
+        name: reconcile_receiver(warehouse, name, getattr(context.resources, name), since, stale_before)
+        for name in TARGET_TITLES
+    }
 
 
-def read_listing(target: DeliveryTarget, warehouse: Warehouse, target_name: str) -> Listing:
-    """What ``target`` lists, per golden case: a listing by receipt (the province's rows by case number and batch)
-    is resolved through the outbox's receipts."""
-    try:
-        held = target.holdings()
-        if held is not None:
-            return Listing(held=resolve_receipts(warehouse, target_name, held))
-        counts = target.counts()
-    except Exception as exc:  # a receiver down is a reconciliation that could not be done, not a failed run
-        return Listing(why_not=f"its listing could not be read ({type(exc).__name__}: {str(exc)[:200]})")
-    if counts is not None:
-        return Listing(counts=counts)
-    return Listing(why_not="it gave no listing of what it holds (counts() is None: it has none, or did not answer)")
-
-
-def outbox_since(warehouse: Warehouse, target_name: str, since: dt.date | None) -> pd.DataFrame:
-    """The target's outbox rows (as ``outbox_rows``) of every entity with a version queued on ``since`` or later:
-    all its versions, so its newest acknowledged one is known. None: the whole history."""
-    if since is None:
-        return outbox_rows(warehouse, target_name)
-    t = outbox.c
-    recent = sa.select(t.golden_case_id).where((t.target == target_name) & (t.partition_date >= since))
-    frame = warehouse.read(
-        sa.select(t.golden_case_id, t.version, t.partition_date, t.status, t.created_at).where(
-            (t.target == target_name) & t.golden_case_id.in_(recent)
-        )
-    )
-    frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
-    frame["version"] = frame["version"].astype(int)
-    return frame
-
-
-def reconcile(
-    target_name: str, rows: pd.DataFrame, listing: Listing, since: dt.date | None, stale_before: dt.datetime
-) -> pd.DataFrame:
-    """The reconciliation rows (``delivery_reconciliation``) of the target's days from ``since`` (or all)."""
-    held = listing.held
-    if held is not None and since is not None:  # the window's cases only: the others are the nightly run's
-        held = held[held["golden_case_id"].isin(rows["golden_case_id"])]
-    table = per_day(target_name, rows, compare_cases(rows, held), stale_before)
-    if since is not None:
-        table = table[pd.to_datetime(table["day"]) >= pd.Timestamp(since)]
-    return table
+def how_read(found: Reconciled) -> str:
+    """How a receiver was read, for the metadata: its query and windows, or why it cannot be verified."""
+    if found.why_not is not None:
+        return f"{found.check}: {found.why_not}"
+    twice = "" if found.duplicates_known else "; whether a version took effect twice: cannot verify"
+    return f"{found.check} by {found.verified_by} ({found.windows} window(s), {found.read_seconds} s){twice}"
 
 
 @asset(
@@ -198,37 +158,41 @@ def reconcile(
     required_resource_keys={"warehouse", *TARGET_TITLES},
     metadata=table_metadata(delivery_reconciliation),
     description="Reconciliation per receiver and day: what was queued, acknowledged, pending and dead-lettered, "
-    "against what the receiver itself lists (`delivery_reconciliation`). It sends nothing and asks no receiver "
-    "about receipts: that is each receiver's delivery asset, the only step holding its pool (`target_<name>`), "
-    "so a Dagster step never needs two receivers' pools. This asset only reads each receiver's listing, once a "
-    "run, one receiver after another; it claims no pool, as a read cannot flood a receiver nor race a send. "
+    "against what the receiver itself says (`delivery_reconciliation`), read for the window only and by the "
+    "receiver's own published query: the province's tables by their time column (`cd_time`) from the window's "
+    "first version on, the municipal platform's and the supervision intake's receipts query about the window's "
+    "receipts; a receiver that publishes none is `cannot verify` (column `receiver_check`), never a pass. It sends "
+    "nothing and fetches no acknowledgement: that is each receiver's delivery asset, the only step holding its pool "
+    "(`target_<name>`), so a Dagster step never needs two receivers' pools; its reads go through each receiver's "
+    "rate limit, one receiver after another, and claim no pool, as a read cannot race a send. "
     "One trigger: the `outstanding_deliveries` sensor (while versions of the last BRIDGE_RECONCILE_WINDOW_DAYS "
     "days, default 7, are pending, when a receiver's backoff makes it due: those days' delivery steps, then this "
-    "over that window); the `nightly_reconciliation` schedule (03:00) widens the window to the whole history. Its "
-    "data version is the reconciliation table: a run that found nothing new does not refresh the marts.",
+    "over that window); the `nightly_reconciliation` schedule (03:00) widens it to the whole history, read a month "
+    "at a time. Its data version is the reconciliation table: a run that found nothing new does not refresh the "
+    "marts.",
 )
 def delivery_status(context: AssetExecutionContext, config: ReconcileWindow) -> MaterializeResult:
     warehouse: Warehouse = context.resources.warehouse
     now = clock.now()
     since = None if config.days is None else _today() - dt.timedelta(days=config.days)
     stale_before = now - dt.timedelta(hours=settings.number("BRIDGE_PENDING_MAX_AGE_HOURS", 24))
-    tables, listed = [], {}
-    for name in TARGET_TITLES:
-        listing = read_listing(getattr(context.resources, name), warehouse, name)
-        tables.append(reconcile(name, outbox_since(warehouse, name, since), listing, since, stale_before))
-        listed[name] = "per case" if listing.held is not None else "totals only" if listing.counts else listing.why_not
-    table = pd.concat(tables, ignore_index=True).assign(reconciled_at=now)
+    found = reconcile_all(context, warehouse, since, stale_before)
+    table = pd.concat([f.table.assign(receiver_check=f.check) for f in found.values()], ignore_index=True).assign(
+        reconciled_at=now
+    )
     r = delivery_reconciliation.c
     with warehouse.begin() as conn:
         conn.execute(delivery_reconciliation.delete().where(sa.true() if since is None else r.day >= since))
         insert_frame(conn, delivery_reconciliation, table)
     every_day = warehouse.read(sa.select(delivery_reconciliation))
-    totals = every_day.drop(columns=["day", "reconciled_at"]).groupby("target").sum().reset_index()
+    totals = every_day.drop(columns=["day", "reconciled_at", "receiver_check"]).groupby("target").sum().reset_index()
     metadata: dict = {
         "window": "whole history" if since is None else f"{config.days} days, from {since}",
-        "receiver_listing": md(pd.DataFrame({"target": list(listed), "listing": list(listed.values())})),
+        "receiver_read": md(pd.DataFrame({"target": list(found), "read": [how_read(f) for f in found.values()]})),
         "by_target": md(totals),
     }
+    for name, f in found.items():
+        metadata[f"{name}_receiver_check"] = f.check
     for row in totals.itertuples():
         metadata[f"{row.target}_pending"] = int(row.pending)
         metadata[f"{row.target}_dead_lettered"] = int(row.dead_lettered)

@@ -15,20 +15,18 @@ from dagster import (
     asset_check,
 )
 
-from connectors.targets import DeliveryTarget
 from core import clock, settings
 from core.vocabulary import PENDING_STATUSES
 from core.warehouse import Warehouse
 from delivery.outbox import LICENCE_TARGETS, STATUSES
-from delivery.reconcile import compare_cases, outbox_rows, per_day
+from delivery.reconcile import EPOCH, Reconciled, reconcile_receiver
 from pipelines.deliver.assets import (
     ACCOUNTED,
     NO_STALE_PENDING,
     RECEIVER_AGREES,
     TARGET_TITLES,
-    Listing,
     delivery_status,
-    read_listing,
+    how_read,
 )
 from pipelines.metadata import check_result, md
 from pipelines.partitions import Verdicts, daily_check, days_of
@@ -124,67 +122,56 @@ def build_accounted_check(target_name: str) -> AssetChecksDefinition:
 ACCOUNTED_CHECKS = [build_accounted_check(name) for name in TARGET_TITLES]
 
 
-def receiver_agrees(warehouse: Warehouse, target_name: str, listing: Listing) -> tuple[dict, pd.DataFrame]:
-    """One receiver's verdict over the whole history: a summary row and the days that differ."""
-    rows = outbox_rows(warehouse, target_name)
-    acknowledged = rows.loc[rows["status"] == "acknowledged", "golden_case_id"].nunique()
-    summary = {"target": target_name, "acknowledged_cases": acknowledged}
-    if listing.held is not None:
-        cases = compare_cases(rows, listing.held)
-        table = per_day(target_name, rows, cases, dt.datetime(1970, 1, 1))  # stale versions: no_stale_pending
-        differing = table[table["differences"] > 0].drop(columns=["stale_pending"])
-        verdicts = cases["verdict"].value_counts()
-        summary |= {
-            "verified_by": "its listing, case by case",
-            "receiver_cases": int(listing.held["golden_case_id"].nunique()),
-            "in_flight": int(verdicts.get("in_flight", 0)),
-            "differences": int(table["differences"].sum()),
-            "duplicate_effects": int(listing.held["duplicate_effects"].sum()),
-        }
-        return summary, differing
-    if listing.counts is not None:  # totals only: received lies between acknowledged and acknowledged + sent
-        received = int(listing.counts.get("received_cases", 0))
-        sent = rows.loc[rows["status"].isin(["acknowledged", "sent"]), "golden_case_id"].nunique()
-        duplicates = int(listing.counts.get("duplicate_effects", 0))
-        summary |= {
-            "verified_by": "its totals only",
-            "receiver_cases": received,
-            "in_flight": max(received - acknowledged, 0),
-            "differences": int(not acknowledged <= received <= sent) + duplicates,
-            "duplicate_effects": duplicates,
-        }
-        return summary, pd.DataFrame()
-    return summary | {"verified_by": f"not verified: {listing.why_not}"}, pd.DataFrame()
+def receiver_agrees(target_name: str, found: Reconciled) -> tuple[dict, pd.DataFrame]:
+    """One receiver's verdict over the whole history (read a month at a time): a summary row and the days that
+    differ."""
+    cases = found.cases
+    acknowledged = int(cases["our_version"].notna().sum()) if len(cases) else 0
+    summary = {"target": target_name, "acknowledged_cases": acknowledged, "receiver_check": found.check}
+    if found.why_not is not None:
+        return summary | {"verified_by": how_read(found)}, pd.DataFrame()
+    table = found.table
+    differing = table[table["differences"] > 0].drop(columns=["stale_pending"])
+    verdicts = cases["verdict"].value_counts() if len(cases) else pd.Series(dtype=int)
+    summary |= {
+        "verified_by": how_read(found),
+        "receiver_cases": int(cases["receiver_version"].notna().sum()) if len(cases) else 0,
+        "in_flight": int(verdicts.get("in_flight", 0)),
+        "differences": int(table["differences"].sum()),
+        "duplicate_effects": int(cases["duplicate_effects"].fillna(0).sum()) if found.duplicates_known else "?",
+    }
+    return summary, differing
 
 
 @asset_check(
     asset=delivery_status,
     name=RECEIVER_AGREES,
     required_resource_keys={"warehouse", *TARGET_TITLES},
-    description="Per receiver, over the whole history: it holds exactly the newest version it acknowledged to us "
-    "for every case (a case taken in whose receipt we have not fetched yet is in flight, not a difference), and "
-    "nothing took effect twice. A receiver without a listing (its `counts()` is None) cannot be verified: a "
-    "warning saying so, never a pass.",
+    description="Per receiver, over the whole history, read a month at a time by the receiver's own published "
+    "query (the province's tables by their time column; the platforms' receipts query): it holds exactly the newest "
+    "version it acknowledged to us for every case (a case taken in whose receipt we have not fetched yet is in "
+    "flight, not a difference), and nothing took effect twice (where its query can tell). A receiver that "
+    "publishes no such query, or does not answer, is `cannot verify`: a warning saying so, never a pass.",
 )
 def receiver_holds_what_it_acknowledged(context: AssetCheckExecutionContext) -> AssetCheckResult:
     warehouse: Warehouse = context.resources.warehouse
     summaries, differing, unverified = [], [], []
     for name in TARGET_TITLES:
-        target: DeliveryTarget = getattr(context.resources, name)
-        listing = read_listing(target, warehouse, name)
-        summary, days = receiver_agrees(warehouse, name, listing)
+        found = reconcile_receiver(warehouse, name, getattr(context.resources, name), None, EPOCH)
+        summary, days = receiver_agrees(name, found)  # stale versions: no_stale_pending
         summaries.append(summary)
         differing.append(days)
-        if listing.why_not is not None:
-            unverified.append(f"{name}: {listing.why_not}")
+        if found.why_not is not None:
+            unverified.append(f"{name}: {found.why_not}")
     table = pd.DataFrame(summaries)
-    differences = int(table.get("differences", pd.Series(dtype=int)).fillna(0).sum())
+    differences = int(pd.to_numeric(table.get("differences", pd.Series(dtype=int))).fillna(0).sum())
     days = pd.concat(differing, ignore_index=True)
     return check_result(
         failing=differences > 0,
         unverified=unverified,
         metadata={
             "receivers": md(table),
+            **{f"{row.target}_receiver_check": row.receiver_check for row in table.itertuples()},
             "differences": differences,
             "failing_days": ", ".join(sorted({f"{r.target} {r.day}" for r in days.itertuples()})) or "none",
             "days_that_differ": md(days),
