@@ -401,6 +401,19 @@ mart_unbound_reads = Table(
     Column("days_waited", Integer, nullable=False),  # from the read to the day the mart was built
 )
 
+#: What each month-scoped mart last counted of each golden case (reporting/refresh.py): the case's content hash and
+#: record count (``stamp``) and the month it fell in, so a refresh finds the cases a load changed, added or removed,
+#: and so the months whose rows it must rebuild (the month a late correction moved a case out of, too). ``mart`` is
+#: the mart's table and a fingerprint of the definitions it is built by: changed definitions mean a full rebuild.
+refresh_marks = Table(
+    "refresh_marks",
+    metadata,
+    Column("mart", String(96), primary_key=True),
+    Column("golden_case_id", String(32), primary_key=True),
+    Column("stamp", String(80), nullable=False),
+    Column("month", String(7)),  # YYYY-MM; NULL: the case has no date of that kind, and is in no month's rows
+)
+
 mart_daily_volume = Table(
     "mart_daily_volume",
     metadata,

@@ -9,27 +9,30 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AutomationCondition,
+    Config,
     MaterializeResult,
     MetadataValue,
     ResourceParam,
     asset,
 )
+from pydantic import Field
 
-from core import clock
+from core import clock, settings
 from core.departments import department_systems
 from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed, replace_table
 from pipelines.metadata import table_metadata
 from pipelines.partitions import MART_REFRESH
 from reporting.channel import channel_monthly_select
 from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
-from reporting.definitions import definitions
+from reporting.definitions import channel_definition, definitions
 from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
 from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
+from reporting.refresh import mart_key, month_of, refresh_by_month
 from reporting.reuse import availability, licence_reuse, material_reuse
 from reporting.startup import chains_for_2345, startup_chains
 from reporting.supervision import LINKED, followup
-from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items
+from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items, places
 from schemas.licences import required_materials
 from schemas.warehouse import (
     case_links,
@@ -66,6 +69,20 @@ from schemas.warehouse import (
     working_calendar,
 )
 from schemas.workdays import calendar
+
+#: ``full`` makes every month-scoped mart rebuild whole on every refresh (the nightly path can set it too).
+FULL_REBUILD_VARIABLE = "BRIDGE_MARTS_FULL_REBUILD"
+
+
+class MartRefresh(Config):
+    full_rebuild: bool = Field(
+        default=False,
+        description="Rebuild the mart from all history instead of only the months the loads since its last refresh "
+        f"touched (also {FULL_REBUILD_VARIABLE}=1).",
+    )
+
+    def full(self) -> bool:
+        return self.full_rebuild or settings.number(FULL_REBUILD_VARIABLE, 0) > 0
 
 
 def rebuild(conn: sa.Connection, table: sa.Table, select: sa.Select) -> int:
@@ -131,9 +148,20 @@ MART = {
     description="Daily case volumes by handling department and item: golden cases, completed, records pulled "
     "for them and duplicates found." + MART_DESCRIPTION,
 )
-def daily_volume_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+def daily_volume_mart(
+    context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
     with warehouse.begin() as conn:
-        rows = rebuild(conn, mart_daily_volume, daily_volume_select())
+        refreshed = refresh_by_month(
+            conn,
+            mart_daily_volume,
+            daily_volume_select(),
+            key=mart_key(mart_daily_volume, sorted(department_systems())),
+            basis=golden_cases.c.submitted_at,
+            table_month=month_of(mart_daily_volume.c.day),
+            full=config.full(),
+        )
+        rows = conn.execute(sa.select(sa.func.count()).select_from(mart_daily_volume)).scalar_one()
     top = warehouse.read(
         sa.select(
             mart_daily_volume.c.handling_dept,
@@ -142,7 +170,12 @@ def daily_volume_mart(context: AssetExecutionContext, warehouse: ResourceParam[W
         ).group_by(mart_daily_volume.c.handling_dept)
     )
     return MaterializeResult(
-        metadata={"dagster/row_count": rows, "by_department": MetadataValue.md(top.to_markdown(index=False))}
+        metadata={
+            "dagster/row_count": rows,
+            "refreshed": refreshed.describe(),
+            "rows_written": refreshed.rows_written,
+            "by_department": MetadataValue.md(top.to_markdown(index=False)),
+        }
     )
 
 
@@ -206,11 +239,24 @@ def licence_reuse_mart(context: AssetExecutionContext, warehouse: ResourceParam[
     "electronically; reporting/definitions.yaml) and their share, and cases per 审批方式 (审批, 备案, 告知承诺, "
     "容缺受理)." + MART_DESCRIPTION,
 )
-def channel_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+def channel_mart(
+    context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
+    definition = channel_definition()
+    g = golden_cases.c
     with warehouse.begin() as conn:
         if rebuilt_if_changed(conn, mart_channel_monthly):
             context.log.info(f"{mart_channel_monthly.name}: its columns changed with this version; created anew")
-        rows = rebuild(conn, mart_channel_monthly, channel_monthly_select())
+        refreshed = refresh_by_month(
+            conn,
+            mart_channel_monthly,
+            channel_monthly_select(definition),
+            key=mart_key(mart_channel_monthly, definition, places().to_dict("records")),
+            basis=g.submitted_at if definition.month_of == "submitted_at" else g.accepted_at,
+            table_month=mart_channel_monthly.c.month,
+            full=config.full(),
+        )
+        rows = conn.execute(sa.select(sa.func.count()).select_from(mart_channel_monthly)).scalar_one()
     m = mart_channel_monthly.c
     share = sa.cast(sa.func.sum(m.not_in_person), sa.Float) / sa.func.nullif(sa.func.sum(m.determinable), 0)
     by_month = warehouse.read(
@@ -227,6 +273,8 @@ def channel_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareho
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
+            "refreshed": refreshed.describe(),
+            "rows_written": refreshed.rows_written,
             "by_month": MetadataValue.md(by_month.to_markdown(index=False) if len(by_month) else "no cases yet"),
         }
     )
