@@ -13,10 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.warehouse import Warehouse, create_tables, insert_frame
-from pipelines.marts.assets import daily_volume_select
-from reporting.channel import channel_monthly_select
-from reporting.definitions import channel_definition
-from reporting.refresh import mart_key, month_of, refresh_by_month
+from pipelines.marts.assets import refresh_channel, refresh_daily_volume
 from schemas.warehouse import golden_cases, mart_channel_monthly, mart_daily_volume
 
 NOW = dt.datetime(2026, 12, 1, 9)
@@ -42,22 +39,13 @@ def _load(warehouse: Warehouse, cases: list[dict], removed: tuple[str, ...] = ()
         insert_frame(conn, golden_cases, pd.DataFrame(cases))
 
 
-MARTS = {  # table → (its select, the case column its months are of, the month of one of its rows)
-    mart_daily_volume: (daily_volume_select, golden_cases.c.submitted_at, month_of(mart_daily_volume.c.day)),
-    mart_channel_monthly: (
-        lambda: channel_monthly_select(channel_definition()),
-        golden_cases.c.submitted_at,
-        mart_channel_monthly.c.month,
-    ),
-}
+MARTS = {mart_daily_volume: refresh_daily_volume, mart_channel_monthly: refresh_channel}  # as the mart assets do
 
 
 def _refresh_in(conn: sa.Connection, *, full: bool = False) -> dict[str, tuple[str, ...]]:
     rebuilt = {}
-    for table, (select, basis, table_month) in MARTS.items():
-        done = refresh_by_month(
-            conn, table, select(), key=mart_key(table), basis=basis, table_month=table_month, full=full
-        )
+    for table, refresh in MARTS.items():
+        done = refresh(conn, full=full)
         rebuilt[table.name] = done.months if not done.full else ("full",)
     return rebuilt
 

@@ -28,7 +28,7 @@ from reporting.definitions import channel_definition, definitions
 from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
 from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
-from reporting.refresh import mart_key, month_of, refresh_by_month
+from reporting.refresh import Refreshed, mart_key, month_of, refresh_by_month
 from reporting.reuse import availability, licence_reuse, material_reuse
 from reporting.startup import chains_for_2345, startup_chains
 from reporting.supervision import LINKED, followup
@@ -127,9 +127,43 @@ def delivery_status_select() -> sa.Select:
     ).group_by(o.target, o.partition_date)
 
 
+def refresh_daily_volume(conn: sa.Connection, full: bool = False) -> Refreshed:
+    """``mart_daily_volume``: the months (of submission) the loads since its last refresh touched, or all."""
+    return refresh_by_month(
+        conn,
+        mart_daily_volume,
+        daily_volume_select(),
+        key=mart_key(mart_daily_volume, sorted(department_systems())),
+        basis=golden_cases.c.submitted_at,
+        table_month=month_of(mart_daily_volume.c.day),
+        full=full,
+    )
+
+
+def refresh_channel(conn: sa.Connection, full: bool = False) -> Refreshed:
+    """``mart_channel_monthly``: the months (of submission, or acceptance: definitions.yaml) touched, or all."""
+    definition = channel_definition()
+    g = golden_cases.c
+    return refresh_by_month(
+        conn,
+        mart_channel_monthly,
+        channel_monthly_select(definition),
+        key=mart_key(mart_channel_monthly, definition, places().to_dict("records")),
+        basis=g.submitted_at if definition.month_of == "submitted_at" else g.accepted_at,
+        table_month=mart_channel_monthly.c.month,
+        full=full,
+    )
+
+
 MART_DESCRIPTION = (
     " Rebuilt whole once after each load that changed its inputs (pipelines/automation.py); columns documented in "
     "docs/marts.md."
+)
+MONTHLY_DESCRIPTION = (
+    " Refreshed once after each load that changed its inputs (pipelines/automation.py), only the months the load "
+    "touched (reporting/refresh.py: the month a case is counted in now and the month it was counted in before), in "
+    "one transaction; whole on its first refresh, when its definitions change, or with `full_rebuild` "
+    "(BRIDGE_MARTS_FULL_REBUILD=1). Columns documented in docs/marts.md."
 )
 #: What every mart shares: its group and owner, and how fresh dashboards expect it. When it refreshes (once after
 #: each load that changed its inputs) is set where the load is known: pipelines/definitions.py, after_load.
@@ -146,21 +180,13 @@ MART = {
     **MART,
     metadata=table_metadata(mart_daily_volume),
     description="Daily case volumes by handling department and item: golden cases, completed, records pulled "
-    "for them and duplicates found." + MART_DESCRIPTION,
+    "for them and duplicates found." + MONTHLY_DESCRIPTION,
 )
 def daily_volume_mart(
     context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
 ) -> MaterializeResult:
     with warehouse.begin() as conn:
-        refreshed = refresh_by_month(
-            conn,
-            mart_daily_volume,
-            daily_volume_select(),
-            key=mart_key(mart_daily_volume, sorted(department_systems())),
-            basis=golden_cases.c.submitted_at,
-            table_month=month_of(mart_daily_volume.c.day),
-            full=config.full(),
-        )
+        refreshed = refresh_daily_volume(conn, full=config.full())
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_daily_volume)).scalar_one()
     top = warehouse.read(
         sa.select(
@@ -237,25 +263,15 @@ def licence_reuse_mart(context: AssetExecutionContext, warehouse: ResourceParam[
     description="申报渠道 and 不见面审批 per month, handling department and accepting place (with its region code): "
     "cases, cases with a known channel, not-in-person cases (submitted online, delivered by express or "
     "electronically; reporting/definitions.yaml) and their share, and cases per 审批方式 (审批, 备案, 告知承诺, "
-    "容缺受理)." + MART_DESCRIPTION,
+    "容缺受理)." + MONTHLY_DESCRIPTION,
 )
 def channel_mart(
     context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
 ) -> MaterializeResult:
-    definition = channel_definition()
-    g = golden_cases.c
     with warehouse.begin() as conn:
         if rebuilt_if_changed(conn, mart_channel_monthly):
             context.log.info(f"{mart_channel_monthly.name}: its columns changed with this version; created anew")
-        refreshed = refresh_by_month(
-            conn,
-            mart_channel_monthly,
-            channel_monthly_select(definition),
-            key=mart_key(mart_channel_monthly, definition, places().to_dict("records")),
-            basis=g.submitted_at if definition.month_of == "submitted_at" else g.accepted_at,
-            table_month=mart_channel_monthly.c.month,
-            full=config.full(),
-        )
+        refreshed = refresh_channel(conn, full=config.full())
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_channel_monthly)).scalar_one()
     m = mart_channel_monthly.c
     share = sa.cast(sa.func.sum(m.not_in_person), sa.Float) / sa.func.nullif(sa.func.sum(m.determinable), 0)
