@@ -607,6 +607,8 @@ mart_delivery_status = Table(
     Column("acknowledged", Integer, nullable=False),
     Column("pending", Integer, nullable=False),
     Column("dead_lettered", Integer, nullable=False),
+    # verified / cannot verify (delivery_reconciliation.receiver_check of the day); NULL: not reconciled yet
+    Column("receiver_check", String(16)),
 )
 
 # ---------------------------------------------------------------- corrections (docs/corrections.md)

@@ -169,3 +169,26 @@ def test_the_province_is_read_by_its_time_column_from_the_windows_first_version(
     assert whole.windows == 2 and set(whole.cases["verdict"]) == {"agrees"}
     assert "cd_time" in whole.verified_by
     assert re.search(r"up_pro_accept", whole.verified_by)
+
+
+def test_the_delivery_mart_says_which_days_could_not_be_verified(warehouse):
+    from pipelines.marts.assets import delivery_status_select
+    from schemas.warehouse import delivery_reconciliation
+
+    rows = [_sent("GC1", 1, NEW), {**_sent("GC2", 1, NEW), "target": "one_network"}, _sent("GC3", 1, OLD)]
+    checked = [
+        {"target": target, "day": NEW, "case_versions": 1, "acknowledged": 1, "pending": 0, "dead_lettered": 0,
+         "stale_pending": 0, "acknowledged_cases": 1, "receiver_cases": 0, "in_flight": 0, "differences": 0,
+         "receiver_check": check, "reconciled_at": dt.datetime(2026, 11, 17, 3)}
+        for target, check in (("municipal", CANNOT_VERIFY), ("one_network", VERIFIED))
+    ]  # fmt: skip
+    with warehouse.begin() as conn:
+        insert_frame(conn, outbox, pd.DataFrame(rows))
+        insert_frame(conn, delivery_reconciliation, pd.DataFrame(checked))
+    mart = warehouse.read(delivery_status_select()).set_index(["target", "day"])["receiver_check"].fillna("NULL")
+    mart.index = [(t, str(d)) for t, d in mart.index]
+    assert mart.to_dict() == {
+        ("municipal", str(OLD)): "NULL",  # not reconciled yet
+        ("municipal", str(NEW)): CANNOT_VERIFY,
+        ("one_network", str(NEW)): VERIFIED,
+    }

@@ -36,6 +36,7 @@ from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items, places
 from schemas.licences import required_materials
 from schemas.warehouse import (
     case_links,
+    delivery_reconciliation,
     evaluations,
     findings,
     golden_cases,
@@ -112,19 +113,40 @@ def daily_volume_select() -> sa.Select:
 
 
 def delivery_status_select() -> sa.Select:
-    o = outbox.c
+    """Per receiver and day the outbox's counts, and whether the last reconciliation could verify that day against
+    the receiver's own query (``receiver_check``: verified, cannot verify; NULL: not reconciled yet)."""
+    o, r = outbox.c, delivery_reconciliation.c
 
     def count_of(*statuses: str):
         return sa.func.sum(sa.case((o.status.in_(statuses), 1), else_=0))
 
+    counts = (
+        sa.select(
+            o.target.label("target"),
+            o.partition_date.label("day"),
+            sa.func.count().label("case_versions"),
+            count_of("acknowledged").label("acknowledged"),
+            count_of("queued", "sent").label("pending"),
+            count_of("dead_lettered").label("dead_lettered"),
+        )
+        .group_by(o.target, o.partition_date)
+        .subquery()
+    )
+    checked = (
+        sa.select(r.target, r.day, sa.func.min(r.receiver_check).label("receiver_check"))
+        .where(r.day.is_not(None))
+        .group_by(r.target, r.day)
+        .subquery()
+    )
     return sa.select(
-        o.target.label("target"),
-        o.partition_date.label("day"),
-        sa.func.count().label("case_versions"),
-        count_of("acknowledged").label("acknowledged"),
-        count_of("queued", "sent").label("pending"),
-        count_of("dead_lettered").label("dead_lettered"),
-    ).group_by(o.target, o.partition_date)
+        counts.c.target,
+        counts.c.day,
+        counts.c.case_versions,
+        counts.c.acknowledged,
+        counts.c.pending,
+        counts.c.dead_lettered,
+        checked.c.receiver_check,
+    ).select_from(counts.outerjoin(checked, (checked.c.target == counts.c.target) & (checked.c.day == counts.c.day)))
 
 
 def refresh_daily_volume(conn: sa.Connection, full: bool = False) -> Refreshed:
@@ -210,11 +232,14 @@ def daily_volume_mart(
     kinds={"sql"},
     **MART,
     metadata=table_metadata(mart_delivery_status),
-    description="Delivery status per receiver and day: case versions, acknowledged, pending, dead-lettered."
-    + MART_DESCRIPTION,
+    description="Delivery status per receiver and day: case versions, acknowledged, pending, dead-lettered, and "
+    "whether the reconciliation could verify the day against the receiver's own query (`receiver_check`: verified, "
+    "cannot verify)." + MART_DESCRIPTION,
 )
 def delivery_status_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     with warehouse.begin() as conn:
+        if rebuilt_if_changed(conn, mart_delivery_status):
+            context.log.info(f"{mart_delivery_status.name}: its columns changed with this version; created anew")
         rows = rebuild(conn, mart_delivery_status, delivery_status_select())
     return MaterializeResult(metadata={"dagster/row_count": rows})
 
