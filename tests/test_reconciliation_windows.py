@@ -61,6 +61,9 @@ class ReceiptsPlatform:
     def verified_by(self) -> str | None:
         return "its receipts query" if self.query else None
 
+    def format_name(self) -> str:
+        return ""
+
     def holdings(self, window: ReadWindow) -> pd.DataFrame | None:
         self.asked.append(window)
         accepted = {f"R-{c}-{v}" for c, v in self.held}
@@ -192,3 +195,23 @@ def test_the_delivery_mart_says_which_days_could_not_be_verified(warehouse):
         ("municipal", str(NEW)): CANNOT_VERIFY,
         ("one_network", str(NEW)): VERIFIED,
     }
+
+
+def test_reconcile_prints_cannot_verify_for_a_receiver_without_a_query(warehouse):
+    from cli.reconciliation import identities, render, summary
+
+    with warehouse.begin() as conn:
+        insert_frame(conn, outbox, pd.DataFrame([_sent("GC1", 1, NEW)]))
+    receivers = {
+        "one_network": ReceiptsPlatform(set()),
+        "municipal": ReceiptsPlatform({("GC1", 1)}, query=False),
+        "supervision": ReceiptsPlatform(set()),
+    }
+    figures = summary(warehouse, receivers)
+    municipal = figures["targets"]["municipal"]
+    assert "publishes no query" in municipal["cannot_verify"] and "received_cases" not in municipal
+    text = render(figures)
+    assert "[cannot verify] municipal: what the receiver holds (it publishes no query" in text
+    assert "municipal cannot verify: it publishes no query" in text
+    labels = [label for label, _ in identities(figures)]
+    assert not any(label.startswith("municipal: receiver") for label in labels)  # no pass for what was not seen
