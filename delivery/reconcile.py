@@ -133,23 +133,23 @@ def per_day(target_name: str, rows: pd.DataFrame, cases: pd.DataFrame, stale_bef
     return table.reset_index().assign(target=target_name)[DAY_COLUMNS]
 
 
-def resolve_receipts(rows: pd.DataFrame, held: pd.DataFrame, elsewhere: set[str] | None = None) -> pd.DataFrame:
+def resolve_receipts(rows: pd.DataFrame, held: pd.DataFrame, known: set[str] | None = None) -> pd.DataFrame:
     """A listing by receipt (``case_no``, ``receipt``: a receiver that keys rows by its own case number and tells
     each row's batch) as the listing by golden case that :func:`compare_cases` reads, through the receipts of the
     window's outbox ``rows``. Each batch is the receipt of one outbox version; a version that wrote nothing for the
     receiver (receipt ``=…``: not yet accepted, or a change outside what the receiver keeps) is held as it stood; a
     case's version is the newest of these. A golden case held under two case numbers is a duplicate effect, as is a
-    version the receiver says it applied again (``repeats``). A batch of another window's case (in ``elsewhere``,
-    or any not in ``rows`` when ``elsewhere`` is None) is left out; one the outbox does not know is a case unknown
-    to us (its case number as its id)."""
+    version the receiver says it applied again (``repeats``). A batch of another window's case (in ``known``, every
+    receipt of the outbox; or any not in ``rows`` when ``known`` is None) is left out; one the outbox does not know
+    is a case unknown to us (its case number as its id)."""
     receipts = rows.loc[rows["receipt_id"].notna(), ["receipt_id", "golden_case_id", "version", "status"]]
     receipts = receipts.rename(columns={"receipt_id": "receipt"})
     rows_held = held.merge(receipts.drop(columns="status"), on="receipt", how="left")
     foreign = rows_held["golden_case_id"].isna()
-    if elsewhere is None:
+    if known is None:
         rows_held = rows_held[~foreign]
     else:
-        rows_held = rows_held[~(foreign & rows_held["receipt"].astype(str).isin(elsewhere))]
+        rows_held = rows_held[~(foreign & rows_held["receipt"].astype(str).isin(known))]
         rows_held["golden_case_id"] = rows_held["golden_case_id"].fillna("?" + rows_held["case_no"].astype(str))
     nothing = receipts[receipts["receipt"].str.startswith(NOTHING) & (receipts["status"] == "acknowledged")]
     rows_held = pd.concat(
@@ -190,23 +190,21 @@ class Listing:
     duplicates_known: bool = True
 
 
-def read_window(
-    warehouse: Warehouse, target_name: str, target: DeliveryTarget, rows: pd.DataFrame, whole: bool = False
-) -> Listing:
+def read_window(target: DeliveryTarget, rows: pd.DataFrame, known: set[str] | None = None) -> Listing:
     """Ask ``target`` about the window whose outbox rows are ``rows``, by its own published query, and resolve the
-    answer by golden case. ``whole``: the window is part of a reconciliation of the whole history, so a batch the
-    outbox does not know at all is kept as a case unknown to us (else only the window's cases are kept)."""
+    answer by golden case. ``known``: every receipt of the target's outbox, when the window is part of a
+    reconciliation of the whole history, so a batch the outbox does not know at all is kept as a case unknown to us
+    (else only the window's cases are kept)."""
     how = target.verified_by()
     if how is None:
         return Listing(why_not="it publishes no query of what it received (no listing, no receipts query)")
-    created = pd.to_datetime(rows["created_at"])
-    sent = rows["status"].isin(["sent", "acknowledged"]) & rows["receipt_id"].notna()
-    window = ReadWindow(
-        written_from=(created.min() - READ_MARGIN).to_pydatetime() if len(rows) else None,
-        receipts=tuple(rows.loc[sent, "receipt_id"].astype(str)),
-    )
     if not len(rows):
         return Listing(held=pd.DataFrame(columns=["golden_case_id", "version", "duplicate_effects"]), verified_by=how)
+    sent = rows["status"].isin(["sent", "acknowledged"]) & rows["receipt_id"].notna()
+    window = ReadWindow(
+        written_from=(pd.to_datetime(rows["created_at"]).min() - READ_MARGIN).to_pydatetime(),
+        receipts=tuple(rows.loc[sent, "receipt_id"].astype(str)),
+    )
     try:
         answer = target.holdings(window)
     except Exception as exc:  # a receiver down is a reconciliation that could not be done, not a failed run
@@ -215,24 +213,7 @@ def read_window(
         return Listing(why_not="it gave no answer to its query")
     if "status" in answer.columns:
         return Listing(held=resolve_receipt_states(rows, answer), verified_by=how, duplicates_known=False)
-    elsewhere = None
-    if whole:
-        foreign = sorted(set(answer["receipt"].astype(str)) - set(rows["receipt_id"].dropna().astype(str)))
-        elsewhere = known_receipts(warehouse, target_name, foreign)
-    return Listing(held=resolve_receipts(rows, answer, elsewhere), verified_by=how)
-
-
-def known_receipts(warehouse: Warehouse, target_name: str, receipts: list[str]) -> set[str]:
-    """Of ``receipts``, those the target's outbox knows (of any case)."""
-    t, found = outbox.c, set()
-    for start in range(0, len(receipts), 500):
-        part = receipts[start : start + 500]
-        found |= set(
-            warehouse.read(sa.select(t.receipt_id).where((t.target == target_name) & t.receipt_id.in_(part)))[
-                "receipt_id"
-            ].astype(str)
-        )
-    return found
+    return Listing(held=resolve_receipts(rows, answer, known), verified_by=how)
 
 
 def windows(rows: pd.DataFrame, since: dt.date | None) -> list[pd.DataFrame]:
@@ -276,9 +257,10 @@ def reconcile_receiver(
     tables, compared, unknown = [], [], {}
     how, why_not, duplicates_known, spent = target.verified_by(), None, True, 0.0
     parts = windows(rows, since)
+    known = set(rows["receipt_id"].dropna().astype(str)) if since is None else None  # the whole outbox's
     for part in parts:
         started = time.perf_counter()
-        listing = read_window(warehouse, target_name, target, part, whole=since is None)
+        listing = read_window(target, part, known)
         spent += time.perf_counter() - started
         held = listing.held
         why_not = why_not or listing.why_not

@@ -215,3 +215,34 @@ def test_reconcile_prints_cannot_verify_for_a_receiver_without_a_query(warehouse
     assert "municipal cannot verify: it publishes no query" in text
     labels = [label for label, _ in identities(figures)]
     assert not any(label.startswith("municipal: receiver") for label in labels)  # no pass for what was not seen
+
+
+class TablesProvince:
+    """A receiver listing by case number and batch (as the province's tables), the same rows whatever the window:
+    overlapping date ranges, as a backfill's writes give."""
+
+    def __init__(self, rows: list[tuple[str, str, int]]):
+        self.rows, self.asked = rows, []
+
+    def verified_by(self) -> str:
+        return "its tables by cd_time"
+
+    def holdings(self, window: ReadWindow) -> pd.DataFrame:
+        self.asked.append(window)
+        return pd.DataFrame(self.rows, columns=["case_no", "receipt", "repeats"])
+
+
+def test_a_batch_we_never_sent_is_counted_once_over_the_nightly_windows(warehouse):
+    rows = [_sent("GC-OLD", 1, OLD), _sent("GC-NEW", 1, NEW)]
+    with warehouse.begin() as conn:
+        insert_frame(conn, outbox, pd.DataFrame(rows))
+    province = TablesProvince([("N-OLD", "R-GC-OLD-1", 0), ("N-NEW", "R-GC-NEW-1", 1), ("N-X", "not-ours", 0)])
+    found = reconcile_receiver(warehouse, "municipal", province, None, EPOCH)
+    assert len(province.asked) == 2 and province.asked[0].written_from < province.asked[1].written_from
+    verdicts = found.cases.set_index("golden_case_id")["verdict"].to_dict()
+    assert verdicts == {"GC-OLD": "agrees", "GC-NEW": "duplicate_effect", "?N-X": "unknown_to_us"}
+    unplaced = found.table[found.table["day"].isna()]
+    assert unplaced[["receiver_cases", "differences"]].values.tolist() == [[1, 1]]
+    assert int(found.table["differences"].sum()) == 2  # GC-NEW taken twice, N-X unknown
+    window = reconcile_receiver(warehouse, "municipal", province, NEW - dt.timedelta(days=7), EPOCH)
+    assert set(window.cases["golden_case_id"]) == {"GC-NEW"}  # the sensor's window: its own cases only
