@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.province import ProvinceTableTarget, batch_of  # noqa: E402
-from connectors.targets import OutboxMessage  # noqa: E402
+from connectors.targets import OutboxMessage, ReadWindow  # noqa: E402
 from sandbox.province.exchange import NationalExchange  # noqa: E402
 from sandbox.province.fixture import front_end_metadata  # noqa: E402
 from schemas.identifiers import make_uscc  # noqa: E402
@@ -112,7 +112,7 @@ def run(url: str, version: str, cases: int, batch: int | None = None) -> dict:
         assert len(acknowledged) == len(batch), (label, len(acknowledged))
         assert all(a.receipt_id == batch_of(a.idempotency_key) for a in acknowledged)
     started = time.perf_counter()
-    listing = target.holdings()
+    listing = target.holdings(ReadWindow())  # every row: the nightly read of a whole month, at most
     figures["holdings_s"] = round(time.perf_counter() - started, 2)
     figures["peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
     tracemalloc.stop()

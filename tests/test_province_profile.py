@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.province import ProfileError, ProvinceTableTarget, assumptions, batch_of, case_rows, profile
-from connectors.targets import OutboxMessage
+from connectors.targets import OutboxMessage, ReadWindow
 from sandbox.province.contract import contract
 from sandbox.province.exchange import NationalExchange
 from sandbox.province.fixture import front_end_metadata
@@ -200,7 +200,7 @@ def test_two_versions_written_in_the_same_second_keep_their_order(province):
     assert answer.receipt_id.startswith("=")  # nothing the province keeps changed since v3
     rows = province.rows("SELECT cd_operation, applyer_name, cd_batch FROM up_pro_accept ORDER BY id")
     assert [(op, name) for op, name, _ in rows] == [("i", a), ("u", b), ("u", a)]
-    receipts = set(province.target.holdings()["receipt"])  # v1 still holds the unchanged process row
+    receipts = set(province.target.holdings(ReadWindow())["receipt"])  # v1 still holds the unchanged process row
     assert batches[2] in receipts and batches[1] not in receipts
 
 
@@ -244,7 +244,7 @@ def test_the_provinces_refusal_comes_back_in_its_words(province):
     assert outcome == "rejected" and code == "03" and reason.startswith("up_pro_accept: 字段project_no")
     assert answers[good.idempotency_key][0] == "acknowledged"
     # what is in effect at the province leaves the refused rows out
-    assert set(province.target.holdings()["case_no"]) == {f"{TASK}202611160002"}
+    assert set(province.target.holdings(ReadWindow())["case_no"]) == {f"{TASK}202611160002"}
 
 
 def test_handler_opinion_and_materials(province):
@@ -285,7 +285,7 @@ def test_a_number_replaced_by_the_departments_is_withdrawn_with_every_column_fil
     assert province.answers(sent([second], delivered[:1]))[second.idempotency_key][0] == "acknowledged"
     assert province.exchange.rejections() == []
     assert {h["case_no"] for h in province.exchange.holdings()} == {department}
-    assert set(province.target.holdings()["case_no"]) == {department}
+    assert set(province.target.holdings(ReadWindow())["case_no"]) == {department}
     taken_back = province.rows(
         f"SELECT cd_operation, version, tenant_id, create_time, update_time FROM up_pro_accept "
         f"WHERE project_no = '{allocated}' ORDER BY id"
