@@ -575,8 +575,10 @@ def case_resolution(
 ) -> MaterializeResult:
     days, rules, numbers = [], collections.Counter(), collections.Counter()
     for day in partition_days(context):  # oldest first: a day links against the days before it
-        with warehouse.begin() as conn:
-            figures = resolve_partition(conn, day.date, case_numbering)
+        # one transaction a day, done again whole if the warehouse was locked or out of reach for a moment
+        figures = warehouse.transaction(
+            lambda conn, date=day.date: resolve_partition(conn, date, case_numbering), "case_resolution"
+        )
         rules.update(figures.pop("rules"))
         numbers.update(figures.pop("case_numbers"))
         days.append({"partition_date": day.date, **figures})
