@@ -190,8 +190,8 @@ def candidates(records: pd.DataFrame, key: str) -> pd.DataFrame:
         pairs = undated.merge(block[["uid", "key"]], on="key", suffixes=("_l", "_r"))
         frames.append(pd.DataFrame({"l": pairs["uid_l"].to_numpy(), "r": pairs["uid_r"].to_numpy()}))
     pairs = pd.concat(frames, ignore_index=True)
-    l, r = pairs[["l", "r"]].min(axis=1).to_numpy(), pairs[["l", "r"]].max(axis=1).to_numpy()
-    return pd.DataFrame({"l": l[l != r], "r": r[l != r]})
+    low, high = pairs[["l", "r"]].min(axis=1).to_numpy(), pairs[["l", "r"]].max(axis=1).to_numpy()
+    return pd.DataFrame({"l": low[low != high], "r": high[low != high]})
 
 
 def similarity(left: np.ndarray, right: np.ndarray, scorer, **kwargs) -> np.ndarray:
@@ -209,35 +209,35 @@ def similarity(left: np.ndarray, right: np.ndarray, scorer, **kwargs) -> np.ndar
 
 
 def score(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    l, r = records.iloc[pairs["l"].to_numpy()], records.iloc[pairs["r"].to_numpy()]
+    left, right = records.iloc[pairs["l"].to_numpy()], records.iloc[pairs["r"].to_numpy()]
 
     def side(frame: pd.DataFrame, column: str) -> np.ndarray:
         return frame[column].to_numpy(object) if frame[column].dtype == object else frame[column].to_numpy()
 
     def equal(column: str) -> np.ndarray:
-        a, b = side(l, column), side(r, column)
+        a, b = side(left, column), side(right, column)
         return pd.notna(a) & pd.notna(b) & (a == b)
 
     return pairs.assign(
         same_record=equal("record"),
         same_system=equal("system"),
-        id_present=pd.notna(side(l, "id")) & pd.notna(side(r, "id")),
-        id_long=pd.Series(side(l, "id")).str.len().ge(15).to_numpy(),
-        id_distance=similarity(side(l, "id"), side(r, "id"), Levenshtein.distance),
-        both_valid=side(l, "id_valid") & side(r, "id_valid"),
-        name_ratio=similarity(side(l, "name"), side(r, "name"), fuzz.ratio),
+        id_present=pd.notna(side(left, "id")) & pd.notna(side(right, "id")),
+        id_long=pd.Series(side(left, "id")).str.len().ge(15).to_numpy(),
+        id_distance=similarity(side(left, "id"), side(right, "id"), Levenshtein.distance),
+        both_valid=side(left, "id_valid") & side(right, "id_valid"),
+        name_ratio=similarity(side(left, "name"), side(right, "name"), fuzz.ratio),
         same_sound=equal("name_py"),
         same_phone=equal("phone"),
-        address_ratio=similarity(side(l, "address"), side(r, "address"), fuzz.ratio),
+        address_ratio=similarity(side(left, "address"), side(right, "address"), fuzz.ratio),
         same_code=equal("item_code"),
         same_action=equal("action"),
         same_family=equal("family"),
-        registrations=np.isin(side(l, "family"), REGISTRATIONS)
-        & np.isin(side(r, "family"), REGISTRATIONS)
-        & ((side(l, "family") == "执照") | (side(r, "family") == "执照")),
-        families_known=pd.notna(side(l, "family")) & pd.notna(side(r, "family")),
-        item_ratio=similarity(side(l, "item_name"), side(r, "item_name"), fuzz.partial_ratio),
-        gap=np.abs(side(l, "day") - side(r, "day")),
+        registrations=np.isin(side(left, "family"), REGISTRATIONS)
+        & np.isin(side(right, "family"), REGISTRATIONS)
+        & ((side(left, "family") == "执照") | (side(right, "family") == "执照")),
+        families_known=pd.notna(side(left, "family")) & pd.notna(side(right, "family")),
+        item_ratio=similarity(side(left, "item_name"), side(right, "item_name"), fuzz.partial_ratio),
+        gap=np.abs(side(left, "day") - side(right, "day")),
     )
 
 
