@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -246,7 +246,6 @@ class Reconciled:
     duplicates_known: bool = True
     windows: int = 0
     read_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def check(self) -> str:

@@ -5,11 +5,12 @@ writes.
 
 Which months a load touched is found in the warehouse, not guessed from the load's days: ``refresh_marks`` keeps,
 per mart and golden case, what the mart last counted of the case (its content hash and record count) and the month
-it fell in. A case whose content hash or record count differs (changed by the load), that is new, or that is gone touches its month now and
-the month it was counted in before: a late correction that moves a case from October to September rebuilds both.
-The comparison reads two narrow columns per case (no mart arithmetic over the history); the rebuild reads the
-touched months' cases only. A mart without marks (the first refresh, or its definitions changed: ``mart`` carries
-their fingerprint) is rebuilt whole, as it is when asked to (``full``).
+it fell in. A case whose content hash or record count differs (changed by the load), that is new, or that is gone
+touches its month now and the month it was counted in before: a late correction that moves a case from October to
+September rebuilds both. Finding them reads two narrow columns per case by key (no mart arithmetic over the
+history, no month computed for an unchanged case); the rebuild reads the touched months' cases only. A mart without
+marks (the first refresh, or its definitions changed: ``mart`` carries their fingerprint) is rebuilt whole, as it
+is when asked to (``full``).
 """
 
 from __future__ import annotations
