@@ -423,8 +423,9 @@ class ProvinceTableTarget(DeliveryTarget):
 
     # ------------------------------------------------------------ holdings
     def verified_by(self) -> str:
-        tables = ", ".join(self.profile.tables)
-        return f"its tables ({tables}) read by {self.profile.sync.time} from the window's first version on"
+        tables = list(self.profile.tables)
+        shown = tables[0] + (f" and {len(tables) - 1} more" if len(tables) > 1 else "")
+        return f"its tables ({shown}) by {self.profile.sync.time}, from the window's first day"
 
     def holdings(self, window: ReadWindow) -> pd.DataFrame | None:
         """What is in effect at the province among the rows written from ``window.written_from`` on (the tables'

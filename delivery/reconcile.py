@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,8 @@ from connectors.targets import NOTHING, DeliveryTarget, ReadWindow
 from core.warehouse import Warehouse
 from schemas.warehouse import outbox
 
-#: How long before a window's first version the receiver's own time column is read from: the receiver's write time
-#: and the outbox's are two systems' clocks.
+#: How long before a window's first version (its partition day or queue time, the earlier) the receiver's own time
+#: column is read from: the receiver's write time and the outbox's are two systems' clocks.
 READ_MARGIN = dt.timedelta(days=1)
 #: The receiver check, as the reconciliation table and the mart say it.
 VERIFIED, CANNOT_VERIFY = "verified", "cannot verify"
@@ -190,6 +190,15 @@ class Listing:
     duplicates_known: bool = True
 
 
+def written_from(rows: pd.DataFrame) -> dt.datetime:
+    """From when a receiver's own time column is read for a window: a day before the earliest of its versions'
+    partition days and queue times. A version is written to the receiver after both; the two are kept by different
+    clocks (a pinned business date, the machine's), so the earlier of them bounds the read, less a day."""
+    first_day = pd.Timestamp(min(rows["partition_date"]))
+    first_queued = pd.to_datetime(rows["created_at"]).min()
+    return (min(first_day, first_queued) - READ_MARGIN).to_pydatetime()
+
+
 def read_window(target: DeliveryTarget, rows: pd.DataFrame, known: set[str] | None = None) -> Listing:
     """Ask ``target`` about the window whose outbox rows are ``rows``, by its own published query, and resolve the
     answer by golden case. ``known``: every receipt of the target's outbox, when the window is part of a
@@ -202,7 +211,7 @@ def read_window(target: DeliveryTarget, rows: pd.DataFrame, known: set[str] | No
         return Listing(held=pd.DataFrame(columns=["golden_case_id", "version", "duplicate_effects"]), verified_by=how)
     sent = rows["status"].isin(["sent", "acknowledged"]) & rows["receipt_id"].notna()
     window = ReadWindow(
-        written_from=(pd.to_datetime(rows["created_at"]).min() - READ_MARGIN).to_pydatetime(),
+        written_from=written_from(rows),
         receipts=tuple(rows.loc[sent, "receipt_id"].astype(str)),
     )
     try:
@@ -237,7 +246,6 @@ class Reconciled:
     duplicates_known: bool = True
     windows: int = 0
     read_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def check(self) -> str:

@@ -5,11 +5,12 @@ writes.
 
 Which months a load touched is found in the warehouse, not guessed from the load's days: ``refresh_marks`` keeps,
 per mart and golden case, what the mart last counted of the case (its content hash and record count) and the month
-it fell in. A case whose stamp differs (changed by the load), that is new, or that is gone touches its month now and
-the month it was counted in before: a late correction that moves a case from October to September rebuilds both.
-The comparison reads two narrow columns per case (no mart arithmetic over the history); the rebuild reads the
-touched months' cases only. A mart without marks (the first refresh, or its definitions changed: ``mart`` carries
-their fingerprint) is rebuilt whole, as it is when asked to (``full``).
+it fell in. A case whose content hash or record count differs (changed by the load), that is new, or that is gone
+touches its month now and the month it was counted in before: a late correction that moves a case from October to
+September rebuilds both. Finding them reads two narrow columns per case by key (no mart arithmetic over the
+history, no month computed for an unchanged case); the rebuild reads the touched months' cases only. A mart without
+marks (the first refresh, or its definitions changed: ``mart`` carries their fingerprint) is rebuilt whole, as it
+is when asked to (``full``).
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ def mart_key(table: sa.Table, *definition: object) -> str:
     return f"{table.name}:{digest}"
 
 
-def _stamp() -> sa.ColumnElement:
-    g = golden_cases.c
-    return g.content_hash + ":" + sa.cast(g.record_count, sa.String)
-
-
 def refresh_by_month(
     conn: sa.Connection,
     table: sa.Table,
@@ -70,7 +66,7 @@ def refresh_by_month(
     ``table_month`` is the month of a row of ``table``. Idempotent: a second refresh with nothing changed rebuilds
     no month, and any order of refreshes ends in the rows of a full rebuild."""
     g, m = golden_cases.c, refresh_marks.c
-    current = sa.select(g.golden_case_id, _stamp().label("stamp"), month_of(basis).label("month"))
+    marks = ["mart", "golden_case_id", "content_hash", "record_count", "month"]
     marked = conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one()
     if full or not marked:
         prefix = key.split(":", 1)[0] + ":"
@@ -79,44 +75,53 @@ def refresh_by_month(
         written = _insert(conn, table, select)
         conn.execute(
             refresh_marks.insert().from_select(
-                ["mart", "golden_case_id", "stamp", "month"],
-                sa.select(sa.literal(key), g.golden_case_id, _stamp(), month_of(basis)),
+                marks, sa.select(sa.literal(key), g.golden_case_id, g.content_hash, g.record_count, month_of(basis))
             )
         )
         months = conn.execute(sa.select(table_month).distinct()).scalars().all()
         return Refreshed(True, tuple(sorted(str(x) for x in months if x)), written, 0)
 
-    mine = sa.select(m.golden_case_id, m.stamp, m.month).where(m.mart == key).subquery()
-    now = current.subquery()
+    # the cases whose content or record count differ from what the mart counted, or that are new (two narrow
+    # columns per case, by key: no month computed for an unchanged case), then those the mart counted that are gone
+    mine = sa.select(m.golden_case_id, m.content_hash, m.record_count, m.month).where(m.mart == key).subquery()
     changed = conn.execute(
-        sa.select(now.c.golden_case_id, now.c.month, mine.c.month)
-        .select_from(now.outerjoin(mine, mine.c.golden_case_id == now.c.golden_case_id))
-        .where(mine.c.golden_case_id.is_(None) | (mine.c.stamp != now.c.stamp))
+        sa.select(g.golden_case_id, mine.c.month)
+        .select_from(golden_cases.outerjoin(mine, mine.c.golden_case_id == g.golden_case_id))
+        .where(
+            mine.c.golden_case_id.is_(None)
+            | (mine.c.content_hash != g.content_hash)
+            | (mine.c.record_count != g.record_count)
+        )
     ).all()
     gone = conn.execute(
         sa.select(mine.c.golden_case_id, mine.c.month).where(
             ~sa.exists().where(g.golden_case_id == mine.c.golden_case_id)
         )
     ).all()
-    months = sorted({month for row in changed for month in row[1:] if month} | {row[1] for row in gone if row[1]})
-    if months:
-        conn.execute(table.delete().where(table_month.in_(months)))
-        written = _insert(conn, table, select.where(month_of(basis).in_(months)))
-    else:
-        written = 0
-    ids = [row[0] for row in changed] + [row[0] for row in gone]
+    ids = [row[0] for row in changed]
+    months = {row[1] for row in [*changed, *gone] if row[1]}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        now = sa.select(month_of(basis)).where(g.golden_case_id.in_(part)).distinct()
+        months |= {month for month in conn.execute(now).scalars() if month}
+    months_rebuilt = sorted(months)
+    written = 0
+    if months_rebuilt:
+        conn.execute(table.delete().where(table_month.in_(months_rebuilt)))
+        written = _insert(conn, table, select.where(month_of(basis).in_(months_rebuilt)))
+    ids += [row[0] for row in gone]
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
         conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
         conn.execute(
             refresh_marks.insert().from_select(
-                ["mart", "golden_case_id", "stamp", "month"],
-                sa.select(sa.literal(key), g.golden_case_id, _stamp(), month_of(basis)).where(
+                marks,
+                sa.select(sa.literal(key), g.golden_case_id, g.content_hash, g.record_count, month_of(basis)).where(
                     g.golden_case_id.in_(part)
                 ),
             )
         )
-    return Refreshed(False, tuple(months), written, len(ids))
+    return Refreshed(False, tuple(months_rebuilt), written, len(ids))
 
 
 def _insert(conn: sa.Connection, table: sa.Table, select: sa.Select) -> int:

@@ -406,7 +406,7 @@ mart_unbound_reads = Table(
 )
 
 #: What each month-scoped mart last counted of each golden case (reporting/refresh.py): the case's content hash and
-#: record count (``stamp``) and the month it fell in, so a refresh finds the cases a load changed, added or removed,
+#: record count and the month it fell in, so a refresh finds the cases a load changed, added or removed,
 #: and so the months whose rows it must rebuild (the month a late correction moved a case out of, too). ``mart`` is
 #: the mart's table and a fingerprint of the definitions it is built by: changed definitions mean a full rebuild.
 refresh_marks = Table(
@@ -414,7 +414,8 @@ refresh_marks = Table(
     metadata,
     Column("mart", String(96), primary_key=True),
     Column("golden_case_id", String(32), primary_key=True),
-    Column("stamp", String(80), nullable=False),
+    Column("content_hash", String(64), nullable=False),  # golden_cases.content_hash when the mart last counted it
+    Column("record_count", Integer, nullable=False),  # golden_cases.record_count then
     Column("month", String(7)),  # YYYY-MM; NULL: the case has no date of that kind, and is in no month's rows
 )
 
