@@ -73,7 +73,13 @@ def queue(
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         existing |= {
-            r[0] for r in conn.execute(sa.select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk)))
+            r[0]
+            for r in conn.execute(
+                # by the key's index (target first): the day's keys, not a scan of every version ever queued
+                sa.select(outbox.c.idempotency_key).where(
+                    outbox.c.target.in_(targets) & outbox.c.idempotency_key.in_(chunk)
+                )
+            )
         }
     return insert_frame(conn, outbox, frame[~frame["idempotency_key"].isin(existing)])
 
