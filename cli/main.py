@@ -41,6 +41,18 @@ def _pools(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    """``runs recover``: end the runs a stopped daemon or machine left in flight, their pool slots freed."""
+    from pipelines.recovery import recover_home
+
+    recovered = recover_home()
+    for run in recovered:
+        worker = f"worker {run.worker} gone" if run.worker else "no worker started"
+        print(f"run {run.run_id} ({run.job}): was {run.was.lower()}, {worker}; marked {run.now.lower()}")
+    print(f"{len(recovered)} run(s) ended; the pool slots of ended runs freed")
+    return 0
+
+
 def _dedup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -590,6 +602,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     pools.add_argument("--limit", type=int, default=1, help="steps at a time in each pool (default 1)")
     pools.set_defaults(run=_pools)
+
+    runs = commands.add_parser("runs", help="the instance's runs: end those a stopped daemon or machine left in flight")
+    run_actions = runs.add_subparsers(dest="action", required=True)
+    run_actions.add_parser(
+        "recover",
+        help="end every run whose worker is gone (left starting or started) and free the pool slots it held; run it "
+        "before the daemon starts (docs/operations.md)",
+    ).set_defaults(run=_runs)
 
     dashboard = commands.add_parser("dashboard", help="build the dashboard from the marts and open it on loopback")
     dashboard.add_argument("--output", help="where to write the page (default dagster_home/dashboard/index.html)")

@@ -2,7 +2,7 @@
 
 * ``demo``: the stand-ins up, five weeks of days through the whole pipeline, the reconciliation printed;
 * ``serve``: the stand-ins on loopback, kept running (for ``dagster dev``);
-* ``dev``: the stand-ins plus the Dagster UI on the demo's instance;
+* ``dev``: the stand-ins plus the Dagster daemon and UI on the demo's instance;
 * ``train-model``: retrain the shipped resolution model on a month of sandbox cases.
 
 Each refuses in the production profile and while a production variable is set (``core.settings``).
@@ -68,20 +68,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    """The stand-ins and ``dagster dev`` (webserver, daemon, code server) on the same DAGSTER_HOME, each child in
-    a process group of its own. Before it starts, runs a stopped instance left in flight are ended
-    (pipelines.recovery). On SIGINT or SIGTERM, or when either child exits, it stops in order: the runs in flight
-    are canceled through the UI (as its "Terminate" does), ``dagster dev`` stops its webserver and daemon, then
-    whatever of its group is left, then the stand-ins; runs it could not cancel are ended, their pool slots
-    freed. One line says so; no traceback."""
+    """The stand-ins, the Dagster daemon and the webserver (the UI) on the same DAGSTER_HOME, each child in a
+    process group of its own (with the code server it starts, and the daemon's run workers). Before they start,
+    runs a stopped instance left in flight are ended (pipelines.recovery). On SIGINT or SIGTERM, or when a child
+    exits, it stops in order: the runs in flight are canceled through the UI (as its "Terminate" does: each gives
+    back its pool slots), then the webserver, the daemon and the stand-ins, each within the grace period or
+    killed; a run it could not cancel is then ended, its slots freed. One line says so; no traceback."""
     env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home()))
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     from sandbox.demo import partitions_start
 
     env.setdefault(settings.PARTITIONS_START_VARIABLE, partitions_start(args.days))  # the UI counts the demo's days
     bin_dir = os.path.dirname(sys.executable)
-    names: dict[int, str] = {}
-    children: list[subprocess.Popen] = []
+    webserver = daemon = sandbox = None
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     with shutdown.stop_signals("dev"):
         try:
@@ -92,23 +91,28 @@ def _dev(args: argparse.Namespace) -> int:
             endpoints = settings.sandbox_dir() / "endpoints.json"
             endpoints.unlink(missing_ok=True)  # the sandbox writes it anew once it serves
             serve = [sys.executable, "-m", "sandbox", "serve", *(["--days", str(args.days)] if args.days else [])]
-            children.append(shutdown.start_group([*serve, *(["--free-ports"] if args.free_ports else [])], env=env))
-            names[children[-1].pid] = "the sandbox"
+            sandbox = shutdown.start_group([*serve, *(["--free-ports"] if args.free_ports else [])], env=env)
             if args.free_ports:  # the pipeline reaches the stand-ins where they came up
-                env.update(_sandbox_environment(children[-1], endpoints))
-            dagster = [os.path.join(bin_dir, "dagster"), "dev", "-m", args.module]
-            children.insert(0, shutdown.start_group([*dagster, "-h", args.host, "-p", str(args.port)], env=env))
-            names[children[0].pid] = "dagster dev"
-            ended = shutdown.wait_for_any(children)
+                env.update(_sandbox_environment(sandbox, endpoints))
+            location = ["-m", args.module]
+            daemon = shutdown.start_group([os.path.join(bin_dir, "dagster-daemon"), "run", *location], env=env)
+            webserver = shutdown.start_group(
+                [os.path.join(bin_dir, "dagster-webserver"), *location, "-h", args.host, "-p", str(args.port)], env=env
+            )
+            names = {webserver.pid: "the webserver", daemon.pid: "the daemon", sandbox.pid: "the sandbox"}
+            ended = shutdown.wait_for_any([webserver, daemon, sandbox])
             print(f"dev: {names[ended.pid]} exited (code {ended.returncode}); stopping the rest", flush=True)
             return 1
         finally:
-            if children and children[0].pid in names and names[children[0].pid] == "dagster dev":
-                canceled = _cancel_runs_in_flight(url)
-                # dagster dev itself first (it stops its webserver and daemon), then what is left of its group
-                shutdown.stop_groups(children[:1], leader_first=True)
+            canceled = _cancel_runs_in_flight(url) if webserver is not None and webserver.poll() is None else 0
+            # each leader first (it stops its own code server), then what is left of its group
+            for process in (webserver, daemon):
+                if process is not None:
+                    shutdown.stop_groups([process], leader_first=True)
+            if daemon is not None:
                 _say_recovered(_recover(), "after stopping", canceled)
-            shutdown.stop_groups([c for c in children if names.get(c.pid) != "dagster dev"])  # the stand-ins
+            if sandbox is not None:
+                shutdown.stop_groups([sandbox])
     return 0
 
 

@@ -1,8 +1,6 @@
 """A code location for tests/test_restart.py: one asset that holds the receiver pool ``target_one_network`` (as
 the one network's delivery does) for as long as its run config says, so a run can be caught in mid-step."""
 
-from __future__ import annotations
-
 import time
 
 from dagster import Config, Definitions, asset, define_asset_job
