@@ -9,7 +9,7 @@ import re
 import sys
 import time
 
-from cli.reading import Refused, add_allow_empty, how_many, name_warehouse, one_line, open_warehouse
+from cli.reading import PROGRAM, Refused, add_allow_empty, how_many, name_warehouse, one_line, open_warehouse
 from core import settings, shutdown
 from core.vocabulary import RECEIVERS
 
@@ -38,6 +38,18 @@ def set_pools(limit: int = 1) -> list[str]:
 def _pools(args: argparse.Namespace) -> int:
     names = set_pools(args.limit)
     print(f"{len(names)} pools at {args.limit} step(s) each: {', '.join(names)}")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    """``runs recover``: end the runs a stopped daemon or machine left in flight, their pool slots freed."""
+    from pipelines.recovery import recover_home
+
+    recovered = recover_home()
+    for run in recovered:
+        worker = f"worker {run.worker} gone" if run.worker else "no worker started"
+        print(f"run {run.run_id} ({run.job}): was {run.was.lower()}, {worker}; marked {run.now.lower()}")
+    print(f"{len(recovered)} run(s) ended; the pool slots of ended runs freed")
     return 0
 
 
@@ -118,17 +130,24 @@ def _drain(names: list[str], deadline: float):
     return waiting
 
 
+@one_line("backfill")
 def _backfill(args: argparse.Namespace) -> int:
     """Launch an asset backfill of the daily assets in the running instance and follow it to the end."""
+    import httpx
+
     from cli.backfill import BackfillError, InstanceClient, days, selection
     from core.departments import departments, licence_feeds
     from core.feeds import feeds
+
+    if args.end < args.start:
+        raise Refused(f"--to {args.end} is before --from {args.start}; give the first day to --from")
+    keys = days(args.start, args.end)
+    sources = list(departments())
+    if args.source is not None and args.source not in [*sources, *feeds()]:
+        raise Refused(f"unknown source {args.source!r}; give one of {', '.join([*sources, *feeds()])}")
     from pipelines.definitions import DAILY_ASSETS
 
-    keys = days(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end))
-    assets = selection(
-        _asset_names(DAILY_ASSETS), args.source, list(departments()), tuple(licence_feeds()), tuple(feeds())
-    )
+    assets = selection(_asset_names(DAILY_ASSETS), args.source, sources, tuple(licence_feeds()), tuple(feeds()))
     client = InstanceClient(args.url)
     try:
         title = f"{keys[0]} … {keys[-1]}" + (f" ({args.source})" if args.source else "")
@@ -146,6 +165,16 @@ def _backfill(args: argparse.Namespace) -> int:
     except BackfillError as exc:
         print(f"backfill failed: {exc}", file=sys.stderr)
         return 1
+    except httpx.HTTPStatusError as exc:
+        raise Refused(
+            f"the UI at {args.url} answered {exc.response.status_code}: is it Dagster's webserver?", 1
+        ) from None
+    except httpx.TransportError as exc:
+        raise Refused(
+            f"no Dagster UI answers at {args.url} ({type(exc).__name__}): start it (make dev, or the "
+            "dagster-webserver and dagster-daemon services) or give --url",
+            1,
+        ) from None
     finally:
         client.close()
 
@@ -154,6 +183,7 @@ def _asset_names(assets) -> list[str]:
     return [key.to_user_string() for a in assets for key in a.keys]
 
 
+@one_line("dashboard")
 def _dashboard(args: argparse.Namespace) -> int:
     """Build the dashboard page from the marts, then serve it on loopback (or only write it with --no-serve) until
     SIGINT or SIGTERM, which stop it with one line and exit code 0."""
@@ -164,15 +194,30 @@ def _dashboard(args: argparse.Namespace) -> int:
     from dashboard.build import build
     from sharing.server import default_warehouse_url
 
-    name_warehouse()
-    page = build(default_warehouse_url(), Path(args.output or settings.dagster_home() / "dashboard" / "index.html"))
-    print(f"dashboard written to {page}")
-    if args.no_serve:
-        return 0
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(page.parent))
-    with shutdown.stop_signals("dashboard"), http.server.ThreadingHTTPServer((args.host, args.port), handler) as server:
-        print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-        server.serve_forever()
+    output = Path(args.output or settings.dagster_home() / "dashboard" / "index.html")
+    server = None
+    if not args.no_serve:  # the port first: a busy one is refused before the page is rewritten
+        try:
+            server = http.server.ThreadingHTTPServer((args.host, args.port), functools.partial(
+                http.server.SimpleHTTPRequestHandler, directory=str(output.parent)))  # fmt: skip
+        except OSError as exc:
+            raise Refused(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}): another dashboard or program "
+                "has it; stop it or give --port",
+                1,
+            ) from None
+    try:
+        name_warehouse()
+        page = build(default_warehouse_url(), output)
+        print(f"dashboard written to {page}")
+        if server is None:
+            return 0
+        with shutdown.stop_signals("dashboard"):
+            print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+            server.serve_forever()
+    finally:
+        if server is not None:
+            server.server_close()
     return 0
 
 
@@ -454,8 +499,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
+class Parser(argparse.ArgumentParser):
+    """Arguments refused in one line, ``approval-bridge <command>: <what is wrong> (see … --help)``, exit code 2
+    (argparse would print the whole usage first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="approval-bridge", description=__doc__)
+    parser = Parser(prog="approval-bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     config = commands.add_parser(
@@ -531,8 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     backfill = commands.add_parser(
         "backfill", help="launch a backfill of the daily assets in the running instance (make dev) and follow it"
     )
-    backfill.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
-    backfill.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    backfill.add_argument("--from", dest="start", type=_day, required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="end", type=_day, required=True, help="last day, YYYY-MM-DD")
     backfill.add_argument("--source", help="one department system or platform feed: its pull and everything downstream")
     backfill.add_argument(
         "--url",
@@ -549,6 +602,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     pools.add_argument("--limit", type=int, default=1, help="steps at a time in each pool (default 1)")
     pools.set_defaults(run=_pools)
+
+    runs = commands.add_parser("runs", help="the instance's runs: end those a stopped daemon or machine left in flight")
+    run_actions = runs.add_subparsers(dest="action", required=True)
+    run_actions.add_parser(
+        "recover",
+        help="end every run whose worker is gone (left starting or started) and free the pool slots it held; run it "
+        "before the daemon starts (docs/operations.md)",
+    ).set_defaults(run=_runs)
 
     dashboard = commands.add_parser("dashboard", help="build the dashboard from the marts and open it on loopback")
     dashboard.add_argument("--output", help="where to write the page (default dagster_home/dashboard/index.html)")
@@ -611,6 +672,36 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the output went to a reader that stopped early (`| head`): not an error
         sys.stderr.close()
         return 0
+    except Refused as refusal:
+        print(f"{PROGRAM} {args.command}: {refusal}", file=sys.stderr)
+        return refusal.code
+    except settings.ConfigurationError as exc:
+        print(f"{PROGRAM} {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # what an operator's setting causes, in one line; anything else is a bug: traceback
+        line = operator_error(exc)
+        if line is None:
+            raise
+        print(f"{PROGRAM} {args.command}: {line}", file=sys.stderr)
+        return 1
+
+
+def operator_error(exc: BaseException) -> str | None:
+    """One line for an error an operator's setting or machine causes (a database that refuses the login or does
+    not answer, a file that cannot be read or written, a server that does not answer); None for anything else."""
+    import sqlalchemy as sa
+
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"the database refused: {lines[0] if lines else type(exc).__name__} (check the URL and the account)"
+    if isinstance(exc, OSError) and (exc.filename or isinstance(exc, ConnectionError)):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    import httpx
+
+    if isinstance(exc, httpx.TransportError):
+        return f"a server does not answer: {type(exc).__name__} {str(exc)[:200]}"
+    return None
 
 
 if __name__ == "__main__":

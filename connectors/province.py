@@ -52,6 +52,7 @@ from connectors.province_profile import (
 from connectors.snowflake import Snowflake
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage, ReadWindow
 from core import clock
+from core.database_retry import with_retries
 from core.warehouse import insert_frame
 
 __all__ = [
@@ -151,7 +152,10 @@ class ProvinceTableTarget(DeliveryTarget):
 
     def _engine(self) -> sa.Engine:
         if self._engine_cache is None:
-            self._engine_cache = sa.create_engine(self.url, pool_pre_ping=True)
+            url = sa.make_url(self.url)
+            # an embedded (SQLite) front-end database: wait for the province's own writer rather than fail at once
+            extra = {"connect_args": {"timeout": 30}} if url.get_backend_name() == "sqlite" else {}
+            self._engine_cache = sa.create_engine(url, pool_pre_ping=True, **extra)
         return self._engine_cache
 
     def format_name(self) -> str:
@@ -362,9 +366,14 @@ class ProvinceTableTarget(DeliveryTarget):
         by_batch = {batch_of(m.idempotency_key): m for m in messages if not (m.receipt_id or "").startswith(NOTHING)}
         if not by_batch:
             return results
-        with self._engine().connect() as conn:
-            written = self._rows_of(conn, list(by_batch))
-            refused = self._refused(conn, written)
+
+        def read() -> tuple[pd.DataFrame, dict[str, tuple[str, str]]]:
+            with self._engine().connect() as conn:
+                written = self._rows_of(conn, list(by_batch))
+                return written, self._refused(conn, written)
+
+        # the province's own writer may hold its database for a moment: wait and read again, never fail the run
+        written, refused = with_retries("one_network follow-up", read)
         settled_before = self._clock() - dt.timedelta(seconds=self.settle_seconds)
         newest = written.groupby("batch")["time"].max() if len(written) else pd.Series(dtype=object)
         for batch, message in by_batch.items():

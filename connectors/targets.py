@@ -33,6 +33,7 @@ from connectors.http import (
     make_client,
     signed_send,
 )
+from core.database_retry import with_retries
 
 Outcome = Literal["sent", "acknowledged", "rejected", "failed", "pending"]
 
@@ -110,7 +111,10 @@ class DeliveryTarget(BaseModel, ABC):
                 break  # the front-end database is unreachable: the rest stays queued
             self.throttle.wait(len(batch))
             try:
-                results.extend(send_batch(batch))
+                # a lock held for a moment or a dropped connection: the batch's transaction again, a few times
+                results.extend(
+                    with_retries("sending to a receiver's database", lambda b=batch: send_batch(b), attempts=4)
+                )
             except sa.exc.DBAPIError as exc:
                 kind = classify(exc)
                 if kind == UNUSABLE:

@@ -142,14 +142,27 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 def stop_groups(
-    processes: Sequence[subprocess.Popen], signum: int = signal.SIGINT, grace: float = GRACE_SECONDS
+    processes: Sequence[subprocess.Popen],
+    signum: int = signal.SIGINT,
+    grace: float = GRACE_SECONDS,
+    *,
+    leader_first: bool = False,
 ) -> list[int | None]:
     """Stop each process started by :func:`start_group` with its whole group, in the order given: ``signum`` to
     the group, then wait until the process has exited and nothing of its group is left, before the next. Whatever
     of any group is still there ``grace`` seconds after the first signal is killed (SIGKILL). The processes'
-    return codes (negative: the signal that ended it)."""
+    return codes (negative: the signal that ended it).
+
+    ``leader_first``: ``signum`` goes to the process alone, which stops its own children in its own order
+    (``dagster dev``: webserver and daemon, then its code server); the rest of its group gets ``signum`` only
+    once it has exited, or half the grace is over."""
     deadline = time.monotonic() + grace
     for process in processes:
+        if leader_first and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, (deadline - time.monotonic()) / 2))
         if process.poll() is None or group_members(process.pid):
             _signal_group(process.pid, signum)
         while time.monotonic() < deadline and (process.poll() is None or group_members(process.pid)):

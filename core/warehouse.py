@@ -11,18 +11,20 @@ Every engine on the warehouse comes from :func:`create_engine`, so the same Tabl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, PrivateAttr
 
+from core.database_retry import with_retries
 from schemas.warehouse import MARTS, metadata
 
 INSERT_CHUNK = 5_000
+T = TypeVar("T")
 
 
 class Warehouse(BaseModel):
@@ -43,16 +45,35 @@ class Warehouse(BaseModel):
         with self.engine.begin() as conn:
             yield conn
 
+    def transaction(self, work: Callable[[sa.Connection], T], what: str = "warehouse") -> T:
+        """``work(conn)`` in one transaction, done again from the start while the database is briefly locked or
+        out of reach (:mod:`core.database_retry`): the failed attempt was rolled back whole."""
+
+        def once() -> T:
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        return with_retries(what, once)
+
     def read(self, query: sa.Executable | str, conn: sa.Connection | None = None, **params: Any) -> pd.DataFrame:
+        """A query's rows as a frame: in ``conn``'s transaction, or on a connection of its own (retried while the
+        database is briefly locked or out of reach)."""
         statement = sa.text(query) if isinstance(query, str) else query
         if conn is not None:
             return _frame(conn.execute(statement, params))
-        with self.engine.connect() as own:
-            return _frame(own.execute(statement, params))
+
+        def once() -> pd.DataFrame:
+            with self.engine.connect() as own:
+                return _frame(own.execute(statement, params))
+
+        return with_retries("warehouse read", once)
 
     def scalar(self, query: str, **params: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.text(query), params).scalar()
+        def once() -> Any:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.text(query), params).scalar()
+
+        return with_retries("warehouse read", once)
 
     def replace_partition(
         self, conn: sa.Connection, table: sa.Table, partition: dt.date, frame: pd.DataFrame, **where: Any
@@ -117,6 +138,7 @@ def create_tables(engine: sa.Engine, meta: sa.MetaData = metadata) -> None:
                     conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
     meta.create_all(engine)
     add_missing_columns(engine, meta)
+    add_missing_indexes(engine, meta)
 
 
 def add_missing_columns(engine: sa.Engine, meta: sa.MetaData = metadata) -> list[str]:
@@ -143,6 +165,26 @@ def add_missing_columns(engine: sa.Engine, meta: sa.MetaData = metadata) -> list
                 kind = column.type.compile(dialect=engine.dialect)
                 conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {preparer.quote(column.name)} {kind}"))
                 added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def add_missing_indexes(engine: sa.Engine, meta: sa.MetaData = metadata) -> list[str]:
+    """Indexes a release added to an existing table (``create_all`` makes them only with a new table): created
+    here, so a warehouse built by an earlier release reads a day's rows by index too. Returns their names."""
+    engine = on_warehouse_schemas(engine)
+    translate = engine.get_execution_options().get("schema_translate_map") or {}
+    added: list[str] = []
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for table in meta.sorted_tables:
+            schema = translate.get(table.schema, table.schema)
+            if not table.indexes or not inspector.has_table(table.name, schema=schema):
+                continue
+            found = {index["name"] for index in inspector.get_indexes(table.name, schema=schema)}
+            for index in sorted(table.indexes, key=lambda i: i.name):
+                if index.name not in found:
+                    index.create(conn)
+                    added.append(index.name)
     return added
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.targets import Delivery, DeliveryTarget, OutboxMessage
+from core import clock
 from core.vocabulary import LICENCE_RECEIVERS, OUTBOX_STATUSES
 from core.warehouse import Warehouse, insert_frame
 from schemas.case import CODES_DIR
@@ -72,7 +73,13 @@ def queue(
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         existing |= {
-            r[0] for r in conn.execute(sa.select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk)))
+            r[0]
+            for r in conn.execute(
+                # by the key's index (target first): the day's keys, not a scan of every version ever queued
+                sa.select(outbox.c.idempotency_key).where(
+                    outbox.c.target.in_(targets) & outbox.c.idempotency_key.in_(chunk)
+                )
+            )
         }
     return insert_frame(conn, outbox, frame[~frame["idempotency_key"].isin(existing)])
 
@@ -103,7 +110,7 @@ def _record(conn: sa.Connection, target: str, rows: pd.DataFrame, deliveries: li
     """Write each delivery's outcome to the outbox (and dead letters) inside the caller's transaction."""
     if not deliveries:
         return {"sent": 0, "acknowledged": 0, "dead_lettered": 0, "failed": 0}
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()  # the project's clock, as the follow-up's backoff reads sent_at
     answers = pd.DataFrame(
         [(d.idempotency_key, d.outcome, d.receipt_id, d.code, d.reason) for d in deliveries],
         columns=["idempotency_key", "outcome", "receipt_id", "code", "reason"],
@@ -210,9 +217,11 @@ def drain(warehouse: Warehouse, target_name: str, target: DeliveryTarget, days: 
     for start in range(0, len(queued), SEND_BATCH):
         rows = queued.iloc[start : start + SEND_BATCH]
         deliveries = target.send(_messages(rows))
-        with warehouse.begin() as conn:
-            for key, value in _record(conn, target_name, rows, deliveries).items():
-                totals[key] += value
+        recorded = warehouse.transaction(
+            lambda conn, rows=rows, deliveries=deliveries: _record(conn, target_name, rows, deliveries), "outbox"
+        )
+        for key, value in recorded.items():
+            totals[key] += value
         if len(deliveries) < len(rows):
             break  # the circuit breaker opened: the receiver is down, the rest waits for the next run
     for key, value in follow_up(warehouse, target_name, target, days).items():
@@ -232,8 +241,7 @@ def follow_up(warehouse: Warehouse, target_name: str, target: DeliveryTarget, da
     answers = [
         d for d in target.follow_up(_messages(sent, with_payload=False)) if d.outcome in ("acknowledged", "rejected")
     ]
-    with warehouse.begin() as conn:
-        counts = _record(conn, target_name, sent, answers)
+    counts = warehouse.transaction(lambda conn: _record(conn, target_name, sent, answers), "outbox")
     return {"acknowledged_later": counts["acknowledged"], "dead_lettered_later": counts["dead_lettered"]}
 
 

@@ -9,11 +9,14 @@ would start a formula in Excel are written as text.
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv as arrow_csv
 
 from connectors.sources import Unreadable, check_fields, decode_export
 from core.exports import spreadsheet_safe
@@ -34,14 +37,9 @@ def read_cases(path: Path) -> pd.DataFrame:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        text, _ = decode_export(raw, ENCODINGS)
-        check_fields(text)
-    except Unreadable as exc:
-        raise InputError(f"{path}: {exc}") from None
-    if not text.strip():
-        raise InputError(f"{path}: empty; expected a header line with {', '.join(REQUIRED)} and the case columns")
-    cases = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    cases = _read_utf8(raw)
+    if cases is None:  # not plain UTF-8, or something to report: the careful reading says what
+        cases = _read_checked(path, raw)
     missing = [c for c in REQUIRED if c not in cases.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(DEDUP_COLUMNS)}")
@@ -49,6 +47,49 @@ def read_cases(path: Path) -> pd.DataFrame:
         if column not in cases.columns:
             cases[column] = ""
     return cases
+
+
+def _read_utf8(raw: bytes) -> pd.DataFrame | None:
+    """A well-formed UTF-8 export parsed from its bytes by Arrow (every value a string, blanks kept blank), as
+    :func:`_read_checked` would read it; None for anything else (another encoding, NUL bytes, a ragged row, no
+    header, duplicate column names), which :func:`_read_checked` reads or reports."""
+    if b"\x00" in raw:
+        return None
+    data = memoryview(raw)[3:] if raw.startswith(b"\xef\xbb\xbf") else memoryview(raw)
+    first = bytes(data[: 1 << 16]).split(b"\n", 1)[0]
+    try:
+        header = next(csv.reader([first.decode("utf-8").rstrip("\r")]), [])
+    except UnicodeDecodeError:
+        return None
+    if not header or not any(h.strip() for h in header) or len(set(header)) != len(header) or b'"' in first:
+        return None
+    try:
+        table = arrow_csv.read_csv(
+            pa.py_buffer(data),
+            read_options=arrow_csv.ReadOptions(use_threads=False),
+            parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
+            convert_options=arrow_csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False, check_utf8=True
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if table.column_names != header:
+        return None
+    text = pd.StringDtype("pyarrow", na_value=float("nan"))
+    return table.to_pandas(types_mapper=lambda t: text if t == pa.string() else None)
+
+
+def _read_checked(path: Path, raw: bytes) -> pd.DataFrame:
+    """Decoded in Python (UTF-8, else GB18030), every row's fields counted, then parsed; one line if unreadable."""
+    try:
+        text, _ = decode_export(raw, ENCODINGS)
+        check_fields(text)
+    except Unreadable as exc:
+        raise InputError(f"{path}: {exc}") from None
+    if not text.strip():
+        raise InputError(f"{path}: empty; expected a header line with {', '.join(REQUIRED)} and the case columns")
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
 
 
 def cluster_ids(cases: pd.DataFrame, component) -> pd.Series:

@@ -31,8 +31,9 @@ def superseded(records: pd.DataFrame) -> pd.Series:
     is the department's newer word on the case, so the older state loses every field."""
     if "partition_date" not in records:
         return pd.Series(False, index=records.index)
-    newest = records.groupby(["source_system", "source_record_id"])["partition_date"].transform("max")
-    return records["partition_date"] < newest
+    day = pd.to_datetime(records["partition_date"])  # as datetimes: the maximum per record is computed in C
+    newest = day.groupby([records["source_system"], records["source_record_id"]]).transform("max")
+    return day < newest
 
 
 def survivorship_order(records: pd.DataFrame) -> pd.DataFrame:
@@ -202,12 +203,13 @@ def materials_of(golden_ids: pd.Series, materials: pd.DataFrame, linked: pd.Data
     m = m.sort_values(["golden_case_id", "_rank", "seq"]).drop_duplicates(["golden_case_id", "_name"])
     m["count"] = m["count"].astype("Int64").astype(object).where(m["count"].notna(), None)
     m["attachment"] = m["attachment"].astype(object).where(m["attachment"].notna(), None)
-    documents = {
-        case_id: json.dumps(
-            group[["name", "get_type", "count", "attachment"]].to_dict("records"), ensure_ascii=False, default=int
-        )
-        for case_id, group in m.groupby("golden_case_id", sort=False)
-    }
+    # each material's JSON object, then one list per case (what json.dumps of the list of objects writes)
+    fields = ["name", "get_type", "count", "attachment"]
+    m["_json"] = [
+        json.dumps(dict(zip(fields, values, strict=True)), ensure_ascii=False, default=int)
+        for values in zip(*(m[f].tolist() for f in fields), strict=True)
+    ]
+    documents = "[" + m.groupby("golden_case_id", sort=False)["_json"].agg(", ".join) + "]"
     return golden_ids.map(documents).astype("string")
 
 

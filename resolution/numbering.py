@@ -117,9 +117,12 @@ def _stored(conn: sa.Connection, members: pd.DataFrame) -> pd.DataFrame:
     """The numbers stored for any of these records (their anchors), superseded ones included."""
     frames = []
     ids = members["source_record_id"].dropna().unique().tolist()
+    systems = sorted(members["source_system"].dropna().unique().tolist())
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        rows = conn.execute(sa.select(case_numbers).where(case_numbers.c.source_record_id.in_(chunk)))
+        # by the anchor's index (source first): these records' numbers, not a scan of every number ever given
+        c = case_numbers.c
+        rows = conn.execute(sa.select(case_numbers).where(c.source_system.in_(systems) & c.source_record_id.in_(chunk)))
         frames.append(pd.DataFrame(rows.mappings().all(), columns=[c.name for c in case_numbers.c]))
     stored = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in case_numbers.c])
     return stored.merge(members[["source_system", "source_record_id"]].drop_duplicates(), how="inner")

@@ -24,20 +24,42 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 @dataclass
 class DemoOptions:
-    days: int = 35  # five weeks ending yesterday: last month whole, for the monthly marts
+    days: int | None = None  # days ending yesterday; default: from the first day of the last whole month
     cases_per_day: int = 20
     fault_level: str = "mild"
     ack_timeout_seconds: float = 60.0
     end: dt.date | None = None  # last day loaded; default yesterday (Asia/Shanghai)
 
 
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return (_month_start(day) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
 def demo_window(options: DemoOptions) -> list[str]:
+    """The days the demo loads, oldest first: ``days`` days ending ``end`` (yesterday); by default from the first
+    day of the last whole month to yesterday (on 7 December: 1 November to 6 December, 36 days), so the month the
+    demo's figures are of is loaded whole."""
     end = options.end or clock.yesterday()
-    start = end - dt.timedelta(days=options.days - 1)
-    return [str(start + dt.timedelta(days=i)) for i in range(options.days)]
+    if options.days is None:
+        start = _month_start(end if _month_end(end) == end else _month_start(end) - dt.timedelta(days=1))
+    else:
+        start = end - dt.timedelta(days=options.days - 1)
+    return [str(start + dt.timedelta(days=i)) for i in range((end - start).days + 1)]
 
 
-def partitions_start(days: int) -> str:
+def figures_month(keys: list[str]) -> str:
+    """The month the demo's figures are of: the last month the window holds whole, else the month of its last day
+    (a window shorter than a month)."""
+    start, end = dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
+    last = end if _month_end(end) == end else _month_start(end) - dt.timedelta(days=1)
+    return last.strftime("%Y-%m") if _month_start(last) >= start else end.strftime("%Y-%m")
+
+
+def partitions_start(days: int | None = None) -> str:
     """Where the UI's partitions start under ``make dev``: the first day of the last demo (demo-summary.json) or of
     the days the stand-ins serve, whichever is earlier."""
     first = demo_window(DemoOptions(days=days))[0]
@@ -82,7 +104,7 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
     sandbox_settings = SandboxSettings(
         root=settings.sandbox_dir(),
         start=dt.date.fromisoformat(keys[0]),
-        days=options.days,
+        days=len(keys),
         cases_per_day=options.cases_per_day,
         fault_level=options.fault_level,
     )
@@ -121,7 +143,7 @@ def run_demo(options: DemoOptions, *, log=print) -> dict:
         receivers = {name: getattr(resources, name) for name in TARGETS}
         if not marts.success:
             raise SystemExit("the marts' refresh failed: see the Dagster UI (make dev) for its logs")
-        figures = summary(warehouse, receivers, month=keys[-1][:7])  # the month of the last day loaded
+        figures = summary(warehouse, receivers, month=figures_month(keys))  # the last whole month loaded
         figures["faults_injected"] = sandbox.faults_served()
         figures["seconds"] = round(time.perf_counter() - started, 1)
         figures["partitions"] = keys

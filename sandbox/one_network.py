@@ -23,11 +23,20 @@ from sandbox.province.exchange import NationalExchange, shanghai_now
 from sandbox.province.fixture import ddl_version, front_end_metadata
 
 
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file: the bridge's connections read beside the audit
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 class ExchangeProcessor:
     def __init__(
         self, url: str, faults: FaultProfile, seed: int = 0, interval: float = 0.3, version: str | None = None
     ) -> None:
         self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":  # the embedded front-end database: readers never wait for the audit
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
         self.version = version or ddl_version()
         front_end_metadata(self.version).create_all(self.engine)
         self.national = NationalExchange(self.engine, self.version)

@@ -46,6 +46,7 @@ FUZZY_MIN_SCORE = 80
 FUZZY_MIN_LEAD = 6
 
 _ACTION_PATTERN = {action: "|".join(words) for action, words in ACTION_WORDS.items()}
+_ACTION_REGEX = {action: re.compile(pattern) for action, pattern in _ACTION_PATTERN.items()}
 
 
 def item_core(names: pd.Series) -> pd.Series:
@@ -65,6 +66,12 @@ def item_actions(names: pd.Series) -> pd.Series:
     hits = pd.DataFrame({a: names.str.contains(p, regex=True).fillna(False) for a, p in _ACTION_PATTERN.items()})
     action = hits.idxmax(axis=1).where(hits.sum(axis=1) == 1)
     return action.astype("string")
+
+
+def _name_action(name: str) -> str | None:
+    """:func:`item_actions` of one name."""
+    found = [action for action, regex in _ACTION_REGEX.items() if regex.search(name)]
+    return found[0] if len(found) == 1 else None
 
 
 def _object(name: str) -> str:
@@ -135,8 +142,7 @@ def _from_name(name: str, action: str | None) -> str | None:
 
 @cache
 def _identify_name(name: str) -> tuple[str | None, str | None, str]:
-    action = item_actions(pd.Series([name], dtype="string")).iloc[0]
-    action = None if pd.isna(action) else str(action)
+    action = _name_action(name)
     code = _from_name(name, action)
     return code, catalogue_actions().get(code, action) if code else action, _object(name)
 

@@ -61,3 +61,19 @@ def test_a_missing_input_file_is_named(tmp_path, capsys):
     code = main(["dedup", "--input", str(tmp_path / "nowhere.csv"), "--output", str(tmp_path / "o.csv")])
     err = capsys.readouterr().err
     assert code == 2 and "nowhere.csv: cannot be read (No such file or directory)" in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        ("\ufeff" + "\r\n".join([HEADER, *ROWS]) + "\r\n").encode("utf-8"),
+        (HEADER + "\n" + 'health,"H-1","","诊所执业备案","王芳, 个体","",2026-11-16\n\n' + ROWS[1] + "\n").encode(),
+        (HEADER + "\n" + 'health,H-2,,"多行\n名称",张伟,,2026-11-16\n').encode(),
+    ],
+)
+def test_a_utf8_export_read_from_bytes_is_what_the_checked_reading_gives(tmp_path, content):
+    from resolution.dedup import _read_checked, _read_utf8
+
+    fast = _read_utf8(content)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, _read_checked(tmp_path / "cases.csv", content))

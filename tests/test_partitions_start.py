@@ -54,3 +54,28 @@ def test_make_dev_starts_where_the_last_demo_started(tmp_path, monkeypatch):
     assert partitions_start(35) == "2026-10-01"  # a demo run earlier: its days stay in view
     (tmp_path / "demo-summary.json").write_text("{not json")
     assert partitions_start(35) == served
+
+
+@pytest.mark.parametrize(
+    ("end", "first", "month"),
+    [
+        (dt.date(2026, 12, 6), "2026-11-01", "2026-11"),  # on 7 December: November whole, and December so far
+        (dt.date(2026, 12, 31), "2026-12-01", "2026-12"),  # on 1 January: December is whole
+        (dt.date(2026, 3, 1), "2026-02-01", "2026-02"),  # on 2 March: February whole, and 1 March
+    ],
+)
+def test_the_demo_loads_the_last_whole_month_and_reports_it(end, first, month):
+    from sandbox.demo import DemoOptions, demo_window, figures_month
+
+    keys = demo_window(DemoOptions(end=end))
+    assert keys[0] == first and keys[-1] == str(end) and len(keys) == (end - dt.date.fromisoformat(first)).days + 1
+    assert figures_month(keys) == month
+
+
+def test_a_demo_of_some_days_reports_the_last_month_it_holds_whole_else_its_last_days_month():
+    from sandbox.demo import DemoOptions, demo_window, figures_month
+
+    assert demo_window(DemoOptions(days=35, end=dt.date(2026, 12, 6)))[0] == "2026-11-02"  # misses 1 November
+    assert figures_month(demo_window(DemoOptions(days=35, end=dt.date(2026, 12, 6)))) == "2026-12"
+    assert figures_month(demo_window(DemoOptions(days=40, end=dt.date(2026, 12, 6)))) == "2026-11"
+    assert figures_month(demo_window(DemoOptions(days=3, end=dt.date(2026, 12, 6)))) == "2026-12"

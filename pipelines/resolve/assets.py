@@ -243,9 +243,28 @@ def _record_evidence(conn, pool, result, is_new, partition, now) -> None:
             frame = frame.merge(decided[PAIR_KEYS], on=PAIR_KEYS, how="left", indicator=True)
             frame = frame[frame["_merge"] == "left_only"].drop(columns="_merge")
         frame = frame.drop_duplicates(PAIR_KEYS)
-        existing = pd.DataFrame(conn.execute(sa.select(*(table.c[k] for k in PAIR_KEYS))).fetchall(), columns=PAIR_KEYS)
+        existing = _stored_pairs(conn, table, frame)
         frame = frame.merge(existing, on=PAIR_KEYS, how="left", indicator=True)
         insert_frame(conn, table, frame[frame["_merge"] == "left_only"].drop(columns="_merge"))
+
+
+def _stored_pairs(conn: sa.Connection, table: sa.Table, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` (link evidence, review queue, splits) already stored for these pairs, found by their
+    left record through the key's index: a day reads its own pairs, not every pair of history."""
+    t = table.c
+    found = [
+        pd.DataFrame(
+            conn.execute(
+                sa.select(*(t[k] for k in PAIR_KEYS)).where(
+                    t.source_system_l.in_(sorted(set(chunk["source_system_l"])))
+                    & t.source_record_id_l.in_(sorted(set(chunk["source_record_id_l"])))
+                )
+            ).fetchall(),
+            columns=PAIR_KEYS,
+        )
+        for chunk in (pairs.iloc[start : start + CHUNK] for start in range(0, len(pairs), CHUNK))
+    ]
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=PAIR_KEYS)
 
 
 RULE_RANK = {"new": 0, "model": 1, "same_source_record": 2, "reviewer": 3}
@@ -575,8 +594,10 @@ def case_resolution(
 ) -> MaterializeResult:
     days, rules, numbers = [], collections.Counter(), collections.Counter()
     for day in partition_days(context):  # oldest first: a day links against the days before it
-        with warehouse.begin() as conn:
-            figures = resolve_partition(conn, day.date, case_numbering)
+        # one transaction a day, done again whole if the warehouse was locked or out of reach for a moment
+        figures = warehouse.transaction(
+            lambda conn, date=day.date: resolve_partition(conn, date, case_numbering), "case_resolution"
+        )
         rules.update(figures.pop("rules"))
         numbers.update(figures.pop("case_numbers"))
         days.append({"partition_date": day.date, **figures})

@@ -47,6 +47,9 @@ class NationalExchange:
     def __init__(self, engine: sa.Engine, version: str = "current") -> None:
         self.engine, self.version = engine, version
         self.tables = audited(version)
+        #: Per table, the lowest row id the audit has not judged yet: a pass reads from there, not the whole table
+        #: (a pass reads everything once, after a restart).
+        self.watermark: dict[str, int] = {}
 
     def _t(self, name: str) -> sa.Table:
         return table(name, self.version)
@@ -60,14 +63,27 @@ class NationalExchange:
         return ~sa.exists(judged)
 
     def _process_table(self, spec: AuditedTable, cutoff: dt.datetime) -> int:
+        """Audit the rows of ``spec`` written up to ``cutoff`` and not judged yet, from the table's watermark on;
+        the watermark then moves to the first row still unjudged (one too recent, or waiting for another)."""
         t = self._t(spec.name)
+        since = self.watermark.get(spec.name)
         with self.engine.begin() as conn:
-            rows = (
-                conn.execute(sa.select(t).where(self._unjudged(spec.name), t.c.cd_time <= cutoff).order_by(t.c.id))
-                .mappings()
-                .all()
-            )
-            taken = sum(self._take(conn, spec, row) for row in rows)
+            query = sa.select(t).where(self._unjudged(spec.name)).order_by(t.c.id)
+            if since is not None:
+                query = query.where(t.c.id >= since)
+            rows = conn.execute(query).mappings().all()
+            left = [row["id"] for row in rows if row["cd_time"] is None or row["cd_time"] > cutoff]
+            taken = 0
+            for row in rows:
+                if row["cd_time"] is not None and row["cd_time"] <= cutoff:
+                    judged = self._take(conn, spec, row)
+                    taken += judged
+                    if not judged:
+                        left.append(row["id"])
+        if left:
+            self.watermark[spec.name] = min(left)
+        elif rows:
+            self.watermark[spec.name] = rows[-1]["id"] + 1
         return taken
 
     def _held(self, conn: sa.Connection, name: str, condition) -> set[str]:

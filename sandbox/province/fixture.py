@@ -90,6 +90,9 @@ def ledger_table(meta: sa.MetaData) -> sa.Table:
         sa.Column("outcome", sa.String(10), nullable=False),  # accepted / refused
         sa.Column("err_type", sa.String(100)),
         sa.Column("processed_at", sa.DateTime, nullable=False),
+        # each row's audit looks up what the province holds by row and by case: found by index, not by a scan
+        sa.Index(f"ix_{LEDGER}_guid", "table_sql_name", "row_guid"),
+        sa.Index(f"ix_{LEDGER}_case", "table_sql_name", "project_no"),
         comment="the province stand-in's own bookkeeping of its audit (not part of the interface)",
         mysql_charset="utf8mb4",
     )
