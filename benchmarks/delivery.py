@@ -39,6 +39,7 @@ from connectors.province import ProvinceTableTarget  # noqa: E402
 from connectors.targets import DeliveryTarget  # noqa: E402
 from core.warehouse import Warehouse, insert_frame  # noqa: E402
 from delivery.outbox import drain  # noqa: E402
+from delivery.reconcile import receiver_counts  # noqa: E402
 from sandbox.runtime import CREDENTIALS  # noqa: E402
 from schemas.identifiers import make_uscc  # noqa: E402
 from schemas.warehouse import metadata, outbox  # noqa: E402
@@ -163,7 +164,7 @@ def backlog(
         "seconds_to_acknowledged": round(time.perf_counter() - started, 1),
         "versions_per_second": round(size / sent_after),
         "acknowledged": count(warehouse, name, "acknowledged") - offset,
-        "receiver_holds": target.counts()["received_cases"] - offset,
+        "receiver_holds": receiver_counts(warehouse, name, target)["received_cases"] - offset,  # by its own query
     }
 
 
