@@ -149,6 +149,15 @@ def main() -> None:
     sandbox, endpoints = _serve(root, days, args.cases_per_day, dict(os.environ))
     print(f"stand-ins up in {time.perf_counter() - started:.0f}s (pid {sandbox.pid})", flush=True)
     os.environ.update(environment_for(endpoints))
+    # the receivers' own limits are lifted (no faults), so are the bridge's client-side ones: the bridge's cost is
+    # what is measured, not a pace a receiver asked for
+    os.environ.update(
+        {
+            "MUNICIPAL_REQUESTS_PER_SECOND": "0",
+            "SUPERVISION_REQUESTS_PER_SECOND": "0",
+            "ONE_NETWORK_ROWS_PER_SECOND": "0",
+        }
+    )
     weeks: list[dict] = []
     try:
         from dagster import DagsterInstance

@@ -39,7 +39,8 @@ class ExchangeProcessor:
             sa.event.listen(self.engine, "connect", _sqlite_wal)
         self.version = version or ddl_version()
         front_end_metadata(self.version).create_all(self.engine)
-        self.national = NationalExchange(self.engine, self.version)
+        # a pause between the audit's transactions longer than SQLite's busy handler sleeps at once (100 ms)
+        self.national = NationalExchange(self.engine, self.version, pause_seconds=0.12)
         self.faults = faults
         self.rng = random.Random(seed)
         self.interval = interval

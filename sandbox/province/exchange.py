@@ -17,6 +17,7 @@ part of the interface.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -33,6 +34,9 @@ ACCEPTED, REFUSED = "accepted", "refused"
 PROVINCE_TENANT, PROVINCE_ORG, PROVINCE_USER = 320000, 320000001, 320000001001
 
 
+AUDIT_CHUNK = 50  # rows judged in one transaction
+
+
 def shanghai_now() -> dt.datetime:
     return dt.datetime.now(SHANGHAI).replace(tzinfo=None, microsecond=0)
 
@@ -44,8 +48,9 @@ def _cut(value: object, length: int) -> str | None:
 class NationalExchange:
     """The national sharing area's audit of up_pro_* rows (``version``: the DDL version of the tables)."""
 
-    def __init__(self, engine: sa.Engine, version: str = "current") -> None:
+    def __init__(self, engine: sa.Engine, version: str = "current", pause_seconds: float = 0.0) -> None:
         self.engine, self.version = engine, version
+        self.pause_seconds = pause_seconds  # between two transactions of one pass (the running stand-in's)
         self.tables = audited(version)
         #: Per table, the lowest row id the audit has not judged yet: a pass reads from there, not the whole table
         #: (a pass reads everything once, after a restart).
@@ -67,15 +72,21 @@ class NationalExchange:
         the watermark then moves to the first row still unjudged (one too recent, or waiting for another)."""
         t = self._t(spec.name)
         since = self.watermark.get(spec.name)
-        with self.engine.begin() as conn:
-            query = sa.select(t).where(self._unjudged(spec.name)).order_by(t.c.id)
-            if since is not None:
-                query = query.where(t.c.id >= since)
+        query = sa.select(t).where(self._unjudged(spec.name)).order_by(t.c.id)
+        if since is not None:
+            query = query.where(t.c.id >= since)
+        with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-            left = [row["id"] for row in rows if row["cd_time"] is None or row["cd_time"] > cutoff]
-            taken = 0
-            for row in rows:
-                if row["cd_time"] is not None and row["cd_time"] <= cutoff:
+        left = [row["id"] for row in rows if row["cd_time"] is None or row["cd_time"] > cutoff]
+        due = [row for row in rows if row["cd_time"] is not None and row["cd_time"] <= cutoff]
+        taken = 0
+        # a few rows a transaction, and a pause between them: a writer waiting on the lock (the bridge's) gets the
+        # database in between, as with a real front end, rather than waiting out the whole audit
+        for start in range(0, len(due), AUDIT_CHUNK):
+            if start and self.pause_seconds:
+                time.sleep(self.pause_seconds)
+            with self.engine.begin() as conn:
+                for row in due[start : start + AUDIT_CHUNK]:
                     judged = self._take(conn, spec, row)
                     taken += judged
                     if not judged:
