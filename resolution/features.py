@@ -148,13 +148,16 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
 
 def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table: str = "case_features") -> str:
     """Materialise the features in DuckDB, adding the identifier with its characters sorted."""
-    con.register("prepared_cases", prepared)
+    # Sorted once per distinct identifier, in Python (SQL list functions per row cost five times as much).
+    id_sorted = each_distinct(
+        prepared["id_norm"],
+        lambda ids: pd.Series([v if pd.isna(v) else "".join(sorted(v)) for v in ids], dtype=ids.dtype),
+    )
+    con.register("prepared_cases", prepared.assign(id_sorted=id_sorted))
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        SELECT * EXCLUDE (submitted_date), CAST(submitted_date AS DATE) AS submitted_date,
-               CASE WHEN id_norm IS NOT NULL THEN array_to_string(list_sort(string_split(id_norm, '')), '') END
-                   AS id_sorted
+        SELECT * EXCLUDE (submitted_date, id_sorted), CAST(submitted_date AS DATE) AS submitted_date, id_sorted
         FROM prepared_cases
         """
     )
