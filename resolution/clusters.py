@@ -62,32 +62,43 @@ class Clustering:
 
 
 def pair_conflicts(pairs: pd.DataFrame, nodes: pd.DataFrame, window_days: int) -> pd.Series:
-    """Per pair (uid_l, uid_r), the first constraint the two records break, or NA: vectorised, for scored pairs."""
-    left = nodes.iloc[pairs["uid_l"].to_numpy()].reset_index(drop=True)
-    right = nodes.iloc[pairs["uid_r"].to_numpy()].reset_index(drop=True)
-    checks = _pair_checks(left, right, window_days)
-    reason = pd.Series(pd.NA, index=range(len(pairs)), dtype="string")
+    """Per pair (uid_l, uid_r), the first constraint the two records break, or NA: vectorised, for scored pairs.
+    Values are compared as integer codes per column (one factorisation of the nodes), never as strings per pair."""
+    left, right = pairs["uid_l"].to_numpy(), pairs["uid_r"].to_numpy()
+    checks = _pair_checks(_codes(nodes), left, right, window_days)
+    reason = np.full(len(pairs), None, dtype=object)
     for name, broken in reversed(list(checks.items())):
-        reason = reason.mask(broken.to_numpy(), name)
-    return pd.Series(reason.to_numpy(), index=pairs.index, dtype="string")
+        reason[broken] = name
+    return pd.Series(pd.array(reason, dtype="string"), index=pairs.index)
 
 
-def _pair_checks(left: pd.DataFrame, right: pd.DataFrame, window_days: int) -> dict[str, pd.Series]:
-    def both(column: str) -> pd.Series:
-        return (left[column].notna() & right[column].notna()).fillna(False).astype(bool)
+def _codes(nodes: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per node column a constraint compares: equal values share a code, missing is -1; dates as day numbers."""
+    codes = {c: pd.factorize(nodes[c])[0] for c in ("item_known_key", "item_code_id", "item_class", "item_action")}
+    codes |= {c: pd.factorize(nodes[c])[0] for c in ("source_system", "id_norm", "id_kind")}
+    codes["id_valid"] = nodes["id_valid"].fillna(False).to_numpy(bool)
+    dates = nodes["submitted_date"]
+    codes["day"] = np.where(dates.isna(), np.nan, dates.to_numpy("datetime64[D]").astype("int64").astype(float))
+    return codes
 
-    def differ(column: str) -> pd.Series:
-        return both(column) & (left[column].astype(str) != right[column].astype(str)).to_numpy()
 
-    same_system = left["source_system"].to_numpy() == right["source_system"].to_numpy()
-    valid = left["id_valid"].fillna(False).to_numpy(bool) & right["id_valid"].fillna(False).to_numpy(bool)
-    gap = (left["submitted_date"] - right["submitted_date"]).abs()
+def _pair_checks(codes: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray, window_days: int) -> dict:
+    def both(column: str) -> np.ndarray:
+        return (codes[column][left] >= 0) & (codes[column][right] >= 0)
+
+    def differ(column: str) -> np.ndarray:
+        return both(column) & (codes[column][left] != codes[column][right])
+
+    same_system = codes["source_system"][left] == codes["source_system"][right]
+    valid = codes["id_valid"][left] & codes["id_valid"][right]
+    with np.errstate(invalid="ignore"):
+        far = np.abs(codes["day"][left] - codes["day"][right]) > window_days
     return {
         "different_items": differ("item_known_key"),
         "different_item_codes": differ("item_code_id") & same_system & differ("item_class"),
         "different_actions": differ("item_action"),
         "different_identifiers": differ("id_norm") & valid & ~differ("id_kind") & both("id_kind"),
-        "outside_window": (gap > pd.Timedelta(days=window_days)).fillna(False).astype(bool),
+        "outside_window": far,
     }
 
 
