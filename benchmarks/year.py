@@ -146,7 +146,15 @@ def main() -> None:
     os.environ["BRIDGE_PARTITIONS_START"] = keys[0]
     print(f"{args.weeks} weeks ({keys[0]} … {keys[-1]}), {args.cases_per_day} hall cases a day, {backend}; in {root}")
     started = time.perf_counter()
-    sandbox, endpoints = _serve(root, days, args.cases_per_day, dict(os.environ))
+    # the stand-ins bring their own databases and refuse to start beside the bridge's own warehouse URL
+    own = {"BRIDGE_WAREHOUSE_URL", "DAGSTER_POSTGRES_URL"}
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in own}
+        sandbox, endpoints = _serve(root, days, args.cases_per_day, env)
+    except BaseException:
+        if args.postgres:
+            _admin_database(args.postgres, database, create=False)
+        raise
     print(f"stand-ins up in {time.perf_counter() - started:.0f}s (pid {sandbox.pid})", flush=True)
     os.environ.update(environment_for(endpoints))
     # the receivers' own limits are lifted (no faults), so are the bridge's client-side ones: the bridge's cost is
