@@ -1,6 +1,6 @@
 """``python -m sandbox``: the development commands around the stand-ins (not part of the product).
 
-* ``demo``: the stand-ins up, five weeks of days through the whole pipeline, the reconciliation printed;
+* ``demo``: the stand-ins up, last month and this one so far through the whole pipeline, the reconciliation printed;
 * ``serve``: the stand-ins on loopback, kept running (for ``dagster dev``);
 * ``dev``: the stand-ins plus the Dagster daemon and UI on the demo's instance;
 * ``train-model``: retrain the shipped resolution model on a month of sandbox cases.
