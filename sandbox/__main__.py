@@ -1,6 +1,6 @@
 """``python -m sandbox``: the development commands around the stand-ins (not part of the product).
 
-* ``demo``: the stand-ins up, five weeks of days through the whole pipeline, the reconciliation printed;
+* ``demo``: the stand-ins up, last month and this one so far through the whole pipeline, the reconciliation printed;
 * ``serve``: the stand-ins on loopback, kept running (for ``dagster dev``);
 * ``dev``: the stand-ins plus the Dagster daemon and UI on the demo's instance;
 * ``train-model``: retrain the shipped resolution model on a month of sandbox cases.
@@ -188,7 +188,9 @@ def _train_model(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
+    from cli.main import Parser  # arguments refused in one line
+
+    parser = Parser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the whole pipeline end to end on the embedded default")

@@ -1,4 +1,5 @@
-"""The end-to-end demo: sandbox up, a week of days through the whole pipeline, reconciliation printed.
+"""The end-to-end demo: sandbox up, the last whole month and this one so far through the whole pipeline, reconciliation
+printed with the bureau's figures of that month.
 
 Runs are recorded in the Dagster instance under ``DAGSTER_HOME``, so ``make dev`` shows them afterwards.
 """

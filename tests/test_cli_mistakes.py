@@ -16,7 +16,6 @@ from sandbox.instance import free_port
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 REFUSED_LOGIN = "postgresql+psycopg2://no_such_account@127.0.0.1:5432/test"
 
 

@@ -1,7 +1,8 @@
 """Restart-safe (docs/operations.md, "Stopping"): SIGTERM to ``python -m sandbox dev`` while a run's step holds a
-receiver's pool slot; the run ends canceled or failed, nothing holds the slot, and after ``dev`` starts again the
-next run that needs the pool starts and finishes. Then the same for what a stop cannot tidy (``kill -9`` of the
-whole of it, as a power cut would): ``dev`` ends the run when it starts again (pipelines/recovery.py).
+receiver's pool slot, and a SIGINT a second later; the run ends canceled or failed, nothing holds the slot, and after
+``dev`` starts again the next run that needs the pool starts and finishes. Then the same for what a stop cannot tidy
+(``kill -9`` of the whole of it, as a power cut would): ``dev`` ends the run when it starts again
+(pipelines/recovery.py).
 
 The code location is tests/restart_location.py (one asset holding ``target_one_network`` as long as it is told),
 so the run is caught in mid-step without loading days; everything else is ``dev`` as ``make dev`` runs it, on a
@@ -85,8 +86,14 @@ class Dev:
         assert result["__typename"] == "LaunchRunSuccess", result
         return result["run"]["runId"]
 
-    def stop(self, signum: int = signal.SIGTERM) -> str:
+    def stop(self, signum: int = signal.SIGTERM, again: int | None = None) -> str:
+        """``signum`` to dev (and ``again`` a second later, as an impatient second Ctrl-C); its output."""
         self.process.send_signal(signum)
+        if again is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=1)
+            if self.process.poll() is None:
+                self.process.send_signal(again)
         self.process.wait(timeout=60)
         return self.log.read_text()
 
@@ -154,7 +161,7 @@ def test_sigterm_to_dev_mid_run_ends_the_run_and_frees_its_pool(tmp_path):
         run_id = dev.launch(seconds=600)
         _wait(lambda: _slots_held(home), f"the run's step to hold {POOL}", 240, dev.process)
         signalled = time.monotonic()
-        output = dev.stop(signal.SIGTERM)
+        output = dev.stop(signal.SIGTERM, again=signal.SIGINT)
         took = time.monotonic() - signalled
     finally:
         if dev.process.poll() is None:
