@@ -33,10 +33,13 @@ NODE_SQL = ", ".join(
 NODE_ONLY_COLUMNS = ("item_code_id", "id_kind", "state_rank")
 
 
-def linker(con: duckdb.DuckDBPyConnection, table: str, model: dict | SettingsCreator) -> Linker:
-    """A Splink linker over ``table`` of ``con``."""
+def linker(
+    con: duckdb.DuckDBPyConnection, table: str, model: dict | SettingsCreator, *, validate: bool = True
+) -> Linker:
+    """A Splink linker over ``table`` of ``con``. ``validate``: Splink checks the settings' columns against the
+    table (for training; the trained model's columns are the features table's by construction)."""
     db_api = DuckDBAPI(connection=con)
-    return Linker(db_api.register(table, dataset_display_name="cases"), model, log_level=30)
+    return Linker(db_api.register(table, dataset_display_name="cases"), model, log_level=30, validate_settings=validate)
 
 
 class DuckDBBackend(Backend):
@@ -51,6 +54,7 @@ class DuckDBBackend(Backend):
                 "preserve_insertion_order": False,
             }
         )
+        self.con.execute("SET enable_progress_bar = false")  # a batch run: no bar redrawn on the terminal
         self.table = ""
 
     def load(self, prepared: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +69,7 @@ class DuckDBBackend(Backend):
         return self.con.execute(f"SELECT * FROM {self.table} ORDER BY uid").df()
 
     def score(self, model: dict, review_threshold: float) -> pd.DataFrame:
-        predictions = linker(self.con, self.table, for_scoring(model)).inference.predict(
+        predictions = linker(self.con, self.table, for_scoring(model), validate=False).inference.predict(
             threshold_match_probability=review_threshold, warning_mode="never"
         )
         names = [r[0] for r in self.con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()]
