@@ -103,7 +103,24 @@ def front_end_metadata(version: str = "current") -> sa.MetaData:
     """Every table of the stand-in's front-end database: the published ones of ``version`` and its ledger."""
     meta = contract_metadata(version)
     ledger_table(meta)
+    _lookup_indexes(meta)
     return meta
+
+
+#: Columns the province's tables are looked up by, a case's rows and a batch's (the bridge's reads, the audit's).
+#: Assumed: the published DDL shows the primary key only; an exchange area of a year's rows needs these indexes,
+#: as its DBA would add them, or each lookup reads the whole table (docs/operations.md, "A year of the district").
+LOOKUP_COLUMNS = ("project_no", "row_guid", "cd_batch", "table_cd_batch")
+
+
+def _lookup_indexes(meta: sa.MetaData) -> None:
+    for table in list(meta.tables.values()):
+        if table.name == LEDGER:
+            continue
+        for column in LOOKUP_COLUMNS:
+            name = f"ix_{table.name}_{column}"
+            if column in table.c and name not in {index.name for index in table.indexes}:
+                sa.Index(name, table.c[column])
 
 
 def table(name: str, version: str = "current") -> sa.Table:
