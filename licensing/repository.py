@@ -418,7 +418,7 @@ def link_findings(conn: sa.Connection, found: pd.DataFrame) -> pd.DataFrame:
     (among the holder's), else the holder's licences of the type it gives, preferring those in force. Adds
     ``holder_id``, ``holder_code_type``, ``licence_keys`` (a list) and ``licence_match`` (number / type / none)."""
     found = found.copy()
-    codes = found["holder_code"].astype("string").fillna("").tolist()
+    codes = sorted(set(found["holder_code"].astype("string").fillna("")))  # each once: a code asked in two chunks
     rows = [
         r
         for start in range(0, len(codes), 500)

@@ -180,3 +180,22 @@ def test_the_followup_mart_counts_inspections_and_untrue_commitments():
     assert rows.loc[("health", "容缺受理"), "found_untrue"] == 0
     narrow = followup(approvals, found, SupervisionDefinitions(inspection_window_days=10), DAY)
     assert narrow.set_index(["handling_dept", "approval_mode"]).loc[("market_regulation", "告知承诺"), "inspected"] == 0
+
+
+def test_a_holder_code_in_many_findings_links_every_one(warehouse):
+    """Findings are looked up 500 codes at a time: one code in more than one chunk (a supervisor's 600 findings of
+    one company among others) must link each finding once, not stop the day on a duplicated lookup."""
+    _licences(warehouse)
+    strangers = [make_uscc("91320412", f"{40000000 + i:08d}") for i in range(600)]
+    raw = _raw(
+        *(
+            {"JGJGBH": f"F{i}", "JGLX": "01", "JCJG": "1", "XDRDM": COMPANY if i % 2 == 0 else strangers[i // 2]}
+            for i in range(1200)
+        )
+    )
+    staged, _ = stage_findings(raw, feed("supervision_findings"), DAY)
+    with warehouse.begin() as conn:
+        linked = link_findings(conn, newest_findings(staged.assign(partition_date=DAY)))
+    assert len(linked) == 1200
+    by_code = linked.groupby(linked["holder_id"].isna())["holder_code"].nunique()
+    assert by_code.to_dict() == {False: 1, True: 600}  # every company finding linked, the strangers unknown
