@@ -15,8 +15,10 @@ Every feature is a column, so the same model runs on DuckDB here and on Spark be
 
 from __future__ import annotations
 
+import importlib.util
 import unicodedata
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -35,18 +37,34 @@ ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
 @cache
 def pinyin_tables() -> tuple[dict[int, str], dict[int, str]]:
     """``str.translate`` tables: character → its most common reading, and → all its readings ("ceng|zeng ")."""
-    from pypinyin.pinyin_dict import pinyin_dict
 
-    def toneless(reading: str) -> str:
+    @cache
+    def toneless(reading: str) -> str:  # 42,000 characters, about 1,500 distinct readings
         stripped = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
         return stripped.replace("ü", "v")
 
     primary, readings = {}, {}
-    for code, text in pinyin_dict.items():
+    for code, text in pinyin_dict().items():
         options = list(dict.fromkeys(toneless(r) for r in text.split(",")))
         primary[code] = options[0]
         readings[code] = "|".join(sorted(options)) + " "
     return primary, readings
+
+
+def pinyin_dict() -> dict[int, str]:
+    """pypinyin's character readings (code point → "zhāng,zhǎng"), read from its ``pinyin_dict`` module alone:
+    importing the package (``pypinyin``) loads its phrase dictionary and trains its segmenter, about 0.3 s of CPU
+    a start that nothing here uses."""
+    location = importlib.util.find_spec("pypinyin")
+    path = Path(location.submodule_search_locations[0]) / "pinyin_dict.py" if location else None
+    spec = importlib.util.spec_from_file_location("_pypinyin_readings", path) if path and path.exists() else None
+    if spec is None or spec.loader is None:  # laid out otherwise: the ordinary import
+        from pypinyin.pinyin_dict import pinyin_dict as readings
+
+        return readings
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pinyin_dict
 
 
 def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
