@@ -18,8 +18,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from core import clock
 from core import departments as declared
 from core import feeds as declared_feeds
@@ -299,6 +297,8 @@ def require_sandbox(what: str) -> None:
 def shown(variable: Variable, text: str) -> str:
     """A value as ``config check`` prints it: secrets never, a URL's password never."""
     if "://" in text:
+        import sqlalchemy as sa  # here, not at the top: every command imports settings, few print a URL
+
         try:
             url = sa.make_url(text)
         except sa.exc.ArgumentError:

@@ -18,7 +18,6 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as arrow_csv
 
-from connectors.sources import Unreadable, check_fields, decode_export
 from core.exports import spreadsheet_safe
 from resolution.engine import make_engine
 from resolution.golden import golden_id_for
@@ -82,6 +81,10 @@ def _read_utf8(raw: bytes) -> pd.DataFrame | None:
 
 def _read_checked(path: Path, raw: bytes) -> pd.DataFrame:
     """Decoded in Python (UTF-8, else GB18030), every row's fields counted, then parsed; one line if unreadable."""
+    # The connectors (SQLAlchemy, sqlglot, pydantic, httpx: about 0.5 s of imports) only when the careful reading
+    # is needed, not on every dedup of a plain UTF-8 export.
+    from connectors.sources import Unreadable, check_fields, decode_export
+
     try:
         text, _ = decode_export(raw, ENCODINGS)
         check_fields(text)

@@ -15,12 +15,15 @@ Every feature is a column, so the same model runs on DuckDB here and on Spark be
 
 from __future__ import annotations
 
+import importlib.util
 import unicodedata
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core.departments import local_item_codes
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
@@ -35,18 +38,34 @@ ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
 @cache
 def pinyin_tables() -> tuple[dict[int, str], dict[int, str]]:
     """``str.translate`` tables: character → its most common reading, and → all its readings ("ceng|zeng ")."""
-    from pypinyin.pinyin_dict import pinyin_dict
 
-    def toneless(reading: str) -> str:
+    @cache
+    def toneless(reading: str) -> str:  # 42,000 characters, about 1,500 distinct readings
         stripped = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
         return stripped.replace("ü", "v")
 
     primary, readings = {}, {}
-    for code, text in pinyin_dict.items():
+    for code, text in pinyin_dict().items():
         options = list(dict.fromkeys(toneless(r) for r in text.split(",")))
         primary[code] = options[0]
         readings[code] = "|".join(sorted(options)) + " "
     return primary, readings
+
+
+def pinyin_dict() -> dict[int, str]:
+    """pypinyin's character readings (code point → "zhāng,zhǎng"), read from its ``pinyin_dict`` module alone:
+    importing the package (``pypinyin``) loads its phrase dictionary and trains its segmenter, about 0.3 s of CPU
+    a start that nothing here uses."""
+    location = importlib.util.find_spec("pypinyin")
+    path = Path(location.submodule_search_locations[0]) / "pinyin_dict.py" if location else None
+    spec = importlib.util.spec_from_file_location("_pypinyin_readings", path) if path and path.exists() else None
+    if spec is None or spec.loader is None:  # laid out otherwise: the ordinary import
+        from pypinyin.pinyin_dict import pinyin_dict as readings
+
+        return readings
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pinyin_dict
 
 
 def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -148,12 +167,16 @@ def prepare(cases: pd.DataFrame) -> pd.DataFrame:
 
 def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table: str = "case_features") -> str:
     """Materialise the features in DuckDB, adding the identifier with its characters sorted."""
-    # Sorted once per distinct identifier, in Python (SQL list functions per row cost five times as much).
+    # Sorted once per distinct identifier, in Python (SQL list functions per row cost five times as much), the
+    # values taken out of Arrow at once (a pandas string column yields them one by one, slowly).
     id_sorted = each_distinct(
         prepared["id_norm"],
-        lambda ids: pd.Series([v if pd.isna(v) else "".join(sorted(v)) for v in ids], dtype=ids.dtype),
+        lambda ids: pd.Series(
+            [v if v is None else "".join(sorted(v)) for v in pa.Array.from_pandas(ids).to_pylist()], dtype=ids.dtype
+        ),
     )
-    con.register("prepared_cases", prepared.assign(id_sorted=id_sorted))
+    # DuckDB reads an Arrow table directly, faster than the DataFrame's columns.
+    con.register("prepared_cases", pa.Table.from_pandas(prepared.assign(id_sorted=id_sorted), preserve_index=False))
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS

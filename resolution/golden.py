@@ -23,7 +23,9 @@ WHEN_KNOWN = (*CODED_COLUMNS, "handler_name")
 def golden_id_for(source_system: pd.Series, source_record_id: pd.Series) -> pd.Series:
     """A stable id from the record that founded the golden case: reruns and backfills give the same id."""
     keys = (source_system + "|" + source_record_id).astype(str)
-    return pd.Series(["GC" + hashlib.sha1(k.encode()).hexdigest()[:14].upper() for k in keys], index=keys.index)
+    return pd.Series(
+        ["GC" + hashlib.sha1(k.encode()).hexdigest()[:14].upper() for k in keys.tolist()], index=keys.index
+    )
 
 
 def superseded(records: pd.DataFrame) -> pd.Series:

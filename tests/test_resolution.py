@@ -335,3 +335,22 @@ def test_learned_item_spellings_do_not_merge_a_package():
     found = groups(cases(*rows))
     assert frozenset({"SC-1", "SC-2"}) not in found and not any({"SC-1", "SC-2"} <= g for g in found)
     assert frozenset({"SC-2", "ZW-2"}) in found
+
+
+def test_connected_components_number_components_as_scipy_does():
+    """The engine's own connected components (no SciPy import on the dedup path) give SciPy's labels: each
+    component numbered by its smallest node, on random graphs, a long chain walked backwards, and no edges."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_components
+
+    from resolution.clusters import connected_components
+
+    rng = np.random.default_rng(23)
+    chain = np.arange(4999)[::-1]
+    graphs = [(7, np.empty(0, int), np.empty(0, int)), (5000, chain, chain + 1)]
+    graphs += [(m, rng.integers(0, m, e), rng.integers(0, m, e)) for m, e in [(10, 3), (2000, 900), (20000, 30000)]]
+    for m, a, b in graphs:
+        expected = scipy_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m)), directed=False)[1]
+        assert np.array_equal(connected_components(m, a, b), expected)
+    assert connected_components(4, np.array([3, 1]), np.array([1, 3])).tolist() == [0, 1, 2, 1]
