@@ -418,8 +418,7 @@ def link_findings(conn: sa.Connection, found: pd.DataFrame) -> pd.DataFrame:
     (among the holder's), else the holder's licences of the type it gives, preferring those in force. Adds
     ``holder_id``, ``holder_code_type``, ``licence_keys`` (a list) and ``licence_match`` (number / type / none)."""
     found = found.copy()
-    # each code once: a code repeated by many findings would otherwise come back once per chunk it fell in
-    codes = sorted(set(found["holder_code"].astype("string").fillna("")))
+    codes = sorted(set(found["holder_code"].astype("string").fillna("")))  # each once: a code asked in two chunks
     rows = [
         r
         for start in range(0, len(codes), 500)
@@ -429,8 +428,7 @@ def link_findings(conn: sa.Connection, found: pd.DataFrame) -> pd.DataFrame:
             .where(holder_codes.c.code.in_(codes[start : start + 500]))
         )
     ]
-    known = pd.DataFrame(rows, columns=["code", "holder_id", "holder_code_type"]).sort_values(["code", "holder_id"])
-    known = known.drop_duplicates("code").set_index("code")  # a code two holders share: the first, every time
+    known = pd.DataFrame(rows, columns=["code", "holder_id", "holder_code_type"]).set_index("code")
     found["holder_id"] = found["holder_code"].map(known["holder_id"]).astype("string")
     found["holder_code_type"] = found["holder_code"].map(known["holder_code_type"]).astype("string")
     ids = sorted(set(found["holder_id"].dropna()))
