@@ -213,6 +213,7 @@ def main() -> None:
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
             weeks.append(figures)
+            output.write_text(json.dumps({"command": " ".join(sys.argv), "weeks": weeks}, indent=2))  # so far
             print(
                 f"{number:>4} {week[0] + ' … ' + week[-1][5:]:<23} {pulled:>7} {wall:>7.1f} {cpu:>7.1f} "
                 f"{figures['ms_per_record']:>7.2f} {figures['resolution_s'] or 0:>7.1f} "
