@@ -141,25 +141,33 @@ def create_tables(engine: sa.Engine, meta: sa.MetaData = metadata) -> None:
     add_missing_indexes(engine, meta)
 
 
+def _existing_tables(
+    conn: sa.Connection, engine: sa.Engine, meta: sa.MetaData
+) -> Iterator[tuple[sa.Table, str | None, sa.Inspector]]:
+    """Each table of ``meta`` the database already has, with its schema as the engine translates it: what an
+    upgrade step looks at (a new table is made whole by ``create_all``)."""
+    translate = engine.get_execution_options().get("schema_translate_map") or {}
+    inspector = sa.inspect(conn)
+    for table in meta.sorted_tables:
+        schema = translate.get(table.schema, table.schema)
+        if inspector.has_table(table.name, schema=schema):
+            yield table, schema, inspector
+
+
 def add_missing_columns(engine: sa.Engine, meta: sa.MetaData = metadata) -> list[str]:
     """Columns a release added to an existing table, where each may be empty (nullable, no key): added with
     ``ALTER TABLE … ADD COLUMN`` so a warehouse built by an earlier release opens (its old rows read NULL, which
     such a column means: not known). A new column that may not be empty is not added here: that upgrade needs its
     own step. Returns ``table.column`` for each column added."""
     engine = on_warehouse_schemas(engine)
-    translate = engine.get_execution_options().get("schema_translate_map") or {}
+    preparer = engine.dialect.identifier_preparer
     added: list[str] = []
     with engine.begin() as conn:
-        inspector = sa.inspect(conn)
-        for table in meta.sorted_tables:
-            schema = translate.get(table.schema, table.schema)
-            if not inspector.has_table(table.name, schema=schema):
-                continue
+        for table, schema, inspector in list(_existing_tables(conn, engine, meta)):
             found = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
             for column in table.columns:
                 if column.name in found or not column.nullable or column.primary_key:
                     continue
-                preparer = engine.dialect.identifier_preparer
                 name = preparer.quote(table.name)
                 name = f"{preparer.quote_schema(schema)}.{name}" if schema else name
                 kind = column.type.compile(dialect=engine.dialect)
@@ -172,13 +180,10 @@ def add_missing_indexes(engine: sa.Engine, meta: sa.MetaData = metadata) -> list
     """Indexes a release added to an existing table (``create_all`` makes them only with a new table): created
     here, so a warehouse built by an earlier release reads a day's rows by index too. Returns their names."""
     engine = on_warehouse_schemas(engine)
-    translate = engine.get_execution_options().get("schema_translate_map") or {}
     added: list[str] = []
     with engine.begin() as conn:
-        inspector = sa.inspect(conn)
-        for table in meta.sorted_tables:
-            schema = translate.get(table.schema, table.schema)
-            if not table.indexes or not inspector.has_table(table.name, schema=schema):
+        for table, schema, inspector in list(_existing_tables(conn, engine, meta)):
+            if not table.indexes:
                 continue
             found = {index["name"] for index in inspector.get_indexes(table.name, schema=schema)}
             for index in sorted(table.indexes, key=lambda i: i.name):
