@@ -2,12 +2,18 @@
 a lock that is briefly held elsewhere or a connection that broke off is tried again with backoff and jitter, a
 bounded number of times; anything else (a constraint, a bad value, an unknown table) is raised at once.
 
-A transient error is told from what the driver gives, never from the message text: SQLAlchemy's
+A transient error is told from what the driver gives, not from the message text: SQLAlchemy's
 ``connection_invalidated``, SQLite's result code (BUSY, LOCKED), PostgreSQL's SQLSTATE (class 08 connection
 exception, serialization failure, deadlock, lock not available, the server shutting down), and the MySQL/MariaDB
 server's error number (lock wait timeout, deadlock, server gone away, lost connection). What is retried is always a
 whole unit of work (one transaction, or one read): a transaction that failed half-way was rolled back by the
 database, so doing it again from the start is safe.
+
+One exception to "not the message": a PostgreSQL login that failed gives psycopg2 no SQLSTATE (libpq has no result
+to carry one). There the server's own answer is recognised by libpq's ``FATAL:`` prefix: a refused login (wrong
+password, unknown role or database, no pg_hba.conf entry) is raised at once, never tried six times against the
+server's authentication; only "starting up", "shutting down" and "too many clients" are waited for. A server that
+does not answer at all (connection refused, timeout) has no ``FATAL:`` and is transient.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ SQLSTATE_TRANSIENT = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57
 #: MySQL/MariaDB: 1205 lock wait timeout, 1213 deadlock, 2002/2003 cannot connect, 2006 server has gone away,
 #: 2013 lost connection during a query, 1040 too many connections, 1053 server shutdown.
 MYSQL_TRANSIENT = frozenset({1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013})
+#: The server's answers to a PostgreSQL login that are worth waiting for (libpq's words for 57P03 and 53300).
+PG_LOGIN_TRANSIENT = ("the database system is starting up", "the database system is shutting down", "too many")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -51,6 +59,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(state, str) and len(state) == 5:
         return state in SQLSTATE_TRANSIENT or state.startswith("08")
     module = type(original).__module__
+    if module.startswith("psycopg2") and "FATAL:" in str(original):
+        return any(words in str(original) for words in PG_LOGIN_TRANSIENT)  # the server answered the login
     if module.startswith(("pymysql", "MySQLdb", "mysql", "mariadb")):
         args = getattr(original, "args", ())
         return bool(args) and isinstance(args[0], int) and args[0] in MYSQL_TRANSIENT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pymysql.err
@@ -203,3 +204,25 @@ def test_postgresql_lock_timeout_is_transient_and_a_unique_violation_is_not(post
 
     assert not is_transient(_error(duplicate))
     engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_refused_postgresql_login_is_not_tried_again_and_no_server_is(postgres_url):
+    """psycopg2 gives a failed login no SQLSTATE: the server's FATAL answer (an unknown role, an unknown database)
+    is a refusal, raised at once; a port where nothing listens is a server out of reach, waited for."""
+    url = sa.engine.make_url(postgres_url)
+
+    def connect(**parts) -> None:
+        engine = sa.create_engine(url.set(**parts), connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
+
+    assert not is_transient(_error(lambda: connect(username="no_such_account")))
+    assert not is_transient(_error(lambda: connect(database="no_such_database")))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed_port = free.getsockname()[1]
+    assert is_transient(_error(lambda: connect(port=closed_port)))
