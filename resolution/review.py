@@ -7,12 +7,12 @@ records of a golden case were linked.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pandas as pd
 import sqlalchemy as sa
 
+from core import clock
 from core.warehouse import Warehouse
 from resolution.clusters import CONSTRAINTS
 from schemas.warehouse import case_links, link_evidence, resolution_splits, review_decisions, review_queue, staged_cases
@@ -57,7 +57,7 @@ def decide(
                 **row,
                 "decision": decision,
                 "decided_by": decided_by,
-                "decided_at": dt.datetime.now().replace(microsecond=0),
+                "decided_at": clock.now(),
                 "note": note,
             },
         )

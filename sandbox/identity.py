@@ -76,18 +76,22 @@ def make_ric(region: str, birth: dt.date, sequence: int) -> str:
     return first17 + ric_check_char(first17)
 
 
-def _birth_date_ok(yyyymmdd: str) -> bool:
-    """A real date from 1880 up to today (Asia/Shanghai): a date no one can be born on is no 身份证号."""
+def _birth_date_ok(yyyymmdd: str, today: dt.date | None = None) -> bool:
+    """A real date from 1880 up to ``today`` (default: today in Asia/Shanghai): a date no one can be born on is no
+    身份证号."""
     try:
         born = dt.datetime.strptime(yyyymmdd, "%Y%m%d").date()
     except ValueError:
         return False
-    return dt.date(FIRST_BIRTH_YEAR, 1, 1) <= born <= dt.datetime.now(SHANGHAI).date()
+    return dt.date(FIRST_BIRTH_YEAR, 1, 1) <= born <= (today or dt.datetime.now(SHANGHAI).date())
 
 
-def is_valid_ric(number: str) -> bool:
+def is_valid_ric(number: str, today: dt.date | None = None) -> bool:
+    """A well-formed 身份证号 (GB 11643) of someone born by ``today`` (default: today in Asia/Shanghai)."""
     return (
-        bool(RIC_SHAPE.fullmatch(number)) and _birth_date_ok(number[6:14]) and ric_check_char(number[:17]) == number[17]
+        bool(RIC_SHAPE.fullmatch(number))
+        and _birth_date_ok(number[6:14], today)
+        and ric_check_char(number[:17]) == number[17]
     )
 
 

@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from connectors.sources import DepartmentSource
+from core import clock
 from core.departments import Department, departments
 from core.warehouse import Warehouse, insert_frame
 from pipelines.metadata import report_days, table_metadata
@@ -41,7 +42,7 @@ def land(
 ) -> dict:
     """Replace the partition's raw rows (in ``table``: ``raw_records``, or ``raw_feed_records`` for a platform's
     feed) and its load record in one transaction."""
-    fetched_at = dt.datetime.now().replace(microsecond=0)
+    fetched_at = clock.now()
     batch_id = f"{source}-{partition:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     frame = pd.DataFrame(
         {

@@ -22,6 +22,7 @@ from dagster import (
     asset,
 )
 
+from core import clock
 from core.vocabulary import CASE_RECEIVERS
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import queue
@@ -308,7 +309,7 @@ def _strengthen_neighbours(conn: sa.Connection, neighbours: pd.DataFrame, rule: 
 def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Allocator | None = None) -> dict:
     """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures.
     ``allocator``: where new 办件编号 come from (default: the bridge's own serials)."""
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     new = _typed(
         pd.DataFrame(
             conn.execute(sa.select(staged_cases).where(staged_cases.c.partition_date == partition)).mappings().all(),
