@@ -43,16 +43,21 @@ BY_GOLDEN_ID, BY_NUMBER, BY_RECORD, BY_IDENTIFIER, BY_NAME = (
 )
 
 
-def _linked(where) -> sa.Select:
-    """Golden ids of the staged records matching ``where``."""
+def _staged_with_links() -> sa.Join:
+    """Each staged record beside its link to a golden case (one per record)."""
     s, link = staged_cases.c, case_links.c
-    joined = staged_cases.join(
+    return staged_cases.join(
         case_links,
         (link.source_system == s.source_system)
         & (link.partition_date == s.partition_date)
         & (link.record_key == s.record_key),
     )
-    return sa.select(link.golden_case_id).select_from(joined).where(where).distinct()
+
+
+def _linked(where) -> sa.Select:
+    """Golden ids of the staged records matching ``where``."""
+    link = case_links.c
+    return sa.select(link.golden_case_id).select_from(_staged_with_links()).where(where).distinct()
 
 
 def find(warehouse, text: str) -> pd.DataFrame:
@@ -124,12 +129,7 @@ def _golden(warehouse, ids: list[str]) -> pd.DataFrame:
 
 def _records(warehouse, ids: list[str]) -> pd.DataFrame:
     s, link = staged_cases.c, case_links.c
-    joined = staged_cases.join(
-        case_links,
-        (link.source_system == s.source_system)
-        & (link.partition_date == s.partition_date)
-        & (link.record_key == s.record_key),
-    )
+    joined = _staged_with_links()
     columns = (link.golden_case_id, s.source_system, s.source_record_id, link.role, link.partition_date)
     frames = [
         warehouse.read(sa.select(*columns).select_from(joined).where(link.golden_case_id.in_(c))) for c in _chunks(ids)
