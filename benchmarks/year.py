@@ -210,6 +210,7 @@ def main() -> None:
                 "marts_refresh_s": round(refresh, 1),
                 "warehouse_mb": round(_size_mb(url), 1),
                 "steps_s": steps,
+                "marts_steps_s": _step_seconds(instance, refreshed.run_id),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
             weeks.append(figures)

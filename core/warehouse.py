@@ -177,19 +177,23 @@ def add_missing_columns(engine: sa.Engine, meta: sa.MetaData = metadata) -> list
 
 
 def add_missing_indexes(engine: sa.Engine, meta: sa.MetaData = metadata) -> list[str]:
-    """Indexes a release added to an existing table (``create_all`` makes them only with a new table): created
-    here, so a warehouse built by an earlier release reads a day's rows by index too. Returns their names."""
+    """Indexes a release added to an existing table, or whose columns it changed (``create_all`` makes them only
+    with a new table): created here, so a warehouse built by an earlier release reads a day's rows by index too.
+    Returns their names."""
     engine = on_warehouse_schemas(engine)
     added: list[str] = []
     with engine.begin() as conn:
         for table, schema, inspector in list(_existing_tables(conn, engine, meta)):
             if not table.indexes:
                 continue
-            found = {index["name"] for index in inspector.get_indexes(table.name, schema=schema)}
+            found = {index["name"]: index["column_names"] for index in inspector.get_indexes(table.name, schema=schema)}
             for index in sorted(table.indexes, key=lambda i: i.name):
-                if index.name not in found:
-                    index.create(conn)
-                    added.append(index.name)
+                if index.name in found and found[index.name] == [c.name for c in index.columns]:
+                    continue
+                if index.name in found:  # an earlier release's columns: made again as this release defines it
+                    index.drop(conn)
+                index.create(conn)
+                added.append(index.name)
     return added
 
 

@@ -133,6 +133,11 @@ def day_evaluations(
         )
 
 
+#: Every daily check's judge by ``<asset>.<check>``: what the check decides, callable without Dagster (the tests read
+#: the query plans of every check).
+JUDGES: dict[str, Callable[[Warehouse, list[dt.date]], Verdicts]] = {}
+
+
 def daily_check(*, asset: str, description: str, name: str | None = None, blocking: bool = False):
     """A standalone check on a daily asset with one verdict per day: a week's run records seven, each on its
     partition with that day's figures (never one line for the week and seven days "skipped"). The decorated
@@ -145,6 +150,7 @@ def daily_check(*, asset: str, description: str, name: str | None = None, blocki
 
     def decorate(judge: Callable[[Warehouse, list[dt.date]], Verdicts]) -> AssetChecksDefinition:
         check_name = name or judge.__name__
+        JUDGES[f"{asset}.{check_name}"] = judge
 
         @asset_check(asset=asset, name=check_name, partitions_def=DAILY, blocking=blocking, description=description)
         def check(context: AssetCheckExecutionContext, warehouse: ResourceParam[Warehouse]):

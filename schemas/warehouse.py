@@ -124,7 +124,8 @@ staged_cases = Table(
     Column("quality_flags", String(256)),  # ';'-separated warnings that did not justify quarantine
     Index("ix_staged_cases_applicant", "applicant_id"),
     Index("ix_staged_cases_case_no", "case_no"),  # an evaluation or a 12345 order names its case by number
-    Index("ix_staged_cases_record", "source_system", "source_record_id"),  # a 办件编号's anchor record, every state
+    # a 办件编号's anchor record, every state; and whether a newer state of a record exists (a check per day)
+    Index("ix_staged_cases_record", "source_system", "source_record_id", "partition_date"),
 )
 
 staged_pauses = Table(
@@ -291,6 +292,7 @@ outbox = Table(
     Column("acked_at", DateTime),
     Index("ix_outbox_status", "target", "status"),
     Index("ix_outbox_target_day", "target", "partition_date"),
+    Index("ix_outbox_entity", "target", "golden_case_id", "version"),  # an entity's versions (a day's check)
 )
 
 dead_letters = Table(
