@@ -53,7 +53,7 @@ from connectors.snowflake import Snowflake
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage, ReadWindow
 from core import clock
 from core.database_retry import with_retries
-from core.warehouse import insert_frame
+from core.warehouse import frame_of, insert_frame
 
 __all__ = [
     "CASE_FIELDS",
@@ -285,13 +285,12 @@ class ProvinceTableTarget(DeliveryTarget):
             | ({ddl.version: None} if ddl.version else {})
         )
         frames = [
-            pd.DataFrame(
-                conn.execute(sa.select(*(t.c[c] for c in read)).where(t.c[chosen.case_key].in_(part))).mappings().all(),
-                columns=read,
-            )
+            frame_of(conn.execute(sa.select(*(t.c[c] for c in read)).where(t.c[chosen.case_key].in_(part))))
             for part in _chunks(numbers)
         ]
-        stored = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=read)
+        # an IN list that found nothing (new cases) has no types: it must not turn the others' numbers into objects
+        found = [f for f in frames if len(f)]
+        stored = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=read)
         present = set(zip(stored[sync.row_key], stored[sync.batch], strict=True))
         newest = stored.sort_values(ddl.row_id.column).drop_duplicates(sync.row_key, keep="last")
         return newest.set_index(sync.row_key), present
@@ -320,7 +319,9 @@ class ProvinceTableTarget(DeliveryTarget):
                 first = latest[column].reindex(out.index[earlier])
                 if how.value == "now":
                     first = pd.to_datetime(first)
-                out.loc[earlier, column] = first.fillna(out.loc[earlier, column]).to_numpy()
+                kept = first.fillna(out.loc[earlier, column]).astype(object).to_numpy()
+                out[column] = out[column].astype(object)  # what was stored, as it was stored: no cast either way
+                out.loc[earlier, column] = kept
         if ddl.version:
             previous = pd.to_numeric(latest[ddl.version].reindex(out.index), errors="coerce").fillna(0).astype(int)
             out[ddl.version] = (previous + 1).to_numpy()

@@ -46,7 +46,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import settings
-from core.warehouse import insert_frame
+from core.warehouse import frame_of, insert_frame
 from schemas.case import departments, items
 from schemas.identifiers import case_number_problems, national_shaped
 from schemas.warehouse import case_numbers
@@ -123,7 +123,7 @@ def _stored(conn: sa.Connection, members: pd.DataFrame) -> pd.DataFrame:
         # by the anchor's index (source first): these records' numbers, not a scan of every number ever given
         c = case_numbers.c
         rows = conn.execute(sa.select(case_numbers).where(c.source_system.in_(systems) & c.source_record_id.in_(chunk)))
-        frames.append(pd.DataFrame(rows.mappings().all(), columns=[c.name for c in case_numbers.c]))
+        frames.append(frame_of(rows))
     stored = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in case_numbers.c])
     return stored.merge(members[["source_system", "source_record_id"]].drop_duplicates(), how="inner")
 

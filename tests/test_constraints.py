@@ -270,7 +270,7 @@ def test_a_rerun_splits_a_chained_golden_case_and_sends_both_corrections(tmp_pat
     assert len(chained) == 1
     merged_id = chained.iloc[0, 0]
     assert [gc for gc, _ in golden_cases_with_two_items(warehouse, days[0], days[-1])] == [merged_id]
-    sent_before = warehouse.scalar("SELECT COUNT(*) FROM outbox")
+    queued_before = set(warehouse.read(sa.select(outbox.c.idempotency_key))["idempotency_key"])
 
     monkeypatch.undo()
     with warehouse.begin() as conn:
@@ -289,8 +289,8 @@ def test_a_rerun_splits_a_chained_golden_case_and_sends_both_corrections(tmp_pat
     assert home["MR-2"] != merged_id
     assert golden_cases_with_two_items(warehouse, days[0], days[-1]) == []
     assert warehouse.scalar("SELECT COUNT(*) FROM golden_cases") == 2
-    queued = warehouse.read(sa.select(outbox.c.golden_case_id, outbox.c.version, outbox.c.target))
-    new_rows = queued.iloc[sent_before:]
+    queued = warehouse.read(sa.select(outbox.c.idempotency_key, outbox.c.golden_case_id, outbox.c.target))
+    new_rows = queued[~queued["idempotency_key"].isin(queued_before)]
     assert sorted(map(tuple, new_rows[["golden_case_id", "target"]].values.tolist())) == sorted(
         (gc, target) for gc in (merged_id, home["MR-2"]) for target in ("municipal", "one_network")
     )

@@ -158,3 +158,46 @@ def test_an_older_warehouse_gets_the_indexes_it_lacks_when_opened(tmp_path):
     assert {"ix_case_links_day", "ix_staged_cases_record"} <= names
     assert "ix_case_links_day" in plan[0][-1]
     assert pd.isna(warehouse.scalar(f"SELECT MAX(version) FROM {golden_cases.name}"))
+
+
+def test_a_result_read_column_by_column_is_the_frame_read_row_by_row(tmp_path):
+    """``frame_of`` builds frames by column (cheaper); every type the warehouse stores, missing values, an empty
+    result and two columns of one name come out as ``pd.DataFrame(rows, columns=keys)`` makes them."""
+    from core.warehouse import frame_of
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'f.sqlite'}")
+    meta = sa.MetaData()
+    t = sa.Table(
+        "t",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String),
+        sa.Column("amount", sa.Float),
+        sa.Column("day", sa.Date),
+        sa.Column("at", sa.DateTime),
+        sa.Column("flag", sa.Boolean),
+    )
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            t.insert(),
+            [
+                {"id": 1, "name": "张伟", "amount": 1.5, "day": dt.date(2026, 11, 2), "at": dt.datetime(2026, 11, 2, 9)}
+                | {"flag": None},
+                {"id": 2, "name": None, "amount": None, "day": None, "at": None, "flag": True},
+                {"id": 3, "name": "", "amount": 0.0, "day": dt.date(2026, 12, 1), "at": None, "flag": False},
+            ],
+        )
+    u = t.alias("u")
+    queries = [
+        sa.select(t),
+        sa.select(t).where(t.c.id > 9),  # empty
+        sa.select(t.c.id, t.c.name).where(t.c.id == 2),  # one row, all missing but the key
+        sa.select(t.c.id, u.c.id).select_from(t.join(u, u.c.id == t.c.id)),  # same name twice (a join's)
+    ]
+    with engine.connect() as conn:
+        for query in queries:
+            expected = conn.execute(query)
+            expected = pd.DataFrame(expected.fetchall(), columns=list(expected.keys()))
+            pd.testing.assert_frame_equal(frame_of(conn.execute(query)), expected)
+    engine.dispose()

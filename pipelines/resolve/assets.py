@@ -24,7 +24,7 @@ from dagster import (
 
 from core import clock
 from core.vocabulary import CASE_RECEIVERS
-from core.warehouse import Warehouse, insert_frame
+from core.warehouse import Warehouse, frame_of, insert_frame
 from delivery.outbox import queue
 from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
@@ -84,8 +84,7 @@ def _linked_records(conn: sa.Connection, condition) -> pd.DataFrame:
         & (staged_cases.c.record_key == case_links.c.record_key),
     )
     query = sa.select(staged_cases, case_links.c.golden_case_id).select_from(join).where(condition)
-    result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return frame_of(conn.execute(query))
 
 
 def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
@@ -310,12 +309,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
     """Link the partition's records, rebuild touched golden cases and queue new versions. Returns figures.
     ``allocator``: where new 办件编号 come from (default: the bridge's own serials)."""
     now = clock.now()
-    new = _typed(
-        pd.DataFrame(
-            conn.execute(sa.select(staged_cases).where(staged_cases.c.partition_date == partition)).mappings().all(),
-            columns=[c.name for c in staged_cases.columns],
-        )
-    )
+    new = _typed(frame_of(conn.execute(sa.select(staged_cases).where(staged_cases.c.partition_date == partition))))
     lo, hi = partition - dt.timedelta(days=LOOKBACK_DAYS), partition + dt.timedelta(days=LOOKBACK_DAYS)
     around = staged_cases.c.partition_date.between(lo, hi) & (staged_cases.c.partition_date != partition)
     neighbours = _linked_records(conn, around)
@@ -523,12 +517,7 @@ def _linked_evaluations(conn: sa.Connection, golden_ids: list[str], partition: d
         return pd.DataFrame()
     frames, named = [], []
     for chunk in _chunks(sorted(set(numbers["case_no"]))):
-        frames.append(
-            pd.DataFrame(
-                conn.execute(sa.select(staged_evaluations).where(e.case_no.in_(chunk))).mappings().all(),
-                columns=[c.name for c in staged_evaluations.columns],
-            )
-        )
+        frames.append(frame_of(conn.execute(sa.select(staged_evaluations).where(e.case_no.in_(chunk)))))
         named.append(number_index(conn, case_nos=chunk))  # every case each number names, these and others
     records = pd.concat(frames, ignore_index=True)
     if records.empty:
