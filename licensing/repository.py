@@ -448,29 +448,43 @@ def link_findings(conn: sa.Connection, found: pd.DataFrame) -> pd.DataFrame:
         ],
         columns=["holder_id", "licence_key", "licence_no", "licence_type_code", "status"],
     )
-    held["number"] = normalize_code_series(held["licence_no"].astype("string"))
-    by_holder = {h: frame for h, frame in held.groupby("holder_id")}
-    numbers = normalize_code_series(found["licence_no"].astype("string"))
-    keys, how = [], []
-    for holder, number, type_code in zip(found["holder_id"], numbers, found["licence_type_code"], strict=True):
-        mine = by_holder.get(holder) if pd.notna(holder) else None
-        if mine is None:
-            keys.append([])
-            how.append("none")
-            continue
-        by_number = mine[mine["number"] == number] if pd.notna(number) else mine.iloc[0:0]
-        if len(by_number):
-            keys.append(sorted(by_number["licence_key"]))
-            how.append("number")
-            continue
-        of_type = mine[mine["licence_type_code"] == type_code] if pd.notna(type_code) and type_code else mine.iloc[0:0]
-        in_force = of_type[of_type["status"].isin(IN_FORCE)]
-        chosen = in_force if len(in_force) else of_type
-        keys.append(sorted(chosen["licence_key"]))
-        how.append("type" if len(chosen) else "none")
-    found["licence_keys"] = keys
-    found["licence_match"] = how
+    found["licence_keys"], found["licence_match"] = match_licences(found, held)
     return found
+
+
+def match_licences(found: pd.DataFrame, held: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each finding (``holder_id``, ``licence_no``, ``licence_type_code``) among its holder's licences
+    (``held``: holder_id, licence_key, licence_no, licence_type_code, status): the keys it names, sorted, and how
+    (``number``: by the number it gives; ``type``: the holder's licences of its type, those in force if any;
+    ``none``). By joins, not per finding: a year of findings is rebuilt after every load."""
+    held = held.assign(number=normalize_code_series(held["licence_no"].astype("string")))
+    held["in_force"] = held["status"].isin(IN_FORCE)
+    asked = pd.DataFrame(
+        {
+            "_i": np.arange(len(found)),
+            "holder_id": found["holder_id"].to_numpy(),
+            "number": normalize_code_series(found["licence_no"].astype("string")).to_numpy(),
+            "licence_type_code": found["licence_type_code"].astype("string").to_numpy(),
+        }
+    )
+    asked = asked[asked["holder_id"].notna()]
+    # by the number the finding gives, among the holder's licences
+    with_number = asked[asked["number"].notna()].drop(columns="licence_type_code")
+    by_number = with_number.merge(held[["holder_id", "number", "licence_key"]], on=["holder_id", "number"])
+    # else by its type, the holder's licences of that type in force if any, else all of that type
+    typed = asked[~asked["_i"].isin(by_number["_i"]) & asked["licence_type_code"].fillna("").ne("")]
+    by_type = typed.drop(columns="number").merge(
+        held[["holder_id", "licence_type_code", "licence_key", "in_force"]], on=["holder_id", "licence_type_code"]
+    )
+    by_type = by_type[by_type["in_force"] | ~by_type.groupby("_i")["in_force"].transform("any")]
+    keys = pd.Series([[] for _ in range(len(found))], dtype=object)
+    how = np.full(len(found), "none", dtype=object)
+    for matched, label in ((by_number, "number"), (by_type, "type")):
+        if len(matched):
+            lists = matched.sort_values(["_i", "licence_key"]).groupby("_i", sort=False)["licence_key"].agg(list)
+            keys.iloc[lists.index.to_numpy()] = lists.to_numpy()
+            how[lists.index.to_numpy()] = label
+    return keys.to_numpy(), how
 
 
 def finding_events(linked: pd.DataFrame, partition: dt.date) -> pd.DataFrame:

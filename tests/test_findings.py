@@ -199,3 +199,81 @@ def test_a_holder_code_in_many_findings_links_every_one(warehouse):
     assert len(linked) == 1200
     by_code = linked.groupby(linked["holder_id"].isna())["holder_code"].nunique()
     assert by_code.to_dict() == {False: 1, True: 600}  # every company finding linked, the strangers unknown
+
+
+def _one_finding_at_a_time(found: pd.DataFrame, held: pd.DataFrame) -> tuple[list, list]:
+    """The rule as it reads, one finding at a time (how ``link_findings`` did it before the joins)."""
+    from licensing.repository import IN_FORCE
+    from schemas.identifiers import normalize_code_series
+
+    held = held.assign(number=normalize_code_series(held["licence_no"].astype("string")))
+    numbers = normalize_code_series(found["licence_no"].astype("string"))
+    keys, how = [], []
+    for holder, number, type_code in zip(found["holder_id"], numbers, found["licence_type_code"], strict=True):
+        mine = held[held["holder_id"] == holder] if pd.notna(holder) else held.iloc[0:0]
+        by_number = mine[mine["number"] == number] if pd.notna(number) else mine.iloc[0:0]
+        if len(by_number):
+            keys.append(sorted(by_number["licence_key"]))
+            how.append("number")
+            continue
+        of_type = mine[mine["licence_type_code"] == type_code] if pd.notna(type_code) and type_code else mine.iloc[0:0]
+        in_force = of_type[of_type["status"].isin(IN_FORCE)]
+        chosen = in_force if len(in_force) else of_type
+        keys.append(sorted(chosen["licence_key"]))
+        how.append("type" if len(chosen) else "none")
+    return keys, how
+
+
+def test_findings_match_licences_by_joins_as_the_rule_reads():
+    """By number (even one the holder holds twice), else by type preferring those in force, else none; a finding
+    of an unknown holder, without number or type, or of a holder with no licences matches none."""
+    from licensing.repository import match_licences
+
+    held = pd.DataFrame(
+        [
+            ("H1", "L1", "JY13204120000001", "食品经营许可证", "有效"),
+            ("H1", "L2", "JY13204120000002", "食品经营许可证", "注销"),
+            ("H1", "L3", "JY13204120000002", "食品经营许可证", "有效"),  # one number on two licences
+            ("H1", "L4", "X-9", "卫生许可证", "注销"),
+            ("H1", "L5", "X-10", "卫生许可证", "过期"),
+            ("H2", "L6", "JY13204120000001", "食品经营许可证", "暂扣"),  # another holder's same number
+            ("H2", "L7", "Y-1", "营业执照", "有效"),
+        ],
+        columns=["holder_id", "licence_key", "licence_no", "licence_type_code", "status"],
+    )
+    found = pd.DataFrame(
+        [
+            ("H1", "JY13204120000001", "食品经营许可证"),  # number
+            ("H1", "jy1320412 0000002", None),  # number, written loosely, two licences
+            ("H1", "JY-404", "食品经营许可证"),  # no such number: by type, those in force
+            ("H1", None, "卫生许可证"),  # by type, none in force: all of the type
+            ("H1", None, "营业执照"),  # the holder has none of the type
+            ("H1", None, None),  # neither number nor type
+            ("H1", "", ""),
+            ("H2", "JY13204120000001", "卫生许可证"),  # the number is this holder's, not H1's
+            ("H2", None, "食品经营许可证"),  # suspended counts as in force
+            (None, "JY13204120000001", "食品经营许可证"),  # unknown holder
+            ("H3", "JY13204120000001", "食品经营许可证"),  # a holder with no licences
+        ],
+        columns=["holder_id", "licence_no", "licence_type_code"],
+    ).astype("string")
+    keys, how = match_licences(found, held)
+    expected_keys, expected_how = _one_finding_at_a_time(found, held)
+    assert [list(k) for k in keys] == expected_keys
+    assert list(how) == expected_how
+    assert expected_how == [
+        "number",
+        "number",
+        "type",
+        "type",
+        "none",
+        "none",
+        "none",
+        "number",
+        "type",
+        "none",
+        "none",
+    ]
+    assert expected_keys[1] == ["L2", "L3"] and expected_keys[2] == ["L1", "L3"] and expected_keys[3] == ["L4", "L5"]
+    empty = held.iloc[0:0]
+    assert [list(k) for k in match_licences(found, empty)[0]] == [[]] * len(found)
