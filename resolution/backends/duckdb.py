@@ -2,6 +2,8 @@
 
 It is also where features are prepared for every backend: the learned item classes and package days are SQL
 over the whole run (``features.load_features``), and the Spark backend reads the finished table from here.
+Scoring is one query written from the model file (``scoring.py``: Splink's predictions, bit for bit, without
+building a Splink linker); Splink itself is imported only for training (:func:`linker`).
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ from __future__ import annotations
 import copy
 import os
 import re
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
-from splink import Linker, SettingsCreator
-from splink.internals.duckdb.database_api import DuckDBAPI
 
-from resolution.backends import Backend, score_columns
+from resolution.backends import Backend
+from resolution.backends.scoring import prediction_sql
 from resolution.clusters import ATTRIBUTES
 from resolution.features import load_features
-from resolution.model import MODEL_DIALECT, for_scoring
+from resolution.model import BLOCKING_RULES, MODEL_DIALECT, for_scoring
+
+if TYPE_CHECKING:
+    from splink import Linker, SettingsCreator
 
 DUCKDB_MEMORY_LIMIT = "1500MB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
 
@@ -62,6 +67,9 @@ def linker(
 ) -> Linker:
     """A Splink linker over ``table`` of ``con``. ``validate``: Splink checks the settings' columns against the
     table (for training; the trained model's columns are the features table's by construction)."""
+    from splink import Linker
+    from splink.internals.duckdb.database_api import DuckDBAPI
+
     db_api = DuckDBAPI(connection=con)
     return Linker(db_api.register(table, dataset_display_name="cases"), model, log_level=30, validate_settings=validate)
 
@@ -93,6 +101,16 @@ class DuckDBBackend(Backend):
         return self.con.execute(f"SELECT * FROM {self.table} ORDER BY uid").df()
 
     def score(self, model: dict, review_threshold: float) -> pd.DataFrame:
+        columns = [row[0] for row in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
+        query = prediction_sql(
+            cheaper_levels(for_scoring(model)), self.table, columns, BLOCKING_RULES, review_threshold
+        )
+        return self.con.execute(query).df()
+
+    def splink_score(self, model: dict, review_threshold: float) -> pd.DataFrame:
+        """The same predictions through a Splink linker (what :meth:`score` must equal; for tests)."""
+        from resolution.backends import score_columns
+
         predictions = linker(
             self.con, self.table, cheaper_levels(for_scoring(model)), validate=False
         ).inference.predict(threshold_match_probability=review_threshold, warning_mode="never")
