@@ -104,33 +104,71 @@ def blocked_pairs_sql(table: str, rules: list[str], unique_id: str = "uid") -> s
     return "\nUNION\n".join(joins)
 
 
+def comparison_columns(comparison: dict, compared: list[str]) -> list[str]:
+    """The feature columns a comparison's levels read, of ``compared``."""
+    text = " ".join(level["sql_condition"] for level in comparison["comparison_levels"])
+    named = {m.group(1) for m in PAIR_COLUMN.finditer(text)}
+    return [c for c in compared if c in named]
+
+
 def prediction_sql(model: dict, table: str, columns: list[str], rules: list[str], threshold: float) -> str:
     """The predictions of ``model`` for the pairs of ``rules`` over ``table`` (whose columns are ``columns``), with
     probability at least ``threshold``: uid_l, uid_r, match_probability, match_weight, and per comparison its
-    gamma and match weight (Splink's column names)."""
+    gamma and match weight (Splink's column names).
+
+    A comparison's level depends only on the values of the columns it reads, and those repeat: an applicant's
+    name, identifier and address on all its records, an item's code and name on thousands. So each record gets,
+    per comparison, a number for its combination of those values (``values_<comparison>``), the pairs carry
+    only these numbers, and each comparison's levels are computed once per distinct pair of numbers, on the
+    values, with the levels' own SQL. A pair's level is the same as computed on the pair itself: it reads
+    nothing else.
+    """
     unique_id = model.get("unique_id_column_name", "uid")
     compared = pair_columns(model, [c for c in columns if c != unique_id])
-    sides = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in compared)
-    parts = [comparison_sql(c) for c in model["comparisons"]]
     names = [c["output_column_name"] for c in model["comparisons"]]
+    values, coded, code_joins, levels, level_joins, weights = [], [], [], [], [], []
+    for i, comparison in enumerate(model["comparisons"]):
+        name, read = comparison["output_column_name"], comparison_columns(comparison, compared)
+        gamma, weight = comparison_sql(comparison)
+        listed = ", ".join(read)
+        distinct = f"SELECT DISTINCT {listed} FROM {table}"
+        values.append(f"values_{name} AS (SELECT row_number() OVER () AS code, {listed} FROM ({distinct}))")
+        same_values = " AND ".join(f"t.{c} IS NOT DISTINCT FROM v{i}.{c}" for c in read)
+        code_joins.append(f"JOIN values_{name} v{i} ON {same_values}")
+        coded.append(f"v{i}.code AS code_{name}")
+        sides = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in read)
+        levels.append(
+            f"levels_{name} AS (SELECT code_l, code_r, {gamma} FROM (SELECT code_l, code_r, {sides} FROM "
+            f"(SELECT DISTINCT code_{name}_l AS code_l, code_{name}_r AS code_r FROM coded_pairs) d "
+            f"JOIN values_{name} l ON l.code = d.code_l JOIN values_{name} r ON r.code = d.code_r))"
+        )
+        level_joins.append(
+            f"JOIN levels_{name} g{i} ON g{i}.code_l = p.code_{name}_l AND g{i}.code_r = p.code_{name}_r"
+        )
+        weights.append(f"gamma_{name}, {weight}")
     prior = match_weight_of_probability(model["probability_two_random_records_match"])
-    weight = f"cast({prior} as float8) + " + " + ".join(f"mw_{n}" for n in names)
+    total = f"cast({prior} as float8) + " + " + ".join(f"mw_{n}" for n in names)
     probability = (
-        f"CASE WHEN ({weight}) >= 0 THEN 1.0 / (1.0 + POWER(cast(2 as float8), -({weight}))) "
-        f"ELSE POWER(cast(2 as float8), ({weight})) / (1.0 + POWER(cast(2 as float8), ({weight}))) END"
+        f"CASE WHEN ({total}) >= 0 THEN 1.0 / (1.0 + POWER(cast(2 as float8), -({total}))) "
+        f"ELSE POWER(cast(2 as float8), ({total})) / (1.0 + POWER(cast(2 as float8), ({total}))) END"
     )
-    per_field = ", ".join(f"gamma_{n}, mw_{n}" for n in names)
-    gamma_columns = ", ".join(gamma for gamma, _ in parts)
-    weight_columns = ", ".join(f"gamma_{n}, {case}" for n, (_, case) in zip(names, parts, strict=True))
+    code_sides = ", ".join(f"l.code_{n} AS code_{n}_l, r.code_{n} AS code_{n}_r" for n in names)
     return f"""
-        WITH pairs AS ({blocked_pairs_sql(table, rules, unique_id)}),
-        with_columns AS (
-            SELECT p.uid_l, p.uid_r, {sides}
-            FROM pairs p JOIN {table} l ON l.{unique_id} = p.uid_l JOIN {table} r ON r.{unique_id} = p.uid_r
+        WITH {", ".join(values)},
+        codes AS (SELECT t.{unique_id}, {", ".join(coded)} FROM {table} t {" ".join(code_joins)}),
+        pairs AS ({blocked_pairs_sql(table, rules, unique_id)}),
+        coded_pairs AS (
+            SELECT p.uid_l, p.uid_r, {code_sides}
+            FROM pairs p JOIN codes l ON l.{unique_id} = p.uid_l JOIN codes r ON r.{unique_id} = p.uid_r
         ),
-        vectors AS (SELECT uid_l, uid_r, {gamma_columns} FROM with_columns),
-        weights AS (SELECT uid_l, uid_r, {weight_columns} FROM vectors)
-        SELECT uid_l, uid_r, {probability} AS match_probability, {weight} AS match_weight, {per_field}
+        {", ".join(levels)},
+        vectors AS (
+            SELECT p.uid_l, p.uid_r, {", ".join(f"g{i}.gamma_{n}" for i, n in enumerate(names))}
+            FROM coded_pairs p {" ".join(level_joins)}
+        ),
+        weights AS (SELECT uid_l, uid_r, {", ".join(weights)} FROM vectors)
+        SELECT uid_l, uid_r, {probability} AS match_probability, {total} AS match_weight,
+               {", ".join(f"gamma_{n}, mw_{n}" for n in names)}
         FROM weights
-        WHERE ({weight}) >= {match_weight_of_probability(threshold)}
+        WHERE ({total}) >= {match_weight_of_probability(threshold)}
     """
