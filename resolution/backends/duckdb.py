@@ -35,8 +35,8 @@ NODE_SQL = ", ".join(
         "state_rank",
     ]
 )
-#: Columns only the constraints read: they leave DuckDB with the nodes, so scoring a million records works
-#: within its memory limit.
+#: Columns only the constraints read: they leave DuckDB with the nodes (scoring reads the columns its levels
+#: and blocking rules name, and another backend is handed the features without these).
 NODE_ONLY_COLUMNS = ("item_code_id", "id_kind", "state_rank")
 
 
@@ -91,14 +91,13 @@ class DuckDBBackend(Backend):
 
     def load(self, prepared: pd.DataFrame) -> pd.DataFrame:
         self.table = load_features(self.con, prepared)
-        nodes = self.con.execute(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").df()
-        for column in NODE_ONLY_COLUMNS:
-            self.con.execute(f"ALTER TABLE {self.table} DROP COLUMN {column}")
-        return nodes
+        return self.con.execute(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").df()
 
     def features(self) -> pd.DataFrame:
         """The features table as scoring reads it, in ``uid`` order."""
-        return self.con.execute(f"SELECT * FROM {self.table} ORDER BY uid").df()
+        return self.con.execute(
+            f"SELECT * EXCLUDE ({', '.join(NODE_ONLY_COLUMNS)}) FROM {self.table} ORDER BY uid"
+        ).df()
 
     def score(self, model: dict, review_threshold: float) -> pd.DataFrame:
         columns = [row[0] for row in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
