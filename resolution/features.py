@@ -24,12 +24,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.departments import local_item_codes
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
 from schemas.items import catalogue_entries, identify_items, item_core
-from schemas.text import mapped, per_distinct, sub
+from schemas.text import TEXT, mapped, sub
 from staging.normalise import clean_text, company_name_key, parse_timestamps
 
 ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
@@ -42,12 +43,12 @@ def toneless(reading: str) -> str:
     return stripped.replace("ü", "v")
 
 
-def pinyin_tables(characters: str) -> tuple[dict[int, str], dict[int, str]]:
+def pinyin_tables(characters: set[str]) -> tuple[dict[int, str], dict[int, str]]:
     """``str.translate`` tables for the ``characters`` given (those the names hold; a few thousand, not the
     dictionary's 42,000): character → its most common reading, and → all its readings ("ceng|zeng ")."""
     known = pinyin_dict()
     primary, readings = {}, {}
-    for code in {ord(c) for c in characters}:
+    for code in map(ord, characters):
         text = known.get(code)
         if text is None:
             continue
@@ -55,6 +56,11 @@ def pinyin_tables(characters: str) -> tuple[dict[int, str], dict[int, str]]:
         primary[code] = options[0]
         readings[code] = "|".join(sorted(options)) + " "
     return primary, readings
+
+
+#: Han characters (the basic block and extension A): each is one group of readings in ``name_sounds``; any other
+#: character is a group of its own (followed by a space).
+HAN = (0x3400, 0x9FFF)
 
 
 @cache
@@ -76,14 +82,24 @@ def pinyin_dict() -> dict[int, str]:
 
 def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(primary pinyin, per-character reading groups) for each name; characters without a reading stand for
-    themselves. Both are plain strings, computed in C by ``str.translate``."""
-    primary, readings = pinyin_tables("".join(pa.array(names.dropna().unique(), type=pa.string()).to_pylist()))
-    # Common names (张伟, 王芳) are read once.
-    spaced = per_distinct(names, lambda d: sub(d, r"([^\x{3400}-\x{9fff}])", r"\1 "))  # a non-Han char: own group
-    return (
-        per_distinct(names, lambda d: d.str.translate(primary).str.lower()),
-        per_distinct(spaced, lambda d: d.str.translate(readings).str.strip()),
-    )
+    themselves. Both are computed once per distinct name (common names, 张伟 and 王芳, are read once) by
+    ``str.translate`` in C, the distinct names taken out of Arrow at once (a pandas string column hands them to
+    Python one by one, slowly)."""
+    position, distinct = pd.factorize(names)
+    values = pa.array(distinct, type=pa.string()).to_pylist()
+    characters = set("".join(values))
+    primary, readings = pinyin_tables(characters)
+    # A character outside the Han block is a group of its own: its reading (or itself) and a space.
+    grouped = {code: readings.get(code, chr(code)) for code in map(ord, characters)}
+    grouped.update({code: text + " " for code, text in grouped.items() if not HAN[0] <= code <= HAN[1]})
+    py = pc.utf8_lower(pa.array([v.translate(primary) for v in values], type=pa.string()))
+    groups = pc.utf8_trim_whitespace(pa.array([v.translate(grouped) for v in values], type=pa.string()))
+
+    def spread(found: pa.Array) -> pd.Series:
+        text = pd.arrays.ArrowStringArray(pa.chunked_array([found]))
+        return pd.Series(text.take(position, allow_fill=True), index=names.index, dtype=TEXT)
+
+    return spread(py), spread(groups)
 
 
 def each_distinct(values: pd.Series, compute):
