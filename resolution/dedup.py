@@ -127,7 +127,7 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
     del prepared  # the features live in the backend now
     pa.default_memory_pool().release_unused()
     try:
-        result = engine.resolve()
+        result = engine.resolve(close_backend=True)
     finally:
         engine.close()
     clusters = cluster_ids(keys, result.cluster)

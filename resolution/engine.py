@@ -80,8 +80,13 @@ class Engine:
         decisions: pd.DataFrame | None = None,
         match_threshold: float = MATCH_THRESHOLD,
         review_threshold: float = REVIEW_THRESHOLD,
+        close_backend: bool = False,
     ) -> Resolution:
+        """``close_backend``: close the backend once the pairs are scored (the rest is the engine's), so its
+        memory (DuckDB's tables and buffers) is not held beside the clustering's."""
         scored = self.score(review_threshold)
+        if close_backend:
+            self.close()
         started = time.perf_counter()
         # Two records that cannot be one case are never a pair, whatever the model says of them.
         conflict = pair_conflicts(scored, self.nodes, CASE_WINDOW_DAYS)
