@@ -20,6 +20,7 @@ from pyarrow import csv as arrow_csv
 
 from core.exports import spreadsheet_safe
 from resolution.engine import make_engine
+from resolution.features import prepare
 from resolution.golden import golden_id_for
 from schemas.case import DEDUP_COLUMNS
 
@@ -116,10 +117,17 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
     cases = read_cases(input_path)
     keys = cases[list(REQUIRED)].copy()
     engine = make_engine(backend=backend)
-    engine.load(cases)
-    del cases  # the features live in DuckDB now; a million rows of text need not be held twice
+    prepared_at = time.perf_counter()
+    prepared = prepare(cases)
+    del cases  # a million rows of text need not be held twice while the backend loads the features
+    # Arrow's allocator keeps what was freed for reuse; handed back, the backend's memory comes on top of less.
+    pa.default_memory_pool().release_unused()
+    engine.seconds["prepare"] = time.perf_counter() - prepared_at
+    engine.load_prepared(prepared)
+    del prepared  # the features live in the backend now
+    pa.default_memory_pool().release_unused()
     try:
-        result = engine.resolve()
+        result = engine.resolve(close_backend=True)
     finally:
         engine.close()
     clusters = cluster_ids(keys, result.cluster)

@@ -56,10 +56,16 @@ class Engine:
 
     def load(self, cases: pd.DataFrame) -> None:
         started = time.perf_counter()
-        prepared = prepare(cases)
+        self.load_prepared(prepare(cases))
+        self.seconds["features"] = time.perf_counter() - started
+
+    def load_prepared(self, prepared: pd.DataFrame) -> None:
+        """Load features already prepared (``features.prepare``): a caller holding a million cases drops them
+        before the backend materialises the features, so the text is not held twice."""
+        started = time.perf_counter()
         self.keys = prepared[["source_system", "source_record_id"]].copy()
         self.nodes = self.backend.load(prepared)
-        self.seconds["features"] = time.perf_counter() - started
+        self.seconds["features"] = self.seconds.get("prepare", 0.0) + time.perf_counter() - started
 
     def score(self, review_threshold: float = REVIEW_THRESHOLD) -> pd.DataFrame:
         """Candidate pairs inside the case definition with probability ≥ ``review_threshold``."""
@@ -74,8 +80,13 @@ class Engine:
         decisions: pd.DataFrame | None = None,
         match_threshold: float = MATCH_THRESHOLD,
         review_threshold: float = REVIEW_THRESHOLD,
+        close_backend: bool = False,
     ) -> Resolution:
+        """``close_backend``: close the backend once the pairs are scored (the rest is the engine's), so its
+        memory (DuckDB's tables and buffers) is not held beside the clustering's."""
         scored = self.score(review_threshold)
+        if close_backend:
+            self.close()
         started = time.perf_counter()
         # Two records that cannot be one case are never a pair, whatever the model says of them.
         conflict = pair_conflicts(scored, self.nodes, CASE_WINDOW_DAYS)

@@ -24,34 +24,46 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.departments import local_item_codes
 from schemas.case import LEGAL_PERSON, NATURAL_PERSON, items
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
 from schemas.items import catalogue_entries, identify_items, item_core
-from schemas.text import mapped, per_distinct, sub
+from schemas.text import TEXT, mapped, sub
 from staging.normalise import clean_text, company_name_key, parse_timestamps
 
 ADDRESS_PREFIX = r"^(江苏省?)?(常州市?)?(武进区?)?"
 
 
 @cache
-def pinyin_tables() -> tuple[dict[int, str], dict[int, str]]:
-    """``str.translate`` tables: character → its most common reading, and → all its readings ("ceng|zeng ")."""
+def toneless(reading: str) -> str:
+    """A pinyin reading without its tone marks, ü as v (about 1,500 distinct readings)."""
+    stripped = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+    return stripped.replace("ü", "v")
 
-    @cache
-    def toneless(reading: str) -> str:  # 42,000 characters, about 1,500 distinct readings
-        stripped = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
-        return stripped.replace("ü", "v")
 
+def pinyin_tables(characters: set[str]) -> tuple[dict[int, str], dict[int, str]]:
+    """``str.translate`` tables for the ``characters`` given (those the names hold; a few thousand, not the
+    dictionary's 42,000): character → its most common reading, and → all its readings ("ceng|zeng ")."""
+    known = pinyin_dict()
     primary, readings = {}, {}
-    for code, text in pinyin_dict().items():
+    for code in map(ord, characters):
+        text = known.get(code)
+        if text is None:
+            continue
         options = list(dict.fromkeys(toneless(r) for r in text.split(",")))
         primary[code] = options[0]
         readings[code] = "|".join(sorted(options)) + " "
     return primary, readings
 
 
+#: Han characters (the basic block and extension A): each is one group of readings in ``name_sounds``; any other
+#: character is a group of its own (followed by a space).
+HAN = (0x3400, 0x9FFF)
+
+
+@cache
 def pinyin_dict() -> dict[int, str]:
     """pypinyin's character readings (code point → "zhāng,zhǎng"), read from its ``pinyin_dict`` module alone:
     importing the package (``pypinyin``) loads its phrase dictionary and trains its segmenter, about 0.3 s of CPU
@@ -70,14 +82,24 @@ def pinyin_dict() -> dict[int, str]:
 
 def sounds(names: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(primary pinyin, per-character reading groups) for each name; characters without a reading stand for
-    themselves. Both are plain strings, computed in C by ``str.translate``."""
-    primary, readings = pinyin_tables()
-    # Common names (张伟, 王芳) are read once.
-    spaced = per_distinct(names, lambda d: sub(d, r"([^\x{3400}-\x{9fff}])", r"\1 "))  # a non-Han char: own group
-    return (
-        per_distinct(names, lambda d: d.str.translate(primary).str.lower()),
-        per_distinct(spaced, lambda d: d.str.translate(readings).str.strip()),
-    )
+    themselves. Both are computed once per distinct name (common names, 张伟 and 王芳, are read once) by
+    ``str.translate`` in C, the distinct names taken out of Arrow at once (a pandas string column hands them to
+    Python one by one, slowly)."""
+    position, distinct = pd.factorize(names)
+    values = pa.array(distinct, type=pa.string()).to_pylist()
+    characters = set("".join(values))
+    primary, readings = pinyin_tables(characters)
+    # A character outside the Han block is a group of its own: its reading (or itself) and a space.
+    grouped = {code: readings.get(code, chr(code)) for code in map(ord, characters)}
+    grouped.update({code: text + " " for code, text in grouped.items() if not HAN[0] <= code <= HAN[1]})
+    py = pc.utf8_lower(pa.array([v.translate(primary) for v in values], type=pa.string()))
+    groups = pc.utf8_trim_whitespace(pa.array([v.translate(grouped) for v in values], type=pa.string()))
+
+    def spread(found: pa.Array) -> pd.Series:
+        text = pd.arrays.ArrowStringArray(pa.chunked_array([found]))
+        return pd.Series(text.take(position, allow_fill=True), index=names.index, dtype=TEXT)
+
+    return spread(py), spread(groups)
 
 
 def each_distinct(values: pd.Series, compute):
@@ -187,27 +209,33 @@ def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table:
     con.unregister("prepared_cases")
     classes = learn_item_classes(con, table)
     con.register("item_classes", classes)
+    # The learned class and the package day added in one pass over the records (one table written, not two).
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        SELECT f.*, coalesce(c.item_class, f.item_token) AS item_class
-        FROM (SELECT *, coalesce(item_key, 'name:' || item_name_norm) AS item_token FROM {table}) f
-        LEFT JOIN item_classes c ON c.item_token = f.item_token
+        WITH classed AS (
+            SELECT f.*, coalesce(c.item_class, f.item_token) AS item_class
+            FROM (SELECT *, coalesce(item_key, 'name:' || item_name_norm) AS item_token FROM {table}) f
+            LEFT JOIN item_classes c ON c.item_token = f.item_token
+        ), {package_days_sql("classed")}
+        SELECT f.*, (by_id.items IS NOT NULL OR by_name.items IS NOT NULL) AS package_day
+        FROM classed f
+        LEFT JOIN day_items by_id ON f.id_valid AND by_id.applicant = f.id_norm
+                                 AND by_id.submitted_date = f.submitted_date
+        LEFT JOIN day_items by_name ON by_name.applicant = 'name:' || f.name_norm
+                                   AND by_name.submitted_date = f.submitted_date
         """
     )
     con.unregister("item_classes")
-    mark_packages(con, table)
     return table
 
 
-def mark_packages(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """``package_day``: the applicant (by valid identifier, or by name) filed two or more different items in one
-    system on the record's day. Several items on one day are a package (套餐) of several cases, so there a match
-    on the item's name alone is weak evidence of one case."""
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE {table} AS
-        WITH applicants AS (
+def package_days_sql(table: str) -> str:
+    """``day_items``: (applicant, day) where the applicant (by valid identifier, or by name) filed two or more
+    different items in one system (``package_day``). Several items on one day are a package (套餐) of several
+    cases, so there a match on the item's name alone is weak evidence of one case."""
+    return f"""
+        applicants AS (
             SELECT source_system, submitted_date, item_class, id_norm AS applicant FROM {table}
             WHERE id_valid AND id_norm IS NOT NULL
             UNION ALL
@@ -220,14 +248,7 @@ def mark_packages(con: duckdb.DuckDBPyConnection, table: str) -> None:
         ), day_items AS (
             SELECT applicant, submitted_date, max(items) AS items FROM per_system GROUP BY ALL HAVING max(items) >= 2
         )
-        SELECT f.*, (by_id.items IS NOT NULL OR by_name.items IS NOT NULL) AS package_day
-        FROM {table} f
-        LEFT JOIN day_items by_id ON f.id_valid AND by_id.applicant = f.id_norm
-                                 AND by_id.submitted_date = f.submitted_date
-        LEFT JOIN day_items by_name ON by_name.applicant = 'name:' || f.name_norm
-                                   AND by_name.submitted_date = f.submitted_date
-        """
-    )
+    """
 
 
 #: How often two item spellings must be seen on the same case before they count as one item.

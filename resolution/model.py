@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-import splink.comparison_level_library as cll
-import splink.comparison_library as cl
-from splink import SettingsCreator
+
+if TYPE_CHECKING:  # Splink is imported where the model is built for training, not where it scores
+    import splink.comparison_library as cl
+    from splink import SettingsCreator
 
 MODEL_PATH = Path(__file__).parent / "model" / "case_model.json"
 #: The SQL dialect the levels, blocking rules and the model file are written in (sqlglot's name for it).
@@ -291,6 +292,8 @@ BLOCKING_RULES = [
 
 def _splink_level(spec: Level):
     """The Splink comparison level for a :class:`Level`."""
+    import splink.comparison_level_library as cll
+
     if spec.kind == "null":
         return cll.NullLevel(spec.arg)
     if spec.kind == "exact":
@@ -304,6 +307,8 @@ def _splink_level(spec: Level):
 
 
 def comparisons() -> list[cl.CustomComparison]:
+    import splink.comparison_library as cl
+
     return [
         cl.CustomComparison(comparison_levels=[_splink_level(spec) for spec in levels], output_column_name=name)
         for name, levels in COMPARISONS.items()
@@ -312,6 +317,8 @@ def comparisons() -> list[cl.CustomComparison]:
 
 def settings() -> SettingsCreator:
     """The model before training: what it compares and how candidates are found (in :data:`MODEL_DIALECT`)."""
+    from splink import SettingsCreator
+
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="uid",

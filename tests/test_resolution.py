@@ -354,3 +354,37 @@ def test_connected_components_number_components_as_scipy_does():
         expected = scipy_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m)), directed=False)[1]
         assert np.array_equal(connected_components(m, a, b), expected)
     assert connected_components(4, np.array([3, 1]), np.array([1, 3])).tolist() == [0, 1, 2, 1]
+
+
+def test_duckdb_scores_are_splinks_predictions_to_the_bit(tmp_path):
+    """The DuckDB backend scores with one query written from the model file; Splink's linker, given the same
+    model and features, predicts the same pairs with the same levels, weights and probabilities."""
+    import importlib.util
+    from pathlib import Path
+
+    from resolution.backends.duckdb import DuckDBBackend
+    from resolution.features import prepare
+    from resolution.model import REVIEW_THRESHOLD, load_model
+
+    # The hard set (packages, changes after establishment, clerks' item names): every item level occurs there.
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "hard_cases.py"
+    spec = importlib.util.spec_from_file_location("hard_cases", script)
+    hard_cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hard_cases)
+    output, truth = tmp_path / "cases.csv", tmp_path / "truth.csv"
+    hard_cases.main(["--records", "4000", "--seed", "5", "--output", str(output), "--truth", str(truth)])
+    backend = DuckDBBackend()
+    try:
+        backend.load(prepare(pd.read_csv(output, dtype=str, keep_default_na=False)))
+        model = load_model()
+        ours, splinks = (
+            scored.sort_values(["uid_l", "uid_r"]).reset_index(drop=True)
+            for scored in (backend.score(model, REVIEW_THRESHOLD), backend.splink_score(model, REVIEW_THRESHOLD))
+        )
+    finally:
+        backend.close()
+    pd.testing.assert_frame_equal(ours, splinks, check_exact=True)
+    assert len(ours) > 1000
+    # Every comparison reaches several levels on this data, the item's by code, by name and on package days.
+    assert all(ours[f"gamma_{c['output_column_name']}"].nunique() >= 2 for c in model["comparisons"])
+    assert ours["gamma_item"].nunique() >= 4

@@ -2,6 +2,8 @@
 
 It is also where features are prepared for every backend: the learned item classes and package days are SQL
 over the whole run (``features.load_features``), and the Spark backend reads the finished table from here.
+Scoring is one query written from the model file (``scoring.py``: Splink's predictions, bit for bit, without
+building a Splink linker); Splink itself is imported only for training (:func:`linker`).
 """
 
 from __future__ import annotations
@@ -9,16 +11,20 @@ from __future__ import annotations
 import copy
 import os
 import re
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
-from splink import Linker, SettingsCreator
-from splink.internals.duckdb.database_api import DuckDBAPI
+import pyarrow as pa
 
-from resolution.backends import Backend, score_columns
+from resolution.backends import Backend
+from resolution.backends.scoring import prediction_sql
 from resolution.clusters import ATTRIBUTES
 from resolution.features import load_features
-from resolution.model import MODEL_DIALECT, for_scoring
+from resolution.model import BLOCKING_RULES, MODEL_DIALECT, for_scoring
+
+if TYPE_CHECKING:
+    from splink import Linker, SettingsCreator
 
 DUCKDB_MEMORY_LIMIT = "1500MB"  # spill to disk beyond it; the 2-core host shares memory with Dagster
 
@@ -30,8 +36,8 @@ NODE_SQL = ", ".join(
         "state_rank",
     ]
 )
-#: Columns only the constraints read: they leave DuckDB with the nodes, so scoring a million records works
-#: within its memory limit.
+#: Columns only the constraints read: they leave DuckDB with the nodes (scoring reads the columns its levels
+#: and blocking rules name, and another backend is handed the features without these).
 NODE_ONLY_COLUMNS = ("item_code_id", "id_kind", "state_rank")
 
 
@@ -62,6 +68,9 @@ def linker(
 ) -> Linker:
     """A Splink linker over ``table`` of ``con``. ``validate``: Splink checks the settings' columns against the
     table (for training; the trained model's columns are the features table's by construction)."""
+    from splink import Linker
+    from splink.internals.duckdb.database_api import DuckDBAPI
+
     db_api = DuckDBAPI(connection=con)
     return Linker(db_api.register(table, dataset_display_name="cases"), model, log_level=30, validate_settings=validate)
 
@@ -83,16 +92,28 @@ class DuckDBBackend(Backend):
 
     def load(self, prepared: pd.DataFrame) -> pd.DataFrame:
         self.table = load_features(self.con, prepared)
-        nodes = self.con.execute(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").df()
-        for column in NODE_ONLY_COLUMNS:
-            self.con.execute(f"ALTER TABLE {self.table} DROP COLUMN {column}")
-        return nodes
+        # Through Arrow, text as Arrow-backed strings: a million Python strings per column cost seconds and memory.
+        nodes = self.con.sql(f"SELECT {NODE_SQL} FROM {self.table} ORDER BY uid").to_arrow_table()
+        text = pd.StringDtype("pyarrow", na_value=float("nan"))
+        return nodes.to_pandas(types_mapper=lambda t: text if t == pa.string() else None, date_as_object=False)
 
     def features(self) -> pd.DataFrame:
         """The features table as scoring reads it, in ``uid`` order."""
-        return self.con.execute(f"SELECT * FROM {self.table} ORDER BY uid").df()
+        return self.con.execute(
+            f"SELECT * EXCLUDE ({', '.join(NODE_ONLY_COLUMNS)}) FROM {self.table} ORDER BY uid"
+        ).df()
 
     def score(self, model: dict, review_threshold: float) -> pd.DataFrame:
+        columns = [row[0] for row in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
+        query = prediction_sql(
+            cheaper_levels(for_scoring(model)), self.table, columns, BLOCKING_RULES, review_threshold
+        )
+        return self.con.execute(query).df()
+
+    def splink_score(self, model: dict, review_threshold: float) -> pd.DataFrame:
+        """The same predictions through a Splink linker (what :meth:`score` must equal; for tests)."""
+        from resolution.backends import score_columns
+
         predictions = linker(
             self.con, self.table, cheaper_levels(for_scoring(model)), validate=False
         ).inference.predict(threshold_match_probability=review_threshold, warning_mode="never")
