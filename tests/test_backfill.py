@@ -49,7 +49,9 @@ def _running(tmp_path: Path, instance_yaml: Path, warehouse_url: str, days: int,
 
 
 def _backfill(instance: DevInstance, env: dict[str, str], first: dt.date, last: dt.date) -> None:
-    output = instance.backfill(env, str(first), str(last), timeout=1080)
+    # a bound for a stuck backfill, not a speed test (benchmarks/backfill.py measures): on 7 December the quarter
+    # needed more than 1,080 s beside the other backfill test, still advancing a week at a time
+    output = instance.backfill(env, str(first), str(last), timeout=1800)
     days = (last - first).days + 1
     assert f"{days} of {days} days materialized" in output, output
 
@@ -100,7 +102,7 @@ def _unchanged(before: dict[str, pd.DataFrame], warehouse_url: str, env: dict[st
 # A 90-day backfill takes several minutes on two cores, more than the suite's 10-minute default allows with margin.
 @pytest.mark.slow
 @pytest.mark.integration
-@pytest.mark.timeout(2400)
+@pytest.mark.timeout(3000)
 def test_a_quarter_backfills_on_the_production_configuration(tmp_path, postgres_url):
     production = ROOT / "dagster_home" / "production" / "dagster.yaml"
     with _running(tmp_path, production, postgres_url, QUARTER, DAGSTER_POSTGRES_URL=postgres_url) as (instance, env):

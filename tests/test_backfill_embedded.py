@@ -24,7 +24,7 @@ ERROR = AssetCheckSeverity.ERROR
 
 @pytest.mark.slow
 @pytest.mark.integration
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2400)
 def test_three_weeks_backfill_twice_on_the_embedded_default(tmp_path):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     with _running(tmp_path, ROOT / "dagster_home" / "dagster.yaml", url, THREE_WEEKS) as (instance, env):
