@@ -120,7 +120,7 @@ def stage_feed_day(
         sa.select(r.record_key, r.payload).where((r.partition_date == partition) & (r.source_system == feed.name))
     )
     staged, quarantined = stager(raw, feed, partition)
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     with warehouse.begin() as conn:
         warehouse.replace_partition(
             conn, staged_table, partition, staged.assign(partition_date=partition), source_system=feed.name

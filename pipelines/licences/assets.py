@@ -98,7 +98,7 @@ def pull_licence_feed(context: AssetExecutionContext) -> MaterializeResult:
                     "partition_date": day.date,
                     "record_key": [r.record_key for r in batch.records],
                     "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True) for r in batch.records],
-                    "fetched_at": dt.datetime.now().replace(microsecond=0),
+                    "fetched_at": clock.now(),
                 }
             ).drop_duplicates("record_key", keep="last")
             with warehouse.begin() as conn:
@@ -170,7 +170,7 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
     "queued for the supervising department (审管互动).",
 )
 def licence_repository(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    now, today = dt.datetime.now().replace(microsecond=0), _today()
+    now, today = clock.now(), _today()
     days, events = [], []
     for day in partition_days(context):
         with warehouse.begin() as conn:
@@ -292,7 +292,7 @@ def _supervision_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.da
     "refolded; the change goes to the supervising department like any other.",
 )
 def licence_expiry(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    now, today = dt.datetime.now().replace(microsecond=0), _today()
+    now, today = clock.now(), _today()
     t = licences.c
     with warehouse.begin() as conn:
         due = warehouse.read(

@@ -14,6 +14,7 @@ from dagster import (
     multi_asset,
 )
 
+from core import clock
 from core.departments import departments
 from core.warehouse import Warehouse
 from pipelines.metadata import report_days, table_metadata
@@ -141,7 +142,7 @@ def stage_day(warehouse: Warehouse, partition: dt.date) -> tuple[pd.DataFrame, p
     if len(staged):
         staged["quality_flags"] = flag_records(staged, pauses)
         staged["quality_flags"] = listed_materials.flag_records(staged, materials)
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     with warehouse.begin() as conn:
         warehouse.replace_partition(conn, staged_cases, partition, staged.assign(partition_date=partition))
         warehouse.replace_partition(conn, staged_pauses, partition, pauses.assign(partition_date=partition))
