@@ -13,14 +13,20 @@ wall-clock count is ``working_days_gross``) and push each deadline on by as many
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from core.departments import department_systems
+from core.warehouse import frame_of, insert_frame
+from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, mark_cases, mart_key
 from schemas.case import CODES_DIR, is_completed, items
-from schemas.catalogue import versions_for
+from schemas.catalogue import CATALOGUE_PATH, versions_for
+from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
 from schemas.workdays import WorkingCalendar
 
 
@@ -131,6 +137,81 @@ def case_deadlines(
             "month_completed": completed.dt.strftime("%Y-%m"),
         }
     )
+
+
+def case_pauses_select() -> sa.Select:
+    """Every counted pause (特别程序) with the golden case its record belongs to: golden_case_id, started_at,
+    ended_at. A record pulled again on a later day lists its pauses again; overlaps count once downstream."""
+    p, links = staged_pauses, case_links
+    return (
+        sa.select(links.c.golden_case_id, p.c.started_at, p.c.ended_at)
+        .join(
+            links,
+            (links.c.source_system == p.c.source_system)
+            & (links.c.partition_date == p.c.partition_date)
+            & (links.c.record_key == p.c.record_key),
+        )
+        .where(p.c.problem.is_(None))
+    )
+
+
+def deadlines_key(cal: WorkingCalendar) -> str:
+    """The refresh marks' name for ``mart_case_deadlines`` under today's rules: it changes (and the mart is rebuilt
+    whole) when this module, the catalogue, the items or the 2345 targets, the departments or the published
+    calendar change."""
+    sources = [Path(__file__), CATALOGUE_PATH, CODES_DIR / "items.csv", CODES_DIR / "targets_2345.csv"]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    published = cal.published.to_csv(index=False)
+    return mart_key(mart_case_deadlines, digest, sorted(department_systems()), published, cal.first_year)
+
+
+def refresh_case_deadlines(
+    conn: sa.Connection, cal: WorkingCalendar, today: dt.date, *, full: bool = False
+) -> tuple[Refreshed, pd.DataFrame]:
+    """Bring ``mart_case_deadlines`` up to date inside ``conn``'s transaction, computing again only the cases that
+    changed since it last counted them (their content, record count or pauses: ``refresh_marks``), that are new,
+    or whose row depends on the day (accepted and not completed: their working days run on), and deleting those no
+    longer golden; everything when the rules changed, there are no marks, or ``full``. Any order of refreshes ends
+    in the rows of a full rebuild on the same day. Returns what it did and the counted pauses (every case's)."""
+    g, d = golden_cases.c, mart_case_deadlines.c
+    pauses = frame_of(conn.execute(case_pauses_select()))
+    heads = frame_of(conn.execute(sa.select(g.golden_case_id, g.content_hash, g.record_count)))
+    if heads.empty:
+        heads = pd.DataFrame(columns=["golden_case_id", "content_hash", "record_count"])
+    heads["pauses"] = ""
+    if len(pauses):
+        per_row = pd.util.hash_pandas_object(pauses[["started_at", "ended_at"]].astype("string"), index=False)
+        per_case = per_row.groupby(pauses["golden_case_id"].to_numpy()).sum()  # uint64: wraps, order-free
+        heads["pauses"] = heads["golden_case_id"].map(per_case).astype("string").fillna("")
+    digests = pd.DataFrame(
+        {
+            "golden_case_id": heads["golden_case_id"],
+            "digest": digest_of(heads, ["content_hash", "record_count", "pauses"]),
+        }
+    )
+    key = deadlines_key(cal)
+    running = conn.execute(sa.select(d.golden_case_id).where(d.accepted_on.is_not(None) & d.completed_on.is_(None)))
+    changes = case_changes(conn, key, digests, always=running.scalars().all(), full=full)
+    if changes.full:
+        conn.execute(mart_case_deadlines.delete())
+        golden = frame_of(conn.execute(sa.select(golden_cases)))
+    else:
+        stale = [*changes.changed, *changes.gone]
+        for start in range(0, len(stale), CHUNK):
+            conn.execute(mart_case_deadlines.delete().where(d.golden_case_id.in_(stale[start : start + CHUNK])))
+        ids = list(changes.changed)
+        parts = [
+            frame_of(conn.execute(sa.select(golden_cases).where(g.golden_case_id.in_(ids[start : start + CHUNK]))))
+            for start in range(0, len(ids), CHUNK)
+        ]
+        golden = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(golden_cases.c.keys()))
+    written = 0
+    if len(golden):
+        mine = pauses[pauses["golden_case_id"].isin(golden["golden_case_id"])] if len(pauses) else pauses
+        written = insert_frame(conn, mart_case_deadlines, case_deadlines(golden, cal, today, mine))
+    mark_cases(conn, key, digests, changes)
+    cases = len(changes.changed) + len(changes.gone)
+    return Refreshed(changes.full, (), written, 0 if changes.full else cases), pauses
 
 
 def monthly_2345(

@@ -16,11 +16,17 @@ is when asked to (``full``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 import sqlalchemy as sa
 
+from core.warehouse import frame_of, insert_frame
 from schemas.warehouse import golden_cases, refresh_marks
+
+#: Ids per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,9 @@ class Refreshed:
 
     def describe(self) -> str:
         if self.full:
-            return f"full rebuild ({len(self.months)} months)"
+            return f"full rebuild ({len(self.months)} months)" if self.months else "full rebuild"
+        if not self.months and self.cases_changed:
+            return f"{self.cases_changed} case(s) recomputed"
         if not self.months:
             return "nothing changed: no month rebuilt"
         return f"{len(self.months)} month(s) rebuilt: {', '.join(self.months)} ({self.cases_changed} cases changed)"
@@ -127,3 +135,58 @@ def refresh_by_month(
 def _insert(conn: sa.Connection, table: sa.Table, select: sa.Select) -> int:
     result = conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))
     return max(result.rowcount or 0, 0)
+
+
+@dataclass(frozen=True)
+class CaseChanges:
+    """Which golden cases a mart kept per case must compute again: ``full`` (no marks, its rules changed, or asked
+    to: every case), else ``changed`` (new, changed, or in ``always``) and ``gone`` (counted before, no longer a
+    golden case)."""
+
+    full: bool
+    changed: tuple[str, ...]
+    gone: tuple[str, ...]
+
+
+def digest_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """A 16-hex-digit digest per row of ``columns`` (vectorised: pandas' row hash, no per-row Python)."""
+    hashed = pd.util.hash_pandas_object(frame[list(columns)].astype("string"), index=False)
+    return pd.Series(hashed.to_numpy(), index=frame.index).map("{:016x}".format)
+
+
+def case_changes(
+    conn: sa.Connection, key: str, digests: pd.DataFrame, *, always: Sequence[str] = (), full: bool = False
+) -> CaseChanges:
+    """Compare ``digests`` (golden_case_id, digest: a digest of everything the mart's rows of the case are
+    computed from) with what the mart under ``key`` last counted (``refresh_marks``). ``always``: cases whose rows
+    depend on the day (a running case's working days), computed again whatever their digest."""
+    m = refresh_marks.c
+    marked = conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one()
+    if full or not marked:
+        prefix = key.split(":", 1)[0] + ":"
+        conn.execute(refresh_marks.delete().where(m.mart.startswith(prefix, autoescape=True)))
+        return CaseChanges(True, tuple(digests["golden_case_id"]), ())
+    was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
+    if was.empty:
+        was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
+    both = digests.merge(was, on="golden_case_id", how="outer", indicator=True)
+    gone = both.loc[both["_merge"] == "right_only", "golden_case_id"]
+    new_or_changed = both.loc[(both["_merge"] == "left_only") | (both["digest"] != both["was"]), "golden_case_id"]
+    present = set(digests["golden_case_id"])
+    changed = dict.fromkeys([*new_or_changed[new_or_changed.isin(present)], *(i for i in always if i in present)])
+    return CaseChanges(False, tuple(changed), tuple(gone))
+
+
+def mark_cases(conn: sa.Connection, key: str, digests: pd.DataFrame, changes: CaseChanges) -> None:
+    """Record what the mart under ``key`` now counts of the cases ``changes`` names (``digests`` of them)."""
+    m = refresh_marks.c
+    if not changes.full:
+        ids = [*changes.changed, *changes.gone]
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start : start + CHUNK]
+            conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
+    wanted = digests if changes.full else digests[digests["golden_case_id"].isin(changes.changed)]
+    frame = pd.DataFrame(
+        {"golden_case_id": wanted["golden_case_id"].to_numpy(), "content_hash": wanted["digest"].to_numpy()}
+    )
+    insert_frame(conn, refresh_marks, frame.assign(mart=key, record_count=0))

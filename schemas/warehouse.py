@@ -416,8 +416,8 @@ refresh_marks = Table(
     metadata,
     Column("mart", String(96), primary_key=True),
     Column("golden_case_id", String(32), primary_key=True),
-    Column("content_hash", String(64), nullable=False),  # golden_cases.content_hash when the mart last counted it
-    Column("record_count", Integer, nullable=False),  # golden_cases.record_count then
+    Column("content_hash", String(64), nullable=False),  # golden content_hash last counted (per-case marts: a digest)
+    Column("record_count", Integer, nullable=False),  # golden_cases.record_count then (0 for a mart kept per case)
     Column("month", String(7)),  # YYYY-MM; NULL: the case has no date of that kind, and is in no month's rows
 )
 

@@ -23,7 +23,7 @@ from core.warehouse import Warehouse, insert_frame, rebuilt_if_changed, replace_
 from pipelines.metadata import table_metadata
 from pipelines.partitions import MART_REFRESH
 from reporting.channel import channel_monthly_select
-from reporting.deadlines import calendar_rows, case_deadlines, monthly_2345
+from reporting.deadlines import calendar_rows, monthly_2345, refresh_case_deadlines
 from reporting.definitions import channel_definition, definitions
 from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
@@ -66,7 +66,6 @@ from schemas.warehouse import (
     projects,
     review_decisions,
     review_queue,
-    staged_pauses,
     working_calendar,
 )
 from schemas.workdays import calendar
@@ -446,52 +445,54 @@ def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareh
     "by its USCC: `mart_startup_chains`, `mart_startup_steps`), on which the startup target is counted."
     + MART_DESCRIPTION,
 )
-def deadlines_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+def deadlines_mart(
+    context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
     today = _today()
+    cal = calendar()
+    startup = definitions().startup
+    g, d = golden_cases.c, mart_case_deadlines.c
     with warehouse.begin() as conn:
-        golden = warehouse.read(sa.select(golden_cases), conn)
-        pauses = warehouse.read(case_pauses_select(), conn)
-        deadlines = case_deadlines(golden, calendar(), today, pauses)
-        chains, steps = startup_chains(golden, calendar(), today, definitions().startup, pauses)
-        clocks = warehouse.read(sa.select(mart_projects), conn)
-        monthly = monthly_2345(deadlines, project_clocks=clocks, startup=chains_for_2345(chains))
-        marts = (mart_case_deadlines, mart_2345_monthly, mart_startup_chains, mart_startup_steps)
-        for table in marts:
+        for table in (mart_case_deadlines, mart_2345_monthly, mart_startup_chains, mart_startup_steps):
             if rebuilt_if_changed(conn, table):
                 context.log.info(f"{table.name}: its columns changed with this version; created anew")
+        refreshed, pauses = refresh_case_deadlines(conn, cal, today, full=config.full())
+        # 企业开办 chains: the start-up items' cases only, rebuilt whole (a chain spans its enterprise's cases)
+        steps_items = sorted({code for codes in startup.steps.values() for code in codes})
+        starting = warehouse.read(sa.select(golden_cases).where(g.item_code.in_(steps_items)), conn)
+        chains, steps = startup_chains(starting, cal, today, startup, pauses)
+        counted = sa.select(d.target_2345, d.month_completed, d.within_target, d.working_days_net)
+        deadlines = warehouse.read(counted.where(d.within_target.is_not(None)), conn)
+        clocks = warehouse.read(sa.select(mart_projects), conn)
+        monthly = monthly_2345(deadlines, project_clocks=clocks, startup=chains_for_2345(chains))
+        for table, frame in ((mart_2345_monthly, monthly), (mart_startup_chains, chains), (mart_startup_steps, steps)):
             conn.execute(table.delete())
-        for table, frame in zip(marts, (deadlines, monthly, chains, steps), strict=True):
             insert_frame(conn, table, frame)
-    results = deadlines["promise_result"].value_counts().rename("cases").reset_index()
+        results = warehouse.read(
+            sa.select(d.promise_result, sa.func.count().label("cases")).group_by(d.promise_result), conn
+        )
+        totals = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((d.deadline_provisional, 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((d.paused_working_days > 0, 1), else_=0)), 0),
+            )
+        ).one()
     return MaterializeResult(
         metadata={
-            "dagster/row_count": len(deadlines),
+            "dagster/row_count": int(totals[0]),
+            "refreshed": refreshed.describe(),
+            "rows_written": refreshed.rows_written,
             "against_promised_limit": MetadataValue.md(results.to_markdown(index=False) if len(results) else "none"),
             "targets_2345": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "no cases yet"),
-            "provisional_deadlines": int(deadlines["deadline_provisional"].sum()),
-            "cases_with_pauses": int((deadlines["paused_working_days"].fillna(0) > 0).sum()),
+            "provisional_deadlines": int(totals[1]),
+            "cases_with_pauses": int(totals[2]),
             "startup_chains": MetadataValue.md(
                 chains["result"].value_counts().rename("chains").reset_index().to_markdown(index=False)
                 if len(chains)
                 else "no start-ups yet"
             ),
         }
-    )
-
-
-def case_pauses_select() -> sa.Select:
-    """Every counted pause (特别程序) with the golden case its record belongs to: golden_case_id, started_at,
-    ended_at. A record pulled again on a later day lists its pauses again; overlaps count once downstream."""
-    p, links = staged_pauses, case_links
-    return (
-        sa.select(links.c.golden_case_id, p.c.started_at, p.c.ended_at)
-        .join(
-            links,
-            (links.c.source_system == p.c.source_system)
-            & (links.c.partition_date == p.c.partition_date)
-            & (links.c.record_key == p.c.record_key),
-        )
-        .where(p.c.problem.is_(None))
     )
 
 
