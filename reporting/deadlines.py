@@ -182,7 +182,7 @@ def refresh_case_deadlines(
     if len(pauses):
         per_row = pd.util.hash_pandas_object(pauses[["started_at", "ended_at"]].astype("string"), index=False)
         per_case = per_row.groupby(pauses["golden_case_id"].to_numpy()).sum()  # uint64: wraps, order-free
-        heads["pauses"] = heads["golden_case_id"].map(per_case).astype("string").fillna("")
+        heads["pauses"] = heads["golden_case_id"].map(per_case.astype(str)).astype("string").fillna("")
     digests = pd.DataFrame(
         {
             "golden_case_id": heads["golden_case_id"],

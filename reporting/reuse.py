@@ -5,10 +5,26 @@ repository as a valid licence of the applicant on the day it was submitted, so n
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
+from core.warehouse import frame_of, insert_frame
+from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, mark_cases, mart_key
+from schemas.case import CODES_DIR, items
 from schemas.identifiers import normalize_code_series
+from schemas.licences import required_materials
+from schemas.warehouse import (
+    golden_cases,
+    holder_codes,
+    licence_events,
+    licences,
+    mart_licence_reuse,
+    mart_material_reuse,
+)
 
 #: Events after which a licence no longer stands in for a material (until renewed or reinstated).
 ENDING = ("suspended", "withdrawn", "cancelled", "revoked", "expired")
@@ -108,3 +124,77 @@ def licence_reuse(detail: pd.DataFrame, item_names: pd.Series) -> pd.DataFrame:
     table["share_not_needed"] = np.round(table["materials_not_needed"] / table["materials_required"], 4)
     table.insert(2, "item_name", table["item_code"].map(item_names))
     return table
+
+
+def reuse_key() -> str:
+    """The refresh marks' name for ``mart_material_reuse`` under today's rules: it changes (and the mart is rebuilt
+    whole) when this module, the register of required materials or the items' names change."""
+    sources = [Path(__file__), CODES_DIR / "required_materials.csv", CODES_DIR / "items.csv"]
+    return mart_key(mart_material_reuse, hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest())
+
+
+def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> tuple[Refreshed, pd.DataFrame]:
+    """Bring ``mart_material_reuse`` and ``mart_licence_reuse`` up to date inside ``conn``'s transaction.
+
+    An application's rows depend on the case (item, applicant, day of submission), on which holder its applicant's
+    code names, and on that holder's licences and their events (a licence loaded late, withdrawn, renewed): a
+    digest of these per case, kept in ``refresh_marks``, says which applications to compute again (new, changed,
+    their holder's licences changed) and which to delete (no longer golden); the per-item-and-month figures are
+    computed again for the months those applications fall in. Everything when the rules changed, there are no
+    marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild. Returns what it did and the
+    figures of the months it computed (all of them on a full rebuild)."""
+    g, r, lc, ev = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c
+    cases = frame_of(
+        conn.execute(sa.select(g.golden_case_id, g.content_hash, g.item_code, g.applicant_id, g.submitted_at))
+    )
+    codes = frame_of(conn.execute(sa.select(holder_codes.c.code, holder_codes.c.holder_id)))
+    spans = availability(
+        frame_of(
+            conn.execute(sa.select(lc.licence_key, lc.holder_id, lc.licence_type_code, lc.issue_date, lc.valid_to))
+        ),
+        frame_of(conn.execute(sa.select(ev.licence_key, ev.event, ev.effective_date))),
+    )
+    if cases.empty:
+        cases = pd.DataFrame(columns=["golden_case_id", "content_hash", "item_code", "applicant_id", "submitted_at"])
+    holder = normalize_code_series(cases["applicant_id"].astype("string")).map(
+        codes.drop_duplicates("code").set_index("code")["holder_id"]
+    )
+    per_licence = pd.util.hash_pandas_object(
+        spans[["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"]].astype("string"), index=False
+    )
+    per_holder = per_licence.groupby(spans["holder_id"].to_numpy()).sum()  # uint64: wraps, order-free
+    fields = cases[["item_code", "applicant_id", "submitted_at"]].astype("string").fillna("")
+    basis = pd.DataFrame(
+        {
+            "content_hash": cases["content_hash"],
+            "case": fields["item_code"] + "|" + fields["applicant_id"] + "|" + fields["submitted_at"],
+            "holder": holder.astype("string"),
+            "licences": holder.map(per_holder.astype(str)).astype("string"),
+        }
+    )
+    digests = pd.DataFrame({"golden_case_id": cases["golden_case_id"], "digest": digest_of(basis, list(basis.columns))})
+    changes = case_changes(conn, reuse_key(), digests, full=full)
+    months: set[str] = set()
+    if changes.full:
+        conn.execute(mart_material_reuse.delete())
+        conn.execute(mart_licence_reuse.delete())
+        todo = cases
+    else:
+        stale = [*changes.changed, *changes.gone]
+        for start in range(0, len(stale), CHUNK):
+            part = r.golden_case_id.in_(stale[start : start + CHUNK])
+            months |= set(conn.execute(sa.select(r.month).where(part).distinct()).scalars())
+            conn.execute(mart_material_reuse.delete().where(part))
+        todo = cases[cases["golden_case_id"].isin(changes.changed)]
+    detail = material_reuse(todo, codes, spans, required_materials())
+    insert_frame(conn, mart_material_reuse, detail)
+    months |= set(detail["month"])
+    if not changes.full:
+        conn.execute(mart_licence_reuse.delete().where(mart_licence_reuse.c.month.in_(sorted(months))))
+        columns = [r.golden_case_id, r.item_code, r.month, r.is_licence, r.available]
+        detail = frame_of(conn.execute(sa.select(*columns).where(r.month.in_(sorted(months)))))
+    monthly = licence_reuse(detail, items().set_index("item_code")["item_name"])
+    insert_frame(conn, mart_licence_reuse, monthly)
+    mark_cases(conn, reuse_key(), digests, changes)
+    done = Refreshed(changes.full, tuple(sorted(months)), len(monthly), 0 if changes.full else len(stale))
+    return done, monthly

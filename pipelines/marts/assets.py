@@ -29,11 +29,10 @@ from reporting.evaluations import monthly_evaluations
 from reporting.hotline import monthly_hotline
 from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
 from reporting.refresh import Refreshed, mart_key, month_of, refresh_by_month
-from reporting.reuse import availability, licence_reuse, material_reuse
+from reporting.reuse import refresh_reuse
 from reporting.startup import chains_for_2345, startup_chains
 from reporting.supervision import LINKED, followup
-from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, items, places
-from schemas.licences import required_materials
+from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, places
 from schemas.warehouse import (
     case_links,
     delivery_reconciliation,
@@ -42,7 +41,6 @@ from schemas.warehouse import (
     golden_cases,
     holder_codes,
     hotline_orders,
-    licence_events,
     licences,
     mart_2345_monthly,
     mart_case_deadlines,
@@ -252,28 +250,25 @@ def delivery_status_mart(context: AssetExecutionContext, warehouse: ResourcePara
     "in the licence repository as the applicant's valid licence that day, so need not be submitted; per item "
     "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + MART_DESCRIPTION,
 )
-def licence_reuse_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
+def licence_reuse_mart(
+    context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
+    r, m = mart_material_reuse.c, mart_licence_reuse.c
     with warehouse.begin() as conn:
-        g = golden_cases.c
-        cases = warehouse.read(sa.select(g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at), conn)
-        codes = warehouse.read(sa.select(holder_codes.c.code, holder_codes.c.holder_id), conn)
-        spans = availability(
-            warehouse.read(sa.select(licences), conn),
-            warehouse.read(
-                sa.select(licence_events.c.licence_key, licence_events.c.event, licence_events.c.effective_date), conn
-            ),
-        )
-        detail = material_reuse(cases, codes, spans, required_materials())
-        monthly = licence_reuse(detail, items().set_index("item_code")["item_name"])
-        conn.execute(mart_material_reuse.delete())
-        conn.execute(mart_licence_reuse.delete())
-        insert_frame(conn, mart_material_reuse, detail)
-        insert_frame(conn, mart_licence_reuse, monthly)
+        for table in (mart_material_reuse, mart_licence_reuse):
+            if rebuilt_if_changed(conn, table):
+                context.log.info(f"{table.name}: its columns changed with this version; created anew")
+        refreshed, _ = refresh_reuse(conn, full=config.full())
+        totals = conn.execute(
+            sa.select(sa.func.count(sa.distinct(r.golden_case_id)), sa.func.sum(sa.case((r.available, 1), else_=0)))
+        ).one()
+        monthly = warehouse.read(sa.select(mart_licence_reuse).order_by(m.item_code, m.month), conn)
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(monthly),
-            "applications": int(detail["golden_case_id"].nunique()),
-            "materials_not_needed": int(detail["available"].sum()),
+            "refreshed": refreshed.describe(),
+            "applications": int(totals[0] or 0),
+            "materials_not_needed": int(totals[1] or 0),
             "by_item_and_month": MetadataValue.md(monthly.to_markdown(index=False) if len(monthly) else "none"),
         }
     )

@@ -1,0 +1,143 @@
+"""The licence-reuse marts are kept per application: a refresh computes again only the applications that are new,
+changed, gone, or whose applicant's licences changed (a licence loaded late, a withdrawal), and the per-item figures
+of the months those fall in; it ends with exactly the rows a full rebuild writes. On SQLite (unit) and PostgreSQL
+(server tier).
+
+The cases, codes and licences are written here by hand as the pipeline writes them; which materials a licence
+stands in for is the register (``schemas/codes/required_materials.csv``: a food-business permit's 营业执照), whose
+rule ``tests/test_licences.py`` holds on its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from core.warehouse import Warehouse, create_tables, insert_frame
+from reporting.reuse import refresh_reuse
+from schemas.warehouse import (
+    golden_cases,
+    holder_codes,
+    licence_events,
+    licences,
+    mart_licence_reuse,
+    mart_material_reuse,
+)
+
+NOW = dt.datetime(2026, 12, 1, 9)
+FOOD, BUSINESS_LICENCE = "000105001000", "11100000MB0143028R001"  # 食品经营许可; 营业执照 stands in for material 2
+CODE = {"H1": "91320412MA1W7R8X1K", "H2": "91320412MA1W7R9Y2L"}  # two sister companies at one address
+
+
+def _case(case_id: str, holder: str, submitted: str) -> dict:
+    content = f"{case_id}|{holder}|{submitted}"
+    return {"golden_case_id": case_id, "source_system": "market_regulation", "source_record_id": case_id,
+            "item_code": FOOD, "item_name": "食品经营许可", "applicant_id": CODE[holder],
+            "submitted_at": dt.datetime.fromisoformat(submitted), "status": "受理", "record_count": 1, "version": 1,
+            "content_hash": hashlib.sha256(content.encode()).hexdigest(), "first_partition": dt.date(2026, 10, 1),
+            "updated_partition": dt.date(2026, 10, 1), "updated_at": NOW}  # fmt: skip
+
+
+def _licence(key: str, holder: str, issued: str) -> dict:
+    return {"licence_key": key, "licence_id": f"ID-{key}", "licence_type_code": BUSINESS_LICENCE,
+            "licence_name": "营业执照", "licence_no": key, "holder_id": holder, "holder_name": f"公司{holder}",
+            "holder_code": CODE[holder], "holder_code_type": "001", "issuer_name": "武进区市场监督管理局",
+            "issuer_code": "11320412MB1234567X", "issue_date": dt.date.fromisoformat(issued),
+            "valid_from": dt.date.fromisoformat(issued), "valid_to": None, "status": "有效", "area_code": "320412",
+            "sources": "market_regulation", "version": 1, "content_hash": key, "updated_at": NOW}  # fmt: skip
+
+
+def _write(warehouse: Warehouse, table: sa.Table, rows: list[dict]) -> None:
+    with warehouse.begin() as conn:
+        insert_frame(conn, table, pd.DataFrame(rows))
+
+
+def _load(warehouse: Warehouse, cases: list[dict], removed: tuple[str, ...] = ()) -> None:
+    ids = [c["golden_case_id"] for c in cases] + list(removed)
+    with warehouse.begin() as conn:
+        conn.execute(golden_cases.delete().where(golden_cases.c.golden_case_id.in_(ids)))
+        insert_frame(conn, golden_cases, pd.DataFrame(cases))
+
+
+def _refresh(warehouse: Warehouse, conn: sa.Connection | None = None, full: bool = False):
+    if conn is not None:
+        return refresh_reuse(conn, full=full)[0]
+    with warehouse.begin() as own:
+        return refresh_reuse(own, full=full)[0]
+
+
+def _rows(warehouse: Warehouse, conn: sa.Connection | None = None) -> dict[str, pd.DataFrame]:
+    out = {}
+    for table in (mart_material_reuse, mart_licence_reuse):
+        key = [c.name for c in table.primary_key.columns]
+        out[table.name] = warehouse.read(sa.select(table), conn).sort_values(key, ignore_index=True).astype(str)
+    return out
+
+
+def _same_as_full(warehouse: Warehouse) -> pd.DataFrame:
+    with warehouse.engine.connect() as conn:
+        transaction = conn.begin()
+        assert _refresh(warehouse, conn, full=True).full
+        rebuilt = _rows(warehouse, conn)
+        transaction.rollback()
+    rows = _rows(warehouse)
+    for name, frame in rows.items():
+        pd.testing.assert_frame_equal(frame, rebuilt[name], obj=name)
+    detail = rows["mart_material_reuse"]
+    return detail[detail["material_no"] == "2"].set_index("golden_case_id")["available"]
+
+
+def _history(warehouse: Warehouse) -> None:
+    _write(warehouse, holder_codes, [{"code": CODE[h], "holder_id": h, "how": "identifier"} for h in CODE])
+    _write(warehouse, licences, [_licence("L1", "H1", "2026-09-01")])
+    _load(
+        warehouse,
+        [_case("F1", "H1", "2026-10-10T09:00:00"), _case("F2", "H2", "2026-10-12T09:00:00"),
+         _case("F3", "H1", "2026-11-03T09:00:00")],
+    )  # fmt: skip
+    assert _refresh(warehouse).full
+    assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F2": "False", "F3": "True"}
+
+    nothing = _refresh(warehouse)  # nothing new: nothing computed again
+    assert (nothing.full, nothing.cases_changed, nothing.months) == (False, 0, ())
+
+    # the sister company's licence, issued before F2 was submitted, is loaded late: F2 (and October) only
+    _write(warehouse, licences, [_licence("L2", "H2", "2026-10-01")])
+    late = _refresh(warehouse)
+    assert (late.cases_changed, late.months) == (1, ("2026-10",))
+    assert _same_as_full(warehouse)["F2"] == "True"
+
+    # H1's licence withdrawn from 20 October: its November application could not have reused it
+    day = dt.date(2026, 10, 20)
+    event = {"licence_key": "L1", "event": "withdrawn", "effective_date": day, "source": "case", "source_ref": "X",
+             "partition_date": day, "details": "{}", "recorded_at": NOW}  # fmt: skip
+    _write(warehouse, licence_events, [event])
+    withdrawn = _refresh(warehouse)
+    assert (withdrawn.cases_changed, withdrawn.months) == (2, ("2026-10", "2026-11"))
+    assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F2": "True", "F3": "False"}
+
+    # a case a re-run took away, and a new one in December
+    _load(warehouse, [_case("F4", "H2", "2026-12-01T09:00:00")], removed=("F2",))
+    moved = _refresh(warehouse)
+    assert (moved.cases_changed, moved.months) == (2, ("2026-10", "2026-12"))
+    assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F3": "False", "F4": "True"}
+    october = warehouse.read(sa.select(mart_licence_reuse).where(mart_licence_reuse.c.month == "2026-10"))
+    assert october[["applications", "materials_not_needed"]].values.tolist() == [[1, 1]]
+
+
+@pytest.mark.unit
+def test_per_application_refresh_equals_a_full_rebuild_on_sqlite(warehouse):
+    _history(warehouse)
+
+
+@pytest.mark.integration
+def test_per_application_refresh_equals_a_full_rebuild_on_postgresql(postgres_url):
+    warehouse = Warehouse(url=postgres_url)
+    create_tables(warehouse.engine)
+    try:
+        _history(warehouse)
+    finally:
+        warehouse.dispose()
