@@ -400,7 +400,7 @@ def _case_departments(conn: sa.Connection, quarantined: pd.DataFrame) -> pd.Data
     numbers = details(rows)["case_no"].dropna().tolist() if len(rows) else []
     if not numbers:
         return pd.DataFrame(columns=["case_no", "handling_dept"])
-    index = pd.concat([number_index(conn, case_nos=chunk) for chunk in _chunks(sorted(set(numbers)))])
+    index = number_index(conn, case_nos=numbers)
     once = index[index.groupby("case_no")["golden_case_id"].transform("nunique") == 1].drop_duplicates("case_no")
     g = golden_cases.c
     depts = _in_chunks(

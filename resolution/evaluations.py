@@ -14,6 +14,7 @@ receivers with it (``evaluation`` in the golden payload).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -24,11 +25,31 @@ from staging.feeds import newest
 ROUND_ORDER = {"added": 0, "first": 1}
 
 
+#: Values per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+
 def number_index(
-    conn: sa.Connection, golden_ids: list[str] | None = None, case_nos: list[str] | None = None
+    conn: sa.Connection, golden_ids: Iterable[str] | None = None, case_nos: Iterable[str] | None = None
 ) -> pd.DataFrame:
     """Every number a golden case is known under: case_no, golden_case_id (``golden_ids``: only these cases;
-    ``case_nos``: only these numbers)."""
+    ``case_nos``: only these numbers; read in lists of ``CHUNK``, so any number of them may be given). Without
+    either, every case's numbers: a read that grows with the history, for a rebuild or a test only."""
+    if golden_ids is None and case_nos is None:
+        return _numbers(conn, None, None)
+    if golden_ids is not None and case_nos is not None:
+        raise ValueError("number_index takes golden_ids or case_nos, not both")
+    values = sorted({str(v) for v in (golden_ids if golden_ids is not None else case_nos)})
+    parts = [
+        _numbers(conn, *((chunk, None) if golden_ids is not None else (None, chunk)))
+        for chunk in (values[i : i + CHUNK] for i in range(0, len(values), CHUNK))
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["case_no", "golden_case_id"])
+    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def _numbers(conn: sa.Connection, golden_ids: list[str] | None, case_nos: list[str] | None) -> pd.DataFrame:
     s, links, n = staged_cases.c, case_links.c, case_numbers.c
     joined = staged_cases.join(
         case_links,

@@ -218,7 +218,8 @@ def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[W
             ),
             conn,
         )
-        numbers = number_index(conn)
+        named = records["case_no"].dropna() if len(records) else []
+        numbers = number_index(conn, case_nos=named)  # the numbers evaluations name, not every case's
         states = evaluation_states(records, quarantined, numbers)
         states = follow_up(states, calendar(), settings, clock.today())
         replace_table(conn, evaluations, states, context.log.info)
@@ -259,9 +260,7 @@ def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFram
         sa.select(quarantined_feed_records).where(quarantined_feed_records.c.source_system.in_(list(HOTLINE_FEEDS))),
         conn,
     )
-    named = sorted(set(records["case_no"].dropna())) if len(records) else []
-    found = [number_index(conn, case_nos=named[i : i + 500]) for i in range(0, len(named), 500)]
-    numbers = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["case_no", "golden_case_id"])
+    numbers = number_index(conn, case_nos=records["case_no"].dropna() if len(records) else [])
     golden = warehouse.read(sa.select(g.golden_case_id, g.applicant_name, g.item_code, g.submitted_at), conn)
     return order_states(records, quarantined, numbers, golden, definitions().hotline)
 

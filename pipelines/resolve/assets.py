@@ -496,10 +496,9 @@ def _evaluated_on(conn: sa.Connection, partition: dt.date) -> set[str]:
             )
         }
     )
-    found = [number_index(conn, case_nos=chunk) for chunk in _chunks(numbers)]
-    if not found:
+    index = number_index(conn, case_nos=numbers)
+    if index.empty:
         return set()
-    index = pd.concat(found, ignore_index=True)
     named_once = index.groupby("case_no")["golden_case_id"].transform("nunique") == 1
     return set(index.loc[named_once, "golden_case_id"])
 
@@ -509,10 +508,7 @@ def _linked_evaluations(conn: sa.Connection, golden_ids: list[str], partition: d
     those an earlier run linked to them whenever they were staged (so a day re-run later keeps them, and a run of
     many days links an evaluation on the same day as one run per day would)."""
     e = staged_evaluations.c
-    numbers = pd.concat(
-        [number_index(conn, golden_ids=chunk) for chunk in _chunks(golden_ids)] or [pd.DataFrame()],
-        ignore_index=True,
-    )
+    numbers = number_index(conn, golden_ids=golden_ids)
     if numbers.empty:
         return pd.DataFrame()
     frames, named = [], []
