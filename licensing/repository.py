@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.departments import department
-from core.warehouse import insert_frame
+from core.warehouse import frame_of, insert_frame
 from schemas.case import departments, is_completed, items
 from schemas.identifiers import (
     ID_KIND_RIC,
@@ -164,15 +164,12 @@ def link_holders(conn: sa.Connection, events: pd.DataFrame, now: dt.datetime) ->
         _name_key=company_name_key(events["holder_name"].astype("string")),
     )
     valid = events[events["_ok"]].drop_duplicates("_code")
-    known = pd.DataFrame(
-        conn.execute(sa.select(holders.c.holder_code, holders.c.holder_name)).fetchall(),
-        columns=["holder_code", "holder_name"],
-    )
+    mistyped = events.loc[~events["_ok"], ["_code", "_name_key"]].drop_duplicates("_code")
+    known = _holders_named(conn, mistyped["_name_key"].dropna().unique().tolist())
     candidates = pd.concat(
         [known, valid[["_code", "holder_name"]].rename(columns={"_code": "holder_code"})], ignore_index=True
     ).drop_duplicates("holder_code")
     candidates["name_key"] = company_name_key(candidates["holder_name"].astype("string"))
-    mistyped = events.loc[~events["_ok"], ["_code", "_name_key"]].drop_duplicates("_code")
     spelled = pd.DataFrame(
         conn.execute(
             sa.select(holder_codes.c.code, holder_codes.c.holder_id).where(
@@ -197,7 +194,9 @@ def link_holders(conn: sa.Connection, events: pd.DataFrame, now: dt.datetime) ->
         holder_code=events["_code"], holder_code_type=kind.map(HOLDER_CODE_TYPES), updated_at=now
     )
     new_holders = new_holders[own].sort_values("effective_date").drop_duplicates("holder_id", keep="last")
-    _upsert(conn, holders, new_holders[["holder_id", "holder_code", "holder_code_type", "holder_name", "updated_at"]])
+    new_holders = new_holders.assign(name_key=new_holders["_name_key"].fillna(""))
+    columns = ["holder_id", "holder_code", "holder_code_type", "holder_name", "updated_at", "name_key"]
+    _upsert(conn, holders, new_holders[columns])
     how = np.where(events["_ok"], "identifier", np.where(own, "unverified", "resolved"))
     spellings = pd.DataFrame({"code": events["_code"], "holder_id": events["holder_id"], "how": how}).dropna()
     _upsert(conn, holder_codes, spellings.drop_duplicates("code"), key="code")
@@ -213,6 +212,27 @@ def link_holders(conn: sa.Connection, events: pd.DataFrame, now: dt.datetime) ->
     events["holder_code"] = events["holder_id"].map(canonical["canonical_code"])
     events["holder_code_type"] = events["holder_id"].map(canonical["canonical_type"])
     return events.drop(columns=["_code", "_kind", "_ok", "_name_key"])
+
+
+def _holders_named(conn: sa.Connection, name_keys: list[str]) -> pd.DataFrame:
+    """The holders (holder_code, holder_name) whose name compares equal to one of ``name_keys``, by the index on
+    ``holders.name_key``, not a read of every holder. Holders written before the column existed get their key
+    first (once: the next day finds none without one)."""
+    h = holders.c
+    if not name_keys:
+        return pd.DataFrame(columns=["holder_code", "holder_name"])
+    unkeyed = frame_of(conn.execute(sa.select(h.holder_id, h.holder_name).where(h.name_key.is_(None))))
+    if len(unkeyed):
+        unkeyed["key"] = company_name_key(unkeyed["holder_name"].astype("string")).fillna("")
+        conn.execute(
+            holders.update().where(h.holder_id == sa.bindparam("h")).values(name_key=sa.bindparam("k")),
+            [{"h": i, "k": k} for i, k in zip(unkeyed["holder_id"], unkeyed["key"], strict=True)],
+        )
+    parts = [
+        frame_of(conn.execute(sa.select(h.holder_code, h.holder_name).where(h.name_key.in_(name_keys[i : i + 500]))))
+        for i in range(0, len(name_keys), 500)
+    ]
+    return pd.concat(parts, ignore_index=True).reindex(columns=["holder_code", "holder_name"])
 
 
 def _near_codes(mistyped: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -259,9 +279,12 @@ def name_holders(conn: sa.Connection, holder_ids: list[str]) -> None:
     newest = history.sort_values(["effective_date", "event", "source", "source_ref"]).drop_duplicates(
         "holder_id", keep="last"
     )
+    keys = company_name_key(newest["holder_name"].astype("string")).fillna("")
     conn.execute(
-        holders.update().where(holders.c.holder_id == sa.bindparam("h")).values(holder_name=sa.bindparam("n")),
-        [{"h": h, "n": n} for h, n in zip(newest["holder_id"], newest["holder_name"], strict=True)],
+        holders.update()
+        .where(holders.c.holder_id == sa.bindparam("h"))
+        .values(holder_name=sa.bindparam("n"), name_key=sa.bindparam("k")),
+        [{"h": h, "n": n, "k": k} for h, n, k in zip(newest["holder_id"], newest["holder_name"], keys, strict=True)],
     )
 
 

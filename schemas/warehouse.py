@@ -317,6 +317,8 @@ holders = Table(
     Column("holder_code_type", String(3), nullable=False),  # GB/T 36903 Annex A: 001 USCC, 111 公民身份号码
     Column("holder_name", String(256), nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    Column("name_key", String(256)),  # the name as compared (licensing.repository): where a mistyped code is looked up
+    Index("ix_holders_name_key", "name_key"),
 )
 holder_codes = Table(
     "holder_codes",

@@ -123,6 +123,24 @@ def test_one_licence_across_sources_with_a_mistyped_holder_code(warehouse):
     assert warehouse.read(sa.select(holders))["holder_code"].tolist() == [COMPANY]
 
 
+def test_a_mistyped_code_finds_a_holder_written_before_names_were_keyed(warehouse):
+    # A warehouse of an earlier release: its holders have no name_key (the column came with a later release, and
+    # a mistyped code is looked up by it, not among every holder). The first lookup keys them, then matches.
+    _load(warehouse, case_events(pd.DataFrame([_case("GC1", "000102001000", "2026-11-16 15:00")])), TODAY)
+    other = make_uscc("91320412", "10000002")  # another company, another name: never the mistyped one's holder
+    _load(warehouse, case_events(pd.DataFrame([_case("GC2", "000102001000", "2026-11-16 15:00", other,
+                                                     applicant_name="常州远航物流有限公司")])), TODAY)  # fmt: skip
+    with warehouse.begin() as conn:
+        conn.execute(holders.update().values(name_key=None))
+    typed = {"JLBH": "R1", "CZLX": "01", "CZSJ": "2026-11-16 16:00:00", "CZZTDM": _mistyped(COMPANY)}
+    _load(warehouse, feed_events(_feed(typed), "market_regulation"), TODAY)
+    spellings = warehouse.read(sa.select(holder_codes)).set_index("code")["how"].to_dict()
+    assert spellings[_mistyped(COMPANY)] == "resolved"
+    keys = warehouse.read(sa.select(holders.c.holder_code, holders.c.name_key)).set_index("holder_code")["name_key"]
+    assert keys.notna().all() and keys[COMPANY] != keys[other]
+    assert warehouse.scalar("SELECT COUNT(*) FROM licences") == 2
+
+
 def test_a_change_loaded_before_the_issuance_leaves_a_licence_in_force(warehouse):
     # A backfill's weeks may load out of order: the rename arrives before the issuance it changes.
     change = {"JLBH": "R2", "CZLX": "09", "CZSJ": "2026-11-17 10:00:00", "CZZT": RENAMED}
