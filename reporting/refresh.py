@@ -170,10 +170,13 @@ def case_changes(
     if was.empty:
         was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
     both = digests.merge(was, on="golden_case_id", how="outer", indicator=True)
-    gone = both.loc[both["_merge"] == "right_only", "golden_case_id"]
-    new_or_changed = both.loc[(both["_merge"] == "left_only") | (both["digest"] != both["was"]), "golden_case_id"]
+    side = both["_merge"]
+    gone = both.loc[side == "right_only", "golden_case_id"]
+    new_or_changed = both.loc[
+        (side == "left_only") | ((side == "both") & (both["digest"] != both["was"])), "golden_case_id"
+    ]
     present = set(digests["golden_case_id"])
-    changed = dict.fromkeys([*new_or_changed[new_or_changed.isin(present)], *(i for i in always if i in present)])
+    changed = dict.fromkeys([*new_or_changed.tolist(), *(i for i in always if i in present)])
     return CaseChanges(False, tuple(changed), tuple(gone))
 
 
