@@ -184,6 +184,12 @@ MONTHLY_DESCRIPTION = (
     "one transaction; whole on its first refresh, when its definitions change, or with `full_rebuild` "
     "(BRIDGE_MARTS_FULL_REBUILD=1). Columns documented in docs/marts.md."
 )
+PER_CASE_DESCRIPTION = (
+    " Refreshed once after each load that changed its inputs (pipelines/automation.py), per case: only the cases "
+    "whose rows can have changed are computed again (reporting/refresh.py: a digest per case of what its rows are "
+    "computed from, kept in refresh_marks), in one transaction; whole on its first refresh, when its rules change, "
+    "or with `full_rebuild` (BRIDGE_MARTS_FULL_REBUILD=1). Columns documented in docs/marts.md."
+)
 #: What every mart shares: its group and owner, and how fresh dashboards expect it. When it refreshes (once after
 #: each load that changed its inputs) is set where the load is known: pipelines/definitions.py, after_load.
 MART = {
@@ -248,7 +254,7 @@ def delivery_status_mart(context: AssetExecutionContext, warehouse: ResourcePara
     metadata=table_metadata(mart_licence_reuse, mart_material_reuse),
     description="Licence reuse (一次录入，全程共享): for each application, which required materials were already "
     "in the licence repository as the applicant's valid licence that day, so need not be submitted; per item "
-    "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + MART_DESCRIPTION,
+    "and month in `mart_licence_reuse`, per application in `mart_material_reuse`." + PER_CASE_DESCRIPTION,
 )
 def licence_reuse_mart(
     context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
@@ -438,7 +444,7 @@ def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareh
     "statutory limits (on time, late, running, overdue; with the deadline dates), in `mart_case_deadlines`; the "
     "2345 targets per month in `mart_2345_monthly`; 企业开办 as one chain per enterprise (设立登记, 刻章, 发票, 社保 "
     "by its USCC: `mart_startup_chains`, `mart_startup_steps`), on which the startup target is counted."
-    + MART_DESCRIPTION,
+    + PER_CASE_DESCRIPTION,
 )
 def deadlines_mart(
     context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
