@@ -187,19 +187,18 @@ def _asset_names(assets) -> list[str]:
 def _dashboard(args: argparse.Namespace) -> int:
     """Build the dashboard page from the marts, then serve it on loopback (or only write it with --no-serve) until
     SIGINT or SIGTERM, which stop it with one line and exit code 0."""
-    import functools
     import http.server
     from pathlib import Path
 
     from dashboard.build import build
+    from dashboard.serve import handler_for
     from sharing.server import default_warehouse_url
 
     output = Path(args.output or settings.dagster_home() / "dashboard" / "index.html")
     server = None
     if not args.no_serve:  # the port first: a busy one is refused before the page is rewritten
         try:
-            server = http.server.ThreadingHTTPServer((args.host, args.port), functools.partial(
-                http.server.SimpleHTTPRequestHandler, directory=str(output.parent)))  # fmt: skip
+            server = http.server.ThreadingHTTPServer((args.host, args.port), handler_for(output))  # this page only
         except OSError as exc:
             raise Refused(
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}): another dashboard or program "
