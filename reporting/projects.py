@@ -451,7 +451,11 @@ def handling_states(records: pd.DataFrame, quarantined: pd.DataFrame, tracked: s
         stages = with_stages(usable)
         for column in ("stage", "national_stage", "milestone"):
             usable[column] = stages[column]
-    return with_quarantined(usable, quarantined, "handling_id")
+    states = with_quarantined(usable, quarantined, "handling_id")
+    for column in ("golden_case_id", "stage", "national_stage", "milestone"):
+        if column not in states:  # nothing usable yet (a year's first week, or only quarantined rows)
+            states[column] = None
+    return states
 
 
 def review_candidates(projects: pd.DataFrame, handlings: pd.DataFrame, golden: pd.DataFrame) -> pd.DataFrame:

@@ -334,6 +334,20 @@ def test_an_unknown_step_code_or_a_handling_of_no_project_is_quarantined_with_it
     assert states["status"].value_counts().to_dict() == {"linked": 2, "quarantined": 3, "waiting": 1}
 
 
+def test_a_week_of_only_quarantined_handlings_still_carries_the_linking_columns():
+    # The first week of a year had no usable handling: the projects asset counted linked cases on a column that
+    # was not there (KeyError in benchmarks/year.py, week 1).
+    from reporting.projects import handling_states
+
+    staged, quarantined = _stage_items(_spgl_item("U", "22"))
+    assert staged.empty
+    states = handling_states(
+        staged, quarantined.assign(partition_date=dt.date(2026, 10, 12)), {CODE}, pd.DataFrame(columns=["case_no"])
+    )
+    assert states["status"].tolist() == ["quarantined"]
+    assert states["golden_case_id"].isna().all() and {"stage", "national_stage", "milestone"} <= set(states)
+
+
 # ---------------------------------------------------------------- 并行推进, pauses and closures on the clock
 def _with(frame: pd.DataFrame, item: str, **values) -> pd.DataFrame:
     frame = frame.copy()
