@@ -286,7 +286,7 @@ def _config(args: argparse.Namespace) -> int:
 
     try:
         rows = settings.resolved()
-        problems = settings.check()
+        problems = settings.check() + _key_problems()
         formats = {PROFILE_VARIABLE: province_profile(), DDL_VARIABLE: ddl_version(), MAP_VARIABLE: municipal_map()}
         in_force = {format_files.PROVINCE_PROFILE: formats[PROFILE_VARIABLE],
                     format_files.MUNICIPAL_MAP: formats[MAP_VARIABLE]}  # fmt: skip
@@ -316,6 +316,18 @@ def _config(args: argparse.Namespace) -> int:
         return 1
     print("\nconfiguration ready")
     return 0
+
+
+def _key_problems() -> list[str]:
+    """The sharing API's keys, checked as ``serve`` checks them (``sharing.keys``): one line per problem."""
+    from schemas.licences import sharing_clients
+    from sharing.keys import KeyProblem, api_keys
+
+    try:
+        api_keys(sharing_clients()["caller"].tolist())
+    except KeyProblem as problem:
+        return problem.problems
+    return []
 
 
 def _month(text: str) -> str:

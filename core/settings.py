@@ -295,16 +295,19 @@ def require_sandbox(what: str) -> None:
 
 
 def shown(variable: Variable, text: str) -> str:
-    """A value as ``config check`` prints it: secrets never, a URL's password never."""
+    """A value as ``config check`` prints it: a URL variable (``…_URL``) without any credential part
+    (``core.redact``: its password, secret-named query parameters, ODBC ``PWD=``); any other secret only as its
+    length, whatever it looks like (an app secret that happens to contain ``://`` is not a URL to show)."""
+    if variable.secret and not variable.name.endswith("_URL"):
+        return f"(secret, {len(text)} characters)"
     if "://" in text:
-        import sqlalchemy as sa  # here, not at the top: every command imports settings, few print a URL
+        from core.redact import NotAURL, redacted_url
 
         try:
-            url = sa.make_url(text)
-        except sa.exc.ArgumentError:
-            return "(set; not a URL)" if variable.secret else text
-        return url.render_as_string(hide_password=True)
-    return f"(secret, {len(text)} characters)" if variable.secret else text
+            return redacted_url(text)
+        except NotAURL:
+            return "(set; not a URL)"
+    return text
 
 
 def resolved() -> list[dict[str, str]]:

@@ -19,19 +19,16 @@ Reading here creates nothing: the engine comes from :func:`core.warehouse.create
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from core.redact import NotAURL, redacted_url
 from core.warehouse import create_engine
 
 LOADED, MISSING, NO_TABLES, NO_LOADS, UNREADABLE = "loaded", "missing", "no_tables", "no_loads", "unreadable"
 NEVER_LOADED = (MISSING, NO_TABLES, NO_LOADS)
-
-#: Query-string keys that may carry a secret (``?password=…``, ``sslpassword``, an access token): never shown.
-_SECRET_KEY = re.compile(r"pass|pwd|secret|token|credential", re.IGNORECASE)
 
 
 class UnreadableURL(ValueError):
@@ -39,13 +36,11 @@ class UnreadableURL(ValueError):
 
 
 def shown_url(url: str | sa.URL) -> str:
-    """The URL as a person may see it: the password replaced by ``***``, in the user part and in the query."""
+    """The URL as a person may see it: every credential part replaced by ``***`` (``core.redact``)."""
     try:
-        parsed = sa.make_url(url)
-    except (sa.exc.ArgumentError, ValueError):
+        return redacted_url(url)
+    except NotAURL:
         raise UnreadableURL("the warehouse URL is not a SQLAlchemy URL (dialect+driver://user@host/database)") from None
-    hidden = {k: "***" if _SECRET_KEY.search(k) else v for k, v in parsed.query.items()}
-    return parsed.set(query=hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def sqlite_file(url: str | sa.URL) -> Path | None:

@@ -8,8 +8,11 @@ new one and both are accepted, so the caller can switch at any moment between tw
    variable, unset ``…_NEXT``, restart.
 
 In the sandbox profile a caller without a key gets the published sandbox key. Outside it the API does not
-start while any caller's key is missing, empty, shorter than :data:`MIN_KEY_LENGTH` characters, one the
-sandbox publishes, or shared with another caller (a shared key would authenticate as whichever came last).
+start while any caller's key is missing, empty, shorter than :data:`MIN_KEY_LENGTH` characters, one character
+repeated, one the sandbox publishes, or shared with another caller (a shared key would authenticate as whichever
+came last). In every profile a key must be printable ASCII (an HTTP header carries nothing else: a key with a
+newline or a 汉字 could never match), and a ``LICENCE_API_KEY_…`` variable that names no caller and slot (a
+misspelt ``…_NXT``) is refused rather than ignored. ``config check`` runs the same checks.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,6 +30,8 @@ SANDBOX_KEY = "sandbox-licence-key-{caller}"  # the embedded default, like the o
 MIN_KEY_LENGTH = 32
 MAX_KEY_LENGTH = 256  # a longer header is a wrong key, compared no further
 CURRENT, NEXT = "current", "next"
+PREFIX = "LICENCE_API_KEY_"
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
 
 
 class KeyProblem(ValueError):
@@ -85,6 +91,12 @@ def api_keys(callers: Iterable[str], overrides: Mapping[str, str | tuple[str, ..
     problems = [f"keys given for callers not in sharing_clients.csv: {', '.join(unknown)}"] if unknown else []
     production = settings.profile() != settings.SANDBOX
     published = {sandbox_key(caller) for caller in callers}
+    expected = {key_variable(caller, slot) for caller in callers for slot in (CURRENT, NEXT)}
+    for name in sorted(n for n in os.environ if n.upper().startswith(PREFIX) and n not in expected):
+        problems.append(
+            f"{name}: names no caller and slot of sharing_clients.csv (expected {PREFIX}<CALLER> or "
+            f"{PREFIX}<CALLER>_NEXT for one of: {', '.join(callers)}); rename or unset it"
+        )
     keys: dict[str, tuple[str, ...]] = {}
     for caller in callers:
         if caller in overrides:
@@ -109,6 +121,13 @@ def api_keys(callers: Iterable[str], overrides: Mapping[str, str | tuple[str, ..
     for caller, texts in keys.items():
         for slot, text in zip((CURRENT, NEXT), texts, strict=False):
             name = key_variable(caller, slot)
+            if not _PRINTABLE.fullmatch(text):
+                problems.append(
+                    f"{name}: holds a character other than printable ASCII (caller {caller}): an HTTP header "
+                    "cannot carry it, so the key could never match"
+                )
+            elif production and len(set(text)) == 1:
+                problems.append(f"{name}: one character repeated (caller {caller}): set a random key")
             if production and len(text) < MIN_KEY_LENGTH:
                 problems.append(f"{name}: {len(text)} characters, at least {MIN_KEY_LENGTH} needed (caller {caller})")
             if production and text in published:

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from dagster import EnvVar
 
 from core import settings
+from schemas import licences as licence_rules
+from sharing.keys import key_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("core", "schemas", "connectors", "staging", "resolution", "delivery", "licensing", "reporting",
@@ -35,6 +37,8 @@ def production_values() -> dict[str, str]:
             values[variable.name] = f"/srv/drops/{variable.name.lower()}"
         else:
             values[variable.name] = f"prod-{variable.name.lower()}-7f3a9c2e41d8b605"
+    for caller in licence_rules.sharing_clients()["caller"]:  # the sharing API's keys, one per caller
+        values[key_variable(caller)] = f"prod-{caller}-api-key-7f3a9c2e41d8b605-{len(caller):02d}"
     return values
 
 

@@ -64,6 +64,9 @@ def test_production_keys_that_are_safe_are_accepted(production):
         ("x", "LICENCE_API_KEY_HOUSING: 1 characters, at least 32 needed (caller housing)"),
         (sandbox_key("housing"), "LICENCE_API_KEY_HOUSING: a key the sandbox publishes (caller housing)"),
         (good_key("health"), "LICENCE_API_KEY_HEALTH: the same key as LICENCE_API_KEY_HOUSING"),
+        ("a" * MIN_KEY_LENGTH, "LICENCE_API_KEY_HOUSING: one character repeated (caller housing)"),
+        ("k" * 20 + "\n" + "k" * 20 + "x", "LICENCE_API_KEY_HOUSING: holds a character other than printable ASCII"),
+        ("证照共享密钥" + "k" * 40, "LICENCE_API_KEY_HOUSING: holds a character other than printable ASCII"),
     ],
 )
 def test_production_refuses_an_unsafe_key_naming_the_caller(production, value, problem):
@@ -74,6 +77,24 @@ def test_production_refuses_an_unsafe_key_naming_the_caller(production, value, p
     with pytest.raises(KeyProblem) as refused:
         api_keys(CALLERS)
     assert any(line.startswith(problem) for line in refused.value.problems), refused.value.problems
+
+
+@pytest.mark.parametrize("profile", ["production", "sandbox"])
+def test_a_key_variable_naming_no_caller_is_refused_not_ignored(production, profile):
+    production.setenv("BRIDGE_PROFILE", profile)
+    production.setenv("LICENCE_API_KEY_HOUSING_NXT", good_key("housing") + "-next")  # misspelt _NEXT
+    with pytest.raises(KeyProblem) as refused:
+        api_keys(CALLERS)
+    assert refused.value.problems[0].startswith("LICENCE_API_KEY_HOUSING_NXT: names no caller and slot")
+
+
+def test_config_check_reports_the_key_problems(production, capsys):
+    from cli.main import main
+
+    production.setenv(key_variable("fire_rescue"), "f" * 40)
+    code = main(["config", "check"])
+    err = capsys.readouterr().err
+    assert code != 0 and "LICENCE_API_KEY_FIRE_RESCUE: one character repeated" in err and "f" * 40 not in err
 
 
 def test_another_callers_sandbox_key_is_refused_too(production):
