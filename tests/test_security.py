@@ -185,6 +185,10 @@ def test_requests_no_endpoint_handles_are_audited(probe):
     assert response.status_code == 404 and (row["action"], row["reason"]) == ("other", "404 GET")
     response, row = probe.call("/v1/verify", None, key("housing"), method="POST")
     assert response.status_code == 405 and (row["action"], row["reason"]) == ("other", "405 POST")
+    path, params = lookup()
+    response, row = probe.call(path + "/", params, key("housing"))  # a trailing slash: no 307 before the audit
+    assert response.status_code == 404 and (row["action"], row["reason"]) == ("other", "404 GET")
+    assert "location" not in response.headers
 
 
 # ---------------------------------------------------------------- case numbers
