@@ -309,6 +309,8 @@ def _config(args: argparse.Namespace) -> int:
     else:
         print(f"format files: {len(files)}, {len(assumed)} assumed item(s) to confirm before production "
               "(docs/formats.md; config check lists them in the production profile)")  # fmt: skip
+    for line in settings.warnings():
+        print(f"  warning: {line}", file=sys.stderr)
     if problems:
         print(f"\n{len(problems)} variable(s) stop the {settings.profile()} profile:", file=sys.stderr)
         for problem in problems:

@@ -219,8 +219,53 @@ def _chosen_case_no_source() -> str:
 
 
 def _published() -> set[str]:
-    """Every value the sandbox publishes (in this repository, for anyone to read)."""
-    return {v for v in (var.sandbox_value() for var in variables()) if v}
+    """Every value the sandbox publishes (in this repository, for anyone to read), normalised (:func:`normal`)."""
+    return {normal(v) for v in (var.sandbox_value() for var in variables()) if v}
+
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "ip6-localhost"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.") or host.endswith(".localhost")
+
+
+def normal(text: str) -> str:
+    """A value as the guard compares it: a URL by scheme, host, port and path (case of scheme and host, a default
+    port, a trailing slash, ``localhost`` for ``127.0.0.1`` make no difference); a folder without its trailing
+    slash or ``./``; anything else stripped. ``http://localhost:18104/`` is the sandbox's ``http://127.0.0.1:18104``."""
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    if "://" in text:
+        try:
+            parts = urlsplit(text)
+            host = (parts.hostname or "").lower()
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:
+            return text
+        host = "loopback" if _is_loopback(host) else host
+        path = parts.path.rstrip("/") if not parts.scheme.lower().startswith("sqlite") else os.path.normpath(parts.path)
+        return f"{parts.scheme.lower()}://{host}:{port or ''}{path}" + (f"?{parts.query}" if parts.query else "")
+    if text.startswith(("/", "./", "../")) or os.sep in text:
+        return os.path.normpath(text)
+    return text
+
+
+def warnings() -> list[str]:
+    """What may run but should not in production: a receiver's endpoint over plain HTTP."""
+    if not is_production():
+        return []
+    found = []
+    for variable in variables():
+        raw = given(variable.name)
+        if raw and variable.name.endswith("_BASE_URL") and raw.strip().lower().startswith("http://"):
+            found.append(
+                f"{variable.name}: plain HTTP to a receiver ({variable.purpose}): the signature protects the "
+                "body, not the holders' data in it; ask the platform for its HTTPS endpoint"
+            )
+    return found
 
 
 def given(name: str) -> str | None:
@@ -251,16 +296,36 @@ def check() -> list[Problem]:
     """What stops the configuration from running in the current profile (nothing, in the sandbox profile unless
     a variable is set to blanks)."""
     problems = _case_no_knob_problems() + _partitions_start_problems()
-    published = _published() if is_production() else set()
+    production = is_production()
+    published = _published() if production else set()
+    secrets: dict[str, str] = {}
     for variable in variables():
         raw = os.environ.get(variable.name)
         if raw is not None and not raw.strip():
             problems.append(Problem(variable, "set but empty"))
-        elif raw is None and is_production():
+        elif raw is None and production:
             problems.append(Problem(variable, "missing"))
-        elif raw is not None and raw.strip() in published:
+        elif raw is not None and normal(raw) in published:
             problems.append(Problem(variable, "holds a value the sandbox publishes: set the production one"))
+        elif raw is not None and production and variable.name.endswith("_BASE_URL") and _loopback_url(raw):
+            problems.append(Problem(variable, "points at this machine (loopback), where the sandbox's stand-ins "
+                                              "listen: set the receiver's own endpoint"))  # fmt: skip
+        elif raw is not None and production and variable.secret and not variable.name.endswith("_URL"):
+            if (other := secrets.get(raw.strip())) is not None:
+                problems.append(
+                    Problem(variable, f"the same signing secret as {other}: each system signs with its own")
+                )
+            secrets.setdefault(raw.strip(), variable.name)
     return problems
+
+
+def _loopback_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return _is_loopback((urlsplit(text.strip()).hostname or "").lower())
+    except ValueError:
+        return False
 
 
 def require_ready() -> None:

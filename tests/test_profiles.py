@@ -98,6 +98,46 @@ def test_production_refuses_a_published_sandbox_secret_by_name(clean_env):
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("APPROVAL_PLATFORM_BASE_URL", "http://localhost:18102", "holds a value the sandbox publishes"),
+        ("APPROVAL_PLATFORM_BASE_URL", "http://127.0.0.1:18102/", "holds a value the sandbox publishes"),
+        ("APPROVAL_PLATFORM_BASE_URL", "HTTP://127.0.0.1:18102//", "holds a value the sandbox publishes"),
+        ("MUNICIPAL_BASE_URL", "https://localhost:8443/api", "points at this machine (loopback)"),
+        ("MUNICIPAL_BASE_URL", "http://127.0.0.2:9000", "points at this machine (loopback)"),
+        ("HEALTH_DROP_DIR", "{sandbox}/health_drop/", "holds a value the sandbox publishes"),
+        ("HEALTH_DROP_DIR", "{sandbox}/./health_drop", "holds a value the sandbox publishes"),
+        ("SUPERVISION_APP_SECRET", " sandbox-secret-supervision ", "holds a value the sandbox publishes"),
+        ("SUPERVISION_APP_SECRET", "{municipal_secret}", "the same signing secret as MUNICIPAL_APP_SECRET"),
+    ],
+)
+def test_the_production_guard_compares_normalised_values(clean_env, name, value, reason):
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    values = production_values()
+    for variable, given in values.items():
+        clean_env.setenv(variable, given)
+    value = value.format(sandbox=settings.sandbox_dir(), municipal_secret=values["MUNICIPAL_APP_SECRET"])
+    clean_env.setenv(name, value)
+    found = {p.variable.name: p.reason for p in settings.check()}
+    assert list(found) == [name] and found[name].startswith(reason), found
+
+
+@pytest.mark.unit
+def test_plain_http_to_a_receiver_is_a_warning_in_production(clean_env, capsys):
+    from cli.main import main
+
+    clean_env.setenv("BRIDGE_PROFILE", "production")
+    for variable, given in production_values().items():
+        clean_env.setenv(variable, given)
+    assert settings.warnings() == []
+    clean_env.setenv("SUPERVISION_BASE_URL", "http://supervision.example.gov.cn/intake")
+    assert [w.split(":")[0] for w in settings.warnings()] == ["SUPERVISION_BASE_URL"]
+    assert main(["config", "check"]) == 0  # a warning, not a refusal
+    assert "warning: SUPERVISION_BASE_URL: plain HTTP to a receiver" in capsys.readouterr().err
+
+
+@pytest.mark.unit
 def test_production_resources_take_every_value_from_the_environment(clean_env):
     from pipelines.resources import build_resources
 
