@@ -332,12 +332,20 @@ def _key_problems() -> list[str]:
     return []
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # the months a report may be asked for: the bureau's era, not year 1
+
+
 def _month(text: str) -> str:
-    """A month as YYYY-MM, or a one-line refusal (argparse prints it and exits 2)."""
+    """A month as YYYY-MM between 2000-01 and 2099-12, or a one-line refusal (argparse prints it and exits 2)."""
+    if not re.fullmatch(r"\d{4}-\d{2}", text or ""):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month; give it as YYYY-MM, e.g. 2026-10")
     try:
-        return dt.datetime.strptime(text, "%Y-%m").strftime("%Y-%m")
+        month = dt.date(int(text[:4]), int(text[5:]), 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a month; give it as YYYY-MM, e.g. 2026-10") from None
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a month between {FIRST_YEAR}-01 and {LAST_YEAR}-12")
+    return text
 
 
 def _day(text: str) -> dt.date:
@@ -360,14 +368,25 @@ def _report(args: argparse.Namespace) -> int:
     from reporting.project_report import write_report
     from schemas.warehouse import mart_project_stages, mart_projects
 
+    output = Path(args.output or f"key-projects-{args.month}.xlsx")
+    if output.suffix.lower() != ".xlsx":
+        raise Refused(f"--output {output}: the report is an XLSX workbook; give a name ending in .xlsx", 2)
+    if output.is_dir():
+        raise Refused(f"--output {output} is a folder; give the .xlsx file to write", 2)
+    if not output.parent.is_dir():
+        raise Refused(f"--output {output}: its folder {output.parent} does not exist", 2)
+    if output.exists() and not args.force:
+        raise Refused(f"{output} exists; --force replaces it", 2)
     warehouse = open_warehouse(args.allow_empty)
     try:
         clocks = warehouse.read(sa.select(mart_projects))
         stages = warehouse.read(sa.select(mart_project_stages))
     finally:
         warehouse.dispose()
-    output = Path(args.output or f"key-projects-{args.month}.xlsx")
-    counts = write_report(clocks, stages, args.month, output)
+    try:
+        counts = write_report(clocks, stages, args.month, output)
+    except OSError as exc:
+        raise Refused(f"cannot write {output}: {exc.strerror or exc}", 1) from None
     print(f"{output}: {counts['projects']} key projects, {counts['stages']} stages ({args.month})")
     return 0
 
@@ -542,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     projects = reports.add_parser("projects", help="the key-project monthly report (重点项目月报), from the marts")
     projects.add_argument("--month", type=_month, required=True, help="YYYY-MM, e.g. 2026-10")
     projects.add_argument("--output", help="the .xlsx to write (default key-projects-YYYY-MM.xlsx)")
+    projects.add_argument("--force", action="store_true", help="replace the file when it exists")
     add_allow_empty(projects)
     projects.set_defaults(run=_report)
     lists = reports.add_parser(

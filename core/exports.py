@@ -17,13 +17,15 @@ FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells cannot be taken for formulas (numbers and booleans are left alone)."""
+    """A copy of ``frame`` whose text cells cannot be taken for formulas. Only text is touched: a number (``-3``)
+    or a boolean stays what it is, even in a column of mixed values."""
     safe = frame.copy()
     for column in safe.columns:
         values = safe[column]
         if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
             text = values.astype("string")
-            risky = text.str.contains(FORMULA_START, regex=True, na=False)
+            is_text = values.map(lambda v: isinstance(v, str)).astype(bool)  # a report's rows: not a hot path
+            risky = text.str.contains(FORMULA_START, regex=True, na=False) & is_text
             if risky.any():
                 safe[column] = values.where(~risky.to_numpy(), "'" + text)
     return safe
@@ -45,7 +47,8 @@ def write_workbook(path: Path, sheets: dict[str, tuple[pd.DataFrame, dict[str, s
         frame = frame[list(headings)]
         sheet = book.create_sheet(name)
         sheet.append([headings[c] for c in frame.columns])
-        safe = spreadsheet_safe(frame.astype(object).where(frame.notna(), None))
+        safe = spreadsheet_safe(frame)  # on the frame's own types: numbers stay numbers
+        safe = safe.astype(object).where(safe.notna(), None)
         for row in safe.itertuples(index=False):
             sheet.append([None if v is pd.NA else v for v in row])
         for cell in sheet[1]:
@@ -57,6 +60,5 @@ def write_workbook(path: Path, sheets: dict[str, tuple[pd.DataFrame, dict[str, s
             sheet.column_dimensions[get_column_letter(index)].width = min(max(widest + 2, 8), 48)
         sheet.freeze_panes = "A2"
         counts[name] = len(frame)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    book.save(path)  # the caller checks the folder: a report is never written somewhere nobody asked for
     return counts

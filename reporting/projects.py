@@ -403,11 +403,12 @@ def key_project_report(clocks: pd.DataFrame, stages: pd.DataFrame, month: str) -
     """The key-project monthly report as of ``month`` (YYYY-MM): the key projects started by the month's end and
     not permitted before it (the ones still tracked, and those permitted in it), and their stages."""
     first = pd.Timestamp(f"{month}-01")
-    last = (first + pd.offsets.MonthEnd(0)).date()
-    started = pd.to_datetime(clocks["started_on"]).dt.date
-    permitted = pd.to_datetime(clocks["permit_on"]).dt.date
-    open_then = permitted.isna() | (permitted >= first.date())
-    keep = clocks["key_project"] & started.notna() & (started <= last) & open_then
+    last = first + pd.offsets.MonthEnd(0)
+    # compared as timestamps: a month in which no project was permitted reads permit_on as all-NaT (no dates)
+    started = pd.to_datetime(clocks["started_on"]).dt.normalize()
+    permitted = pd.to_datetime(clocks["permit_on"]).dt.normalize()
+    open_then = permitted.isna() | (permitted >= first)
+    keep = clocks["key_project"].fillna(False).astype(bool) & started.notna() & (started <= last) & open_then
     report = clocks[keep].sort_values("project_code").reset_index(drop=True)
     shown = stages[stages["project_code"].isin(report["project_code"])].sort_values(["project_code", "stage_order"])
     return report, shown.reset_index(drop=True)

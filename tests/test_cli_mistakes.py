@@ -96,3 +96,27 @@ def test_a_refused_login_is_one_line(tmp_path, postgres_url, args):
 def test_an_unknown_command(tmp_path):
     code, _, err = _run(tmp_path, "reconcil")
     assert code == 2 and len(err.splitlines()) == 1 and "invalid choice: 'reconcil'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("output", "said"),
+    [
+        pytest.param("r.csv", ["r.csv: the report is an XLSX workbook", ".xlsx"], id="csv-name"),
+        pytest.param("folder.xlsx/", ["is a folder"], id="a-folder"),
+        pytest.param("missing/r.xlsx", ["its folder", "does not exist"], id="missing-folder"),
+        pytest.param("there.xlsx", ["there.xlsx exists", "--force"], id="existing-file"),
+    ],
+)
+def test_report_projects_output_mistakes_write_nothing(tmp_path, output, said):
+    (tmp_path / "folder.xlsx").mkdir()
+    (tmp_path / "there.xlsx").write_bytes(b"the office's own file")
+    code, _, err = _run(tmp_path, "report", "projects", "--month", "2026-10", "--output", str(tmp_path / output))
+    _one_line(code, err, "report projects", *said)
+    assert (tmp_path / "there.xlsx").read_bytes() == b"the office's own file"
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("month", ["0001-01", "1999-12", "2100-01", "2026-1", "2026-00"])
+def test_report_projects_refuses_a_month_outside_the_bureaus_era(tmp_path, month):
+    code, _, err = _run(tmp_path, "report", "projects", "--month", month)
+    _one_line(code, err, "report projects", repr(month))

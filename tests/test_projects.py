@@ -211,6 +211,26 @@ def test_the_report_xlsx_matches_the_mart_and_neutralises_formulas(tmp_path):
     assert [r[6] for r in stage_rows] == [2, 11, 5, 5, 3]
 
 
+def test_the_report_keeps_negative_numbers_numbers_and_reads_a_month_with_no_permit(tmp_path):
+    # Days left below zero (a project past its 45) were written as the text '-3, and a month in which no project
+    # had been permitted failed comparing dates (issue 24).
+    from openpyxl import load_workbook
+
+    from reporting.project_report import PROJECT_HEADINGS, write_report
+
+    settings = ProjectDefinitions()
+    stages = project_stage_rows(HANDLINGS, calendar(), TODAY, settings)
+    clocks = project_clocks(PROJECTS, HANDLINGS, stages, calendar(), TODAY, settings)
+    late = clocks.assign(days_left=-3, permit_on=None, held_up_by="-用地")  # not permitted, three days over
+    report, _ = key_project_report(late, stages, "2026-11")
+    assert report["project_code"].tolist() == [CODE]
+    path = tmp_path / "report.xlsx"
+    write_report(late, stages, "2026-11", path)
+    row = dict(zip(PROJECT_HEADINGS, [c.value for c in load_workbook(path)["projects"][2]], strict=True))
+    assert row["days_left"] == -3 and isinstance(row["days_left"], int)
+    assert row["held_up_by"] == "'-用地"  # text that starts like a formula is still neutralised
+
+
 # ---------------------------------------------------------------- cases that carry the code
 def test_a_case_carrying_the_code_is_linked_by_it_and_a_mistyped_code_is_flagged_not_linked():
     from staging.normalise import stage_partition
