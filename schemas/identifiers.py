@@ -194,17 +194,38 @@ def mask_identifier(value: str | None) -> str | None:
     return mask_identifier_series(classified["id"].fillna(value), classified["kind"]).iloc[0]
 
 
+def fold_digits(text: str) -> str:
+    """``text`` after NFKC with every decimal digit of any script (Arabic-Indic ٣, Devanagari ३ …, which NFKC
+    leaves alone) written as its ASCII digit."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
+
+
 def mask_numbers_in_text(text: str) -> str:
     """Free text (a parameter a caller sent, a reason) with every run of eleven or more digits masked, spaces
     or dashes between them included: a 身份证号 keeps its region and last four (as :func:`mask_identifier`), a
-    phone number its first three and last four. Full-width and other digits count once NFKC has folded them."""
+    phone number its first three and last four. Full-width digits and digits of other scripts count once folded
+    (:func:`fold_digits`)."""
 
     def masked(match: re.Match[str]) -> str:
         run = re.sub(r"[ \-]", "", match.group())
         head = 6 if len(run) >= 15 else 3
         return run[:head] + "*" * (len(run) - head - 4) + run[-4:]
 
-    return _DIGIT_RUN.sub(masked, unicodedata.normalize("NFKC", text))
+    return _DIGIT_RUN.sub(masked, fold_digits(text))
+
+
+def mask_code_in_text(text: str) -> str:
+    """A value that stands for one identifier (a holder code a caller sent, well-formed or not): masked as
+    :func:`mask_numbers_in_text` masks a run, whatever separates its digits (dots, slashes, underscores …), so
+    ``320412.19980729.6328`` is kept as ``320412********6328``. A value without eleven digits is left as it is."""
+    folded = fold_digits(text)
+    compact = re.sub(r"[^0-9A-Za-z]", "", folded)
+    if re.search(r"[0-9]{11,}", compact):
+        return mask_numbers_in_text(compact)
+    return mask_numbers_in_text(folded)
 
 
 _DIGIT_RUN = re.compile(r"[0-9](?:[ \-]?[0-9]){10,}(?:[ \-]?[Xx])?")

@@ -37,6 +37,7 @@ from schemas import licences as licence_rules
 from schemas.case import items
 from schemas.identifiers import (
     ID_KIND_USCC,
+    is_national_case_no,
     is_valid_uscc,
     normalize_code,
     upgrade_ric15,
@@ -52,6 +53,7 @@ from sharing.guard import (
     RateLimiter,
     Refusal,
     Rule,
+    audit_code,
     audit_text,
     check_parameters,
     client_address,
@@ -355,13 +357,18 @@ class LicenceSharing:
         path, query = request.path_params, request.query_params.multi_items()
         # Until the parameters pass, they are kept only as the audit may hold them.
         raw_case_no = next((value for name, value in query if name == "caseNo"), None)
-        access.case_no = audit_text(raw_case_no, _CASE_NO_MAX)
+        # a national 办件编号 names a case, not a person: kept whole even when the request is refused before the
+        # case number is checked, so the purpose mart can still tie the row to its case
+        national = raw_case_no is not None and is_national_case_no(raw_case_no)
+        access.case_no = raw_case_no if national else audit_text(raw_case_no, _CASE_NO_MAX)
         raw_holder = path.get("holder_code") or next((value for name, value in query if name == "holderCode"), None)
-        access.holder = audit_text(raw_holder, _HOLDER_MAX)
+        access.holder = audit_code(raw_holder, _HOLDER_MAX)
         try:
             self.limiter.take("per_address", access.client or "-")
             presented = request.headers.get(KEY_HEADER)
             key = self.identify(presented, access)
+            if access.caller is not None and raw_case_no and is_case_no(raw_case_no, access.caller.case_no_pattern):
+                access.case_no = raw_case_no  # the caller's own shape, known once its key is: a case, not a person
             asked = check_parameters(path, query, action.parameters, self.types)
             asked_holder = asked.get("holder_code") or asked.get("holderCode")
             if asked_holder is not None:

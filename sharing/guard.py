@@ -21,7 +21,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from schemas.identifiers import is_national_case_no, mask_numbers_in_text, normalize_code
+from schemas.identifiers import is_national_case_no, mask_code_in_text, mask_numbers_in_text, normalize_code
 
 
 class Refusal(Exception):
@@ -40,6 +40,20 @@ INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 def has_invisible(text: str) -> bool:
     return any(unicodedata.category(ch) in INVISIBLE for ch in text)
+
+
+def audit_code(text: str | None, length: int) -> str | None:
+    """A holder code as the audit may keep it before it is checked: as :func:`audit_text` keeps any value, except
+    that one holding an identifier's worth of digits, whatever separates them (dots, slashes, invisible characters,
+    digits of another script), is kept masked as one identifier (``schemas.identifiers.mask_code_in_text``:
+    ``320412.19980729.6328`` keeps its region and last four)."""
+    if text is None:
+        return None
+    visible = "".join(ch for ch in text[: length * 2] if unicodedata.category(ch) not in INVISIBLE)
+    masked = mask_code_in_text(visible)
+    if masked != mask_numbers_in_text(visible) or "*" in masked:
+        return masked[:length]
+    return audit_text(text, length)
 
 
 def audit_text(text: str | None, length: int) -> str | None:

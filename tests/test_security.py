@@ -136,6 +136,21 @@ def test_a_bad_case_number_is_an_audited_400(probe, case_no):
         assert stored == mask_identifier(PERSON)
 
 
+def test_a_refused_holder_code_is_masked_and_a_national_case_number_kept_whole(probe):
+    # A holder code with dots (or another script's digits) was stored unmasked after its 400; a well-formed case
+    # number was masked when the refusal came before the case-number check, so the row named no case.
+    for sent in ("320412.19980729.6328", "٣٢٠٤١٢١٩٩٨٠٧٢٩٦٣٢٨"):
+        for caller, case_no in (("approval_bureau", WINDOW_CASE), ("market_regulation", MARKET_CASE)):
+            response, row = probe.call(*lookup(code=sent, case_no=case_no), key(caller))
+            assert response.status_code == 400 and row["outcome"] == "refused"
+            assert row["holder"] == "320412********6328" and row["case_no"] == case_no
+        # with a wrong key no caller's shape is known: only the national shape is kept whole
+        response, row = probe.call(*lookup(code=sent, case_no=MARKET_CASE), {"X-Api-Key": "wrong"})
+        assert row["case_no"] == MARKET_CASE and row["holder"] == "320412********6328"
+        response, row = probe.call(*lookup(code=sent, case_no=WINDOW_CASE), {"X-Api-Key": "wrong"})
+        assert row["case_no"] != WINDOW_CASE and "*" in row["case_no"]
+
+
 def test_nul_in_a_holder_code_even_with_a_wrong_key(probe):
     for headers in ({"X-Api-Key": "wrong"}, key("market_regulation")):
         response, row = probe.call("/v1/holders/9132%00/licences", {"caseNo": MARKET_CASE}, headers)

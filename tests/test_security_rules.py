@@ -348,3 +348,28 @@ def test_the_check_warns_while_any_read_is_unbound(reads):
         insert_frame(conn, mart_unbound_reads, frame)
     evaluation = run_check(every_read_has_its_case, reads, partition=None)
     assert verdict(evaluation) == "warning" and evaluation.metadata["unbound_reads"].value == 2
+
+
+# ---------------------------------------------------------------- what the audit keeps of a holder code
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("320412.19980729.6328", "320412********6328"),  # dots between the parts of a 身份证号
+        ("320412/19980729_6328", "320412********6328"),
+        ("٣٢٠٤١٢١٩٩٨٠٧٢٩٦٣٢٨", "320412********6328"),  # Arabic-Indic digits (NFKC leaves them alone)
+        ("３２０４１２１９９８０７２９６３２８", "320412********6328"),  # full-width
+        ("3204\u200b1219980729\u200b6328", "320412********6328"),  # invisible characters splitting it
+        ("139.1234.5678", "139****5678"),  # a phone
+        ("9132\x00", "9132\\u0000"),  # short: kept as audit_text keeps it, the control character shown
+        ("91320412MA1W7R8X1K", "91320412MA1W7R8X1K"),  # a USCC is not personal data
+    ],
+)
+def test_a_holder_code_is_masked_in_the_audit_whatever_separates_its_digits(sent, kept):
+    from sharing.guard import audit_code
+
+    assert audit_code(sent, 64) == kept
+    assert "19980729" not in audit_code(sent, 64)
+
+
+def test_digits_of_any_script_are_masked_in_free_text():
+    assert mask_numbers_in_text("call ١٣٩١٢٣٤٥٦٧٨ now") == "call 139****5678 now"
