@@ -24,6 +24,7 @@ from schemas.warehouse import (
     ALSO_IN_MARTS,
     MARTS,
     Table,
+    findings,
     golden_cases,
     licence_access_log,
     licences,
@@ -284,3 +285,52 @@ def test_the_sharing_api_serves_and_audits_as_its_role(postgres_url, cluster_rol
         logged = conn.execute(sa.select(licence_access_log.c.caller, licence_access_log.c.outcome)).all()
     owner.dispose()
     assert sorted(logged) == [("approval_bureau", "allowed"), ("approval_bureau", "refused"), ("unknown", "refused")]
+
+
+@pytest.mark.integration
+def test_every_endpoint_answers_under_the_api_role_as_under_the_owner(
+    postgres_url, cluster_roles, owned_warehouse, monkeypatch
+):
+    """Each endpoint of the API (lookup, fetch, verify, findings), on the hand-made licences and findings, answers
+    the same under the API role as under the owner's account: no ``permission denied`` turned into a 500 (the
+    findings table was not granted, issue 24)."""
+    from tests.test_sharing_api import COMPANY, LICENCES, MARKET_CASE, WINDOW_CASE, build_warehouse
+    from tests.test_sharing_findings import _finding
+
+    build_warehouse(owned_warehouse)
+    owner = create_engine(owned_warehouse)
+    with owner.begin() as conn:
+        conn.execute(
+            findings.insert(), [_finding("F1", COMPANY, "rectification"), _finding("F2", COMPANY, "blacklist")]
+        )
+    owner.dispose()
+    role = cluster_roles[API]
+    monkeypatch.setenv("SHARING_DB_PASSWORD", "api-secret")
+    assert main(["warehouse", "grant-api-role", "--role", role, "--password-env", "SHARING_DB_PASSWORD"]) == 0
+    bureau, market = {"X-Api-Key": KEY(caller="approval_bureau")}, {"X-Api-Key": KEY(caller="market_regulation")}
+    requests = {
+        "lookup": (f"/v1/holders/{COMPANY}/licences", {"caseNo": WINDOW_CASE}, bureau),
+        "fetch": (f"/v1/licences/{LICENCES['business']['licence_id']}", {"caseNo": WINDOW_CASE}, bureau),
+        "verify": ("/v1/verify", {"caseNo": MARKET_CASE, "licenceNo": COMPANY, "holderCode": COMPANY}, market),
+        "findings": (f"/v1/holders/{COMPANY}/findings", {"caseNo": WINDOW_CASE}, bureau),
+    }
+    answers = {}
+    for account, url in (("owner", owned_warehouse), ("api", _as(postgres_url, role, "api-secret"))):
+        with Server(create_app(url)) as base, httpx.Client(base_url=base, timeout=10) as client:
+            answers[account] = {
+                name: (response.status_code, response.json() if response.status_code < 500 else response.text)
+                for name, (path, params, headers) in requests.items()
+                for response in [client.get(path, params=params, headers=headers)]
+            }
+    assert {name: status for name, (status, _) in answers["api"].items()} == dict.fromkeys(requests, 200)
+    assert answers["api"] == answers["owner"]
+    assert [f["findingId"] for f in answers["api"]["findings"][1]["openFindings"]] == ["F1", "F2"]
+
+
+@pytest.mark.unit
+def test_the_api_role_is_granted_every_table_the_api_reads():
+    """Read from the API's own module: every warehouse table it names is granted (the audit log for INSERT)."""
+    import sharing.api as api
+
+    named = {value for value in vars(api).values() if isinstance(value, sa.Table)}
+    assert named - {API_AUDIT} == set(API_READS), "core/roles.py API_READS differs from what sharing/api.py reads"
