@@ -25,6 +25,7 @@ import sqlglot.errors
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.http import call_with_retries, make_client, signed_send
+from core import clock
 
 
 @dataclass(frozen=True)
@@ -293,44 +294,81 @@ class FileDropSource(DepartmentSource):
         batch = SourceBatch()
         folder = Path(self.directory).resolve()
         for path in sorted(Path(self.directory).glob(self.pattern)):
-            match = FILE_DATE.search(path.name)
-            if not match or not (since.date() <= dt.datetime.strptime(match.group(1), "%Y%m%d").date() < until.date()):
+            day, problem = self._day_of(path)
+            if day is None or not (since.date() <= day < until.date()):
                 continue
             if path.is_symlink() or not path.resolve().is_relative_to(folder) or not path.is_file():
                 batch.notes.append(f"{path.name}: skipped (a link, or not a file inside the drop folder)")
                 continue
             try:
-                frame, encoding = self._read(path)
+                if problem:
+                    raise Unreadable(problem)
+                sheets, encoding = self._read(path)
             except Unreadable as exc:
                 batch.records.append(RawRecord(path.name, None, {"_file": path.name, "_error": str(exc)}))
                 batch.notes.append(f"{path.name}: set aside ({exc})")
                 continue
-            if encoding:
-                batch.notes.append(f"{path.name}: {len(frame)} rows, decoded as {encoding}")
-            for line, row in enumerate(frame.to_dict("records"), start=2):  # line 1 is the header
-                payload = {k: v for k, v in row.items() if v is not None and v == v and v != ""}
-                payload.update(_file=path.name, _line=line)
-                key = str(payload.get(self.id_field) or f"{path.name}#{line}")
-                batch.records.append(RawRecord(key, payload.get(self.changed_field), payload))
+            rows = sum(len(frame) for _, frame in sheets)
+            shown = f", sheets {', '.join(name for name, _ in sheets)}" if len(sheets) > 1 else ""
+            batch.notes.append(f"{path.name}: {rows} rows" + (f", decoded as {encoding}" if encoding else "") + shown)
+            for sheet, frame in sheets:
+                where = f"{sheet}!" if len(sheets) > 1 else ""
+                for line, row in enumerate(frame.to_dict("records"), start=2):  # line 1 is the header
+                    payload = {k: v for k, v in row.items() if v is not None and v == v and v != ""}
+                    payload.update(_file=path.name, _line=f"{where}{line}" if where else line)
+                    key = str(payload.get(self.id_field) or f"{path.name}#{where}{line}")
+                    batch.records.append(RawRecord(key, payload.get(self.changed_field), payload))
         return batch
 
-    def _read(self, path: Path) -> tuple[pd.DataFrame, str | None]:
+    @staticmethod
+    def _day_of(path: Path) -> tuple[dt.date | None, str | None]:
+        """The day a file's changes belong to: the date in its name. A name whose date is not a real day
+        (``20261131``) is set aside on the day it was dropped (its modification day, Asia/Shanghai), once, with the
+        reason, instead of stopping every day's pull."""
+        match = FILE_DATE.search(path.name)
+        if not match:
+            return None, None
+        try:
+            return dt.datetime.strptime(match.group(1), "%Y%m%d").date(), None
+        except ValueError:
+            try:
+                dropped = clock.day_of(path.stat().st_mtime)
+            except OSError:
+                return None, None
+            return dropped, (
+                f"the date in its name, {match.group(1)}, is not a day (YYYYMMDD); rename the export with the day it "
+                "holds and drop it again"
+            )
+
+    def _read(self, path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str | None]:
+        """The file's rows per sheet (one, named ``csv``, for a CSV) and the encoding that read a CSV."""
         size = path.stat().st_size
         if size > self.max_file_bytes:
             raise Unreadable(f"{size} bytes, over the {self.max_file_bytes}-byte limit for one export")
+        if size == 0:
+            raise Unreadable("the file is empty (0 bytes): the export did not finish; export it again")
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             return self._read_workbook(path), None
         text, encoding = decode_export(path.read_bytes(), self.encodings)
+        if not text.strip():
+            raise Unreadable("the file holds no header and no rows; export it again")
         check_fields(text)
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False), encoding
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise Unreadable(f"the CSV cannot be parsed ({first}); fix the quoting and drop it again") from None
+        return [("csv", frame)], encoding
 
-    def _read_workbook(self, path: Path) -> pd.DataFrame:
+    def _read_workbook(self, path: Path) -> list[tuple[str, pd.DataFrame]]:
+        """Every sheet that holds anything: one; several with the same header, read one after the other; several
+        with different headers set aside (which columns would the rows of the second mean?)."""
         try:
             with zipfile.ZipFile(path) as archive:
                 unpacked = sum(entry.file_size for entry in archive.infolist())
             if unpacked > self.max_unzipped_bytes:
                 raise Unreadable(f"the workbook unpacks to {unpacked} bytes, over the {self.max_unzipped_bytes} limit")
-            return pd.read_excel(path, dtype=str, engine="openpyxl")
+            book = pd.read_excel(path, dtype=str, engine="openpyxl", sheet_name=None)
         except Unreadable:
             raise
         except zipfile.BadZipFile:
@@ -340,6 +378,16 @@ class FileDropSource(DepartmentSource):
             raise Unreadable(
                 f"the workbook cannot be parsed ({type(exc).__name__}: {reason}); export it again"
             ) from None
+        sheets = [(name, frame) for name, frame in book.items() if len(frame.columns) or len(frame)]
+        if not sheets:
+            raise Unreadable("the workbook's sheets are all empty; export it again")
+        headers = {tuple(frame.columns) for _, frame in sheets}
+        if len(headers) > 1:
+            raise Unreadable(
+                f"the workbook has {len(sheets)} sheets with different columns ({', '.join(n for n, _ in sheets)}); "
+                "export one sheet per file, or the same columns on every sheet"
+            )
+        return sheets
 
 
 def decode_export(raw: bytes, encodings: list[str]) -> tuple[str, str]:
@@ -355,18 +403,41 @@ def decode_export(raw: bytes, encodings: list[str]) -> tuple[str, str]:
     raise Unreadable("not decodable as " + "; ".join(errors))
 
 
+def _swallowed_rows(value: str, columns: int) -> bool:
+    """A multi-line value one of whose later lines holds half a row's separators or more (a row the quote ran
+    into, whole or up to the quote that closed it); a remark or an address broken over lines holds few."""
+    if columns < 3 or ("\n" not in value and "\r" not in value):
+        return False
+    return any(line.count(",") >= max(2, (columns - 1) // 2) for line in value.splitlines()[1:])
+
+
 def check_fields(text: str) -> None:
-    """Every row has as many fields as the header: a longer or shorter row would shift or lose columns."""
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows, None)
-    if header is None:
-        return
-    for line, row in enumerate(rows, start=2):
-        if row and len(row) != len(header):
-            raise Unreadable(
-                f"row {line} has {len(row)} fields where the header has {len(header)}: "
-                "a separator inside a value, or a cut line; fix the export and drop it again"
-            )
+    """Every row has as many fields as the header (a longer or shorter row would shift or lose columns), its
+    quoting is well formed (strict: a quote inside an unquoted value, or text after a closing quote, is refused),
+    and no value swallowed whole rows: an unescaped quote opening a value runs on to the next quote, taking the
+    rows between into one field while the note still counts them as one row. A quoted value may span lines (an
+    address, a remark); one whose later lines hold a row's worth of separators is taken for swallowed rows."""
+    rows = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = next(rows, None)
+        if header is None:
+            return
+        for row in rows:
+            line = rows.line_num
+            if row and len(row) != len(header):
+                raise Unreadable(
+                    f"row {line} has {len(row)} fields where the header has {len(header)}: "
+                    "a separator inside a value, or a cut line; fix the export and drop it again"
+                )
+            if any(_swallowed_rows(value, len(header)) for value in row):
+                raise Unreadable(
+                    f'a value ending on line {line} spans several lines: an unescaped quote (") swallowed the rows '
+                    "after it; fix the quoting and drop it again"
+                )
+    except csv.Error as exc:
+        raise Unreadable(
+            f"line {rows.line_num}: the quoting is broken ({exc}); fix the quoting and drop it again"
+        ) from None
 
 
 CONNECTORS: dict[str, type[DepartmentSource]] = {"rest": RestSource, "sql": SqlSource, "files": FileDropSource}

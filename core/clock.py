@@ -81,3 +81,8 @@ def frozen_at(moment: dt.datetime) -> Iterator[dt.datetime]:
         yield _pinned_now
     finally:
         _pinned_now = previous
+
+
+def day_of(timestamp: float) -> dt.date:
+    """The day in Asia/Shanghai of a POSIX timestamp (a file's modification time, say), whatever the machine's zone."""
+    return dt.datetime.fromtimestamp(timestamp, SHANGHAI).date()

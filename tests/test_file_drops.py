@@ -41,6 +41,15 @@ def workbook(rows: list[list[str]]) -> bytes:
     return out.getvalue()
 
 
+def workbooks(sheets: dict[str, list[list[str]]]) -> bytes:
+    """An .xlsx with one sheet per entry (name → header row, then rows)."""
+    out = io.BytesIO()
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        for name, rows in sheets.items():
+            pd.DataFrame(rows[1:], columns=rows[0]).to_excel(writer, sheet_name=name, index=False)
+    return out.getvalue()
+
+
 def with_sheet(xml: bytes) -> bytes:
     """A valid workbook whose first sheet's XML is replaced by ``xml``."""
     source = zipfile.ZipFile(io.BytesIO(workbook([HEADER.split(","), ROW.format(n=9).split(",")])))
@@ -75,8 +84,27 @@ def drop(tmp_path: Path) -> Path:
         f"health_cases_{day}_broken_xml.xlsx": with_sheet(b"<worksheet><sheetData><row>"),
         f"health_cases_{day}_entities.xlsx": with_sheet(LAUGHS),
     }
+    swallowing = ROW.format(n=13).replace(",湖塘镇,", ',"湖塘镇,', 1).split(',"湖塘镇,')[0] + ',"湖塘镇\r\n'
+    swallowing += ROW.format(n=14).replace("湖塘镇,", '湖塘镇",', 1) + "\r\n"
+    files |= {
+        "health_cases_20261131_impossible.csv": csv_text(20).encode("gbk"),  # November has no 31st
+        f"health_cases_{day}_empty.csv": b"",
+        f"health_cases_{day}_unterminated.csv": (csv_text(11) + 'WJ12,WJ-GGWS,"未闭合的引号\r\n').encode("gbk"),
+        f"health_cases_{day}_unescaped.csv": (csv_text(15) + swallowing).encode("gbk"),
+        f"health_cases_{day}_sheets.xlsx": workbooks(
+            {
+                "上午": [HEADER.split(","), ROW.format(n=16).split(",")],
+                "下午": [HEADER.split(","), ROW.format(n=17).split(",")],
+            }
+        ),
+        f"health_cases_{day}_mixed_sheets.xlsx": workbooks(
+            {"办件": [HEADER.split(","), ROW.format(n=18).split(",")], "说明": [["备注"], ["本表由系统导出"]]}
+        ),
+    }
     for name, content in files.items():
         (folder / name).write_bytes(content)
+    dropped = dt.datetime(2026, 11, 16, 12, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
+    os.utime(folder / "health_cases_20261131_impossible.csv", (dropped, dropped))  # dropped on DAY, Shanghai
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (3 * 2**20))  # 3 MiB of nothing, a few KiB packed
@@ -97,10 +125,18 @@ def source(folder: Path, **limits) -> FileDropSource:
 def test_good_files_load_and_every_bad_file_is_set_aside_with_its_reason(drop):
     batch = source(drop, max_unzipped_bytes=2**20).fetch_changes(DAY, DAY + dt.timedelta(days=1))
     loaded = sorted(r.record_key for r in batch.records if "_error" not in r.payload)
-    assert loaded == ["WJ1", "WJ2", "WJ3", "WJ4"]
+    assert loaded == ["WJ1", "WJ16", "WJ17", "WJ2", "WJ3", "WJ4"]  # both sheets of a workbook of one header
     reasons = {r.payload["_file"].split("_", 3)[3]: r.payload["_error"] for r in batch.records if "_error" in r.payload}
     assert set(reasons) == {"more_fields.csv", "fewer_fields.csv", "utf16.csv", "not_text.csv", "damaged.xlsx",
-                            "broken_xml.xlsx", "entities.xlsx", "bomb.xlsx"}  # fmt: skip
+                            "broken_xml.xlsx", "entities.xlsx", "bomb.xlsx", "impossible.csv", "empty.csv",
+                            "unterminated.csv", "unescaped.csv", "mixed_sheets.xlsx"}  # fmt: skip
+    assert reasons["impossible.csv"].startswith("the date in its name, 20261131, is not a day")
+    assert reasons["empty.csv"].startswith("the file is empty (0 bytes)")
+    assert "the quoting is broken" in reasons["unterminated.csv"]
+    assert "an unescaped quote" in reasons["unescaped.csv"] and "swallowed the rows" in reasons["unescaped.csv"]
+    assert reasons["mixed_sheets.xlsx"].startswith("the workbook has 2 sheets with different columns (办件, 说明)")
+    sheets = {r.record_key: r.payload["_line"] for r in batch.records if r.record_key in ("WJ16", "WJ17")}
+    assert sheets == {"WJ16": "上午!2", "WJ17": "下午!2"}
     assert reasons["more_fields.csv"].startswith("row 3 has 13 fields where the header has 12")
     assert reasons["fewer_fields.csv"].startswith("row 3 has 2 fields where the header has 12")
     assert "NUL bytes" in reasons["utf16.csv"]
@@ -131,8 +167,8 @@ def test_the_day_still_reconciles(drop):
         }
     )
     staged, quarantined = stage_partition(raw)
-    assert len(staged) + len(quarantined) == len(raw) == 12
-    assert sorted(staged["source_record_id"]) == ["WJ1", "WJ2", "WJ3", "WJ4"]
+    assert len(staged) + len(quarantined) == len(raw) == 19
+    assert sorted(staged["source_record_id"]) == ["WJ1", "WJ16", "WJ17", "WJ2", "WJ3", "WJ4"]
     unreadable = quarantined[quarantined["reason_code"] == "unreadable_file"]
-    assert len(unreadable) == 8
+    assert len(unreadable) == 13
     assert unreadable["reason"].str.contains("重新导出").all()

@@ -1,6 +1,7 @@
 """``raw_<source>``: what each department system said about the day's changes, landed untouched."""
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 
@@ -20,7 +21,7 @@ from dagster import (
     asset,
 )
 
-from connectors.sources import DepartmentSource
+from connectors.sources import DepartmentSource, RawRecord
 from core import clock
 from core.departments import Department, departments
 from core.warehouse import Warehouse, insert_frame
@@ -30,6 +31,27 @@ from schemas.warehouse import raw_records, source_loads
 from schemas.workdays import calendar
 
 SENT_RECORDS = "department_sent_records"
+
+
+def fitted(record: RawRecord, table: sa.Table) -> RawRecord:
+    """``record`` as ``table`` can hold it. A record id or change time longer than its column (a broken export, a
+    hostile one) would fail the whole day's insert on PostgreSQL (SQLite does not check): the record is kept (an
+    over-long id replaced by a key made from its digest, the change time dropped) and carries the reason
+    (``_error``), so staging quarantines it and the day adds up."""
+    key_limit = table.c.record_key.type.length
+    changed_limit = table.c.changed_at.type.length
+    key, changed = str(record.record_key), record.changed_at
+    problems = []
+    if key_limit and len(key) > key_limit:
+        problems.append(f"its id is {len(key)} characters, over the {key_limit} the warehouse keeps")
+    if changed is not None and changed_limit and len(str(changed)) > changed_limit:
+        problems.append(f"its change time is {len(str(changed))} characters, over {changed_limit}")
+    if not problems:
+        return record
+    if key_limit and len(key) > key_limit:
+        key = "too-long#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    payload = {**record.payload, "_error": "; ".join(problems) + ": the source must send a shorter value"}
+    return RawRecord(key, None, payload)
 
 
 def land(
@@ -44,11 +66,12 @@ def land(
     feed) and its load record in one transaction."""
     fetched_at = clock.now()
     batch_id = f"{source}-{partition:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+    records = [fitted(r, table) for r in batch.records]
     frame = pd.DataFrame(
         {
-            "record_key": [r.record_key for r in batch.records],
-            "changed_at": [r.changed_at for r in batch.records],
-            "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True, default=str) for r in batch.records],
+            "record_key": [r.record_key for r in records],
+            "changed_at": [r.changed_at for r in records],
+            "payload": [json.dumps(r.payload, ensure_ascii=False, sort_keys=True, default=str) for r in records],
         },
         dtype=object,
     )
