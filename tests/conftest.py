@@ -207,6 +207,17 @@ def warehouse(tmp_path) -> Iterator[Warehouse]:
     warehouse.dispose()
 
 
+@pytest.fixture
+def postgres_warehouse(postgres_url) -> Iterator[Warehouse]:
+    """An empty warehouse (every table created, the marts in their schema) in a fresh PostgreSQL database."""
+    from core.warehouse import create_tables
+
+    warehouse = Warehouse(url=postgres_url)
+    create_tables(warehouse.engine)
+    yield warehouse
+    warehouse.dispose()
+
+
 def pipeline_environment(sandbox: Sandbox, warehouse_url: str) -> dict[str, str]:
     return {**sandbox.environment(), "BRIDGE_WAREHOUSE_URL": warehouse_url}
 

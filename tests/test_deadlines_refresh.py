@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core.warehouse import Warehouse, create_tables, insert_frame
+from core.warehouse import Warehouse, insert_frame
 from reporting.deadlines import refresh_case_deadlines
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
 from schemas.workdays import calendar
@@ -164,10 +164,5 @@ def test_a_change_of_rules_rebuilds_whole(warehouse, monkeypatch):
 
 
 @pytest.mark.integration
-def test_per_case_refresh_equals_a_full_rebuild_on_postgresql(postgres_url):
-    warehouse = Warehouse(url=postgres_url)
-    create_tables(warehouse.engine)
-    try:
-        _history(warehouse)
-    finally:
-        warehouse.dispose()
+def test_per_case_refresh_equals_a_full_rebuild_on_postgresql(postgres_warehouse):
+    _history(postgres_warehouse)

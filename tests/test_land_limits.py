@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.sources import RawRecord, SourceBatch
-from core.warehouse import Warehouse, create_tables
+from core.warehouse import Warehouse
 from pipelines.pull.assets import land
 from schemas.warehouse import raw_feed_records, raw_records
 
@@ -53,10 +53,5 @@ def test_over_long_values_are_set_aside_on_sqlite(warehouse):
 
 
 @pytest.mark.integration
-def test_over_long_values_are_set_aside_on_postgresql(postgres_url):
-    warehouse = Warehouse(url=postgres_url)
-    create_tables(warehouse.engine)
-    try:
-        _check(warehouse)
-    finally:
-        warehouse.dispose()
+def test_over_long_values_are_set_aside_on_postgresql(postgres_warehouse):
+    _check(postgres_warehouse)

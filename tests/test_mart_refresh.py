@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core.warehouse import Warehouse, create_tables, insert_frame
+from core.warehouse import Warehouse, insert_frame
 from pipelines.marts.assets import refresh_channel, refresh_daily_volume
 from schemas.warehouse import golden_cases, mart_channel_monthly, mart_daily_volume
 
@@ -111,10 +111,5 @@ def test_incremental_refresh_equals_a_full_rebuild_on_sqlite(warehouse):
 
 
 @pytest.mark.integration
-def test_incremental_refresh_equals_a_full_rebuild_on_postgresql(postgres_url):
-    warehouse = Warehouse(url=postgres_url)
-    create_tables(warehouse.engine)
-    try:
-        _history_with_a_late_correction(warehouse)
-    finally:
-        warehouse.dispose()
+def test_incremental_refresh_equals_a_full_rebuild_on_postgresql(postgres_warehouse):
+    _history_with_a_late_correction(postgres_warehouse)

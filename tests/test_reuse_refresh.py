@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core.warehouse import Warehouse, create_tables, insert_frame
+from core.warehouse import Warehouse, insert_frame
 from reporting.reuse import refresh_reuse
 from schemas.warehouse import (
     golden_cases,
@@ -134,10 +134,5 @@ def test_per_application_refresh_equals_a_full_rebuild_on_sqlite(warehouse):
 
 
 @pytest.mark.integration
-def test_per_application_refresh_equals_a_full_rebuild_on_postgresql(postgres_url):
-    warehouse = Warehouse(url=postgres_url)
-    create_tables(warehouse.engine)
-    try:
-        _history(warehouse)
-    finally:
-        warehouse.dispose()
+def test_per_application_refresh_equals_a_full_rebuild_on_postgresql(postgres_warehouse):
+    _history(postgres_warehouse)
