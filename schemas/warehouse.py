@@ -307,6 +307,8 @@ dead_letters = Table(
     Column("clerk_message", Text),  # what to fix, in the bureau's words
     Column("created_at", DateTime, nullable=False),
     Column("closed_at", DateTime),
+    # a later version acknowledged closes the case's earlier letters: found by case, not among every letter
+    Index("ix_dead_letters_case", "target", "golden_case_id"),
 )
 
 holders = Table(
