@@ -356,8 +356,9 @@ class FileDropSource(DepartmentSource):
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise Unreadable(f"the CSV cannot be parsed ({first}); fix the quoting and drop it again") from None
+            raise Unreadable(
+                f"the CSV cannot be parsed ({_first_line(exc)}); fix the quoting and drop it again"
+            ) from None
         return [("csv", frame)], encoding
 
     def _read_workbook(self, path: Path) -> list[tuple[str, pd.DataFrame]]:
@@ -374,9 +375,8 @@ class FileDropSource(DepartmentSource):
         except zipfile.BadZipFile:
             raise Unreadable("not a readable .xlsx (the zip container is damaged); export it again") from None
         except Exception as exc:  # openpyxl's errors for broken or hostile XML have no common base
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise Unreadable(
-                f"the workbook cannot be parsed ({type(exc).__name__}: {reason}); export it again"
+                f"the workbook cannot be parsed ({type(exc).__name__}: {_first_line(exc)}); export it again"
             ) from None
         sheets = [(name, frame) for name, frame in book.items() if len(frame.columns) or len(frame)]
         if not sheets:
@@ -388,6 +388,11 @@ class FileDropSource(DepartmentSource):
                 "export one sheet per file, or the same columns on every sheet"
             )
         return sheets
+
+
+def _first_line(exc: Exception) -> str:
+    """An error's first line (at most 200 characters), or its class's name when it says nothing."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def decode_export(raw: bytes, encodings: list[str]) -> tuple[str, str]:

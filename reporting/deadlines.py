@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from core.departments import department_systems
 from core.warehouse import frame_of, insert_frame
-from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, mark_cases, mart_key
+from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
 from schemas.case import CODES_DIR, is_completed, items
 from schemas.catalogue import CATALOGUE_PATH, versions_for
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
@@ -180,9 +180,8 @@ def refresh_case_deadlines(
         heads = pd.DataFrame(columns=["golden_case_id", "content_hash", "record_count"])
     heads["pauses"] = ""
     if len(pauses):
-        per_row = pd.util.hash_pandas_object(pauses[["started_at", "ended_at"]].astype("string"), index=False)
-        per_case = per_row.groupby(pauses["golden_case_id"].to_numpy()).sum()  # uint64: wraps, order-free
-        heads["pauses"] = heads["golden_case_id"].map(per_case.astype(str)).astype("string").fillna("")
+        per_case = group_digests(pauses, ["started_at", "ended_at"], by="golden_case_id")
+        heads["pauses"] = heads["golden_case_id"].map(per_case).astype("string").fillna("")
     digests = pd.DataFrame(
         {
             "golden_case_id": heads["golden_case_id"],

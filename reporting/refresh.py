@@ -108,8 +108,8 @@ def refresh_by_month(
     ).all()
     ids = [row[0] for row in changed]
     months = {row[1] for row in [*changed, *gone] if row[1]}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
         now = sa.select(month_of(basis)).where(g.golden_case_id.in_(part)).distinct()
         months |= {month for month in conn.execute(now).scalars() if month}
     months_rebuilt = sorted(months)
@@ -118,8 +118,8 @@ def refresh_by_month(
         conn.execute(table.delete().where(table_month.in_(months_rebuilt)))
         written = _insert(conn, table, select.where(month_of(basis).in_(months_rebuilt)))
     ids += [row[0] for row in gone]
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
         conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
         conn.execute(
             refresh_marks.insert().from_select(
@@ -152,6 +152,13 @@ def digest_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """A 16-hex-digit digest per row of ``columns`` (vectorised: pandas' row hash, no per-row Python)."""
     hashed = pd.util.hash_pandas_object(frame[list(columns)].astype("string"), index=False)
     return pd.Series(hashed.to_numpy(), index=frame.index).map("{:016x}".format)
+
+
+def group_digests(frame: pd.DataFrame, columns: Sequence[str], by: str) -> pd.Series:
+    """One digest per value of ``by`` over its rows' ``columns``, whatever their order (row hashes summed as
+    uint64, which wraps), as text: a case's pauses, a holder's licences."""
+    rows = pd.util.hash_pandas_object(frame[list(columns)].astype("string"), index=False)
+    return rows.groupby(frame[by].to_numpy()).sum().astype(str)
 
 
 def case_changes(

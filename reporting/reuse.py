@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.warehouse import frame_of, insert_frame
-from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, mark_cases, mart_key
+from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
 from schemas.case import CODES_DIR, items
 from schemas.identifiers import normalize_code_series
 from schemas.licences import required_materials
@@ -133,7 +133,7 @@ def reuse_key() -> str:
     return mart_key(mart_material_reuse, hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest())
 
 
-def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> tuple[Refreshed, pd.DataFrame]:
+def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     """Bring ``mart_material_reuse`` and ``mart_licence_reuse`` up to date inside ``conn``'s transaction.
 
     An application's rows depend on the case (item, applicant, day of submission), on which holder its applicant's
@@ -141,8 +141,7 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> tuple[Refreshed
     digest of these per case, kept in ``refresh_marks``, says which applications to compute again (new, changed,
     their holder's licences changed) and which to delete (no longer golden); the per-item-and-month figures are
     computed again for the months those applications fall in. Everything when the rules changed, there are no
-    marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild. Returns what it did and the
-    figures of the months it computed (all of them on a full rebuild)."""
+    marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild. Returns what it did."""
     g, r, lc, ev = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c
     cases = frame_of(
         conn.execute(sa.select(g.golden_case_id, g.content_hash, g.item_code, g.applicant_id, g.submitted_at))
@@ -159,28 +158,29 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> tuple[Refreshed
     holder = normalize_code_series(cases["applicant_id"].astype("string")).map(
         codes.drop_duplicates("code").set_index("code")["holder_id"]
     )
-    per_licence = pd.util.hash_pandas_object(
-        spans[["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"]].astype("string"), index=False
+    per_holder = group_digests(
+        spans, ["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"], "holder_id"
     )
-    per_holder = per_licence.groupby(spans["holder_id"].to_numpy()).sum()  # uint64: wraps, order-free
-    fields = cases[["item_code", "applicant_id", "submitted_at"]].astype("string").fillna("")
+    # the content hash covers the case's item, applicant and day of submission (resolution.golden.GOLDEN_FIELDS)
     basis = pd.DataFrame(
         {
             "content_hash": cases["content_hash"],
-            "case": fields["item_code"] + "|" + fields["applicant_id"] + "|" + fields["submitted_at"],
             "holder": holder.astype("string"),
-            "licences": holder.map(per_holder.astype(str)).astype("string"),
+            "licences": holder.map(per_holder).astype("string"),
         }
     )
     digests = pd.DataFrame({"golden_case_id": cases["golden_case_id"], "digest": digest_of(basis, list(basis.columns))})
-    changes = case_changes(conn, reuse_key(), digests, full=full)
+    key = reuse_key()
+    changes = case_changes(conn, key, digests, full=full)
     months: set[str] = set()
+    recomputed = 0
     if changes.full:
         conn.execute(mart_material_reuse.delete())
         conn.execute(mart_licence_reuse.delete())
         todo = cases
     else:
         stale = [*changes.changed, *changes.gone]
+        recomputed = len(stale)
         for start in range(0, len(stale), CHUNK):
             part = r.golden_case_id.in_(stale[start : start + CHUNK])
             months |= set(conn.execute(sa.select(r.month).where(part).distinct()).scalars())
@@ -195,6 +195,5 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> tuple[Refreshed
         detail = frame_of(conn.execute(sa.select(*columns).where(r.month.in_(sorted(months)))))
     monthly = licence_reuse(detail, items().set_index("item_code")["item_name"])
     insert_frame(conn, mart_licence_reuse, monthly)
-    mark_cases(conn, reuse_key(), digests, changes)
-    done = Refreshed(changes.full, tuple(sorted(months)), len(monthly), 0 if changes.full else len(stale))
-    return done, monthly
+    mark_cases(conn, key, digests, changes)
+    return Refreshed(changes.full, tuple(sorted(months)), len(monthly), recomputed)

@@ -217,15 +217,12 @@ def mask_numbers_in_text(text: str) -> str:
     return _DIGIT_RUN.sub(masked, fold_digits(text))
 
 
-def mask_code_in_text(text: str) -> str:
-    """A value that stands for one identifier (a holder code a caller sent, well-formed or not): masked as
-    :func:`mask_numbers_in_text` masks a run, whatever separates its digits (dots, slashes, underscores …), so
-    ``320412.19980729.6328`` is kept as ``320412********6328``. A value without eleven digits is left as it is."""
-    folded = fold_digits(text)
-    compact = re.sub(r"[^0-9A-Za-z]", "", folded)
-    if re.search(r"[0-9]{11,}", compact):
-        return mask_numbers_in_text(compact)
-    return mask_numbers_in_text(folded)
+def mask_code_in_text(text: str) -> str | None:
+    """A value that stands for one identifier (a holder code a caller sent, well-formed or not), masked as
+    :func:`mask_numbers_in_text` masks a run whatever separates its digits (dots, slashes, underscores …):
+    ``320412.19980729.6328`` gives ``320412********6328``. None for a value without eleven digits: nothing to mask."""
+    compact = re.sub(r"[^0-9A-Za-z]", "", fold_digits(text))
+    return mask_numbers_in_text(compact) if re.search(r"[0-9]{11,}", compact) else None
 
 
 _DIGIT_RUN = re.compile(r"[0-9](?:[ \-]?[0-9]){10,}(?:[ \-]?[Xx])?")

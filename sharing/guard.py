@@ -51,9 +51,7 @@ def audit_code(text: str | None, length: int) -> str | None:
         return None
     visible = "".join(ch for ch in text[: length * 2] if unicodedata.category(ch) not in INVISIBLE)
     masked = mask_code_in_text(visible)
-    if masked != mask_numbers_in_text(visible) or "*" in masked:
-        return masked[:length]
-    return audit_text(text, length)
+    return masked[:length] if masked is not None else audit_text(text, length)
 
 
 def audit_text(text: str | None, length: int) -> str | None:

@@ -64,9 +64,9 @@ def _load(warehouse: Warehouse, cases: list[dict], removed: tuple[str, ...] = ()
 
 def _refresh(warehouse: Warehouse, conn: sa.Connection | None = None, full: bool = False):
     if conn is not None:
-        return refresh_reuse(conn, full=full)[0]
+        return refresh_reuse(conn, full=full)
     with warehouse.begin() as own:
-        return refresh_reuse(own, full=full)[0]
+        return refresh_reuse(own, full=full)
 
 
 def _rows(warehouse: Warehouse, conn: sa.Connection | None = None) -> dict[str, pd.DataFrame]:

@@ -264,7 +264,7 @@ def licence_reuse_mart(
         for table in (mart_material_reuse, mart_licence_reuse):
             if rebuilt_if_changed(conn, table):
                 context.log.info(f"{table.name}: its columns changed with this version; created anew")
-        refreshed, _ = refresh_reuse(conn, full=config.full())
+        refreshed = refresh_reuse(conn, full=config.full())
         totals = conn.execute(
             sa.select(sa.func.count(sa.distinct(r.golden_case_id)), sa.func.sum(sa.case((r.available, 1), else_=0)))
         ).one()
