@@ -24,13 +24,22 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from schemas.warehouse import MARTS, findings, holder_codes, holders, licence_access_log, licences, metadata
+from schemas.warehouse import (
+    MARTS,
+    case_parties,
+    findings,
+    holder_codes,
+    holders,
+    licence_access_log,
+    licences,
+    metadata,
+)
 
 DASHBOARD, API = "dashboard", "api"
 KINDS = (DASHBOARD, API)
 #: What the licence sharing API reads (sharing/api.py: tests/test_warehouse_roles.py holds the two equal), and the
 #: one table it writes.
-API_READS: tuple[sa.Table, ...] = (holders, holder_codes, licences, findings)
+API_READS: tuple[sa.Table, ...] = (holders, holder_codes, licences, findings, case_parties)
 API_AUDIT = licence_access_log
 PUBLIC_SCHEMA = "public"
 #: A role name as the command accepts it: no quoting surprises, within PostgreSQL's 63 bytes.

@@ -177,10 +177,23 @@ def is_valid_licence_identifier(identifier: str) -> bool:
 
 
 # ---------------------------------------------------------------- masking of personal information
+def mask_code(code: str | None) -> str | None:
+    """A code masked as a 身份证号 (region and last four kept), whatever its shape: for a code the caller's type
+    decides is personal (a mistyped number, or one that happens to pass the USCC check, stays hidden). Masking a
+    masked code gives it back unchanged, so a masked value and a raw one compare by masking both."""
+    if not code:
+        return code
+    return code[:6] + "********" + code[-4:]
+
+
+def mask_code_series(codes: pd.Series) -> pd.Series:
+    """:func:`mask_code` of each value."""
+    return codes.str.slice(0, 6) + "********" + codes.str.slice(-4)
+
+
 def mask_identifier_series(ids: pd.Series, kinds: pd.Series) -> pd.Series:
     """Mask 身份证号 (keep region and last 4); an enterprise's USCC is public and stays readable."""
-    masked = ids.str.slice(0, 6) + "********" + ids.str.slice(-4)
-    return ids.where(kinds != ID_KIND_RIC, masked)
+    return ids.where(kinds != ID_KIND_RIC, mask_code_series(ids))
 
 
 def mask_phone_series(phones: pd.Series) -> pd.Series:

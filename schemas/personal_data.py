@@ -27,6 +27,7 @@ RAW: dict[str, tuple[tuple[str, ...], str]] = {
     "licence_events": (("details",), "the fields each event states (JSON): the holder's code and name"),
     "staged_findings": (("holder_code", "holder_name", "content"), "a supervision finding's holder as sent"),
     "findings": (("holder_code",), "the holder a finding names"),
+    "case_parties": (("party_code",), "each case's applicant and licence holders: a natural person's 身份证号"),
     "staged_hotline_orders": (("applicant_name",), "the applicant an order names, for linking only (caller masked)"),
 }
 

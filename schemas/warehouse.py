@@ -368,6 +368,19 @@ licence_events = Table(
     Column("details", Text, nullable=False),  # the fields this event states, JSON
     Column("recorded_at", DateTime, nullable=False),
 )
+#: The parties of each case, under every number the case is known by (``resolution.evaluations.number_index``): its
+#: applicant and the holders of the licences it produced (licensing/parties.py). The sharing API binds a read to
+#: them: a read that names a case answers only about a party of it. Written by the licence repository's day for
+#: the golden cases it touched; personal data (a natural person's 身份证号), read by the API's account.
+case_parties = Table(
+    "case_parties",
+    metadata,
+    Column("case_no", String(64), primary_key=True),  # 办件编号: national, allocated, or the department's own
+    Column("party_code", String(32), primary_key=True),  # normalised USCC or 身份证号, as the case or licence wrote it
+    Column("golden_case_id", String(32), primary_key=True),
+    Column("role", String(16), nullable=False),  # applicant / licence_holder
+    Index("ix_case_parties_golden", "golden_case_id"),
+)
 raw_licence_feed = Table(
     "raw_licence_feed",
     metadata,
@@ -393,9 +406,10 @@ licence_access_log = Table(
     Column("client", String(64)),
 )
 
-#: Reads of the sharing API whose case never reached the bridge within BRIDGE_UNBOUND_READ_DAYS of the read: the
-#: purpose binding checked afterwards (reporting.purpose). No personal data: the caller, its case number, the
-#: licence read.
+#: Reads of the sharing API not bound to a case: its case never reached the bridge within BRIDGE_UNBOUND_READ_DAYS
+#: of the read, or did and the holder read is not a party of it (reporting.purpose). The purpose binding checked
+#: afterwards. No personal data: the caller, its case number, the licence read (the holder read is in the access
+#: log's row, ``read_id``).
 mart_unbound_reads = Table(
     "mart_unbound_reads",
     metadata,
@@ -407,7 +421,8 @@ mart_unbound_reads = Table(
     Column("action", String(16), nullable=False),
     Column("case_no", String(64)),
     Column("licence_key", String(32)),
-    Column("case_first_seen", Date),  # NULL: never; else a day later than the window allowed
+    Column("finding", String(16), nullable=False),  # no_case / late_case / not_a_party
+    Column("case_first_seen", Date),  # NULL: never; else the day it first came
     Column("days_waited", Integer, nullable=False),  # from the read to the day the mart was built
 )
 

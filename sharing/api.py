@@ -39,10 +39,11 @@ from schemas.identifiers import (
     ID_KIND_USCC,
     is_national_case_no,
     is_valid_uscc,
+    mask_code,
     normalize_code,
     upgrade_ric15,
 )
-from schemas.warehouse import findings, holder_codes, holders, licence_access_log, licences
+from schemas.warehouse import case_parties, findings, holder_codes, holders, licence_access_log, licences
 from sharing.guard import (
     MAX_TYPES,
     REQUIRED,
@@ -74,6 +75,8 @@ UNKNOWN_CALLER = "unknown"
 _CASE_NO_MAX = licence_access_log.c.case_no.type.length
 _HOLDER_MAX = licence_access_log.c.holder.type.length
 NO_SUCH_HOLDER = "no such holder"
+NOT_A_PARTY = "holder not a party of the case caseNo names"
+CASE_NOT_KNOWN = " (case not yet known)"  # on an answered read: its binding is judged by the purpose mart later
 
 
 # ---------------------------------------------------------------- the register of callers
@@ -129,15 +132,6 @@ def _type_set(codes: str) -> frozenset[str]:
 
 
 # ---------------------------------------------------------------- masking
-def mask_personal(code: str | None) -> str | None:
-    """Mask a code as a 身份证号 (region and last four kept, as ``mask_identifier_series``), whatever its shape: the
-    holder's code type decides, not a re-classification, so a mistyped number, or one that happens to pass the
-    USCC check, stays hidden. Plain Python: every request masks a code or two."""
-    if not code:
-        return code
-    return code[:6] + "********" + code[-4:]
-
-
 def is_public(code: str | None, code_type: str | None) -> bool:
     """A legal person's USCC, which is not personal data. The check digit must hold as well: a holder known only
     by a code that fails it (``holder_codes.how = unverified``) may be a mistyped 身份证号 typed as a USCC."""
@@ -146,7 +140,7 @@ def is_public(code: str | None, code_type: str | None) -> bool:
 
 def shown_code(code: str | None, code_type: str | None, caller: SharingClient) -> str | None:
     """A holder code as a caller may see it: USCCs (legal persons) always; anything else only with personal data."""
-    return code if caller.personal_data or is_public(code, code_type) else mask_personal(code)
+    return code if caller.personal_data or is_public(code, code_type) else mask_code(code)
 
 
 PERSON_NAME = re.compile(r"[\u4e00-\u9fff·]{2,5}")
@@ -162,7 +156,7 @@ def shown_name(name: str | None, code_type: str | None, caller: SharingClient) -
 
 def logged_holder(code: str | None, code_type: str | None) -> str | None:
     """A holder code for the access log: a known legal person's USCC as it is, everything else masked."""
-    return code if is_public(code, code_type) else mask_personal(code)
+    return code if is_public(code, code_type) else mask_code(code)
 
 
 def holder_code_views(code: str | None, code_type: str | None, caller: SharingClient) -> tuple[str | None, str | None]:
@@ -313,6 +307,25 @@ def _candidate_codes(code: str) -> list[str]:
     return [code, upgrade_ric15(code)] if code.isdigit() and len(code) == 15 else [code]
 
 
+def is_party(conn: sa.Connection, case_no: str, codes: list[str], holder_ids: list[str]) -> bool | None:
+    """Whether the holder a read asks about (``codes``: as the caller sent it and as the repository holds it;
+    ``holder_ids``: the repository's holder, when the read found one) is a party of the case ``case_no`` names
+    (``case_parties``, written by licensing/parties.py). Equal codes, or codes of one holder (a case written with
+    a mistyped 身份证号 the repository resolved), are one party. None when the bridge knows no party of that number
+    yet: the case may still be on its way."""
+    p, hc = case_parties.c, holder_codes.c
+    parties = {r[0] for r in conn.execute(sa.select(p.party_code).where(p.case_no == case_no))}
+    if not parties:
+        return None
+    if set(codes) & parties:
+        return True
+    party_holders = {r[0] for r in conn.execute(sa.select(hc.holder_id).where(hc.code.in_(sorted(parties))))}
+    asked = set(holder_ids)
+    if party_holders and codes:
+        asked |= {r[0] for r in conn.execute(sa.select(hc.holder_id).where(hc.code.in_(sorted(set(codes)))))}
+    return bool(asked & party_holders)
+
+
 class LicenceSharing:
     """Limits, parameter checks, authentication, purpose binding, masking and the audit around every read."""
 
@@ -414,6 +427,19 @@ class LicenceSharing:
 
     # ------------------------------------------------------------ reads
     @staticmethod
+    def bind(
+        conn: sa.Connection, access: _Access, asked: Asked, codes: list[str | None], holder_id: str | None
+    ) -> None:
+        """A read answers only about a party of the case it names (its applicant, or its licences' holder): any
+        other holder is refused (403), whether or not the repository knows it. A case the bridge has not recorded
+        yet lets the read through, noted in its audit row, and the purpose mart judges it once the case came."""
+        bound = is_party(conn, asked.get("caseNo"), [c for c in codes if c], [holder_id] if holder_id else [])
+        if bound is False:
+            raise Refusal(403, NOT_A_PARTY)
+        if bound is None:
+            access.note += CASE_NOT_KNOWN
+
+    @staticmethod
     def covered(caller: SharingClient) -> list[Any]:
         """The condition that keeps a read to the caller's purpose: every read applies it in SQL."""
         return [] if caller.licence_types is None else [licences.c.licence_type_code.in_(sorted(caller.licence_types))]
@@ -450,8 +476,15 @@ class LicenceSharing:
         return Licence(**fields)
 
     def lookup(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[HolderLicences, str]:
-        caller, today = access.caller, _today()
-        holder, rows = self.holder_licences(conn, asked.get("holder_code"), caller)
+        caller, today, code = access.caller, _today(), asked.get("holder_code")
+        holder, rows = self.holder_licences(conn, code, caller)
+        self.bind(
+            conn,
+            access,
+            asked,
+            [*_candidate_codes(code), holder and holder.h_holder_code],
+            holder and holder.h_holder_id,
+        )
         if holder is None:  # unknown, or known only through licences outside the purpose: the same answer
             raise _Stop(404, NO_SUCH_HOLDER, ALLOWED)
         holder_shown, access.holder = holder_code_views(holder.h_holder_code, holder.h_holder_code_type, caller)
@@ -479,7 +512,7 @@ class LicenceSharing:
 
     def fetch(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[Licence, str]:
         row = conn.execute(
-            sa.select(*_LICENCE_COLUMNS).where(
+            sa.select(*_LICENCE_COLUMNS, licences.c.holder_id).where(
                 licences.c.licence_id == asked.get("licence_id"), *self.covered(access.caller)
             )
         ).first()
@@ -487,11 +520,20 @@ class LicenceSharing:
             raise _Stop(404, "no such licence", ALLOWED)
         access.licence_key = row.licence_key
         holder_shown, access.holder = holder_code_views(row.holder_code, row.holder_code_type, access.caller)
+        self.bind(conn, access, asked, [row.holder_code], row.holder_id)
         body = self.licence(row, holder_shown, _today(), access.caller)
         return body, f"status {body.status}"
 
     def verify(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[Verification, str]:
-        holder, rows = self.holder_licences(conn, asked.get("holderCode"), access.caller)
+        code = asked.get("holderCode")
+        holder, rows = self.holder_licences(conn, code, access.caller)
+        self.bind(
+            conn,
+            access,
+            asked,
+            [*_candidate_codes(code), holder and holder.h_holder_code],
+            holder and holder.h_holder_id,
+        )
         no_match = Verification(matches=False, status=None, licence_id=None)
         if holder is None:
             return no_match, NO_SUCH_HOLDER
@@ -523,6 +565,9 @@ class LicenceSharing:
             .order_by(holder_codes.c.how)
             .limit(1)
         ).first()
+        self.bind(
+            conn, access, asked, [*_candidate_codes(code), holder and holder.holder_code], holder and holder.holder_id
+        )
         f = findings.c
         same = f.holder_id == holder.holder_id if holder is not None else sa.false()
         public = (f.holder_code == code) if is_valid_uscc(code) else sa.false()  # masked otherwise: never matched
@@ -572,7 +617,9 @@ copies ("一次录入、共享复用").
 * **Purpose binding.** Every read names the case it is for (`caseNo`, required: a national 办件编号 of 43
   characters, or the shape registered for the caller's own system) and sees only licence types the caller's
   registered purpose covers (`schemas/codes/sharing_clients.csv`). A licence of another type answers as one
-  that does not exist; asking for such a type by `type` is refused (403).
+  that does not exist; asking for such a type by `type` is refused (403). The holder read must be a party of
+  that case (its applicant, or the holder of a licence it produced): any other holder is refused (403). A case
+  the bridge has not received yet is answered, and judged afterwards once it has.
 * **Parameters.** Checked before anything else: control and invisible characters, lengths, shapes, registered
   type codes (at most 20). A bad one is a 400 naming the parameter and the rule, never echoing the value.
 * **Masking.** 身份证号 of natural-person holders are masked unless the purpose is registered for personal data;
@@ -584,7 +631,10 @@ copies ("一次录入、共享复用").
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "a parameter missing, unknown, repeated or malformed (the detail names it)"},
     401: {"model": Problem, "description": "X-Api-Key missing or wrong"},
-    403: {"model": Problem, "description": "a `type` outside the caller's registered purpose"},
+    403: {
+        "model": Problem,
+        "description": "a `type` outside the caller's registered purpose, or a holder who is not a party of the case",
+    },
     429: {
         "model": Problem,
         "description": "over the rate limit of the key or the address: retry after `Retry-After` seconds",
@@ -699,7 +749,11 @@ def create_app(
         response_model=HolderFindings,
         responses={
             **_ERRORS,
-            403: {"model": Problem, "description": "a caller not registered for supervision findings"},
+            403: {
+                "model": Problem,
+                "description": "a caller not registered for supervision findings, or a holder who is not a party "
+                "of the case",
+            },
             404: {"model": Problem, "description": "no holder and no finding known by this code"},
         },
         summary="A holder's open supervision findings and credit flag (审管互动, the approval bureau only)",

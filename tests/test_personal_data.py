@@ -50,8 +50,8 @@ def test_no_raw_personal_data_in_the_marts_schema():
     assert marts and not [(t.name, c.name) for t in marts for c in t.columns if PERSONAL.match(c.name)]
 
 
-def test_the_api_reads_only_the_licence_tables_among_them():
-    assert {t.name for t in API_READS} & set(RAW) == {"holders", "holder_codes", "licences", "findings"}
+def test_the_api_reads_only_the_licence_tables_and_the_cases_parties_among_them():
+    assert {t.name for t in API_READS} & set(RAW) == {"holders", "holder_codes", "licences", "findings", "case_parties"}
 
 
 def test_docs_security_names_every_table():

@@ -184,6 +184,18 @@ def _check_everything(tmp_path, monkeypatch, **overrides):
             )
             assert int(reuse["n"].iloc[0]) > 0  # permits applied for by holders of a business licence
 
+            # Each case's parties, under every number it is known by: the sharing API binds reads to them.
+            unbound = resources.warehouse.read(
+                "SELECT g.golden_case_id FROM golden_cases g WHERE g.applicant_id IS NOT NULL AND NOT EXISTS ("
+                "SELECT 1 FROM case_parties p WHERE p.golden_case_id = g.golden_case_id "
+                "AND p.party_code = g.applicant_id)"
+            )
+            assert unbound.empty, f"{len(unbound)} golden cases without their applicant in case_parties"
+            national = resources.warehouse.read(
+                "SELECT COUNT(*) AS n FROM case_numbers n JOIN case_parties p ON p.case_no = n.project_no"
+            )
+            assert int(national["n"].iloc[0]) > 0  # the numbers the cases went out under bind too
+
             # Duplicates found against the sandbox's ground truth.
             scores = pairwise_scores(_links(resources.warehouse), sandbox.truth())
             assert scores["true_pairs"] > 50

@@ -245,7 +245,7 @@ def test_lookup_leaves_out_types_outside_the_purpose_and_records_it(api):
     response, row = _lookup(api, COMPANY, "fire_rescue")
     assert response.status_code == 200
     assert _ids(response.json()) == {_id("business")}  # the food licence is not fire_rescue's to read
-    assert row["outcome"] == "allowed" and row["reason"] == "1 licences"
+    assert row["outcome"] == "allowed" and row["reason"] == "1 licences (case not yet known)"
 
 
 def test_lookup_narrowed_by_type(api):
@@ -317,7 +317,7 @@ def test_a_holder_known_only_by_a_failing_code_is_masked(api):
 def test_unknown_holder(api):
     response, row = _lookup(api, UNKNOWN_PERSON, "approval_bureau")
     assert response.status_code == 404
-    assert row["outcome"] == "allowed" and row["reason"] == "no such holder"
+    assert row["outcome"] == "allowed" and row["reason"] == "no such holder (case not yet known)"
     assert row["holder"] == mask_identifier(UNKNOWN_PERSON)
 
 

@@ -24,6 +24,7 @@ from schemas.warehouse import (
     ALSO_IN_MARTS,
     MARTS,
     Table,
+    case_parties,
     findings,
     golden_cases,
     licence_access_log,
@@ -294,7 +295,7 @@ def test_every_endpoint_answers_under_the_api_role_as_under_the_owner(
     """Each endpoint of the API (lookup, fetch, verify, findings), on the hand-made licences and findings, answers
     the same under the API role as under the owner's account: no ``permission denied`` turned into a 500 (the
     findings table was not granted, issue 24)."""
-    from tests.test_sharing_api import COMPANY, LICENCES, MARKET_CASE, WINDOW_CASE, build_warehouse
+    from tests.test_sharing_api import COMPANY, LICENCES, MARKET_CASE, PERSON, WINDOW_CASE, build_warehouse
     from tests.test_sharing_findings import _finding
 
     build_warehouse(owned_warehouse)
@@ -302,6 +303,12 @@ def test_every_endpoint_answers_under_the_api_role_as_under_the_owner(
     with owner.begin() as conn:
         conn.execute(
             findings.insert(), [_finding("F1", COMPANY, "rectification"), _finding("F2", COMPANY, "blacklist")]
+        )
+        # the bureau's case is the company's: reads of it are bound (case_parties read under the role)
+        conn.execute(
+            case_parties.insert().values(
+                case_no=WINDOW_CASE, party_code=COMPANY, golden_case_id="GC1", role="applicant"
+            )
         )
     owner.dispose()
     role = cluster_roles[API]
@@ -313,6 +320,7 @@ def test_every_endpoint_answers_under_the_api_role_as_under_the_owner(
         "fetch": (f"/v1/licences/{LICENCES['business']['licence_id']}", {"caseNo": WINDOW_CASE}, bureau),
         "verify": ("/v1/verify", {"caseNo": MARKET_CASE, "licenceNo": COMPANY, "holderCode": COMPANY}, market),
         "findings": (f"/v1/holders/{COMPANY}/findings", {"caseNo": WINDOW_CASE}, bureau),
+        "stranger": (f"/v1/holders/{PERSON}/findings", {"caseNo": WINDOW_CASE}, bureau),  # not a party: 403
     }
     answers = {}
     for account, url in (("owner", owned_warehouse), ("api", _as(postgres_url, role, "api-secret"))):
@@ -322,7 +330,10 @@ def test_every_endpoint_answers_under_the_api_role_as_under_the_owner(
                 for name, (path, params, headers) in requests.items()
                 for response in [client.get(path, params=params, headers=headers)]
             }
-    assert {name: status for name, (status, _) in answers["api"].items()} == dict.fromkeys(requests, 200)
+    assert {name: status for name, (status, _) in answers["api"].items()} == {
+        **dict.fromkeys(requests, 200),
+        "stranger": 403,
+    }
     assert answers["api"] == answers["owner"]
     assert [f["findingId"] for f in answers["api"]["findings"][1]["openFindings"]] == ["F1", "F2"]
 

@@ -22,6 +22,7 @@ from core.departments import licence_feeds
 from core.feeds import feeds_of
 from core.warehouse import Warehouse, insert_frame
 from delivery.outbox import queue
+from licensing.parties import record_parties
 from licensing.repository import (
     FIELDS,
     awaiting_holder,
@@ -42,6 +43,7 @@ from schemas.case import COMPLETED_STATUSES, LOCAL_TZ
 from schemas.licences import VALID
 from schemas.warehouse import (
     case_links,
+    case_parties,
     golden_cases,
     holders,
     licence_events,
@@ -162,19 +164,21 @@ def _summary(conn: sa.Connection, today: dt.date) -> dict:
     owners=["team:data-platform"],
     pool="licence_repository",  # days share holders and licences: one day's load at a time
     backfill_policy=WEEKLY_CHUNKS,
-    metadata=table_metadata(licences, licence_events, holders),
+    metadata=table_metadata(licences, licence_events, holders, case_parties),
     description="电子证照库: one licence per licence (its type and printed number), from completed golden cases and "
     "the market-regulation registry, with 证照标识 (GB/T 36904), metadata after GB/T 36903, the holder linked "
     "across sources, and full history in `licence_events`; the day's suspensions and revocations fed back by "
     "supervisors (`staged_findings`) fold in as events of source `supervision`. New and changed licences are "
-    "queued for the supervising department (审管互动).",
+    "queued for the supervising department (审管互动). Each touched case's parties (its applicant and its "
+    "licences' holders, under every number it is known by) are recorded in `case_parties`, to which the sharing "
+    "API binds reads.",
 )
 def licence_repository(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     now, today = clock.now(), _today()
     days, events = [], []
     for day in partition_days(context):
         with warehouse.begin() as conn:
-            new, changed, queued, awaiting = _load_day(warehouse, conn, day.date, today, now)
+            new, changed, queued, awaiting, parties = _load_day(warehouse, conn, day.date, today, now)
         events.append(new[["source", "event"]])
         days.append(
             {
@@ -184,6 +188,7 @@ def licence_repository(context: AssetExecutionContext, warehouse: ResourceParam[
                 "new_licences": int((changed["version"] == 1).sum()) if len(changed) else 0,
                 "supervision_versions_queued": queued,
                 "completed_awaiting_holder_id": awaiting,
+                "case_parties_recorded": parties,
             }
         )
     with warehouse.begin() as conn:  # its quality gates are checks of their own (licences/checks.py)
@@ -204,7 +209,7 @@ def licence_repository(context: AssetExecutionContext, warehouse: ResourceParam[
 def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, today: dt.date, now: dt.datetime):
     """Replace the day's licence events, refold every licence they touch, and queue the changed ones for
     supervision. Returns (the day's events, changed licences, versions queued, completed cases whose licence
-    waits for the holder's identifier).
+    waits for the holder's identifier, ``case_parties`` rows written).
 
     The day's events are its registry feed and the licences of the golden cases it touched. A case's licence
     belongs to the day its completion was loaded: a run that covers a week, or re-runs an earlier day, sees
@@ -253,7 +258,9 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
         again = refold(conn, sorted(set(supervised["licence_key"]) | supervised.attrs["before"]), today, now)
         changed = pd.concat([changed[~changed["licence_key"].isin(again["licence_key"])], again], ignore_index=True)
         new = pd.concat([new, supervised], ignore_index=True)
-    return new, changed, _queue_supervision(conn, changed, partition, now), awaiting_holder(cases)
+    queued = _queue_supervision(conn, changed, partition, now)
+    # the parties the sharing API binds reads of these cases to, once their licences are in
+    return new, changed, queued, awaiting_holder(cases), record_parties(conn, touched)
 
 
 def _supervision_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, now: dt.datetime) -> pd.DataFrame:
