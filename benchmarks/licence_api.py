@@ -5,7 +5,10 @@ The warehouse gets ``--holders`` holders (seven in ten companies with a USCC, th
 API runs in its own process (``python -m sharing.server``, uvicorn), so the client's timing does not share an
 interpreter with the server. After a warm-up, ``--requests`` lookups of random holders (a tenth by a mistyped
 code, callers of every purpose) are timed one after another over one keep-alive connection; reported: p50, p95,
-p99 and max latency in ms, requests per second, and the access-log row count (every read audited).
+p99 and max latency in ms, requests per second, and the access-log row count (every read audited). Each holder
+applied in a case of its own (``case_parties``): a read cites its holder's case, so it is bound (through
+``holder_codes`` when by a mistyped code), and one in twenty cites another holder's case and is refused (403).
+``--unbound`` leaves ``case_parties`` empty (every case unknown): the same requests without the binding.
 
     .venv/bin/python benchmarks/licence_api.py                       # 10k holders, 2,000 lookups
     .venv/bin/python benchmarks/licence_api.py --holders 100000 --requests 5000
@@ -39,7 +42,7 @@ from schemas.identifiers import (  # noqa: E402
     classify_identifiers,
     make_licence_identifier,
 )
-from schemas.warehouse import holder_codes, holders, licence_access_log, licences  # noqa: E402
+from schemas.warehouse import case_parties, holder_codes, holders, licence_access_log, licences  # noqa: E402
 from sharing.api import SANDBOX_KEY, sharing_clients  # noqa: E402
 from sharing.guard import LIMIT_VARIABLES  # noqa: E402
 
@@ -187,15 +190,34 @@ def build_licences(rng: np.random.Generator, holder_frame: pd.DataFrame, today: 
     )
 
 
-def build_warehouse(url: str, holder_count: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def case_numbers(count: int) -> np.ndarray:
+    """A national 办件编号 for each holder's own case (its position in the holder frame)."""
+    serial = np.arange(count)
+    days = pd.Series(20260101 + serial % 28).astype(str)
+    return (CASE_BODY + days + pd.Series(serial // 28 + 1).astype(str).str.zfill(4)).to_numpy()
+
+
+def build_warehouse(
+    url: str, holder_count: int, seed: int, bound: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     rng = np.random.default_rng(seed)
     holder_frame, code_frame = build_holders(rng, holder_count)
     licence_frame = build_licences(rng, holder_frame, dt.date.today())
+    parties = pd.DataFrame(
+        {
+            "case_no": case_numbers(len(holder_frame)),
+            "party_code": holder_frame["holder_code"].to_numpy(),
+            "golden_case_id": holder_frame["holder_id"].to_numpy(),
+            "role": "applicant",
+        }
+    )
     warehouse = Warehouse(url=url)
     with warehouse.begin() as conn:
         insert_frame(conn, holders, holder_frame)
         insert_frame(conn, holder_codes, code_frame)
         insert_frame(conn, licences, licence_frame)
+        if bound:
+            insert_frame(conn, case_parties, parties)
     warehouse.dispose()
     return holder_frame, code_frame, len(licence_frame)
 
@@ -228,22 +250,32 @@ def start_server(url: str, port: int, log_path: Path) -> subprocess.Popen:
 
 
 def lookups(rng: np.random.Generator, holder_frame: pd.DataFrame, code_frame: pd.DataFrame, count: int) -> list:
-    """(path, caller) pairs: random holders, a tenth of them by a mistyped code."""
-    mistyped = code_frame.loc[code_frame["how"] == "resolved", "code"].to_numpy()
-    own = holder_frame["holder_code"].to_numpy()
+    """(path, caller, caseNo): random holders, a tenth of them by a mistyped code, each citing its holder's case,
+    but one in twenty another holder's case."""
+    numbers = pd.Series(case_numbers(len(holder_frame)), index=holder_frame["holder_id"].to_numpy())
+    typos = code_frame[code_frame["how"] == "resolved"]
+    picked = holder_frame.sample(count, replace=True, random_state=rng)
     by_typo = rng.random(count) < 0.1
-    codes = np.where(by_typo, rng.choice(mistyped, count), rng.choice(own, count))
+    typo = typos.sample(count, replace=True, random_state=rng)
+    codes = np.where(by_typo, typo["code"].to_numpy(), picked["holder_code"].to_numpy())
+    owners = np.where(by_typo, typo["holder_id"].to_numpy(), picked["holder_id"].to_numpy())
+    cited = numbers.reindex(owners).to_numpy()
+    stranger = rng.random(count) < 0.05
+    cited[stranger] = rng.choice(numbers.to_numpy(), int(stranger.sum()))
     callers = rng.choice(list(sharing_clients()), count)
-    return [(f"/v1/holders/{code}/licences", caller) for code, caller in zip(codes, callers, strict=True)]
+    return [
+        (f"/v1/holders/{code}/licences", caller, case_no)
+        for code, caller, case_no in zip(codes, callers, cited, strict=True)
+    ]
 
 
 def timed(client: httpx.Client, requests: list, label: str) -> tuple[np.ndarray, dict[int, int]]:
     latencies, statuses = np.empty(len(requests)), {}
-    for i, (path, caller) in enumerate(requests):
+    for i, (path, caller, case_no) in enumerate(requests):
         started = time.perf_counter()
         response = client.get(
             path,
-            params={"caseNo": f"{CASE_BODY}{20260101 + i % 28}{i % 9999 + 1:04d}"},
+            params={"caseNo": case_no},
             headers={"X-Api-Key": SANDBOX_KEY.format(caller=caller)},
         )
         latencies[i] = time.perf_counter() - started
@@ -257,12 +289,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--unbound", action="store_true", help="leave case_parties empty: no read is bound")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="licence-api-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'warehouse.sqlite'}"
         started = time.perf_counter()
-        holder_frame, code_frame, licence_count = build_warehouse(url, args.holders, args.seed)
+        holder_frame, code_frame, licence_count = build_warehouse(url, args.holders, args.seed, not args.unbound)
         resolved = int((code_frame["how"] == "resolved").sum())
         print(
             f"warehouse: {len(holder_frame):,} holders ({resolved:,} mistyped codes), {licence_count:,} licences "
@@ -288,7 +321,8 @@ def main() -> None:
         engine.dispose()
 
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    print(f"holder lookups: {args.requests:,} after {args.warmup:,} warm-up, one client, keep-alive")
+    binding = "every case unknown (--unbound)" if args.unbound else "each citing a case, 1 in 20 a stranger's"
+    print(f"holder lookups: {args.requests:,} after {args.warmup:,} warm-up, one client, keep-alive, {binding}")
     print(f"  statuses      {dict(sorted(statuses.items()))}")
     print(f"  latency (ms)  p50 {p50:.2f}  p95 {p95:.2f}  p99 {p99:.2f}  max {latencies.max():.2f}")
     print(f"  throughput    {args.requests / elapsed:,.0f} requests/s")
