@@ -49,7 +49,7 @@ def by_caller(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @asset(
-    deps=["staged_cases", "case_resolution"],
+    deps=["staged_cases", "case_resolution", "licence_repository"],  # the cases, and their parties
     kinds={"pandas", "sql"},
     **MART,
     metadata=table_metadata(mart_unbound_reads),
