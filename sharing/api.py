@@ -466,6 +466,14 @@ class LicenceSharing:
         ).all()
         return (rows[0] if rows else None), rows
 
+    def bound_holder(self, conn: sa.Connection, access: _Access, asked: Asked, parameter: str) -> tuple[Any, list[Any]]:
+        """:meth:`holder_licences` of the code in ``parameter``, once the read is :meth:`bind`-ed to its case."""
+        code = asked.get(parameter)
+        holder, rows = self.holder_licences(conn, code, access.caller)
+        known = (holder.h_holder_code, holder.h_holder_id) if holder is not None else (None, None)
+        self.bind(conn, access, asked, [*_candidate_codes(code), known[0]], known[1])
+        return holder, rows
+
     @staticmethod
     def licence(row: Any, holder_code: str | None, today: dt.date, caller: SharingClient) -> Licence:
         """A licence row on the wire, with its holder's code and name as the caller may see them."""
@@ -476,15 +484,8 @@ class LicenceSharing:
         return Licence(**fields)
 
     def lookup(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[HolderLicences, str]:
-        caller, today, code = access.caller, _today(), asked.get("holder_code")
-        holder, rows = self.holder_licences(conn, code, caller)
-        self.bind(
-            conn,
-            access,
-            asked,
-            [*_candidate_codes(code), holder and holder.h_holder_code],
-            holder and holder.h_holder_id,
-        )
+        caller, today = access.caller, _today()
+        holder, rows = self.bound_holder(conn, access, asked, "holder_code")
         if holder is None:  # unknown, or known only through licences outside the purpose: the same answer
             raise _Stop(404, NO_SUCH_HOLDER, ALLOWED)
         holder_shown, access.holder = holder_code_views(holder.h_holder_code, holder.h_holder_code_type, caller)
@@ -525,15 +526,7 @@ class LicenceSharing:
         return body, f"status {body.status}"
 
     def verify(self, access: _Access, conn: sa.Connection, asked: Asked) -> tuple[Verification, str]:
-        code = asked.get("holderCode")
-        holder, rows = self.holder_licences(conn, code, access.caller)
-        self.bind(
-            conn,
-            access,
-            asked,
-            [*_candidate_codes(code), holder and holder.h_holder_code],
-            holder and holder.h_holder_id,
-        )
+        holder, rows = self.bound_holder(conn, access, asked, "holderCode")
         no_match = Verification(matches=False, status=None, licence_id=None)
         if holder is None:
             return no_match, NO_SUCH_HOLDER
