@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from resolution.golden import GOLDEN_FIELDS
-from schemas.case import COMPLETED_STATUSES, PAUSE_GROUNDS, departments, items, places
+from schemas.case import COMPLETED_STATUSES, ENDED_UNCOMPLETED, PAUSE_GROUNDS, departments, items, places
 from schemas.codelists import translate, unmapped_reason
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -267,7 +267,7 @@ CASE_FIELDS = (
     "materials",
 )
 RESULT_OF_STATUS = {"办结": "approved", "送达": "approved", "退件": "returned", "不予受理": "not_accepted"}
-ENDED = (*COMPLETED_STATUSES, "退件", "不予受理")
+ENDED = (*COMPLETED_STATUSES, *ENDED_UNCOMPLETED)
 STEPS = (  # step, its name, its action, the time it ended at, the time it started from
     ("accept", "受理", "accept", "accepted_at", "submitted_at"),
     ("decide", "审查决定", "decide", "decided_at", "accepted_at"),

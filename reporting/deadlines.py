@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from core.departments import department_systems
 from core.warehouse import frame_of, insert_frame
 from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
-from schemas.case import CODES_DIR, is_completed, items
+from schemas.case import CODES_DIR, ENDED_UNCOMPLETED, is_completed, items
 from schemas.catalogue import CATALOGUE_PATH, versions_for
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
 from schemas.workdays import WorkingCalendar
@@ -44,13 +44,15 @@ def channel(source_system: pd.Series) -> pd.Series:
     )
 
 
-def _result(accepted: pd.Series, completed: pd.Series, deadline: pd.Series, today: dt.date) -> np.ndarray:
+def _result(
+    accepted: pd.Series, completed: pd.Series, ended: pd.Series, deadline: pd.Series, today: dt.date
+) -> np.ndarray:
     done = completed.notna()
     late = done & (completed > deadline)
     running_late = ~done & deadline.notna() & (pd.Timestamp(today) > deadline)
     return np.select(
-        [accepted.isna(), done & ~late, late, running_late],
-        ["not_accepted", "on_time", "late", "overdue"],
+        [accepted.isna(), done & ~late, late, ended.notna(), running_late],
+        ["not_accepted", "on_time", "late", "returned", "overdue"],
         default="running",
     )
 
@@ -91,8 +93,13 @@ def case_deadlines(
     accepted = pd.to_datetime(golden["accepted_at"]).dt.normalize()
     finished = is_completed(golden)
     completed = pd.to_datetime(golden["completed_at"]).dt.normalize().where(finished)
+    # returned (退件) or refused after acceptance: the clock stops on the day it ended, as the receivers' profile
+    # dates it (its completion time, else its decision time); one without either runs on like an open case
+    decided = pd.to_datetime(golden["decided_at"]) if "decided_at" in golden else pd.Series(pd.NaT, golden.index)
+    end = pd.to_datetime(golden["completed_at"]).fillna(decided).dt.normalize()
+    ended = end.where(golden["status"].isin(ENDED_UNCOMPLETED) & ~finished & accepted.notna())
     version = versions_for(golden["item_code"], accepted)
-    until = completed.fillna(pd.Timestamp(today)).where(accepted.notna())
+    until = completed.fillna(ended).fillna(pd.Timestamp(today)).where(accepted.notna())
     paused = paused_days(accepted, until, golden["golden_case_id"], pauses, cal)
 
     def limit(days: pd.Series, units: pd.Series) -> pd.DataFrame:
@@ -121,6 +128,7 @@ def case_deadlines(
             "status": golden["status"],
             "accepted_on": accepted.dt.date,
             "completed_on": completed.dt.date,
+            "ended_on": ended.dt.date,
             "promised_days": pd.to_numeric(golden["promised_days"], errors="coerce").astype("Int64"),
             "statutory_days": pd.to_numeric(golden["statutory_days"], errors="coerce").astype("Int64"),
             "promised_deadline": promised_deadline.dt.date,
@@ -129,8 +137,8 @@ def case_deadlines(
             "working_days_gross": gross,
             "paused_working_days": paused["working"].where(accepted.notna()).astype("Int64"),
             "working_days_net": taken,
-            "promise_result": _result(accepted, completed, promised_deadline, today),
-            "statutory_result": _result(accepted, completed, statutory_deadline, today),
+            "promise_result": _result(accepted, completed, ended, promised_deadline, today),
+            "statutory_result": _result(accepted, completed, ended, statutory_deadline, today),
             "target_2345": target,
             "target_days": target_days.astype("Int64"),
             "within_target": within.astype("boolean"),
@@ -189,7 +197,9 @@ def refresh_case_deadlines(
         }
     )
     key = deadlines_key(cal)
-    running = conn.execute(sa.select(d.golden_case_id).where(d.accepted_on.is_not(None) & d.completed_on.is_(None)))
+    running = conn.execute(
+        sa.select(d.golden_case_id).where(d.accepted_on.is_not(None) & d.completed_on.is_(None) & d.ended_on.is_(None))
+    )
     changes = case_changes(conn, key, digests, always=running.scalars().all(), full=full)
     if changes.full:
         conn.execute(mart_case_deadlines.delete())

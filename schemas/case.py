@@ -62,6 +62,9 @@ APPLICANT_TYPES = (LEGAL_PERSON, NATURAL_PERSON)
 STATUSES: tuple[str, ...] = ("申报", "受理", "审查", "决定", "办结", "送达", "退件", "不予受理")
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUSES)}
 COMPLETED_STATUSES = ("办结", "送达")
+#: A case that ended without being completed: returned (退件) or not accepted (不予受理). Its clock stops when it
+#: ended (its completion time as the source gave it, else its decision time); it is neither running nor overdue.
+ENDED_UNCOMPLETED = ("退件", "不予受理")
 
 #: 特别程序: what stops a case's clock. 行政许可法 Art. 45 leaves out 听证、招标、拍卖、检验、检测、检疫、鉴定 and
 #: 专家评审; the days an applicant spends correcting papers (补正, Art. 32: the time runs from the complete

@@ -500,15 +500,17 @@ mart_case_deadlines = Table(
     Column("status", String(16)),
     Column("accepted_on", Date),
     Column("completed_on", Date),
+    Column("ended_on", Date),  # returned (退件) or not accepted after acceptance: the day it ended, uncompleted
     Column("promised_days", Integer),
     Column("statutory_days", Integer),
     Column("promised_deadline", Date),
     Column("statutory_deadline", Date),
     Column("deadline_provisional", Boolean, nullable=False),
-    Column("working_days_gross", Integer),  # acceptance to completion, or to today while running
+    Column("working_days_gross", Integer),  # acceptance to completion (or to its end), or to today while running
     Column("paused_working_days", Integer),  # of those, inside a 特别程序 (补正, 听证 …; overlaps once)
     Column("working_days_net", Integer),  # gross less the pauses: what the limits and the 2345 targets count
-    Column("promise_result", String(16), nullable=False),  # on_time / late / running / overdue / not_accepted
+    # on_time / late / running / overdue / not_accepted / returned (ended uncompleted after acceptance)
+    Column("promise_result", String(16), nullable=False),
     Column("statutory_result", String(16), nullable=False),
     Column("target_2345", String(16)),
     Column("target_days", Integer),

@@ -166,3 +166,27 @@ def test_a_change_of_rules_rebuilds_whole(warehouse, monkeypatch):
 @pytest.mark.integration
 def test_per_case_refresh_equals_a_full_rebuild_on_postgresql(postgres_warehouse):
     _history(postgres_warehouse)
+
+
+@pytest.mark.unit
+def test_a_returned_case_stops_its_clock_and_is_not_recomputed(warehouse):
+    """退件: a case returned after acceptance ended uncompleted. Its clock stops on the day it was returned (its
+    completion time as the source gave it, else its decision time); it is neither running nor overdue, and a
+    refresh does not compute it again each day (issue 23: returned cases were counted as running for good)."""
+    returned = {**_case("R", "2026-11-02T10:00:00"), "status": "退件", "completed_at": dt.datetime(2026, 11, 5, 16)}
+    decided = {**_case("S", "2026-11-02T10:00:00"), "status": "退件", "decided_at": dt.datetime(2026, 11, 4, 11)}
+    open_ended = {**_case("T", "2026-11-02T10:00:00"), "status": "退件"}  # no time at all: runs on, as open
+    _load(warehouse, [returned, decided, open_ended, _case("B", "2026-11-02T10:00:00")])
+    assert _refresh(warehouse, MONDAY).full
+    rows = _same_as_full(warehouse, MONDAY)
+    # 3, 4 and 5 November: working days after the day of acceptance, to the day it was returned
+    assert (rows.loc["R", "ended_on"], rows.loc["R", "working_days_gross"]) == ("2026-11-05", "3")
+    assert (rows.loc["S", "ended_on"], rows.loc["S", "working_days_gross"]) == ("2026-11-04", "2")
+    assert rows.loc[["R", "S"], "promise_result"].tolist() == ["returned", "returned"]
+    assert not set(rows.loc[["R", "S"], "within_target"].astype(str)) & {"True", "False"}  # no 2345 verdict
+    # B, accepted the same day and still open, is past its 10-working-day promise on 23 November
+    assert rows.loc["B", "promise_result"] == "overdue" and rows.loc["T", "promise_result"] == "overdue"
+    again = _refresh(warehouse, TUESDAY)
+    assert again.cases_changed == 2  # B and T run on; R and S ended
+    rows = _same_as_full(warehouse, TUESDAY)
+    assert rows.loc["R", "working_days_gross"] == "3"
