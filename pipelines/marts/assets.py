@@ -441,8 +441,9 @@ def projects_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareh
     metadata=table_metadata(mart_case_deadlines, mart_2345_monthly, mart_startup_chains, mart_startup_steps),
     description="Each golden case's working-day duration from acceptance to completion, gross and net of its "
     "特别程序 (补正, 听证, 专家评审 …: `staged_pauses`, left out per 行政许可法 Art. 45), against its promised and "
-    "statutory limits (on time, late, running, overdue, returned; with the deadline dates), in `mart_case_deadlines`; the "
-    "2345 targets per month in `mart_2345_monthly`; 企业开办 as one chain per enterprise (设立登记, 刻章, 发票, 社保 "
+    "statutory limits (on time, late, running, overdue, returned; with the deadline dates), in "
+    "`mart_case_deadlines`; the 2345 targets per month in `mart_2345_monthly`; 企业开办 as one chain per "
+    "enterprise (设立登记, 刻章, 发票, 社保 "
     "by its USCC: `mart_startup_chains`, `mart_startup_steps`), on which the startup target is counted."
     + PER_CASE_DESCRIPTION,
 )
