@@ -6,7 +6,8 @@ once, and then a day's load is played: the day's new cases in the last month, st
 month and ``--corrections`` late corrections that move a case of an earlier month to another (each touches two
 months). Printed: the touched refresh (``mart_daily_volume`` and ``mart_channel_monthly``, as the mart assets run
 it: reporting/refresh.py) and a full rebuild of the same marts, each CPU seconds and wall seconds, the months each
-rebuilt, and the process's peak RSS.
+rebuilt, and the process's peak RSS. Then the same for ``mart_case_deadlines``, kept per case (the cases of all but
+the last month completed, those of the last month still running: a refresh computes them again every day).
 
     .venv/bin/python benchmarks/marts.py
     .venv/bin/python benchmarks/marts.py --months 36 --cases-per-day 900
@@ -36,7 +37,15 @@ sys.path.insert(0, str(ROOT))
 
 from core.warehouse import Warehouse, create_tables, insert_frame  # noqa: E402
 from pipelines.marts.assets import refresh_channel, refresh_daily_volume  # noqa: E402
-from schemas.warehouse import golden_cases, mart_channel_monthly, mart_daily_volume, refresh_marks  # noqa: E402
+from reporting.deadlines import refresh_case_deadlines  # noqa: E402
+from schemas.warehouse import (  # noqa: E402
+    golden_cases,
+    mart_case_deadlines,
+    mart_channel_monthly,
+    mart_daily_volume,
+    refresh_marks,
+)
+from schemas.workdays import calendar  # noqa: E402
 
 ITEMS = [("000102001000", "企业设立登记"), ("000102003000", "企业变更登记"), ("000105001000", "食品经营许可"),
          ("000201001000", "建筑工程施工许可"), ("000301001000", "医疗机构执业登记")]  # fmt: skip
@@ -140,6 +149,13 @@ def timed(warehouse: Warehouse, full: bool) -> tuple[float, float, dict]:
     return time.process_time() - cpu, time.perf_counter() - wall, done
 
 
+def timed_deadlines(warehouse: Warehouse, today: dt.date, full: bool) -> tuple[float, float, str]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    with warehouse.begin() as conn:
+        done = refresh_case_deadlines(conn, calendar(), today, full=full)[0]
+    return time.process_time() - cpu, time.perf_counter() - wall, done.describe()
+
+
 def contents(warehouse: Warehouse) -> list:
     return [
         warehouse.read(sa.select(t)).sort_values([c.name for c in t.primary_key.columns]).astype(str).values.tolist()
@@ -159,11 +175,16 @@ def main() -> None:
     warehouse = Warehouse(url=args.url or f"sqlite:///{Path(folder.name) / 'warehouse.sqlite'}")
     create_tables(warehouse.engine)
     with warehouse.begin() as conn:
-        for table in (golden_cases, refresh_marks, mart_daily_volume, mart_channel_monthly):
+        for table in (golden_cases, refresh_marks, mart_daily_volume, mart_channel_monthly, mart_case_deadlines):
             conn.execute(table.delete())
     first = dt.date(2024, 12, 1)
     made = history(warehouse, first, args.months, args.cases_per_day, rng)
     last_day = first + dt.timedelta(days=args.months * 30 - 1)
+    t = golden_cases.c
+    with warehouse.begin() as conn:  # all but the last month's cases completed, the day after acceptance
+        last_month = dt.datetime.combine(last_day - dt.timedelta(days=29), dt.time())
+        done = t.submitted_at < last_month
+        conn.execute(golden_cases.update().where(done).values(status="办结", completed_at=t.accepted_at))
     backend = warehouse.engine.url.get_backend_name()
     print(f"history: {made:,} golden cases over {args.months} months ({args.cases_per_day}/day), {backend}")
     cpu, wall, _ = timed(warehouse, full=True)
@@ -185,6 +206,21 @@ def main() -> None:
     print(f"a refresh with nothing new                  cpu {cpu:6.2f} s  wall {wall:6.2f} s  (months: {rebuilt})")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"incremental rows equal to the full rebuild: {same}; peak RSS {peak:.0f} MiB")
+
+    today = last_day + dt.timedelta(days=1)
+    print("mart_case_deadlines, kept per case:")
+    cpu, wall, said = timed_deadlines(warehouse, today, full=True)
+    print(f"  first refresh (whole)                     cpu {cpu:6.2f} s  wall {wall:6.2f} s")
+    one_days_load(warehouse, last_day, args.cases_per_day, args.corrections, rng)
+    cpu, wall, said = timed_deadlines(warehouse, today, full=False)
+    print(f"  after another day's load                  cpu {cpu:6.2f} s  wall {wall:6.2f} s  ({said})")
+    incremental = warehouse.read(sa.select(mart_case_deadlines)).sort_values("golden_case_id").astype(str)
+    cpu, wall, said = timed_deadlines(warehouse, today, full=False)
+    print(f"  a refresh with nothing new                cpu {cpu:6.2f} s  wall {wall:6.2f} s  ({said})")
+    cpu, wall, _ = timed_deadlines(warehouse, today, full=True)
+    rebuilt = warehouse.read(sa.select(mart_case_deadlines)).sort_values("golden_case_id").astype(str)
+    same = incremental.reset_index(drop=True).equals(rebuilt.reset_index(drop=True))
+    print(f"  rebuilt from all history                  cpu {cpu:6.2f} s  wall {wall:6.2f} s  (equal: {same})")
     warehouse.dispose()
     folder.cleanup()
 

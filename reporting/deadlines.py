@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from core.departments import department_systems
 from core.warehouse import frame_of, insert_frame
-from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
+from reporting.refresh import CHUNK, Refreshed, changed_cases, group_digests, mark_changed, mart_key
 from schemas.case import CODES_DIR, ENDED_UNCOMPLETED, is_completed, items
 from schemas.catalogue import CATALOGUE_PATH, versions_for
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
@@ -180,27 +180,21 @@ def refresh_case_deadlines(
     changed since it last counted them (their content, record count or pauses: ``refresh_marks``), that are new,
     or whose row depends on the day (accepted and not completed: their working days run on), and deleting those no
     longer golden; everything when the rules changed, there are no marks, or ``full``. Any order of refreshes ends
-    in the rows of a full rebuild on the same day. Returns what it did and the counted pauses (every case's)."""
+    in the rows of a full rebuild on the same day. Which cases changed is found in SQL (``changed_cases``): a
+    refresh reads the changed cases' rows and every counted pause, not every case. Returns what it did and the
+    counted pauses (every case's)."""
     g, d = golden_cases.c, mart_case_deadlines.c
     pauses = frame_of(conn.execute(case_pauses_select()))
-    heads = frame_of(conn.execute(sa.select(g.golden_case_id, g.content_hash, g.record_count)))
-    if heads.empty:
-        heads = pd.DataFrame(columns=["golden_case_id", "content_hash", "record_count"])
-    heads["pauses"] = ""
+    # a case's inputs beyond its golden row: its counted pauses (a pause found on a re-run changes no golden case)
+    extras = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "digest": pd.Series(dtype=object)})
     if len(pauses):
         per_case = group_digests(pauses, ["started_at", "ended_at"], by="golden_case_id")
-        heads["pauses"] = heads["golden_case_id"].map(per_case).astype("string").fillna("")
-    digests = pd.DataFrame(
-        {
-            "golden_case_id": heads["golden_case_id"],
-            "digest": digest_of(heads, ["content_hash", "record_count", "pauses"]),
-        }
-    )
+        extras = pd.DataFrame({"golden_case_id": per_case.index.astype(str), "digest": per_case.to_numpy()})
     key = deadlines_key(cal)
     running = conn.execute(
         sa.select(d.golden_case_id).where(d.accepted_on.is_not(None) & d.completed_on.is_(None) & d.ended_on.is_(None))
     )
-    changes = case_changes(conn, key, digests, always=running.scalars().all(), full=full)
+    changes = changed_cases(conn, key, extras, always=running.scalars().all(), full=full)
     if changes.full:
         conn.execute(mart_case_deadlines.delete())
         golden = frame_of(conn.execute(sa.select(golden_cases)))
@@ -218,7 +212,7 @@ def refresh_case_deadlines(
     if len(golden):
         mine = pauses[pauses["golden_case_id"].isin(golden["golden_case_id"])] if len(pauses) else pauses
         written = insert_frame(conn, mart_case_deadlines, case_deadlines(golden, cal, today, mine))
-    mark_cases(conn, key, digests, changes)
+    mark_changed(conn, key, extras, changes)
     cases = len(changes.changed) + len(changes.gone)
     return Refreshed(changes.full, (), written, 0 if changes.full else cases), pauses
 

@@ -146,6 +146,7 @@ class CaseChanges:
     full: bool
     changed: tuple[str, ...]
     gone: tuple[str, ...]
+    remark: tuple[str, ...] = ()  # of ``changed``, those whose marks change (not those computed again for the day)
 
 
 def digest_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
@@ -185,6 +186,81 @@ def case_changes(
     present = set(digests["golden_case_id"])
     changed = dict.fromkeys([*new_or_changed.tolist(), *(i for i in always if i in present)])
     return CaseChanges(False, tuple(changed), tuple(gone))
+
+
+def changed_cases(
+    conn: sa.Connection, key: str, extras: pd.DataFrame, *, always: Sequence[str] = (), full: bool = False
+) -> CaseChanges:
+    """Which golden cases the mart under ``key`` must compute again, found in the warehouse rather than by reading
+    every case: those whose content hash or record count differ from what the mart last counted, that are new or
+    gone (two narrow columns per case compared by key in SQL, only the differences returned), those whose
+    ``extras`` differ (golden_case_id, digest: a digest of the case's inputs beyond its golden row, such as its
+    pauses, given only for the cases that have any), and ``always`` (cases whose rows depend on the day).
+    Recorded by :func:`mark_changed`."""
+    g, m = golden_cases.c, refresh_marks.c
+    marked = conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one()
+    if full or not marked:
+        prefix = key.split(":", 1)[0] + ":"
+        conn.execute(refresh_marks.delete().where(m.mart.startswith(prefix, autoescape=True)))
+        return CaseChanges(True, tuple(conn.execute(sa.select(g.golden_case_id)).scalars()), ())
+    mine = sa.select(m.golden_case_id, m.content_hash, m.record_count).where(m.mart == key).subquery()
+    differ = conn.execute(
+        sa.select(g.golden_case_id)
+        .select_from(golden_cases.outerjoin(mine, mine.c.golden_case_id == g.golden_case_id))
+        .where(
+            mine.c.golden_case_id.is_(None)
+            | (mine.c.content_hash != g.content_hash)
+            | (mine.c.record_count != g.record_count)
+        )
+    ).scalars()
+    gone = conn.execute(
+        sa.select(mine.c.golden_case_id).where(~sa.exists().where(g.golden_case_id == mine.c.golden_case_id))
+    ).scalars()
+    gone = tuple(gone)
+    # extras: what the marks hold (cases that had some) against what the cases have now
+    had = frame_of(
+        conn.execute(sa.select(m.golden_case_id, m.extra.label("was")).where((m.mart == key) & m.extra.is_not(None)))
+    )
+    if had.empty:
+        had = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
+    both = extras.merge(had, on="golden_case_id", how="outer")
+    moved = both.loc[
+        both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna(""), "golden_case_id"
+    ]
+    ended = set(gone)
+    changed = dict.fromkeys(i for i in [*differ, *moved.tolist()] if i not in ended)
+    remark = tuple(changed)
+    changed.update(dict.fromkeys(i for i in always if i not in ended))
+    return CaseChanges(False, tuple(changed), gone, remark)
+
+
+def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame, changes: CaseChanges) -> None:
+    """Record what the mart under ``key`` now counts of the cases :func:`changed_cases` found changed: their
+    content hash and record count (copied in SQL) and their ``extras``. Cases computed again only because their
+    rows depend on the day keep their marks."""
+    g, m = golden_cases.c, refresh_marks.c
+    ids = list(changes.changed if changes.full else changes.remark)
+    heads = sa.select(sa.literal(key), g.golden_case_id, g.content_hash, g.record_count)
+    columns = ["mart", "golden_case_id", "content_hash", "record_count"]
+    if changes.full:
+        conn.execute(refresh_marks.insert().from_select(columns, heads))
+    else:
+        stale = [*ids, *changes.gone]
+        for start in range(0, len(stale), CHUNK):
+            conn.execute(
+                refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(stale[start : start + CHUNK]))
+            )
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start : start + CHUNK]
+            conn.execute(refresh_marks.insert().from_select(columns, heads.where(g.golden_case_id.in_(part))))
+    wanted = extras if changes.full else extras[extras["golden_case_id"].isin(ids)]
+    if len(wanted):
+        conn.execute(
+            refresh_marks.update()
+            .where((m.mart == key) & (m.golden_case_id == sa.bindparam("g")))
+            .values(extra=sa.bindparam("e")),
+            [{"g": str(i), "e": str(d)} for i, d in zip(wanted["golden_case_id"], wanted["digest"], strict=True)],
+        )
 
 
 def mark_cases(conn: sa.Connection, key: str, digests: pd.DataFrame, changes: CaseChanges) -> None:

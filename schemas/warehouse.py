@@ -438,6 +438,9 @@ refresh_marks = Table(
     Column("content_hash", String(64), nullable=False),  # golden content_hash last counted (per-case marts: a digest)
     Column("record_count", Integer, nullable=False),  # golden_cases.record_count then (0 for a mart kept per case)
     Column("month", String(7)),  # YYYY-MM; NULL: the case has no date of that kind, and is in no month's rows
+    # per-case marts compared in SQL (reporting.refresh.changed_cases): a digest of the case's inputs beyond its
+    # golden row (its pauses), NULL when it has none
+    Column("extra", String(32)),
 )
 
 mart_daily_volume = Table(
