@@ -12,15 +12,19 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from reporting.definitions import EvaluationDefinitions
+from reporting.refresh import month_of
 from resolution.evaluations import link, newest_states, standing
-from schemas.case import is_completed
+from schemas.case import COMPLETED_STATUSES, is_completed
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, POOR_LEVELS
+from schemas.warehouse import evaluations, golden_cases
 from schemas.workdays import WorkingCalendar
 from staging.feeds import with_quarantined
 
 LINKED, WAITING, QUARANTINED = "linked", "waiting", "quarantined"
+COUNTS = ["completed_cases", "evaluated_cases"]  # per month, department and item (completed_cases)
 STATE_COLUMNS = [
     "source_system",
     "evaluation_id",
@@ -94,12 +98,42 @@ def follow_up(
     return out
 
 
-def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: EvaluationDefinitions) -> pd.DataFrame:
+def completed_cases(conn: sa.Connection) -> pd.DataFrame:
+    """month, handling_dept, item_code, completed_cases, evaluated_cases: the golden cases completed (``is_completed``)
+    per month of completion, department and item, and how many of them an evaluation is linked to. Counted in the
+    warehouse: the mart reads these sums, not every completed case of the history."""
+    g, e = golden_cases.c, evaluations.c
+    linked = sa.exists().where((e.golden_case_id == g.golden_case_id) & (e.status == LINKED))
+    month = month_of(g.completed_at)
+    query = (
+        sa.select(
+            month.label("month"),
+            g.handling_dept,
+            g.item_code,
+            sa.func.count().label("completed_cases"),
+            sa.func.sum(sa.case((linked, 1), else_=0)).label("evaluated_cases"),
+        )
+        .where(
+            g.status.in_(COMPLETED_STATUSES)
+            & g.completed_at.is_not(None)
+            & g.handling_dept.is_not(None)
+            & g.item_code.is_not(None)
+        )
+        .group_by(month, g.handling_dept, g.item_code)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["month", "handling_dept", "item_code", *COUNTS])
+    return frame.astype(dict.fromkeys(COUNTS, "int64"))
+
+
+def monthly_evaluations(
+    states: pd.DataFrame, golden: pd.DataFrame, settings: EvaluationDefinitions, completed: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """``mart_evaluations_monthly``: per month of evaluation, handling department, item and channel (and an
     ``all`` channel row per month, department and item), the evaluations that stand for their case (linked, or
     waiting: an applicant's word counts before its case arrives), per level, satisfied, rated and the rate; on
     the ``all`` rows the cases completed in the month, those evaluated and the coverage; the 差评, those open and
-    those past a deadline. ``golden``: golden_case_id, handling_dept, item_code, status, completed_at."""
+    those past a deadline. ``golden``: golden_case_id, handling_dept, item_code, status, completed_at (of the cases
+    evaluations stand for, and every completed case unless ``completed`` gives their sums: :func:`completed_cases`)."""
     counted = states[states["stands"] | (states["status"] == WAITING)]
     counted = counted.merge(golden[["golden_case_id", "handling_dept", "item_code"]], on="golden_case_id", how="left")
     counted["handling_dept"] = counted["handling_dept"].fillna("")
@@ -132,11 +166,7 @@ def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: Ev
     by_channel = counted.groupby([*keys, "channel"], as_index=False)[measures].sum()
     overall = counted.groupby(keys, as_index=False)[measures].sum().assign(channel="all")
 
-    done = golden[is_completed(golden)].assign(month=lambda f: pd.to_datetime(f["completed_at"]).dt.strftime("%Y-%m"))
-    evaluated_ids = set(states.loc[states["status"] == LINKED, "golden_case_id"])
-    done = done.assign(evaluated=done["golden_case_id"].isin(evaluated_ids).astype(int), completed=1)
-    cases = done.groupby(keys, as_index=False)[["completed", "evaluated"]].sum()
-    cases = cases.rename(columns={"completed": "completed_cases", "evaluated": "evaluated_cases"})
+    cases = completed if completed is not None else _completed_of(golden, states)
     overall = overall.merge(cases, on=keys, how="outer").assign(channel="all")
     overall[measures] = overall[measures].fillna(0).astype(int)
     overall[["completed_cases", "evaluated_cases"]] = (
@@ -151,3 +181,13 @@ def monthly_evaluations(states: pd.DataFrame, golden: pd.DataFrame, settings: Ev
     for column in ("completed_cases", "evaluated_cases"):
         mart[column] = mart[column].astype("Int64")
     return mart.sort_values([*keys, "channel"], ignore_index=True)
+
+
+def _completed_of(golden: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
+    """:func:`completed_cases` from frames in memory (every completed case given)."""
+    keys = ["month", "handling_dept", "item_code"]
+    done = golden[is_completed(golden)].assign(month=lambda f: pd.to_datetime(f["completed_at"]).dt.strftime("%Y-%m"))
+    evaluated_ids = set(states.loc[states["status"] == LINKED, "golden_case_id"])
+    done = done.assign(evaluated=done["golden_case_id"].isin(evaluated_ids).astype(int), completed=1)
+    cases = done.groupby(keys, as_index=False)[["completed", "evaluated"]].sum()
+    return cases.rename(columns={"completed": "completed_cases", "evaluated": "evaluated_cases"})

@@ -333,3 +333,72 @@ def test_the_evaluation_that_stands_goes_to_the_province_in_the_national_codes()
     assert held.empty
     result = national["up_pro_result"].set_index("golden_case_id")["satisfaction"]
     assert result["GC1"] == "5" and pd.isna(result["GC2"])
+
+
+@pytest.mark.unit
+def test_the_completed_cases_are_summed_in_the_warehouse_as_in_memory(warehouse):
+    """The asset sums completed and evaluated cases in SQL (``completed_cases``) instead of reading every
+    completed case: the same mart as the sums made in memory from every case, on cases with the edges: completed
+    without a completion time, an unknown department, a case evaluated twice, one linked only by a waiting state."""
+    from reporting.evaluations import completed_cases
+    from schemas.warehouse import evaluations, golden_cases
+
+    golden = pd.DataFrame(
+        {
+            "golden_case_id": ["G1", "G2", "G3", "G4", "G5", "G6", "G7"],
+            "handling_dept": [
+                "market_regulation",
+                "market_regulation",
+                "housing",
+                None,
+                "housing",
+                "housing",
+                "housing",
+            ],
+            "item_code": "000102001000",
+            "status": ["办结", "送达", "办结", "办结", "审查", "办结", "退件"],  # G7: returned, not completed
+            "completed_at": pd.to_datetime(
+                [
+                    "2026-10-31 17:00",
+                    "2026-11-02 09:00",
+                    "2026-11-03 10:00",
+                    "2026-11-03 11:00",
+                    None,
+                    None,
+                    "2026-11-04 15:00",
+                ]
+            ),
+        }
+    )
+    states = pd.DataFrame(
+        {
+            "source_system": "haochaping",
+            "evaluation_id": ["E1", "E2", "E3", "E4"],
+            "status": ["linked", "linked", "linked", "waiting"],
+            "golden_case_id": ["G1", "G1", "G3", None],
+            "level": "satisfied",
+            "channel": "pc",
+            "evaluated_at": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-04", "2026-11-05"]),
+            "first_partition": dt.date(2026, 11, 1),
+            "partition_date": dt.date(2026, 11, 5),
+            "records": 1,
+            "stands": [False, True, True, True],
+            "poor": False,
+            "follow_up": None,
+        }
+    )
+    rows = golden.assign(record_count=1, version=1, content_hash="h", first_partition=dt.date(2026, 10, 1))
+    rows = rows.assign(updated_partition=dt.date(2026, 11, 5), updated_at=dt.datetime(2026, 11, 5))
+    with warehouse.begin() as conn:
+        insert_frame(conn, golden_cases, rows)
+        insert_frame(conn, evaluations, states)
+        summed = completed_cases(conn)
+    in_memory = monthly_evaluations(states, golden, EvaluationDefinitions())
+    evaluated = golden[golden["golden_case_id"].isin(states["golden_case_id"])]
+    in_sql = monthly_evaluations(states, evaluated, EvaluationDefinitions(), summed)
+    pd.testing.assert_frame_equal(in_sql, in_memory, check_dtype=False)
+    assert summed.set_index(["month", "handling_dept"])["completed_cases"].to_dict() == {
+        ("2026-10", "market_regulation"): 1,
+        ("2026-11", "market_regulation"): 1,
+        ("2026-11", "housing"): 1,
+    }
