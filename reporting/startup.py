@@ -52,6 +52,11 @@ def _uscc(values: pd.Series) -> pd.Series:
     return found["id"].astype("string").where(found["kind"] == ID_KIND_USCC)
 
 
+#: The golden cases' columns the chains are built from (what a refresh reads of the start-up items' cases).
+CASE_COLUMNS = ("golden_case_id", "case_no", "item_code", "applicant_id", "applicant_name", "handling_dept",
+                "status", "submitted_at", "accepted_at", "completed_at")  # fmt: skip
+
+
 def startup_chains(
     golden: pd.DataFrame,
     cal: WorkingCalendar,

@@ -355,6 +355,7 @@ licences = Table(
     Column("content_hash", String(64), nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_licences_holder_status", "holder_id", "status"),
+    Index("ix_licences_golden", "golden_case_id"),  # a case's licences (its parties, licensing/parties.py)
 )
 licence_events = Table(
     "licence_events",
@@ -367,6 +368,8 @@ licence_events = Table(
     Column("partition_date", Date, nullable=False, index=True),
     Column("details", Text, nullable=False),  # the fields this event states, JSON
     Column("recorded_at", DateTime, nullable=False),
+    # a day replaces the events of the cases it touched: found by case, not among every event of the history
+    Index("ix_licence_events_source_ref", "source", "source_ref"),
 )
 #: The parties of each case, under every number the case is known by (``resolution.evaluations.number_index``): its
 #: applicant and the holders of the licences it produced (licensing/parties.py). The sharing API binds a read to

@@ -239,11 +239,15 @@ def _load_day(warehouse: Warehouse, conn: sa.Connection, partition: dt.date, tod
         conn,
     )
     e = licence_events.c
-    replaced = (e.source == "case") & e.source_ref.in_(mine) | e.source.in_(list(FEEDS)) & (
-        e.partition_date == partition
-    )
-    before = {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
-    conn.execute(licence_events.delete().where(replaced))
+    before: set[str] = set()
+    # the touched cases' events and the day's feed events: each found by its own index (one OR of the two read
+    # every event of the history)
+    for replaced in (
+        (e.source == "case") & e.source_ref.in_(mine),
+        e.source.in_(list(FEEDS)) & (e.partition_date == partition),
+    ):
+        before |= {r[0] for r in conn.execute(sa.select(e.licence_key).where(replaced))}
+        conn.execute(licence_events.delete().where(replaced))
     from_feeds = [feed_events(rows, name) for name, rows in raw.groupby("source_system") if len(rows)]
     new = pd.concat([case_events(cases), *from_feeds], ignore_index=True)
     new = number_licences(link_holders(conn, new, now))

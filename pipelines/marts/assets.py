@@ -30,6 +30,7 @@ from reporting.hotline import monthly_hotline
 from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
 from reporting.refresh import Refreshed, mart_key, month_of, refresh_by_month
 from reporting.reuse import refresh_reuse
+from reporting.startup import CASE_COLUMNS as STARTUP_CASE_COLUMNS
 from reporting.startup import chains_for_2345, startup_chains
 from reporting.supervision import LINKED, followup
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, places
@@ -461,7 +462,9 @@ def deadlines_mart(
         refreshed, pauses = refresh_case_deadlines(conn, cal, today, full=config.full())
         # 企业开办 chains: the start-up items' cases only, rebuilt whole (a chain spans its enterprise's cases)
         steps_items = sorted({code for codes in startup.steps.values() for code in codes})
-        starting = warehouse.read(sa.select(golden_cases).where(g.item_code.in_(steps_items)), conn)
+        starting = warehouse.read(
+            sa.select(*(g[name] for name in STARTUP_CASE_COLUMNS)).where(g.item_code.in_(steps_items)), conn
+        )
         chains, steps = startup_chains(starting, cal, today, startup, pauses)
         counted = sa.select(d.target_2345, d.month_completed, d.within_target, d.working_days_net)
         deadlines = warehouse.read(counted.where(d.within_target.is_not(None)), conn)
