@@ -59,6 +59,40 @@ def mart_key(table: sa.Table, *definition: object) -> str:
     return f"{table.name}:{digest}"
 
 
+def starts_over(conn: sa.Connection, key: str, full: bool) -> bool:
+    """Whether the mart under ``key`` is built whole: asked (``full``), or no marks under ``key`` (the first refresh,
+    or its rules changed). If so, its marks under any rules are deleted."""
+    m = refresh_marks.c
+    if not full and conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one():
+        return False
+    prefix = key.split(":", 1)[0] + ":"
+    conn.execute(refresh_marks.delete().where(m.mart.startswith(prefix, autoescape=True)))
+    return True
+
+
+def against_marks(conn: sa.Connection, key: str) -> tuple[list[sa.Row], list[sa.Row]]:
+    """(changed, gone), each (golden_case_id, month counted in): the golden cases whose content hash or record
+    count differ from the marks under ``key``, or that have none (new: month NULL), then the marked cases no longer
+    golden. Two narrow columns per case compared by key in SQL: only the differences come back."""
+    g, m = golden_cases.c, refresh_marks.c
+    mine = sa.select(m.golden_case_id, m.content_hash, m.record_count, m.month).where(m.mart == key).subquery()
+    changed = conn.execute(
+        sa.select(g.golden_case_id, mine.c.month)
+        .select_from(golden_cases.outerjoin(mine, mine.c.golden_case_id == g.golden_case_id))
+        .where(
+            mine.c.golden_case_id.is_(None)
+            | (mine.c.content_hash != g.content_hash)
+            | (mine.c.record_count != g.record_count)
+        )
+    ).all()
+    gone = conn.execute(
+        sa.select(mine.c.golden_case_id, mine.c.month).where(
+            ~sa.exists().where(g.golden_case_id == mine.c.golden_case_id)
+        )
+    ).all()
+    return changed, gone
+
+
 def refresh_by_month(
     conn: sa.Connection,
     table: sa.Table,
@@ -75,10 +109,7 @@ def refresh_by_month(
     no month, and any order of refreshes ends in the rows of a full rebuild."""
     g, m = golden_cases.c, refresh_marks.c
     marks = ["mart", "golden_case_id", "content_hash", "record_count", "month"]
-    marked = conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one()
-    if full or not marked:
-        prefix = key.split(":", 1)[0] + ":"
-        conn.execute(refresh_marks.delete().where(m.mart.startswith(prefix, autoescape=True)))
+    if starts_over(conn, key, full):
         conn.execute(table.delete())
         written = _insert(conn, table, select)
         conn.execute(
@@ -89,23 +120,8 @@ def refresh_by_month(
         months = conn.execute(sa.select(table_month).distinct()).scalars().all()
         return Refreshed(True, tuple(sorted(str(x) for x in months if x)), written, 0)
 
-    # the cases whose content or record count differ from what the mart counted, or that are new (two narrow
-    # columns per case, by key: no month computed for an unchanged case), then those the mart counted that are gone
-    mine = sa.select(m.golden_case_id, m.content_hash, m.record_count, m.month).where(m.mart == key).subquery()
-    changed = conn.execute(
-        sa.select(g.golden_case_id, mine.c.month)
-        .select_from(golden_cases.outerjoin(mine, mine.c.golden_case_id == g.golden_case_id))
-        .where(
-            mine.c.golden_case_id.is_(None)
-            | (mine.c.content_hash != g.content_hash)
-            | (mine.c.record_count != g.record_count)
-        )
-    ).all()
-    gone = conn.execute(
-        sa.select(mine.c.golden_case_id, mine.c.month).where(
-            ~sa.exists().where(g.golden_case_id == mine.c.golden_case_id)
-        )
-    ).all()
+    # the cases changed or new (no month computed for an unchanged case), then those the mart counted that are gone
+    changed, gone = against_marks(conn, key)
     ids = [row[0] for row in changed]
     months = {row[1] for row in [*changed, *gone] if row[1]}
     for start in range(0, len(ids), CHUNK):
@@ -169,10 +185,7 @@ def case_changes(
     computed from) with what the mart under ``key`` last counted (``refresh_marks``). ``always``: cases whose rows
     depend on the day (a running case's working days), computed again whatever their digest."""
     m = refresh_marks.c
-    marked = conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one()
-    if full or not marked:
-        prefix = key.split(":", 1)[0] + ":"
-        conn.execute(refresh_marks.delete().where(m.mart.startswith(prefix, autoescape=True)))
+    if starts_over(conn, key, full):
         return CaseChanges(True, tuple(digests["golden_case_id"]), ())
     was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
     if was.empty:
@@ -198,25 +211,10 @@ def changed_cases(
     pauses, given only for the cases that have any), and ``always`` (cases whose rows depend on the day).
     Recorded by :func:`mark_changed`."""
     g, m = golden_cases.c, refresh_marks.c
-    marked = conn.execute(sa.select(sa.exists().where(m.mart == key))).scalar_one()
-    if full or not marked:
-        prefix = key.split(":", 1)[0] + ":"
-        conn.execute(refresh_marks.delete().where(m.mart.startswith(prefix, autoescape=True)))
+    if starts_over(conn, key, full):
         return CaseChanges(True, tuple(conn.execute(sa.select(g.golden_case_id)).scalars()), ())
-    mine = sa.select(m.golden_case_id, m.content_hash, m.record_count).where(m.mart == key).subquery()
-    differ = conn.execute(
-        sa.select(g.golden_case_id)
-        .select_from(golden_cases.outerjoin(mine, mine.c.golden_case_id == g.golden_case_id))
-        .where(
-            mine.c.golden_case_id.is_(None)
-            | (mine.c.content_hash != g.content_hash)
-            | (mine.c.record_count != g.record_count)
-        )
-    ).scalars()
-    gone = conn.execute(
-        sa.select(mine.c.golden_case_id).where(~sa.exists().where(g.golden_case_id == mine.c.golden_case_id))
-    ).scalars()
-    gone = tuple(gone)
+    differ, ended = against_marks(conn, key)
+    gone = tuple(row[0] for row in ended)
     # extras: what the marks hold (cases that had some) against what the cases have now
     had = frame_of(
         conn.execute(sa.select(m.golden_case_id, m.extra.label("was")).where((m.mart == key) & m.extra.is_not(None)))
@@ -228,7 +226,7 @@ def changed_cases(
         both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna(""), "golden_case_id"
     ]
     ended = set(gone)
-    changed = dict.fromkeys(i for i in [*differ, *moved.tolist()] if i not in ended)
+    changed = dict.fromkeys(i for i in [*(row[0] for row in differ), *moved.tolist()] if i not in ended)
     remark = tuple(changed)
     changed.update(dict.fromkeys(i for i in always if i not in ended))
     return CaseChanges(False, tuple(changed), gone, remark)
