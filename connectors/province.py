@@ -53,7 +53,7 @@ from connectors.snowflake import Snowflake
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage, ReadWindow
 from core import clock
 from core.database_retry import with_retries
-from core.warehouse import frame_of, insert_frame
+from core.warehouse import frame_of, in_lists, insert_frame
 
 __all__ = [
     "CASE_FIELDS",
@@ -74,7 +74,6 @@ __all__ = [
     "profile",
     "province_profile",
 ]
-IN_CHUNK = 500  # values per IN (…) list: SQLite's parameter limit, and short statements everywhere
 
 
 def batch_of(idempotency_key: str) -> str:
@@ -92,10 +91,6 @@ def _comparable(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
         else:
             out[column] = frame[column].astype("string").str.strip()
     return out
-
-
-def _chunks(values: list) -> list[list]:
-    return [values[i : i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK)]
 
 
 class ProvinceTableTarget(DeliveryTarget):
@@ -286,7 +281,7 @@ class ProvinceTableTarget(DeliveryTarget):
         )
         frames = [
             frame_of(conn.execute(sa.select(*(t.c[c] for c in read)).where(t.c[chosen.case_key].in_(part))))
-            for part in _chunks(numbers)
+            for part in in_lists(numbers)
         ]
         # an IN list that found nothing (new cases) has no types: it must not turn the others' numbers into objects
         found = [f for f in frames if len(f)]
@@ -390,7 +385,7 @@ class ProvinceTableTarget(DeliveryTarget):
         sync, frames = self.profile.sync, []
         for name in self.profile.tables:
             t = self._table(conn, name)
-            for part in _chunks(batches):
+            for part in in_lists(batches):
                 query = sa.select(t.c[sync.row_key], t.c[sync.batch], t.c[sync.time]).where(t.c[sync.batch].in_(part))
                 frames.append(
                     pd.DataFrame(conn.execute(query).all(), columns=["row", "batch", "time"]).assign(table=name)
@@ -418,7 +413,7 @@ class ProvinceTableTarget(DeliveryTarget):
             return pd.DataFrame(conn.execute(query).all(), columns=columns)
         frames = [
             pd.DataFrame(conn.execute(query.where(t.c[spec.batch].in_(part))).all(), columns=columns)
-            for part in _chunks(batches)
+            for part in in_lists(batches)
         ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 

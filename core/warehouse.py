@@ -11,7 +11,7 @@ Every engine on the warehouse comes from :func:`create_engine`, so the same Tabl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -216,6 +216,17 @@ def replace_table(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, say
         say(f"{table.name}: its columns changed with this version; created anew")
     conn.execute(table.delete())
     return insert_frame(conn, table, frame)
+
+
+#: Values per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits, and short statements.
+IN_LIST = 500
+
+
+def in_lists(values: Sequence[Any], size: int = IN_LIST) -> Iterator[list[Any]]:
+    """``values`` in lists of at most ``size``: one ``IN (…)`` each."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -17,21 +17,17 @@ are the same party when they are equal or name the same holder (``holder_codes``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import pandas as pd
 import sqlalchemy as sa
 
-from core.warehouse import insert_frame
-from resolution.evaluations import CHUNK, number_index
+from core.warehouse import in_lists, insert_frame
+from resolution.evaluations import number_index
 from schemas.warehouse import case_parties, golden_cases, licences
 
 APPLICANT, LICENCE_HOLDER = "applicant", "licence_holder"
 COLUMNS = [c.name for c in case_parties.c]
-
-
-def _chunks(values: list[str]) -> Iterator[list[str]]:
-    return (values[i : i + CHUNK] for i in range(0, len(values), CHUNK))
 
 
 def parties_of(conn: sa.Connection, golden_ids: list[str]) -> pd.DataFrame:
@@ -39,7 +35,7 @@ def parties_of(conn: sa.Connection, golden_ids: list[str]) -> pd.DataFrame:
     first when one code is both)."""
     g, lc = golden_cases.c, licences.c
     found = []
-    for chunk in _chunks(golden_ids):
+    for chunk in in_lists(golden_ids):
         found += conn.execute(
             sa.union_all(
                 sa.select(
@@ -65,7 +61,7 @@ def record_parties(conn: sa.Connection, golden_ids: Iterable[str]) -> int:
     ids = sorted({str(g) for g in golden_ids})
     if not ids:
         return 0
-    for chunk in _chunks(ids):
+    for chunk in in_lists(ids):
         conn.execute(case_parties.delete().where(case_parties.c.golden_case_id.in_(chunk)))
     parties = parties_of(conn, ids)
     if parties.empty:

@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
+from core.warehouse import in_lists
 from reporting.corrections import applicant_text
 from resolution.evaluations import number_index
 from schemas.identifiers import classify_identifiers
 from schemas.warehouse import case_links, case_numbers, golden_cases, staged_cases
-
-CHUNK = 500
 
 BY_GOLDEN_ID, BY_NUMBER, BY_RECORD, BY_IDENTIFIER, BY_NAME = (
     "golden id",
@@ -117,13 +116,10 @@ class Case:
         return ", ".join(sorted(set(self.records["source_system"]))) if len(self.records) else ""
 
 
-def _chunks(values: list[str]):
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
 def _golden(warehouse, ids: list[str]) -> pd.DataFrame:
-    frames = [warehouse.read(sa.select(golden_cases).where(golden_cases.c.golden_case_id.in_(c))) for c in _chunks(ids)]
+    frames = [
+        warehouse.read(sa.select(golden_cases).where(golden_cases.c.golden_case_id.in_(c))) for c in in_lists(ids)
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in golden_cases.c])
 
 
@@ -132,7 +128,7 @@ def _records(warehouse, ids: list[str]) -> pd.DataFrame:
     joined = _staged_with_links()
     columns = (link.golden_case_id, s.source_system, s.source_record_id, link.role, link.partition_date)
     frames = [
-        warehouse.read(sa.select(*columns).select_from(joined).where(link.golden_case_id.in_(c))) for c in _chunks(ids)
+        warehouse.read(sa.select(*columns).select_from(joined).where(link.golden_case_id.in_(c))) for c in in_lists(ids)
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in columns])
 
@@ -142,7 +138,7 @@ def _numbers(warehouse, records: pd.DataFrame) -> pd.DataFrame:
     n = case_numbers.c
     anchors = records[["golden_case_id", "source_system", "source_record_id"]].drop_duplicates()
     ids = anchors["source_record_id"].dropna().unique().tolist()
-    frames = [warehouse.read(sa.select(case_numbers).where(n.source_record_id.in_(c))) for c in _chunks(ids)]
+    frames = [warehouse.read(sa.select(case_numbers).where(n.source_record_id.in_(c))) for c in in_lists(ids)]
     stored = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in case_numbers.c])
     return stored.merge(anchors, on=["source_system", "source_record_id"])
 

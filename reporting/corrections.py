@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from core.departments import departments as declared_systems
 from core.feeds import feeds
+from core.warehouse import in_lists
 from resolution.evaluations import number_index
 from schemas.case import CASE_COLUMNS, CODES_DIR, field_labels
 from schemas.case import departments as department_codes
@@ -65,7 +66,6 @@ BUREAU = "approval_bureau"  # the district's 行政审批局: the list of last r
 ROUTING_PATH = CODES_DIR / "correction_departments.csv"
 ROUTES = ("fixed", "by_case", "none")
 COLUMNS = [c.name for c in corrections.columns]
-CHUNK = 500
 
 RECEIVER_NAMES = {"one_network": "江苏政务服务网", "municipal": "常州市一体化平台", "supervision": "审管互动平台"}
 #: The canonical fields in a clerk's words (schemas/codes/field_labels.csv).
@@ -243,12 +243,8 @@ def _read(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def _chunks(values: list) -> list[list]:
-    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
-
-
 def _in_chunks(conn: sa.Connection, make, values: list, columns: list[str]) -> pd.DataFrame:
-    found = [_read(conn, make(chunk)) for chunk in _chunks(sorted(set(values)))]
+    found = [_read(conn, make(chunk)) for chunk in in_lists(sorted(set(values)))]
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
 
 

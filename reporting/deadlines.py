@@ -22,8 +22,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.departments import department_systems
-from core.warehouse import frame_of, insert_frame
-from reporting.refresh import CHUNK, Refreshed, changed_cases, group_digests, mark_changed, mart_key
+from core.warehouse import frame_of, in_lists, insert_frame
+from reporting.refresh import Refreshed, changed_cases, group_digests, mark_changed, mart_key
 from schemas.case import CODES_DIR, ENDED_UNCOMPLETED, is_completed, items
 from schemas.catalogue import CATALOGUE_PATH, versions_for
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
@@ -200,12 +200,11 @@ def refresh_case_deadlines(
         golden = frame_of(conn.execute(sa.select(golden_cases)))
     else:
         stale = [*changes.changed, *changes.gone]
-        for start in range(0, len(stale), CHUNK):
-            conn.execute(mart_case_deadlines.delete().where(d.golden_case_id.in_(stale[start : start + CHUNK])))
+        for part in in_lists(stale):
+            conn.execute(mart_case_deadlines.delete().where(d.golden_case_id.in_(part)))
         ids = list(changes.changed)
         parts = [
-            frame_of(conn.execute(sa.select(golden_cases).where(g.golden_case_id.in_(ids[start : start + CHUNK]))))
-            for start in range(0, len(ids), CHUNK)
+            frame_of(conn.execute(sa.select(golden_cases).where(g.golden_case_id.in_(part)))) for part in in_lists(ids)
         ]
         golden = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(golden_cases.c.keys()))
     written = 0

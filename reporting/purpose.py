@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core.warehouse import in_lists
 from schemas.identifiers import mask_code_series
 from schemas.warehouse import (
     case_parties,
@@ -34,7 +35,6 @@ from schemas.warehouse import (
 DAYS_VARIABLE = "BRIDGE_UNBOUND_READ_DAYS"
 DEFAULT_DAYS = 7
 NO_CASE, LATE_CASE, NOT_A_PARTY = "no_case", "late_case", "not_a_party"
-CHUNK = 500
 
 
 def first_seen() -> sa.Subquery:
@@ -57,8 +57,7 @@ def party_codes(conn: sa.Connection, case_nos: list[str]) -> pd.DataFrame:
     p, hc = case_parties.c, holder_codes.c
     same = holder_codes.alias("same_holder")
     found = []
-    numbers = sorted(set(case_nos))
-    for chunk in (numbers[i : i + CHUNK] for i in range(0, len(numbers), CHUNK)):
+    for chunk in in_lists(sorted(set(case_nos))):
         written = sa.select(p.case_no, p.party_code).where(p.case_no.in_(chunk))
         held = (
             sa.select(p.case_no, same.c.code)

@@ -22,11 +22,8 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from core.warehouse import frame_of, insert_frame
+from core.warehouse import frame_of, in_lists, insert_frame
 from schemas.warehouse import golden_cases, refresh_marks
-
-#: Ids per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits.
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -124,8 +121,7 @@ def refresh_by_month(
     changed, gone = against_marks(conn, key)
     ids = [row[0] for row in changed]
     months = {row[1] for row in [*changed, *gone] if row[1]}
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start : start + CHUNK]
+    for part in in_lists(ids):
         now = sa.select(month_of(basis)).where(g.golden_case_id.in_(part)).distinct()
         months |= {month for month in conn.execute(now).scalars() if month}
     months_rebuilt = sorted(months)
@@ -134,8 +130,7 @@ def refresh_by_month(
         conn.execute(table.delete().where(table_month.in_(months_rebuilt)))
         written = _insert(conn, table, select.where(month_of(basis).in_(months_rebuilt)))
     ids += [row[0] for row in gone]
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start : start + CHUNK]
+    for part in in_lists(ids):
         conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
         conn.execute(
             refresh_marks.insert().from_select(
@@ -213,8 +208,8 @@ def changed_cases(
     g, m = golden_cases.c, refresh_marks.c
     if starts_over(conn, key, full):
         return CaseChanges(True, tuple(conn.execute(sa.select(g.golden_case_id)).scalars()), ())
-    differ, ended = against_marks(conn, key)
-    gone = tuple(row[0] for row in ended)
+    differ, vanished = against_marks(conn, key)
+    gone = tuple(row[0] for row in vanished)
     # extras: what the marks hold (cases that had some) against what the cases have now
     had = frame_of(
         conn.execute(sa.select(m.golden_case_id, m.extra.label("was")).where((m.mart == key) & m.extra.is_not(None)))
@@ -225,10 +220,10 @@ def changed_cases(
     moved = both.loc[
         both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna(""), "golden_case_id"
     ]
-    ended = set(gone)
-    changed = dict.fromkeys(i for i in [*(row[0] for row in differ), *moved.tolist()] if i not in ended)
+    deleted = set(gone)  # a gone case whose pauses went with it is deleted, not computed again
+    changed = dict.fromkeys(i for i in [*(row[0] for row in differ), *moved.tolist()] if i not in deleted)
     remark = tuple(changed)
-    changed.update(dict.fromkeys(i for i in always if i not in ended))
+    changed.update(dict.fromkeys(i for i in always if i not in deleted))
     return CaseChanges(False, tuple(changed), gone, remark)
 
 
@@ -244,12 +239,9 @@ def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame, changes: C
         conn.execute(refresh_marks.insert().from_select(columns, heads))
     else:
         stale = [*ids, *changes.gone]
-        for start in range(0, len(stale), CHUNK):
-            conn.execute(
-                refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(stale[start : start + CHUNK]))
-            )
-        for start in range(0, len(ids), CHUNK):
-            part = ids[start : start + CHUNK]
+        for part in in_lists(stale):
+            conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
+        for part in in_lists(ids):
             conn.execute(refresh_marks.insert().from_select(columns, heads.where(g.golden_case_id.in_(part))))
     wanted = extras if changes.full else extras[extras["golden_case_id"].isin(ids)]
     if len(wanted):
@@ -266,8 +258,7 @@ def mark_cases(conn: sa.Connection, key: str, digests: pd.DataFrame, changes: Ca
     m = refresh_marks.c
     if not changes.full:
         ids = [*changes.changed, *changes.gone]
-        for start in range(0, len(ids), CHUNK):
-            part = ids[start : start + CHUNK]
+        for part in in_lists(ids):
             conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
     wanted = digests if changes.full else digests[digests["golden_case_id"].isin(changes.changed)]
     frame = pd.DataFrame(

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core.warehouse import frame_of, insert_frame
-from reporting.refresh import CHUNK, Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
+from core.warehouse import frame_of, in_lists, insert_frame
+from reporting.refresh import Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
 from schemas.case import CODES_DIR, items
 from schemas.identifiers import normalize_code_series
 from schemas.licences import required_materials
@@ -181,8 +181,8 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     else:
         stale = [*changes.changed, *changes.gone]
         recomputed = len(stale)
-        for start in range(0, len(stale), CHUNK):
-            part = r.golden_case_id.in_(stale[start : start + CHUNK])
+        for chunk in in_lists(stale):
+            part = r.golden_case_id.in_(chunk)
             months |= set(conn.execute(sa.select(r.month).where(part).distinct()).scalars())
             conn.execute(mart_material_reuse.delete().where(part))
         todo = cases[cases["golden_case_id"].isin(changes.changed)]

@@ -238,8 +238,9 @@ def test_a_result_read_column_by_column_is_the_frame_read_row_by_row(tmp_path):
 
 def test_a_licence_day_reads_no_table_whole(tmp_path):
     """The licence repository's day (its events, holders, refold, supervision and the cases' parties) reads by
-    index: the year benchmark's `licence_repository` grew from 4.9 to 5.7 s a week in 15 weeks, found with py-spy
-    in the replacement of the day's events (``source = 'case' AND source_ref IN (…) OR …``, no index of the case)."""
+    index: the sixteen-week benchmark's `licence_repository` grew from 4.9 s (week 2) to 5.9 s (week 16), found
+    with py-spy in the replacement of the day's events (``source = 'case' AND source_ref IN (…) OR …``, no index
+    of the case)."""
     from pipelines.licences.assets import _load_day
     from pipelines.resolve.assets import resolve_partition
 

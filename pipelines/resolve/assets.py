@@ -9,7 +9,6 @@ import collections
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,7 @@ from dagster import (
 
 from core import clock
 from core.vocabulary import CASE_RECEIVERS
-from core.warehouse import Warehouse, frame_of, insert_frame
+from core.warehouse import Warehouse, frame_of, in_lists, insert_frame
 from delivery.outbox import queue
 from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, WEEKLY_CHUNKS, partition_days, per_day
@@ -85,11 +84,6 @@ def _linked_records(conn: sa.Connection, condition) -> pd.DataFrame:
     )
     query = sa.select(staged_cases, case_links.c.golden_case_id).select_from(join).where(condition)
     return frame_of(conn.execute(query))
-
-
-def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -320,7 +314,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
         _linked_records(
             conn, case_links.c.golden_case_id.in_(chunk) & ~around & (case_links.c.partition_date != partition)
         )
-        for chunk in _chunks(members)
+        for chunk in in_lists(members)
     ]
     neighbours = _typed(pd.concat([neighbours, *further], ignore_index=True) if further else neighbours)
     before = {
@@ -355,7 +349,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
 
     touched = sorted(before | set(links["golden_case_id"]) | evaluated)
     linked = pd.concat(
-        [_typed(_linked_records(conn, case_links.c.golden_case_id.in_(chunk))) for chunk in _chunks(touched)]
+        [_typed(_linked_records(conn, case_links.c.golden_case_id.in_(chunk))) for chunk in in_lists(touched)]
         or [pd.DataFrame(columns=[*[c.name for c in staged_cases.columns], "golden_case_id"])],
         ignore_index=True,
     )
@@ -409,7 +403,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
                 .mappings()
                 .all()
             )
-            for chunk in _chunks(touched)
+            for chunk in in_lists(touched)
         ]
         or [pd.DataFrame()],
         ignore_index=True,
@@ -426,9 +420,9 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
     merged["updated_at"] = merged["updated_at"].where(unchanged, now)
 
     orphans = sorted(set(previous["golden_case_id"]) - set(rebuilt["golden_case_id"]))
-    for chunk in _chunks(touched):
+    for chunk in in_lists(touched):
         conn.execute(golden_cases.delete().where(golden_cases.c.golden_case_id.in_(chunk)))
-    for chunk in _chunks(orphans):  # a rerun moved every record away: drop what was never sent
+    for chunk in in_lists(orphans):  # a rerun moved every record away: drop what was never sent
         conn.execute(outbox.delete().where(outbox.c.golden_case_id.in_(chunk) & (outbox.c.status == "queued")))
     insert_frame(conn, golden_cases, merged)
 
@@ -466,7 +460,7 @@ def _linked_listed(conn: sa.Connection, table: sa.Table, columns: list[str], lin
             ).all(),
             columns=[*keys, *columns],
         )
-        for chunk in _chunks(sorted(set(linked["record_key"])))
+        for chunk in in_lists(sorted(set(linked["record_key"])))
     ]
     rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[*keys, *columns])
     if rows.empty:
@@ -512,7 +506,7 @@ def _linked_evaluations(conn: sa.Connection, golden_ids: list[str], partition: d
     if numbers.empty:
         return pd.DataFrame()
     frames, named = [], []
-    for chunk in _chunks(sorted(set(numbers["case_no"]))):
+    for chunk in in_lists(sorted(set(numbers["case_no"]))):
         frames.append(frame_of(conn.execute(sa.select(staged_evaluations).where(e.case_no.in_(chunk)))))
         named.append(number_index(conn, case_nos=chunk))  # every case each number names, these and others
     records = pd.concat(frames, ignore_index=True)
@@ -522,7 +516,7 @@ def _linked_evaluations(conn: sa.Connection, golden_ids: list[str], partition: d
     links = evaluation_links.c
     earlier = {
         (row.source_system, row.evaluation_id)
-        for chunk in _chunks(golden_ids)
+        for chunk in in_lists(golden_ids)
         for row in conn.execute(
             sa.select(links.source_system, links.evaluation_id).where(
                 links.golden_case_id.in_(chunk) & (links.partition_date != partition)
