@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from core.warehouse import frame_of, in_lists, insert_frame
+from core.warehouse import frame_of, in_lists
 from schemas.warehouse import golden_cases, refresh_marks
 
 
@@ -173,29 +173,6 @@ def group_digests(frame: pd.DataFrame, columns: Sequence[str], by: str) -> pd.Se
     return rows.groupby(frame[by].to_numpy()).sum().astype(str)
 
 
-def case_changes(
-    conn: sa.Connection, key: str, digests: pd.DataFrame, *, always: Sequence[str] = (), full: bool = False
-) -> CaseChanges:
-    """Compare ``digests`` (golden_case_id, digest: a digest of everything the mart's rows of the case are
-    computed from) with what the mart under ``key`` last counted (``refresh_marks``). ``always``: cases whose rows
-    depend on the day (a running case's working days), computed again whatever their digest."""
-    m = refresh_marks.c
-    if starts_over(conn, key, full):
-        return CaseChanges(True, tuple(digests["golden_case_id"]), ())
-    was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
-    if was.empty:
-        was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
-    both = digests.merge(was, on="golden_case_id", how="outer", indicator=True)
-    side = both["_merge"]
-    gone = both.loc[side == "right_only", "golden_case_id"]
-    new_or_changed = both.loc[
-        (side == "left_only") | ((side == "both") & (both["digest"] != both["was"])), "golden_case_id"
-    ]
-    present = set(digests["golden_case_id"])
-    changed = dict.fromkeys([*new_or_changed.tolist(), *(i for i in always if i in present)])
-    return CaseChanges(False, tuple(changed), tuple(gone))
-
-
 def changed_cases(
     conn: sa.Connection, key: str, extras: pd.DataFrame, *, always: Sequence[str] = (), full: bool = False
 ) -> CaseChanges:
@@ -251,17 +228,3 @@ def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame, changes: C
             .values(extra=sa.bindparam("e")),
             [{"g": str(i), "e": str(d)} for i, d in zip(wanted["golden_case_id"], wanted["digest"], strict=True)],
         )
-
-
-def mark_cases(conn: sa.Connection, key: str, digests: pd.DataFrame, changes: CaseChanges) -> None:
-    """Record what the mart under ``key`` now counts of the cases ``changes`` names (``digests`` of them)."""
-    m = refresh_marks.c
-    if not changes.full:
-        ids = [*changes.changed, *changes.gone]
-        for part in in_lists(ids):
-            conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
-    wanted = digests if changes.full else digests[digests["golden_case_id"].isin(changes.changed)]
-    frame = pd.DataFrame(
-        {"golden_case_id": wanted["golden_case_id"].to_numpy(), "content_hash": wanted["digest"].to_numpy()}
-    )
-    insert_frame(conn, refresh_marks, frame.assign(mart=key, record_count=0))

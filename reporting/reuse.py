@@ -13,7 +13,16 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.warehouse import frame_of, in_lists, insert_frame
-from reporting.refresh import Refreshed, case_changes, digest_of, group_digests, mark_cases, mart_key
+from reporting.refresh import (
+    CaseChanges,
+    Refreshed,
+    against_marks,
+    digest_of,
+    group_digests,
+    mark_changed,
+    mart_key,
+    starts_over,
+)
 from schemas.case import CODES_DIR, items
 from schemas.identifiers import normalize_code_series
 from schemas.licences import required_materials
@@ -24,6 +33,7 @@ from schemas.warehouse import (
     licences,
     mart_licence_reuse,
     mart_material_reuse,
+    refresh_marks,
 )
 
 #: Events after which a licence no longer stands in for a material (until renewed or reinstated).
@@ -133,19 +143,51 @@ def reuse_key() -> str:
     return mart_key(mart_material_reuse, hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest())
 
 
+def holder_digests(spans: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
+    """Per holder, a digest of everything an application of theirs is judged by: the codes that name them and
+    their licences' spans of validity (holder_id, digest; holders with neither are absent)."""
+    per_code = group_digests(codes, ["code"], "holder_id")
+    per_licences = group_digests(
+        spans, ["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"], "holder_id"
+    )
+    both = pd.DataFrame({"codes": per_code, "licences": per_licences}).astype("string")
+    both.index = both.index.astype(str)
+    digest = digest_of(both.reset_index(names="holder_id"), ["holder_id", "codes", "licences"])
+    return pd.DataFrame({"golden_case_id": both.index.to_numpy(), "digest": digest.to_numpy()})
+
+
+def _holder_changes(conn: sa.Connection, key: str, digests: pd.DataFrame) -> list[str]:
+    """The holders whose digest differs from the marks under ``key`` (new, changed or gone), and the marks
+    brought up to date."""
+    m = refresh_marks.c
+    was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
+    if was.empty:
+        was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
+    both = digests.merge(was, on="golden_case_id", how="outer")
+    moved = both[both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna("")]
+    holders = moved["golden_case_id"].astype(str).tolist()
+    for part in in_lists(holders):
+        conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
+    now = moved[moved["digest"].notna()]
+    marks = {"golden_case_id": now["golden_case_id"].to_numpy(), "content_hash": now["digest"].to_numpy()}
+    insert_frame(conn, refresh_marks, pd.DataFrame(marks).assign(mart=key, record_count=0))
+    return holders
+
+
 def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     """Bring ``mart_material_reuse`` and ``mart_licence_reuse`` up to date inside ``conn``'s transaction.
 
-    An application's rows depend on the case (item, applicant, day of submission), on which holder its applicant's
-    code names, and on that holder's licences and their events (a licence loaded late, withdrawn, renewed): a
-    digest of these per case, kept in ``refresh_marks``, says which applications to compute again (new, changed,
-    their holder's licences changed) and which to delete (no longer golden); the per-item-and-month figures are
-    computed again for the months those applications fall in. Everything when the rules changed, there are no
-    marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild. Returns what it did."""
-    g, r, lc, ev = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c
-    cases = frame_of(
-        conn.execute(sa.select(g.golden_case_id, g.content_hash, g.item_code, g.applicant_id, g.submitted_at))
-    )
+    An application's rows depend on the case (item, applicant, day of submission: its content hash), on which
+    holder its applicant's code names, and on that holder's licences and their events (a licence loaded late,
+    withdrawn, renewed). Kept in ``refresh_marks``: per case, its content hash and the holder it was judged by;
+    per holder, a digest of their codes and licences. A refresh computes again the cases that changed, are new or
+    gone (compared in SQL: ``against_marks``), those judged by a holder whose digest changed, and those whose code
+    now names such a holder (found by the code in SQL: applicant codes are stored normalised), then the
+    per-item-and-month figures of the months those fall in. It reads every licence and event (a holder's digest)
+    but only the changed cases. Everything when the rules changed, there are no marks, or ``full``. Any order of
+    refreshes ends in the rows of a full rebuild. Returns what it did."""
+    g, r, lc, ev, m = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c, refresh_marks.c
+    columns = [g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at]
     codes = frame_of(conn.execute(sa.select(holder_codes.c.code, holder_codes.c.holder_id)))
     spans = availability(
         frame_of(
@@ -153,47 +195,51 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
         ),
         frame_of(conn.execute(sa.select(ev.licence_key, ev.event, ev.effective_date))),
     )
-    if cases.empty:
-        cases = pd.DataFrame(columns=["golden_case_id", "content_hash", "item_code", "applicant_id", "submitted_at"])
-    holder = normalize_code_series(cases["applicant_id"].astype("string")).map(
-        codes.drop_duplicates("code").set_index("code")["holder_id"]
-    )
-    per_holder = group_digests(
-        spans, ["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"], "holder_id"
-    )
-    # the content hash covers the case's item, applicant and day of submission (resolution.golden.GOLDEN_FIELDS)
-    basis = pd.DataFrame(
-        {
-            "content_hash": cases["content_hash"],
-            "holder": holder.astype("string"),
-            "licences": holder.map(per_holder).astype("string"),
-        }
-    )
-    digests = pd.DataFrame({"golden_case_id": cases["golden_case_id"], "digest": digest_of(basis, list(basis.columns))})
     key = reuse_key()
-    changes = case_changes(conn, key, digests, full=full)
-    months: set[str] = set()
-    recomputed = 0
-    if changes.full:
+    holders_key = f"{key}/holders"
+    full = starts_over(conn, key, full)
+    moved_holders = _holder_changes(conn, holders_key, holder_digests(spans, codes))
+    if full:
         conn.execute(mart_material_reuse.delete())
         conn.execute(mart_licence_reuse.delete())
-        todo = cases
+        todo = frame_of(conn.execute(sa.select(*columns)))
+        changes = CaseChanges(True, tuple(todo["golden_case_id"]) if len(todo) else (), ())
     else:
-        stale = [*changes.changed, *changes.gone]
-        recomputed = len(stale)
-        for chunk in in_lists(stale):
+        differ, vanished = against_marks(conn, key)
+        gone = [row[0] for row in vanished]
+        ids = dict.fromkeys(row[0] for row in differ)
+        h = holder_codes.c
+        for part in in_lists(moved_holders):
+            judged_by = sa.select(m.golden_case_id).where((m.mart == key) & m.extra.in_(part))
+            named_now = sa.select(g.golden_case_id).join(holder_codes, h.code == g.applicant_id)
+            for query in (judged_by, named_now.where(h.holder_id.in_(part))):
+                ids.update(dict.fromkeys(conn.execute(query).scalars()))
+        ids = [i for i in ids if i not in set(gone)]
+        parts = [frame_of(conn.execute(sa.select(*columns).where(g.golden_case_id.in_(p)))) for p in in_lists(ids)]
+        todo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in columns])
+        changes = CaseChanges(False, tuple(todo["golden_case_id"]), tuple(gone), tuple(todo["golden_case_id"]))
+    months: set[str] = set()
+    if not changes.full:
+        for chunk in in_lists([*changes.changed, *changes.gone]):
             part = r.golden_case_id.in_(chunk)
             months |= set(conn.execute(sa.select(r.month).where(part).distinct()).scalars())
             conn.execute(mart_material_reuse.delete().where(part))
-        todo = cases[cases["golden_case_id"].isin(changes.changed)]
+    if todo.empty:
+        todo = pd.DataFrame(columns=[c.name for c in columns])
     detail = material_reuse(todo, codes, spans, required_materials())
     insert_frame(conn, mart_material_reuse, detail)
     months |= set(detail["month"])
     if not changes.full:
         conn.execute(mart_licence_reuse.delete().where(mart_licence_reuse.c.month.in_(sorted(months))))
-        columns = [r.golden_case_id, r.item_code, r.month, r.is_licence, r.available]
-        detail = frame_of(conn.execute(sa.select(*columns).where(r.month.in_(sorted(months)))))
+        wanted = [r.golden_case_id, r.item_code, r.month, r.is_licence, r.available]
+        detail = frame_of(conn.execute(sa.select(*wanted).where(r.month.in_(sorted(months)))))
     monthly = licence_reuse(detail, items().set_index("item_code")["item_name"])
     insert_frame(conn, mart_licence_reuse, monthly)
-    mark_cases(conn, key, digests, changes)
+    # the holder each case was judged by, kept with its marks: a change of that holder finds the case again
+    holder = normalize_code_series(todo["applicant_id"].astype("string")).map(
+        codes.drop_duplicates("code").set_index("code")["holder_id"]
+    )
+    judged = pd.DataFrame({"golden_case_id": todo["golden_case_id"], "digest": holder}).dropna()
+    mark_changed(conn, key, judged, changes)
+    recomputed = 0 if changes.full else len(changes.changed) + len(changes.gone)
     return Refreshed(changes.full, tuple(sorted(months)), len(monthly), recomputed)

@@ -244,6 +244,9 @@ golden_cases = Table(
     Column("first_partition", Date, nullable=False),
     Column("updated_partition", Date, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # the cases of an applicant: a holder whose licences changed finds the applications judged by them
+    # (reporting.reuse), found by the code rather than among every case of the history
+    Index("ix_golden_cases_applicant", "applicant_id"),
 )
 
 #: The 办件编号 every golden case goes out under (resolution.numbering), stored once per number. A number is

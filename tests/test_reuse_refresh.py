@@ -1,5 +1,6 @@
 """The licence-reuse marts are kept per application: a refresh computes again only the applications that are new,
-changed, gone, or whose applicant's licences changed (a licence loaded late, a withdrawal), and the per-item figures
+changed, gone, or whose applicant's licences or codes changed (a licence loaded late, a withdrawal, a newcomer's
+code known later, a mistyped code resolved to another holder), and the per-item figures
 of the months those fall in; it ends with exactly the rows a full rebuild writes. On SQLite (unit) and PostgreSQL
 (server tier).
 
@@ -30,12 +31,13 @@ from schemas.warehouse import (
 NOW = dt.datetime(2026, 12, 1, 9)
 FOOD, BUSINESS_LICENCE = "000105001000", "11100000MB0143028R001"  # 食品经营许可; 营业执照 stands in for material 2
 CODE = {"H1": "91320412MA1W7R8X1K", "H2": "91320412MA1W7R9Y2L"}  # two sister companies at one address
+NEWCOMER = "91320412MA1X2K3M4N"  # an applicant the repository does not know yet
 
 
 def _case(case_id: str, holder: str, submitted: str) -> dict:
     content = f"{case_id}|{holder}|{submitted}"
     return {"golden_case_id": case_id, "source_system": "market_regulation", "source_record_id": case_id,
-            "item_code": FOOD, "item_name": "食品经营许可", "applicant_id": CODE[holder],
+            "item_code": FOOD, "item_name": "食品经营许可", "applicant_id": CODE.get(holder, NEWCOMER),
             "submitted_at": dt.datetime.fromisoformat(submitted), "status": "受理", "record_count": 1, "version": 1,
             "content_hash": hashlib.sha256(content.encode()).hexdigest(), "first_partition": dt.date(2026, 10, 1),
             "updated_partition": dt.date(2026, 10, 1), "updated_at": NOW}  # fmt: skip
@@ -44,7 +46,7 @@ def _case(case_id: str, holder: str, submitted: str) -> dict:
 def _licence(key: str, holder: str, issued: str) -> dict:
     return {"licence_key": key, "licence_id": f"ID-{key}", "licence_type_code": BUSINESS_LICENCE,
             "licence_name": "营业执照", "licence_no": key, "holder_id": holder, "holder_name": f"公司{holder}",
-            "holder_code": CODE[holder], "holder_code_type": "001", "issuer_name": "武进区市场监督管理局",
+            "holder_code": CODE.get(holder, NEWCOMER), "holder_code_type": "001", "issuer_name": "武进区市场监督管理局",
             "issuer_code": "11320412MB1234567X", "issue_date": dt.date.fromisoformat(issued),
             "valid_from": dt.date.fromisoformat(issued), "valid_to": None, "status": "有效", "area_code": "320412",
             "sources": "market_regulation", "version": 1, "content_hash": key, "updated_at": NOW}  # fmt: skip
@@ -126,6 +128,33 @@ def _history(warehouse: Warehouse) -> None:
     assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F3": "False", "F4": "True"}
     october = warehouse.read(sa.select(mart_licence_reuse).where(mart_licence_reuse.c.month == "2026-10"))
     assert october[["applications", "materials_not_needed"]].values.tolist() == [[1, 1]]
+
+    # a newcomer applies before the repository knows them; their code and licence arrive on a later day: the
+    # application is found by its code (it was judged by no holder) and computed again, alone
+    _load(warehouse, [_case("F5", "H3", "2026-12-02T09:00:00")])
+    assert _refresh(warehouse).cases_changed == 1
+    assert _same_as_full(warehouse)["F5"] == "False"
+    _write(warehouse, holder_codes, [{"code": NEWCOMER, "holder_id": "H3", "how": "identifier"}])
+    _write(warehouse, licences, [_licence("L3", "H3", "2026-11-01")])
+    known = _refresh(warehouse)
+    assert (known.cases_changed, known.months) == (1, ("2026-12",))
+    assert _same_as_full(warehouse)["F5"] == "True"
+
+    # the code is taken from the repository (no holder names it now): found by the holder it was judged by
+    with warehouse.begin() as conn:
+        conn.execute(holder_codes.delete().where(holder_codes.c.code == NEWCOMER))
+    taken = _refresh(warehouse)
+    assert (taken.cases_changed, taken.months) == (1, ("2026-12",))
+    assert _same_as_full(warehouse)["F5"] == "False"
+
+    # the code turns out to be a mistyped code of H1 (resolved to H1, whose licence was withdrawn in October): the
+    # newcomer's application is judged by H1 now, and H1's own applications are computed again with it
+    _write(warehouse, holder_codes, [{"code": NEWCOMER, "holder_id": "H1", "how": "resolved"}])
+    resolved = _refresh(warehouse)
+    assert resolved.cases_changed == 3  # F5, and F1 and F3 (H1's codes changed)
+    assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F3": "False", "F4": "True", "F5": "False"}
+    again = _refresh(warehouse)
+    assert (again.cases_changed, again.months) == (0, ())
 
 
 @pytest.mark.unit
