@@ -9,19 +9,30 @@ The definitions (which levels count as satisfied, whether a 系统默认评价 i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core.warehouse import frame_of, in_lists, insert_frame, replace_table
 from reporting.definitions import EvaluationDefinitions
-from reporting.refresh import month_of
-from resolution.evaluations import link, newest_states, standing
+from reporting.refresh import CaseChanges, Refreshed, against_marks, mark_changed, mart_key, month_of, starts_over
+from resolution.evaluations import link, newest_states, number_index, standing
 from schemas.case import COMPLETED_STATUSES, is_completed
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, POOR_LEVELS
-from schemas.warehouse import evaluations, golden_cases
+from schemas.warehouse import (
+    evaluations,
+    golden_cases,
+    quarantined_feed_records,
+    refresh_marks,
+    staged_days,
+    staged_evaluations,
+)
 from schemas.workdays import WorkingCalendar
-from staging.feeds import with_quarantined
+from staging.feeds import quarantine_key, with_quarantined
 
 LINKED, WAITING, QUARANTINED = "linked", "waiting", "quarantined"
 COUNTS = ["completed_cases", "evaluated_cases"]  # per month, department and item (completed_cases)
@@ -191,3 +202,232 @@ def _completed_of(golden: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
     done = done.assign(evaluated=done["golden_case_id"].isin(evaluated_ids).astype(int), completed=1)
     cases = done.groupby(keys, as_index=False)[["completed", "evaluated"]].sum()
     return cases.rename(columns={"completed": "completed_cases", "evaluated": "evaluated_cases"})
+
+
+KEYS = ["source_system", "evaluation_id"]
+
+
+def evaluations_key(cal: WorkingCalendar, settings: EvaluationDefinitions) -> str:
+    """The refresh marks' name for the ``evaluations`` state table under today's rules: it changes (and the table
+    is computed whole) when how a state is made (this module, the linking, the newest-record and quarantine rules
+    of staging.feeds), the definitions or the published calendar (the 差评's deadlines) change."""
+    import resolution.evaluations as linking
+    import staging.feeds as feeds
+
+    sources = [Path(__file__), Path(linking.__file__), Path(feeds.__file__)]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    return mart_key(evaluations, digest, settings.model_dump_json(), cal.published.to_csv(index=False))
+
+
+def refresh_evaluations(
+    conn: sa.Connection,
+    sources: Sequence[str],
+    cal: WorkingCalendar,
+    settings: EvaluationDefinitions,
+    today: dt.date,
+    *,
+    full: bool = False,
+) -> Refreshed:
+    """Bring the ``evaluations`` state table up to date inside ``conn``'s transaction: the rows a whole rebuild
+    from every staged and quarantined evaluation record of ``sources`` writes, computing again only the
+    evaluations a load can have changed:
+
+    - those with a record (staged or quarantined) on a day staged anew since the last refresh (``staged_days``:
+      a new stamp per staging of a day; a day with records but no stamp, staged by hand, is always looked at), or
+      whose state covered such a day or a day no longer staged (a record taken away);
+    - those naming a number of a golden case that changed, is new or gone (``refresh_marks``, compared in SQL),
+      or linked to such a case; those waiting for their case; the 差评 still open (their verdict runs with the day);
+    - with them, every evaluation linked to the same golden cases (which one stands for its case).
+
+    Everything when the rules changed, there are no marks, or ``full``. Returns what it did."""
+    sources = list(sources)
+    key = evaluations_key(cal, settings)
+    days_key = f"{key}/days"
+    d, m = staged_days.c, refresh_marks.c
+    stamps = frame_of(
+        conn.execute(
+            sa.select(d.stamp, d.source_system, d.partition_date).where(
+                (d.table_name == staged_evaluations.name) & d.source_system.in_(sources)
+            )
+        )
+    )
+    if starts_over(conn, key, full):
+        records = frame_of(
+            conn.execute(sa.select(staged_evaluations).where(staged_evaluations.c.source_system.in_(sources)))
+        )
+        held = frame_of(
+            conn.execute(
+                sa.select(quarantined_feed_records).where(quarantined_feed_records.c.source_system.in_(sources))
+            )
+        )
+        states = _states(conn, records, held, cal, settings, today)
+        replace_table(conn, evaluations, states)
+        mark_changed(conn, key, NO_EXTRAS, CaseChanges(True, (), ()))
+        _mark_days(conn, days_key, stamps, gone=[])
+        return Refreshed(True, (), len(states), 0)
+
+    seen = frame_of(
+        conn.execute(sa.select(m.golden_case_id.label("stamp"), m.content_hash.label("day")).where(m.mart == days_key))
+    )
+    if seen.empty:
+        seen = pd.DataFrame({"stamp": pd.Series(dtype=object), "day": pd.Series(dtype=object)})
+    new = stamps[~stamps["stamp"].isin(seen["stamp"])]
+    gone = seen[~seen["stamp"].isin(stamps["stamp"])]
+    days = {(str(s), _date(day)) for s, day in zip(new["source_system"], new["partition_date"], strict=True)}
+    days |= {(text.split("|", 1)[0], _date(text.split("|", 1)[1])) for text in gone["day"]}
+    days |= _unstamped_days(conn, sources, stamps)
+    keys = _keys_of_days(conn, days)
+
+    differ, vanished = against_marks(conn, key)
+    changed = [row[0] for row in differ]
+    gone_cases = [row[0] for row in vanished]
+    e, s = evaluations.c, staged_evaluations.c
+    numbers = number_index(conn, golden_ids=[*changed, *gone_cases])
+    for part in in_lists(sorted(set(numbers["case_no"]))):
+        keys |= _pairs(
+            conn, sa.select(s.source_system, s.evaluation_id).where(s.case_no.in_(part) & s.source_system.in_(sources))
+        )
+    for part in in_lists([*changed, *gone_cases]):
+        keys |= _pairs(conn, sa.select(e.source_system, e.evaluation_id).where(e.golden_case_id.in_(part)))
+    today_bound = (e.status == WAITING) | e.follow_up.in_(["open", "overdue"])
+    keys |= _pairs(conn, sa.select(e.source_system, e.evaluation_id).where(today_bound & e.source_system.in_(sources)))
+
+    records, held = _records_of(conn, keys, days)
+    # which one stands is chosen among every evaluation of a case: take the others of the cases touched too
+    named = number_index(conn, case_nos=records["case_no"].dropna()) if len(records) else NO_NUMBERS
+    cases = set(named["golden_case_id"].dropna())
+    for part in in_lists(sorted({i for _, i in keys})):
+        was = sa.select(e.golden_case_id).where(e.evaluation_id.in_(part) & e.golden_case_id.is_not(None))
+        cases |= set(conn.execute(was).scalars())
+    others = set()
+    for part in in_lists(sorted(cases)):
+        others |= _pairs(conn, sa.select(e.source_system, e.evaluation_id).where(e.golden_case_id.in_(part)))
+    if others - keys:
+        more, more_held = _records_of(conn, others - keys, set())
+        records = pd.concat([records, more], ignore_index=True) if len(more) else records
+        held = pd.concat([held, more_held], ignore_index=True) if len(more_held) else held
+        keys |= others
+    states = _states(conn, records, held, cal, settings, today)
+    for source in sources:
+        ids = sorted(i for s_, i in keys if s_ == source)
+        for part in in_lists(ids):
+            conn.execute(evaluations.delete().where((e.source_system == source) & e.evaluation_id.in_(part)))
+    written = insert_frame(conn, evaluations, states)
+    mark_changed(conn, key, NO_EXTRAS, CaseChanges(False, tuple(changed), tuple(gone_cases), tuple(changed)))
+    _mark_days(conn, days_key, new, gone=list(gone["stamp"]))
+    return Refreshed(False, (), written, len(keys))
+
+
+NO_EXTRAS = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "digest": pd.Series(dtype=object)})
+NO_NUMBERS = pd.DataFrame({"case_no": pd.Series(dtype=object), "golden_case_id": pd.Series(dtype=object)})
+
+
+def _date(value: object) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def _pairs(conn: sa.Connection, query: sa.Select) -> set[tuple[str, str]]:
+    return {(str(a), str(b)) for a, b in conn.execute(query).all()}
+
+
+def _states(
+    conn: sa.Connection,
+    records: pd.DataFrame,
+    held: pd.DataFrame,
+    cal: WorkingCalendar,
+    settings: EvaluationDefinitions,
+    today: dt.date,
+) -> pd.DataFrame:
+    named = records["case_no"].dropna() if len(records) else []
+    numbers = number_index(conn, case_nos=named)  # the numbers these evaluations name, not every case's
+    return follow_up(evaluation_states(records, held, numbers), cal, settings, today)
+
+
+def _unstamped_days(conn: sa.Connection, sources: list[str], stamps: pd.DataFrame) -> set[tuple[str, dt.date]]:
+    """Days with evaluation records but no stamp (staged other than by the feeds' staging): always looked at."""
+    stamped = {(str(s), _date(day)) for s, day in zip(stamps["source_system"], stamps["partition_date"], strict=True)}
+    found: set[tuple[str, dt.date]] = set()
+    for table in (staged_evaluations, quarantined_feed_records):
+        query = sa.select(table.c.source_system, table.c.partition_date).where(table.c.source_system.in_(sources))
+        found |= {(str(s), _date(day)) for s, day in conn.execute(query.distinct()).all()}
+    return found - stamped
+
+
+def _keys_of_days(conn: sa.Connection, days: set[tuple[str, dt.date]]) -> set[tuple[str, str]]:
+    """The evaluations with a record on one of ``days`` now, or whose state covered one of them."""
+    s, q, e = staged_evaluations.c, quarantined_feed_records.c, evaluations.c
+    keys: set[tuple[str, str]] = set()
+    for source, day in sorted(days):
+        keys |= _pairs(
+            conn,
+            sa.select(s.source_system, s.evaluation_id).where((s.source_system == source) & (s.partition_date == day)),
+        )
+        held = frame_of(
+            conn.execute(
+                sa.select(q.source_system, q.partition_date, q.record_key, q.item_id).where(
+                    (q.source_system == source) & (q.partition_date == day)
+                )
+            )
+        )
+        if len(held):
+            keys |= set(zip(held["source_system"].astype(str), quarantine_key(held).astype(str), strict=True))
+        covered = (e.source_system == source) & (e.first_partition <= day) & (e.partition_date >= day)
+        keys |= _pairs(conn, sa.select(e.source_system, e.evaluation_id).where(covered))
+    return keys
+
+
+def _records_of(
+    conn: sa.Connection, keys: set[tuple[str, str]], days: set[tuple[str, dt.date]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every staged and quarantined record of the evaluations ``keys`` names (a quarantined record without an id
+    is named by its day and record key: found on its day)."""
+    s, q = staged_evaluations.c, quarantined_feed_records.c
+    ids = sorted({i for _, i in keys})
+    staged = [
+        frame_of(conn.execute(sa.select(staged_evaluations).where(s.evaluation_id.in_(part)))) for part in in_lists(ids)
+    ]
+    held = [
+        frame_of(conn.execute(sa.select(quarantined_feed_records).where(q.item_id.in_(part)))) for part in in_lists(ids)
+    ]
+    days = set(days)
+    for source, text in keys:  # an id-less quarantined record: "YYYY-MM-DD/record key"
+        day, _, rest = text.partition("/")
+        if rest and len(day) == 10 and day[4] == "-":
+            days.add((source, _date(day)))
+    for source, day in sorted(days):
+        anonymous = (q.source_system == source) & (q.partition_date == day) & q.item_id.is_(None)
+        held.append(frame_of(conn.execute(sa.select(quarantined_feed_records).where(anonymous))))
+    records = (
+        pd.concat([f for f in staged if len(f)], ignore_index=True)
+        if any(len(f) for f in staged)
+        else pd.DataFrame(columns=list(staged_evaluations.c.keys()))
+    )
+    quarantined = (
+        pd.concat([f for f in held if len(f)], ignore_index=True)
+        if any(len(f) for f in held)
+        else pd.DataFrame(columns=list(quarantined_feed_records.c.keys()))
+    )
+    wanted = pd.MultiIndex.from_tuples(sorted(keys), names=KEYS) if keys else None
+    if wanted is not None and len(records):
+        records = records[pd.MultiIndex.from_frame(records[KEYS].astype(str)).isin(wanted)]
+    if wanted is not None and len(quarantined):
+        item = quarantined.assign(evaluation_id=quarantine_key(quarantined))
+        quarantined = quarantined[pd.MultiIndex.from_frame(item[KEYS].astype(str)).isin(wanted)]
+        quarantined = quarantined.drop_duplicates(["source_system", "partition_date", "record_key"])
+    return records.reset_index(drop=True), quarantined.reset_index(drop=True)
+
+
+def _mark_days(conn: sa.Connection, key: str, stamps: pd.DataFrame, gone: list[str]) -> None:
+    """Record the stamps of the days now counted; forget those of days no longer staged."""
+    m = refresh_marks.c
+    for part in in_lists(gone):
+        conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
+    if len(stamps):
+        day = stamps["partition_date"].map(lambda v: _date(v).isoformat())
+        marks = pd.DataFrame(
+            {
+                "golden_case_id": stamps["stamp"].to_numpy(),
+                "content_hash": (stamps["source_system"] + "|" + day).to_numpy(),
+            }
+        )
+        insert_frame(conn, refresh_marks, marks.assign(mart=key, record_count=0))

@@ -719,6 +719,21 @@ quarantined_feed_records = Table(
     Column("reason_code", String(64), nullable=False),
     Column("reason", Text, nullable=False),  # for a clerk; personal data masked
     Column("quarantined_at", DateTime, nullable=False),
+    # an item's quarantined records (reporting.evaluations: the evaluations a refresh computes again)
+    Index("ix_quarantined_feed_records_item", "item_id"),
+)
+
+#: One row per feed table, feed and day staged, with a stamp new on every staging of that day (written in the
+#: transaction that replaces the day's rows): what a state table kept up to date finds its changed days by
+#: (reporting.evaluations), instead of reading every staged record of the history.
+staged_days = Table(
+    "staged_days",
+    metadata,
+    Column("table_name", String(64), primary_key=True),  # the staged table: staged_evaluations …
+    Column("source_system", String(32), primary_key=True),
+    Column("partition_date", Date, primary_key=True),
+    Column("stamp", String(32), nullable=False, unique=True),  # a new random id each time the day is staged
+    Column("staged_at", DateTime, nullable=False),
 )
 
 
@@ -743,6 +758,7 @@ staged_evaluations = Table(
     *_follow_up_times(),
     Column("changed_at", String(32)),
     Index("ix_staged_evaluations_case_no", "case_no"),
+    Index("ix_staged_evaluations_item", "evaluation_id"),  # an evaluation's records, wherever its days are
 )
 
 #: Which evaluations case resolution put into a golden case's content, by the day it first did: a day re-run later
@@ -758,7 +774,8 @@ evaluation_links = Table(
 )
 
 #: Every evaluation pulled, once, in its newest state: linked to its golden case, waiting for the case to arrive,
-#: or quarantined (its newest record unusable). Rebuilt whole by the ``evaluations`` asset.
+#: or quarantined (its newest record unusable). Kept up to date by the ``evaluations`` asset
+#: (reporting.evaluations.refresh_evaluations: only the evaluations a load can have changed are computed again).
 evaluations = Table(
     "evaluations",
     metadata,

@@ -8,12 +8,16 @@ and a time that cannot be read quarantine the record; an unreadable export file 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 
 import pandas as pd
+import sqlalchemy as sa
 
 from core.feeds import Feed
 from schemas.feeds import FEED_KINDS
+from schemas.warehouse import staged_days
 from staging.normalise import Rule, clean_text, first_failing, parse_timestamps
 
 
@@ -151,3 +155,22 @@ def with_quarantined(usable: pd.DataFrame | None, quarantined: pd.DataFrame, id_
     usable["records"] = usable["records"].add(also["records"], fill_value=0).astype(int)
     usable["first_partition"] = pd.concat([usable["first_partition"], also["first_partition"]], axis=1).min(axis=1)
     return pd.concat([usable.reset_index(), held[~found.isin(seen)]], ignore_index=True)
+
+
+def stamp_day(conn: sa.Connection, table: sa.Table, source_system: str, day: dt.date, now: dt.datetime) -> str:
+    """Record, inside the transaction that replaced ``table``'s rows of ``source_system`` on ``day``, that the day
+    was staged anew: a new random stamp (``staged_days``), by which what is kept up to date from ``table`` finds
+    the days changed since it last looked. Returns the stamp."""
+    d = staged_days.c
+    stamp = uuid.uuid4().hex
+    conn.execute(
+        staged_days.delete().where(
+            (d.table_name == table.name) & (d.source_system == source_system) & (d.partition_date == day)
+        )
+    )
+    conn.execute(
+        staged_days.insert().values(
+            table_name=table.name, source_system=source_system, partition_date=day, stamp=stamp, staged_at=now
+        )
+    )
+    return stamp

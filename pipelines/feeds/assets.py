@@ -23,13 +23,14 @@ from dagster import (
 from connectors.sources import DepartmentSource
 from core import clock
 from core.feeds import Feed, feeds, feeds_of
-from core.warehouse import Warehouse, replace_table
+from core.warehouse import Warehouse, rebuilt_if_changed, replace_table
 from licensing.repository import link_findings
+from pipelines.marts.assets import MartRefresh
 from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.assets import land
 from reporting.definitions import definitions
-from reporting.evaluations import evaluation_states, follow_up
+from reporting.evaluations import refresh_evaluations
 from reporting.hotline import order_states
 from reporting.projects import handling_states, process_stage_states, project_states, review_candidates
 from reporting.supervision import finding_states, newest_findings
@@ -55,6 +56,7 @@ from schemas.warehouse import (
 )
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
+from staging.feeds import stamp_day
 from staging.findings import stage_findings
 from staging.hotline import stage_hotline
 from staging.projects import stage_process_stages, stage_project_items, stage_projects
@@ -132,6 +134,7 @@ def stage_feed_day(
             quarantined.assign(partition_date=partition, quarantined_at=now),
             source_system=feed.name,
         )
+        stamp_day(conn, staged_table, feed.name, partition, now)
     return staged, quarantined
 
 
@@ -206,36 +209,40 @@ staged_evaluations_asset = build_staged_asset(
     description="Every 好差评 evaluation pulled, once, in its newest state: linked to its golden case by 办件编号, "
     "waiting for its case (reported after `waiting_report_after_days`), or quarantined; the one that stands for "
     "each case; each 差评's handling (received, verified, rectified, revisited) against its working-day "
-    "deadlines (reporting/definitions.yaml). Rebuilt whole.",
+    "deadlines (reporting/definitions.yaml). Kept up to date: only the evaluations a load can have changed are "
+    "computed again (reporting/evaluations.py, refresh_evaluations: the days staged anew, the golden cases "
+    "changed, those waiting and the 差评 still open); whole on its first refresh, when its rules change, or with "
+    "`full_rebuild` (BRIDGE_MARTS_FULL_REBUILD=1).",
 )
-def evaluations_asset(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
-    settings = definitions().evaluations
+def evaluations_asset(
+    context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
+) -> MaterializeResult:
+    e = evaluations.c
     with warehouse.begin() as conn:
-        records = warehouse.read(sa.select(staged_evaluations), conn)
-        quarantined = warehouse.read(
-            sa.select(quarantined_feed_records).where(
-                quarantined_feed_records.c.source_system.in_(list(EVALUATION_FEEDS))
-            ),
+        if rebuilt_if_changed(conn, evaluations):
+            context.log.info(f"{evaluations.name}: its columns changed with this version; created anew")
+        refreshed = refresh_evaluations(
+            conn, list(EVALUATION_FEEDS), calendar(), definitions().evaluations, clock.today(), full=config.full()
+        )
+        by_status = dict(conn.execute(sa.select(e.status, sa.func.count()).group_by(e.status)).all())
+        by_follow_up = dict(conn.execute(sa.select(e.follow_up, sa.func.count()).group_by(e.follow_up)).all())
+        waiting = warehouse.read(
+            sa.select(e.note, sa.func.count().label("evaluations"))
+            .where(e.status == "waiting")
+            .group_by(e.note)
+            .order_by(sa.func.count().desc(), e.note),
             conn,
         )
-        named = records["case_no"].dropna() if len(records) else []
-        numbers = number_index(conn, case_nos=named)  # the numbers evaluations name, not every case's
-        states = evaluation_states(records, quarantined, numbers)
-        states = follow_up(states, calendar(), settings, clock.today())
-        replace_table(conn, evaluations, states, context.log.info)
-    by_status = states["status"].value_counts()
-    waiting = states[states["status"] == "waiting"]
     return MaterializeResult(
         metadata={
-            "dagster/row_count": len(states),
+            "dagster/row_count": int(sum(by_status.values())),
+            "refreshed": refreshed.describe(),
             "linked": int(by_status.get("linked", 0)),
             "waiting": int(by_status.get("waiting", 0)),
             "quarantined": int(by_status.get("quarantined", 0)),
-            "poor_open": int(states["follow_up"].isin(["open", "overdue"]).sum()),
-            "poor_overdue": int((states["follow_up"] == "overdue").sum()),
-            "waiting_by_reason": MetadataValue.md(
-                waiting["note"].value_counts().rename("evaluations").to_markdown() if len(waiting) else "none"
-            ),
+            "poor_open": int(by_follow_up.get("open", 0) + by_follow_up.get("overdue", 0)),
+            "poor_overdue": int(by_follow_up.get("overdue", 0)),
+            "waiting_by_reason": MetadataValue.md(waiting.set_index("note").to_markdown() if len(waiting) else "none"),
         }
     )
 
