@@ -13,10 +13,15 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
+from core.warehouse import frame_of, in_lists
 from reporting.definitions import SupervisionDefinitions
+from reporting.refresh import month_of
+from schemas.case import COMPLETED_STATUSES
 from schemas.identifiers import mask_identifier_series
 from schemas.licences import HOLDER_CODE_TYPES
+from schemas.warehouse import findings, golden_cases, holder_codes, licences
 from staging.feeds import newest, with_quarantined
 
 LINKED, UNKNOWN_HOLDER, QUARANTINED = "linked", "unknown_holder", "quarantined"
@@ -177,3 +182,64 @@ def followup(
     mart["inspected_share"] = (mart["inspected"] / mart["approvals"]).where(mart["approvals"] > 0)
     mart["window_days"] = window
     return mart[MART_COLUMNS]
+
+
+def approvals_select() -> sa.Select:
+    """The golden cases completed whose applicant is a known holder, with the licences they issued (a case that
+    issued two licences is two rows): what :func:`followup` takes as ``approvals``."""
+    g, hc, lc = golden_cases.c, holder_codes.c, licences.c
+    return (
+        sa.select(
+            g.golden_case_id,
+            g.handling_dept,
+            g.approval_mode,
+            g.completed_at,
+            hc.holder_id,
+            lc.licence_key,
+            lc.licence_type_code,
+        )
+        .select_from(golden_cases)
+        .join(holder_codes, hc.code == g.applicant_id)
+        .outerjoin(licences, lc.golden_case_id == g.golden_case_id)
+        .where(g.status.in_(COMPLETED_STATUSES) & g.completed_at.is_not(None))
+    )
+
+
+def followup_in_warehouse(conn: sa.Connection, settings: SupervisionDefinitions, today: dt.date) -> pd.DataFrame:
+    """:func:`followup` over the warehouse, the same rows: the approvals are counted per month, department and
+    approval mode in SQL, and only those of holders with a linked finding are read and paired with the findings
+    (a year's completed cases are not read to find the few a finding follows)."""
+    g, hc, f = golden_cases.c, holder_codes.c, findings.c
+    keys = ["month", "handling_dept", "approval_mode"]
+    month = month_of(g.completed_at)
+    dept, mode = sa.func.coalesce(g.handling_dept, ""), sa.func.coalesce(g.approval_mode, "")
+    counted = (
+        sa.select(month, dept, mode, sa.func.count(sa.distinct(g.golden_case_id)))
+        .select_from(golden_cases.join(holder_codes, hc.code == g.applicant_id))
+        .where(g.status.in_(COMPLETED_STATUSES) & g.completed_at.is_not(None))
+        .group_by(month, dept, mode)
+    )
+    base = pd.DataFrame(conn.execute(counted).all(), columns=[*keys, "approvals"])
+    if base.empty:
+        return pd.DataFrame(columns=MART_COLUMNS)
+    found = frame_of(
+        conn.execute(
+            sa.select(f.holder_id, f.kind, f.result, f.licence_key, f.licence_type_code, f.decided_date).where(
+                f.status == LINKED
+            )
+        )
+    )
+    flags = ["inspected", "inspections_failed", "found_untrue"]
+    parts = [
+        frame_of(conn.execute(approvals_select().where(hc.holder_id.in_(part))))
+        for part in in_lists(sorted(set(found["holder_id"].dropna())))
+        if len(found)
+    ]
+    followed = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    paired = followup(followed, found, settings, today) if len(followed) else pd.DataFrame(columns=MART_COLUMNS)
+    mart = base.merge(paired[[*keys, *flags]], on=keys, how="left")
+    mart[flags] = mart[flags].fillna(0).astype(int)
+    mart["approvals"] = mart["approvals"].astype(int)
+    mart["inspected_share"] = (mart["inspected"] / mart["approvals"]).where(mart["approvals"] > 0)
+    mart["window_days"] = settings.inspection_window_days
+    return mart.sort_values(keys, ignore_index=True)[MART_COLUMNS]

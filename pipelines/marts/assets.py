@@ -32,17 +32,14 @@ from reporting.refresh import Refreshed, mart_key, month_of, refresh_by_month
 from reporting.reuse import refresh_reuse
 from reporting.startup import CASE_COLUMNS as STARTUP_CASE_COLUMNS
 from reporting.startup import chains_for_2345, startup_chains
-from reporting.supervision import LINKED, followup
+from reporting.supervision import followup_in_warehouse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, places
 from schemas.warehouse import (
     case_links,
     delivery_reconciliation,
     evaluations,
-    findings,
     golden_cases,
-    holder_codes,
     hotline_orders,
-    licences,
     mart_2345_monthly,
     mart_case_deadlines,
     mart_channel_monthly,
@@ -641,31 +638,8 @@ def hotline_mart(context: AssetExecutionContext, warehouse: ResourceParam[Wareho
 )
 def supervision_followup_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     settings = definitions().supervision
-    g, hc, lc, f = golden_cases.c, holder_codes.c, licences.c, findings.c
     with warehouse.begin() as conn:
-        approvals = warehouse.read(
-            sa.select(
-                g.golden_case_id,
-                g.handling_dept,
-                g.approval_mode,
-                g.completed_at,
-                hc.holder_id,
-                lc.licence_key,
-                lc.licence_type_code,
-            )
-            .select_from(golden_cases)
-            .join(holder_codes, hc.code == g.applicant_id)
-            .outerjoin(licences, lc.golden_case_id == g.golden_case_id)
-            .where(g.status.in_(COMPLETED_STATUSES) & g.completed_at.is_not(None)),
-            conn,
-        )
-        found = warehouse.read(
-            sa.select(f.holder_id, f.kind, f.result, f.licence_key, f.licence_type_code, f.decided_date).where(
-                f.status == LINKED
-            ),
-            conn,
-        )
-        mart = followup(approvals, found, settings, clock.today())
+        mart = followup_in_warehouse(conn, settings, clock.today())
         replace_table(conn, mart_supervision_followup, mart, context.log.info)
     by_month = (
         mart.groupby("month")[["approvals", "inspected", "found_untrue"]].sum().reset_index() if len(mart) else mart
