@@ -136,6 +136,10 @@ def completed_cases(conn: sa.Connection) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(COUNTS, "int64"))
 
 
+MEASURES = ["evaluations", *EVALUATION_LEVELS, "satisfied_count", "rated", "poor", "poor_open", "poor_past_deadline"]
+MONTH_KEYS = ["month", "handling_dept", "item_code"]
+
+
 def monthly_evaluations(
     states: pd.DataFrame, golden: pd.DataFrame, settings: EvaluationDefinitions, completed: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -144,7 +148,8 @@ def monthly_evaluations(
     waiting: an applicant's word counts before its case arrives), per level, satisfied, rated and the rate; on
     the ``all`` rows the cases completed in the month, those evaluated and the coverage; the 差评, those open and
     those past a deadline. ``golden``: golden_case_id, handling_dept, item_code, status, completed_at (of the cases
-    evaluations stand for, and every completed case unless ``completed`` gives their sums: :func:`completed_cases`)."""
+    evaluations stand for, and every completed case unless ``completed`` gives their sums: :func:`completed_cases`).
+    :func:`monthly_evaluations_in_warehouse` counts the same in SQL."""
     counted = states[states["stands"] | (states["status"] == WAITING)]
     counted = counted.merge(golden[["golden_case_id", "handling_dept", "item_code"]], on="golden_case_id", how="left")
     counted["handling_dept"] = counted["handling_dept"].fillna("")
@@ -164,22 +169,55 @@ def monthly_evaluations(
         poor_open=count(counted["follow_up"].isin(["open", "overdue"])),
         poor_past_deadline=count(counted["follow_up"].eq("overdue")),
     )
-    measures = [
-        "evaluations",
-        *EVALUATION_LEVELS,
-        "satisfied_count",
-        "rated",
-        "poor",
-        "poor_open",
-        "poor_past_deadline",
-    ]
-    keys = ["month", "handling_dept", "item_code"]
-    by_channel = counted.groupby([*keys, "channel"], as_index=False)[measures].sum()
-    overall = counted.groupby(keys, as_index=False)[measures].sum().assign(channel="all")
+    by_channel = counted.groupby([*MONTH_KEYS, "channel"], as_index=False)[MEASURES].sum()
+    overall = counted.groupby(MONTH_KEYS, as_index=False)[MEASURES].sum()
+    return _monthly(by_channel, overall, completed if completed is not None else _completed_of(golden, states))
 
-    cases = completed if completed is not None else _completed_of(golden, states)
-    overall = overall.merge(cases, on=keys, how="outer").assign(channel="all")
-    overall[measures] = overall[measures].fillna(0).astype(int)
+
+def monthly_evaluations_in_warehouse(conn: sa.Connection, settings: EvaluationDefinitions) -> pd.DataFrame:
+    """:func:`monthly_evaluations` counted in the warehouse, the same rows: the sums per month, department, item
+    (and channel) in SQL over the evaluations that stand or wait, joined to their cases, and the completed cases'
+    sums (:func:`completed_cases`); no evaluation or case of the history read into memory."""
+    e, g = evaluations.c, golden_cases.c
+    month = month_of(e.evaluated_at)
+    dept, item = sa.func.coalesce(g.handling_dept, ""), sa.func.coalesce(g.item_code, "")
+    rated = sa.true() if settings.count_default_ratings else (sa.func.coalesce(e.channel, "") != "default")
+
+    def count(condition: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    measures = [
+        sa.func.count().label("evaluations"),
+        *(count(e.level == level).label(level) for level in EVALUATION_LEVELS),
+        count(e.level.in_(list(settings.satisfied_levels)) & rated).label("satisfied_count"),
+        count(rated).label("rated"),
+        count(e.level.in_(list(POOR_LEVELS))).label("poor"),
+        count(e.follow_up.in_(["open", "overdue"])).label("poor_open"),
+        count(e.follow_up == "overdue").label("poor_past_deadline"),
+    ]
+    counted = (
+        sa.select(month.label("month"), dept.label("handling_dept"), item.label("item_code"))
+        .select_from(evaluations.outerjoin(golden_cases, g.golden_case_id == e.golden_case_id))
+        .where((e.stands | (e.status == WAITING)) & e.evaluated_at.is_not(None))
+    )
+
+    def read(query: sa.Select, columns: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=columns)
+        return frame.astype(dict.fromkeys(MEASURES, "int64"))
+
+    by_channel = read(
+        counted.add_columns(e.channel, *measures).where(e.channel.is_not(None)).group_by(month, dept, item, e.channel),
+        [*MONTH_KEYS, "channel", *MEASURES],
+    )
+    overall = read(counted.add_columns(*measures).group_by(month, dept, item), [*MONTH_KEYS, *MEASURES])
+    return _monthly(by_channel, overall, completed_cases(conn))
+
+
+def _monthly(by_channel: pd.DataFrame, overall: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
+    """The mart from the sums per month, department, item and channel, the sums per month, department and item
+    (the ``all`` rows) and the completed cases' sums."""
+    overall = overall.merge(cases, on=MONTH_KEYS, how="outer").assign(channel="all")
+    overall[MEASURES] = overall[MEASURES].fillna(0).astype(int)
     overall[["completed_cases", "evaluated_cases"]] = (
         overall[["completed_cases", "evaluated_cases"]].fillna(0).astype(int)
     )
@@ -191,7 +229,7 @@ def monthly_evaluations(
     mart["satisfaction_rate"] = (mart["satisfied_count"] / mart["rated"]).where(mart["rated"] > 0)
     for column in ("completed_cases", "evaluated_cases"):
         mart[column] = mart[column].astype("Int64")
-    return mart.sort_values([*keys, "channel"], ignore_index=True)
+    return mart.sort_values([*MONTH_KEYS, "channel"], ignore_index=True)
 
 
 def _completed_of(golden: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:

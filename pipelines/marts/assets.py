@@ -25,7 +25,7 @@ from pipelines.partitions import MART_REFRESH
 from reporting.channel import channel_monthly_select
 from reporting.deadlines import calendar_rows, monthly_2345, refresh_case_deadlines
 from reporting.definitions import channel_definition, definitions
-from reporting.evaluations import completed_cases, monthly_evaluations
+from reporting.evaluations import monthly_evaluations_in_warehouse
 from reporting.hotline import monthly_hotline
 from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
 from reporting.refresh import Refreshed, mart_key, month_of, refresh_by_month
@@ -37,7 +37,6 @@ from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, places
 from schemas.warehouse import (
     case_links,
     delivery_reconciliation,
-    evaluations,
     golden_cases,
     hotline_orders,
     mart_2345_monthly,
@@ -573,17 +572,8 @@ def resolution_backlog_mart(context: AssetExecutionContext, warehouse: ResourceP
 )
 def evaluations_mart(context: AssetExecutionContext, warehouse: ResourceParam[Warehouse]) -> MaterializeResult:
     settings = definitions().evaluations
-    g = golden_cases.c
     with warehouse.begin() as conn:
-        states = warehouse.read(sa.select(evaluations), conn)
-        evaluated = sa.select(evaluations.c.golden_case_id).where(evaluations.c.golden_case_id.is_not(None))
-        golden = warehouse.read(  # the evaluated cases only: the completed ones are summed in SQL
-            sa.select(g.golden_case_id, g.handling_dept, g.item_code, g.status, g.completed_at).where(
-                g.golden_case_id.in_(evaluated)
-            ),
-            conn,
-        )
-        mart = monthly_evaluations(states, golden, settings, completed_cases(conn))
+        mart = monthly_evaluations_in_warehouse(conn, settings)
         replace_table(conn, mart_evaluations_monthly, mart, context.log.info)
     overall = mart[mart["channel"] == "all"].groupby("month")[["evaluations", "satisfied_count", "rated", "poor"]].sum()
     overall["satisfaction_rate"] = (overall["satisfied_count"] / overall["rated"]).round(4)
