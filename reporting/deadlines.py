@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from core.departments import department_systems
 from core.warehouse import frame_of, in_lists, insert_frame
-from reporting.refresh import Refreshed, changed_cases, group_digests, mark_changed, mart_key
+from reporting.refresh import CaseChanges, Refreshed, changed_cases, group_digests, mark_changed, mart_key
 from schemas.case import CODES_DIR, ENDED_UNCOMPLETED, is_completed, items
 from schemas.catalogue import CATALOGUE_PATH, versions_for
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
@@ -175,14 +175,14 @@ def deadlines_key(cal: WorkingCalendar) -> str:
 
 def refresh_case_deadlines(
     conn: sa.Connection, cal: WorkingCalendar, today: dt.date, *, full: bool = False
-) -> tuple[Refreshed, pd.DataFrame]:
+) -> tuple[Refreshed, pd.DataFrame, CaseChanges]:
     """Bring ``mart_case_deadlines`` up to date inside ``conn``'s transaction, computing again only the cases that
     changed since it last counted them (their content, record count or pauses: ``refresh_marks``), that are new,
     or whose row depends on the day (accepted and not completed: their working days run on), and deleting those no
     longer golden; everything when the rules changed, there are no marks, or ``full``. Any order of refreshes ends
     in the rows of a full rebuild on the same day. Which cases changed is found in SQL (``changed_cases``): a
-    refresh reads the changed cases' rows and every counted pause, not every case. Returns what it did and the
-    counted pauses (every case's)."""
+    refresh reads the changed cases' rows and every counted pause, not every case. Returns what it did, the
+    counted pauses (every case's) and which cases it computed again."""
     g, d = golden_cases.c, mart_case_deadlines.c
     pauses = frame_of(conn.execute(case_pauses_select()))
     # a case's inputs beyond its golden row: its counted pauses (a pause found on a re-run changes no golden case)
@@ -213,7 +213,7 @@ def refresh_case_deadlines(
         written = insert_frame(conn, mart_case_deadlines, case_deadlines(golden, cal, today, mine))
     mark_changed(conn, key, extras, changes)
     cases = len(changes.changed) + len(changes.gone)
-    return Refreshed(changes.full, (), written, 0 if changes.full else cases), pauses
+    return Refreshed(changes.full, (), written, 0 if changes.full else cases), pauses, changes
 
 
 def monthly_2345(

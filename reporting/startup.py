@@ -22,14 +22,20 @@ Columnar throughout (pandas merges and group-bys, no per-row Python).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
+from core.warehouse import frame_of, in_lists, insert_frame
 from reporting.deadlines import paused_days, targets_2345
 from reporting.definitions import STARTUP_REGISTRATION, StartupDefinitions
-from schemas.case import is_completed
+from reporting.refresh import CaseChanges, mart_key, starts_over
+from schemas.case import CODES_DIR, is_completed
 from schemas.identifiers import ID_KIND_USCC, classify_identifiers
+from schemas.warehouse import golden_cases, mart_startup_chains, mart_startup_steps, refresh_marks
 from schemas.workdays import WorkingCalendar
 
 TARGET = "startup"
@@ -188,3 +194,100 @@ def chains_for_2345(chains: pd.DataFrame) -> pd.DataFrame:
             "working_days_net": counted["working_days_net"].where(counted["last_step_completed_on"].notna()),
         }
     )
+
+
+#: A chain's verdict that no longer moves with the day: its last step is done (only a change of its cases moves it).
+FINAL = ("on_time", "late")
+
+
+def startup_key(definition: StartupDefinitions, cal: WorkingCalendar) -> str:
+    """The refresh marks' name for the chains under today's rules: it changes (and the chains are built whole)
+    when this module, the deadlines' rules it counts by, the start-up definition or the published calendar do."""
+    import reporting.deadlines as deadlines
+
+    sources = [Path(__file__), Path(deadlines.__file__), CODES_DIR / "targets_2345.csv"]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    return mart_key(mart_startup_chains, digest, definition.model_dump_json(), cal.published.to_csv(index=False))
+
+
+def refresh_startup(
+    conn: sa.Connection,
+    cal: WorkingCalendar,
+    today: dt.date,
+    definition: StartupDefinitions,
+    pauses: pd.DataFrame,
+    changes: CaseChanges,
+    *,
+    full: bool = False,
+) -> int:
+    """Bring ``mart_startup_chains`` and ``mart_startup_steps`` up to date inside ``conn``'s transaction, building
+    again only the enterprises a load can have changed: a chain is made of one enterprise's cases (one USCC; a
+    registration naming none is a chain alone), so the enterprises of the cases the deadlines' refresh computed
+    again (``changes``: new, changed, gone, their pauses changed), as they are now and as the chains held them,
+    and those whose chain is not complete (its working days run on with the day). Whole when ``changes`` is,
+    the rules changed, or ``full``. Any order of refreshes ends in the rows of a whole build on the same day.
+    Returns the chains built."""
+    g, c, st = golden_cases.c, mart_startup_chains.c, mart_startup_steps.c
+    key = startup_key(definition, cal)
+    items = sorted({code for codes in definition.steps.values() for code in codes})
+    columns = [g[name] for name in CASE_COLUMNS]
+    if starts_over(conn, key, changes.full or full):
+        cases = frame_of(conn.execute(sa.select(*columns).where(g.item_code.in_(items))))
+        chains, steps = startup_chains(cases, cal, today, definition, pauses)
+        for table, frame in ((mart_startup_chains, chains), (mart_startup_steps, steps)):
+            conn.execute(table.delete())
+            insert_frame(conn, table, frame)
+        conn.execute(refresh_marks.insert().values(mart=key, golden_case_id="*", content_hash="rules", record_count=0))
+        return len(chains)
+
+    touched = [*changes.changed, *changes.gone]
+    usccs: set[str] = set()
+    alone: set[str] = set(touched)  # a registration's own chain (its id), whatever it names now
+    for part in in_lists(touched):
+        held = sa.select(st.chain_id).where(st.golden_case_id.in_(part))
+        _enterprises(conn.execute(sa.select(c.uscc, c.chain_id).where(c.chain_id.in_(held))).all(), usccs, alone)
+        now = frame_of(
+            conn.execute(sa.select(g.applicant_id).where(g.golden_case_id.in_(part) & g.item_code.in_(items)))
+        )
+        if len(now):
+            usccs |= set(_uscc(now["applicant_id"]).dropna())
+    _enterprises(conn.execute(sa.select(c.uscc, c.chain_id).where(c.result.not_in(FINAL))).all(), usccs, alone)
+    parts = [
+        frame_of(conn.execute(sa.select(*columns).where(g.item_code.in_(items) & g.applicant_id.in_(part))))
+        for part in in_lists(sorted(usccs))
+    ]
+    parts += [
+        frame_of(conn.execute(sa.select(*columns).where(g.item_code.in_(items) & g.golden_case_id.in_(part))))
+        for part in in_lists(sorted(alone))
+    ]
+    found = [frame for frame in parts if len(frame)]
+    cases = (
+        pd.concat(found, ignore_index=True).drop_duplicates("golden_case_id")
+        if found
+        else pd.DataFrame(columns=list(CASE_COLUMNS))
+    )
+    # the chains of those enterprises (and lone registrations) only: a case read for its id may name another USCC
+    uscc_of = _uscc(cases["applicant_id"]) if len(cases) else pd.Series(dtype="string")
+    cases = cases[uscc_of.isin(usccs).fillna(False) | (uscc_of.isna() & cases["golden_case_id"].isin(alone))]
+    mine = pauses[pauses["golden_case_id"].isin(cases["golden_case_id"])] if len(pauses) else pauses
+    chains, steps = startup_chains(cases, cal, today, definition, mine)
+    stale: set[str] = set()
+    for part in in_lists(sorted(usccs)):
+        stale |= set(conn.execute(sa.select(c.chain_id).where(c.uscc.in_(part))).scalars())
+    for part in in_lists(sorted(alone)):
+        stale |= set(conn.execute(sa.select(c.chain_id).where(c.chain_id.in_(part))).scalars())
+    for part in in_lists(sorted(stale)):
+        conn.execute(mart_startup_steps.delete().where(st.chain_id.in_(part)))
+        conn.execute(mart_startup_chains.delete().where(c.chain_id.in_(part)))
+    insert_frame(conn, mart_startup_chains, chains)
+    insert_frame(conn, mart_startup_steps, steps)
+    return len(chains)
+
+
+def _enterprises(chains: list, usccs: set[str], alone: set[str]) -> None:
+    """Add each (uscc, chain_id) to the enterprises built again: by its USCC, or alone when it names none."""
+    for uscc, chain in chains:
+        if uscc:
+            usccs.add(uscc)
+        else:
+            alone.add(chain)

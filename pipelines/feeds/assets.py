@@ -23,9 +23,9 @@ from dagster import (
 from connectors.sources import DepartmentSource
 from core import clock
 from core.feeds import Feed, feeds, feeds_of
-from core.warehouse import Warehouse, rebuilt_if_changed, replace_table
+from core.warehouse import Warehouse, replace_table
 from licensing.repository import link_findings
-from pipelines.marts.assets import MartRefresh
+from pipelines.marts.assets import MartRefresh, created_anew
 from pipelines.metadata import report_days, table_metadata
 from pipelines.partitions import DAILY, DAILY_LOAD, WEEKLY_CHUNKS, partition_days, per_day
 from pipelines.pull.assets import land
@@ -219,10 +219,9 @@ def evaluations_asset(
 ) -> MaterializeResult:
     e = evaluations.c
     with warehouse.begin() as conn:
-        if rebuilt_if_changed(conn, evaluations):
-            context.log.info(f"{evaluations.name}: its columns changed with this version; created anew")
+        full = config.full() or created_anew(context, conn, evaluations)
         refreshed = refresh_evaluations(
-            conn, list(EVALUATION_FEEDS), calendar(), definitions().evaluations, clock.today(), full=config.full()
+            conn, list(EVALUATION_FEEDS), calendar(), definitions().evaluations, clock.today(), full=full
         )
         by_status = dict(conn.execute(sa.select(e.status, sa.func.count()).group_by(e.status)).all())
         by_follow_up = dict(conn.execute(sa.select(e.follow_up, sa.func.count()).group_by(e.follow_up)).all())

@@ -30,8 +30,7 @@ from reporting.hotline import monthly_hotline
 from reporting.projects import national_limits, project_clocks, project_stage_rows, projects_monthly
 from reporting.refresh import Refreshed, mart_key, month_of, refresh_by_month
 from reporting.reuse import refresh_reuse
-from reporting.startup import CASE_COLUMNS as STARTUP_CASE_COLUMNS
-from reporting.startup import chains_for_2345, startup_chains
+from reporting.startup import chains_for_2345, refresh_startup
 from reporting.supervision import followup_in_warehouse
 from schemas.case import COMPLETED_STATUSES, LOCAL_TZ, places
 from schemas.warehouse import (
@@ -84,6 +83,17 @@ def rebuild(conn: sa.Connection, table: sa.Table, select: sa.Select) -> int:
     conn.execute(table.delete())
     conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))
     return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def created_anew(context: AssetExecutionContext, conn: sa.Connection, *tables: sa.Table) -> bool:
+    """Whether any of ``tables`` had columns that changed with this version and was created anew (said in the
+    run's log): a mart kept up to date is then built whole, not refreshed into an empty table."""
+    anew = False
+    for table in tables:
+        if rebuilt_if_changed(conn, table):
+            context.log.info(f"{table.name}: its columns changed with this version; created anew")
+            anew = True
+    return anew
 
 
 def daily_volume_select() -> sa.Select:
@@ -258,10 +268,8 @@ def licence_reuse_mart(
 ) -> MaterializeResult:
     r, m = mart_material_reuse.c, mart_licence_reuse.c
     with warehouse.begin() as conn:
-        for table in (mart_material_reuse, mart_licence_reuse):
-            if rebuilt_if_changed(conn, table):
-                context.log.info(f"{table.name}: its columns changed with this version; created anew")
-        refreshed = refresh_reuse(conn, full=config.full())
+        anew = created_anew(context, conn, mart_material_reuse, mart_licence_reuse)
+        refreshed = refresh_reuse(conn, full=config.full() or anew)
         totals = conn.execute(
             sa.select(sa.func.count(sa.distinct(r.golden_case_id)), sa.func.sum(sa.case((r.available, 1), else_=0)))
         ).one()
@@ -291,9 +299,7 @@ def channel_mart(
     context: AssetExecutionContext, config: MartRefresh, warehouse: ResourceParam[Warehouse]
 ) -> MaterializeResult:
     with warehouse.begin() as conn:
-        if rebuilt_if_changed(conn, mart_channel_monthly):
-            context.log.info(f"{mart_channel_monthly.name}: its columns changed with this version; created anew")
-        refreshed = refresh_channel(conn, full=config.full())
+        refreshed = refresh_channel(conn, full=config.full() or created_anew(context, conn, mart_channel_monthly))
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_channel_monthly)).scalar_one()
     m = mart_channel_monthly.c
     share = sa.cast(sa.func.sum(m.not_in_person), sa.Float) / sa.func.nullif(sa.func.sum(m.determinable), 0)
@@ -450,25 +456,21 @@ def deadlines_mart(
     today = _today()
     cal = calendar()
     startup = definitions().startup
-    g, d = golden_cases.c, mart_case_deadlines.c
+    d = mart_case_deadlines.c
     with warehouse.begin() as conn:
-        for table in (mart_case_deadlines, mart_2345_monthly, mart_startup_chains, mart_startup_steps):
-            if rebuilt_if_changed(conn, table):
-                context.log.info(f"{table.name}: its columns changed with this version; created anew")
-        refreshed, pauses = refresh_case_deadlines(conn, cal, today, full=config.full())
-        # 企业开办 chains: the start-up items' cases only, rebuilt whole (a chain spans its enterprise's cases)
-        steps_items = sorted({code for codes in startup.steps.values() for code in codes})
-        starting = warehouse.read(
-            sa.select(*(g[name] for name in STARTUP_CASE_COLUMNS)).where(g.item_code.in_(steps_items)), conn
-        )
-        chains, steps = startup_chains(starting, cal, today, startup, pauses)
+        anew = created_anew(context, conn, mart_case_deadlines, mart_2345_monthly)
+        refreshed, pauses, changes = refresh_case_deadlines(conn, cal, today, full=config.full() or anew)
+        # 企业开办 chains: built again for the enterprises whose cases changed, and those still running
+        chains_anew = created_anew(context, conn, mart_startup_chains, mart_startup_steps)
+        refresh_startup(conn, cal, today, startup, pauses, changes, full=chains_anew)
+        c = mart_startup_chains.c
+        chains = warehouse.read(sa.select(c.month, c.result, c.working_days_net, c.last_step_completed_on), conn)
         counted = sa.select(d.target_2345, d.month_completed, d.within_target, d.working_days_net)
         deadlines = warehouse.read(counted.where(d.within_target.is_not(None)), conn)
         clocks = warehouse.read(sa.select(mart_projects), conn)
         monthly = monthly_2345(deadlines, project_clocks=clocks, startup=chains_for_2345(chains))
-        for table, frame in ((mart_2345_monthly, monthly), (mart_startup_chains, chains), (mart_startup_steps, steps)):
-            conn.execute(table.delete())
-            insert_frame(conn, table, frame)
+        conn.execute(mart_2345_monthly.delete())
+        insert_frame(conn, mart_2345_monthly, monthly)
         results = warehouse.read(
             sa.select(d.promise_result, sa.func.count().label("cases")).group_by(d.promise_result), conn
         )
