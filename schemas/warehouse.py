@@ -563,6 +563,7 @@ mart_startup_chains = Table(
     Column("result", String(16), nullable=False),  # on_time / late / running / overdue / stalled / no_uscc
     Column("within_target", Boolean),  # NULL while running
     Column("month", String(7)),  # month the licence was issued: the month the start-up counts in
+    Index("ix_startup_chains_uscc", "uscc"),  # an enterprise's chains, built again when its cases change
 )
 #: One row per case in a start-up chain: which step it is, when it was filed and finished.
 mart_startup_steps = Table(
@@ -578,6 +579,7 @@ mart_startup_steps = Table(
     Column("submitted_on", Date),
     Column("completed_on", Date),
     Column("working_days_from_start", Integer),  # clock start to this case's completion
+    Index("ix_startup_steps_case", "golden_case_id"),  # the chain a changed case was counted in
 )
 mart_resolution_backlog = Table(
     "mart_resolution_backlog",
