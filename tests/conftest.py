@@ -21,6 +21,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ from core.warehouse import Warehouse
 from sandbox.runtime import Sandbox, SandboxSettings
 from schemas.warehouse import metadata
 from schemas.workdays import CALENDAR_DIR, WorkingCalendar
+
+T = TypeVar("T")
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -131,6 +134,17 @@ def fixed_today() -> Iterator[dt.date]:
         patch.setenv(clock.TODAY_VARIABLE, TODAY.isoformat())
         assert clock.today() == TODAY
         yield TODAY
+
+
+def rolled_back(warehouse: Warehouse, action: Callable[[sa.Connection], T]) -> T:
+    """What ``action`` returns when run in a transaction that is rolled back afterwards: a whole rebuild, to hold
+    what a refresh kept against, leaving the warehouse as it was."""
+    with warehouse.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            return action(conn)
+        finally:
+            transaction.rollback()
 
 
 def calendar_through(year: int, directory: Path) -> WorkingCalendar:

@@ -21,6 +21,7 @@ from core.warehouse import Warehouse, insert_frame
 from reporting.deadlines import refresh_case_deadlines
 from schemas.warehouse import case_links, golden_cases, mart_case_deadlines, staged_pauses
 from schemas.workdays import calendar
+from tests.conftest import rolled_back
 
 NOW = dt.datetime(2026, 11, 20, 9)
 MONDAY, TUESDAY = dt.date(2026, 11, 23), dt.date(2026, 11, 24)
@@ -80,12 +81,12 @@ def _rows(warehouse: Warehouse, conn: sa.Connection | None = None) -> pd.DataFra
 
 def _full_rebuild_of(warehouse: Warehouse, today: dt.date) -> pd.DataFrame:
     """What a full rebuild writes from the same cases on ``today``, in a transaction rolled back afterwards."""
-    with warehouse.engine.connect() as conn:
-        transaction = conn.begin()
+
+    def rebuild(conn: sa.Connection) -> pd.DataFrame:
         assert _refresh(warehouse, today, conn, full=True).full
-        rebuilt = _rows(warehouse, conn)
-        transaction.rollback()
-    return rebuilt
+        return _rows(warehouse, conn)
+
+    return rolled_back(warehouse, rebuild)
 
 
 def _same_as_full(warehouse: Warehouse, today: dt.date) -> pd.DataFrame:

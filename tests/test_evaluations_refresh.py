@@ -28,6 +28,7 @@ from schemas.warehouse import evaluations, raw_feed_records, staged_cases, stage
 from schemas.workdays import calendar
 from staging.evaluations import stage_evaluations
 from staging.normalise import stage_partition
+from tests.conftest import rolled_back
 from tests.test_evaluations import FEED, _stage_case, record
 from tests.test_staging import MR, PLATFORM, _raw
 
@@ -83,11 +84,12 @@ def _rows(warehouse: Warehouse, conn: sa.Connection | None = None) -> pd.DataFra
 
 def _same_as_full(warehouse: Warehouse, today: dt.date) -> pd.DataFrame:
     """The table as kept, after asserting it equals a whole rebuild on the same day (rolled back)."""
-    with warehouse.engine.connect() as conn:
-        transaction = conn.begin()
+
+    def rebuild(conn: sa.Connection) -> pd.DataFrame:
         assert _refresh(warehouse, today, conn, full=True).full
-        rebuilt = _rows(warehouse, conn)
-        transaction.rollback()
+        return _rows(warehouse, conn)
+
+    rebuilt = rolled_back(warehouse, rebuild)
     kept = _rows(warehouse)
     pd.testing.assert_frame_equal(kept, rebuilt)
     _monthly_same_in_sql(warehouse)

@@ -27,6 +27,7 @@ from schemas.warehouse import (
     mart_licence_reuse,
     mart_material_reuse,
 )
+from tests.conftest import rolled_back
 
 NOW = dt.datetime(2026, 12, 1, 9)
 FOOD, BUSINESS_LICENCE = "000105001000", "11100000MB0143028R001"  # 食品经营许可; 营业执照 stands in for material 2
@@ -80,11 +81,12 @@ def _rows(warehouse: Warehouse, conn: sa.Connection | None = None) -> dict[str, 
 
 
 def _same_as_full(warehouse: Warehouse) -> pd.DataFrame:
-    with warehouse.engine.connect() as conn:
-        transaction = conn.begin()
+
+    def rebuild(conn: sa.Connection) -> dict[str, pd.DataFrame]:
         assert _refresh(warehouse, conn, full=True).full
-        rebuilt = _rows(warehouse, conn)
-        transaction.rollback()
+        return _rows(warehouse, conn)
+
+    rebuilt = rolled_back(warehouse, rebuild)
     rows = _rows(warehouse)
     for name, frame in rows.items():
         pd.testing.assert_frame_equal(frame, rebuilt[name], obj=name)

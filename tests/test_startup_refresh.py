@@ -21,6 +21,7 @@ from reporting.refresh import CaseChanges
 from reporting.startup import refresh_startup
 from schemas.warehouse import golden_cases, mart_startup_chains, mart_startup_steps
 from schemas.workdays import calendar
+from tests.conftest import rolled_back
 from tests.test_startup import INVOICE, REG, SEAL, SOCIAL, TODAY, U, _case, _golden
 
 NOW = dt.datetime(2026, 12, 1, 9)
@@ -61,13 +62,13 @@ def _step(warehouse: Warehouse, today: dt.date) -> pd.DataFrame:
     """Refresh, then assert the tables equal a whole build on the same day (rolled back); the chains as kept."""
     with warehouse.begin() as conn:
         built = _refresh(conn, today)
-    with warehouse.engine.connect() as conn:
-        transaction = conn.begin()
+
+    def rebuild(conn: sa.Connection) -> dict[str, pd.DataFrame]:
         _, pauses, _ = refresh_case_deadlines(conn, calendar(), today)
-        whole = CaseChanges(True, (), ())
-        refresh_startup(conn, calendar(), today, definitions().startup, pauses, whole)
-        rebuilt = _rows(warehouse, conn)
-        transaction.rollback()
+        refresh_startup(conn, calendar(), today, definitions().startup, pauses, CaseChanges(True, (), ()))
+        return _rows(warehouse, conn)
+
+    rebuilt = rolled_back(warehouse, rebuild)
     with warehouse.engine.connect() as conn:
         kept = _rows(warehouse, conn)
     for name, frame in kept.items():
