@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core import clock
 from core.warehouse import frame_of, in_lists, insert_frame, replace_table
 from reporting.definitions import EvaluationDefinitions
 from reporting.refresh import CaseChanges, Refreshed, against_marks, mark_changed, mart_key, month_of, starts_over
@@ -32,7 +33,7 @@ from schemas.warehouse import (
     staged_evaluations,
 )
 from schemas.workdays import WorkingCalendar
-from staging.feeds import quarantine_key, with_quarantined
+from staging.feeds import quarantine_key, stamp_day, with_quarantined
 
 LINKED, WAITING, QUARANTINED = "linked", "waiting", "quarantined"
 COUNTS = ["completed_cases", "evaluated_cases"]  # per month, department and item (completed_cases)
@@ -271,8 +272,8 @@ def refresh_evaluations(
     evaluations a load can have changed:
 
     - those with a record (staged or quarantined) on a day staged anew since the last refresh (``staged_days``:
-      a new stamp per staging of a day; a day with records but no stamp, staged by hand, is always looked at), or
-      whose state covered such a day or a day no longer staged (a record taken away);
+      a new stamp per staging of a day; a day with records but no stamp, staged by hand or by an earlier release,
+      is looked at and stamped), or whose state covered such a day or a day no longer staged (a record taken away);
     - those naming a number of a golden case that changed, is new or gone (``refresh_marks``, compared in SQL),
       or linked to such a case; those waiting for their case; the 差评 still open (their verdict runs with the day);
     - with them, every evaluation linked to the same golden cases (which one stands for its case).
@@ -282,13 +283,18 @@ def refresh_evaluations(
     key = evaluations_key(cal, settings)
     days_key = f"{key}/days"
     d, m = staged_days.c, refresh_marks.c
-    stamps = frame_of(
-        conn.execute(
-            sa.select(d.stamp, d.source_system, d.partition_date).where(
-                (d.table_name == staged_evaluations.name) & d.source_system.in_(sources)
-            )
-        )
+    stamped = sa.select(d.stamp, d.source_system, d.partition_date).where(
+        (d.table_name == staged_evaluations.name) & d.source_system.in_(sources)
     )
+    stamps = frame_of(conn.execute(stamped))
+    # days with records but no stamp (staged by hand, or before a release that stamps): looked at now and stamped,
+    # so a warehouse of an earlier release is read whole once, not on every refresh
+    unstamped = _unstamped_days(conn, sources, stamps)
+    if unstamped:
+        now = clock.now()
+        for source, day in sorted(unstamped):
+            stamp_day(conn, staged_evaluations, source, day, now)
+        stamps = frame_of(conn.execute(stamped))
     if starts_over(conn, key, full):
         records = frame_of(
             conn.execute(sa.select(staged_evaluations).where(staged_evaluations.c.source_system.in_(sources)))
@@ -313,7 +319,6 @@ def refresh_evaluations(
     gone = seen[~seen["stamp"].isin(stamps["stamp"])]
     days = {(str(s), _date(day)) for s, day in zip(new["source_system"], new["partition_date"], strict=True)}
     days |= {(text.split("|", 1)[0], _date(text.split("|", 1)[1])) for text in gone["day"]}
-    days |= _unstamped_days(conn, sources, stamps)
     keys = _keys_of_days(conn, days)
 
     differ, vanished = against_marks(conn, key)
@@ -382,7 +387,8 @@ def _states(
 
 
 def _unstamped_days(conn: sa.Connection, sources: list[str], stamps: pd.DataFrame) -> set[tuple[str, dt.date]]:
-    """Days with evaluation records but no stamp (staged other than by the feeds' staging): always looked at."""
+    """Days with evaluation records but no stamp (staged other than by the feeds' staging, or before a release that
+    stamps)."""
     stamped = {(str(s), _date(day)) for s, day in zip(stamps["source_system"], stamps["partition_date"], strict=True)}
     found: set[tuple[str, dt.date]] = set()
     for table in (staged_evaluations, quarantined_feed_records):
