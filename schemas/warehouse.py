@@ -447,6 +447,8 @@ refresh_marks = Table(
     # per-case marts compared in SQL (reporting.refresh.changed_cases): a digest of the case's inputs beyond its
     # golden row (its pauses), NULL when it has none
     Column("extra", String(32)),
+    # the cases a mart last counted with a given extra (reporting.reuse: the applications judged by a holder)
+    Index("ix_refresh_marks_extra", "mart", "extra"),
 )
 
 mart_daily_volume = Table(
