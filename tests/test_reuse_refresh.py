@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from core.warehouse import Warehouse, insert_frame
-from reporting.reuse import refresh_reuse
+from reporting.reuse import licence_reuse, refresh_reuse
+from schemas.case import items
 from schemas.warehouse import (
     golden_cases,
     holder_codes,
@@ -90,6 +91,12 @@ def _same_as_full(warehouse: Warehouse) -> pd.DataFrame:
     rows = _rows(warehouse)
     for name, frame in rows.items():
         pd.testing.assert_frame_equal(frame, rebuilt[name], obj=name)
+    # the monthly figures summed in SQL are the rule's, run on the applications' rows read whole
+    applications = warehouse.read(sa.select(mart_material_reuse))
+    by_rule = licence_reuse(applications, items().set_index("item_code")["item_name"])
+    key = ["item_code", "month"]
+    by_rule = by_rule.sort_values(key, ignore_index=True).astype(str)
+    pd.testing.assert_frame_equal(rows["mart_licence_reuse"], by_rule, obj="licence_reuse by the rule")
     detail = rows["mart_material_reuse"]
     return detail[detail["material_no"] == "2"].set_index("golden_case_id")["available"]
 
