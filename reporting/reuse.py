@@ -173,6 +173,10 @@ def reuse_key() -> str:
     return mart_key(mart_material_reuse, hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest())
 
 
+def _text(column: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.cast(column, sa.String).label(column.name)
+
+
 def holder_digests(spans: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
     """Per holder, a digest of everything an application of theirs is judged by: the codes that name them and
     their licences' spans of validity (holder_id, digest; holders with neither are absent)."""
@@ -219,11 +223,14 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     g, r, lc, ev, m = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c, refresh_marks.c
     columns = [g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at]
     codes = frame_of(conn.execute(sa.select(holder_codes.c.code, holder_codes.c.holder_id)))
+    # the days as text ('YYYY-MM-DD', as stored), parsed by pandas at once rather than a date object per value
     spans = availability(
         frame_of(
-            conn.execute(sa.select(lc.licence_key, lc.holder_id, lc.licence_type_code, lc.issue_date, lc.valid_to))
+            conn.execute(
+                sa.select(lc.licence_key, lc.holder_id, lc.licence_type_code, _text(lc.issue_date), _text(lc.valid_to))
+            )
         ),
-        frame_of(conn.execute(sa.select(ev.licence_key, ev.event, ev.effective_date))),
+        frame_of(conn.execute(sa.select(ev.licence_key, ev.event, _text(ev.effective_date)))),
     )
     key = reuse_key()
     holders_key = f"{key}/holders"
