@@ -18,7 +18,6 @@ from reporting.refresh import (
     Refreshed,
     against_marks,
     digest_of,
-    group_digests,
     mark_changed,
     mart_key,
     starts_over,
@@ -35,6 +34,8 @@ from schemas.warehouse import (
     mart_material_reuse,
     refresh_marks,
 )
+
+NO_EXTRAS = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "digest": pd.Series(dtype=object)})
 
 #: Events after which a licence no longer stands in for a material (until renewed or reinstated).
 ENDING = ("suspended", "withdrawn", "cancelled", "revoked", "expired")
@@ -177,35 +178,57 @@ def _text(column: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(column, sa.String).label(column.name)
 
 
-def holder_digests(spans: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
-    """Per holder, a digest of everything an application of theirs is judged by: the codes that name them and
-    their licences' spans of validity (holder_id, digest; holders with neither are absent)."""
-    per_code = group_digests(codes, ["code"], "holder_id")
-    per_licences = group_digests(
-        spans, ["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"], "holder_id"
-    )
-    both = pd.DataFrame({"codes": per_code, "licences": per_licences}).astype("string")
-    both.index = both.index.astype(str)
-    digest = digest_of(both.reset_index(names="holder_id"), ["holder_id", "codes", "licences"])
-    return pd.DataFrame({"golden_case_id": both.index.to_numpy(), "digest": digest.to_numpy()})
+SPAN = ["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"]
 
 
-def _holder_changes(conn: sa.Connection, key: str, digests: pd.DataFrame) -> list[str]:
-    """The holders whose digest differs from the marks under ``key`` (new, changed or gone), and the marks
-    brought up to date."""
+def licence_marks(spans: pd.DataFrame) -> pd.DataFrame:
+    """Per licence, what an application is judged by (its type and span of validity) with its holder and day of
+    issue, as one text: ``digest|issue day|holder`` (golden_case_id: the licence key, digest)."""
+    digest = digest_of(spans, SPAN)
+    issued = pd.to_datetime(spans["issue_date"]).dt.strftime("%Y-%m-%d")
+    text = digest + "|" + issued.to_numpy() + "|" + spans["holder_id"].astype(str).to_numpy()
+    return pd.DataFrame({"golden_case_id": spans["licence_key"].astype(str).to_numpy(), "digest": text.to_numpy()})
+
+
+def _moved(conn: sa.Connection, key: str, now: pd.DataFrame) -> pd.DataFrame:
+    """The items (golden_case_id: a licence key, a code) whose digest differs from the marks under ``key``: new
+    (``was`` NA), changed, or gone (``digest`` NA); the marks brought up to date."""
     m = refresh_marks.c
     was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
     if was.empty:
         was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
-    both = digests.merge(was, on="golden_case_id", how="outer")
+    both = now.merge(was, on="golden_case_id", how="outer")
     moved = both[both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna("")]
-    holders = moved["golden_case_id"].astype(str).tolist()
-    for part in in_lists(holders):
+    for part in in_lists(moved["golden_case_id"].astype(str).tolist()):
         conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
-    now = moved[moved["digest"].notna()]
-    marks = {"golden_case_id": now["golden_case_id"].to_numpy(), "content_hash": now["digest"].to_numpy()}
+    fresh = moved[moved["digest"].notna()]
+    marks = {"golden_case_id": fresh["golden_case_id"].to_numpy(), "content_hash": fresh["digest"].to_numpy()}
     insert_frame(conn, refresh_marks, pd.DataFrame(marks).assign(mart=key, record_count=0))
-    return holders
+    return moved
+
+
+def _touched_by_licences(conn: sa.Connection, moved: pd.DataFrame) -> set[str]:
+    """The applications a changed licence can have changed: those of its holder (as it was and as it is) submitted
+    on or after its day of issue (as it was and as it is): a licence stands in for nothing before it was issued."""
+    sides = [side.str.split("|", n=2, expand=True) for side in (moved["was"].dropna(), moved["digest"].dropna())]
+    sides = [side for side in sides if len(side)]
+    if not sides:
+        return set()
+    parts = pd.concat(sides, ignore_index=True)
+    since = parts.assign(day=pd.to_datetime(parts[1])).groupby(parts[2])["day"].min()
+    g, h = golden_cases.c, holder_codes.c
+    found: set[str] = set()
+    for part in in_lists(sorted(since.index)):
+        query = (
+            sa.select(g.golden_case_id, h.holder_id, g.submitted_at)
+            .select_from(golden_cases.join(holder_codes, h.code == g.applicant_id))
+            .where(h.holder_id.in_(part) & (g.submitted_at >= since[part].min().to_pydatetime()))
+        )
+        cases = frame_of(conn.execute(query))
+        if len(cases):
+            after = pd.to_datetime(cases["submitted_at"]) >= cases["holder_id"].map(since)
+            found |= set(cases.loc[after, "golden_case_id"])
+    return found
 
 
 def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
@@ -213,14 +236,17 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
 
     An application's rows depend on the case (item, applicant, day of submission: its content hash), on which
     holder its applicant's code names, and on that holder's licences and their events (a licence loaded late,
-    withdrawn, renewed). Kept in ``refresh_marks``: per case, its content hash and the holder it was judged by;
-    per holder, a digest of their codes and licences. A refresh computes again the cases that changed, are new or
-    gone (compared in SQL: ``against_marks``), those judged by a holder whose digest changed, and those whose code
-    now names such a holder (found by the code in SQL: applicant codes are stored normalised), then the
-    per-item-and-month figures of the months those fall in. It reads every licence and event (a holder's digest)
-    but only the changed cases. Everything when the rules changed, there are no marks, or ``full``. Any order of
-    refreshes ends in the rows of a full rebuild. Returns what it did."""
-    g, r, lc, ev, m = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c, refresh_marks.c
+    withdrawn, renewed). Kept in ``refresh_marks``: per case its content hash; per licence a digest of its type
+    and span of validity with its holder and day of issue; per code the holder it names. A refresh computes again
+    the cases that changed, are new or gone (compared in SQL: ``against_marks``), the cases a code that changed
+    names (by the code: applicant codes are stored normalised, ``ix_golden_cases_applicant``), and, for a licence
+    that changed, the applications of its holder (as it was and is) submitted on or after its day of issue (as it
+    was and is): a licence stands in for nothing before it was issued, so a licence issued today touches today's
+    applications, not the holder's history. Then the per-item-and-month figures of the months those fall in, in
+    SQL. It reads every licence, event and code (their digests) but only the changed cases. Everything when the
+    rules changed, there are no marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild.
+    Returns what it did."""
+    g, r, lc, ev = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c
     columns = [g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at]
     codes = frame_of(conn.execute(sa.select(holder_codes.c.code, holder_codes.c.holder_id)))
     # the days as text ('YYYY-MM-DD', as stored), parsed by pandas at once rather than a date object per value
@@ -233,9 +259,10 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
         frame_of(conn.execute(sa.select(ev.licence_key, ev.event, _text(ev.effective_date)))),
     )
     key = reuse_key()
-    holders_key = f"{key}/holders"
     full = starts_over(conn, key, full)
-    moved_holders = _holder_changes(conn, holders_key, holder_digests(spans, codes))
+    moved_licences = _moved(conn, f"{key}/licences", licence_marks(spans))
+    code_marks = pd.DataFrame({"golden_case_id": codes["code"].astype(str), "digest": codes["holder_id"].astype(str)})
+    moved_codes = _moved(conn, f"{key}/codes", code_marks)
     if full:
         conn.execute(mart_material_reuse.delete())
         conn.execute(mart_licence_reuse.delete())
@@ -244,14 +271,10 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     else:
         differ, vanished = against_marks(conn, key)
         gone = [row[0] for row in vanished]
-        ids = dict.fromkeys(row[0] for row in differ)
-        h = holder_codes.c
-        for part in in_lists(moved_holders):
-            judged_by = sa.select(m.golden_case_id).where((m.mart == key) & m.extra.in_(part))
-            named_now = sa.select(g.golden_case_id).join(holder_codes, h.code == g.applicant_id)
-            for query in (judged_by, named_now.where(h.holder_id.in_(part))):
-                ids.update(dict.fromkeys(conn.execute(query).scalars()))
-        ids = [i for i in ids if i not in set(gone)]
+        ids = {row[0] for row in differ} | _touched_by_licences(conn, moved_licences)
+        for part in in_lists(moved_codes["golden_case_id"].astype(str).tolist()):  # the cases a code names
+            ids |= set(conn.execute(sa.select(g.golden_case_id).where(g.applicant_id.in_(part))).scalars())
+        ids = sorted(ids - set(gone))
         parts = [frame_of(conn.execute(sa.select(*columns).where(g.golden_case_id.in_(p)))) for p in in_lists(ids)]
         todo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in columns])
         changes = CaseChanges(False, tuple(todo["golden_case_id"]), tuple(gone), tuple(todo["golden_case_id"]))
@@ -270,11 +293,6 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
         conn.execute(mart_licence_reuse.delete().where(mart_licence_reuse.c.month.in_(sorted(months))))
     monthly = licence_reuse_in_warehouse(conn, None if changes.full else sorted(months))
     insert_frame(conn, mart_licence_reuse, monthly)
-    # the holder each case was judged by, kept with its marks: a change of that holder finds the case again
-    holder = normalize_code_series(todo["applicant_id"].astype("string")).map(
-        codes.drop_duplicates("code").set_index("code")["holder_id"]
-    )
-    judged = pd.DataFrame({"golden_case_id": todo["golden_case_id"], "digest": holder}).dropna()
-    mark_changed(conn, key, judged, changes)
+    mark_changed(conn, key, NO_EXTRAS, changes)
     recomputed = 0 if changes.full else len(changes.changed) + len(changes.gone)
     return Refreshed(changes.full, tuple(sorted(months)), len(monthly), recomputed)

@@ -149,7 +149,7 @@ def _history(warehouse: Warehouse) -> None:
     assert (known.cases_changed, known.months) == (1, ("2026-12",))
     assert _same_as_full(warehouse)["F5"] == "True"
 
-    # the code is taken from the repository (no holder names it now): found by the holder it was judged by
+    # the code is taken from the repository (no holder names it now): its application found by the code
     with warehouse.begin() as conn:
         conn.execute(holder_codes.delete().where(holder_codes.c.code == NEWCOMER))
     taken = _refresh(warehouse)
@@ -157,13 +157,29 @@ def _history(warehouse: Warehouse) -> None:
     assert _same_as_full(warehouse)["F5"] == "False"
 
     # the code turns out to be a mistyped code of H1 (resolved to H1, whose licence was withdrawn in October): the
-    # newcomer's application is judged by H1 now, and H1's own applications are computed again with it
+    # newcomer's application is judged by H1 now (found by its code)
     _write(warehouse, holder_codes, [{"code": NEWCOMER, "holder_id": "H1", "how": "resolved"}])
     resolved = _refresh(warehouse)
-    assert resolved.cases_changed == 3  # F5, and F1 and F3 (H1's codes changed)
+    assert resolved.cases_changed == 1  # F5 alone: H1's own applications do not depend on that code
     assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F3": "False", "F4": "True", "F5": "False"}
     again = _refresh(warehouse)
     assert (again.cases_changed, again.months) == (0, ())
+
+    # H2 renews its business licence on 2 December, and H1's new one of 1 November is loaded late: only each
+    # holder's applications from its licence's day on could use it (H1's F3 and F5; not H2's F4 of the 1st), not
+    # their history
+    _write(warehouse, licences, [_licence("L4", "H2", "2026-12-02"), _licence("L5", "H1", "2026-11-01")])
+    renewed = _refresh(warehouse)
+    assert (renewed.cases_changed, renewed.months) == (2, ("2026-11", "2026-12"))
+    assert _same_as_full(warehouse).to_dict() == {"F1": "True", "F3": "True", "F4": "True", "F5": "True"}
+
+    # L2 is taken out of the repository (a licence recorded in error): the applications it stood in for, from its
+    # day of issue, are computed again
+    with warehouse.begin() as conn:
+        conn.execute(licences.delete().where(licences.c.licence_key == "L2"))
+    erased = _refresh(warehouse)
+    assert (erased.cases_changed, erased.months) == (1, ("2026-12",))  # F4; F2 was taken away earlier
+    assert _same_as_full(warehouse)["F4"] == "False"
 
 
 @pytest.mark.unit
