@@ -231,7 +231,8 @@ class Facts:
     quarantined: pd.DataFrame  # source_system, partition_date, record_key, record_id, reason_code, reason, payload
     staged: pd.DataFrame  # source_system, record_id, partition_date: clean records of the systems and feeds listed
     letters: pd.DataFrame  # dead letters with their version's partition_date and payload
-    versions: pd.DataFrame  # target, golden_case_id, version, status, partition_date of every case refused
+    versions: pd.DataFrame  # target, golden_case_id, version, status, partition_date of every case refused,
+    # for the receivers that refused it
     members: pd.DataFrame  # golden_case_id and its staged records (staged_cases columns)
     licences: pd.DataFrame  # licence_key, golden_case_id, licence_no, sources (refusals of the supervision feed)
     case_departments: pd.DataFrame  # case_no, handling_dept: the one golden case a number names
@@ -315,10 +316,11 @@ def read_facts(conn: sa.Connection) -> Facts:
         ).outerjoin(outbox, (o.target == d.target) & (o.idempotency_key == d.idempotency_key)),
     )
     refused = sorted(set(letters["golden_case_id"]))
+    targets = sorted(set(letters["target"]))  # the entries are per receiver: its own versions only, by index
     versions = _in_chunks(
         conn,
         lambda ids: sa.select(o.target, o.golden_case_id, o.version, o.status, o.partition_date).where(
-            o.golden_case_id.in_(ids)
+            o.target.in_(targets) & o.golden_case_id.in_(ids)
         ),
         refused,
         ["target", "golden_case_id", "version", "status", "partition_date"],
