@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from core.warehouse import Warehouse
 from reporting.definitions import ChannelDefinition, channel_definition
 from reporting.figures import channel_figures
+from reporting.refresh import count_where
 from schemas.case import places
 from schemas.warehouse import golden_cases
 
@@ -26,10 +27,6 @@ MODE_COLUMNS = {
     "告知承诺": "mode_commitment",
     "容缺受理": "mode_missing_papers",
 }
-
-
-def _count(condition) -> sa.ColumnElement:
-    return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
 def _lookup(column, mapping: dict[str, str]):
@@ -58,8 +55,8 @@ def channel_monthly_select(definition: ChannelDefinition | None = None) -> sa.Se
     names = dict(zip(table["place_code"], table["place_name"], strict=True))
     regions = dict(zip(table["place_code"], table["region_code"], strict=True))
     determinable, not_in_person = not_in_person_condition(definition)
-    share = sa.cast(_count(not_in_person), sa.Float) / sa.func.nullif(_count(determinable), 0)
-    modes = [_count(g.approval_mode == mode).label(column) for mode, column in MODE_COLUMNS.items()]
+    share = sa.cast(count_where(not_in_person), sa.Float) / sa.func.nullif(count_where(determinable), 0)
+    modes = [count_where(g.approval_mode == mode).label(column) for mode, column in MODE_COLUMNS.items()]
     return (
         sa.select(
             month.label("month"),
@@ -68,14 +65,14 @@ def channel_monthly_select(definition: ChannelDefinition | None = None) -> sa.Se
             sa.func.max(_lookup(g.accepting_place, names)).label("place_name"),
             sa.func.max(_lookup(g.accepting_place, regions)).label("place_region_code"),
             sa.func.count().label("cases"),
-            _count(g.submission_channel.is_not(None)).label("channel_known"),
-            _count(g.submission_channel.in_(definition.online_channels)).label("online"),
-            _count(g.delivery_method.is_not(None)).label("delivery_known"),
-            _count(determinable).label("determinable"),
-            _count(not_in_person).label("not_in_person"),
+            count_where(g.submission_channel.is_not(None)).label("channel_known"),
+            count_where(g.submission_channel.in_(definition.online_channels)).label("online"),
+            count_where(g.delivery_method.is_not(None)).label("delivery_known"),
+            count_where(determinable).label("determinable"),
+            count_where(not_in_person).label("not_in_person"),
             share.label("not_in_person_share"),
             *modes,
-            _count(g.approval_mode.is_(None) | g.approval_mode.not_in(list(MODE_COLUMNS))).label("mode_unknown"),
+            count_where(g.approval_mode.is_(None) | g.approval_mode.not_in(list(MODE_COLUMNS))).label("mode_unknown"),
         )
         .where(stamp.is_not(None))
         .group_by(month, dept, place)

@@ -20,7 +20,17 @@ import sqlalchemy as sa
 from core import clock
 from core.warehouse import frame_of, in_lists, insert_frame, replace_table
 from reporting.definitions import EvaluationDefinitions
-from reporting.refresh import CaseChanges, Refreshed, against_marks, mark_changed, mart_key, month_of, starts_over
+from reporting.refresh import (
+    CaseChanges,
+    Refreshed,
+    against_marks,
+    count_where,
+    mark_changed,
+    mart_key,
+    month_of,
+    moved_marks,
+    starts_over,
+)
 from resolution.evaluations import link, newest_states, number_index, standing
 from schemas.case import COMPLETED_STATUSES, is_completed
 from schemas.feeds import EVALUATION_LEVELS, FOLLOW_UP_STEPS, POOR_LEVELS
@@ -28,7 +38,6 @@ from schemas.warehouse import (
     evaluations,
     golden_cases,
     quarantined_feed_records,
-    refresh_marks,
     staged_days,
     staged_evaluations,
 )
@@ -183,18 +192,14 @@ def monthly_evaluations_in_warehouse(conn: sa.Connection, settings: EvaluationDe
     month = month_of(e.evaluated_at)
     dept, item = sa.func.coalesce(g.handling_dept, ""), sa.func.coalesce(g.item_code, "")
     rated = sa.true() if settings.count_default_ratings else (sa.func.coalesce(e.channel, "") != "default")
-
-    def count(condition: sa.ColumnElement) -> sa.ColumnElement:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
     measures = [
         sa.func.count().label("evaluations"),
-        *(count(e.level == level).label(level) for level in EVALUATION_LEVELS),
-        count(e.level.in_(list(settings.satisfied_levels)) & rated).label("satisfied_count"),
-        count(rated).label("rated"),
-        count(e.level.in_(list(POOR_LEVELS))).label("poor"),
-        count(e.follow_up.in_(["open", "overdue"])).label("poor_open"),
-        count(e.follow_up == "overdue").label("poor_past_deadline"),
+        *(count_where(e.level == level).label(level) for level in EVALUATION_LEVELS),
+        count_where(e.level.in_(list(settings.satisfied_levels)) & rated).label("satisfied_count"),
+        count_where(rated).label("rated"),
+        count_where(e.level.in_(list(POOR_LEVELS))).label("poor"),
+        count_where(e.follow_up.in_(["open", "overdue"])).label("poor_open"),
+        count_where(e.follow_up == "overdue").label("poor_past_deadline"),
     ]
     counted = (
         sa.select(month.label("month"), dept.label("handling_dept"), item.label("item_code"))
@@ -282,7 +287,7 @@ def refresh_evaluations(
     sources = list(sources)
     key = evaluations_key(cal, settings)
     days_key = f"{key}/days"
-    d, m = staged_days.c, refresh_marks.c
+    d = staged_days.c
     stamped = sa.select(d.stamp, d.source_system, d.partition_date).where(
         (d.table_name == staged_evaluations.name) & d.source_system.in_(sources)
     )
@@ -295,7 +300,12 @@ def refresh_evaluations(
         for source, day in sorted(unstamped):
             stamp_day(conn, staged_evaluations, source, day, now)
         stamps = frame_of(conn.execute(stamped))
-    if starts_over(conn, key, full):
+    full = starts_over(conn, key, full)
+    # the stamps last seen, kept as marks (stamp: "source|day"): a new one is a day staged anew, a gone one a day
+    # staged again or no longer staged
+    day_of = stamps["source_system"].astype(str) + "|" + stamps["partition_date"].map(lambda v: _date(v).isoformat())
+    moved = moved_marks(conn, days_key, pd.DataFrame({"golden_case_id": stamps["stamp"], "digest": day_of}))
+    if full:
         records = frame_of(
             conn.execute(sa.select(staged_evaluations).where(staged_evaluations.c.source_system.in_(sources)))
         )
@@ -306,19 +316,10 @@ def refresh_evaluations(
         )
         states = _states(conn, records, held, cal, settings, today)
         replace_table(conn, evaluations, states)
-        mark_changed(conn, key, NO_EXTRAS, CaseChanges(True, (), ()))
-        _mark_days(conn, days_key, stamps, gone=[])
+        mark_changed(conn, key, None, CaseChanges(True, (), ()))
         return Refreshed(True, (), len(states), 0)
 
-    seen = frame_of(
-        conn.execute(sa.select(m.golden_case_id.label("stamp"), m.content_hash.label("day")).where(m.mart == days_key))
-    )
-    if seen.empty:
-        seen = pd.DataFrame({"stamp": pd.Series(dtype=object), "day": pd.Series(dtype=object)})
-    new = stamps[~stamps["stamp"].isin(seen["stamp"])]
-    gone = seen[~seen["stamp"].isin(stamps["stamp"])]
-    days = {(str(s), _date(day)) for s, day in zip(new["source_system"], new["partition_date"], strict=True)}
-    days |= {(text.split("|", 1)[0], _date(text.split("|", 1)[1])) for text in gone["day"]}
+    days = {(text.split("|", 1)[0], _date(text.split("|", 1)[1])) for text in moved["digest"].fillna(moved["was"])}
     keys = _keys_of_days(conn, days)
 
     differ, vanished = against_marks(conn, key)
@@ -337,7 +338,7 @@ def refresh_evaluations(
 
     records, held = _records_of(conn, keys, days)
     # which one stands is chosen among every evaluation of a case: take the others of the cases touched too
-    named = number_index(conn, case_nos=records["case_no"].dropna()) if len(records) else NO_NUMBERS
+    named = _numbers_named(conn, records)
     cases = set(named["golden_case_id"].dropna())
     for part in in_lists(sorted({i for _, i in keys})):
         was = sa.select(e.golden_case_id).where(e.evaluation_id.in_(part) & e.golden_case_id.is_not(None))
@@ -347,22 +348,19 @@ def refresh_evaluations(
         others |= _pairs(conn, sa.select(e.source_system, e.evaluation_id).where(e.golden_case_id.in_(part)))
     if others - keys:
         more, more_held = _records_of(conn, others - keys, set())
-        records = pd.concat([records, more], ignore_index=True) if len(more) else records
+        if len(more):
+            records = pd.concat([records, more], ignore_index=True)
+            named = pd.concat([named, _numbers_named(conn, more)], ignore_index=True).drop_duplicates()
         held = pd.concat([held, more_held], ignore_index=True) if len(more_held) else held
         keys |= others
-    states = _states(conn, records, held, cal, settings, today)
+    states = _states(conn, records, held, cal, settings, today, named)
     for source in sources:
         ids = sorted(i for s_, i in keys if s_ == source)
         for part in in_lists(ids):
             conn.execute(evaluations.delete().where((e.source_system == source) & e.evaluation_id.in_(part)))
     written = insert_frame(conn, evaluations, states)
-    mark_changed(conn, key, NO_EXTRAS, CaseChanges(False, tuple(changed), tuple(gone_cases), tuple(changed)))
-    _mark_days(conn, days_key, new, gone=list(gone["stamp"]))
+    mark_changed(conn, key, None, CaseChanges(False, tuple(changed), tuple(gone_cases), tuple(changed)))
     return Refreshed(False, (), written, len(keys))
-
-
-NO_EXTRAS = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "digest": pd.Series(dtype=object)})
-NO_NUMBERS = pd.DataFrame({"case_no": pd.Series(dtype=object), "golden_case_id": pd.Series(dtype=object)})
 
 
 def _date(value: object) -> dt.date:
@@ -380,10 +378,17 @@ def _states(
     cal: WorkingCalendar,
     settings: EvaluationDefinitions,
     today: dt.date,
+    numbers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    named = records["case_no"].dropna() if len(records) else []
-    numbers = number_index(conn, case_nos=named)  # the numbers these evaluations name, not every case's
+    """The states of the evaluations ``records`` and ``held`` are of; ``numbers``: what the numbers they name
+    stand for, when already read."""
+    numbers = _numbers_named(conn, records) if numbers is None else numbers
     return follow_up(evaluation_states(records, held, numbers), cal, settings, today)
+
+
+def _numbers_named(conn: sa.Connection, records: pd.DataFrame) -> pd.DataFrame:
+    """The numbers the evaluation ``records`` name, with the golden cases they stand for (not every case's)."""
+    return number_index(conn, case_nos=records["case_no"].dropna() if len(records) else [])
 
 
 def _unstamped_days(conn: sa.Connection, sources: list[str], stamps: pd.DataFrame) -> set[tuple[str, dt.date]]:
@@ -459,19 +464,3 @@ def _records_of(
         quarantined = quarantined[pd.MultiIndex.from_frame(item[KEYS].astype(str)).isin(wanted)]
         quarantined = quarantined.drop_duplicates(["source_system", "partition_date", "record_key"])
     return records.reset_index(drop=True), quarantined.reset_index(drop=True)
-
-
-def _mark_days(conn: sa.Connection, key: str, stamps: pd.DataFrame, gone: list[str]) -> None:
-    """Record the stamps of the days now counted; forget those of days no longer staged."""
-    m = refresh_marks.c
-    for part in in_lists(gone):
-        conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
-    if len(stamps):
-        day = stamps["partition_date"].map(lambda v: _date(v).isoformat())
-        marks = pd.DataFrame(
-            {
-                "golden_case_id": stamps["stamp"].to_numpy(),
-                "content_hash": (stamps["source_system"] + "|" + day).to_numpy(),
-            }
-        )
-        insert_frame(conn, refresh_marks, marks.assign(mart=key, record_count=0))

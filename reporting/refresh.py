@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from core.warehouse import frame_of, in_lists
+from core.warehouse import frame_of, in_lists, insert_frame
 from schemas.warehouse import golden_cases, refresh_marks
 
 
@@ -43,6 +43,11 @@ class Refreshed:
         if not self.months:
             return "nothing changed: no month rebuilt"
         return f"{len(self.months)} month(s) rebuilt: {', '.join(self.months)} ({self.cases_changed} cases changed)"
+
+
+def count_where(condition: sa.ColumnElement) -> sa.ColumnElement:
+    """How many rows of a group meet ``condition`` (0, not NULL, when none)."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
 def month_of(column: sa.ColumnElement) -> sa.ColumnElement:
@@ -204,7 +209,7 @@ def changed_cases(
     return CaseChanges(False, tuple(changed), gone, remark)
 
 
-def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame, changes: CaseChanges) -> None:
+def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame | None, changes: CaseChanges) -> None:
     """Record what the mart under ``key`` now counts of the cases :func:`changed_cases` found changed: their
     content hash and record count (copied in SQL) and their ``extras``. Cases computed again only because their
     rows depend on the day keep their marks."""
@@ -220,6 +225,8 @@ def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame, changes: C
             conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
         for part in in_lists(ids):
             conn.execute(refresh_marks.insert().from_select(columns, heads.where(g.golden_case_id.in_(part))))
+    if extras is None:
+        return
     wanted = extras if changes.full else extras[extras["golden_case_id"].isin(ids)]
     if len(wanted):
         conn.execute(
@@ -228,3 +235,21 @@ def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame, changes: C
             .values(extra=sa.bindparam("e")),
             [{"g": str(i), "e": str(d)} for i, d in zip(wanted["golden_case_id"], wanted["digest"], strict=True)],
         )
+
+
+def moved_marks(conn: sa.Connection, key: str, now: pd.DataFrame) -> pd.DataFrame:
+    """Items kept as marks under ``key`` (golden_case_id: a licence key, a code, a staged day's stamp; content_hash:
+    what it was) against ``now`` (golden_case_id, digest): the rows that differ, new (``was`` NA), changed, or
+    gone (``digest`` NA), compared whole; the marks brought up to date."""
+    m = refresh_marks.c
+    was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
+    if was.empty:
+        was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
+    both = now.merge(was, on="golden_case_id", how="outer")
+    moved = both[both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna("")]
+    for part in in_lists(moved["golden_case_id"].astype(str).tolist()):
+        conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
+    fresh = moved[moved["digest"].notna()]
+    marks = {"golden_case_id": fresh["golden_case_id"].to_numpy(), "content_hash": fresh["digest"].to_numpy()}
+    insert_frame(conn, refresh_marks, pd.DataFrame(marks).assign(mart=key, record_count=0))
+    return moved

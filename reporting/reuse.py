@@ -17,9 +17,11 @@ from reporting.refresh import (
     CaseChanges,
     Refreshed,
     against_marks,
+    count_where,
     digest_of,
     mark_changed,
     mart_key,
+    moved_marks,
     starts_over,
 )
 from schemas.case import CODES_DIR, items
@@ -32,10 +34,7 @@ from schemas.warehouse import (
     licences,
     mart_licence_reuse,
     mart_material_reuse,
-    refresh_marks,
 )
-
-NO_EXTRAS = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "digest": pd.Series(dtype=object)})
 
 #: Events after which a licence no longer stands in for a material (until renewed or reinstated).
 ENDING = ("suspended", "withdrawn", "cancelled", "revoked", "expired")
@@ -141,17 +140,13 @@ def licence_reuse_in_warehouse(conn: sa.Connection, months: list[str] | None) ->
     """:func:`licence_reuse` summed in the warehouse from ``mart_material_reuse`` (the ``months`` given, or all):
     the same rows, without reading the applications' rows."""
     r = mart_material_reuse.c
-
-    def count(condition: sa.ColumnElement) -> sa.ColumnElement:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
     query = sa.select(
         r.item_code,
         r.month,
         sa.func.count(sa.distinct(r.golden_case_id)),
         sa.func.count(),
-        count(r.is_licence),
-        count(r.available),
+        count_where(r.is_licence),
+        count_where(r.available),
         sa.func.count(sa.distinct(sa.case((r.available, r.golden_case_id)))),
     ).group_by(r.item_code, r.month)
     if months is not None:
@@ -188,23 +183,6 @@ def licence_marks(spans: pd.DataFrame) -> pd.DataFrame:
     issued = pd.to_datetime(spans["issue_date"]).dt.strftime("%Y-%m-%d")
     text = digest + "|" + issued.to_numpy() + "|" + spans["holder_id"].astype(str).to_numpy()
     return pd.DataFrame({"golden_case_id": spans["licence_key"].astype(str).to_numpy(), "digest": text.to_numpy()})
-
-
-def _moved(conn: sa.Connection, key: str, now: pd.DataFrame) -> pd.DataFrame:
-    """The items (golden_case_id: a licence key, a code) whose digest differs from the marks under ``key``: new
-    (``was`` NA), changed, or gone (``digest`` NA); the marks brought up to date."""
-    m = refresh_marks.c
-    was = frame_of(conn.execute(sa.select(m.golden_case_id, m.content_hash.label("was")).where(m.mart == key)))
-    if was.empty:
-        was = pd.DataFrame({"golden_case_id": pd.Series(dtype=object), "was": pd.Series(dtype=object)})
-    both = now.merge(was, on="golden_case_id", how="outer")
-    moved = both[both["digest"].astype("string").fillna("") != both["was"].astype("string").fillna("")]
-    for part in in_lists(moved["golden_case_id"].astype(str).tolist()):
-        conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
-    fresh = moved[moved["digest"].notna()]
-    marks = {"golden_case_id": fresh["golden_case_id"].to_numpy(), "content_hash": fresh["digest"].to_numpy()}
-    insert_frame(conn, refresh_marks, pd.DataFrame(marks).assign(mart=key, record_count=0))
-    return moved
 
 
 def _touched_by_licences(conn: sa.Connection, moved: pd.DataFrame) -> set[str]:
@@ -260,9 +238,9 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     )
     key = reuse_key()
     full = starts_over(conn, key, full)
-    moved_licences = _moved(conn, f"{key}/licences", licence_marks(spans))
+    moved_licences = moved_marks(conn, f"{key}/licences", licence_marks(spans))
     code_marks = pd.DataFrame({"golden_case_id": codes["code"].astype(str), "digest": codes["holder_id"].astype(str)})
-    moved_codes = _moved(conn, f"{key}/codes", code_marks)
+    moved_codes = moved_marks(conn, f"{key}/codes", code_marks)
     if full:
         conn.execute(mart_material_reuse.delete())
         conn.execute(mart_licence_reuse.delete())
@@ -284,8 +262,6 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
             part = r.golden_case_id.in_(chunk)
             months |= set(conn.execute(sa.select(r.month).where(part).distinct()).scalars())
             conn.execute(mart_material_reuse.delete().where(part))
-    if todo.empty:
-        todo = pd.DataFrame(columns=[c.name for c in columns])
     detail = material_reuse(todo, codes, spans, required_materials())
     insert_frame(conn, mart_material_reuse, detail)
     months |= set(detail["month"])
@@ -293,6 +269,6 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
         conn.execute(mart_licence_reuse.delete().where(mart_licence_reuse.c.month.in_(sorted(months))))
     monthly = licence_reuse_in_warehouse(conn, None if changes.full else sorted(months))
     insert_frame(conn, mart_licence_reuse, monthly)
-    mark_changed(conn, key, NO_EXTRAS, changes)
+    mark_changed(conn, key, None, changes)
     recomputed = 0 if changes.full else len(changes.changed) + len(changes.gone)
     return Refreshed(changes.full, tuple(sorted(months)), len(monthly), recomputed)

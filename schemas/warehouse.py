@@ -244,7 +244,7 @@ golden_cases = Table(
     Column("first_partition", Date, nullable=False),
     Column("updated_partition", Date, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    # the cases of an applicant: a holder whose licences changed finds the applications judged by them
+    # the cases of an applicant's code: the applications a changed licence or code can have changed
     # (reporting.reuse), found by the code rather than among every case of the history
     Index("ix_golden_cases_applicant", "applicant_id"),
 )
@@ -447,7 +447,8 @@ refresh_marks = Table(
     # per-case marts compared in SQL (reporting.refresh.changed_cases): a digest of the case's inputs beyond its
     # golden row (its pauses), NULL when it has none
     Column("extra", String(32)),
-    # the cases a mart last counted with a given extra (reporting.reuse: the applications judged by a holder)
+    # a mart's cases that have an extra (reporting.refresh.changed_cases: the deadlines' cases with pauses), read by
+    # index instead of among every mark of the mart
     Index("ix_refresh_marks_extra", "mart", "extra"),
 )
 
