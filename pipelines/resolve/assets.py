@@ -73,16 +73,31 @@ FIGURES = (
 PAIR_KEYS = ["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r"]
 TARGETS = CASE_RECEIVERS
 CHUNK = 500
+#: How a record's link stands, read with it (:func:`_linked_records`).
+LINK_STATE = ["link_role", "link_rule", "link_probability"]
 
 
 def _linked_records(conn: sa.Connection, condition) -> pd.DataFrame:
+    """The staged records ``condition`` picks with their golden case and how their link stands now
+    (``link_role``, ``link_rule``, ``link_probability``: an update that would not change it is not sent)."""
+    c = case_links.c
     join = staged_cases.join(
         case_links,
-        (staged_cases.c.source_system == case_links.c.source_system)
-        & (staged_cases.c.partition_date == case_links.c.partition_date)
-        & (staged_cases.c.record_key == case_links.c.record_key),
+        (staged_cases.c.source_system == c.source_system)
+        & (staged_cases.c.partition_date == c.partition_date)
+        & (staged_cases.c.record_key == c.record_key),
     )
-    query = sa.select(staged_cases, case_links.c.golden_case_id).select_from(join).where(condition)
+    query = (
+        sa.select(
+            staged_cases,
+            c.golden_case_id,
+            c.role.label("link_role"),
+            c.match_rule.label("link_rule"),
+            c.match_probability.label("link_probability"),
+        )
+        .select_from(join)
+        .where(condition)
+    )
     return frame_of(conn.execute(query))
 
 
@@ -267,8 +282,15 @@ RULE_RANK = {"new": 0, "model": 1, "same_source_record": 2, "reviewer": 3}
 def _strengthen_neighbours(conn: sa.Connection, neighbours: pd.DataFrame, rule: np.ndarray, probability) -> None:
     """A record of another day that this day's records link to keeps the strongest way it was ever linked, so
     the order in which days are resolved (a backfill runs them in any order) does not change how links read."""
-    frame = neighbours[["source_system", "partition_date", "record_key"]].assign(rule=rule, p=probability)
-    frame = frame[frame["rule"] != "new"]
+    frame = neighbours[["source_system", "partition_date", "record_key", "link_rule", "link_probability"]].assign(
+        rule=rule, p=probability
+    )
+    # only the links this day makes stronger (the update below keeps the stronger of the two either way)
+    current = frame["link_rule"].map(RULE_RANK).fillna(0)
+    held = pd.to_numeric(frame["link_probability"], errors="coerce")
+    stronger = frame["rule"].map(RULE_RANK).fillna(0) > current
+    likelier = frame["p"].notna() & (held.isna() | (held < frame["p"]))
+    frame = frame[(frame["rule"] != "new") & (stronger | likelier)]
     if frame.empty:
         return
     c = case_links.c
@@ -350,14 +372,19 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
     touched = sorted(before | set(links["golden_case_id"]) | evaluated)
     linked = pd.concat(
         [_typed(_linked_records(conn, case_links.c.golden_case_id.in_(chunk))) for chunk in in_lists(touched)]
-        or [pd.DataFrame(columns=[*[c.name for c in staged_cases.columns], "golden_case_id"])],
+        or [pd.DataFrame(columns=[*[c.name for c in staged_cases.columns], "golden_case_id", *LINK_STATE])],
         ignore_index=True,
     )
     linked["role"] = roles(linked) if len(linked) else pd.Series(dtype="string")
     # A source record seen on several days is one record, however the days were resolved: each of its states
     # reads as such, from the golden case's whole membership rather than from the day's neighbourhood.
     linked["repeated"] = linked.duplicated(["golden_case_id", "source_system", "source_record_id"], keep=False)
-    if len(linked):
+    # only the links whose role or same-record reading this changes
+    moved = (linked["role"].astype("string") != linked["link_role"].astype("string")).fillna(True)
+    unread = (linked["link_rule"].astype("string") != "same_source_record").fillna(True)
+    unread |= pd.to_numeric(linked["link_probability"], errors="coerce").ne(1.0)
+    relinked = linked[moved | (linked["repeated"] & unread)]
+    if len(relinked):
         c = case_links.c
         conn.execute(
             case_links.update()
@@ -373,7 +400,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
             ),
             [
                 {"s": r.source_system, "p": r.partition_date, "k": r.record_key, "r": r.role, "same": r.repeated}
-                for r in linked[["source_system", "partition_date", "record_key", "role", "repeated"]].itertuples()
+                for r in relinked[["source_system", "partition_date", "record_key", "role", "repeated"]].itertuples()
             ],
         )
 
