@@ -35,6 +35,7 @@ from reporting.hotline import order_states
 from reporting.projects import handling_states, process_stage_states, project_states, review_candidates
 from reporting.supervision import finding_states, newest_findings
 from resolution.evaluations import number_index
+from schemas.projects import project_stages
 from schemas.warehouse import (
     evaluations,
     findings,
@@ -353,6 +354,8 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
             warehouse.read(sa.select(q).where(q.c.source_system.in_(list(PROJECT_FEEDS))), conn),
         )
         tracked = set(found.loc[found["status"] == "tracked", "project_code"])
+        # only the golden cases a handling names (by 办件编号) or of a stage item (review_candidates): not every case
+        named = sa.select(staged_project_items.c.handling_id)
         golden = warehouse.read(
             sa.select(
                 g.golden_case_id,
@@ -363,7 +366,9 @@ def projects_asset(context: AssetExecutionContext, warehouse: ResourceParam[Ware
                 g.address,
                 g.accepted_at,
                 g.project_code,
-            ),
+            )
+            .where(g.item_code.in_(sorted(project_stages()["item_code"])) | g.case_no.in_(named))
+            .order_by(g.golden_case_id),
             conn,
         )
         handled = handling_states(
