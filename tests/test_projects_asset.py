@@ -10,7 +10,13 @@ from dagster import materialize
 
 from core.warehouse import insert_frame
 from pipelines.feeds.assets import projects_asset
-from schemas.warehouse import golden_cases, project_handlings, project_link_review, staged_project_items, staged_projects
+from schemas.warehouse import (
+    golden_cases,
+    project_handlings,
+    project_link_review,
+    staged_project_items,
+    staged_projects,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -18,7 +24,7 @@ DAY = dt.date(2026, 11, 2)
 AT = dt.datetime(2026, 11, 2, 18)
 PROJECT = "2026-320412-36-03-303354"
 UNIT = "91320412MA1XYZ1234"  # the project unit (建设单位)
-LAND_ITEM = "000121001000"  # 建设项目用地预审与选址意见书核发: an item of the 用地 stage (schemas/codes/project_stages.csv)
+LAND_ITEM = "000121001000"  # 用地预审与选址意见书: of the 用地 stage (schemas/codes/project_stages.csv)
 OTHER_ITEM = "000102001000"  # 企业设立登记: no stage
 
 
