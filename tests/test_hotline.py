@@ -194,6 +194,46 @@ def test_orders_link_by_number_then_by_applicant_and_item_within_the_window():
     assert wide.loc[0, "golden_case_id"] == "GC7"
 
 
+def test_the_state_table_links_from_the_warehouse_as_the_rule_does_on_the_cases_of_the_items_named(warehouse):
+    """build_order_states reads only the golden cases of an item some order names with an applicant: the same
+    links as the rule run on every case above (the namesakes still two candidates, the case before still
+    unlinked), and a case of an item no order names is never read."""
+    from pipelines.feeds.assets import build_order_states
+    from schemas.warehouse import golden_cases, staged_hotline_orders
+
+    day = dt.date(2026, 11, 10)
+    cases = GOLDEN.assign(
+        record_count=1, version=1, content_hash="h", first_partition=day, updated_partition=day,
+        updated_at=dt.datetime(2026, 11, 10, 18),
+    )  # fmt: skip
+    unnamed = cases.iloc[[1]].assign(golden_case_id="GC_OTHER_ITEM", item_code="000199009000")  # no order names it
+    rows = [
+        ("by-applicant", "恒达科技有限公司", "000130001000", "2026-11-10 10:00"),
+        ("namesakes", "王芳", "000140002000", "2026-11-10 10:00"),
+        ("before-the-case", "恒达科技有限公司", "000130001000", "2026-11-01 10:00"),
+        ("no-item", "王芳", None, "2026-11-10 10:00"),
+    ]
+    orders_staged = pd.DataFrame(
+        [
+            staged(order, day, dispatched=at, deadline="2026-11-20 17:00", closed=None)
+            | {"applicant_name": name, "item_code": item}
+            for order, name, item, at in rows
+        ]
+    )
+    with warehouse.begin() as conn:
+        insert_frame(conn, golden_cases, pd.concat([cases, unnamed], ignore_index=True))
+        insert_frame(conn, staged_hotline_orders, orders_staged)
+    with warehouse.begin() as conn:
+        states = build_order_states(warehouse, conn).set_index("order_id")
+    view = states[["status", "golden_case_id", "candidates"]].astype(object)
+    assert view.where(view.notna(), None).to_dict("index") == {
+        "by-applicant": {"status": "linked", "golden_case_id": "GC4", "candidates": 1},
+        "namesakes": {"status": "review", "golden_case_id": None, "candidates": 2},
+        "before-the-case": {"status": "unlinked", "golden_case_id": None, "candidates": 0},
+        "no-item": {"status": "unlinked", "golden_case_id": None, "candidates": 0},
+    }
+
+
 # ---------------------------------------------------------------------------------------------- states and mart
 def staged(order_id, day, *, origin="city", category="咨询", result="solved", satisfaction="satisfied",
            dispatched="2026-10-05 09:00", deadline="2026-10-10 17:00", closed="2026-10-08 10:00", overdue=None,

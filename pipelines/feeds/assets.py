@@ -268,7 +268,12 @@ def build_order_states(warehouse: Warehouse, conn: sa.Connection) -> pd.DataFram
         conn,
     )
     numbers = number_index(conn, case_nos=records["case_no"].dropna() if len(records) else [])
-    golden = warehouse.read(sa.select(g.golden_case_id, g.applicant_name, g.item_code, g.submitted_at), conn)
+    # an order is linked by applicant only to a case of the item it names: the golden cases of those items alone
+    o = staged_hotline_orders.c
+    named = sa.select(o.item_code).where(o.item_code.is_not(None) & o.applicant_name.is_not(None))
+    golden = warehouse.read(
+        sa.select(g.golden_case_id, g.applicant_name, g.item_code, g.submitted_at).where(g.item_code.in_(named)), conn
+    )
     return order_states(records, quarantined, numbers, golden, definitions().hotline)
 
 
