@@ -237,6 +237,42 @@ def mark_changed(conn: sa.Connection, key: str, extras: pd.DataFrame | None, cha
         )
 
 
+def moved_in_sql(
+    conn: sa.Connection,
+    key: str,
+    source: sa.FromClause,
+    item: sa.ColumnElement,
+    value: sa.ColumnElement,
+    extra: sa.ColumnElement | None = None,
+) -> list[str]:
+    """The items of ``source`` (``item``: a licence key, a code) kept as marks under ``key`` (``value`` as the
+    mark's content_hash, ``extra`` as its extra), compared with their marks in SQL so that only the differences come
+    back: the items new, changed or gone, by key. The marks are brought up to date. Nothing is read whole."""
+    m = refresh_marks.c
+    mine = sa.select(m.golden_case_id, m.content_hash, m.extra).where(m.mart == key).subquery()
+    differs = mine.c.golden_case_id.is_(None) | (mine.c.content_hash != value)
+    if extra is not None:
+        differs |= sa.func.coalesce(mine.c.extra, "") != extra
+    shown = extra if extra is not None else sa.null()
+    changed = frame_of(
+        conn.execute(
+            sa.select(item.label("item"), value.label("value"), shown.label("extra"))
+            .select_from(source.outerjoin(mine, mine.c.golden_case_id == item))
+            .where(differs)
+        )
+    )
+    gone = conn.execute(
+        sa.select(mine.c.golden_case_id).where(~sa.exists().where(item == mine.c.golden_case_id))
+    ).scalars()
+    stale = sorted({*changed["item"].astype(str), *gone}) if len(changed) else sorted(set(gone))
+    for part in in_lists(stale):
+        conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
+    if len(changed):
+        marks = {"golden_case_id": changed["item"].astype(str), "content_hash": changed["value"].astype(str)}
+        insert_frame(conn, refresh_marks, pd.DataFrame(marks).assign(mart=key, record_count=0, extra=changed["extra"]))
+    return stale
+
+
 def moved_marks(conn: sa.Connection, key: str, now: pd.DataFrame) -> pd.DataFrame:
     """Items kept as marks under ``key`` (golden_case_id: a licence key, a code, a staged day's stamp; content_hash:
     what it was) against ``now`` (golden_case_id, digest): the rows that differ, new (``was`` NA), changed, or

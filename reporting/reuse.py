@@ -18,10 +18,9 @@ from reporting.refresh import (
     Refreshed,
     against_marks,
     count_where,
-    digest_of,
     mark_changed,
     mart_key,
-    moved_marks,
+    moved_in_sql,
     starts_over,
 )
 from schemas.case import CODES_DIR, items
@@ -173,29 +172,67 @@ def _text(column: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(column, sa.String).label(column.name)
 
 
-SPAN = ["licence_key", "licence_type_code", "issue_date", "valid_to", "ended"]
+def _event_days() -> sa.Subquery:
+    """Per licence with events: the first day an ending event took effect and the last day a restoring one did
+    (what :func:`availability` reads of its events)."""
+    ev = licence_events.c
+    return (
+        sa.select(
+            ev.licence_key,
+            sa.func.min(sa.case((ev.event.in_(ENDING), ev.effective_date))).label("ended"),
+            sa.func.max(sa.case((ev.event.in_(RESTORING), ev.effective_date))).label("restored"),
+        )
+        .group_by(ev.licence_key)
+        .subquery()
+    )
 
 
-def licence_marks(spans: pd.DataFrame) -> pd.DataFrame:
-    """Per licence, what an application is judged by (its type and span of validity) with its holder and day of
-    issue, as one text: ``digest|issue day|holder`` (golden_case_id: the licence key, digest)."""
-    digest = digest_of(spans, SPAN)
-    issued = pd.to_datetime(spans["issue_date"]).dt.strftime("%Y-%m-%d")
-    text = digest + "|" + issued.to_numpy() + "|" + spans["holder_id"].astype(str).to_numpy()
-    return pd.DataFrame({"golden_case_id": spans["licence_key"].astype(str).to_numpy(), "digest": text.to_numpy()})
+def _licence_state() -> tuple[sa.FromClause, sa.ColumnElement, sa.ColumnElement]:
+    """Every licence with what an application is judged by, as two texts compared in SQL: the repository's content
+    hash of the licence (its type, holder, days of issue and validity …) and ``ended|restored`` from its events."""
+    lc, days = licences.c, _event_days()
+    text = [sa.func.coalesce(sa.cast(day, sa.String), "") for day in (days.c.ended, days.c.restored)]
+    joined = licences.outerjoin(days, days.c.licence_key == lc.licence_key)
+    return joined, lc.content_hash, (text[0] + "|" + text[1])
 
 
-def _touched_by_licences(conn: sa.Connection, moved: pd.DataFrame) -> set[str]:
-    """The applications a changed licence can have changed: those of its holder (as it was and as it is) submitted
-    on or after its day of issue (as it was and as it is): a licence stands in for nothing before it was issued."""
-    sides = [side.str.split("|", n=2, expand=True) for side in (moved["was"].dropna(), moved["digest"].dropna())]
-    sides = [side for side in sides if len(side)]
-    if not sides:
-        return set()
-    parts = pd.concat(sides, ignore_index=True)
-    since = parts.assign(day=pd.to_datetime(parts[1])).groupby(parts[2])["day"].min()
-    g, h = golden_cases.c, holder_codes.c
+def _spans(conn: sa.Connection, holders: list[str] | None) -> pd.DataFrame:
+    """:func:`availability` of the licences of ``holders`` (None: every licence), the days read as text
+    ('YYYY-MM-DD', as stored) and parsed by pandas at once."""
+    lc, ev = licences.c, licence_events.c
+    select = sa.select(lc.licence_key, lc.holder_id, lc.licence_type_code, _text(lc.issue_date), _text(lc.valid_to))
+    events = sa.select(ev.licence_key, ev.event, _text(ev.effective_date))
+    if holders is None:
+        return availability(frame_of(conn.execute(select)), frame_of(conn.execute(events)))
+    found, happened = [], []
+    for part in in_lists(holders):
+        found.append(frame_of(conn.execute(select.where(lc.holder_id.in_(part)))))
+        theirs = sa.select(lc.licence_key).where(lc.holder_id.in_(part))
+        happened.append(frame_of(conn.execute(events.where(ev.licence_key.in_(theirs)))))
+    columns = {"licences": [c.name for c in select.selected_columns], "events": ["licence_key", "event",
+               "effective_date"]}  # fmt: skip
+    return availability(
+        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns["licences"]),
+        pd.concat(happened, ignore_index=True) if happened else pd.DataFrame(columns=columns["events"]),
+    )
+
+
+def _touched_by_licences(conn: sa.Connection, keys: list[str]) -> set[str]:
+    """The applications a changed (or new, or gone) licence can have changed: those whose rows name it (it stood in
+    for a material, and may no longer), and those of its holder submitted on or after its day of issue (it may
+    stand in now: a licence stands in for nothing before it was issued)."""
+    r, g, h, lc = mart_material_reuse.c, golden_cases.c, holder_codes.c, licences.c
     found: set[str] = set()
+    issued = []
+    for part in in_lists(keys):
+        found |= set(conn.execute(sa.select(r.golden_case_id).where(r.licence_key.in_(part)).distinct()).scalars())
+        issued.append(
+            frame_of(conn.execute(sa.select(lc.holder_id, _text(lc.issue_date)).where(lc.licence_key.in_(part))))
+        )
+    issued = pd.concat(issued, ignore_index=True) if issued else pd.DataFrame()
+    if issued.empty:
+        return found
+    since = pd.to_datetime(issued["issue_date"]).groupby(issued["holder_id"]).min()
     for part in in_lists(sorted(since.index)):
         query = (
             sa.select(g.golden_case_id, h.holder_id, g.submitted_at)
@@ -214,48 +251,47 @@ def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
 
     An application's rows depend on the case (item, applicant, day of submission: its content hash), on which
     holder its applicant's code names, and on that holder's licences and their events (a licence loaded late,
-    withdrawn, renewed). Kept in ``refresh_marks``: per case its content hash; per licence a digest of its type
-    and span of validity with its holder and day of issue; per code the holder it names. A refresh computes again
-    the cases that changed, are new or gone (compared in SQL: ``against_marks``), the cases a code that changed
-    names (by the code: applicant codes are stored normalised, ``ix_golden_cases_applicant``), and, for a licence
-    that changed, the applications of its holder (as it was and is) submitted on or after its day of issue (as it
-    was and is): a licence stands in for nothing before it was issued, so a licence issued today touches today's
-    applications, not the holder's history. Then the per-item-and-month figures of the months those fall in, in
-    SQL. It reads every licence, event and code (their digests) but only the changed cases. Everything when the
-    rules changed, there are no marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild.
+    withdrawn, renewed). Kept in ``refresh_marks``: per case its content hash; per licence the repository's content
+    hash of it (type, holder, days of issue and validity …) and the days its events end and restore it; per code the
+    holder it names. Each kind is compared with its marks in SQL (``against_marks``, ``moved_in_sql``), so only the
+    differences are read: nothing of the repository's history is read whole. A refresh computes again the cases
+    that changed, are new or gone, the cases a code that changed names (by the code: applicant codes are stored
+    normalised, ``ix_golden_cases_applicant``), and, for a licence that changed, came or went, the applications
+    whose rows name it (``ix_mart_material_reuse_licence``) and those of its holder submitted on or after its day of
+    issue (a licence stands in for nothing before it was issued, so a licence issued today touches today's
+    applications, not the holder's history); each judged by the licences of its own holder only. Then the
+    per-item-and-month figures of the months those fall in, in SQL. Everything when the rules changed, there are
+    no marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild.
     Returns what it did."""
-    g, r, lc, ev = golden_cases.c, mart_material_reuse.c, licences.c, licence_events.c
+    g, r, h = golden_cases.c, mart_material_reuse.c, holder_codes.c
     columns = [g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at]
-    codes = frame_of(conn.execute(sa.select(holder_codes.c.code, holder_codes.c.holder_id)))
-    # the days as text ('YYYY-MM-DD', as stored), parsed by pandas at once rather than a date object per value
-    spans = availability(
-        frame_of(
-            conn.execute(
-                sa.select(lc.licence_key, lc.holder_id, lc.licence_type_code, _text(lc.issue_date), _text(lc.valid_to))
-            )
-        ),
-        frame_of(conn.execute(sa.select(ev.licence_key, ev.event, _text(ev.effective_date)))),
-    )
     key = reuse_key()
     full = starts_over(conn, key, full)
-    moved_licences = moved_marks(conn, f"{key}/licences", licence_marks(spans))
-    code_marks = pd.DataFrame({"golden_case_id": codes["code"].astype(str), "digest": codes["holder_id"].astype(str)})
-    moved_codes = moved_marks(conn, f"{key}/codes", code_marks)
+    joined, content, events = _licence_state()
+    moved_licences = moved_in_sql(conn, f"{key}/licences", joined, licences.c.licence_key, content, events)
+    moved_codes = moved_in_sql(conn, f"{key}/codes", holder_codes, h.code, h.holder_id)
     if full:
         conn.execute(mart_material_reuse.delete())
         conn.execute(mart_licence_reuse.delete())
         todo = frame_of(conn.execute(sa.select(*columns)))
         changes = CaseChanges(True, tuple(todo["golden_case_id"]) if len(todo) else (), ())
+        codes = frame_of(conn.execute(sa.select(h.code, h.holder_id)))
+        spans = _spans(conn, None)
     else:
         differ, vanished = against_marks(conn, key)
         gone = [row[0] for row in vanished]
         ids = {row[0] for row in differ} | _touched_by_licences(conn, moved_licences)
-        for part in in_lists(moved_codes["golden_case_id"].astype(str).tolist()):  # the cases a code names
+        for part in in_lists(moved_codes):  # the cases a code names
             ids |= set(conn.execute(sa.select(g.golden_case_id).where(g.applicant_id.in_(part))).scalars())
         ids = sorted(ids - set(gone))
         parts = [frame_of(conn.execute(sa.select(*columns).where(g.golden_case_id.in_(p)))) for p in in_lists(ids)]
         todo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in columns])
         changes = CaseChanges(False, tuple(todo["golden_case_id"]), tuple(gone), tuple(todo["golden_case_id"]))
+        # the codes the applications name and their holders' licences, not every licence of the repository
+        named = sorted(set(normalize_code_series(todo["applicant_id"].astype("string")).dropna()))
+        found = [frame_of(conn.execute(sa.select(h.code, h.holder_id).where(h.code.in_(p)))) for p in in_lists(named)]
+        codes = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["code", "holder_id"])
+        spans = _spans(conn, sorted(set(codes["holder_id"])))
     months: set[str] = set()
     if not changes.full:
         for chunk in in_lists([*changes.changed, *changes.gone]):

@@ -606,6 +606,8 @@ mart_material_reuse = Table(
     Column("is_licence", Boolean, nullable=False),  # a licence the government issued (电子证照) could stand in
     Column("available", Boolean, nullable=False),  # a valid licence of that type was in the repository that day
     Column("licence_key", String(32)),  # which one
+    # the applications a licence stood in for, computed again when it changes (reporting.reuse.refresh_reuse)
+    Index("ix_mart_material_reuse_licence", "licence_key"),
 )
 mart_licence_reuse = Table(
     "mart_licence_reuse",
