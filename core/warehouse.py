@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, PrivateAttr
+from sqlalchemy.ext.compiler import compiles
 
 from core.database_retry import with_retries
 from schemas.warehouse import MARTS, metadata
@@ -216,6 +217,34 @@ def replace_table(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, say
         say(f"{table.name}: its columns changed with this version; created anew")
     conn.execute(table.delete())
     return insert_frame(conn, table, frame)
+
+
+class json_text(sa.sql.expression.FunctionElement):
+    """``json_text(column, name)``: the top-level member ``name`` of the JSON object stored as text in ``column``,
+    as text (NULL when absent), taken out by the database: SQLite's ``json_extract``, PostgreSQL's ``->>``. A
+    check reads one field of every raw record without parsing every payload in Python."""
+
+    type = sa.String()
+    inherit_cache = False  # the member is not among the clauses: no statement cached under another member's key
+    name = "json_text"
+
+    def __init__(self, column: sa.ColumnElement, member: str) -> None:
+        if not member.replace("_", "").isalnum():
+            raise ValueError(f"json_text: a member name of letters, digits and _ only, not {member!r}")
+        self.member = member
+        super().__init__(column)
+
+
+@compiles(json_text)
+def _json_text_sqlite(element: json_text, compiler, **kw) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(json_extract({column}, '$.\"{element.member}\"') AS TEXT)"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler, **kw) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"(CAST({column} AS JSON) ->> '{element.member}')"
 
 
 #: Values per ``IN (…)`` list: well under SQLite's and PostgreSQL's parameter limits, and short statements.

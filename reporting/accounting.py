@@ -3,34 +3,34 @@ state table that must hold each exactly once. The checks and the reconciliation 
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import sqlalchemy as sa
 
 from core.feeds import Feed
+from core.warehouse import json_text
 from schemas.warehouse import raw_feed_records
 
 
 def pulled_items(warehouse, feeds: dict[str, Feed], field: str) -> pd.DataFrame:
     """Every item the ``feeds`` sent, from the raw records alone: source_system, item_id (the feed's ``field``, the
-    canonical id field, as the record carries it; else the day and record key, as staging.feeds.quarantine_key)."""
+    canonical id field, as the record carries it; else the day and record key, as staging.feeds.quarantine_key).
+    The id is taken out of each payload by the database (``json_text``), one feed at a time: the payloads are not
+    read into Python."""
     r = raw_feed_records.c
-    raw = warehouse.read(
-        sa.select(r.source_system, r.partition_date, r.record_key, r.payload).where(r.source_system.in_(list(feeds)))
-    )
-    if raw.empty:
+    frames = [
+        warehouse.read(
+            sa.select(
+                r.source_system, r.partition_date, r.record_key, json_text(r.payload, feed.fields[field]).label("given")
+            ).where(r.source_system == name)
+        )
+        for name, feed in feeds.items()
+    ]
+    raw = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
+    if raw is None:
         return pd.DataFrame(columns=["source_system", "item_id"])
-    id_field = {name: feed.fields[field] for name, feed in feeds.items()}
-    given = pd.Series(
-        [
-            str(json.loads(payload).get(id_field[source]) or "").strip()
-            for source, payload in zip(raw["source_system"], raw["payload"], strict=True)
-        ],
-        index=raw.index,
-    )
+    given = raw["given"].astype("string").str.strip().fillna("")
     day = pd.to_datetime(raw["partition_date"]).dt.strftime("%Y-%m-%d")
-    ids = given.where(given != "", day + "/" + raw["record_key"])
+    ids = given.where(given != "", day + "/" + raw["record_key"].astype("string"))
     return pd.DataFrame({"source_system": raw["source_system"], "item_id": ids}).drop_duplicates()
 
 
