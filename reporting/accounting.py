@@ -17,17 +17,18 @@ def pulled_items(warehouse, feeds: dict[str, Feed], field: str) -> pd.DataFrame:
     The id is taken out of each payload by the database (``json_text``), one feed at a time: the payloads are not
     read into Python."""
     r = raw_feed_records.c
-    frames = [
+    read = (
         warehouse.read(
             sa.select(
                 r.source_system, r.partition_date, r.record_key, json_text(r.payload, feed.fields[field]).label("given")
             ).where(r.source_system == name)
         )
         for name, feed in feeds.items()
-    ]
-    raw = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    if raw is None:
+    )
+    frames = [frame for frame in read if len(frame)]
+    if not frames:
         return pd.DataFrame(columns=["source_system", "item_id"])
+    raw = pd.concat(frames, ignore_index=True)
     given = raw["given"].astype("string").str.strip().fillna("")
     day = pd.to_datetime(raw["partition_date"]).dt.strftime("%Y-%m-%d")
     ids = given.where(given != "", day + "/" + raw["record_key"].astype("string"))

@@ -247,7 +247,8 @@ def moved_in_sql(
 ) -> list[str]:
     """The items of ``source`` (``item``: a licence key, a code) kept as marks under ``key`` (``value`` as the
     mark's content_hash, ``extra`` as its extra), compared with their marks in SQL so that only the differences come
-    back: the items new, changed or gone, by key. The marks are brought up to date. Nothing is read whole."""
+    back (the database goes through every item; Python sees only the differences): the items new, changed or gone,
+    by key. The marks are brought up to date."""
     m = refresh_marks.c
     mine = sa.select(m.golden_case_id, m.content_hash, m.extra).where(m.mart == key).subquery()
     differs = mine.c.golden_case_id.is_(None) | (mine.c.content_hash != value)
@@ -264,7 +265,7 @@ def moved_in_sql(
     gone = conn.execute(
         sa.select(mine.c.golden_case_id).where(~sa.exists().where(item == mine.c.golden_case_id))
     ).scalars()
-    stale = sorted({*changed["item"].astype(str), *gone}) if len(changed) else sorted(set(gone))
+    stale = sorted({*changed["item"].astype(str), *gone})
     for part in in_lists(stale):
         conn.execute(refresh_marks.delete().where((m.mart == key) & m.golden_case_id.in_(part)))
     if len(changed):

@@ -209,12 +209,15 @@ def _spans(conn: sa.Connection, holders: list[str] | None) -> pd.DataFrame:
         found.append(frame_of(conn.execute(select.where(lc.holder_id.in_(part)))))
         theirs = sa.select(lc.licence_key).where(lc.holder_id.in_(part))
         happened.append(frame_of(conn.execute(events.where(ev.licence_key.in_(theirs)))))
-    columns = {"licences": [c.name for c in select.selected_columns], "events": ["licence_key", "event",
-               "effective_date"]}  # fmt: skip
-    return availability(
-        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns["licences"]),
-        pd.concat(happened, ignore_index=True) if happened else pd.DataFrame(columns=columns["events"]),
-    )
+
+    def whole(frames: list[pd.DataFrame], query: sa.Select) -> pd.DataFrame:
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=list(query.selected_columns.keys()))
+        )
+
+    return availability(whole(found, select), whole(happened, events))
 
 
 def _touched_by_licences(conn: sa.Connection, keys: list[str]) -> set[str]:
@@ -249,19 +252,19 @@ def _touched_by_licences(conn: sa.Connection, keys: list[str]) -> set[str]:
 def refresh_reuse(conn: sa.Connection, *, full: bool = False) -> Refreshed:
     """Bring ``mart_material_reuse`` and ``mart_licence_reuse`` up to date inside ``conn``'s transaction.
 
-    An application's rows depend on the case (item, applicant, day of submission: its content hash), on which
-    holder its applicant's code names, and on that holder's licences and their events (a licence loaded late,
-    withdrawn, renewed). Kept in ``refresh_marks``: per case its content hash; per licence the repository's content
-    hash of it (type, holder, days of issue and validity …) and the days its events end and restore it; per code the
-    holder it names. Each kind is compared with its marks in SQL (``against_marks``, ``moved_in_sql``), so only the
-    differences are read: nothing of the repository's history is read whole. A refresh computes again the cases
-    that changed, are new or gone, the cases a code that changed names (by the code: applicant codes are stored
-    normalised, ``ix_golden_cases_applicant``), and, for a licence that changed, came or went, the applications
-    whose rows name it (``ix_mart_material_reuse_licence``) and those of its holder submitted on or after its day of
-    issue (a licence stands in for nothing before it was issued, so a licence issued today touches today's
-    applications, not the holder's history); each judged by the licences of its own holder only. Then the
-    per-item-and-month figures of the months those fall in, in SQL. Everything when the rules changed, there are
-    no marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild.
+    An application's rows depend on the case (item, applicant, day of submission: its content hash), on which holder
+    its applicant's code names, and on that holder's licences and their events (a licence loaded late, withdrawn,
+    renewed). Kept in ``refresh_marks``: per case its content hash; per licence the repository's content hash of it
+    (type, holder, days of issue and validity …) and the days its events end and restore it; per code the holder it
+    names. Each kind is compared with its marks in SQL (``against_marks``, ``moved_in_sql``), so only the
+    differences come back to Python (the database still goes through every licence, event and code, at its speed). A
+    refresh computes again the cases that changed, are new or gone, the cases a code that changed names (by the
+    code: applicant codes are stored normalised, ``ix_golden_cases_applicant``), and, for a licence that changed,
+    came or went, the applications whose rows name it (``ix_mart_material_reuse_licence``) and those of its holder
+    submitted on or after its day of issue (a licence stands in for nothing before it was issued, so a licence
+    issued today touches today's applications, not the holder's history); each judged by the licences of its own
+    holder only. Then the per-item-and-month figures of the months those fall in, in SQL. Everything when the rules
+    changed, there are no marks, or ``full``. Any order of refreshes ends in the rows of a full rebuild.
     Returns what it did."""
     g, r, h = golden_cases.c, mart_material_reuse.c, holder_codes.c
     columns = [g.golden_case_id, g.item_code, g.applicant_id, g.submitted_at]
