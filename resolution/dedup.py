@@ -14,11 +14,13 @@ import io
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 
-from core.exports import spreadsheet_safe
+from core.exports import write_csv
 from resolution.engine import make_engine
 from resolution.features import prepare
 from resolution.golden import golden_id_for
@@ -98,18 +100,14 @@ def _read_checked(path: Path, raw: bytes) -> pd.DataFrame:
 
 def cluster_ids(cases: pd.DataFrame, component) -> pd.Series:
     """Each cluster is named after its first record (by source and id), so reruns give the same ids."""
-    frame = pd.DataFrame(
-        {
-            "component": component,
-            "source_system": cases["source_system"].to_numpy(),
-            "source_record_id": cases["source_record_id"].to_numpy(),
-        }
-    )
-    first = frame.sort_values(["source_system", "source_record_id"], kind="stable").drop_duplicates("component")
-    names = pd.Series(
-        golden_id_for(first["source_system"], first["source_record_id"]).to_numpy(), index=first["component"].to_numpy()
-    )
-    return frame["component"].map(names)
+    keys = pa.table({"source": cases["source_system"], "record": cases["source_record_id"]})
+    # A stable sort (Arrow's, by UTF-8 bytes: the order of the characters' code points, as Python's strings sort)
+    order = pc.sort_indices(keys, sort_keys=[("source", "ascending"), ("record", "ascending")]).to_numpy()
+    component = np.asarray(component)
+    components, first = np.unique(component[order], return_index=True)
+    founders = order[first]
+    names = golden_id_for(cases["source_system"].iloc[founders], cases["source_record_id"].iloc[founders]).to_numpy()
+    return pd.Series(names[np.searchsorted(components, component)])
 
 
 def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=print) -> dict:
@@ -151,7 +149,7 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
             "in_review": pd.RangeIndex(len(keys)).isin(in_review),
         }
     )
-    spreadsheet_safe(output).to_csv(output_path, index=False, encoding="utf-8")
+    write_csv(output, output_path)
     summary = {
         "records": len(keys),
         "clusters": int(clusters.nunique()),
@@ -169,6 +167,6 @@ def run(input_path: Path, output_path: Path, *, backend: str | None = None, log=
     )
     if len(result.review):
         review_path = output_path.with_name(output_path.stem + "_review.csv")
-        spreadsheet_safe(result.review).to_csv(review_path, index=False, encoding="utf-8")
+        write_csv(result.review, review_path)
         log(f"uncertain pairs with their per-field match weights: {review_path}")
     return summary

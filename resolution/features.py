@@ -197,36 +197,45 @@ def load_features(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame, table:
             [v if v is None else "".join(sorted(v)) for v in pa.Array.from_pandas(ids).to_pylist()], dtype=ids.dtype
         ),
     )
-    # DuckDB reads an Arrow table directly, faster than the DataFrame's columns.
-    con.register("prepared_cases", pa.Table.from_pandas(prepared.assign(id_sorted=id_sorted), preserve_index=False))
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE {table} AS
-        SELECT * EXCLUDE (submitted_date, id_sorted), CAST(submitted_date AS DATE) AS submitted_date, id_sorted
-        FROM prepared_cases
-        """
-    )
-    con.unregister("prepared_cases")
-    classes = learn_item_classes(con, table)
-    con.register("item_classes", classes)
-    # The learned class and the package day added in one pass over the records (one table written, not two).
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE {table} AS
-        WITH classed AS (
-            SELECT f.*, coalesce(c.item_class, f.item_token) AS item_class
-            FROM (SELECT *, coalesce(item_key, 'name:' || item_name_norm) AS item_token FROM {table}) f
+    # DuckDB reads an Arrow table directly, faster than the DataFrame's columns; the item classes are learned
+    # from the Arrow table itself, and the table is written once, with its class and package day.
+    con.register("prepared_arrow", pa.Table.from_pandas(prepared.assign(id_sorted=id_sorted), preserve_index=False))
+    try:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP VIEW prepared_cases AS
+            SELECT * EXCLUDE (submitted_date, id_sorted), CAST(submitted_date AS DATE) AS submitted_date, id_sorted
+            FROM prepared_arrow
+            """
+        )
+        classes = learn_item_classes(con, "prepared_cases")
+        con.register("item_classes", classes)
+        # Only the columns the package days need go through the classing twice (a common table expression read
+        # twice is materialised whole: every column of a million records written and read again).
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE {table} AS
+            WITH tokened AS (
+                SELECT *, coalesce(item_key, 'name:' || item_name_norm) AS item_token FROM prepared_cases
+            ), classed AS (
+                SELECT f.source_system, f.submitted_date, f.id_valid, f.id_norm, f.name_norm,
+                       coalesce(c.item_class, f.item_token) AS item_class
+                FROM tokened f LEFT JOIN item_classes c ON c.item_token = f.item_token
+            ), {package_days_sql("classed")}
+            SELECT f.*, coalesce(c.item_class, f.item_token) AS item_class,
+                   (by_id.items IS NOT NULL OR by_name.items IS NOT NULL) AS package_day
+            FROM tokened f
             LEFT JOIN item_classes c ON c.item_token = f.item_token
-        ), {package_days_sql("classed")}
-        SELECT f.*, (by_id.items IS NOT NULL OR by_name.items IS NOT NULL) AS package_day
-        FROM classed f
-        LEFT JOIN day_items by_id ON f.id_valid AND by_id.applicant = f.id_norm
-                                 AND by_id.submitted_date = f.submitted_date
-        LEFT JOIN day_items by_name ON by_name.applicant = 'name:' || f.name_norm
-                                   AND by_name.submitted_date = f.submitted_date
-        """
-    )
-    con.unregister("item_classes")
+            LEFT JOIN day_items by_id ON f.id_valid AND by_id.applicant = f.id_norm
+                                     AND by_id.submitted_date = f.submitted_date
+            LEFT JOIN day_items by_name ON by_name.applicant = 'name:' || f.name_norm
+                                       AND by_name.submitted_date = f.submitted_date
+            """
+        )
+    finally:
+        con.execute("DROP VIEW IF EXISTS prepared_cases")
+        con.unregister("prepared_arrow")
+        con.unregister("item_classes")  # unregistering what was never registered is no error
     return table
 
 

@@ -356,26 +356,32 @@ def test_connected_components_number_components_as_scipy_does():
     assert connected_components(4, np.array([3, 1]), np.array([1, 3])).tolist() == [0, 1, 2, 1]
 
 
-def test_duckdb_scores_are_splinks_predictions_to_the_bit(tmp_path):
-    """The DuckDB backend scores with one query written from the model file; Splink's linker, given the same
-    model and features, predicts the same pairs with the same levels, weights and probabilities."""
+def _hard_cases(tmp_path, records: int = 4000) -> pd.DataFrame:
+    """The hard set (packages, changes after establishment, clerks' item names), written by a generator made
+    without sight of the engine (``benchmarks/hard_cases.py``)."""
     import importlib.util
     from pathlib import Path
 
-    from resolution.backends.duckdb import DuckDBBackend
-    from resolution.features import prepare
-    from resolution.model import REVIEW_THRESHOLD, load_model
-
-    # The hard set (packages, changes after establishment, clerks' item names): every item level occurs there.
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "hard_cases.py"
     spec = importlib.util.spec_from_file_location("hard_cases", script)
     hard_cases = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hard_cases)
     output, truth = tmp_path / "cases.csv", tmp_path / "truth.csv"
-    hard_cases.main(["--records", "4000", "--seed", "5", "--output", str(output), "--truth", str(truth)])
+    hard_cases.main(["--records", str(records), "--seed", "5", "--output", str(output), "--truth", str(truth)])
+    return pd.read_csv(output, dtype=str, keep_default_na=False)
+
+
+def test_duckdb_scores_are_splinks_predictions_to_the_bit(tmp_path):
+    """The DuckDB backend scores with one query written from the model file; Splink's linker, given the same
+    model and features, predicts the same pairs with the same levels, weights and probabilities."""
+    from resolution.backends.duckdb import DuckDBBackend
+    from resolution.features import prepare
+    from resolution.model import REVIEW_THRESHOLD, load_model
+
+    # Every item level occurs in the hard set.
     backend = DuckDBBackend()
     try:
-        backend.load(prepare(pd.read_csv(output, dtype=str, keep_default_na=False)))
+        backend.load(prepare(_hard_cases(tmp_path)))
         model = load_model()
         ours, splinks = (
             scored.sort_values(["uid_l", "uid_r"]).reset_index(drop=True)
@@ -388,3 +394,38 @@ def test_duckdb_scores_are_splinks_predictions_to_the_bit(tmp_path):
     # Every comparison reaches several levels on this data, the item's by code, by name and on package days.
     assert all(ours[f"gamma_{c['output_column_name']}"].nunique() >= 2 for c in model["comparisons"])
     assert ours["gamma_item"].nunique() >= 4
+
+
+def test_name_rules_add_no_pair_to_pinyin_rules(tmp_path):
+    """The blocking rules on a name's pinyin find every pair the same rules on the name itself would: the rules
+    on the name were dropped as adding nothing but rows for the union to drop again."""
+    from resolution.backends.duckdb import DuckDBBackend
+    from resolution.backends.scoring import blocked_pairs_sql
+    from resolution.features import prepare
+    from resolution.model import BLOCKING_RULES, _candidates
+
+    by_name = [_candidates("name_norm", "item_class"), _candidates("name_norm", "submitted_date")]
+    by_pinyin = [_candidates("name_py", "item_class"), _candidates("name_py", "submitted_date")]
+    assert set(by_pinyin) <= set(BLOCKING_RULES) and not set(by_name) & set(BLOCKING_RULES)
+    # Namesakes, homophones and names typed two ways: names with one pinyin that differ, and the same name.
+    extra = cases(
+        clerk("H1", "", "张伟", "", "2024-03-01 09:00"),
+        clerk("H2", "", "章伟", "", "2024-03-02 09:00"),
+        clerk("H3", "", "张 伟", "", "2024-03-02 10:00"),
+        clerk("H4", "", "ZHANG WEI", "", "2024-03-02 10:00", kind="natural_person"),
+    )
+    backend = DuckDBBackend()
+    try:
+        backend.load(prepare(pd.concat([_hard_cases(tmp_path, 3000), extra], ignore_index=True)))
+
+        def pairs(rules: list[str]) -> set[tuple[int, int]]:
+            return set(backend.con.execute(blocked_pairs_sql(backend.table, rules)).fetchall())
+
+        every, kept = pairs([*BLOCKING_RULES, *by_name]), pairs(BLOCKING_RULES)
+        names = backend.con.execute(
+            f"SELECT count(DISTINCT name_py), count(DISTINCT name_norm) FROM {backend.table}"
+        ).fetchone()
+    finally:
+        backend.close()
+    assert every == kept and len(kept) > 1000
+    assert names[0] < names[1]  # some pinyin stands for several names: the pinyin rules are the wider ones
