@@ -50,6 +50,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     import pyarrow.csv as arrow_csv
 
     headings = [str(name) for name in frame.columns]
+    # A row of one blank cell is quoted (""), else it would be an empty line: one column goes to pandas.
     cells = [_csv_cells(frame[name]) for name in frame.columns] if len(headings) > 1 else [None]
     if (
         any(c is None for c in cells)
@@ -73,7 +74,7 @@ def _csv_cells(values: pd.Series):
 
     if values.dtype == bool:
         return pa.array(np.where(values.to_numpy(), "True", "False"), type=pa.string())
-    if values.dtype.kind in "iu" and isinstance(values.dtype, np.dtype):
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
         return pa.array(values.to_numpy().astype(str), type=pa.string())
     if values.dtype == np.float64:
         # Once per distinct value, as pandas renders them (numpy's shortest repr: 1.0, 0.999999, 1e-07).
