@@ -15,6 +15,11 @@ ratio of the last week's cost per record to the second week's. Everything also g
     .venv/bin/python benchmarks/year.py                                  # 52 weeks, 260 hall cases a day, SQLite
     .venv/bin/python benchmarks/year.py --weeks 8 --cases-per-day 910    # 3.5x the seed's volume, 8 weeks
     .venv/bin/python benchmarks/year.py --postgres                       # on PostgreSQL (127.0.0.1:5432)
+    .venv/bin/python benchmarks/year.py --weeks 16 --fresh-process       # every week in a process of its own
+
+``--fresh-process`` runs each week's load and refresh in a new process, as the daemon launches each run in a
+process of its own, instead of all in this one: the load's wall and CPU seconds are still the run's own (the
+process's start and imports apart, printed as ``start s``), so the two ways compare week by week.
 """
 
 from __future__ import annotations
@@ -107,7 +112,57 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:
     }
 
 
+def run_week(load, marts, instance, week: list[str]) -> dict:
+    """One week's load (a backfill of its days in one run) and the marts' refresh after it, in this process."""
+    from pipelines.partitions import partition_range_tags
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = load.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET, tags=partition_range_tags(week)
+    )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    refresh = time.perf_counter()
+    refreshed = marts.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    return {
+        "load_run": result.run_id,
+        "load_ok": result.success,
+        "load_wall_s": wall,
+        "load_cpu_s": cpu,
+        "refresh_run": refreshed.run_id,
+        "refresh_ok": refreshed.success,
+        "refresh_s": time.perf_counter() - refresh,
+    }
+
+
+def _week_in_a_process(week: list[str]) -> dict:
+    """:func:`run_week` in a new process (this script with ``--one-week``), on the same instance and warehouse."""
+    started = time.perf_counter()
+    command = [sys.executable, str(Path(__file__).resolve()), "--one-week", week[0], week[-1]]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the week's process failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    ran = json.loads(done.stdout.strip().splitlines()[-1])
+    ran["start_s"] = round(time.perf_counter() - started - ran["load_wall_s"] - ran["refresh_s"], 1)
+    return ran
+
+
+def _one_week(first: str, last: str) -> None:
+    """The child of ``--fresh-process``: one week, its figures as one JSON line on standard output."""
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
+    days = [str(dt.date.fromisoformat(first) + dt.timedelta(days=i)) for i in range(7)]
+    week = [d for d in days if d <= last]
+    load, marts = defs.resolve_job_def("daily_cases"), defs.resolve_job_def("refresh_marts")
+    print(json.dumps(run_week(load, marts, DagsterInstance.get(), week)), flush=True)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--one-week"]:
+        _one_week(*sys.argv[2:4])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weeks", type=int, default=52, help="weeks of days to run (default 52: a year)")
     parser.add_argument("--cases-per-day", type=int, default=260, help="hall cases a day (the seed's: 260)")
@@ -120,6 +175,9 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="where to write the figures (default year-<volume>-<db>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (its path is printed)")
+    parser.add_argument(
+        "--fresh-process", action="store_true", help="run each week in a new process, as the daemon launches runs"
+    )
     args = parser.parse_args()
     days = args.weeks * 7
     backend = "postgresql" if args.postgres else "sqlite"
@@ -171,7 +229,6 @@ def main() -> None:
         from dagster import DagsterInstance
 
         from pipelines.definitions import build_definitions
-        from pipelines.partitions import partition_range_tags
 
         defs = build_definitions()
         instance = DagsterInstance.get()
@@ -179,19 +236,13 @@ def main() -> None:
         records = sa.create_engine(url)
         print(COLUMNS, flush=True)
         for number, week in enumerate((keys[i : i + 7] for i in range(0, len(keys), 7)), start=1):
-            wall, cpu = time.perf_counter(), time.process_time()
-            result = load.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET, tags=partition_range_tags(week)
-            )
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            if not result.success:
-                raise SystemExit(f"week {number} ({week[0]} … {week[-1]}) failed: run {result.run_id}")
-            steps = _step_seconds(instance, result.run_id)
-            refresh = time.perf_counter()
-            refreshed = marts.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
-            refresh = time.perf_counter() - refresh
-            if not refreshed.success:
-                raise SystemExit(f"the marts' refresh after week {number} failed: run {refreshed.run_id}")
+            ran = _week_in_a_process(week) if args.fresh_process else run_week(load, marts, instance, week)
+            wall, cpu, refresh = ran["load_wall_s"], ran["load_cpu_s"], ran["refresh_s"]
+            if not ran["load_ok"]:
+                raise SystemExit(f"week {number} ({week[0]} … {week[-1]}) failed: run {ran['load_run']}")
+            if not ran["refresh_ok"]:
+                raise SystemExit(f"the marts' refresh after week {number} failed: run {ran['refresh_run']}")
+            steps = _step_seconds(instance, ran["load_run"])
             with records.connect() as conn:
                 pulled = conn.execute(
                     sa.text("SELECT COUNT(*) FROM raw_records WHERE partition_date BETWEEN :a AND :b"),
@@ -210,7 +261,8 @@ def main() -> None:
                 "marts_refresh_s": round(refresh, 1),
                 "warehouse_mb": round(_size_mb(url), 1),
                 "steps_s": steps,
-                "marts_steps_s": _step_seconds(instance, refreshed.run_id),
+                "marts_steps_s": _step_seconds(instance, ran["refresh_run"]),
+                "process_start_s": ran.get("start_s"),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
             weeks.append(figures)
