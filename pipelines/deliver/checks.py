@@ -74,10 +74,11 @@ def versions_accounted(warehouse: Warehouse, target_name: str, first: dt.date, l
     short = versions.index[missing > 0]
     if len(short):
         kept = held[held["entity_id"].isin(versions.loc[short, "entity"])].groupby("entity_id")["version"].agg(set)
+        lacking = versions.loc[short]
         versions.loc[short, "missing_versions"] = pd.Series(
             [
                 sorted(set(range(1, top + 1)) - kept.get(entity, set()))
-                for entity, top in zip(versions.loc[short, "entity"], versions.loc[short, "current_version"])
+                for entity, top in zip(lacking["entity"], lacking["current_version"], strict=True)
             ],
             index=short,
             dtype=object,
