@@ -172,7 +172,9 @@ def main() -> None:
         help="warehouse and Dagster storage on a new database of this server (default %(const)s)",
     )
     parser.add_argument("--json", type=Path, help="where to write the figures (default year-<volume>-<db>.json)")
-    parser.add_argument("--keep", action="store_true", help="keep the working folder (its path is printed)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the working folder and the PostgreSQL database (both printed)"
+    )
     parser.add_argument(
         "--fresh-process", action="store_true", help="run each week in a new process, as the daemon launches runs"
     )
@@ -287,7 +289,10 @@ def main() -> None:
             from dagster import DagsterInstance
 
             DagsterInstance.get().dispose()
-            _admin_database(args.postgres, database, create=False)
+            if args.keep:
+                print(f"kept the database {database}")
+            else:
+                _admin_database(args.postgres, database, create=False)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     total = time.perf_counter() - started
