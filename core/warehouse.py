@@ -87,8 +87,12 @@ class Warehouse(BaseModel):
         tables this account owns. Nothing to do on SQLite and MariaDB (InnoDB keeps its statistics itself)."""
         if self.engine.dialect.name != "postgresql":
             return []
-        with self.engine.connect() as conn:
-            stale = conn.execute(STALE_STATISTICS, {"marts": MARTS}).scalars().all()
+        try:
+            with self.engine.connect() as conn:
+                stale = conn.execute(STALE_STATISTICS, {"marts": MARTS}).scalars().all()
+        except sa.exc.DBAPIError as error:  # the work is committed: a failed look at the statistics must not fail it
+            log.warning("warehouse statistics not looked at: %s", str(error.orig).splitlines()[0])
+            return []
         analysed = []
         for table in stale:
             try:

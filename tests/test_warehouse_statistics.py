@@ -79,3 +79,13 @@ def test_nothing_to_keep_on_sqlite(warehouse):
     with warehouse.begin() as conn:
         insert_frame(conn, refresh_marks, _marks(500))
     assert warehouse.keep_statistics() == []
+
+
+@pytest.mark.integration
+def test_a_failed_look_at_the_statistics_leaves_the_committed_work_alone(postgres_warehouse, monkeypatch, caplog):
+    monkeypatch.setattr("core.warehouse.STALE_STATISTICS", sa.text("SELECT relname FROM no_such_view"))
+    with caplog.at_level(logging.WARNING, logger="core.warehouse"):
+        _write(postgres_warehouse, _marks(1_000))  # no exception: the rows are in
+    assert "statistics not looked at" in caplog.text and "no_such_view" in caplog.text
+    with postgres_warehouse.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(refresh_marks)).scalar() == 1_000
