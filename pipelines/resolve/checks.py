@@ -99,7 +99,7 @@ def golden_cases_with_two_items(warehouse: Warehouse, first, last) -> list[tuple
         sa.select(case_links.c.golden_case_id)
         .where(case_links.c.partition_date.between(first, last))
         .distinct()
-        .subquery("touched")
+        .subquery()  # anonymous: its own rows, a few hundred a day, are what it reads (tests/test_growth.py)
     )
     joined = touched.join(links, links.c.golden_case_id == touched.c.golden_case_id).join(
         s,
