@@ -53,6 +53,7 @@ from connectors.snowflake import Snowflake
 from connectors.targets import NOTHING, Delivery, DeliveryTarget, OutboxMessage, ReadWindow
 from core import clock
 from core.database_retry import with_retries
+from core.frames import isin
 from core.warehouse import frame_of, in_lists, insert_frame
 
 __all__ = [
@@ -248,7 +249,7 @@ class ProvinceTableTarget(DeliveryTarget):
             live = latest[latest[sync.operation] != delete]  # a deleted row is written anew, not compared
             before = _comparable(live[columns], t)
             now_rows = _comparable(wave[columns], t)
-            known = now_rows.index.isin(before.index)
+            known = isin(now_rows.index, before.index)
             same = pd.Series(False, index=now_rows.index)
             if known.any():
                 a, b = now_rows[known], before.loc[now_rows.index[known]]
@@ -262,7 +263,7 @@ class ProvinceTableTarget(DeliveryTarget):
             out = wave[~(same | again)].copy()
             if out.empty:
                 continue
-            out[sync.operation] = [chosen.operations["update" if u else "insert"] for u in out.index.isin(live.index)]
+            out[sync.operation] = [chosen.operations["update" if u else "insert"] for u in isin(out.index, live.index)]
             out[sync.batch] = out["_batch"]
             insert_frame(conn, t, self._stamped(out, latest, now))  # the table's columns only
             written |= set(zip(out["golden_case_id"], out["_case_version"].astype(int), strict=True))
@@ -298,7 +299,7 @@ class ProvinceTableTarget(DeliveryTarget):
         out[sync.time] = now
         if sync.origin:
             out[sync.origin.column] = sync.origin.value
-        earlier = out.index.isin(latest.index)
+        earlier = isin(out.index, latest.index)
         issued = {"tenant_id": self.tenant_id, "org_id": self.org_id, "user_id": self.user_id}
         for column, how in ddl.housekeeping.items():
             if how.value == "now":

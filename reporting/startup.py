@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core.frames import isin
 from core.warehouse import frame_of, in_lists, insert_frame
 from reporting.deadlines import paused_days, targets_2345
 from reporting.definitions import STARTUP_REGISTRATION, StartupDefinitions
@@ -268,8 +269,8 @@ def refresh_startup(
     )
     # the chains of those enterprises (and lone registrations) only: a case read for its id may name another USCC
     uscc_of = _uscc(cases["applicant_id"]) if len(cases) else pd.Series(dtype="string")
-    cases = cases[uscc_of.isin(usccs).fillna(False) | (uscc_of.isna() & cases["golden_case_id"].isin(alone))]
-    mine = pauses[pauses["golden_case_id"].isin(cases["golden_case_id"])] if len(pauses) else pauses
+    cases = cases[isin(uscc_of, usccs).fillna(False) | (uscc_of.isna() & isin(cases["golden_case_id"], alone))]
+    mine = pauses[isin(pauses["golden_case_id"], cases["golden_case_id"])] if len(pauses) else pauses
     chains, steps = startup_chains(cases, cal, today, definition, mine)
     stale: set[str] = set()
     for part in in_lists(sorted(usccs)):

@@ -46,6 +46,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import settings
+from core.frames import isin
 from core.warehouse import frame_of, insert_frame
 from schemas.case import departments, items
 from schemas.identifiers import case_number_problems, national_shaped
@@ -135,7 +136,7 @@ def withdrawn_numbers(conn: sa.Connection, golden: pd.DataFrame, linked: pd.Data
     members = linked[["golden_case_id", "source_system", "source_record_id"]].drop_duplicates(
         ["source_system", "source_record_id"]
     )
-    members = members[members["golden_case_id"].isin(golden["golden_case_id"])]
+    members = members[isin(members["golden_case_id"], golden["golden_case_id"])]
     stored = _stored(conn, members).merge(members)
     gone = stored[stored["superseded_by"].notna()].sort_values("project_no")
     gone = gone.drop_duplicates(["golden_case_id", "project_no"])
@@ -208,7 +209,7 @@ def _by_service(conn: sa.Connection, need: pd.DataFrame, service: NumberingServi
     for chunk in (got.loc[valid, "project_no"].tolist()[i : i + CHUNK] for i in range(0, int(valid.sum()), CHUNK)):
         taken |= {r.project_no for r in conn.execute(sa.select(case_numbers.c.project_no).where(
             case_numbers.c.project_no.in_(chunk)))}  # fmt: skip
-    fresh = valid & ~got["project_no"].isin(taken) & ~got["project_no"].duplicated(keep=False)
+    fresh = valid & ~isin(got["project_no"], taken) & ~got["project_no"].duplicated(keep=False)
     refused = int((~fresh).sum())
     if refused:  # counts only: a reason may name the applicant's case
         log.warning(
@@ -241,7 +242,7 @@ def assign_case_numbers(
     members = linked[["golden_case_id", "source_system", "source_record_id", "case_no"]].drop_duplicates(
         ["source_system", "source_record_id"]
     )
-    members = members[members["golden_case_id"].isin(golden["golden_case_id"])]
+    members = members[isin(members["golden_case_id"], golden["golden_case_id"])]
     stored = _stored(conn, members).merge(members[["golden_case_id", "source_system", "source_record_id"]])
 
     # 1. the department's own number, when it is a valid 办件编号
@@ -251,8 +252,8 @@ def assign_case_numbers(
     )
     carried = members[kept].sort_values(["golden_case_id", "source_system", "source_record_id"])
     carried = carried.drop_duplicates("golden_case_id").set_index("golden_case_id")["case_no"]
-    new_carried = members[kept & ~members["case_no"].isin(stored["project_no"])]
-    new_carried = new_carried[new_carried["case_no"].isin(carried)].drop_duplicates("case_no")
+    new_carried = members[kept & ~isin(members["case_no"], stored["project_no"])]
+    new_carried = new_carried[isin(new_carried["case_no"], carried)].drop_duplicates("case_no")
     rows = [
         pd.DataFrame(
             {
@@ -270,7 +271,7 @@ def assign_case_numbers(
     reused = live.drop_duplicates("golden_case_id").set_index("golden_case_id")["project_no"]
 
     # an allocated number whose case now has the department's: superseded by it
-    replaced = live[(live["origin"] == "allocated") & live["golden_case_id"].isin(carried.index)]
+    replaced = live[(live["origin"] == "allocated") & isin(live["golden_case_id"], carried.index)]
     for row in replaced.itertuples():
         conn.execute(
             case_numbers.update()
@@ -300,9 +301,10 @@ def assign_case_numbers(
     new_rows = pd.concat(rows, ignore_index=True).assign(assigned_partition=partition, assigned_at=now)
     insert_frame(conn, case_numbers, new_rows)
 
+    was_carried = isin(golden["golden_case_id"], carried.index)
     figures.update(
-        carried=int(golden["golden_case_id"].isin(carried.index).sum()),
-        reused=int((golden["golden_case_id"].isin(reused.index) & ~golden["golden_case_id"].isin(carried.index)).sum()),
+        carried=int(was_carried.sum()),
+        reused=int((isin(golden["golden_case_id"], reused.index) & ~was_carried).sum()),
         allocated=int((new_rows["origin"] == "allocated").sum()),
         superseded=len(replaced),
         unnumbered=int(chosen.isna().sum()),

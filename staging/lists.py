@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.frames import isin
+
 
 def _listed(value: object, form: str) -> tuple[list | None, bool]:
     """(the list, readable) of one record's field: nothing (None, empty text) is an empty list."""
@@ -43,7 +45,7 @@ def stage_listed(
         declared = declared_of(str(source))
         if declared is None or staged.empty:
             continue
-        rows = rows[rows["record_key"].isin(staged.loc[staged["source_system"] == source, "record_key"])]
+        rows = rows[isin(rows["record_key"], staged.loc[staged["source_system"] == source, "record_key"])]
         form = getattr(declared, "format", "list")
         found = [_listed(json.loads(p).get(declared.field), form) for p in rows["payload"]]
         readable = pd.Series([ok for _, ok in found], index=rows.index, dtype=bool)

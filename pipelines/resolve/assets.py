@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from core import clock
+from core.frames import isin
 from core.vocabulary import CASE_RECEIVERS
 from core.warehouse import Warehouse, frame_of, in_lists, insert_frame
 from delivery.outbox import queue
@@ -154,7 +155,7 @@ def _how_linked(result, n: int, decisions: pd.DataFrame, pool: pd.DataFrame) -> 
     decided = set(same["source_system_l"] + "|" + same["source_record_id_l"]) | set(
         same["source_system_r"] + "|" + same["source_record_id_r"]
     )
-    rule[key.isin(decided).to_numpy() & (rule != "same_source_record")] = "reviewer"
+    rule[isin(key, decided).to_numpy() & (rule != "same_source_record")] = "reviewer"
     return rule, probability
 
 
@@ -465,7 +466,7 @@ def resolve_partition(conn: sa.Connection, partition: dt.date, allocator: Alloca
         "staged": len(new),
         "golden_in_partition": int(role_counts.get("golden", 0)),
         "duplicates_in_partition": int(role_counts.get("duplicate", 0)),
-        "linked_to_earlier_days": int(links["golden_case_id"].isin(neighbours["golden_case_id"]).sum()),
+        "linked_to_earlier_days": int(isin(links["golden_case_id"], neighbours["golden_case_id"]).sum()),
         "new_golden_cases": int(merged["content_hash_before"].isna().sum()),
         "golden_versions_queued": queued,
         "rules": links["match_rule"].value_counts().to_dict(),
@@ -551,11 +552,11 @@ def _linked_evaluations(conn: sa.Connection, golden_ids: list[str], partition: d
         )
     }
     key = pd.Series(list(zip(records["source_system"], records["evaluation_id"], strict=True)), index=records.index)
-    records = records[(records["partition_date"] <= partition) | key.isin(earlier)]
+    records = records[(records["partition_date"] <= partition) | isin(key, earlier)]
     if records.empty:
         return records
     linked = link(newest_states(records), pd.concat(named, ignore_index=True))
-    linked = linked[linked["golden_case_id"].isin(golden_ids)]
+    linked = linked[isin(linked["golden_case_id"], golden_ids)]
     first_today = linked[
         ~pd.Series(list(zip(linked["source_system"], linked["evaluation_id"], strict=True)), index=linked.index).isin(
             earlier
