@@ -10,7 +10,8 @@ refreshed (``refresh_marts``), timed apart.
 
 Per week it prints the case records pulled, wall and CPU seconds of the load (this process: every step runs in
 it), the cost per record in milliseconds, the resolution's and the one network delivery's seconds, the marts'
-refresh time and the warehouse's size; at the end the peak memory of this process and of the stand-ins, and the
+refresh time, the warehouse's size, and the seconds this process spent collecting garbage with the objects it
+holds at the week's end; at the end the peak memory of this process and of the stand-ins, and the
 ratio of the last week's cost per record to the second week's. Everything also goes to a JSON file.
 
     .venv/bin/python benchmarks/year.py                                  # 52 weeks, 260 hall cases a day, SQLite
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import os
 import resource
@@ -47,7 +49,7 @@ POSTGRES_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 RANDOM_PAGE_COST = 1.1  # PostgreSQL's documentation's figure for solid-state storage (the default, 4, is for disks)
 COLUMNS = (
     f"{'week':>4} {'days':<23} {'records':>7} {'wall s':>7} {'cpu s':>7} {'ms/rec':>7} {'resolve':>7} "
-    f"{'1net':>6} {'marts s':>7} {'warehouse':>9}"
+    f"{'1net':>6} {'marts s':>7} {'warehouse':>9} {'gc s':>6} {'objects':>9}"
 )
 
 
@@ -116,10 +118,32 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:
     }
 
 
+class Collections:
+    """The interpreter's garbage collections in this process: seconds spent in them and how many were full ones
+    (generation 2, which walk every object the process holds): a process that keeps more objects alive week after
+    week pays for them here."""
+
+    def __init__(self) -> None:
+        self.seconds, self.full, self._started = 0.0, 0, None
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self.full += info["generation"] == 2
+            self._started = None
+
+
+COLLECTIONS = Collections()
+
+
 def run_week(load, marts, instance, week: list[str]) -> dict:
     """One week's load (a backfill of its days in one run) and the marts' refresh after it, in this process."""
     from pipelines.partitions import partition_range_tags
 
+    gc_seconds, gc_full = COLLECTIONS.seconds, COLLECTIONS.full
     wall, cpu = time.perf_counter(), time.process_time()
     result = load.execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET, tags=partition_range_tags(week)
@@ -127,6 +151,7 @@ def run_week(load, marts, instance, week: list[str]) -> dict:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     refresh = time.perf_counter()
     refreshed = marts.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    refresh = time.perf_counter() - refresh
     return {
         "load_run": result.run_id,
         "load_ok": result.success,
@@ -134,7 +159,10 @@ def run_week(load, marts, instance, week: list[str]) -> dict:
         "load_cpu_s": cpu,
         "refresh_run": refreshed.run_id,
         "refresh_ok": refreshed.success,
-        "refresh_s": time.perf_counter() - refresh,
+        "refresh_s": refresh,
+        "gc_s": round(COLLECTIONS.seconds - gc_seconds, 2),  # load and refresh
+        "gc_full": COLLECTIONS.full - gc_full,
+        "objects": len(gc.get_objects()),  # tracked by the collector at the week's end
     }
 
 
@@ -274,6 +302,9 @@ def main() -> None:
                 "steps_s": steps,
                 "marts_steps_s": _step_seconds(instance, ran["refresh_run"]),
                 "process_start_s": ran.get("start_s"),
+                "gc_s": ran["gc_s"],
+                "gc_full": ran["gc_full"],
+                "objects": ran["objects"],
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
             weeks.append(figures)
@@ -281,7 +312,8 @@ def main() -> None:
             print(
                 f"{number:>4} {week[0] + ' … ' + week[-1][5:]:<23} {pulled:>7} {wall:>7.1f} {cpu:>7.1f} "
                 f"{figures['ms_per_record']:>7.2f} {figures['resolution_s'] or 0:>7.1f} "
-                f"{figures['one_network_s'] or 0:>6.1f} {refresh:>7.1f} {figures['warehouse_mb']:>7.1f}MB",
+                f"{figures['one_network_s'] or 0:>6.1f} {refresh:>7.1f} {figures['warehouse_mb']:>7.1f}MB "
+                f"{figures['gc_s']:>6.1f} {figures['objects']:>9}",
                 flush=True,
             )
         records.dispose()

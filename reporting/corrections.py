@@ -12,6 +12,7 @@ no longer show (a day loaded again without the record): such an entry is kept, c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import unicodedata
@@ -201,9 +202,10 @@ def _known_fields(source: str) -> set[str]:
 def field_labels(fields: pd.Series, sources: pd.Series) -> pd.Series:
     """A field in the clerk's words, with the system's own name for it (for a receiver's case fact, the name of the
     record's field it comes from): 申请人名称（SQRMC）."""
+    fields_of = functools.cache(_source_fields)  # a system's declaration read once, not once a row
     own = pd.Series(
         [
-            _source_fields(s).get(FACT_COLUMNS.get(f, f)) if isinstance(f, str) and isinstance(s, str) else None
+            fields_of(s).get(FACT_COLUMNS.get(f, f)) if isinstance(f, str) and isinstance(s, str) else None
             for f, s in zip(fields, sources, strict=True)
         ],
         index=fields.index,
@@ -217,7 +219,8 @@ def quarantine_fields(reason_codes: pd.Series, sources: pd.Series) -> pd.Series:
     """The field a staging reason code names: missing_/unknown_/invalid_/malformed_<field>, or REASON_FIELDS."""
     stem = reason_codes.str.replace(r"^(missing|unknown|invalid|malformed)_", "", regex=True)
     named = reason_codes.map(REASON_FIELDS)
-    known = [stem_ if stem_ in _known_fields(s) else None for stem_, s in zip(stem, sources, strict=True)]
+    known_of = functools.cache(_known_fields)  # once a system, not once a row
+    known = [stem_ if stem_ in known_of(s) else None for stem_, s in zip(stem, sources, strict=True)]
     out = pd.Series(known, index=reason_codes.index, dtype="string")
     explicit = reason_codes.isin(list(REASON_FIELDS))
     return out.where(~explicit, named.astype("string"))
