@@ -13,6 +13,7 @@ from dagster import (
     schedule,
 )
 
+from pipelines import settle_collector
 from pipelines.automation import after_load
 from pipelines.corrections.assets import corrections_asset, corrections_mart
 from pipelines.corrections.checks import every_quarantine_and_refusal_in_one_entry
@@ -184,3 +185,4 @@ def build_definitions() -> Definitions:
 
 
 defs = build_definitions()
+settle_collector()
