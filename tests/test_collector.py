@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # a new interpreter importing the definitions: seconds, not a unit's milliseconds
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import gc, json
