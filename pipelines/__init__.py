@@ -23,13 +23,13 @@ if _main is not None and getattr(_main, "__spec__", None) is None and not hasatt
 #: The collector's thresholds in a process of the bridge (Python's defaults: 700, 10, 10). Its steps allocate
 #: millions of short-lived containers (a fetched row is a tuple, a payload a dict): at 700 a young collection ran
 #: every few hundred rows, and a full one, walking every object the process holds, whenever a frame or a batch
-#: survived a few; `benchmarks/year.py` counted 10 to 15 per cent of a week's CPU in collections.
+#: survived a few; `benchmarks/year.py` counted 7 to 10 per cent of a week's CPU in collections (docs/operations.md).
 COLLECTOR_THRESHOLDS = (50_000, 20, 100)
 
 
 def settle_collector() -> None:
     """Once the definitions are loaded: what the imports made (modules, definitions, compiled statements: half a
-    million objects) is moved out of the collector's sight for good (``gc.freeze``), and the thresholds raised.
+    million objects) is moved out of the collector's walks for good (``gc.freeze``), and the thresholds raised.
     Garbage in cycles is still collected, later and in fewer passes."""
     gc.collect()
     gc.freeze()
