@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
 
-def _arrow_strings(values) -> pa.Array | pa.ChunkedArray | None:
+def _arrow_strings(values) -> pa.Array | None:
     """``values`` as Arrow strings, or None when they are not all text (pandas' own rules then apply)."""
     array = getattr(values, "array", values)
     if isinstance(array, ArrowStringArray):

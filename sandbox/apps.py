@@ -53,8 +53,7 @@ def _parse_time(text: str) -> datetime:
 
 def _between(rows: list[dict], keys: list, start, end) -> list[dict]:
     """The ``rows`` whose sort key (``keys``, ascending alongside them) is in [start, end), by bisection."""
-    lo, hi = bisect.bisect_left(keys, start), bisect.bisect_left(keys, end)
-    return rows[lo:hi] if hi > lo else []
+    return rows[bisect.bisect_left(keys, start) : bisect.bisect_left(keys, end)]  # empty when end <= start
 
 
 def department_app(

@@ -32,6 +32,15 @@ def test_the_same_answer_as_pandas(values, dtype):
     pd.testing.assert_series_equal(isin(column, values), column.isin(values))
 
 
+def test_arrow_text_never_takes_pandas_slow_path(monkeypatch):
+    def slow(self, values):
+        raise AssertionError("pandas' ArrowStringArray.isin: a pa.scalar per value looked for")
+
+    monkeypatch.setattr(pd.arrays.ArrowStringArray, "isin", slow)
+    got = isin(COLUMN, pd.Series(["b", "c", "x"]))
+    assert got.tolist() == [False, True, False, True, True, False]
+
+
 def test_a_generator_is_read_once():
     pd.testing.assert_series_equal(isin(COLUMN, (v for v in ["c", "b"])), COLUMN.isin(["c", "b"]))
 
